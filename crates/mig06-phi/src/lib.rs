@@ -76,14 +76,14 @@ impl Detector {
 /// I/O errors from the reader or writer.
 pub fn run_scan(
     detector: &Detector,
-    input: &mut dyn std::io::BufRead,
-    output: &mut dyn std::io::Write,
+    input: impl std::io::BufRead,
+    mut output: impl std::io::Write,
     lines: bool,
 ) -> std::io::Result<u64> {
     let mut n = 0;
     for line in input.lines() {
         let line = line?;
-        let text = if lines {
+        let text: String = if lines {
             line
         } else {
             serde_json::from_str::<serde_json::Value>(&line)
@@ -92,7 +92,7 @@ pub fn run_scan(
                 .unwrap_or_default()
         };
         let kinds: Vec<&str> = detector.scan(None, &text).iter().map(|k| k.code()).collect();
-        serde_json::to_writer(&mut *output, &serde_json::json!({"phi": !kinds.is_empty(), "kinds": kinds}))?;
+        serde_json::to_writer(&mut output, &serde_json::json!({"phi": !kinds.is_empty(), "kinds": kinds}))?;
         output.write_all(b"\n")?;
         n += 1;
     }
