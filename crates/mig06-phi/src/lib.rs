@@ -91,8 +91,15 @@ pub fn run_scan(
                 .and_then(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_owned))
                 .unwrap_or_default()
         };
-        let kinds: Vec<&str> = detector.scan(None, &text).iter().map(|k| k.code()).collect();
-        serde_json::to_writer(&mut output, &serde_json::json!({"phi": !kinds.is_empty(), "kinds": kinds}))?;
+        let kinds: Vec<&str> = detector
+            .scan(None, &text)
+            .iter()
+            .map(|k| k.code())
+            .collect();
+        serde_json::to_writer(
+            &mut output,
+            &serde_json::json!({"phi": !kinds.is_empty(), "kinds": kinds}),
+        )?;
         output.write_all(b"\n")?;
         n += 1;
     }

@@ -95,14 +95,22 @@ impl Tree {
     /// # Errors
     /// `OutOfRange` when index >= size or size exceeds the tree.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
-        Err(ProofError::OutOfRange { index, size, tree_size: self.size() })
+        Err(ProofError::OutOfRange {
+            index,
+            size,
+            tree_size: self.size(),
+        })
     }
     /// RFC 9162 §2.1.4.1 consistency proof between sizes `old` and `new`.
     ///
     /// # Errors
     /// `OutOfRange` when old > new or new exceeds the tree.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
-        Err(ProofError::OutOfRange { index: old, size: new, tree_size: self.size() })
+        Err(ProofError::OutOfRange {
+            index: old,
+            size: new,
+            tree_size: self.size(),
+        })
     }
 }
 

@@ -1,1 +1,246 @@
-fn main(){}
+//! `mig06`: the MIG-06 rail's command line. Thin by design: parse arguments, call the library,
+//! map the outcome to an exit status and a JSON document.
+//!
+//! Exit statuses: 0 `COMPLETED_*` (or a command that succeeded), 2 `DENIED_*`, 3 `ABORTED_*`,
+//! 1 usage, configuration or verification error. Clap's own usage status (2) is never used,
+//! because 2 means "denied" here.
+
+mod audit_cmd;
+mod demo;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use mig06_rail::config::{Config, ExecutorConfig};
+use mig06_rail::executor::Executor;
+use mig06_rail::outcome::{CodeClass, Outcome, TerminalCode};
+use mig06_rail::rail::Rail;
+
+/// The MIG-06 governance rail.
+#[derive(Debug, Parser)]
+#[command(name = "mig06", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a working set-up: DIR/mig06.toml, an example policy bundle, a log key, a data dir.
+    Init {
+        /// The directory to set up.
+        dir: PathBuf,
+    },
+    /// Run one attempt and print its outcome as JSON.
+    Attempt {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The approved caller to act as.
+        #[arg(long)]
+        caller: String,
+        /// The request JSON file, or - for stdin.
+        #[arg(long)]
+        request: String,
+    },
+    /// Read and verify the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cmd::AuditCommand,
+    },
+    /// Evidence tokens.
+    Evidence {
+        #[command(subcommand)]
+        command: audit_cmd::EvidenceCommand,
+    },
+    /// The policy bundle.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Print the fixed operator explanation of a terminal code (or all codes).
+    Explain {
+        /// A terminal code, e.g. DENIED_POLICY; omit to list all.
+        code: Option<String>,
+    },
+    /// Scan JSON lines {"text": ...} (or plain lines) for PHI; one verdict per line, no echo.
+    Scan {
+        /// Read plain text lines instead of JSON lines.
+        #[arg(long)]
+        lines: bool,
+    },
+    /// Init a temporary set-up and run a scripted set of attempts, then verify the log.
+    Demo {
+        /// Keep the set-up in this directory instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate the bundle strictly and print its digest (and whether it matches the pin).
+    Check {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mig06: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init { dir } => {
+            let report = mig06_rail::init::init(&dir)?;
+            println!("wrote {}", report.config.display());
+            println!("policy digest: {}", report.policy_digest);
+            println!("log public key: {}", report.verifier_key);
+            println!(
+                "approved caller: operator-1 (operator; operator_explicit, operator_continuation)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Attempt {
+            config,
+            caller,
+            request,
+        } => {
+            let rail = open_rail(&config)?;
+            let caller = rail.local_caller(&caller).map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}: no approved caller with that id in {}",
+                    config.display()
+                )
+            })?;
+            let body = read_request(&request, rail.config().max_request_bytes)?;
+            let outcome = rail.attempt(&caller, &body);
+            print_outcome(&outcome)?;
+            Ok(exit_for(outcome.code))
+        }
+        Command::Audit { command } => audit_cmd::run_audit(command),
+        Command::Evidence { command } => audit_cmd::run_evidence(command),
+        Command::Policy {
+            command: PolicyCommand::Check { config },
+        } => {
+            let cfg = Config::load(&config)?;
+            let gate = mig06_rail::policy::PolicyGate::load(&cfg.policy_bundle, None)?;
+            let matches = gate.digest() == cfg.policy_digest;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "valid": true,
+                    "policies": gate.policy_count(),
+                    "digest": gate.digest(),
+                    "pinned": cfg.policy_digest,
+                    "matches_pin": matches,
+                })
+            );
+            if matches {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                bail!(
+                    "the bundle is valid but its digest {} differs from the pinned {}; the rail will refuse to start until the pin is updated",
+                    gate.digest(),
+                    cfg.policy_digest
+                )
+            }
+        }
+        Command::Explain { code } => explain(code.as_deref()),
+        Command::Scan { lines } => {
+            let detector = mig06_rail::phi::Detector::new()?;
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            mig06_rail::phi::run_scan(
+                &detector,
+                stdin.lock(),
+                std::io::BufWriter::new(stdout.lock()),
+                lines,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { dir } => demo::run(dir),
+    }
+}
+
+/// Loads the configuration and opens the rail, supplying the HTTP executor when configured.
+pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
+    let cfg = Config::load(config)?;
+    let executor: Option<Box<dyn Executor>> = match &cfg.executor {
+        ExecutorConfig::Http { url } => Some(Box::new(
+            mig06_executor_http::HttpExecutor::new(url).context("executor.url")?,
+        )),
+        ExecutorConfig::Reference | ExecutorConfig::Command { .. } => None,
+    };
+    let rail = Rail::open(cfg, executor)?;
+    Ok(rail)
+}
+
+fn read_request(path: &str, max: usize) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    let limit = (max as u64).saturating_add(1);
+    if path == "-" {
+        std::io::stdin().take(limit).read_to_end(&mut body)?;
+    } else {
+        std::fs::File::open(path)
+            .with_context(|| format!("cannot read request file {path}"))?
+            .take(limit)
+            .read_to_end(&mut body)?;
+    }
+    Ok(body)
+}
+
+pub(crate) fn print_outcome(outcome: &Outcome) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, outcome)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+pub(crate) fn exit_for(code: TerminalCode) -> ExitCode {
+    match code.class() {
+        CodeClass::Completed => ExitCode::SUCCESS,
+        CodeClass::Denied => ExitCode::from(2),
+        CodeClass::Aborted => ExitCode::from(3),
+    }
+}
+
+fn explain(code: Option<&str>) -> Result<ExitCode> {
+    match code {
+        Some(c) => {
+            let Some(code) = TerminalCode::from_code(c) else {
+                bail!("unknown terminal code; `mig06 explain` lists them all");
+            };
+            println!("{}\n\n{}", code.as_str(), code.explanation());
+        }
+        None => {
+            for code in mig06_rail::outcome::ALL_CODES {
+                println!("{}\n  {}\n", code.as_str(), code.explanation());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

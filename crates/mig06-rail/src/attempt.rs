@@ -1,0 +1,574 @@
+//! The attempt as a typestate: each stage is a type, each transition takes `self`.
+//!
+//! The decision that matters: the compiler, not a runtime flag, guarantees the outline's
+//! terminal determinism. An attempt moves forward only (`Received → Parsed → Checked →
+//! Permitted → Opened → Executed`), every failure moves it to `Ending`, and `Ending::record`
+//! is the only way to `Terminal`, which has no method that leads anywhere else. `Attempt` is not
+//! `Clone`, so a stage cannot be kept and replayed.
+//!
+//! A terminal attempt cannot be executed again:
+//! ```compile_fail
+//! fn f(t: mig06_rail::attempt::Attempt<mig06_rail::attempt::Terminal>) {
+//!     let _ = t.execute();
+//! }
+//! ```
+//! An attempt cannot be cloned:
+//! ```compile_fail
+//! fn f(a: &mig06_rail::attempt::Attempt<mig06_rail::attempt::Opened>) {
+//!     let _b = a.clone();
+//! }
+//! ```
+//! A terminal attempt has no way back to an earlier stage:
+//! ```compile_fail
+//! fn f(t: mig06_rail::attempt::Attempt<mig06_rail::attempt::Terminal>)
+//!     -> mig06_rail::attempt::Attempt<mig06_rail::attempt::Permitted> {
+//!     t.into()
+//! }
+//! ```
+//! A stage is consumed by its transition, so it cannot be used twice:
+//! ```compile_fail
+//! fn f(a: mig06_rail::attempt::Attempt<mig06_rail::attempt::Executed>) {
+//!     let _one = a.complete();
+//!     let _two = a.complete();
+//! }
+//! ```
+//! The terminal outcome is all a terminal attempt gives:
+//! ```
+//! fn f(t: mig06_rail::attempt::Attempt<mig06_rail::attempt::Terminal>) -> mig06_rail::outcome::Outcome {
+//!     t.into_outcome()
+//! }
+//! ```
+
+use std::cell::Cell;
+use std::sync::Mutex;
+
+use mig06_tlog::checkpoint::LogVerifier;
+
+use crate::audit::{Appended, AuditError, AuditRecord, AuditStore, RecordKind, now_rfc3339};
+use crate::evidence;
+use crate::executor::{Deadline, Executor, Receipt, StepInput};
+use crate::ids::{AttemptId, Sha256Digest};
+use crate::outcome::{DecisionSignal, Detail, Effect, Outcome, Provenance, TerminalCode};
+use crate::policy::{ContinuationFacts, PolicyGate};
+use crate::rail::AuthenticatedCaller;
+use crate::request::{self, AttemptRequest, PhiScan, Trigger};
+
+/// The shared audit store, locked per append.
+pub type SharedStore = Mutex<Box<dyn AuditStore>>;
+
+/// An attempt in stage `S`.
+#[derive(Debug)]
+pub struct Attempt<S> {
+    core: Core,
+    state: S,
+}
+
+#[derive(Debug)]
+struct Core {
+    id: AttemptId,
+    caller: AuthenticatedCaller,
+    deadline: Deadline,
+    policy_digest: Sha256Digest,
+    trigger: Option<Trigger>,
+    action: Option<request::Code>,
+    fingerprint: Option<Sha256Digest>,
+    decision: Option<DecisionSignal>,
+    provenance: Provenance,
+    reason: Option<request::ContinuationReason>,
+    claims_prior: bool,
+}
+
+/// Received: the caller is authenticated, nothing else is known.
+#[derive(Debug)]
+pub struct Received;
+/// Parsed: the request is in closed types.
+#[derive(Debug)]
+pub struct Parsed {
+    request: AttemptRequest,
+}
+/// Checked: a continuation's evidence verified against this log (or not a continuation).
+#[derive(Debug)]
+pub struct Checked {
+    request: AttemptRequest,
+    facts: ContinuationFacts,
+}
+/// Permitted: trigger and step allowed by registration and policy.
+#[derive(Debug)]
+pub struct Permitted {
+    request: AttemptRequest,
+}
+/// Opened: the open record is durable; the step may run once.
+#[derive(Debug)]
+pub struct Opened {
+    request: AttemptRequest,
+}
+/// Executed: the step returned a checked draft-only receipt.
+#[derive(Debug)]
+pub struct Executed {
+    receipt: Receipt,
+}
+/// Ending: the terminal code is decided; the terminal record is not yet written.
+#[derive(Debug)]
+pub struct Ending {
+    code: TerminalCode,
+    detail: Option<Detail>,
+    receipt: Option<Receipt>,
+}
+/// Terminal: the attempt's one outcome. No transition leaves this state.
+#[derive(Debug)]
+pub struct Terminal {
+    outcome: Outcome,
+}
+
+/// Whether a terminal record was written, for the rail's panic handler.
+#[derive(Debug, Default)]
+pub struct TerminalFlag(Cell<bool>);
+
+impl TerminalFlag {
+    /// Whether the attempt's terminal record is written.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        self.0.get()
+    }
+}
+
+type Step<S> = Result<Attempt<S>, Attempt<Ending>>;
+
+impl<S> Attempt<S> {
+    fn end(self, code: TerminalCode, detail: Option<Detail>) -> Attempt<Ending> {
+        Attempt {
+            core: self.core,
+            state: Ending {
+                code,
+                detail,
+                receipt: None,
+            },
+        }
+    }
+    fn to<T>(self, state: T) -> Attempt<T> {
+        Attempt {
+            core: self.core,
+            state,
+        }
+    }
+    /// The attempt's id.
+    #[must_use]
+    pub fn id(&self) -> &AttemptId {
+        &self.core.id
+    }
+}
+
+fn detail(field: &str, reason: &str) -> Option<Detail> {
+    Some(Detail {
+        field: field.to_owned(),
+        reason: reason.to_owned(),
+    })
+}
+
+fn lock(store: &SharedStore) -> Result<std::sync::MutexGuard<'_, Box<dyn AuditStore>>, AuditError> {
+    // A poisoned store may hold a half-applied append: fail closed.
+    store.lock().map_err(|_| AuditError::Io {
+        op: "lock store",
+        source: std::io::Error::other("audit store poisoned by an earlier panic"),
+    })
+}
+
+impl Attempt<Received> {
+    /// A new attempt for an authenticated caller.
+    #[must_use]
+    pub fn receive(
+        id: AttemptId,
+        caller: AuthenticatedCaller,
+        deadline: Deadline,
+        policy_digest: Sha256Digest,
+    ) -> Self {
+        Self {
+            core: Core {
+                provenance: Provenance {
+                    continues: None,
+                    chain_root: id.clone(),
+                    depth: 0,
+                },
+                id,
+                caller,
+                deadline,
+                policy_digest,
+                trigger: None,
+                action: None,
+                fingerprint: None,
+                decision: None,
+                reason: None,
+                claims_prior: false,
+            },
+            state: Received,
+        }
+    }
+
+    /// Parses the request into closed types; PHI anywhere aborts.
+    ///
+    /// # Errors
+    /// The attempt, ending `DENIED_REQUEST_INVALID`, `DENIED_MULTI_STEP` or `ABORTED_PHI_DETECTED`.
+    pub fn parse(
+        mut self,
+        bytes: &[u8],
+        max_bytes: usize,
+        gate: &PolicyGate,
+        phi: &dyn PhiScan,
+    ) -> Step<Parsed> {
+        match request::parse_request(bytes, max_bytes, gate.vocabulary(), phi) {
+            Ok(request) => {
+                self.core.trigger = Some(request.trigger);
+                self.core.action = Some(request.step.action.clone());
+                self.core.fingerprint = Some(request.fingerprint());
+                Ok(self.to(Parsed { request }))
+            }
+            Err(r) => Err(self.end(r.code, Some(r.detail))),
+        }
+    }
+}
+
+impl Attempt<Parsed> {
+    /// Verifies a continuation's evidence against this log and derives its facts.
+    ///
+    /// # Errors
+    /// The attempt, ending `DENIED_CONTINUATION_INVALID` or `DENIED_CONTINUATION_ALREADY_USED`
+    /// (or `ABORTED_AUDIT_UNCONFIRMED` when the log cannot be read).
+    pub fn check_continuation(
+        mut self,
+        store: &SharedStore,
+        verifier: &LogVerifier,
+    ) -> Step<Checked> {
+        let Some(cont) = self.state.request.continuation.clone() else {
+            let Attempt {
+                core,
+                state: Parsed { request },
+            } = self;
+            return Ok(Attempt {
+                core,
+                state: Checked {
+                    request,
+                    facts: ContinuationFacts::default(),
+                },
+            });
+        };
+        let invalid = |a: Self, reason: &str| {
+            Err(a.end(
+                TerminalCode::DeniedContinuationInvalid,
+                detail("$.continuation.evidence", reason),
+            ))
+        };
+        let prior = match evidence::verify(cont.evidence.as_str(), verifier) {
+            Ok(p) => p,
+            Err(evidence::EvidenceError::Malformed(_)) => return invalid(self, "malformed"),
+            Err(evidence::EvidenceError::BadSignature) => return invalid(self, "bad_signature"),
+            Err(evidence::EvidenceError::BadProof) => return invalid(self, "bad_proof"),
+            Err(evidence::EvidenceError::NotTerminal) => return invalid(self, "not_terminal"),
+        };
+        // Signed by our key is not enough: the record must be in this log, at that index.
+        let in_log = lock(store).and_then(|mut s| {
+            let leaf = s.leaf_at(prior.index)?;
+            let root = s.root_at(prior.tree_size)?;
+            let used = s.is_continued(prior.attempt_id())?;
+            Ok((leaf == prior.leaf_hash && root == prior.root, used))
+        });
+        match in_log {
+            Ok((false, _)) | Err(AuditError::Corrupt { .. }) => {
+                return invalid(self, "not_in_this_log");
+            }
+            Ok((true, true)) => {
+                return Err(self.end(
+                    TerminalCode::DeniedContinuationAlreadyUsed,
+                    detail("$.continuation.evidence", "already_continued"),
+                ));
+            }
+            Ok((true, false)) => {}
+            Err(_) => {
+                return Err(self.end(
+                    TerminalCode::AbortedAuditUnconfirmed,
+                    detail("$audit", "log_unreadable"),
+                ));
+            }
+        }
+        let depth = prior.record.depth.saturating_add(1);
+        let facts = ContinuationFacts {
+            is_continuation: true,
+            depth,
+            prior_code: prior.code.as_str().to_owned(),
+            reason: cont.reason.as_str().to_owned(),
+            unchanged_request: prior.fingerprint() == self.core.fingerprint,
+        };
+        self.core.provenance = Provenance {
+            continues: Some(prior.attempt_id().clone()),
+            chain_root: prior.record.chain_root.clone(),
+            depth,
+        };
+        self.core.reason = Some(cont.reason);
+        self.core.claims_prior = true;
+        let Attempt {
+            core,
+            state: Parsed { request },
+        } = self;
+        Ok(Attempt {
+            core,
+            state: Checked { request, facts },
+        })
+    }
+}
+
+impl Attempt<Checked> {
+    /// The gates: the caller's registration, then policy on the trigger, then policy on the step.
+    ///
+    /// # Errors
+    /// The attempt, ending `DENIED_UNAPPROVED_TRIGGER`, `DENIED_POLICY` or
+    /// `DENIED_CONTINUATION_IS_RETRY`.
+    pub fn gate(mut self, gate: &PolicyGate) -> Step<Permitted> {
+        let Checked { request, facts } = &self.state;
+        let caller = &self.core.caller;
+        if !caller.triggers().contains(&request.trigger) {
+            return Err(self.end(
+                TerminalCode::DeniedUnapprovedTrigger,
+                detail("$.trigger", "not_registered_for_caller"),
+            ));
+        }
+        let d = gate.authorize_trigger(caller.id(), caller.kind(), request.trigger, facts);
+        if d.effect == Effect::Deny {
+            self.core.decision = Some(d);
+            return Err(self.end(
+                TerminalCode::DeniedUnapprovedTrigger,
+                detail("$.trigger", "not_permitted_by_policy"),
+            ));
+        }
+        let d = gate.authorize_step(
+            caller.id(),
+            caller.kind(),
+            request.step.action.as_str(),
+            request.trigger,
+            request.params_json(),
+            facts,
+        );
+        let effect = d.effect;
+        let unchanged = facts.unchanged_request;
+        self.core.decision = Some(d);
+        match (effect, unchanged) {
+            (Effect::Permit, _) => {
+                let Attempt {
+                    core,
+                    state: Checked { request, .. },
+                } = self;
+                Ok(Attempt {
+                    core,
+                    state: Permitted { request },
+                })
+            }
+            (Effect::Deny, true) => Err(self.end(
+                TerminalCode::DeniedContinuationIsRetry,
+                detail("$.steps[0]", "unchanged_request"),
+            )),
+            (Effect::Deny, false) => Err(self.end(TerminalCode::DeniedPolicy, None)),
+        }
+    }
+}
+
+impl Attempt<Permitted> {
+    /// Writes the open record and waits for durable confirmation. No confirmation, no execution.
+    ///
+    /// # Errors
+    /// The attempt, ending `ABORTED_AUDIT_UNCONFIRMED` (or, when another attempt claimed the same
+    /// prior attempt first, already terminal with `DENIED_CONTINUATION_ALREADY_USED`).
+    pub fn open(
+        self,
+        store: &SharedStore,
+        written: &TerminalFlag,
+    ) -> Result<Attempt<Opened>, Outcome> {
+        let record = self.core.record(RecordKind::Open, None, None, None);
+        match lock(store).and_then(|mut s| s.append(record)) {
+            Ok(appended) if appended.claim_refused => {
+                written.0.set(true);
+                Err(self.core.outcome_from(&appended, None))
+            }
+            Ok(_) => {
+                let Attempt {
+                    core,
+                    state: Permitted { request },
+                } = self;
+                Ok(Attempt {
+                    core,
+                    state: Opened { request },
+                })
+            }
+            Err(_) => Err(self.core.unconfirmed()),
+        }
+    }
+}
+
+impl Attempt<Opened> {
+    /// Runs the one step through the executor, once, and checks the receipt.
+    ///
+    /// # Errors
+    /// The attempt, ending with the executor's failure code, `ABORTED_DEADLINE`,
+    /// `ABORTED_PHI_DETECTED`, `ABORTED_ASYNC_AMBIGUITY` or `ABORTED_OUTPUT_NOT_DRAFT`.
+    pub fn execute(self, executor: &dyn Executor, phi: &dyn PhiScan) -> Step<Executed> {
+        let req = &self.state.request;
+        let input = StepInput {
+            attempt_id: self.core.id.clone(),
+            action: req.step.action.clone(),
+            subject: req.subject.clone(),
+            params: req.params_json(),
+        };
+        let raw = executor.execute(&input, self.core.deadline);
+        if self.core.deadline.passed() {
+            return Err(self.end(
+                TerminalCode::AbortedDeadline,
+                detail("$executor", "deadline"),
+            ));
+        }
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => return Err(self.end(e.code(), detail("$executor", e.reason()))),
+        };
+        match Receipt::check(&raw, phi) {
+            Ok(receipt) => Ok(self.to(Executed { receipt })),
+            Err(r) => Err(self.end(r.code, Some(r.detail))),
+        }
+    }
+}
+
+impl Attempt<Executed> {
+    /// The step completed with a draft-only receipt.
+    #[must_use]
+    pub fn complete(self) -> Attempt<Ending> {
+        let receipt = self.state.receipt.clone();
+        Attempt {
+            core: self.core,
+            state: Ending {
+                code: TerminalCode::CompletedDraft,
+                detail: None,
+                receipt: Some(receipt),
+            },
+        }
+    }
+}
+
+impl Attempt<Ending> {
+    /// The decided code.
+    #[must_use]
+    pub fn code(&self) -> TerminalCode {
+        self.state.code
+    }
+
+    /// Appends the terminal record and waits for durable confirmation. Unconfirmed: the outcome
+    /// is `ABORTED_AUDIT_UNCONFIRMED` and any draft reference is withheld.
+    #[must_use]
+    pub fn record(self, store: &SharedStore, written: &TerminalFlag) -> Attempt<Terminal> {
+        let Ending {
+            code,
+            detail,
+            receipt,
+        } = self.state;
+        let record = self
+            .core
+            .record(RecordKind::Terminal, Some(code), detail, receipt.as_ref());
+        let outcome = match lock(store).and_then(|mut s| s.append(record)) {
+            Ok(appended) => {
+                written.0.set(true);
+                self.core.outcome_from(&appended, receipt.as_ref())
+            }
+            Err(_) => self.core.unconfirmed(),
+        };
+        Attempt {
+            core: self.core,
+            state: Terminal { outcome },
+        }
+    }
+}
+
+impl Attempt<Terminal> {
+    /// The attempt's one outcome.
+    #[must_use]
+    pub fn into_outcome(self) -> Outcome {
+        self.state.outcome
+    }
+}
+
+impl Core {
+    fn record(
+        &self,
+        kind: RecordKind,
+        code: Option<TerminalCode>,
+        detail: Option<Detail>,
+        receipt: Option<&Receipt>,
+    ) -> AuditRecord {
+        AuditRecord {
+            prev: String::new(),
+            seq: 0,
+            ts: now_rfc3339(),
+            kind,
+            attempt_id: self.id.clone(),
+            caller: self.caller.id().clone(),
+            trigger: self.trigger,
+            action: self.action.clone(),
+            request_fp: self.fingerprint,
+            policy_digest: self.policy_digest,
+            decision: self.decision.clone(),
+            code,
+            detail,
+            draft_ref: receipt.map(|r| r.draft_ref.clone()),
+            content_sha256: receipt.map(|r| r.content_sha256),
+            continues: if self.claims_prior {
+                self.provenance.continues.clone()
+            } else {
+                None
+            },
+            chain_root: self.provenance.chain_root.clone(),
+            depth: self.provenance.depth,
+            reason: self.reason,
+        }
+    }
+
+    fn outcome_from(&self, appended: &Appended, receipt: Option<&Receipt>) -> Outcome {
+        let rec = &appended.record;
+        let code = rec.code.unwrap_or(TerminalCode::AbortedInvariant);
+        let completed = code == TerminalCode::CompletedDraft;
+        Outcome {
+            attempt_id: self.id.clone(),
+            code,
+            explanation: code.explanation(),
+            message: rec
+                .detail
+                .as_ref()
+                .map(|d| format!("{} at {}", d.reason, d.field)),
+            policy_digest: self.policy_digest,
+            decision: rec.decision.clone(),
+            detail: rec.detail.clone(),
+            draft_ref: receipt.filter(|_| completed).map(|r| r.draft_ref.clone()),
+            content_sha256: receipt.filter(|_| completed).map(|r| r.content_sha256),
+            request_fingerprint: self.fingerprint,
+            provenance: Provenance {
+                continues: rec.continues.clone(),
+                chain_root: rec.chain_root.clone(),
+                depth: rec.depth,
+            },
+            evidence: Some(evidence::encode(appended)),
+            recorded: true,
+        }
+    }
+
+    fn unconfirmed(&self) -> Outcome {
+        let code = TerminalCode::AbortedAuditUnconfirmed;
+        Outcome {
+            attempt_id: self.id.clone(),
+            code,
+            explanation: code.explanation(),
+            message: Some("the audit log did not confirm a durable append".into()),
+            policy_digest: self.policy_digest,
+            decision: self.decision.clone(),
+            detail: detail("$audit", "append_unconfirmed"),
+            draft_ref: None,
+            content_sha256: None,
+            request_fingerprint: self.fingerprint,
+            provenance: self.provenance.clone(),
+            evidence: None,
+            recorded: false,
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The file audit store: one JSON record per line in `log.jsonl`, `fdatasync` before confirming.
+//!
+//! Several processes may share one data directory (CLI invocations, a server): every append
+//! takes an exclusive `flock` on the log, first reads what others appended since, then appends,
+//! so the hash chain, the tree and the one-continuation claims stay consistent across
+//! processes. On open, a torn tail (an unconfirmed, partial last line) is reported and cut;
+//! anything else that does not verify (a broken link, a tree that disagrees with the latest
+//! signed checkpoint, a log shorter than that checkpoint) makes the store refuse to open.
+//!
+//! Node hashes are kept in memory, level by level (`mig06_tlog::Tree`), rebuilt from the log at
+//! open: proofs are O(log n) lookups and the only file that must be durable is the log itself.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use fs2::FileExt;
+use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
+use mig06_tlog::{Tree, leaf_hash};
+use serde::Deserialize;
+
+use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, ZERO_HASH, hash_hex};
+use crate::ids::AttemptId;
+
+/// The log file's name in the audit directory.
+pub const LOG_FILE: &str = "log.jsonl";
+/// The latest signed checkpoint.
+pub const LATEST_CHECKPOINT: &str = "checkpoint.latest";
+/// Signed checkpoints kept every [`CHECKPOINT_EVERY`] records.
+pub const CHECKPOINTS_FILE: &str = "checkpoints";
+/// How often (in records) a checkpoint is kept in [`CHECKPOINTS_FILE`].
+pub const CHECKPOINT_EVERY: u64 = 256;
+
+/// What opening the store found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Records in the log.
+    pub records: u64,
+    /// Bytes of a torn tail that were cut (0 when none).
+    pub torn_tail_cut: u64,
+}
+
+/// The fields the store itself needs from each record.
+#[derive(Deserialize)]
+struct Head {
+    prev: String,
+    seq: u64,
+    attempt_id: AttemptId,
+    #[serde(default)]
+    continues: Option<AttemptId>,
+}
+
+/// The file-backed audit store.
+pub struct FileStore {
+    dir: PathBuf,
+    log: File,
+    len: u64,
+    tree: Tree,
+    last: Hash,
+    claims: HashMap<AttemptId, AttemptId>,
+    signer: LogSigner,
+    report: OpenReport,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore")
+            .field("dir", &self.dir)
+            .field("records", &self.tree.size())
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> AuditError {
+    move |source| AuditError::Io { op, source }
+}
+
+impl FileStore {
+    /// Opens (creating when absent) the store in `dir`, signing checkpoints with `signer`.
+    ///
+    /// # Errors
+    /// I/O errors, [`AuditError::Corrupt`] when a record does not verify, and
+    /// [`AuditError::CheckpointMismatch`] when the log disagrees with its latest checkpoint.
+    pub fn open(dir: &Path, signer: LogSigner) -> Result<Self, AuditError> {
+        std::fs::create_dir_all(dir).map_err(io("create audit directory"))?;
+        let log = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(dir.join(LOG_FILE))
+            .map_err(io("open log"))?;
+        let mut store = Self {
+            dir: dir.to_owned(),
+            log,
+            len: 0,
+            tree: Tree::new(),
+            last: ZERO_HASH,
+            claims: HashMap::new(),
+            signer,
+            report: OpenReport::default(),
+        };
+        store.log.lock_exclusive().map_err(io("lock log"))?;
+        let result = store
+            .catch_up()
+            .and_then(|()| store.check_latest_checkpoint());
+        let unlock = store.log.unlock().map_err(io("unlock log"));
+        result?;
+        unlock?;
+        store.report.records = store.tree.size();
+        Ok(store)
+    }
+
+    /// What opening found.
+    #[must_use]
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// The number of records.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// The in-memory tree (for proofs).
+    #[must_use]
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// The log's verifier.
+    #[must_use]
+    pub fn verifier(&self) -> LogVerifier {
+        self.signer.verifier()
+    }
+
+    /// Signs the checkpoint of the tree at `size` (deterministic: Ed25519).
+    ///
+    /// # Errors
+    /// [`AuditError::Corrupt`] when `size` exceeds the log.
+    pub fn signed_checkpoint(&self, size: u64) -> Result<String, AuditError> {
+        let root = self.tree.root_at(size).map_err(|_| AuditError::Corrupt {
+            index: size,
+            what: "size beyond the log".into(),
+        })?;
+        Ok(self.signer.sign(&Checkpoint {
+            origin: self.signer.origin().to_owned(),
+            size,
+            root,
+        }))
+    }
+
+    /// Reads what was appended since we last looked (by us or another process). Must hold the
+    /// lock. A partial last line is a torn tail: reported and cut.
+    fn catch_up(&mut self) -> Result<(), AuditError> {
+        let end = self.log.metadata().map_err(io("stat log"))?.len();
+        if end == self.len {
+            return Ok(());
+        }
+        if end < self.len {
+            return Err(AuditError::CheckpointMismatch {
+                what: format!("log shrank from {} to {end} bytes while open", self.len),
+            });
+        }
+        let mut buf = Vec::new();
+        self.log
+            .seek(SeekFrom::Start(self.len))
+            .map_err(io("seek log"))?;
+        (&self.log)
+            .take(end - self.len)
+            .read_to_end(&mut buf)
+            .map_err(io("read log"))?;
+        let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let (lines, tail) = buf.split_at(complete);
+        for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            self.index_line(line)?;
+        }
+        self.len += complete as u64;
+        if !tail.is_empty() {
+            // An append that never reached fdatasync: it was never confirmed to anyone.
+            self.log.set_len(self.len).map_err(io("cut torn tail"))?;
+            self.log.sync_data().map_err(io("sync after cut"))?;
+            self.report.torn_tail_cut += tail.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn index_line(&mut self, line: &[u8]) -> Result<(), AuditError> {
+        let index = self.tree.size();
+        let corrupt = |what: &str| AuditError::Corrupt {
+            index,
+            what: what.to_owned(),
+        };
+        let head: Head =
+            serde_json::from_slice(line).map_err(|_| corrupt("not a valid audit record"))?;
+        if head.seq != index {
+            return Err(corrupt("sequence number out of order"));
+        }
+        if head.prev != hash_hex(&self.last) {
+            return Err(corrupt("link to the previous record is broken"));
+        }
+        if let Some(prior) = head.continues {
+            match self.claims.get(&prior) {
+                Some(holder) if *holder != head.attempt_id => {
+                    return Err(corrupt("a second attempt claims the same continuation"));
+                }
+                Some(_) => {}
+                None => {
+                    self.claims.insert(prior, head.attempt_id.clone());
+                }
+            }
+        }
+        let h = leaf_hash(line);
+        self.tree.push(h);
+        self.last = h;
+        Ok(())
+    }
+
+    fn check_latest_checkpoint(&self) -> Result<(), AuditError> {
+        let path = self.dir.join(LATEST_CHECKPOINT);
+        let note = match std::fs::read_to_string(&path) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return if self.tree.size() == 0 {
+                    Ok(())
+                } else {
+                    Err(AuditError::CheckpointMismatch {
+                        what: format!("{LATEST_CHECKPOINT} is missing"),
+                    })
+                };
+            }
+            Err(e) => return Err(io("read latest checkpoint")(e)),
+        };
+        let cp =
+            self.signer
+                .verifier()
+                .verify(&note)
+                .map_err(|e| AuditError::CheckpointMismatch {
+                    what: format!("{LATEST_CHECKPOINT}: {e}"),
+                })?;
+        if cp.size > self.tree.size() {
+            return Err(AuditError::CheckpointMismatch {
+                what: format!(
+                    "the log has {} records but its signed checkpoint covers {}: records were removed",
+                    self.tree.size(),
+                    cp.size
+                ),
+            });
+        }
+        let root = self
+            .tree
+            .root_at(cp.size)
+            .map_err(|_| AuditError::CheckpointMismatch {
+                what: "checkpoint size".into(),
+            })?;
+        if root != cp.root {
+            return Err(AuditError::CheckpointMismatch {
+                what: format!(
+                    "the tree of size {} does not match its signed root",
+                    cp.size
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn write_checkpoints(&self, size: u64) -> Result<String, AuditError> {
+        let note = self.signed_checkpoint(size)?;
+        let tmp = self.dir.join(format!("{LATEST_CHECKPOINT}.tmp"));
+        std::fs::write(&tmp, &note).map_err(io("write checkpoint"))?;
+        std::fs::rename(&tmp, self.dir.join(LATEST_CHECKPOINT)).map_err(io("write checkpoint"))?;
+        if size % CHECKPOINT_EVERY == 0 {
+            let mut f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(self.dir.join(CHECKPOINTS_FILE))
+                .map_err(io("append checkpoint"))?;
+            // Notes are separated by a blank line after their signature block.
+            f.write_all(format!("{note}\n").as_bytes())
+                .map_err(io("append checkpoint"))?;
+        }
+        Ok(note)
+    }
+
+    fn append_locked(&mut self, mut record: AuditRecord) -> Result<Appended, AuditError> {
+        self.catch_up()?;
+        let index = self.tree.size();
+        let claim_refused = record.continues.as_ref().is_some_and(|prior| {
+            self.claims
+                .get(prior)
+                .is_some_and(|holder| *holder != record.attempt_id)
+        });
+        if claim_refused {
+            record.refuse_claim();
+        }
+        record.prev = hash_hex(&self.last);
+        record.seq = index;
+        let bytes = serde_json::to_vec(&record).map_err(|_| AuditError::Encode)?;
+        let mut line = bytes.clone();
+        line.push(b'\n');
+        let written = self
+            .log
+            .write_all(&line)
+            .and_then(|()| self.log.sync_data());
+        if let Err(e) = written {
+            // Not confirmed: cut whatever part reached the file so the tail stays clean.
+            let _ = self.log.set_len(self.len);
+            return Err(io("append record")(e));
+        }
+        self.len += line.len() as u64;
+        let h = leaf_hash(&bytes);
+        self.tree.push(h);
+        self.last = h;
+        if let Some(prior) = &record.continues {
+            self.claims
+                .entry(prior.clone())
+                .or_insert_with(|| record.attempt_id.clone());
+        }
+        let size = index + 1;
+        let checkpoint = self.write_checkpoints(size)?;
+        let proof = self
+            .tree
+            .inclusion_proof(index, size)
+            .map_err(|_| AuditError::Corrupt {
+                index,
+                what: "inclusion proof".into(),
+            })?;
+        Ok(Appended {
+            index,
+            leaf_hash: h,
+            bytes,
+            proof,
+            checkpoint,
+            claim_refused,
+            record,
+        })
+    }
+
+    fn with_lock<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        self.log.lock_exclusive().map_err(io("lock log"))?;
+        let result = f(self);
+        let unlocked = self.log.unlock().map_err(io("unlock log"));
+        let value = result?;
+        unlocked?;
+        Ok(value)
+    }
+}
+
+impl AuditStore for FileStore {
+    fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
+        self.with_lock(|s| s.append_locked(record))
+    }
+
+    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
+        self.with_lock(|s| {
+            s.catch_up()?;
+            Ok(s.claims.contains_key(prior))
+        })
+    }
+
+    fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
+        self.with_lock(|s| {
+            s.catch_up()?;
+            s.tree.root_at(size).map_err(|_| AuditError::Corrupt {
+                index: size,
+                what: "size beyond the log".into(),
+            })
+        })
+    }
+
+    fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
+        self.with_lock(|s| {
+            s.catch_up()?;
+            s.tree.leaf(index).ok_or(AuditError::Corrupt {
+                index,
+                what: "index beyond the log".into(),
+            })
+        })
+    }
+
+    fn verifier_key(&self) -> String {
+        self.signer.verifier().vkey()
+    }
+}
+
+/// Reads every complete record of the log in `dir`, with its exact text, for read-only commands
+/// (`audit show`, `prove`, `provenance`, `export`). Does not lock or repair anything.
+///
+/// # Errors
+/// I/O errors, or [`AuditError::Corrupt`] for a line that is not an audit record.
+pub fn read_records(dir: &Path) -> Result<Vec<(String, AuditRecord)>, AuditError> {
+    let text = match std::fs::read_to_string(dir.join(LOG_FILE)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("read log")(e)),
+    };
+    let mut out = Vec::new();
+    for (i, line) in text.split_terminator('\n').enumerate() {
+        let rec: AuditRecord = serde_json::from_str(line).map_err(|_| AuditError::Corrupt {
+            index: i as u64,
+            what: "not a valid audit record".into(),
+        })?;
+        out.push((line.to_owned(), rec));
+    }
+    Ok(out)
+}

@@ -1,0 +1,201 @@
+//! The audit log: append-only, tamper-evident, the rail's only durable store.
+//!
+//! The decision that matters: the log file is the single source of truth and the only thing
+//! synced; an append is confirmed only after `fdatasync` returns. Everything else (the Merkle
+//! tree, the claims index, the latest signed checkpoint) is derived from the log and rebuilt or
+//! re-checked when the store opens, so one sync per append is all durability costs.
+
+pub mod file;
+pub mod verify;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
+use crate::outcome::{DecisionSignal, Detail, TerminalCode};
+use crate::request::{Code, ContinuationReason, Trigger};
+
+pub use mig06_tlog::Hash;
+
+/// Errors from the audit store. No variant carries record contents.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// An I/O error: the append is not confirmed.
+    #[error("audit log I/O error during {op}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The log on disk does not verify; the store refuses to open or append.
+    #[error("audit log is corrupt at record {index}: {what}; run `mig06 audit verify`")]
+    Corrupt {
+        /// The first bad record's index (0-based).
+        index: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// The stored signed checkpoint does not match the log (truncation or tampering).
+    #[error("audit log does not match its signed checkpoint: {what}; run `mig06 audit verify`")]
+    CheckpointMismatch {
+        /// What is wrong.
+        what: String,
+    },
+    /// The log's signing key could not be read or used.
+    #[error("audit log signing key: {0}")]
+    Key(String),
+    /// A record could not be serialised.
+    #[error("audit record could not be encoded")]
+    Encode,
+}
+
+/// Open (before executing) or terminal (the attempt's one terminal outcome).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// The attempt is permitted and about to execute its step.
+    Open,
+    /// The attempt's terminal outcome.
+    Terminal,
+}
+
+/// One audit record. Metadata only: every field is a closed type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    /// The previous record's RFC 6962 leaf hash (hex); all zeros for the first record.
+    pub prev: String,
+    /// The record's index in the log (0-based).
+    pub seq: u64,
+    /// When the record was written (RFC 3339, UTC): a system event time.
+    pub ts: String,
+    /// Open or terminal.
+    pub kind: RecordKind,
+    /// The attempt.
+    pub attempt_id: AttemptId,
+    /// The authenticated caller.
+    pub caller: CallerId,
+    /// The trigger, when the request parsed that far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+    /// The action, when the request parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Code>,
+    /// The request fingerprint, when the request parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_fp: Option<Sha256Digest>,
+    /// The policy bundle digest in force.
+    pub policy_digest: Sha256Digest,
+    /// The decision signal, when the gate ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionSignal>,
+    /// The terminal code (terminal records only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<TerminalCode>,
+    /// Field path and reason of a denial or abort.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+    /// The draft reference (completed attempts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_ref: Option<OpaqueId>,
+    /// The draft content digest (completed attempts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<Sha256Digest>,
+    /// The prior attempt this attempt continues (holds the one-continuation claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues: Option<AttemptId>,
+    /// The chain's first attempt.
+    pub chain_root: AttemptId,
+    /// Chain depth (0 for a fresh attempt).
+    pub depth: u32,
+    /// The continuation reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ContinuationReason>,
+}
+
+impl AuditRecord {
+    /// Turns this record into the attempt's terminal `DENIED_CONTINUATION_ALREADY_USED` record,
+    /// without the claim.
+    pub fn refuse_claim(&mut self) {
+        self.kind = RecordKind::Terminal;
+        self.code = Some(TerminalCode::DeniedContinuationAlreadyUsed);
+        self.detail = Some(Detail {
+            field: "$.continuation.evidence".into(),
+            reason: "already_continued".into(),
+        });
+        self.continues = None;
+        self.draft_ref = None;
+        self.content_sha256 = None;
+    }
+}
+
+/// All-zero hash, the `prev` of the first record.
+pub const ZERO_HASH: Hash = [0u8; 32];
+
+/// What a confirmed append returns: where the record is, and the evidence that proves it.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The record's leaf index.
+    pub index: u64,
+    /// The record's RFC 6962 leaf hash.
+    pub leaf_hash: Hash,
+    /// The record's exact bytes (without the newline).
+    pub bytes: Vec<u8>,
+    /// Inclusion proof of the record in the tree of size `index + 1`.
+    pub proof: Vec<Hash>,
+    /// The signed checkpoint (C2SP signed note) of the tree of size `index + 1`.
+    pub checkpoint: String,
+    /// The record claimed a prior attempt that another attempt had already claimed, so the store
+    /// wrote a terminal `DENIED_CONTINUATION_ALREADY_USED` record instead, in the same append.
+    pub claim_refused: bool,
+    /// The record as written.
+    pub record: AuditRecord,
+}
+
+/// A durable, append-only audit store.
+pub trait AuditStore: Send {
+    /// Appends `record` (the store sets `prev` and `seq`) and returns only once it is durable.
+    ///
+    /// The one-continuation rule is enforced here, atomically: a record whose `continues` names
+    /// a prior attempt already claimed by another attempt is written instead as that attempt's
+    /// terminal `DENIED_CONTINUATION_ALREADY_USED` record (see [`Appended::claim_refused`]).
+    ///
+    /// # Errors
+    /// Any error means the append is not confirmed.
+    fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError>;
+
+    /// Whether `prior` has already been continued (a hint; [`AuditStore::append`] decides).
+    ///
+    /// # Errors
+    /// I/O errors while catching up with other writers.
+    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError>;
+
+    /// The tree root at `size`, to check a continuation's checkpoint against this log.
+    ///
+    /// # Errors
+    /// [`AuditError::Corrupt`] when `size` exceeds the log.
+    fn root_at(&mut self, size: u64) -> Result<Hash, AuditError>;
+
+    /// The leaf hash at `index`.
+    ///
+    /// # Errors
+    /// [`AuditError::Corrupt`] when `index` is beyond the log.
+    fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError>;
+
+    /// The log's verifier key text (`name+keyid+base64`).
+    fn verifier_key(&self) -> String;
+}
+
+/// Hex of a hash.
+#[must_use]
+pub fn hash_hex(h: &Hash) -> String {
+    hex::encode(h)
+}
+
+/// The current time as RFC 3339 UTC.
+#[must_use]
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+}

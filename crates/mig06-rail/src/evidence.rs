@@ -1,0 +1,134 @@
+//! Evidence tokens: an attempt's terminal record with the proof that it is in the log.
+//!
+//! Token = `mig06ev1.` + base64url(JSON {record, index, proof, checkpoint}). The record's exact
+//! bytes are inside, so the verifier recomputes the RFC 6962 leaf hash itself and reads attempt
+//! id, code and fingerprint from the hashed bytes: nothing in the token is taken on trust. Anyone
+//! with the log's verifier key can check a token offline (modelled on C2SP tlog-proof).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mig06_tlog::checkpoint::LogVerifier;
+use mig06_tlog::{Hash, leaf_hash, verify_inclusion};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{Appended, AuditRecord, RecordKind};
+use crate::ids::{AttemptId, Sha256Digest};
+use crate::outcome::TerminalCode;
+
+/// The token prefix.
+pub const PREFIX: &str = "mig06ev1.";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    record: String,
+    index: u64,
+    proof: Vec<String>,
+    checkpoint: String,
+}
+
+/// Why a token did not verify. Never carries token bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    /// Not a token of this format.
+    #[error("not a mig06 evidence token ({0})")]
+    Malformed(&'static str),
+    /// The checkpoint is not signed by the log's key.
+    #[error("the checkpoint is not signed by this log's key")]
+    BadSignature,
+    /// The inclusion proof does not lead to the signed root.
+    #[error("the inclusion proof does not match the signed checkpoint")]
+    BadProof,
+    /// The record is not a terminal record.
+    #[error("the record is not a terminal record")]
+    NotTerminal,
+}
+
+/// What a verified token establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedEvidence {
+    /// The terminal record, parsed.
+    pub record: AuditRecord,
+    /// The attempt's terminal code.
+    pub code: TerminalCode,
+    /// The record's leaf index.
+    pub index: u64,
+    /// The record's leaf hash.
+    pub leaf_hash: Hash,
+    /// The signed tree size.
+    pub tree_size: u64,
+    /// The signed root.
+    pub root: Hash,
+}
+
+impl VerifiedEvidence {
+    /// The attempt id.
+    #[must_use]
+    pub fn attempt_id(&self) -> &AttemptId {
+        &self.record.attempt_id
+    }
+    /// The request fingerprint, when the prior request parsed.
+    #[must_use]
+    pub fn fingerprint(&self) -> Option<Sha256Digest> {
+        self.record.request_fp
+    }
+}
+
+/// Encodes the evidence of a confirmed terminal append.
+#[must_use]
+pub fn encode(appended: &Appended) -> String {
+    let wire = Wire {
+        record: String::from_utf8_lossy(&appended.bytes).into_owned(),
+        index: appended.index,
+        proof: appended.proof.iter().map(hex::encode).collect(),
+        checkpoint: appended.checkpoint.clone(),
+    };
+    let json = serde_json::to_vec(&wire).unwrap_or_default();
+    format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(json))
+}
+
+/// Verifies a token offline with the log's verifier key.
+///
+/// # Errors
+/// [`EvidenceError`] for a malformed, forged, foreign or tampered token.
+pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, EvidenceError> {
+    let body = token
+        .trim()
+        .strip_prefix(PREFIX)
+        .ok_or(EvidenceError::Malformed("prefix"))?;
+    let json = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| EvidenceError::Malformed("base64"))?;
+    let wire: Wire = serde_json::from_slice(&json).map_err(|_| EvidenceError::Malformed("json"))?;
+    let cp = verifier
+        .verify(&wire.checkpoint)
+        .map_err(|_| EvidenceError::BadSignature)?;
+    let mut proof = Vec::with_capacity(wire.proof.len());
+    for h in &wire.proof {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(h, &mut out).map_err(|_| EvidenceError::Malformed("proof"))?;
+        proof.push(out);
+    }
+    let leaf = leaf_hash(wire.record.as_bytes());
+    verify_inclusion(&leaf, wire.index, cp.size, &proof, &cp.root)
+        .map_err(|_| EvidenceError::BadProof)?;
+    let record: AuditRecord =
+        serde_json::from_str(&wire.record).map_err(|_| EvidenceError::Malformed("record"))?;
+    if record.seq != wire.index {
+        return Err(EvidenceError::BadProof);
+    }
+    let code = match (record.kind, record.code) {
+        (RecordKind::Terminal, Some(code)) => code,
+        (RecordKind::Terminal, None) | (RecordKind::Open, _) => {
+            return Err(EvidenceError::NotTerminal);
+        }
+    };
+    Ok(VerifiedEvidence {
+        record,
+        code,
+        index: wire.index,
+        leaf_hash: leaf,
+        tree_size: cp.size,
+        root: cp.root,
+    })
+}

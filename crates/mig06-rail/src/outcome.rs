@@ -1,0 +1,316 @@
+//! The closed taxonomy of terminal codes and the outcome an attempt returns.
+//!
+//! Every attempt ends in exactly one [`TerminalCode`]. Codes are stable strings; each has one
+//! fixed operator explanation that says what happened, that nothing continues in the background,
+//! and which explicit next step exists. Same inputs and same dependency observations give the
+//! same code, so the explanation never depends on data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AttemptId, OpaqueId, Sha256Digest};
+
+/// The terminal code of an attempt. Closed: extend only by a documented decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TerminalCode {
+    /// One step executed and a draft-only receipt was recorded.
+    CompletedDraft,
+    /// The policy gate denied the request.
+    DeniedPolicy,
+    /// The trigger is not registered for the caller or not permitted by policy.
+    DeniedUnapprovedTrigger,
+    /// The request did not parse into the closed request types.
+    DeniedRequestInvalid,
+    /// The request asked for more than one step.
+    DeniedMultiStep,
+    /// The continuation's evidence token is invalid, forged or foreign.
+    DeniedContinuationInvalid,
+    /// The continuation repeats the prior request unchanged without a reason that allows it.
+    DeniedContinuationIsRetry,
+    /// The prior attempt has already been continued once.
+    DeniedContinuationAlreadyUsed,
+    /// A PHI/PII detector hit in a request or a receipt.
+    AbortedPhiDetected,
+    /// A dependency gave no synchronous, authoritative answer (pending, accepted, queued).
+    AbortedAsyncAmbiguity,
+    /// The audit log did not confirm a durable append.
+    AbortedAuditUnconfirmed,
+    /// The executor failed or returned something the rail cannot check.
+    AbortedExecutorFault,
+    /// The attempt's deadline passed.
+    AbortedDeadline,
+    /// The executor's output claims finalisation, signing, attestation or write-back.
+    AbortedOutputNotDraft,
+    /// Anything unexpected, a caught panic included.
+    AbortedInvariant,
+}
+
+/// Every terminal code, in documentation order.
+pub const ALL_CODES: [TerminalCode; 15] = [
+    TerminalCode::CompletedDraft,
+    TerminalCode::DeniedPolicy,
+    TerminalCode::DeniedUnapprovedTrigger,
+    TerminalCode::DeniedRequestInvalid,
+    TerminalCode::DeniedMultiStep,
+    TerminalCode::DeniedContinuationInvalid,
+    TerminalCode::DeniedContinuationIsRetry,
+    TerminalCode::DeniedContinuationAlreadyUsed,
+    TerminalCode::AbortedPhiDetected,
+    TerminalCode::AbortedAsyncAmbiguity,
+    TerminalCode::AbortedAuditUnconfirmed,
+    TerminalCode::AbortedExecutorFault,
+    TerminalCode::AbortedDeadline,
+    TerminalCode::AbortedOutputNotDraft,
+    TerminalCode::AbortedInvariant,
+];
+
+/// The class of a code, which fixes the CLI exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeClass {
+    /// `COMPLETED_*`: exit 0.
+    Completed,
+    /// `DENIED_*`: exit 2.
+    Denied,
+    /// `ABORTED_*`: exit 3.
+    Aborted,
+}
+
+impl TerminalCode {
+    /// The stable code string.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CompletedDraft => "COMPLETED_DRAFT",
+            Self::DeniedPolicy => "DENIED_POLICY",
+            Self::DeniedUnapprovedTrigger => "DENIED_UNAPPROVED_TRIGGER",
+            Self::DeniedRequestInvalid => "DENIED_REQUEST_INVALID",
+            Self::DeniedMultiStep => "DENIED_MULTI_STEP",
+            Self::DeniedContinuationInvalid => "DENIED_CONTINUATION_INVALID",
+            Self::DeniedContinuationIsRetry => "DENIED_CONTINUATION_IS_RETRY",
+            Self::DeniedContinuationAlreadyUsed => "DENIED_CONTINUATION_ALREADY_USED",
+            Self::AbortedPhiDetected => "ABORTED_PHI_DETECTED",
+            Self::AbortedAsyncAmbiguity => "ABORTED_ASYNC_AMBIGUITY",
+            Self::AbortedAuditUnconfirmed => "ABORTED_AUDIT_UNCONFIRMED",
+            Self::AbortedExecutorFault => "ABORTED_EXECUTOR_FAULT",
+            Self::AbortedDeadline => "ABORTED_DEADLINE",
+            Self::AbortedOutputNotDraft => "ABORTED_OUTPUT_NOT_DRAFT",
+            Self::AbortedInvariant => "ABORTED_INVARIANT",
+        }
+    }
+
+    /// Parses a stable code string.
+    #[must_use]
+    pub fn from_code(s: &str) -> Option<Self> {
+        ALL_CODES.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Completed, denied or aborted.
+    #[must_use]
+    pub fn class(self) -> CodeClass {
+        match self {
+            Self::CompletedDraft => CodeClass::Completed,
+            Self::DeniedPolicy
+            | Self::DeniedUnapprovedTrigger
+            | Self::DeniedRequestInvalid
+            | Self::DeniedMultiStep
+            | Self::DeniedContinuationInvalid
+            | Self::DeniedContinuationIsRetry
+            | Self::DeniedContinuationAlreadyUsed => CodeClass::Denied,
+            Self::AbortedPhiDetected
+            | Self::AbortedAsyncAmbiguity
+            | Self::AbortedAuditUnconfirmed
+            | Self::AbortedExecutorFault
+            | Self::AbortedDeadline
+            | Self::AbortedOutputNotDraft
+            | Self::AbortedInvariant => CodeClass::Aborted,
+        }
+    }
+
+    /// The fixed operator explanation. The same text is in `docs/OPERATIONS.md` and printed by
+    /// `mig06 explain`.
+    #[must_use]
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::CompletedDraft => {
+                "One step ran and returned a draft-only reference, recorded in the audit log. The draft is not signed, final or written back; a clinician must review it in the record system. Nothing else runs for this attempt."
+            }
+            Self::DeniedPolicy => {
+                "The policy gate denied this request; nothing was executed and nothing continues in the background. Next step: an operator may amend the request and submit a continuation with reason operator_amended_request or operator_supplied_missing_authorisation, or ask the policy owner to change the bundle (policy changes need a restart)."
+            }
+            Self::DeniedUnapprovedTrigger => {
+                "The trigger is not registered for this caller or not permitted by policy; nothing was executed and nothing continues in the background. Next step: invoke explicitly with a trigger the caller is approved for, or have the caller's registration changed in the configuration."
+            }
+            Self::DeniedRequestInvalid => {
+                "The request did not parse into the closed request format (see the message for the field path); nothing was executed and nothing continues in the background. Next step: correct the request and submit it again as a new, explicitly invoked attempt."
+            }
+            Self::DeniedMultiStep => {
+                "The request asked for more than one step; the rail executes exactly one step per attempt, so nothing was executed and nothing continues in the background. Next step: submit one step, and chain further steps as explicit continuations, each a new attempt."
+            }
+            Self::DeniedContinuationInvalid => {
+                "The continuation's evidence token did not verify against this log (invalid, forged, foreign, or the prior attempt is not continuable); nothing was executed and nothing continues in the background. Next step: obtain the prior attempt's evidence with `mig06 audit prove` and submit a new continuation."
+            }
+            Self::DeniedContinuationIsRetry => {
+                "The continuation repeats the prior request unchanged, which would be a retry; retries are forbidden, so nothing was executed and nothing continues in the background. Next step: amend the request, or use a reason that policy allows for an unchanged request (operator_confirmed_dependency_restored) if the operator has confirmed the cause is fixed."
+            }
+            Self::DeniedContinuationAlreadyUsed => {
+                "The prior attempt has already been continued once; each terminal attempt can be continued only once, so nothing was executed and nothing continues in the background. Next step: continue the latest attempt of the chain instead (see `mig06 audit provenance`)."
+            }
+            Self::AbortedPhiDetected => {
+                "A PHI/PII detector found an identifier in the request or the executor's receipt (the message names the field path and identifier kind, never the value); the attempt was aborted and nothing continues in the background. Next step: remove the identifier and submit a continuation with reason operator_amended_request."
+            }
+            Self::AbortedAsyncAmbiguity => {
+                "A dependency answered without a final, synchronous confirmation (pending, accepted, queued or still running at the deadline); the rail does not wait, buffer or deliver later, so nothing continues in the background. Next step: once an operator has confirmed the dependency is answering synchronously, submit a continuation with reason operator_confirmed_dependency_restored."
+            }
+            Self::AbortedAuditUnconfirmed => {
+                "The audit log did not confirm a durable append, so the step was not executed or its result was withheld; nothing continues in the background. Next step: restore the audit store (check disk and `mig06 audit verify`), then submit a continuation with reason operator_confirmed_dependency_restored."
+            }
+            Self::AbortedExecutorFault => {
+                "The executor failed or returned a receipt the rail cannot check; its output was discarded and nothing continues in the background. Next step: fix the executor, then submit a continuation with reason operator_confirmed_dependency_restored."
+            }
+            Self::AbortedDeadline => {
+                "The attempt's deadline passed before the step finished; the step was stopped and its output discarded, and nothing continues in the background. Next step: once the dependency is fast enough, submit a continuation with reason operator_confirmed_dependency_restored."
+            }
+            Self::AbortedOutputNotDraft => {
+                "The executor's output claimed finalisation, signing, attestation or write-back, which the rail never allows; it was discarded and nothing continues in the background. Next step: fix the executor to return draft-only output, then submit a continuation with reason operator_confirmed_dependency_restored."
+            }
+            Self::AbortedInvariant => {
+                "Something unexpected happened inside the rail and it failed closed; nothing continues in the background. Next step: report the attempt id to the platform team, and after a fix submit a continuation with reason operator_confirmed_dependency_restored."
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TerminalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The policy decision signal: metadata only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionSignal {
+    /// `permit` or `deny`.
+    pub effect: Effect,
+    /// The ids of the policies that determined the decision (empty: deny by default).
+    pub policies: Vec<String>,
+    /// Whether any evaluation error occurred (an error is a deny).
+    pub errors: bool,
+}
+
+/// A policy effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Allowed.
+    Permit,
+    /// Denied.
+    Deny,
+}
+
+/// Where and what: the metadata that explains a denial or abort, never the offending value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detail {
+    /// The field path, built from recognised keys and indices only (`$.steps[0].params`).
+    pub field: String,
+    /// What was wrong, a code (`unknown_field`, `phi:us_ssn`, `too_long`, ...).
+    pub reason: String,
+}
+
+/// The provenance of an attempt: metadata-only links between attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The prior attempt this one continues, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub continues: Option<AttemptId>,
+    /// The first attempt of the chain (itself when not a continuation).
+    pub chain_root: AttemptId,
+    /// 0 for a fresh attempt; prior depth + 1 for a continuation.
+    pub depth: u32,
+}
+
+/// What the caller gets back: exactly one terminal code and the attempt's evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The attempt's id.
+    pub attempt_id: AttemptId,
+    /// The terminal code.
+    pub code: TerminalCode,
+    /// The fixed operator explanation for the code.
+    pub explanation: &'static str,
+    /// A short, value-free message (field path, kind) when one helps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The policy bundle digest in force.
+    pub policy_digest: Sha256Digest,
+    /// The decision signal, when the gate ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionSignal>,
+    /// Field path and reason for a denial or abort.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+    /// The draft reference, only for a completed attempt whose terminal record is durable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft_ref: Option<OpaqueId>,
+    /// The draft content digest, with `draft_ref`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<Sha256Digest>,
+    /// The request fingerprint, when the request parsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_fingerprint: Option<Sha256Digest>,
+    /// Provenance links.
+    pub provenance: Provenance,
+    /// The evidence token, when the terminal record is durable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// Whether the terminal record is durably in the audit log.
+    pub recorded: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        for c in ALL_CODES {
+            assert_eq!(TerminalCode::from_code(c.as_str()), Some(c));
+            let json = serde_json::to_string(&c).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+        }
+        let mut names: Vec<_> = ALL_CODES.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL_CODES.len());
+    }
+
+    #[test]
+    fn every_explanation_says_nothing_continues_and_names_a_next_step() {
+        for c in ALL_CODES {
+            let e = c.explanation();
+            assert!(
+                e.contains("Nothing else runs")
+                    || e.contains("nothing continues in the background"),
+                "{c}"
+            );
+            assert!(
+                c == TerminalCode::CompletedDraft || e.contains("Next step"),
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn class_follows_prefix() {
+        for c in ALL_CODES {
+            let expected = match c.as_str().split('_').next() {
+                Some("COMPLETED") => CodeClass::Completed,
+                Some("DENIED") => CodeClass::Denied,
+                _ => CodeClass::Aborted,
+            };
+            assert_eq!(c.class(), expected, "{c}");
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The policy gate: Cedar, deny by default, forbid overrides permit, any error is a deny.
+//!
+//! The decision that matters: a Cedar `forbid` whose condition errors at evaluation time is
+//! *skipped*, which would turn an error into a permit. So the gate treats any diagnostic error as
+//! a deny, policies are validated in Strict mode against the schema at load time (which rules out
+//! most such errors before they can happen), and every request is validated against the schema.
+//!
+//! The bundle is a directory holding `schema.cedarschema`, `policies.cedar` and `vocabulary.json`.
+//! Its digest is SHA-256 over, for each file in that order, the file name, a NUL, the length as
+//! 8 big-endian bytes, and the contents; it is pinned in the configuration and stamped on every
+//! audit record. It is read once; there is no reload.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Schema, ValidationMode,
+    Validator,
+};
+use serde_json::json;
+
+use crate::config::CallerKind;
+use crate::ids::{CallerId, Sha256Digest};
+use crate::outcome::{DecisionSignal, Effect};
+use crate::request::{Trigger, Vocabulary};
+
+/// The bundle's files, in digest order.
+pub const BUNDLE_FILES: [&str; 3] = ["schema.cedarschema", "policies.cedar", "vocabulary.json"];
+
+/// Errors loading a policy bundle. Messages name files and counts; Cedar's own diagnostics are
+/// included because the bundle is operator-authored configuration, never request data.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// A bundle file could not be read.
+    #[error("cannot read policy bundle file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bundle's digest differs from the one pinned in the configuration.
+    #[error(
+        "policy bundle digest mismatch: the configuration pins {pinned} but the bundle at {path} is {actual}; refusing to start"
+    )]
+    DigestMismatch {
+        /// The bundle directory.
+        path: PathBuf,
+        /// The pinned digest.
+        pinned: Sha256Digest,
+        /// The bundle's actual digest.
+        actual: Sha256Digest,
+    },
+    /// The schema does not parse.
+    #[error("policy schema is invalid: {0}")]
+    Schema(String),
+    /// The policies do not parse.
+    #[error("policies do not parse: {0}")]
+    Policies(String),
+    /// Strict validation against the schema failed.
+    #[error("policies fail strict validation against the schema: {0}")]
+    Validation(String),
+    /// The vocabulary does not parse or does not match the schema.
+    #[error("vocabulary.json is invalid: {0}")]
+    Vocabulary(String),
+}
+
+/// Facts about a continuation, put in the Cedar context.
+#[derive(Debug, Clone, Default)]
+pub struct ContinuationFacts {
+    /// Whether this attempt is a continuation.
+    pub is_continuation: bool,
+    /// Chain depth of this attempt (0 when fresh).
+    pub depth: u32,
+    /// The prior attempt's terminal code ("" when fresh).
+    pub prior_code: String,
+    /// The continuation reason ("" when fresh).
+    pub reason: String,
+    /// Whether the request fingerprint equals the prior one.
+    pub unchanged_request: bool,
+}
+
+/// A loaded, validated policy bundle. Immutable once built.
+#[derive(Debug)]
+pub struct PolicyGate {
+    schema: Schema,
+    policies: PolicySet,
+    vocabulary: Vocabulary,
+    digest: Sha256Digest,
+    authorizer: Authorizer,
+}
+
+/// Computes a bundle directory's digest.
+///
+/// # Errors
+/// [`PolicyError::Read`] when a file is missing or unreadable.
+pub fn bundle_digest(dir: &Path) -> Result<(Sha256Digest, [String; 3]), PolicyError> {
+    let mut texts: [String; 3] = Default::default();
+    let mut hasher_input = Vec::new();
+    for (slot, name) in texts.iter_mut().zip(BUNDLE_FILES) {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        hasher_input.extend_from_slice(name.as_bytes());
+        hasher_input.push(0);
+        hasher_input.extend_from_slice(&(text.len() as u64).to_be_bytes());
+        hasher_input.extend_from_slice(text.as_bytes());
+        *slot = text;
+    }
+    Ok((Sha256Digest::of(&hasher_input), texts))
+}
+
+impl PolicyGate {
+    /// Loads a bundle, checks its digest against `pinned`, validates it strictly.
+    ///
+    /// # Errors
+    /// [`PolicyError`] for an unreadable bundle, a digest mismatch, or any parse or validation
+    /// error.
+    pub fn load(dir: &Path, pinned: Option<&Sha256Digest>) -> Result<Self, PolicyError> {
+        let (digest, [schema_text, policy_text, vocab_text]) = bundle_digest(dir)?;
+        if let Some(pinned) = pinned {
+            if *pinned != digest {
+                return Err(PolicyError::DigestMismatch {
+                    path: dir.to_owned(),
+                    pinned: *pinned,
+                    actual: digest,
+                });
+            }
+        }
+        let (schema, _warnings) = Schema::from_cedarschema_str(&schema_text)
+            .map_err(|e| PolicyError::Schema(e.to_string()))?;
+        let policies =
+            PolicySet::from_str(&policy_text).map_err(|e| PolicyError::Policies(e.to_string()))?;
+        let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if !result.validation_passed() {
+            let msgs: Vec<String> = result.validation_errors().map(|e| e.to_string()).collect();
+            return Err(PolicyError::Validation(msgs.join("; ")));
+        }
+        for p in policies.policies() {
+            if p.annotation("id").is_none() {
+                return Err(PolicyError::Validation(format!(
+                    "policy {} has no @id(\"...\") annotation; decision signals name policies by @id",
+                    p.id()
+                )));
+            }
+        }
+        let vocabulary: Vocabulary = serde_json::from_str(&vocab_text)
+            .map_err(|e| PolicyError::Vocabulary(e.to_string()))?;
+        let gate = Self {
+            schema,
+            policies,
+            vocabulary,
+            digest,
+            authorizer: Authorizer::new(),
+        };
+        gate.check_vocabulary_against_schema()?;
+        Ok(gate)
+    }
+
+    /// Every vocabulary action must be a schema action whose context accepts its params.
+    fn check_vocabulary_against_schema(&self) -> Result<(), PolicyError> {
+        for name in self.vocabulary.actions.keys() {
+            let action = action_uid(name.as_str())
+                .map_err(|()| PolicyError::Vocabulary(format!("bad action name {name:?}")))?;
+            let actions: Vec<String> = self.schema.actions().map(ToString::to_string).collect();
+            if !actions.contains(&action.to_string()) {
+                return Err(PolicyError::Vocabulary(format!(
+                    "action {name} is not declared in the schema"
+                )));
+            }
+        }
+        for needed in ["invoke"] {
+            let action = action_uid(needed).map_err(|()| PolicyError::Schema(needed.into()))?;
+            if !self.schema.actions().any(|a| a == &action) {
+                return Err(PolicyError::Schema(format!(
+                    "the schema must declare action \"{needed}\" (the trigger gate)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The bundle digest.
+    #[must_use]
+    pub fn digest(&self) -> Sha256Digest {
+        self.digest
+    }
+
+    /// The request vocabulary.
+    #[must_use]
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    /// Number of policies.
+    #[must_use]
+    pub fn policy_count(&self) -> usize {
+        self.policies.policies().count()
+    }
+
+    /// The trigger gate: may this caller use this trigger (Cedar action `invoke`)?
+    #[must_use]
+    pub fn authorize_trigger(
+        &self,
+        caller: &CallerId,
+        kind: CallerKind,
+        trigger: Trigger,
+        cont: &ContinuationFacts,
+    ) -> DecisionSignal {
+        let ctx = json!({"trigger": trigger.as_str(), "continuation": cont_json(cont)});
+        self.decide(caller, kind, "invoke", ctx)
+    }
+
+    /// The step gate: may this caller run this action with these params?
+    #[must_use]
+    pub fn authorize_step(
+        &self,
+        caller: &CallerId,
+        kind: CallerKind,
+        action: &str,
+        trigger: Trigger,
+        params: serde_json::Value,
+        cont: &ContinuationFacts,
+    ) -> DecisionSignal {
+        let ctx =
+            json!({"trigger": trigger.as_str(), "params": params, "continuation": cont_json(cont)});
+        self.decide(caller, kind, action, ctx)
+    }
+
+    fn decide(
+        &self,
+        caller: &CallerId,
+        kind: CallerKind,
+        action: &str,
+        ctx: serde_json::Value,
+    ) -> DecisionSignal {
+        let deny_error = || DecisionSignal {
+            effect: Effect::Deny,
+            policies: Vec::new(),
+            errors: true,
+        };
+        let Ok(action) = action_uid(action) else {
+            return deny_error();
+        };
+        let Ok(principal) = EntityUid::from_str(&format!("Caller::{}", json!(caller.as_str())))
+        else {
+            return deny_error();
+        };
+        let Ok(resource) = EntityUid::from_str("Subject::\"subject\"") else {
+            return deny_error();
+        };
+        let entities = json!([
+            {"uid": {"type": "Caller", "id": caller.as_str()}, "attrs": {"kind": kind.as_str()}, "parents": []},
+            {"uid": {"type": "Subject", "id": "subject"}, "attrs": {}, "parents": []}
+        ]);
+        let Ok(entities) = Entities::from_json_value(entities, Some(&self.schema)) else {
+            return deny_error();
+        };
+        let Ok(context) = Context::from_json_value(ctx, Some((&self.schema, &action))) else {
+            return deny_error();
+        };
+        let Ok(request) = Request::new(principal, action, resource, context, Some(&self.schema))
+        else {
+            return deny_error();
+        };
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &entities);
+        let errors = response.diagnostics().errors().next().is_some();
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| {
+                self.policies
+                    .annotation(id, "id")
+                    .map_or_else(|| id.to_string(), str::to_owned)
+            })
+            .collect();
+        policies.sort_unstable();
+        // Any evaluation error is a deny: a forbid whose condition errored was skipped.
+        let effect = match (response.decision(), errors) {
+            (Decision::Allow, false) => Effect::Permit,
+            (Decision::Allow, true) | (Decision::Deny, _) => Effect::Deny,
+        };
+        DecisionSignal {
+            effect,
+            policies,
+            errors,
+        }
+    }
+}
+
+fn action_uid(name: &str) -> Result<EntityUid, ()> {
+    EntityUid::from_str(&format!("Action::{}", json!(name))).map_err(|_| ())
+}
+
+fn cont_json(c: &ContinuationFacts) -> serde_json::Value {
+    json!({
+        "is_continuation": c.is_continuation,
+        "depth": c.depth,
+        "prior_code": c.prior_code,
+        "reason": c.reason,
+        "unchanged_request": c.unchanged_request,
+    })
+}
