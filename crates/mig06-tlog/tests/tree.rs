@@ -6,13 +6,9 @@
     missing_docs
 )]
 
-use ct_merkle::mem_backed_tree::MemoryBackedTree;
-use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
 use mig06_tlog::{
     Hash, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency, verify_inclusion,
 };
-use proptest::prelude::*;
-use sha2::Sha256;
 
 fn h(s: &str) -> Hash {
     let mut out = [0u8; 32];
