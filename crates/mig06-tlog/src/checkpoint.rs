@@ -445,4 +445,54 @@ mod tests {
             .is_err()
         );
     }
+
+    fn body_signed_by(signer: &LogSigner, body: &str) -> String {
+        signer.sign_text(body)
+    }
+
+    #[test]
+    fn checkpoint_bodies() {
+        let signer = LogSigner::generate("example.com/log").unwrap();
+        let v = signer.verifier();
+        let root = B64.encode([7u8; 32]);
+        let ok = [
+            format!("example.com/log\n0\n{root}\n"),
+            format!("example.com/log\n18446744073709551615\n{root}\n"),
+            format!("example.com/log\n5\n{root}\nextension line\n\u{2014} not a sig\n"),
+        ];
+        for body in &ok {
+            let cp = v.verify(&body_signed_by(&signer, body)).unwrap();
+            assert_eq!(cp.root, [7u8; 32]);
+            assert_eq!(cp.origin, "example.com/log");
+        }
+        let short_root = B64.encode([7u8; 31]);
+        let long_root = B64.encode([7u8; 33]);
+        let bad = [
+            format!("other.example/log\n5\n{root}\n"),
+            format!("\n5\n{root}\n"),
+            format!("example.com/log\n05\n{root}\n"),
+            format!("example.com/log\n00\n{root}\n"),
+            format!("example.com/log\n+5\n{root}\n"),
+            format!("example.com/log\n-5\n{root}\n"),
+            format!("example.com/log\n 5\n{root}\n"),
+            format!("example.com/log\n\n{root}\n"),
+            format!("example.com/log\n18446744073709551616\n{root}\n"),
+            format!("example.com/log\n5\n{short_root}\n"),
+            format!("example.com/log\n5\n{long_root}\n"),
+            format!("example.com/log\n5\n{}\n", root.trim_end_matches('=')),
+            format!("example.com/log\n5\n{} \n", root),
+            "example.com/log\n5\n".to_owned(),
+            "example.com/log\n".to_owned(),
+        ];
+        for body in &bad {
+            let note = body_signed_by(&signer, body);
+            assert!(
+                matches!(v.verify(&note), Err(CheckpointError::Malformed { .. })),
+                "{body:?}"
+            );
+        }
+        // A blank line inside the body splits it: the "signature block" is then not one.
+        let note = body_signed_by(&signer, &format!("example.com/log\n5\n{root}\n\next\n"));
+        assert!(v.verify(&note).is_err());
+    }
 }
