@@ -138,6 +138,16 @@ pub struct LogSigner {
     key: SigningKey,
 }
 
+impl std::fmt::Debug for LogSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the seed: this ends up in logs.
+        f.debug_struct("LogSigner")
+            .field("name", &self.name)
+            .field("key_id", &format_args!("{:08x}", self.id))
+            .finish_non_exhaustive()
+    }
+}
+
 impl LogSigner {
     /// Generates a new Ed25519 key for a log named `origin`.
     ///
@@ -448,6 +458,14 @@ mod tests {
 
     fn body_signed_by(signer: &LogSigner, body: &str) -> String {
         signer.sign_text(body)
+    }
+
+    #[test]
+    fn debug_hides_the_seed() {
+        let signer = LogSigner::from_private_key(PETER_SKEY).unwrap();
+        let shown = format!("{signer:?}");
+        assert!(shown.contains("PeterNeumann") && shown.contains("c74f20a3"));
+        assert!(!shown.contains("AYEKFALV"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use mig06_tlog::{
     Hash, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency, verify_inclusion,
 };
+use proptest::prelude::*;
 
 fn h(s: &str) -> Hash {
     let mut out = [0u8; 32];
@@ -428,5 +429,22 @@ fn every_consistency_proof_up_to_64() {
                 }
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn random_trees_against_naive_mth(size in 1u64..600, a in any::<u64>(), b in any::<u64>()) {
+        let ls = leaves(size);
+        let tree = Tree::from_leaves(ls.iter().copied());
+        let (index, old) = (a % size, b % (size + 1));
+        prop_assert_eq!(tree.root(), mth(&ls));
+        let old_root = tree.root_at(old).unwrap();
+        prop_assert_eq!(old_root, mth(&ls[..old as usize]));
+        let proof = tree.inclusion_proof(index, size).unwrap();
+        prop_assert!(verify_inclusion(&ls[index as usize], index, size, &proof, &tree.root()).is_ok());
+        let proof = tree.consistency_proof(old, size).unwrap();
+        prop_assert!(verify_consistency(old, size, &old_root, &tree.root(), &proof).is_ok());
     }
 }
