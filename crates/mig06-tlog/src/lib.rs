@@ -1,6 +1,13 @@
 //! RFC 6962 / RFC 9162 transparency-log primitives for the MIG-06 audit log.
 //!
-//! STUB: the API is fixed; the bodies are being written (see the tlog branch).
+//! Design decision: [`Tree`] stores every *full, aligned* subtree hash, level by level, and
+//! nothing else. A node that is not a full power-of-two subtree (only ever on the right edge of a
+//! tree whose size is not a power of two) is folded on demand from its O(log n) full pieces.
+//! Full subtrees never change once complete, so `push` is amortised O(1) and the root or any
+//! proof at *any past size* costs O(log n) lookups with no cache to invalidate: the store has
+//! to prove inclusion and consistency against old checkpoints, not just the latest one.
+
+pub mod checkpoint;
 
 use sha2::{Digest, Sha256};
 
@@ -28,7 +35,7 @@ pub enum ProofError {
     WrongLength,
 }
 
-/// RFC 6962 §2.1: leaf hash = SHA-256(0x00 || data).
+/// RFC 6962 §2.1 / RFC 9162 §2.1.1: leaf hash = SHA-256(0x00 || data).
 #[must_use]
 pub fn leaf_hash(data: &[u8]) -> Hash {
     let mut h = Sha256::new();
@@ -37,7 +44,7 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
     h.finalize().into()
 }
 
-/// RFC 6962 §2.1: node hash = SHA-256(0x01 || left || right).
+/// RFC 6962 §2.1 / RFC 9162 §2.1.1: node hash = SHA-256(0x01 || left || right).
 #[must_use]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
@@ -47,10 +54,22 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
+/// RFC 6962 §2.1 / RFC 9162 §2.1.1: the root of the empty tree, SHA-256 of the empty string.
+#[must_use]
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// The largest power of two strictly less than `n` (RFC 9162 §2.1.1's `k`). Needs `n >= 2`.
+fn split_point(n: u64) -> u64 {
+    1u64 << (63 - (n - 1).leading_zeros())
+}
+
 /// In-memory Merkle tree over leaf hashes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Tree {
-    leaves: Vec<Hash>,
+    /// `levels[k][i]` = hash of leaves `[i * 2^k, (i + 1) * 2^k)`; `levels[0]` are the leaves.
+    levels: Vec<Vec<Hash>>,
 }
 
 impl Tree {
@@ -59,197 +78,309 @@ impl Tree {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// A tree over `leaves`, in order.
+    #[must_use]
+    pub fn from_leaves<I: IntoIterator<Item = Hash>>(leaves: I) -> Self {
+        let mut tree = Self::new();
+        for leaf in leaves {
+            tree.push(leaf);
+        }
+        tree
+    }
+
     /// Appends a leaf hash.
     pub fn push(&mut self, leaf: Hash) {
-        self.leaves.push(leaf);
+        // Each completed pair of siblings completes exactly one parent: carry it upwards.
+        let mut carry = leaf;
+        let mut level = 0;
+        loop {
+            if self.levels.len() <= level {
+                self.levels.push(Vec::new());
+            }
+            let Some(row) = self.levels.get_mut(level) else {
+                return;
+            };
+            row.push(carry);
+            match row.as_slice() {
+                [.., l, r] if row.len() % 2 == 0 => carry = node_hash(l, r),
+                _ => return,
+            }
+            level += 1;
+        }
     }
+
     /// Number of leaves.
     #[must_use]
     pub fn size(&self) -> u64 {
-        self.leaves.len() as u64
+        self.levels.first().map_or(0, Vec::len) as u64
     }
+
     /// Leaf hash at `index`.
     #[must_use]
     pub fn leaf(&self, index: u64) -> Option<Hash> {
-        self.leaves.get(usize::try_from(index).ok()?).copied()
+        self.piece(0, index)
     }
+
     /// Root of the whole tree.
     #[must_use]
     pub fn root(&self) -> Hash {
-        mth(&self.leaves)
+        self.range_hash(0, self.size()).unwrap_or_else(empty_root)
     }
+
     /// Root of the first `size` leaves.
     ///
     /// # Errors
     /// `OutOfRange` when `size` exceeds the tree.
     pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
-        let s = usize::try_from(size).unwrap_or(usize::MAX);
-        self.leaves.get(..s).map(mth).ok_or(ProofError::OutOfRange {
-            index: size,
-            size,
-            tree_size: self.size(),
-        })
+        if size > self.size() {
+            return Err(self.out_of_range(size, size));
+        }
+        if size == 0 {
+            return Ok(empty_root());
+        }
+        self.range_hash(0, size)
+            .ok_or(self.out_of_range(size, size))
     }
+
     /// RFC 9162 §2.1.3.1 inclusion proof of leaf `index` in the tree of `size` leaves.
     ///
     /// # Errors
     /// `OutOfRange` when index >= size or size exceeds the tree.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
-        Err(ProofError::OutOfRange {
-            index,
-            size,
-            tree_size: self.size(),
-        })
+        if index >= size || size > self.size() {
+            return Err(self.out_of_range(index, size));
+        }
+        // PATH(m, D[lo:hi]) unrolled top-down; the RFC lists the deepest sibling first.
+        let mut proof = Vec::with_capacity(64);
+        let (mut lo, mut hi) = (0, size);
+        while hi - lo > 1 {
+            let mid = lo + split_point(hi - lo);
+            if index < mid {
+                proof.push(self.node(mid, hi, index, size)?);
+                hi = mid;
+            } else {
+                proof.push(self.node(lo, mid, index, size)?);
+                lo = mid;
+            }
+        }
+        proof.reverse();
+        Ok(proof)
     }
+
     /// RFC 9162 §2.1.4.1 consistency proof between sizes `old` and `new`.
+    ///
+    /// Empty when `old == 0` or `old == new` (nothing to prove).
     ///
     /// # Errors
     /// `OutOfRange` when old > new or new exceeds the tree.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
-        Err(ProofError::OutOfRange {
-            index: old,
-            size: new,
+        if old > new || new > self.size() {
+            return Err(self.out_of_range(old, new));
+        }
+        let mut proof = Vec::with_capacity(64);
+        if old == 0 || old == new {
+            return Ok(proof);
+        }
+        // SUBPROOF(m, D[lo:hi], b) unrolled top-down; `m` is `old - lo` throughout.
+        let (mut lo, mut hi, mut whole) = (0, new, true);
+        loop {
+            let (n, m) = (hi - lo, old - lo);
+            if m == n {
+                if !whole {
+                    proof.push(self.node(lo, hi, old, new)?);
+                }
+                break;
+            }
+            let mid = lo + split_point(n);
+            if m <= mid - lo {
+                proof.push(self.node(mid, hi, old, new)?);
+                hi = mid;
+            } else {
+                proof.push(self.node(lo, mid, old, new)?);
+                lo = mid;
+                whole = false;
+            }
+        }
+        proof.reverse();
+        Ok(proof)
+    }
+
+    fn out_of_range(&self, index: u64, size: u64) -> ProofError {
+        ProofError::OutOfRange {
+            index,
+            size,
             tree_size: self.size(),
-        })
+        }
+    }
+
+    /// Full aligned subtree `index` at `level`.
+    fn piece(&self, level: u32, index: u64) -> Option<Hash> {
+        let row = self.levels.get(usize::try_from(level).ok()?)?;
+        row.get(usize::try_from(index).ok()?).copied()
+    }
+
+    /// `range_hash` for proof construction, mapping "cannot happen" to `OutOfRange`.
+    fn node(&self, start: u64, end: u64, index: u64, size: u64) -> Result<Hash, ProofError> {
+        self.range_hash(start, end)
+            .ok_or(self.out_of_range(index, size))
+    }
+
+    /// MTH(D[start:end]) for an RFC tree node: `start` aligned to the power of two >= the width.
+    /// The full pieces are the set bits of the width, largest first; folding from the right
+    /// (smallest piece first) is exactly RFC 9162 §2.1.1's recursion on a ragged right edge.
+    /// `None` for an empty or unaligned range or one beyond the tree.
+    fn range_hash(&self, start: u64, end: u64) -> Option<Hash> {
+        let width = end.checked_sub(start)?;
+        let mut acc: Option<Hash> = None;
+        let mut pos = end;
+        for level in 0..u64::BITS {
+            if width >> level & 1 == 0 {
+                continue;
+            }
+            pos -= 1 << level;
+            if pos.trailing_zeros() < level {
+                return None;
+            }
+            let piece = self.piece(level, pos >> level)?;
+            acc = Some(match acc {
+                None => piece,
+                Some(right) => node_hash(&piece, &right),
+            });
+        }
+        acc
     }
 }
 
-fn mth(leaves: &[Hash]) -> Hash {
-    match leaves {
-        [] => Sha256::digest([]).into(),
-        [one] => *one,
-        _ => {
-            let k = leaves.len().next_power_of_two() / 2;
-            let (l, r) = leaves.split_at(k);
-            node_hash(&mth(l), &mth(r))
-        }
-    }
+/// Number of hashes in an inclusion proof for `index < size` (RFC 9162 §2.1.3.1): the siblings
+/// below the point where the paths to `index` and to the last leaf split (`inner`), plus one per
+/// left sibling above it (`border`).
+fn inclusion_len(index: u64, size: u64) -> (u32, u32) {
+    let inner = u64::BITS - (index ^ (size - 1)).leading_zeros();
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
+    (inner, border)
 }
 
 /// RFC 9162 §2.1.3.2: verifies an inclusion proof.
 ///
 /// # Errors
-/// `Mismatch` or `WrongLength` when the proof does not verify.
+/// `OutOfRange` when `index >= size` (so always for `size == 0`), `WrongLength` when the proof
+/// cannot be one for `(index, size)`, `Mismatch` when it does not lead to `root`.
 pub fn verify_inclusion(
-    _leaf: &Hash,
-    _index: u64,
-    _size: u64,
-    _proof: &[Hash],
-    _root: &Hash,
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+    root: &Hash,
 ) -> Result<(), ProofError> {
-    Err(ProofError::Mismatch)
+    if index >= size {
+        return Err(ProofError::OutOfRange {
+            index,
+            size,
+            tree_size: size,
+        });
+    }
+    let (inner, border) = inclusion_len(index, size);
+    if proof.len() != (inner + border) as usize {
+        return Err(ProofError::WrongLength);
+    }
+    // RFC 9162 §2.1.3.2 steps 2-5, verbatim.
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if sn == 0 {
+            return Err(ProofError::Mismatch);
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn == 0 && r == *root {
+        Ok(())
+    } else {
+        Err(ProofError::Mismatch)
+    }
 }
 
 /// RFC 9162 §2.1.4.2: verifies a consistency proof.
 ///
+/// `old == new` needs an empty proof and equal roots; `old == 0` needs an empty proof and
+/// accepts (the empty tree is a prefix of every tree).
+///
 /// # Errors
-/// `Mismatch` or `WrongLength` when the proof does not verify.
+/// `OutOfRange` when `old_size > new_size`, `WrongLength` when the proof cannot be one for
+/// those sizes, `Mismatch` when it does not lead to both roots.
 pub fn verify_consistency(
-    _old_size: u64,
-    _new_size: u64,
-    _old_root: &Hash,
-    _new_root: &Hash,
-    _proof: &[Hash],
+    old_size: u64,
+    new_size: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
 ) -> Result<(), ProofError> {
-    Err(ProofError::Mismatch)
-}
-
-pub mod checkpoint {
-    //! C2SP tlog-checkpoint bodies in C2SP signed notes, Ed25519.
-    use super::Hash;
-
-    /// Errors from keys and signed notes.
-    #[derive(Debug, thiserror::Error)]
-    pub enum CheckpointError {
-        /// Malformed key, note or checkpoint body.
-        #[error("malformed {what}")]
-        Malformed {
-            /// What was malformed.
-            what: &'static str,
-        },
-        /// No signature by the expected key verifies.
-        #[error("no valid signature by the log's key")]
-        BadSignature,
+    if old_size > new_size {
+        return Err(ProofError::OutOfRange {
+            index: old_size,
+            size: new_size,
+            tree_size: new_size,
+        });
     }
-
-    /// A checkpoint body: origin, tree size, root hash.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Checkpoint {
-        /// The log's origin line.
-        pub origin: String,
-        /// Tree size.
-        pub size: u64,
-        /// Root hash at that size.
-        pub root: Hash,
+    if old_size == new_size || old_size == 0 {
+        if !proof.is_empty() {
+            return Err(ProofError::WrongLength);
+        }
+        if old_size == new_size && old_root != new_root {
+            return Err(ProofError::Mismatch);
+        }
+        return Ok(());
     }
-
-    /// The log's signing key (note name = origin).
-    pub struct LogSigner {
-        _private: (),
+    // Length: the inclusion path of leaf old-1, minus the levels inside the old tree's largest
+    // full right subtree, plus that subtree's own hash unless the old tree is itself full.
+    let (inner, border) = inclusion_len(old_size - 1, new_size);
+    let inner = inner.saturating_sub(old_size.trailing_zeros());
+    let seeded = usize::from(!old_size.is_power_of_two());
+    if proof.len() != seeded + (inner + border) as usize {
+        return Err(ProofError::WrongLength);
     }
-
-    impl LogSigner {
-        /// Generates a new Ed25519 key for a log named `origin`.
-        ///
-        /// # Errors
-        /// `Malformed` when the name is not a valid note key name.
-        pub fn generate(_origin: &str) -> Result<Self, CheckpointError> {
-            Err(CheckpointError::Malformed { what: "stub" })
-        }
-        /// Parses a `PRIVATE+KEY+name+keyid+base64` key.
-        ///
-        /// # Errors
-        /// `Malformed` when the text is not such a key.
-        pub fn from_private_key(_text: &str) -> Result<Self, CheckpointError> {
-            Err(CheckpointError::Malformed { what: "stub" })
-        }
-        /// The private key text.
-        #[must_use]
-        pub fn private_key(&self) -> String {
-            String::new()
-        }
-        /// The matching verifier.
-        #[must_use]
-        pub fn verifier(&self) -> LogVerifier {
-            LogVerifier { _private: () }
-        }
-        /// The log's origin line (also the key name).
-        #[must_use]
-        pub fn origin(&self) -> &str {
-            ""
-        }
-        /// Signs a checkpoint, returning the signed note text.
-        #[must_use]
-        pub fn sign(&self, _cp: &Checkpoint) -> String {
-            String::new()
-        }
+    // RFC 9162 §2.1.4.2 steps 2-7: a full old tree is its own first proof node.
+    let (seed, rest) = if old_size.is_power_of_two() {
+        (old_root, proof)
+    } else {
+        proof.split_first().ok_or(ProofError::WrongLength)?
+    };
+    let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
+    while fn_ & 1 == 1 {
+        fn_ >>= 1;
+        sn >>= 1;
     }
-
-    /// A log's verifier key.
-    #[derive(Debug, Clone)]
-    pub struct LogVerifier {
-        _private: (),
+    let (mut fr, mut sr) = (*seed, *seed);
+    for c in rest {
+        if sn == 0 {
+            return Err(ProofError::Mismatch);
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
     }
-
-    impl LogVerifier {
-        /// Parses a `name+keyid+base64` verifier key.
-        ///
-        /// # Errors
-        /// `Malformed` when the text is not such a key.
-        pub fn parse(_text: &str) -> Result<Self, CheckpointError> {
-            Err(CheckpointError::Malformed { what: "stub" })
-        }
-        /// The verifier key text.
-        #[must_use]
-        pub fn vkey(&self) -> String {
-            String::new()
-        }
-        /// Verifies a signed note and parses its checkpoint body.
-        ///
-        /// # Errors
-        /// `BadSignature` or `Malformed`.
-        pub fn verify(&self, _note: &str) -> Result<Checkpoint, CheckpointError> {
-            Err(CheckpointError::BadSignature)
-        }
+    if sn == 0 && fr == *old_root && sr == *new_root {
+        Ok(())
+    } else {
+        Err(ProofError::Mismatch)
     }
 }
