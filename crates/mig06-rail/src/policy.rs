@@ -120,14 +120,12 @@ impl PolicyGate {
     /// error.
     pub fn load(dir: &Path, pinned: Option<&Sha256Digest>) -> Result<Self, PolicyError> {
         let (digest, [schema_text, policy_text, vocab_text]) = bundle_digest(dir)?;
-        if let Some(pinned) = pinned {
-            if *pinned != digest {
-                return Err(PolicyError::DigestMismatch {
-                    path: dir.to_owned(),
-                    pinned: *pinned,
-                    actual: digest,
-                });
-            }
+        if let Some(pinned) = pinned.filter(|p| **p != digest) {
+            return Err(PolicyError::DigestMismatch {
+                path: dir.to_owned(),
+                pinned: *pinned,
+                actual: digest,
+            });
         }
         let (schema, _warnings) = Schema::from_cedarschema_str(&schema_text)
             .map_err(|e| PolicyError::Schema(e.to_string()))?;
@@ -171,13 +169,11 @@ impl PolicyGate {
                 )));
             }
         }
-        for needed in ["invoke"] {
-            let action = action_uid(needed).map_err(|()| PolicyError::Schema(needed.into()))?;
-            if !self.schema.actions().any(|a| a == &action) {
-                return Err(PolicyError::Schema(format!(
-                    "the schema must declare action \"{needed}\" (the trigger gate)"
-                )));
-            }
+        let invoke = action_uid("invoke").map_err(|()| PolicyError::Schema("invoke".into()))?;
+        if !self.schema.actions().any(|a| a == &invoke) {
+            return Err(PolicyError::Schema(
+                "the schema must declare action \"invoke\" (the trigger gate)".into(),
+            ));
         }
         Ok(())
     }

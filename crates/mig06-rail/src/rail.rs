@@ -222,10 +222,13 @@ impl Rail {
         let digest = Sha256Digest::of(credential);
         let mut found = None;
         for c in &self.config.callers {
-            if let Some(d) = &c.credential_sha256 {
-                if constant_time_eq(d.bytes(), digest.bytes()) {
-                    found = Some(c);
-                }
+            // Every caller is compared, matched or not, so timing does not reveal which matched.
+            let matched = c
+                .credential_sha256
+                .as_ref()
+                .is_some_and(|d| constant_time_eq(d.bytes(), digest.bytes()));
+            if matched {
+                found = Some(c);
             }
         }
         found

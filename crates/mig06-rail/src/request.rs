@@ -513,16 +513,14 @@ pub fn parse_request(
         return Err(Rejection::invalid(&root, "not_an_object"));
     };
     // More than one step is its own denial, whatever else is wrong (outline §4.5).
-    if let Some(Value::Array(steps)) = top.get("steps") {
-        if steps.len() > 1 {
-            return Err(Rejection {
-                code: TerminalCode::DeniedMultiStep,
-                detail: Detail {
-                    field: root.key("steps").render(),
-                    reason: format!("{}_steps", steps.len()),
-                },
-            });
-        }
+    if let Some(Value::Array(steps)) = top.get("steps").filter(|s| s.as_array().is_some_and(|a| a.len() > 1)) {
+        return Err(Rejection {
+            code: TerminalCode::DeniedMultiStep,
+            detail: Detail {
+                field: root.key("steps").render(),
+                reason: format!("{}_steps", steps.len()),
+            },
+        });
     }
     let obj = Obj::new(
         top,
@@ -764,7 +762,7 @@ mod tests {
     }
 
     fn rejected(s: &str) -> Rejection {
-        parse(s).err().expect("must be rejected")
+        parse(s).expect_err("must be rejected")
     }
 
     #[test]

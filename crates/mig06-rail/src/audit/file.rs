@@ -270,7 +270,7 @@ impl FileStore {
         let tmp = self.dir.join(format!("{LATEST_CHECKPOINT}.tmp"));
         std::fs::write(&tmp, &note).map_err(io("write checkpoint"))?;
         std::fs::rename(&tmp, self.dir.join(LATEST_CHECKPOINT)).map_err(io("write checkpoint"))?;
-        if size % CHECKPOINT_EVERY == 0 {
+        if size.is_multiple_of(CHECKPOINT_EVERY) {
             let mut f = OpenOptions::new()
                 .append(true)
                 .create(true)
