@@ -1,0 +1,309 @@
+//! Person-name detection over a compiled-in US Census 1990 lexicon.
+//!
+//! Tokens are ASCII letter runs (camelCase split, apostrophes joined). A name fires only
+//! with shape evidence: a first-name token followed by a surname token (handle separators
+//! `.` `_` `-`, or a space between capitalised tokens), `Last, First`, `First X. Last`,
+//! an initial plus surname (`j.doe`, `J. Doe`, `jdoe_smith`), a title (`Dr. Smith`), or a
+//! single lexicon token under a name-like JSON key. Words in the COMMON list (names that
+//! are also English or software-vocabulary words) never count on their own.
+
+use std::collections::{HashMap, HashSet};
+
+const FIRST: &str = include_str!("../data/first.txt");
+const LAST: &str = include_str!("../data/last.txt");
+const COMMON: &str = include_str!("../data/common.txt");
+
+/// Longest token considered as a name.
+const MAX_TOK: usize = 20;
+/// Surname rank cut-off for the weaker initial + surname shapes.
+const INITIAL_RANK: u32 = 8000;
+
+/// The lexicon: built once in `Detector::new`.
+pub(crate) struct Lexicon {
+    first: HashSet<&'static str>,
+    last: HashMap<&'static str, u32>,
+    common: HashSet<&'static str>,
+}
+
+impl std::fmt::Debug for Lexicon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lexicon")
+            .field("first", &self.first.len())
+            .field("last", &self.last.len())
+            .field("common", &self.common.len())
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Case {
+    Lower,
+    Title,
+    Upper,
+    Other,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sep {
+    /// `.`, `_` or `-` (handles, ids).
+    Handle,
+    /// Whitespace, possibly after a period (`J. Doe`).
+    Space,
+    /// A comma with optional whitespace.
+    Comma,
+    /// Anything else: the tokens are not adjacent.
+    Break,
+}
+
+struct Tok {
+    buf: [u8; MAX_TOK],
+    len: usize,
+    case: Case,
+    /// Separator before this token.
+    sep: Sep,
+}
+
+impl Tok {
+    fn text(&self) -> &str {
+        self.buf
+            .get(..self.len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+    fn capitalised(&self) -> bool {
+        matches!(self.case, Case::Title | Case::Upper)
+    }
+}
+
+fn classify_sep(s: &[u8]) -> Sep {
+    match s {
+        [b'.' | b'_' | b'-'] => Sep::Handle,
+        [b',', rest @ ..] if rest.iter().all(|c| *c == b' ') => Sep::Comma,
+        [b'.', rest @ ..] if !rest.is_empty() && rest.iter().all(|c| *c == b' ') => Sep::Space,
+        _ if !s.is_empty() && s.iter().all(|c| *c == b' ' || *c == b'\t') => Sep::Space,
+        _ => Sep::Break,
+    }
+}
+
+fn tokenize(text: &str) -> Vec<Tok> {
+    let b = text.as_bytes();
+    let mut out: Vec<Tok> = Vec::new();
+    let mut i = 0usize;
+    let mut last_end = 0usize;
+    while i < b.len() {
+        let Some(&c) = b.get(i) else { break };
+        if !c.is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut tok = Tok {
+            buf: [0; MAX_TOK],
+            len: 0,
+            case: Case::Other,
+            sep: Sep::Break,
+        };
+        let (mut upper, mut lower, mut first_upper) = (0usize, 0usize, false);
+        let mut overflow = false;
+        while let Some(&c) = b.get(i) {
+            if c.is_ascii_alphabetic() {
+                // camelCase split: lower followed by upper starts a new token.
+                if c.is_ascii_uppercase() && lower > 0 && i > start {
+                    if let Some(p) = b.get(i - 1) {
+                        if p.is_ascii_lowercase() {
+                            break;
+                        }
+                    }
+                }
+                if c.is_ascii_uppercase() {
+                    upper += 1;
+                    if tok.len == 0 {
+                        first_upper = true;
+                    }
+                } else {
+                    lower += 1;
+                }
+                if let Some(slot) = tok.buf.get_mut(tok.len) {
+                    *slot = c.to_ascii_lowercase();
+                    tok.len += 1;
+                } else {
+                    overflow = true;
+                }
+                i += 1;
+            } else if c == b'\''
+                && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+                && tok.len > 0
+            {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        let sep_bytes = if out.is_empty() {
+            &[][..]
+        } else {
+            b.get(last_end..start).unwrap_or(&[])
+        };
+        tok.sep = if out.is_empty() {
+            Sep::Break
+        } else {
+            classify_sep(sep_bytes)
+        };
+        tok.case = if lower == 0 && upper > 1 {
+            Case::Upper
+        } else if upper == 0 {
+            Case::Lower
+        } else if first_upper && upper == 1 {
+            Case::Title
+        } else if upper == 1 && tok.len == 1 {
+            Case::Upper
+        } else {
+            Case::Other
+        };
+        last_end = i;
+        if overflow {
+            tok.len = 0;
+        }
+        out.push(tok);
+    }
+    out
+}
+
+const TITLES: &[&str] = &["dr", "mr", "mrs", "ms", "miss", "mx", "prof", "nurse", "patient"];
+
+impl Lexicon {
+    pub(crate) fn new() -> Self {
+        let first = FIRST.lines().filter(|l| !l.is_empty()).collect();
+        let last = LAST
+            .lines()
+            .filter(|l| !l.is_empty())
+            .zip(0u32..)
+            .collect();
+        let common = COMMON.lines().filter(|l| !l.is_empty()).collect();
+        Self {
+            first,
+            last,
+            common,
+        }
+    }
+
+    fn is_first(&self, t: &Tok) -> bool {
+        t.len >= 2 && self.first.contains(t.text())
+    }
+    fn last_rank(&self, t: &Tok) -> Option<u32> {
+        if t.len < 2 {
+            return None;
+        }
+        self.last.get(t.text()).copied()
+    }
+    fn is_last(&self, t: &Tok) -> bool {
+        self.last_rank(t).is_some()
+    }
+    fn common(&self, t: &Tok) -> bool {
+        self.common.contains(t.text())
+    }
+    /// `jdoe`: an initial glued to a surname that is not a common word.
+    fn initial_surname(&self, t: &Tok) -> bool {
+        if t.len < 5 || t.case != Case::Lower || self.is_first(t) || self.is_last(t) {
+            return false;
+        }
+        let rest = t.text().get(1..).unwrap_or("");
+        !self.common.contains(rest)
+            && self
+                .last
+                .get(rest)
+                .is_some_and(|r| *r < INITIAL_RANK)
+    }
+
+    fn pair_case_ok(&self, a: &Tok, b: &Tok, sep: Sep) -> bool {
+        match sep {
+            Sep::Handle => a.case != Case::Other && b.case != Case::Other,
+            Sep::Space | Sep::Comma => {
+                (a.capitalised() && b.capitalised())
+                    || (a.case == Case::Lower
+                        && b.case == Case::Lower
+                        && !self.common(a)
+                        && !self.common(b))
+            }
+            Sep::Break => false,
+        }
+    }
+
+    /// True when `text` contains a person name by the shape rules above.
+    pub(crate) fn has_name(&self, text: &str, name_key: bool) -> bool {
+        let toks = tokenize(text);
+        if name_key {
+            for t in &toks {
+                if (self.is_first(t) || self.is_last(t)) && (!self.common(t) || t.capitalised()) {
+                    return true;
+                }
+            }
+        }
+        for (i, b) in toks.iter().enumerate().skip(1) {
+            let Some(a) = toks.get(i - 1) else { continue };
+            if b.sep == Sep::Break || a.len == 0 || b.len == 0 {
+                continue;
+            }
+            let both_common = self.common(a) && self.common(b);
+            // First Last / first.last / first_last
+            if matches!(b.sep, Sep::Handle | Sep::Space)
+                && (self.is_first(a) || (b.sep == Sep::Handle && self.initial_surname(a)))
+                && self.is_last(b)
+                && !both_common
+                && self.pair_case_ok(a, b, b.sep)
+            {
+                return true;
+            }
+            // last.first (handles only)
+            if b.sep == Sep::Handle
+                && self.is_last(a)
+                && self.is_first(b)
+                && !self.common(a)
+                && !self.common(b)
+                && self.pair_case_ok(a, b, b.sep)
+            {
+                return true;
+            }
+            // Last, First
+            if b.sep == Sep::Comma
+                && self.is_last(a)
+                && self.is_first(b)
+                && !both_common
+                && self.pair_case_ok(a, b, b.sep)
+            {
+                return true;
+            }
+            // j.doe / J. Doe / j_doe
+            if a.len == 1
+                && matches!(b.sep, Sep::Handle | Sep::Space)
+                && !self.common(b)
+                && self.last_rank(b).is_some_and(|r| r < INITIAL_RANK)
+                && (b.sep == Sep::Handle
+                    && a.case == Case::Lower
+                    && b.case == Case::Lower
+                    || a.case == Case::Upper && b.capitalised())
+                && (i < 2 || toks.get(i - 2).is_none_or(|p| p.len != 1 || a.sep == Sep::Break))
+            {
+                return true;
+            }
+            // Dr. Smith
+            if b.sep == Sep::Space
+                && a.case == Case::Title
+                && TITLES.contains(&a.text())
+                && b.capitalised()
+                && self.is_last(b)
+            {
+                return true;
+            }
+            // First Q. Last
+            if a.len == 1 && a.case == Case::Upper && a.sep == Sep::Space && b.sep == Sep::Space {
+                if let Some(f) = i.checked_sub(2).and_then(|j| toks.get(j)) {
+                    if self.is_first(f) && f.capitalised() && b.capitalised() && self.is_last(b) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
