@@ -382,7 +382,7 @@ impl Detector {
             hit(PhiKind::IpAddress);
         }
 
-        if ndigits >= 4 {
+        if ndigits >= 2 {
             self.numeric(text, ctx, key_ctx, ndigits, &mut hit);
         }
 
@@ -465,7 +465,7 @@ impl Detector {
                 }
             }
         }
-        if ndigits >= 7 && b.iter().any(u8::is_ascii_alphabetic) {
+        if ndigits >= 5 && b.iter().any(u8::is_ascii_alphabetic) {
             for c in self.dea.find_iter(text) {
                 let s = c.as_str();
                 let upper = s.bytes().all(|x| !x.is_ascii_lowercase());
