@@ -160,20 +160,20 @@ const C_NAME: u32 = 1 << 14;
 
 /// Label words in free text, in the order of `TEXT_CTX_FLAGS`.
 const TEXT_CTX: &[&str] = &[
-    r"(?i)\b(?:ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin)\b",
-    r"(?i)\b(?:phone|tel|telephone|mobile|cell|fax|call|pager|contact|ph|sms|text)\b",
-    r"(?i)\b(?:dob|d\.o\.b|born|birth|birthday|birthdate|date\s+of\s+birth|admit|admitted|admission|readmitted|discharged?|discharging|died|death|deceased|expired|dod|dos|date\s+of\s+service|service\s+date|visit(?:ed)?|seen|encounter|surgery|procedure|appointment|appt)\b",
-    r"(?i)\bage[ds]?\b",
-    r"(?i)\b(?:mrn|medical\s+record|med\.?\s*rec|chart|patient\s+(?:id|number|no))\b",
-    r"(?i)\b(?:member|subscriber|health\s+plan|insurance|insurer|beneficiary|medicaid|hicn|policy\s+(?:no|number)|group\s+(?:no|number))\b",
-    r"(?i)\b(?:account|acct|a/c|routing|bank)\b",
-    r"(?i)\b(?:npi|national\s+provider)\b",
-    r"(?i)\b(?:mbi|medicare)\b",
-    r"(?i)\b(?:driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|dl|dln|licen[cs]e\s+(?:no|number|#))\b",
-    r"(?i)\b(?:plate|vehicle|tag\s+(?:no|number|#))\b",
-    r"(?i)\b(?:serial|s/n|sn|imei|udi|device\s+(?:id|serial)|implant|pacemaker)\b",
-    r"(?i)\b(?:zip|zipcode|zip\s+code|postal|postcode)\b",
-    r"(?i)\b(?:address|addr|street|residence|lives\s+at|home)\b",
+    r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin",
+    r"phone|tel|telephone|mobile|cell|fax|call|pager|contact|ph|sms|text",
+    r"dob|d\.o\.b|born|birth|birthday|birthdate|date\s+of\s+birth|admit|admitted|admission|readmitted|discharged?|discharging|died|death|deceased|expired|dod|dos|date\s+of\s+service|service\s+date|visit(?:ed)?|seen|encounter|surgery|procedure|appointment|appt",
+    r"age[ds]?",
+    r"mrn|medical\s+record|med\.?\s*rec|chart|patient\s+(?:id|number|no)",
+    r"member|subscriber|health\s+plan|insurance|insurer|beneficiary|medicaid|hicn|policy\s+(?:no|number)|group\s+(?:no|number)",
+    r"account|acct|a/c|routing|bank",
+    r"npi|national\s+provider",
+    r"mbi|medicare",
+    r"driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|dl|dln|licen[cs]e\s+(?:no|number|#)",
+    r"plate|vehicle|tag\s+(?:no|number|#)",
+    r"serial|s/n|sn|imei|udi|device\s+(?:id|serial)|implant|pacemaker",
+    r"zip|zipcode|zip\s+code|postal|postcode",
+    r"address|addr|street|residence|lives\s+at|home",
 ];
 const TEXT_CTX_FLAGS: &[u32] = &[
     C_SSN, C_PHONE, C_PDATE, C_AGE, C_MRN, C_PLAN, C_ACCT, C_NPI, C_MBI, C_DL, C_PLATE,
@@ -191,7 +191,7 @@ const ANCHORS: &[(&str, PhiKind)] = &[
         PhiKind::Mrn,
     ),
     (
-        r"member\s*(?:id|number|no|num)|subscriber(?:\s*(?:id|number|no))?|health\s*plan(?:\s*(?:id|number|no))?|insurance\s*(?:id|number|no)|beneficiary(?:\s*(?:id|number|no))?|policy\s*(?:number|no)|group\s*(?:number|no)|plan\s*id|medicaid(?:\s*(?:id|number|no))?|hicn",
+        r"member(?:ship)?(?:\s*(?:id|number|no|num))?|subscriber(?:\s*(?:id|number|no))?|health\s*plan(?:\s*(?:id|number|no))?|insurance\s*(?:id|number|no)|beneficiary(?:\s*(?:id|number|no))?|policy\s*(?:number|no)|group\s*(?:number|no)|plan\s*id|medicaid(?:\s*(?:id|number|no))?|hicn",
         PhiKind::HealthPlanId,
     ),
     (
@@ -264,12 +264,19 @@ impl Detector {
     /// `Pattern` if a built-in pattern fails to compile.
     pub fn new() -> Result<Self, DetectorError> {
         let mut n = 0usize;
-        let text_ctx = RegexSet::new(TEXT_CTX).map_err(|_| DetectorError::Pattern { index: 0 })?;
+        // A label word counts only as a word of its own: not inside a dotted, dashed or
+        // snake_case token and not as the value of a `k=v` pair (`event=encounter`).
+        let ctx_patterns: Vec<String> = TEXT_CTX
+            .iter()
+            .map(|p| format!(r"(?i)(?:^|[^\w.=/-])(?:{p})(?:$|[^\w.-])"))
+            .collect();
+        let text_ctx =
+            RegexSet::new(&ctx_patterns).map_err(|_| DetectorError::Pattern { index: 0 })?;
         n += 1;
         let mut anchors = Vec::with_capacity(ANCHORS.len());
         for (label, kind) in ANCHORS {
             let p = format!(
-                r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9-]{{2,24}}(?: [A-Z0-9]{{1,4}})?)"
+                r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9-]{{2,24}}(?: [A-Z0-9]{{1,6}}\b)?)"
             );
             anchors.push((re(&mut n, &p)?, *kind));
         }
@@ -280,7 +287,7 @@ impl Detector {
             ssn_bare: re(&mut n, r"\b\d{9}\b")?,
             phone: re(
                 &mut n,
-                r"(?:(?:\+|\b00)?1[-. ]?)?(?:\(([2-9]\d{2})\)\s?|\b([2-9]\d{2}))([-. ]?)([2-9]\d{2})[-. ]?(\d{4})\b",
+                r"(?:(?:\+|\b00)?1[-. ]?)?(?:\(([2-9]\d{2})\)\s?|\b([2-9]\d{2}))([-. ]?)([2-9]\d{2})[-. ]?(\d{4})(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?\b",
             )?,
             e164: re(&mut n, r"\+[1-9](?:[-. ()]{0,2}\d){6,14}\b")?,
             email: re(
@@ -469,7 +476,7 @@ impl Detector {
             for c in self.dea.find_iter(text) {
                 let s = c.as_str();
                 let upper = s.bytes().all(|x| !x.is_ascii_lowercase());
-                if checks::dea_valid(s) && (upper || ctx & C_NPI != 0) {
+                if checks::dea_valid(s.get(2..).unwrap_or("")) && (upper || ctx & C_NPI != 0) {
                     hit(PhiKind::Dea);
                 }
             }
@@ -526,7 +533,9 @@ impl Detector {
         for (re, kind) in &self.anchors {
             for c in re.captures_iter(text) {
                 if let Some(m) = c.get(1) {
-                    if anchored_value_ok(*kind, m.as_str()) {
+                    let v = m.as_str();
+                    let head = v.split(' ').next().unwrap_or("");
+                    if anchored_value_ok(*kind, v) || anchored_value_ok(*kind, head) {
                         hit(*kind);
                     }
                 }
@@ -585,7 +594,7 @@ fn anchored_value_ok(kind: PhiKind, v: &str) -> bool {
         PhiKind::HealthPlanId => (6..=20).contains(&len) && digits >= 5 && letters <= 5,
         PhiKind::AccountNumber => letters == 0 && (6..=17).contains(&digits),
         PhiKind::DriversLicense => (5..=16).contains(&len) && digits >= 4 && letters <= 3,
-        PhiKind::LicensePlate => (4..=8).contains(&len) && digits >= 1 && letters <= 4,
+        PhiKind::LicensePlate => (4..=8).contains(&len) && digits >= 1,
         PhiKind::DeviceSerial => (6..=24).contains(&len) && digits >= 3,
         _ => false,
     }

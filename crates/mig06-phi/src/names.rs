@@ -17,6 +17,9 @@ const COMMON: &str = include_str!("../data/common.txt");
 const MAX_TOK: usize = 20;
 /// Surname rank cut-off for the weaker initial + surname shapes.
 const INITIAL_RANK: u32 = 8000;
+/// Surname rank cut-off for an initial glued to a surname (`jdoe`) and for a common-word
+/// surname after an initial (`d.brown`).
+const GLUED_RANK: u32 = 2000;
 
 /// The lexicon: built once in `Detector::new`.
 pub(crate) struct Lexicon {
@@ -202,17 +205,15 @@ impl Lexicon {
     fn common(&self, t: &Tok) -> bool {
         self.common.contains(t.text())
     }
-    /// `jdoe`: an initial glued to a surname that is not a common word.
-    fn initial_surname(&self, t: &Tok) -> bool {
-        if t.len < 5 || t.case != Case::Lower || self.is_first(t) || self.is_last(t) {
-            return false;
+    /// `jdoe`: an initial glued to a frequent surname; returns the surname's rank and
+    /// whether the surname is a common word.
+    fn initial_surname(&self, t: &Tok) -> Option<(u32, bool)> {
+        if t.len < 4 || t.case != Case::Lower || self.is_first(t) || self.is_last(t) {
+            return None;
         }
         let rest = t.text().get(1..).unwrap_or("");
-        !self.common.contains(rest)
-            && self
-                .last
-                .get(rest)
-                .is_some_and(|r| *r < INITIAL_RANK)
+        let rank = self.last.get(rest).copied()?;
+        (rank < GLUED_RANK).then(|| (rank, self.common.contains(rest)))
     }
 
     fn pair_case_ok(&self, a: &Tok, b: &Tok, sep: Sep) -> bool {
@@ -247,19 +248,26 @@ impl Lexicon {
             let both_common = self.common(a) && self.common(b);
             // First Last / first.last / first_last
             if matches!(b.sep, Sep::Handle | Sep::Space)
-                && (self.is_first(a) || (b.sep == Sep::Handle && self.initial_surname(a)))
+                && self.is_first(a)
                 && self.is_last(b)
                 && !both_common
                 && self.pair_case_ok(a, b, b.sep)
             {
                 return true;
             }
+            // jdoe_smith: glued initial + surname, then a surname.
+            if b.sep == Sep::Handle && b.case == Case::Lower {
+                if let (Some((_, rest_common)), Some(rb)) = (self.initial_surname(a), self.last_rank(b)) {
+                    if rb < GLUED_RANK * 3 && !(rest_common && self.common(b)) {
+                        return true;
+                    }
+                }
+            }
             // last.first (handles only)
             if b.sep == Sep::Handle
                 && self.is_last(a)
                 && self.is_first(b)
-                && !self.common(a)
-                && !self.common(b)
+                && !both_common
                 && self.pair_case_ok(a, b, b.sep)
             {
                 return true;
@@ -274,15 +282,17 @@ impl Lexicon {
                 return true;
             }
             // j.doe / J. Doe / j_doe
+            let prev_single = i >= 2
+                && a.sep != Sep::Break
+                && toks.get(i - 2).is_some_and(|p| p.len == 1);
             if a.len == 1
+                && !prev_single
                 && matches!(b.sep, Sep::Handle | Sep::Space)
-                && !self.common(b)
-                && self.last_rank(b).is_some_and(|r| r < INITIAL_RANK)
-                && (b.sep == Sep::Handle
-                    && a.case == Case::Lower
-                    && b.case == Case::Lower
-                    || a.case == Case::Upper && b.capitalised())
-                && (i < 2 || toks.get(i - 2).is_none_or(|p| p.len != 1 || a.sep == Sep::Break))
+                && self.last_rank(b).is_some_and(|r| {
+                    r < GLUED_RANK || (r < INITIAL_RANK && !self.common(b))
+                })
+                && (b.sep == Sep::Handle && a.case == Case::Lower && b.case == Case::Lower
+                    || a.capitalised() && b.capitalised())
             {
                 return true;
             }
@@ -296,7 +306,7 @@ impl Lexicon {
                 return true;
             }
             // First Q. Last
-            if a.len == 1 && a.case == Case::Upper && a.sep == Sep::Space && b.sep == Sep::Space {
+            if a.len == 1 && a.capitalised() && a.sep == Sep::Space && b.sep == Sep::Space {
                 if let Some(f) = i.checked_sub(2).and_then(|j| toks.get(j)) {
                     if self.is_first(f) && f.capitalised() && b.capitalised() && self.is_last(b) {
                         return true;
