@@ -59,6 +59,7 @@ enum Sep {
 }
 
 struct Tok {
+    start: usize,
     buf: [u8; MAX_TOK],
     len: usize,
     case: Case,
@@ -101,6 +102,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
         }
         let start = i;
         let mut tok = Tok {
+            start,
             buf: [0; MAX_TOK],
             len: 0,
             case: Case::Other,
@@ -172,6 +174,30 @@ fn tokenize(text: &str) -> Vec<Tok> {
     out
 }
 
+/// Blanks tokens that sit inside random-looking words (base64, mixed-case ids): a word
+/// (split on whitespace and `,;=:"'`) of 12+ bytes with upper, lower and digits.
+fn mask_random_words(text: &str, toks: &mut [Tok]) {
+    let is_split = |c: char| c.is_whitespace() || matches!(c, ',' | ';' | '=' | ':' | '"' | '\'');
+    let mut pos = 0usize;
+    for word in text.split(is_split) {
+        let start = pos;
+        pos += word.len() + 1;
+        let b = word.as_bytes();
+        let random = b.len() >= 12
+            && b.iter().any(u8::is_ascii_uppercase)
+            && b.iter().any(u8::is_ascii_lowercase)
+            && b.iter().any(u8::is_ascii_digit)
+            && !b.contains(&b'.');
+        if random {
+            for t in toks.iter_mut() {
+                if t.start >= start && t.start < start + word.len() {
+                    t.len = 0;
+                }
+            }
+        }
+    }
+}
+
 const TITLES: &[&str] = &["dr", "mr", "mrs", "ms", "miss", "mx", "prof", "nurse", "patient"];
 
 impl Lexicon {
@@ -216,9 +242,30 @@ impl Lexicon {
         (rank < GLUED_RANK).then(|| (rank, self.common.contains(rest)))
     }
 
+    /// A first-name / surname pair where at most one side is a common word, and a common
+    /// first name needs a frequent, non-common surname.
+    fn strong_pair(&self, first: &Tok, last: &Tok) -> bool {
+        let (cf, cl) = (self.common(first), self.common(last));
+        let rank = self.last_rank(last).unwrap_or(u32::MAX);
+        if cf && cl {
+            return false;
+        }
+        if cf || cl {
+            return rank < INITIAL_RANK;
+        }
+        true
+    }
+
     fn pair_case_ok(&self, a: &Tok, b: &Tok, sep: Sep) -> bool {
         match sep {
-            Sep::Handle => a.case != Case::Other && b.case != Case::Other,
+            // Handles keep one case style (`jane.doe`, `Jane.Doe`, `JANE_DOE`); mixed case
+            // across a separator is typical of base64 and random ids.
+            Sep::Handle => {
+                a.case != Case::Other
+                    && b.case != Case::Other
+                    && (a.case == b.case
+                        || (a.len == 1 && a.case != Case::Lower && b.case == Case::Title))
+            }
             Sep::Space | Sep::Comma => {
                 (a.capitalised() && b.capitalised())
                     || (a.case == Case::Lower
@@ -232,7 +279,8 @@ impl Lexicon {
 
     /// True when `text` contains a person name by the shape rules above.
     pub(crate) fn has_name(&self, text: &str, name_key: bool) -> bool {
-        let toks = tokenize(text);
+        let mut toks = tokenize(text);
+        mask_random_words(text, &mut toks);
         if name_key {
             for t in &toks {
                 if (self.is_first(t) || self.is_last(t)) && (!self.common(t) || t.capitalised()) {
@@ -245,12 +293,11 @@ impl Lexicon {
             if b.sep == Sep::Break || a.len == 0 || b.len == 0 {
                 continue;
             }
-            let both_common = self.common(a) && self.common(b);
             // First Last / first.last / first_last
             if matches!(b.sep, Sep::Handle | Sep::Space)
                 && self.is_first(a)
                 && self.is_last(b)
-                && !both_common
+                && self.strong_pair(a, b)
                 && self.pair_case_ok(a, b, b.sep)
             {
                 return true;
@@ -267,7 +314,7 @@ impl Lexicon {
             if b.sep == Sep::Handle
                 && self.is_last(a)
                 && self.is_first(b)
-                && !both_common
+                && self.strong_pair(b, a)
                 && self.pair_case_ok(a, b, b.sep)
             {
                 return true;
@@ -276,7 +323,7 @@ impl Lexicon {
             if b.sep == Sep::Comma
                 && self.is_last(a)
                 && self.is_first(b)
-                && !both_common
+                && self.strong_pair(b, a)
                 && self.pair_case_ok(a, b, b.sep)
             {
                 return true;
@@ -292,7 +339,7 @@ impl Lexicon {
                     r < GLUED_RANK || (r < INITIAL_RANK && !self.common(b))
                 })
                 && (b.sep == Sep::Handle && a.case == Case::Lower && b.case == Case::Lower
-                    || a.capitalised() && b.capitalised())
+                    || b.sep == Sep::Space && a.capitalised() && b.capitalised())
             {
                 return true;
             }
