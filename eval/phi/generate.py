@@ -337,6 +337,18 @@ class Gen:
     timeout token topic trace track trigger tx update upload user validate value verify version view
     warn window worker write zone""".split()
 
+    def stdlib_ident(self):
+        """Identifiers from Python's standard library: a vocabulary the detector was not tuned on."""
+        if not hasattr(self, "_std"):
+            import errno, http, logging, os, socket, string as st, ssl, json as js, csv, email as em
+            names = set()
+            for mod in (os, socket, ssl, logging, st, js, csv, errno, em):
+                names.update(n for n in dir(mod) if not n.startswith("_"))
+            names.update(s.name for s in http.HTTPStatus)
+            self._std = sorted(n for n in names if n.isidentifier())
+        n = self.pick(self._std)
+        return self.pick([n, n.lower(), n.lower().replace("_", "-"), n.lower().replace("_", ".")])
+
     def enum_code(self):
         n = self.r.choice([1, 2, 2, 3])
         return self.pick(["_", "_", ".", "-"]).join(self.pick(self.WORDS) for _ in range(n))
@@ -380,6 +392,9 @@ class Gen:
             lambda: (f"{r.randint(1, 999)}ms", "latency"),
             lambda: (f"{r.random():.4f}", self.pick(["score", "ratio", "p99"])),
             lambda: (self.pick(self.WORDS), None),
+            lambda: (self.stdlib_ident(), self.pick(["code", "error", "reason", "signal", "op", None])),
+            lambda: (self.stdlib_ident(), self.pick(["code", "error", "reason", "signal", "op", None])),
+            lambda: (f"{self.stdlib_ident()}.{self.stdlib_ident()}", self.pick(["handler", "event", None])),
             lambda: (self.pick(["created_at", "policy_id", "decision_id", "trace_id", "latency_ms", "rail_version", "subject_ref", "doc_type", "operator_mode", "signal_code", "egress_bytes", "phi_scan_ms"]), None),
             lambda: (self.audit_line(), None),
             lambda: (self.audit_line(), None),

@@ -188,9 +188,24 @@ fn mask_random_words(text: &str, toks: &mut [Tok]) {
             && b.iter().any(u8::is_ascii_lowercase)
             && b.iter().any(u8::is_ascii_digit)
             && !b.contains(&b'.');
-        if random {
-            for t in toks.iter_mut() {
-                if t.start >= start && t.start < start + word.len() {
+        // A run of 8+ hex digits with both digits and letters (UUIDs, digests, trace ids):
+        // tokens made only of a-f letters inside such a word are hex, not names.
+        let mut hexy = false;
+        let (mut run, mut rd, mut rl) = (0usize, false, false);
+        for c in b {
+            if c.is_ascii_hexdigit() {
+                run += 1;
+                rd |= c.is_ascii_digit();
+                rl |= c.is_ascii_alphabetic();
+                hexy |= run >= 8 && rd && rl;
+            } else {
+                (run, rd, rl) = (0, false, false);
+            }
+        }
+        for t in toks.iter_mut() {
+            if t.start >= start && t.start < start + word.len() {
+                let hex_only = t.buf.iter().take(t.len).all(|c| (b'a'..=b'f').contains(c));
+                if random || (hexy && hex_only) {
                     t.len = 0;
                 }
             }
