@@ -21,7 +21,7 @@ pub(crate) fn luhn<I: DoubleEndedIterator<Item = u32>>(ds: I) -> bool {
         sum += v;
         n += 1;
     }
-    n > 1 && sum % 10 == 0
+    n > 1 && sum.is_multiple_of(10)
 }
 
 /// SSA rules: area not 000/666/9xx, group not 00, serial not 0000.
@@ -138,19 +138,83 @@ pub(crate) fn iban_valid(candidate: &str) -> bool {
 
 fn iban_len(cc: &[u8]) -> Option<usize> {
     const T: &[(&[u8; 2], usize)] = &[
-        (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20),
-        (b"BE", 16), (b"BG", 22), (b"BH", 22), (b"BR", 29), (b"BY", 28), (b"CH", 21),
-        (b"CR", 22), (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DK", 18), (b"DO", 28),
-        (b"EE", 20), (b"EG", 29), (b"ES", 24), (b"FI", 18), (b"FO", 18), (b"FR", 27),
-        (b"GB", 22), (b"GE", 22), (b"GI", 23), (b"GL", 18), (b"GR", 27), (b"GT", 28),
-        (b"HR", 21), (b"HU", 28), (b"IE", 22), (b"IL", 23), (b"IQ", 23), (b"IS", 26),
-        (b"IT", 27), (b"JO", 30), (b"KW", 30), (b"KZ", 20), (b"LB", 28), (b"LC", 32),
-        (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21), (b"MC", 27), (b"MD", 24),
-        (b"ME", 22), (b"MK", 19), (b"MR", 27), (b"MT", 31), (b"MU", 30), (b"NL", 18),
-        (b"NO", 15), (b"PK", 24), (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29),
-        (b"RO", 24), (b"RS", 22), (b"SA", 24), (b"SC", 31), (b"SE", 24), (b"SI", 19),
-        (b"SK", 24), (b"SM", 27), (b"ST", 25), (b"SV", 28), (b"TL", 23), (b"TN", 24),
-        (b"TR", 26), (b"UA", 29), (b"VA", 22), (b"VG", 24), (b"XK", 20),
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AL", 28),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BR", 29),
+        (b"BY", 28),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IQ", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"SA", 24),
+        (b"SC", 31),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
     ];
     T.iter().find(|(c, _)| c.as_slice() == cc).map(|(_, l)| *l)
 }
@@ -166,12 +230,14 @@ pub(crate) fn mbi_valid(s: &str) -> bool {
     if b.len() != 11 {
         return false;
     }
-    let alpha = |c: u8| c.is_ascii_uppercase() && !matches!(c, b'S' | b'L' | b'O' | b'I' | b'B' | b'Z');
+    let alpha =
+        |c: u8| c.is_ascii_uppercase() && !matches!(c, b'S' | b'L' | b'O' | b'I' | b'B' | b'Z');
     let num = |c: u8| c.is_ascii_digit();
     let an = |c: u8| alpha(c) || num(c);
     let first = |c: u8| (b'1'..=b'9').contains(&c);
-    let layout: [&dyn Fn(u8) -> bool; 11] =
-        [&first, &alpha, &an, &num, &alpha, &an, &num, &alpha, &alpha, &num, &num];
+    let layout: [&dyn Fn(u8) -> bool; 11] = [
+        &first, &alpha, &an, &num, &alpha, &an, &num, &alpha, &alpha, &num, &num,
+    ];
     b.iter().zip(layout.iter()).all(|(c, f)| f(*c))
 }
 
@@ -215,16 +281,17 @@ pub(crate) fn is_opaque_id(v: &str) -> bool {
         return true;
     }
     // prefix_base32 such as subj_7k3m9q2x4w8r5t6v.
-    if let Some((p, rest)) = v.split_once('_') {
-        if !p.is_empty()
-            && p.bytes().all(|c| c.is_ascii_lowercase())
-            && rest.len() >= 8
-            && rest.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && rest.bytes().any(|c| c.is_ascii_digit())
-            && rest.bytes().any(|c| c.is_ascii_lowercase())
-        {
-            return true;
-        }
+    if let Some((p, rest)) = v.split_once('_')
+        && !p.is_empty()
+        && p.bytes().all(|c| c.is_ascii_lowercase())
+        && rest.len() >= 8
+        && rest
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && rest.bytes().any(|c| c.is_ascii_digit())
+        && rest.bytes().any(|c| c.is_ascii_lowercase())
+    {
+        return true;
     }
     false
 }

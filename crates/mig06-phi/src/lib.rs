@@ -176,8 +176,8 @@ const TEXT_CTX: &[&str] = &[
     r"address|addr|street|residence|lives\s+at|home",
 ];
 const TEXT_CTX_FLAGS: &[u32] = &[
-    C_SSN, C_PHONE, C_PDATE, C_AGE, C_MRN, C_PLAN, C_ACCT, C_NPI, C_MBI, C_DL, C_PLATE,
-    C_SERIAL, C_ZIP, C_ADDR,
+    C_SSN, C_PHONE, C_PDATE, C_AGE, C_MRN, C_PLAN, C_ACCT, C_NPI, C_MBI, C_DL, C_PLATE, C_SERIAL,
+    C_ZIP, C_ADDR,
 ];
 
 const STREET_SUFFIX: &str = "Alley|Aly|Annex|Arcade|Avenue|Ave|Av|Bayou|Beach|Bend|Bluffs?|Bottom|Boulevard|Blvd|Branch|Bridge|Brooks?|Burgs?|Bypass|Camp|Canyon|Cape|Causeway|Centers?|Ctr|Circles?|Cir|Cliffs?|Club|Common|Corners?|Course|Courts?|Ct|Coves?|Creek|Crescent|Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drives?|Dr|Estates?|Expressway|Expy|Extensions?|Falls?|Ferry|Fields?|Flats?|Fords?|Forest|Forges?|Fork|Forks|Fort|Freeway|Fwy|Gardens?|Gateway|Glens?|Greens?|Groves?|Harbors?|Haven|Heights|Hts|Highway|Hwy|Hills?|Hollow|Inlet|Island|Islands|Isle|Junctions?|Keys?|Knolls?|Lakes?|Land|Landing|Lane|Ln|Light|Lights|Loaf|Locks?|Lodge|Loop|Mall|Manors?|Meadows?|Mews|Mill|Mills|Mission|Motorway|Mount|Mountains?|Neck|Orchard|Oval|Overpass|Park|Parks|Parkway|Parkways|Pkwy|Pass|Passage|Path|Pike|Pines?|Place|Pl|Plains?|Plaza|Plz|Points?|Ports?|Prairie|Radial|Ranch|Rapids?|Rest|Ridges?|River|Road|Roads|Rd|Route|Rte|Row|Rue|Run|Shoals?|Shores?|Skyway|Springs?|Spur|Spurs|Square|Squares|Sq|Station|Stravenue|Stream|Streets?|St|Summit|Terrace|Ter|Throughway|Trace|Track|Trafficway|Trail|Trl|Trailer|Tunnel|Turnpike|Tpke|Underpass|Unions?|Valleys?|Via|Viaducts?|Views?|Village|Villages|Ville|Vista|Walks?|Wall|Way|Ways|Wells?";
@@ -313,7 +313,10 @@ impl Detector {
             )?,
             zip4: re(&mut n, r"\b\d{5}-\d{4}\b")?,
             zip5: re(&mut n, r"\b\d{5}\b")?,
-            state_zip: re(&mut n, &format!(r"\b(?:{US_STATES}),?\s+\d{{5}}(?:-\d{{4}})?\b"))?,
+            state_zip: re(
+                &mut n,
+                &format!(r"\b(?:{US_STATES}),?\s+\d{{5}}(?:-\d{{4}})?\b"),
+            )?,
             street: re(
                 &mut n,
                 &format!(
@@ -322,9 +325,7 @@ impl Detector {
             )?,
             street_ci: re(
                 &mut n,
-                &format!(
-                    r"(?i)\b\d{{1,6}}\s+(?:[a-z0-9]+\s+){{1,4}}(?:{STREET_SUFFIX})\b"
-                ),
+                &format!(r"(?i)\b\d{{1,6}}\s+(?:[a-z0-9]+\s+){{1,4}}(?:{STREET_SUFFIX})\b"),
             )?,
             po_box: re(&mut n, r"(?i)\bp\.?\s?o\.?\s*box\s+\d+")?,
             dates: re(
@@ -498,10 +499,10 @@ impl Detector {
         // IPv4
         if ndigits >= 4 && memchr(b, b'.') {
             for c in self.ipv4.captures_iter(text) {
-                if let Some(m) = c.get(1) {
-                    if m.as_str().parse::<std::net::Ipv4Addr>().is_ok() {
-                        hit(PhiKind::IpAddress);
-                    }
+                if let Some(m) = c.get(1)
+                    && m.as_str().parse::<std::net::Ipv4Addr>().is_ok()
+                {
+                    hit(PhiKind::IpAddress);
                 }
             }
         }
@@ -636,16 +637,47 @@ fn key_context(key: &str) -> u32 {
         c |= C_SSN;
     }
     if any(&[
-        "phone", "tel", "telephone", "mobile", "cell", "fax", "msisdn", "pager", "cellphone",
+        "phone",
+        "tel",
+        "telephone",
+        "mobile",
+        "cell",
+        "fax",
+        "msisdn",
+        "pager",
+        "cellphone",
         "phonenumber",
     ]) {
         c |= C_PHONE;
     }
     if any(&[
-        "dob", "dod", "dos", "birth", "birthdate", "birthday", "born", "dateofbirth", "admit",
-        "admitted", "admission", "admissiondate", "admitdate", "discharge", "discharged",
-        "dischargedate", "death", "died", "deceased", "deathdate", "visit", "encounter",
-        "procedure", "surgery", "appointment", "servicedate", "dateofservice",
+        "dob",
+        "dod",
+        "dos",
+        "birth",
+        "birthdate",
+        "birthday",
+        "born",
+        "dateofbirth",
+        "admit",
+        "admitted",
+        "admission",
+        "admissiondate",
+        "admitdate",
+        "discharge",
+        "discharged",
+        "dischargedate",
+        "death",
+        "died",
+        "deceased",
+        "deathdate",
+        "visit",
+        "encounter",
+        "procedure",
+        "surgery",
+        "appointment",
+        "servicedate",
+        "dateofservice",
     ]) || (has("service") && has("date"))
     {
         c |= C_PDATE;
@@ -660,13 +692,26 @@ fn key_context(key: &str) -> u32 {
         c |= C_MRN;
     }
     if any(&[
-        "member", "subscriber", "insurance", "beneficiary", "medicaid", "hicn", "memberid",
+        "member",
+        "subscriber",
+        "insurance",
+        "beneficiary",
+        "medicaid",
+        "hicn",
+        "memberid",
         "healthplan",
     ]) || (has("plan") && any(&["id", "number"]))
     {
         c |= C_PLAN;
     }
-    if any(&["account", "acct", "iban", "routing", "bank", "accountnumber"]) {
+    if any(&[
+        "account",
+        "acct",
+        "iban",
+        "routing",
+        "bank",
+        "accountnumber",
+    ]) {
         c |= C_ACCT;
     }
     if any(&["npi"]) {
@@ -675,16 +720,21 @@ fn key_context(key: &str) -> u32 {
     if any(&["mbi", "medicare"]) {
         c |= C_MBI;
     }
-    if any(&["dl", "dln", "driver", "drivers", "driving", "driverslicense"])
-        || (any(&["license", "licence"]) && any(&["number", "no", "num"]))
+    if any(&[
+        "dl",
+        "dln",
+        "driver",
+        "drivers",
+        "driving",
+        "driverslicense",
+    ]) || (any(&["license", "licence"]) && any(&["number", "no", "num"]))
     {
         c |= C_DL;
     }
     if any(&["plate", "vehicle", "licenseplate"]) {
         c |= C_PLATE;
     }
-    if any(&["serial", "imei", "udi", "sn", "serialnumber"]) || (has("device") && has("serial"))
-    {
+    if any(&["serial", "imei", "udi", "sn", "serialnumber"]) || (has("device") && has("serial")) {
         c |= C_SERIAL;
     }
     if any(&["zip", "zipcode", "postal", "postcode", "postalcode"]) {
@@ -694,8 +744,21 @@ fn key_context(key: &str) -> u32 {
         c |= C_ADDR;
     }
     if any(&[
-        "firstname", "lastname", "fullname", "surname", "given", "family", "middle", "maiden",
-        "nickname", "guardian", "spouse", "kin", "person", "patientname", "physician",
+        "firstname",
+        "lastname",
+        "fullname",
+        "surname",
+        "given",
+        "family",
+        "middle",
+        "maiden",
+        "nickname",
+        "guardian",
+        "spouse",
+        "kin",
+        "person",
+        "patientname",
+        "physician",
         "doctor",
     ]) || (any(&["first", "last", "full", "patient", "contact", "provider"]) && has("name"))
         || toks.len() == 1 && has("name")

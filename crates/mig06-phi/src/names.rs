@@ -19,7 +19,9 @@ const MAX_TOK: usize = 20;
 const INITIAL_RANK: u32 = 8000;
 /// Surname rank cut-off for an initial glued to a surname (`jdoe`) and for a common-word
 /// surname after an initial (`d.brown`).
-const GLUED_RANK: u32 = 2000;
+const GLUED_RANK: u32 = 3000;
+/// A glued initial (`jdoe`) counts only next to a very frequent surname (`_smith`).
+const GLUED_PARTNER_RANK: u32 = 1500;
 
 /// The lexicon: built once in `Detector::new`.
 pub(crate) struct Lexicon {
@@ -113,12 +115,13 @@ fn tokenize(text: &str) -> Vec<Tok> {
         while let Some(&c) = b.get(i) {
             if c.is_ascii_alphabetic() {
                 // camelCase split: lower followed by upper starts a new token.
-                if c.is_ascii_uppercase() && lower > 0 && i > start {
-                    if let Some(p) = b.get(i - 1) {
-                        if p.is_ascii_lowercase() {
-                            break;
-                        }
-                    }
+                if c.is_ascii_uppercase()
+                    && lower > 0
+                    && i > start
+                    && let Some(p) = b.get(i - 1)
+                    && p.is_ascii_lowercase()
+                {
+                    break;
                 }
                 if c.is_ascii_uppercase() {
                     upper += 1;
@@ -135,9 +138,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
                     overflow = true;
                 }
                 i += 1;
-            } else if c == b'\''
-                && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
-                && tok.len > 0
+            } else if c == b'\'' && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) && tok.len > 0
             {
                 i += 1;
             } else {
@@ -213,16 +214,14 @@ fn mask_random_words(text: &str, toks: &mut [Tok]) {
     }
 }
 
-const TITLES: &[&str] = &["dr", "mr", "mrs", "ms", "miss", "mx", "prof", "nurse", "patient"];
+const TITLES: &[&str] = &[
+    "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "nurse", "patient",
+];
 
 impl Lexicon {
     pub(crate) fn new() -> Self {
         let first = FIRST.lines().filter(|l| !l.is_empty()).collect();
-        let last = LAST
-            .lines()
-            .filter(|l| !l.is_empty())
-            .zip(0u32..)
-            .collect();
+        let last = LAST.lines().filter(|l| !l.is_empty()).zip(0u32..).collect();
         let common = COMMON.lines().filter(|l| !l.is_empty()).collect();
         Self {
             first,
@@ -318,12 +317,14 @@ impl Lexicon {
                 return true;
             }
             // jdoe_smith: glued initial + surname, then a surname.
-            if b.sep == Sep::Handle && b.case == Case::Lower {
-                if let (Some((_, rest_common)), Some(rb)) = (self.initial_surname(a), self.last_rank(b)) {
-                    if rb < GLUED_RANK * 3 && !(rest_common && self.common(b)) {
-                        return true;
-                    }
-                }
+            if b.sep == Sep::Handle
+                && b.case == Case::Lower
+                && let (Some((_, rest_common)), Some(rb)) =
+                    (self.initial_surname(a), self.last_rank(b))
+                && rb < GLUED_PARTNER_RANK
+                && !(rest_common && self.common(b))
+            {
+                return true;
             }
             // last.first (handles only)
             if b.sep == Sep::Handle
@@ -344,15 +345,14 @@ impl Lexicon {
                 return true;
             }
             // j.doe / J. Doe / j_doe
-            let prev_single = i >= 2
-                && a.sep != Sep::Break
-                && toks.get(i - 2).is_some_and(|p| p.len == 1);
+            let prev_single =
+                i >= 2 && a.sep != Sep::Break && toks.get(i - 2).is_some_and(|p| p.len == 1);
             if a.len == 1
                 && !prev_single
                 && matches!(b.sep, Sep::Handle | Sep::Space)
-                && self.last_rank(b).is_some_and(|r| {
-                    r < GLUED_RANK || (r < INITIAL_RANK && !self.common(b))
-                })
+                && self
+                    .last_rank(b)
+                    .is_some_and(|r| r < GLUED_RANK || (r < INITIAL_RANK && !self.common(b)))
                 && (b.sep == Sep::Handle && a.case == Case::Lower && b.case == Case::Lower
                     || b.sep == Sep::Space && a.capitalised() && b.capitalised())
             {
@@ -368,12 +368,17 @@ impl Lexicon {
                 return true;
             }
             // First Q. Last
-            if a.len == 1 && a.capitalised() && a.sep == Sep::Space && b.sep == Sep::Space {
-                if let Some(f) = i.checked_sub(2).and_then(|j| toks.get(j)) {
-                    if self.is_first(f) && f.capitalised() && b.capitalised() && self.is_last(b) {
-                        return true;
-                    }
-                }
+            if a.len == 1
+                && a.capitalised()
+                && a.sep == Sep::Space
+                && b.sep == Sep::Space
+                && let Some(f) = i.checked_sub(2).and_then(|j| toks.get(j))
+                && self.is_first(f)
+                && f.capitalised()
+                && b.capitalised()
+                && self.is_last(b)
+            {
+                return true;
             }
         }
         false
