@@ -21,8 +21,10 @@ DEFAULT_BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", "/work/target-phi"
 def run_detector(rows, binary):
     inp = "".join(json.dumps({"text": r["text"], **({"key": r["key"]} if "key" in r else {})}) + "\n" for r in rows)
     t0 = time.perf_counter()
-    out = subprocess.run([binary], input=inp.encode(), capture_output=True, check=True).stdout.decode()
+    proc = subprocess.run([binary, "--time"], input=inp.encode(), capture_output=True, check=True)
     dt = time.perf_counter() - t0
+    out = proc.stdout.decode()
+    run_detector.timing = json.loads(proc.stderr.decode().strip().splitlines()[-1])
     verdicts = [json.loads(line) for line in out.splitlines()]
     assert len(verdicts) == len(rows), (len(verdicts), len(rows))
     return verdicts, dt
@@ -59,7 +61,10 @@ def main():
                 fp_by_key[r.get("key")] += 1
                 if args.show_fp:
                     print("FP", json.dumps({"text": r["text"], "key": r.get("key")}), v["kinds"])
-    print(f"set: {os.path.relpath(args.set)}  rows: {len(rows)}  detector wall time: {dt:.3f}s ({len(rows) / dt:,.0f} texts/s incl. process start)")
+    tm = run_detector.timing
+    print(f"set: {os.path.relpath(args.set)}  rows: {len(rows)}  run_scan: {tm['scan_seconds']:.4f}s "
+          f"({len(rows) / tm['scan_seconds']:,.0f} texts/s); Detector::new {tm['build_seconds'] * 1000:.1f} ms; "
+          f"process wall {dt:.3f}s")
     print(f"{'kind':28} {'n':>6} {'recall':>8}")
     for g in sorted(pos):
         print(f"{g:28} {pos[g]:6d} {100 * hit[g] / pos[g]:7.2f}%")
