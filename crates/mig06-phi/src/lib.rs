@@ -184,6 +184,36 @@ const STREET_SUFFIX: &str = "Alley|Aly|Annex|Arcade|Avenue|Ave|Av|Bayou|Beach|Be
 
 const US_STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|PW|FM|MH|AA|AE|AP";
 
+/// Cheap keywords (ASCII case-insensitive substrings) that gate each anchor regex, in
+/// `ANCHORS` order.
+const ANCHOR_KEYWORDS: &[&[&str]] = &[
+    &["mrn", "record", "med", "chart", "patient", "pt", "hospital"],
+    &[
+        "member",
+        "subscriber",
+        "plan",
+        "insurance",
+        "beneficiary",
+        "policy",
+        "group",
+        "medicaid",
+        "hicn",
+    ],
+    &["account", "acct", "a/c", "routing", "bank"],
+    &["driv", "dl", "licen"],
+    &["plate", "vehicle", "tag"],
+    &[
+        "serial",
+        "s/n",
+        "sn",
+        "imei",
+        "udi",
+        "device",
+        "implant",
+        "pacemaker",
+    ],
+];
+
 /// Label-anchored identifiers: (label alternation, kind).
 const ANCHORS: &[(&str, PhiKind)] = &[
     (
@@ -238,6 +268,8 @@ pub struct Detector {
     date_compact: Regex,
     age: Regex,
     anchors: Vec<(Regex, PhiKind)>,
+    anchor_gate: aho_corasick::AhoCorasick,
+    anchor_gate_ids: Vec<usize>,
     lexicon: names::Lexicon,
 }
 
@@ -280,6 +312,19 @@ impl Detector {
             );
             anchors.push((re(&mut n, &p)?, *kind));
         }
+        let mut gate_words = Vec::new();
+        let mut anchor_gate_ids = Vec::new();
+        for (i, words) in ANCHOR_KEYWORDS.iter().enumerate() {
+            for w in *words {
+                gate_words.push(*w);
+                anchor_gate_ids.push(i);
+            }
+        }
+        let anchor_gate = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&gate_words)
+            .map_err(|_| DetectorError::Pattern { index: n })?;
+        n += 1;
         let month = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?";
         Ok(Self {
             text_ctx,
@@ -343,6 +388,8 @@ impl Detector {
                 r"(?i)\b(?:age[ds]?\s*(?:[:=]|of|is)?\s*(\d{2,3})\b|(\d{2,3})\s*-?\s*(?:years?|yrs?|yr|y)\s*-?\s*old\b|(\d{2,3})\s*(?:y/o|y\.o\.?|yo|yof|yom)(?:\b|$))",
             )?,
             anchors,
+            anchor_gate,
+            anchor_gate_ids,
             lexicon: names::Lexicon::new(),
         })
     }
@@ -530,8 +577,17 @@ impl Detector {
                 }
             }
         }
-        // Context-anchored ids.
-        for (re, kind) in &self.anchors {
+        // Context-anchored ids, each regex only if one of its keywords occurs.
+        let mut gate = 0u32;
+        for m in self.anchor_gate.find_overlapping_iter(text) {
+            if let Some(i) = self.anchor_gate_ids.get(m.pattern().as_usize()) {
+                gate |= 1 << i;
+            }
+        }
+        for (i, (re, kind)) in self.anchors.iter().enumerate() {
+            if gate & (1 << i) == 0 {
+                continue;
+            }
             for c in re.captures_iter(text) {
                 if let Some(m) = c.get(1) {
                     let v = m.as_str();

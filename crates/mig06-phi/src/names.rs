@@ -62,6 +62,10 @@ enum Sep {
 
 struct Tok {
     start: usize,
+    /// Lexicon facts, filled once per token by `Lexicon::annotate`.
+    first: bool,
+    rank: Option<u32>,
+    common: bool,
     buf: [u8; MAX_TOK],
     len: usize,
     case: Case,
@@ -105,6 +109,9 @@ fn tokenize(text: &str) -> Vec<Tok> {
         let start = i;
         let mut tok = Tok {
             start,
+            first: false,
+            rank: None,
+            common: false,
             buf: [0; MAX_TOK],
             len: 0,
             case: Case::Other,
@@ -230,20 +237,26 @@ impl Lexicon {
         }
     }
 
+    fn annotate(&self, t: &mut Tok) {
+        if t.len >= 2 {
+            let s = t.text();
+            let first = self.first.contains(s);
+            let rank = self.last.get(s).copied();
+            let common = (first || rank.is_some()) && self.common.contains(s);
+            (t.first, t.rank, t.common) = (first, rank, common);
+        }
+    }
     fn is_first(&self, t: &Tok) -> bool {
-        t.len >= 2 && self.first.contains(t.text())
+        t.first
     }
     fn last_rank(&self, t: &Tok) -> Option<u32> {
-        if t.len < 2 {
-            return None;
-        }
-        self.last.get(t.text()).copied()
+        t.rank
     }
     fn is_last(&self, t: &Tok) -> bool {
-        self.last_rank(t).is_some()
+        t.rank.is_some()
     }
     fn common(&self, t: &Tok) -> bool {
-        self.common.contains(t.text())
+        t.common
     }
     /// `jdoe`: an initial glued to a frequent surname; returns the surname's rank and
     /// whether the surname is a common word.
@@ -294,7 +307,13 @@ impl Lexicon {
     /// True when `text` contains a person name by the shape rules above.
     pub(crate) fn has_name(&self, text: &str, name_key: bool) -> bool {
         let mut toks = tokenize(text);
+        if toks.len() < 2 && !name_key {
+            return false;
+        }
         mask_random_words(text, &mut toks);
+        for t in &mut toks {
+            self.annotate(t);
+        }
         if name_key {
             for t in &toks {
                 if (self.is_first(t) || self.is_last(t)) && (!self.common(t) || t.capitalised()) {
