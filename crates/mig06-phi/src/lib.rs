@@ -419,7 +419,8 @@ impl Detector {
         let ndigits = b.iter().filter(|c| c.is_ascii_digit()).count();
         let has_alpha = b.iter().any(u8::is_ascii_alphabetic);
         let mut ctx = key_ctx;
-        if has_alpha {
+        // Context only matters for kinds that need digits.
+        if has_alpha && ndigits >= 2 {
             for i in self.text_ctx.matches(text).iter() {
                 ctx |= TEXT_CTX_FLAGS.get(i).copied().unwrap_or(0);
             }
@@ -443,7 +444,10 @@ impl Detector {
 
         if has_alpha {
             if (ctx & C_ADDR != 0 && self.street_ci.is_match(text))
-                || (ndigits > 0 && self.street.is_match(text))
+                || (ndigits > 0
+                    && memchr(b, b' ')
+                    && b.iter().any(u8::is_ascii_uppercase)
+                    && self.street.is_match(text))
                 || self.po_box.is_match(text)
             {
                 hit(PhiKind::StreetAddress);
@@ -463,13 +467,14 @@ impl Detector {
         ndigits: usize,
         hit: &mut impl FnMut(PhiKind),
     ) {
+        let b = text.as_bytes();
         // SSN
-        for c in self.ssn.find_iter(text) {
+        for c in self.ssn.find_iter(text).take_while(|_| ndigits >= 9) {
             if checks::ssn_digits_valid(c.as_str()) {
                 hit(PhiKind::Ssn);
             }
         }
-        if ctx & C_SSN != 0 {
+        if ctx & C_SSN != 0 && ndigits >= 9 {
             for c in self.ssn_bare.find_iter(text) {
                 if checks::ssn_digits_valid(c.as_str()) {
                     hit(PhiKind::Ssn);
@@ -477,8 +482,8 @@ impl Detector {
             }
         }
         // Phone
-        if ndigits >= 7 {
-            for c in self.phone.captures_iter(text) {
+        if ndigits >= 8 {
+            for c in self.phone.captures_iter(text).take_while(|_| ndigits >= 10) {
                 let area = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
                 let exch = c.get(4).map_or("", |m| m.as_str());
                 let whole = c.get(0).map_or("", |m| m.as_str());
@@ -512,7 +517,6 @@ impl Detector {
             }
         }
         // IBAN, DEA, MBI
-        let b = text.as_bytes();
         if ndigits >= 6 && b.iter().any(u8::is_ascii_uppercase) {
             for c in self.iban.find_iter(text) {
                 if checks::iban_valid(c.as_str()) {
@@ -537,14 +541,14 @@ impl Detector {
             }
         }
         // ZIP
-        if self.zip4.is_match(text) || self.state_zip.is_match(text) {
+        if ndigits >= 5 && (self.zip4.is_match(text) || self.state_zip.is_match(text)) {
             hit(PhiKind::ZipCode);
         }
-        if ctx & C_ZIP != 0 && self.zip5.is_match(text) {
+        if ctx & C_ZIP != 0 && ndigits >= 5 && self.zip5.is_match(text) {
             hit(PhiKind::ZipCode);
         }
         // IPv4
-        if ndigits >= 4 && memchr(b, b'.') {
+        if ndigits >= 4 && b.iter().filter(|c| **c == b'.').count() >= 3 {
             for c in self.ipv4.captures_iter(text) {
                 if let Some(m) = c.get(1)
                     && m.as_str().parse::<std::net::Ipv4Addr>().is_ok()

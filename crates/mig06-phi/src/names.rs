@@ -8,6 +8,32 @@
 //! are also English or software-vocabulary words) never count on their own.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: the lexicon keys are short, trusted, compiled-in strings, so a fast
+/// non-keyed hash is fine here (no attacker controls the table contents).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvBuild = BuildHasherDefault<Fnv>;
 
 const FIRST: &str = include_str!("../data/first.txt");
 const LAST: &str = include_str!("../data/last.txt");
@@ -25,9 +51,9 @@ const GLUED_PARTNER_RANK: u32 = 1500;
 
 /// The lexicon: built once in `Detector::new`.
 pub(crate) struct Lexicon {
-    first: HashSet<&'static str>,
-    last: HashMap<&'static str, u32>,
-    common: HashSet<&'static str>,
+    first: HashSet<&'static str, FnvBuild>,
+    last: HashMap<&'static str, u32, FnvBuild>,
+    common: HashSet<&'static str, FnvBuild>,
 }
 
 impl std::fmt::Debug for Lexicon {
