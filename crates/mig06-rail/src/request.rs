@@ -513,7 +513,10 @@ pub fn parse_request(
         return Err(Rejection::invalid(&root, "not_an_object"));
     };
     // More than one step is its own denial, whatever else is wrong (outline §4.5).
-    if let Some(Value::Array(steps)) = top.get("steps").filter(|s| s.as_array().is_some_and(|a| a.len() > 1)) {
+    if let Some(Value::Array(steps)) = top
+        .get("steps")
+        .filter(|s| s.as_array().is_some_and(|a| a.len() > 1))
+    {
         return Err(Rejection {
             code: TerminalCode::DeniedMultiStep,
             detail: Detail {

@@ -1,0 +1,109 @@
+//! Shared set-up for the rail's integration tests: a real `mig06 init` directory, the real file
+//! store and policy gate, and (where a test needs to observe calls) a counting fake executor.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mig06_rail::config::Config;
+use mig06_rail::executor::{Deadline, Executor, ExecutorError, StepInput};
+use mig06_rail::outcome::Outcome;
+use mig06_rail::rail::Rail;
+use serde_json::{Value, json};
+
+pub const SUBJECT: &str = "subj_7k3m9q2x4w8r5t6v";
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+}
+
+pub fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let report = mig06_rail::init::init(dir.path()).unwrap();
+    let config = Config::load(&report.config).unwrap();
+    Setup { dir, config }
+}
+
+/// What the fake executor answers.
+#[derive(Clone)]
+pub enum Answer {
+    Draft,
+    Raw(Value),
+    Fail(ExecutorError),
+    Panic,
+    Sleep(std::time::Duration),
+}
+
+/// A fake downstream that counts its calls.
+#[derive(Clone)]
+pub struct Counting {
+    pub calls: Arc<AtomicUsize>,
+    pub answer: Answer,
+}
+
+impl Counting {
+    pub fn new(answer: Answer) -> Self {
+        Self {
+            calls: Arc::new(AtomicUsize::new(0)),
+            answer,
+        }
+    }
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+pub fn draft_receipt() -> Value {
+    json!({"draft_ref": "draft_7k3m9q2x4w8r5t6v0a1b2c3d4e", "disposition": "draft",
+           "docStatus": "preliminary", "content_sha256": format!("sha256:{}", "ab".repeat(32))})
+}
+
+impl Executor for Counting {
+    fn execute(&self, _input: &StepInput, _deadline: Deadline) -> Result<Value, ExecutorError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        match &self.answer {
+            Answer::Draft => Ok(draft_receipt()),
+            Answer::Raw(v) => Ok(v.clone()),
+            Answer::Fail(e) => Err(e.clone()),
+            Answer::Panic => panic!("executor exploded"),
+            Answer::Sleep(d) => {
+                std::thread::sleep(*d);
+                Ok(draft_receipt())
+            }
+        }
+    }
+}
+
+pub fn rail_with(s: &Setup, exec: &Counting) -> Rail {
+    Rail::open(s.config.clone(), Some(Box::new(exec.clone()))).unwrap()
+}
+
+pub fn request(note_kind: &str) -> Value {
+    json!({
+        "request_id": mig06_rail::ids::AttemptId::mint().to_string(),
+        "trigger": "operator_explicit",
+        "subject": SUBJECT,
+        "steps": [{"action": "draft_note", "params": {"note_kind": note_kind}}],
+    })
+}
+
+pub fn attempt(rail: &Rail, caller: &str, req: &Value) -> Outcome {
+    let c = rail.local_caller(caller).unwrap();
+    rail.attempt(&c, req.to_string().as_bytes())
+}
+
+pub fn log_lines(s: &Setup) -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(s.config.data_dir.join("audit/log.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+pub fn continuation(prior: &Outcome, note_kind: &str, reason: &str) -> Value {
+    let mut r = request(note_kind);
+    r["trigger"] = json!("operator_continuation");
+    r["continuation"] = json!({"evidence": prior.evidence.clone().unwrap(), "reason": reason});
+    r
+}

@@ -1,0 +1,531 @@
+//! One test (at least) per invariant of the MIG-06 outline; each name carries the invariant's ID
+//! from `docs/INVARIANTS.md`. These run the real rail: real policy gate, real file audit store;
+//! the executor is a counting fake where a test must observe calls.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use mig06_rail::audit::{AuditError, AuditRecord, AuditStore, Hash};
+use mig06_rail::executor::ExecutorError;
+use mig06_rail::outcome::TerminalCode as C;
+use mig06_rail::policy::PolicyGate;
+use mig06_rail::rail::Rail;
+use serde_json::json;
+
+fn terminal_counts(s: &Setup) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for r in log_lines(s) {
+        if r["kind"] == "terminal" {
+            *m.entry(r["attempt_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    m
+}
+
+#[test]
+fn inv_deny_by_default_an_action_no_policy_permits_is_denied() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    // prior_authorisation is in the vocabulary but no policy permits it.
+    let o = attempt(&rail, "operator-1", &request("prior_authorisation"));
+    assert_eq!(o.code, C::DeniedPolicy);
+    assert!(
+        o.decision.as_ref().unwrap().policies.is_empty(),
+        "denied by default, not by a forbid"
+    );
+    assert_eq!(exec.calls(), 0);
+}
+
+#[test]
+fn inv_deny_by_default_a_bundle_without_permits_denies_everything() {
+    let s = setup();
+    let bundle = s.config.policy_bundle.clone();
+    std::fs::write(
+        bundle.join("policies.cedar"),
+        "@id(\"only-forbid\")\nforbid (principal, action, resource) when { false };\n",
+    )
+    .unwrap();
+    let gate = PolicyGate::load(&bundle, None).unwrap();
+    let d = gate.authorize_trigger(
+        &mig06_rail::ids::CallerId::parse("operator-1").unwrap(),
+        mig06_rail::config::CallerKind::Operator,
+        mig06_rail::request::Trigger::OperatorExplicit,
+        &Default::default(),
+    );
+    assert_eq!(d.effect, mig06_rail::outcome::Effect::Deny);
+}
+
+#[test]
+fn inv_fail_closed_policy_digest_mismatch_refuses_to_start() {
+    let s = setup();
+    let p = s.config.policy_bundle.join("policies.cedar");
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    text.push_str("\n// edited after pinning\n");
+    std::fs::write(&p, text).unwrap();
+    let err = Rail::open(s.config.clone(), None).unwrap_err();
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
+}
+
+#[test]
+fn inv_fail_closed_policies_failing_strict_validation_refuse_to_start() {
+    let s = setup();
+    // `context.params.nonexistent` does not typecheck against the schema.
+    std::fs::write(
+        s.config.policy_bundle.join("policies.cedar"),
+        "@id(\"bad\")\npermit (principal, action == Action::\"draft_note\", resource) when { context.params.nonexistent == \"x\" };\n",
+    )
+    .unwrap();
+    let err = PolicyGate::load(&s.config.policy_bundle, None).unwrap_err();
+    assert!(err.to_string().contains("strict validation"), "{err}");
+}
+
+#[test]
+fn inv_fail_closed_a_panicking_dependency_ends_aborted_invariant_and_is_recorded() {
+    let s = setup();
+    let exec = Counting::new(Answer::Panic);
+    let rail = rail_with(&s, &exec);
+    let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+    assert_eq!(o.code, C::AbortedInvariant);
+    assert!(o.recorded);
+    assert_eq!(terminal_counts(&s).get(o.attempt_id.as_str()), Some(&1));
+    // The rail still works after the panic.
+    let exec2 = Counting::new(Answer::Draft);
+    drop(rail);
+    let rail = rail_with(&s, &exec2);
+    assert_eq!(
+        attempt(&rail, "operator-1", &request("discharge_summary")).code,
+        C::CompletedDraft
+    );
+}
+
+/// An audit store that fails every append after the first `ok` ones, and counts calls.
+struct FlakyStore {
+    inner: Box<dyn AuditStore>,
+    ok: usize,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl AuditStore for FlakyStore {
+    fn append(&mut self, record: AuditRecord) -> Result<mig06_rail::audit::Appended, AuditError> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n >= self.ok {
+            return Err(AuditError::Io {
+                op: "test",
+                source: std::io::Error::other("disk full"),
+            });
+        }
+        self.inner.append(record)
+    }
+    fn is_continued(&mut self, p: &mig06_rail::ids::AttemptId) -> Result<bool, AuditError> {
+        self.inner.is_continued(p)
+    }
+    fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
+        self.inner.root_at(size)
+    }
+    fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
+        self.inner.leaf_at(index)
+    }
+    fn verifier_key(&self) -> String {
+        self.inner.verifier_key()
+    }
+}
+
+fn rail_with_flaky(
+    s: &Setup,
+    exec: &Counting,
+    ok: usize,
+) -> (Rail, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let gate = PolicyGate::load(&s.config.policy_bundle, Some(&s.config.policy_digest)).unwrap();
+    let signer = mig06_rail::rail::load_signer(&s.config).unwrap();
+    let verifier = signer.verifier();
+    let inner =
+        mig06_rail::audit::file::FileStore::open(&mig06_rail::rail::audit_dir(&s.config), signer)
+            .unwrap();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = FlakyStore {
+        inner: Box::new(inner),
+        ok,
+        calls: calls.clone(),
+    };
+    let rail = Rail::from_parts(
+        s.config.clone(),
+        gate,
+        Box::new(mig06_rail::phi::Detector::new().unwrap()),
+        Box::new(store),
+        Box::new(exec.clone()),
+        verifier,
+    );
+    (rail, calls)
+}
+
+#[test]
+fn inv_audit_before_execute_unconfirmed_open_record_means_no_execution() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let (rail, appends) = rail_with_flaky(&s, &exec, 0);
+    let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+    assert_eq!(o.code, C::AbortedAuditUnconfirmed);
+    assert_eq!(
+        exec.calls(),
+        0,
+        "nothing executes without a durable open record"
+    );
+    assert_eq!(
+        appends.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "no retry of the append"
+    );
+    assert!(o.draft_ref.is_none() && !o.recorded);
+}
+
+#[test]
+fn inv_audit_before_execute_unconfirmed_terminal_record_withholds_the_draft() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let (rail, appends) = rail_with_flaky(&s, &exec, 1);
+    let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+    assert_eq!(o.code, C::AbortedAuditUnconfirmed);
+    assert_eq!(exec.calls(), 1);
+    assert_eq!(appends.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(o.draft_ref.is_none(), "the draft reference is withheld");
+}
+
+#[test]
+fn inv_no_retry_each_dependency_is_called_at_most_once_whatever_fails() {
+    for (answer, code) in [
+        (
+            Answer::Fail(ExecutorError::Fault("boom")),
+            C::AbortedExecutorFault,
+        ),
+        (
+            Answer::Fail(ExecutorError::NotFinal("202")),
+            C::AbortedAsyncAmbiguity,
+        ),
+        (Answer::Fail(ExecutorError::Deadline), C::AbortedDeadline),
+        (
+            Answer::Raw(json!({"status": "pending"})),
+            C::AbortedAsyncAmbiguity,
+        ),
+        (Answer::Raw(json!("garbage")), C::AbortedExecutorFault),
+        (Answer::Draft, C::CompletedDraft),
+    ] {
+        let s = setup();
+        let exec = Counting::new(answer);
+        let rail = rail_with(&s, &exec);
+        let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+        assert_eq!(o.code, code);
+        assert_eq!(exec.calls(), 1, "{code}: executor called exactly once");
+        assert_eq!(
+            log_lines(&s).len(),
+            2,
+            "{code}: one open and one terminal record, no more"
+        );
+    }
+}
+
+#[test]
+fn inv_terminal_determinism_exactly_one_terminal_record_per_attempt() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let mut ids = Vec::new();
+    for req in [
+        request("discharge_summary"),
+        request("prior_authorisation"),
+        json!({"not": "a request"}),
+        json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "trigger": "operator_explicit", "subject": SUBJECT,
+               "steps": [{"action": "draft_note", "params": {"note_kind": "referral_letter"}}, {"action": "draft_note"}]}),
+    ] {
+        ids.push(attempt(&rail, "operator-1", &req).attempt_id);
+    }
+    let counts = terminal_counts(&s);
+    for id in ids {
+        assert_eq!(counts.get(id.as_str()), Some(&1));
+    }
+}
+
+#[test]
+fn inv_terminal_determinism_same_inputs_same_code_and_detail() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    for req in [
+        json!({"request_id": "x"}),
+        request("prior_authorisation"),
+        json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "trigger": "retry", "subject": SUBJECT, "steps": []}),
+    ] {
+        let a = attempt(&rail, "operator-1", &req);
+        let b = attempt(&rail, "operator-1", &req);
+        assert_ne!(a.attempt_id, b.attempt_id);
+        assert_eq!((a.code, &a.detail), (b.code, &b.detail));
+        assert_eq!(a.explanation, b.explanation);
+    }
+}
+
+#[test]
+fn inv_single_step_more_than_one_step_is_denied_and_nothing_runs() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let mut req = request("discharge_summary");
+    req["steps"] = json!([req["steps"][0].clone(), req["steps"][0].clone()]);
+    let o = attempt(&rail, "operator-1", &req);
+    assert_eq!(o.code, C::DeniedMultiStep);
+    assert_eq!(exec.calls(), 0);
+    assert_eq!(log_lines(&s).len(), 1, "a denial is one durable append");
+}
+
+#[test]
+fn inv_explicit_invocation_unknown_callers_get_no_attempt_and_no_record() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    assert!(rail.local_caller("operator-2").is_err());
+    assert!(rail.local_caller("Operator 1").is_err());
+    assert!(rail.bearer_caller(b"not a credential").is_err());
+    assert!(log_lines(&s).is_empty());
+}
+
+#[test]
+fn inv_no_autonomy_autonomous_trigger_words_are_unrepresentable() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    for t in [
+        "scheduled",
+        "retry",
+        "auto",
+        "background",
+        "event",
+        "cron",
+        "self_resume",
+        "auto_continuation",
+    ] {
+        let mut req = request("discharge_summary");
+        req["trigger"] = json!(t);
+        let o = attempt(&rail, "operator-1", &req);
+        assert_eq!(o.code, C::DeniedRequestInvalid, "{t}");
+        assert_eq!(
+            o.detail.as_ref().unwrap().reason,
+            "forbidden_autonomous_trigger"
+        );
+    }
+    assert_eq!(exec.calls(), 0);
+}
+
+#[test]
+fn inv_no_autonomy_the_library_has_no_spawn_timer_async_or_loop_that_starts_attempts() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    let mut stack = vec![src];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for needle in [
+                    "thread::spawn",
+                    "std::thread::Builder",
+                    "async fn",
+                    "tokio",
+                    ".attempt(",
+                    "sleep(",
+                ] {
+                    if code.contains(needle) {
+                        offenders.push(format!("{}:{}: {needle}", p.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+#[test]
+fn inv_no_background_the_rail_spawns_no_thread_and_leaves_none() {
+    fn threads() -> usize {
+        std::fs::read_dir("/proc/self/task").unwrap().count()
+    }
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    // Warm up once (first use initialises lazy statics in dependencies).
+    let _ = attempt(&rail, "operator-1", &request("discharge_summary"));
+    let before = threads();
+    let me = std::thread::current().id();
+    for _ in 0..5 {
+        let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+        assert_eq!(o.code, C::CompletedDraft);
+        assert_eq!(std::thread::current().id(), me);
+    }
+    assert_eq!(threads(), before);
+}
+
+#[test]
+fn inv_no_caching_identical_requests_are_each_gated_executed_and_recorded() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let req = request("discharge_summary");
+    let a = attempt(&rail, "operator-1", &req);
+    let b = attempt(&rail, "operator-1", &req);
+    assert_eq!((a.code, b.code), (C::CompletedDraft, C::CompletedDraft));
+    assert_ne!(a.attempt_id, b.attempt_id);
+    assert_eq!(exec.calls(), 2, "no memoised result");
+    assert_eq!(log_lines(&s).len(), 4);
+}
+
+#[test]
+fn inv_no_runtime_authoring_policy_on_disk_changes_do_not_reach_a_running_rail() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let digest = rail.policy_digest();
+    std::fs::write(
+        s.config.policy_bundle.join("policies.cedar"),
+        "@id(\"permit-all\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
+    let o = attempt(&rail, "operator-1", &request("prior_authorisation"));
+    assert_eq!(
+        o.code,
+        C::DeniedPolicy,
+        "the loaded bundle is still in force"
+    );
+    assert_eq!(o.policy_digest, digest);
+    // And a restart refuses the changed bundle rather than loading it.
+    drop(rail);
+    assert!(Rail::open(s.config.clone(), None).is_err());
+}
+
+#[test]
+fn inv_no_durable_state_the_rail_writes_only_the_audit_log() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    for k in ["discharge_summary", "prior_authorisation"] {
+        let _ = attempt(&rail, "operator-1", &request(k));
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![s.config.data_dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(
+                    p.strip_prefix(&s.config.data_dir)
+                        .unwrap()
+                        .display()
+                        .to_string(),
+                )
+            }
+        }
+    }
+    files.sort();
+    assert_eq!(files, ["audit/checkpoint.latest", "audit/log.jsonl"]);
+}
+
+#[test]
+fn inv_draft_only_finalisation_claims_abort_and_withhold_the_reference() {
+    for claim in [
+        json!({"disposition": "final"}),
+        json!({"docStatus": "final"}),
+        json!({"signed": true}),
+        json!({"write_back": true}),
+        json!({"attested": true}),
+    ] {
+        let s = setup();
+        let mut receipt = draft_receipt();
+        for (k, v) in claim.as_object().unwrap() {
+            receipt[k] = v.clone();
+        }
+        let exec = Counting::new(Answer::Raw(receipt));
+        let rail = rail_with(&s, &exec);
+        let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+        assert_eq!(o.code, C::AbortedOutputNotDraft, "{claim}");
+        assert!(o.draft_ref.is_none());
+        let last = log_lines(&s).pop().unwrap();
+        assert!(
+            last.get("draft_ref").is_none(),
+            "a non-draft reference is never recorded"
+        );
+    }
+}
+
+#[test]
+fn inv_sync_proxy_a_slow_dependency_past_the_deadline_is_discarded() {
+    let mut s = setup();
+    s.config.attempt_timeout = std::time::Duration::from_millis(50);
+    let exec = Counting::new(Answer::Sleep(std::time::Duration::from_millis(120)));
+    let rail = rail_with(&s, &exec);
+    let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+    assert_eq!(o.code, C::AbortedDeadline);
+    assert!(o.draft_ref.is_none());
+    assert_eq!(exec.calls(), 1);
+}
+
+#[test]
+fn inv_trigger_policy_a_trigger_must_be_registered_for_the_caller() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let mut req = request("discharge_summary");
+    req["trigger"] = json!("service_explicit");
+    let o = attempt(&rail, "operator-1", &req);
+    assert_eq!(o.code, C::DeniedUnapprovedTrigger);
+    assert_eq!(o.detail.unwrap().reason, "not_registered_for_caller");
+}
+
+#[test]
+fn inv_trigger_policy_a_registered_trigger_must_also_be_permitted_by_policy() {
+    let mut s = setup();
+    // Register operator_continuation for a fresh attempt: policy forbids a continuation trigger
+    // without a continuation.
+    let mut req = request("discharge_summary");
+    req["trigger"] = json!("operator_continuation");
+    s.config.callers[0]
+        .triggers
+        .insert(mig06_rail::request::Trigger::OperatorContinuation);
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let o = attempt(&rail, "operator-1", &req);
+    assert_eq!(o.code, C::DeniedUnapprovedTrigger);
+    assert_eq!(o.detail.unwrap().reason, "not_permitted_by_policy");
+    assert_eq!(exec.calls(), 0);
+}
+
+#[test]
+fn inv_metadata_only_records_carry_only_closed_fields() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let _ = attempt(&rail, "operator-1", &request("discharge_summary"));
+    let _ = attempt(
+        &rail,
+        "operator-1",
+        &json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "free_text": "please"}),
+    );
+    for line in std::fs::read_to_string(s.config.data_dir.join("audit/log.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        // Every record parses into the closed record type (deny_unknown_fields).
+        let _: AuditRecord = serde_json::from_str(line).unwrap();
+        assert!(!line.contains("please"));
+        assert!(
+            !line.contains(SUBJECT),
+            "the subject reference is not recorded"
+        );
+    }
+}
