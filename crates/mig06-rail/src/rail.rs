@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 
 use crate::attempt::{Attempt, SharedStore, TerminalFlag};
-use crate::audit::file::FileStore;
+use crate::audit::file::{FileStore, OpenReport};
 use crate::audit::{AuditError, AuditRecord, AuditStore, RecordKind, now_rfc3339};
 use crate::config::{CallerKind, Config, ExecutorConfig};
 use crate::executor::command::CommandExecutor;
@@ -93,6 +93,7 @@ pub struct Rail {
     store: SharedStore,
     executor: Box<dyn Executor>,
     verifier: LogVerifier,
+    open_report: OpenReport,
 }
 
 impl std::fmt::Debug for Rail {
@@ -138,6 +139,7 @@ impl Rail {
         let signer = load_signer(&config)?;
         let verifier = signer.verifier();
         let store = FileStore::open(&audit_dir(&config), signer)?;
+        let open_report = store.open_report().clone();
         let executor: Box<dyn Executor> = match (&config.executor, executor) {
             (_, Some(e)) => e,
             (ExecutorConfig::Reference, None) => Box::new(ReferenceExecutor::new(&config.data_dir)),
@@ -175,7 +177,14 @@ impl Rail {
             store: Mutex::new(store),
             executor,
             verifier,
+            open_report: OpenReport::default(),
         }
+    }
+
+    /// What opening the audit store found (records, a torn tail that was cut).
+    #[must_use]
+    pub fn audit_open_report(&self) -> &OpenReport {
+        &self.open_report
     }
 
     /// The configuration in force.

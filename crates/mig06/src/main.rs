@@ -91,6 +91,10 @@ enum PolicyCommand {
 }
 
 fn main() -> ExitCode {
+    // A panic message could quote data from a dependency; never print it.
+    std::panic::set_hook(Box::new(|_| {
+        eprintln!("mig06: internal error; the current attempt fails closed (ABORTED_INVARIANT)");
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -196,6 +200,12 @@ pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
         ExecutorConfig::Reference | ExecutorConfig::Command { .. } => None,
     };
     let rail = Rail::open(cfg, executor)?;
+    let cut = rail.audit_open_report().torn_tail_cut;
+    if cut > 0 {
+        eprintln!(
+            "mig06: audit log: cut a torn tail of {cut} bytes (an append that was never confirmed)"
+        );
+    }
     Ok(rail)
 }
 
