@@ -150,14 +150,16 @@ impl Rail {
             )),
             (ExecutorConfig::Http { .. }, None) => return Err(RailError::ExecutorNotSupplied),
         };
-        Ok(Self::from_parts(
+        let mut rail = Self::from_parts(
             config,
             gate,
             Box::new(detector),
             Box::new(store),
             executor,
             verifier,
-        ))
+        );
+        rail.open_report = open_report;
+        Ok(rail)
     }
 
     /// Assembles a rail from loaded parts (tests use this with a fake store or executor).
