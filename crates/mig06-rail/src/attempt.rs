@@ -419,16 +419,16 @@ impl Attempt<Opened> {
             subject: req.subject.clone(),
             params: req.params_json(),
         };
-        let raw = executor.execute(&input, self.core.deadline);
-        if self.core.deadline.passed() {
-            return Err(self.end(
-                TerminalCode::AbortedDeadline,
-                detail("$executor", "deadline"),
-            ));
-        }
-        let raw = match raw {
-            Ok(raw) => raw,
+        // The executor's own failure wins; an answer that arrives after the deadline is discarded.
+        let raw = match executor.execute(&input, self.core.deadline) {
             Err(e) => return Err(self.end(e.code(), detail("$executor", e.reason()))),
+            Ok(_) if self.core.deadline.passed() => {
+                return Err(self.end(
+                    TerminalCode::AbortedDeadline,
+                    detail("$executor", "late_answer"),
+                ));
+            }
+            Ok(raw) => raw,
         };
         match Receipt::check(&raw, phi) {
             Ok(receipt) => Ok(self.to(Executed { receipt })),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::executor::Deadline;
+use crate::executor::{Deadline, Executor, ExecutorError, StepInput};
 
 /// The dependency did not give a synchronous, authoritative answer before the deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +48,35 @@ pub fn resolve_by<F: Future>(fut: F, deadline: Deadline) -> Result<F::Output, Am
             Some(left) => std::thread::park_timeout(left),
             None => return Err(Ambiguity),
         }
+    }
+}
+
+/// An executor whose downstream is a Rust future (an async client): the future is made per step
+/// and resolved by [`resolve_by`] on the attempt's thread; pending at the deadline, it is dropped
+/// and the step ends `ABORTED_ASYNC_AMBIGUITY`.
+pub struct FutureExecutor<F> {
+    make: F,
+}
+
+impl<F> FutureExecutor<F> {
+    /// Wraps a function that starts the downstream call for a step.
+    pub fn new(make: F) -> Self {
+        Self { make }
+    }
+}
+
+impl<F, Fut> Executor for FutureExecutor<F>
+where
+    F: Fn(StepInput) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<serde_json::Value, ExecutorError>>,
+{
+    fn execute(
+        &self,
+        input: &StepInput,
+        deadline: Deadline,
+    ) -> Result<serde_json::Value, ExecutorError> {
+        resolve_by((self.make)(input.clone()), deadline)
+            .map_err(|Ambiguity| ExecutorError::NotFinal("future_pending_at_deadline"))?
     }
 }
 

@@ -529,3 +529,90 @@ fn inv_metadata_only_records_carry_only_closed_fields() {
         );
     }
 }
+
+fn rail_with_executor(s: &Setup, exec: Box<dyn mig06_rail::executor::Executor>) -> Rail {
+    Rail::open(s.config.clone(), Some(exec)).unwrap()
+}
+
+#[test]
+fn inv_sync_rail_a_future_still_pending_at_the_deadline_ends_async_ambiguity() {
+    let mut s = setup();
+    s.config.attempt_timeout = std::time::Duration::from_millis(40);
+    let exec = mig06_rail::proxy::FutureExecutor::new(|_input| std::future::pending());
+    let rail = rail_with_executor(&s, Box::new(exec));
+    let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+    assert_eq!(o.code, C::AbortedAsyncAmbiguity);
+    assert!(o.draft_ref.is_none());
+}
+
+#[test]
+fn inv_sync_rail_a_future_that_resolves_in_time_completes_on_the_calling_thread() {
+    let s = setup();
+    let me = std::thread::current().id();
+    let exec = mig06_rail::proxy::FutureExecutor::new(move |_input| async move {
+        assert_eq!(
+            std::thread::current().id(),
+            me,
+            "polled on the attempt's thread"
+        );
+        Ok(draft_receipt())
+    });
+    let rail = rail_with_executor(&s, Box::new(exec));
+    assert_eq!(
+        attempt(&rail, "operator-1", &request("discharge_summary")).code,
+        C::CompletedDraft
+    );
+}
+
+#[test]
+fn inv_phi_abort_each_identifier_kind_in_each_field_aborts_naming_path_and_kind() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let cases = [
+        ("/subject", "078-05-1120", "$.subject", "us_ssn"),
+        (
+            "/request_id",
+            "jane.doe@example.org",
+            "$.request_id",
+            "email",
+        ),
+        (
+            "/steps/0/params/note_kind",
+            "Call 415-555-2671",
+            "$.steps[0].params.note_kind",
+            "phone",
+        ),
+        (
+            "/trigger",
+            "4111 1111 1111 1111",
+            "$.trigger",
+            "payment_card",
+        ),
+    ];
+    for (ptr, value, field, kind) in cases {
+        let mut req = request("discharge_summary");
+        *req.pointer_mut(ptr).unwrap() = json!(value);
+        let o = attempt(&rail, "operator-1", &req);
+        assert_eq!(o.code, C::AbortedPhiDetected, "{field}");
+        let d = o.detail.unwrap();
+        assert_eq!(d.field, field);
+        assert!(d.reason.contains(kind), "{field}: {}", d.reason);
+    }
+    // A PHI-bearing key name is reported by position, never by name.
+    let mut req = request("discharge_summary");
+    req["steps"][0]["params"]["John Smith 078-05-1120"] = json!(1);
+    let o = attempt(&rail, "operator-1", &req);
+    assert_eq!(o.code, C::AbortedPhiDetected);
+    assert_eq!(o.detail.unwrap().field, "$.steps[0].params.<key#1>");
+    // A receipt carrying PHI aborts too, and its reference is withheld.
+    let mut receipt = draft_receipt();
+    receipt["draft_ref"] = json!("jane.doe@example.org");
+    let exec = Counting::new(Answer::Raw(receipt));
+    let rail = rail_with(&s, &exec);
+    let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+    assert_eq!(o.code, C::AbortedPhiDetected);
+    assert_eq!(o.detail.unwrap().field, "$receipt.draft_ref");
+    assert!(o.draft_ref.is_none());
+    assert_eq!(exec.calls(), 1);
+}
