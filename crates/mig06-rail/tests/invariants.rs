@@ -623,3 +623,12 @@ fn inv_phi_abort_each_identifier_kind_in_each_field_aborts_naming_path_and_kind(
     assert!(o.draft_ref.is_none());
     assert_eq!(exec.calls(), 1);
 }
+
+#[test]
+fn inv_trigger_policy_a_config_naming_a_trigger_outside_the_closed_set_is_refused() {
+    let s = setup();
+    let text = std::fs::read_to_string(&s.config.path).unwrap();
+    let bad = text.replace("\"operator_explicit\", ", "\"scheduled_nightly\", ");
+    let err = mig06_rail::config::Config::parse(&s.config.path, &bad).unwrap_err();
+    assert!(err.to_string().contains("unknown variant"), "{err}");
+}

@@ -343,7 +343,7 @@ fn explain_and_policy_check() {
 }
 
 #[test]
-fn provenance_prints_the_chain_root_to_tip() {
+fn inv_provenance_chain_is_printed_root_to_tip_from_metadata_only() {
     let env = Env::new();
     let (_, denied, _) = env.attempt(&request("prior_authorisation"));
     let mut cont = request("discharge_summary");
@@ -371,4 +371,22 @@ fn provenance_prints_the_chain_root_to_tip() {
         .unwrap();
     let dot = String::from_utf8(dot.stdout).unwrap();
     assert!(dot.starts_with("digraph") && dot.contains("->"));
+    // The links are ids and a depth, nothing else.
+    let json = mig06()
+        .args(["audit", "provenance", "--format", "json", "--config"])
+        .arg(env.config())
+        .arg(denied["attempt_id"].as_str().unwrap())
+        .output()
+        .unwrap();
+    for line in String::from_utf8(json.stdout).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        for k in ["attempt_id", "chain_root"] {
+            mig06_rail::ids::AttemptId::parse(v[k].as_str().unwrap()).unwrap();
+        }
+        assert!(
+            v["continues"].is_null()
+                || mig06_rail::ids::AttemptId::parse(v["continues"].as_str().unwrap()).is_ok()
+        );
+        assert!(v["depth"].is_u64());
+    }
 }
