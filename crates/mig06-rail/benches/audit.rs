@@ -6,7 +6,7 @@
 //! 2. `evidence::verify` of a real token (from a `FileStore::append` at the end of that log).
 //! 3. Single-caller durable appends/s: `FileStore::append` of real records versus a raw
 //!    `write` + `sync_data` of lines of the same lengths, same directory, same count
-//!    (`MIG06_BENCH_APPENDS`, default 2,000), interleaved in blocks.
+//!    (`MIG06_BENCH_APPENDS`, default 5,000), interleaved in blocks.
 //!
 //! The log is generated directly (records built here, `prev`/`seq` links, leaf hashes, a stored
 //! checkpoint every 256 records and the latest checkpoint, in the store's on-disk format), not by
@@ -260,14 +260,9 @@ fn sha256sum(path: &Path) -> Duration {
 }
 
 fn filesystem(dir: &Path) -> String {
-    let out = Command::new("stat")
-        .args(["-f", "-c", "%T"])
-        .arg(dir)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let dev = Command::new("df")
-        .args(["--output=source"])
+    // `df -T`'s type (`stat -f` calls ext4 "ext2/ext3"); tmpfs would make fdatasync free.
+    Command::new("df")
+        .args(["--output=fstype,source"])
         .arg(dir)
         .output()
         .map(|o| {
@@ -275,11 +270,11 @@ fn filesystem(dir: &Path) -> String {
                 .lines()
                 .nth(1)
                 .unwrap_or("")
-                .trim()
-                .to_owned()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" on ")
         })
-        .unwrap_or_default();
-    format!("{out} on {dev}")
+        .unwrap_or_default()
 }
 
 fn machine() {
@@ -391,7 +386,7 @@ fn bench_appends(base: &Path, signer: LogSigner, count: u64) {
         .open(dir.join("raw.jsonl"))
         .unwrap();
     let mut store = FileStore::open(&dir.join("rail"), signer).unwrap();
-    let blocks = 10usize;
+    let blocks = 100usize;
     let per = lines.len().div_ceil(blocks);
     let (mut t_raw, mut t_rail) = (Duration::ZERO, Duration::ZERO);
     for (lines, recs) in lines.chunks(per).zip(recs.chunks(per)) {
@@ -429,6 +424,18 @@ fn bench_appends(base: &Path, signer: LogSigner, count: u64) {
         }));
     }
     let sign = t.elapsed() / n;
+    let t = Instant::now();
+    for _ in 0..n {
+        let size = black_box(tree.size());
+        black_box(tree.root_at(size).unwrap());
+        black_box(tree.inclusion_proof(size - 1, size).unwrap());
+    }
+    let proofs = t.elapsed() / n;
+    let t = Instant::now();
+    for r in recs.iter().take(n as usize) {
+        black_box(serde_json::to_vec(black_box(r)).unwrap());
+    }
+    let encode = t.elapsed() / n;
     let note = signer.sign(&Checkpoint {
         origin: ORIGIN.to_owned(),
         size: tree.size(),
@@ -443,10 +450,24 @@ fn bench_appends(base: &Path, signer: LogSigner, count: u64) {
         std::fs::rename(&tmp, scratch.join("cp")).unwrap();
     }
     let rename = t.elapsed() / n;
+    let t = Instant::now();
+    for _ in 0..n {
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(scratch.join("cp"))
+            .unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, note.as_bytes(), 0).unwrap();
+    }
+    let in_place = t.elapsed() / n;
     println!(
-        "breakdown per append: sign checkpoint {:.1} us, write+rename checkpoint.latest {:.1} us, raw fdatasync append {:.1} us",
+        "breakdown per append (alone, no fdatasync): encode record {:.1} us, root + inclusion proof {:.1} us, sign checkpoint {:.1} us, checkpoint file via tmp+rename {:.1} us, in place {:.1} us; raw write+fdatasync {:.1} us",
+        encode.as_secs_f64() * 1e6,
+        proofs.as_secs_f64() * 1e6,
         sign.as_secs_f64() * 1e6,
         rename.as_secs_f64() * 1e6,
+        in_place.as_secs_f64() * 1e6,
         secs(t_raw) / count as f64 * 1e6
     );
 }
@@ -457,7 +478,7 @@ fn main() {
         return;
     }
     let count = env_u64("MIG06_BENCH_RECORDS", 1_000_000);
-    let appends = env_u64("MIG06_BENCH_APPENDS", 2_000);
+    let appends = env_u64("MIG06_BENCH_APPENDS", 5_000);
     let base = bench_dir();
     std::fs::create_dir_all(&base).unwrap();
     machine();
