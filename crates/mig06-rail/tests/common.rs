@@ -1,6 +1,13 @@
 //! Shared set-up for the rail's integration tests: a real `mig06 init` directory, the real file
 //! store and policy gate, and (where a test needs to observe calls) a counting fake executor.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,4 +1,11 @@
 //! Post-terminal continuations (outline §4.2) and provenance (§4.3), through the real rail.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
