@@ -67,7 +67,7 @@ fn bench_dir() -> PathBuf {
 /// continuations of denials (amended request, claiming the prior attempt).
 fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<AuditRecord> {
     let id = AttemptId::mint();
-    let caller = CallerId::parse(if n % 7 == 0 {
+    let caller = CallerId::parse(if n.is_multiple_of(7) {
         "service-a"
     } else {
         "operator-1"

@@ -432,3 +432,69 @@ pub fn read_records(dir: &Path) -> Result<Vec<(String, AuditRecord)>, AuditError
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::RecordKind;
+    use crate::ids::{CallerId, Sha256Digest};
+
+    fn record() -> AuditRecord {
+        let id = AttemptId::mint();
+        AuditRecord {
+            prev: String::new(),
+            seq: 0,
+            ts: crate::audit::now_rfc3339(),
+            kind: RecordKind::Open,
+            attempt_id: id.clone(),
+            caller: CallerId::parse("operator-1").unwrap(),
+            trigger: None,
+            action: None,
+            request_fp: None,
+            policy_digest: Sha256Digest::of(b"policy"),
+            decision: None,
+            code: None,
+            detail: None,
+            draft_ref: None,
+            content_sha256: None,
+            continues: None,
+            chain_root: id,
+            depth: 0,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn latest_checkpoint_is_rewritten_in_place_and_always_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let mut store = FileStore::open(dir.path(), signer).unwrap();
+        let latest = dir.path().join(LATEST_CHECKPOINT);
+        // Across the 9 -> 10 boundary the note grows by one byte.
+        for _ in 0..12 {
+            let appended = store.append(record()).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(&latest).unwrap(),
+                appended.checkpoint
+            );
+        }
+        // Something longer put there by hand is cut to the new note, not left as a tail.
+        let mut long = std::fs::read_to_string(&latest).unwrap();
+        long.push_str(&"x".repeat(500));
+        std::fs::write(&latest, long).unwrap();
+        let appended = store.append(record()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&latest).unwrap(),
+            appended.checkpoint
+        );
+        let verifier = store.verifier();
+        drop(store);
+        let reopened = FileStore::open(dir.path(), LogSigner::generate("x").unwrap());
+        assert!(
+            reopened.is_err(),
+            "a foreign key must not verify the checkpoint"
+        );
+        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, &mut |_, _| {});
+        assert_eq!(report.unwrap().records, 13);
+    }
+}
