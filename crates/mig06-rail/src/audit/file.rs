@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
@@ -289,16 +288,19 @@ impl FileStore {
     /// shrinks (the size only grows; origin, root and signature are fixed width), so a write
     /// from offset 0 replaces it whole; the file is cut to the note's length only when it held
     /// something longer (a file put there by hand). Like before, it is not synced: it only
-    /// ever lags the log, which `open` accepts.
+    /// ever lags the log, which `open` accepts. (A reader that does not take the lock, such as
+    /// `audit verify` run during an append, could in principle read a page mid-copy, fail, and
+    /// need a rerun; with the rename it read the old or the new note.)
     fn write_latest(&self, note: &str) -> Result<(), AuditError> {
         let err = io("write checkpoint");
-        let f = OpenOptions::new()
+        // Opened without `append` or `truncate`: the write starts at offset 0.
+        let mut f = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
             .open(self.dir.join(LATEST_CHECKPOINT))
             .map_err(err)?;
-        f.write_all_at(note.as_bytes(), 0)
+        f.write_all(note.as_bytes())
             .map_err(io("write checkpoint"))?;
         let len = note.len() as u64;
         if f.metadata().map_err(io("write checkpoint"))?.len() > len {
