@@ -62,7 +62,7 @@ pub const SYSTEM_SOURCE_TYPE: &str = "http://terminology.hl7.org/CodeSystem/secu
 /// HL7 audit entity types (`AuditEvent.entity.type`, code `2`: system object).
 pub const SYSTEM_ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
 
-/// Every system URI the export writes.
+/// Every URI the export writes (code and identifier systems, and [`RAIL_URI`]).
 pub const ALL_SYSTEMS: [&str; 13] = [
     SYSTEM_EVENT_TYPE,
     SYSTEM_ACTION,
@@ -278,7 +278,10 @@ fn audit_event(r: &AuditRecord, open: Option<&AuditRecord>) -> io::Result<Value>
             Effect::Deny => "deny",
         };
         policy_details.push(detail("decision-effect", effect));
-        policy_details.push(detail("decision-errors", if dec.errors { "true" } else { "false" }));
+        policy_details.push(detail(
+            "decision-errors",
+            if dec.errors { "true" } else { "false" },
+        ));
         policy_details.extend(dec.policies.iter().map(|p| policy_detail(p)));
     }
     entities.push(entity(
@@ -304,10 +307,7 @@ fn audit_event(r: &AuditRecord, open: Option<&AuditRecord>) -> io::Result<Value>
         "entity": entities,
     });
     if let (Some(a), Some(obj)) = (&r.action, ev.as_object_mut()) {
-        obj.insert(
-            "subtype".into(),
-            json!([coding(SYSTEM_ACTION, a.as_str())]),
-        );
+        obj.insert("subtype".into(), json!([coding(SYSTEM_ACTION, a.as_str())]));
     }
     Ok(ev)
 }
