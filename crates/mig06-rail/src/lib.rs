@@ -12,6 +12,7 @@ pub mod audit;
 pub mod config;
 pub mod evidence;
 pub mod executor;
+pub mod fhir;
 pub mod ids;
 pub mod init;
 pub mod outcome;
