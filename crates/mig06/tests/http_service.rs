@@ -147,7 +147,8 @@ fn inv_no_caching_every_route_and_error_answers_no_store() {
     let server = s.serve();
     let big = vec![b' '; 70_000];
     let body = valid_request();
-    let cases: Vec<(&str, &str, Option<&str>, Option<&[u8]>, u16)> = vec![
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a [u8]>, u16);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/v1/attempts",
