@@ -148,12 +148,8 @@ impl Metrics {
 // OpenAPI: mirror schemas of the library's wire types (the library has no utoipa dependency).
 
 /// The closed trigger taxonomy.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Trigger)]
-#[expect(
-    dead_code,
-    reason = "schema-only mirror of mig06_rail::request::Trigger"
-)]
 #[allow(clippy::enum_variant_names)]
 enum TriggerSchema {
     #[schema(rename = "operator_explicit")]
@@ -165,12 +161,8 @@ enum TriggerSchema {
 }
 
 /// The closed list of continuation reasons.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = ContinuationReason)]
-#[expect(
-    dead_code,
-    reason = "schema-only mirror of the library's ContinuationReason"
-)]
 #[allow(clippy::enum_variant_names)]
 enum ReasonSchema {
     #[schema(rename = "operator_amended_request")]
@@ -182,25 +174,29 @@ enum ReasonSchema {
 }
 
 /// One step: an action from the policy bundle's vocabulary and its closed parameters.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Step)]
-#[expect(dead_code, reason = "schema-only")]
+#[allow(dead_code, reason = "schema-only")]
+#[serde(deny_unknown_fields)]
 struct StepSchema {
     /// A vocabulary action code, e.g. `draft_note`.
     #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$", example = "draft_note")]
     action: String,
     /// The action's parameters: closed values declared in the vocabulary (enum codes, integers,
     /// booleans, opaque ids, digests).
-    #[schema(value_type = Object, example = json!({"note_kind": "discharge_summary"}))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, nullable = false, example = json!({"note_kind": "discharge_summary"}))]
     params: Option<serde_json::Value>,
 }
 
 /// A continuation of a prior terminal attempt.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Continuation)]
-#[expect(dead_code, reason = "schema-only")]
+#[allow(dead_code, reason = "schema-only")]
+#[serde(deny_unknown_fields)]
 struct ContinuationSchema {
     /// The prior attempt's evidence token.
+    #[schema(pattern = "^[A-Za-z0-9._=-]+$")]
     evidence: String,
     /// Why this is a continuation, not a retry.
     reason: ReasonSchema,
@@ -209,31 +205,37 @@ struct ContinuationSchema {
 /// An attempt request. Parsed by the rail into closed types; anything else (unknown fields,
 /// malformed JSON, free text) ends the attempt `DENIED_REQUEST_INVALID`, more than one step
 /// `DENIED_MULTI_STEP`.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = AttemptRequest)]
-#[expect(dead_code, reason = "schema-only")]
+#[allow(dead_code, reason = "schema-only")]
+#[serde(deny_unknown_fields)]
 struct AttemptRequestSchema {
     /// The caller's request id: a ULID or a lowercase hyphenated UUID.
-    #[schema(example = "01JD0000000000000000000000")]
+    #[schema(
+        example = "01JD0000000000000000000000",
+        pattern = "^([0-7][0-9A-HJKMNP-TV-Z]{25}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+    )]
     request_id: String,
     /// The trigger category.
     trigger: TriggerSchema,
     /// The subject reference: an opaque id (UUID, ULID, or `prefix_` + Crockford base32).
-    #[schema(example = "subj_7k3m9q2x4w8r5t6v")]
+    #[schema(
+        example = "subj_7k3m9q2x4w8r5t6v",
+        pattern = "^((subj|enc|draft|doc|ord|ref)_[0-9a-hjkmnp-tv-z]{16,52}|[0-7][0-9A-HJKMNP-TV-Z]{25}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+    )]
     subject: String,
-    /// Exactly one step.
+    /// Exactly one step (more than one ends the attempt `DENIED_MULTI_STEP`).
+    #[schema(min_items = 1, max_items = 1)]
     steps: Vec<StepSchema>,
     /// Present only for a continuation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     continuation: Option<ContinuationSchema>,
 }
 
 /// The stable terminal codes.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = TerminalCode)]
-#[expect(
-    dead_code,
-    reason = "schema-only mirror of mig06_rail::outcome::TerminalCode"
-)]
 enum TerminalCodeSchema {
     #[schema(rename = "COMPLETED_DRAFT")]
     CompletedDraft,
@@ -268,9 +270,8 @@ enum TerminalCodeSchema {
 }
 
 /// A policy effect.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Effect)]
-#[expect(dead_code, reason = "schema-only")]
 enum EffectSchema {
     #[schema(rename = "permit")]
     Permit,
@@ -279,9 +280,10 @@ enum EffectSchema {
 }
 
 /// The policy decision signal: metadata only.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = DecisionSignal)]
-#[expect(dead_code, reason = "schema-only")]
+#[allow(dead_code, reason = "schema-only")]
+#[serde(deny_unknown_fields)]
 struct DecisionSchema {
     /// Permit or deny.
     effect: EffectSchema,
@@ -292,9 +294,10 @@ struct DecisionSchema {
 }
 
 /// Field path and reason code; never the offending value.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Detail)]
-#[expect(dead_code, reason = "schema-only")]
+#[allow(dead_code, reason = "schema-only")]
+#[serde(deny_unknown_fields)]
 struct DetailSchema {
     /// The field path, e.g. `$.steps[0].params`.
     field: String,
@@ -303,9 +306,10 @@ struct DetailSchema {
 }
 
 /// Metadata-only provenance links between attempts.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Provenance)]
-#[expect(dead_code, reason = "schema-only")]
+#[allow(dead_code, reason = "schema-only")]
+#[serde(deny_unknown_fields)]
 struct ProvenanceSchema {
     /// The prior attempt this one continues.
     continues: Option<String>,
@@ -317,9 +321,10 @@ struct ProvenanceSchema {
 }
 
 /// The terminal outcome of one attempt (mirror of `mig06_rail::outcome::Outcome`).
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Outcome)]
-#[expect(dead_code, reason = "schema-only")]
+#[allow(dead_code, reason = "schema-only")]
+#[serde(deny_unknown_fields)]
 struct OutcomeSchema {
     /// The attempt id (ULID minted by the rail).
     attempt_id: String,
