@@ -3,7 +3,8 @@
 # negative) to every operation with a valid bearer credential; no 5xx and every response must
 # conform to the document (status, content type, headers, schema).
 #
-# Usage: bench/http/schemathesis.sh     (MAX_EXAMPLES=700 PORT=18416)
+# Usage: bench/http/schemathesis.sh     (MAX_EXAMPLES=700 MAX_TIME=60 PORT=18416)
+# --max-time makes the fuzzing phase repeat until the budget is spent (>= 2,000 requests).
 # Needs: pip install schemathesis
 set -euo pipefail
 
@@ -39,6 +40,7 @@ schemathesis --config-file "$ROOT/bench/http/schemathesis.toml" run "http://127.
   --header "Authorization: Bearer $CRED" \
   --checks all \
   --max-examples "$MAX_EXAMPLES" \
+  --max-time "${MAX_TIME:-60}" \
   --seed "${SEED:-406}" \
   --no-color \
   --report ndjson --report-ndjson-path "$WORK/events.ndjson" "$@"

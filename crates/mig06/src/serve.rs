@@ -206,7 +206,12 @@ struct ContinuationSchema {
 /// malformed JSON, free text) ends the attempt `DENIED_REQUEST_INVALID`, more than one step
 /// `DENIED_MULTI_STEP`.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
-#[schema(as = AttemptRequest)]
+#[schema(as = AttemptRequest, example = json!({
+    "request_id": "01JD0000000000000000000000",
+    "trigger": "operator_explicit",
+    "subject": "subj_7k3m9q2x4w8r5t6v",
+    "steps": [{"action": "draft_note", "params": {"note_kind": "discharge_summary"}}]
+}))]
 #[allow(dead_code, reason = "schema-only")]
 #[serde(deny_unknown_fields)]
 struct AttemptRequestSchema {
