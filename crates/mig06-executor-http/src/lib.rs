@@ -1,46 +1,159 @@
-//! The HTTP executor (placeholder until the HTTP issue lands): refuses to run.
+//! The HTTP executor: the attempt's one step as one blocking `POST` to a drafting service.
 //!
-//! STUB: being written.
+//! The decision that matters: the call is made once, on the attempt's own thread, with the
+//! attempt's remaining time as both the connect and the total timeout, and its answer counts only
+//! if the status is final (200/201, per [`mig06_rail::proxy::classify_http_status`]). There are
+//! no retries: ureq 3 has no retry logic at all (unlike ureq 2, which re-sent idempotent
+//! requests on a stale pooled connection; the 3.x agent only repeats a read interrupted by
+//! `EINTR` on the same socket), and this executor also disables connection pooling, so every
+//! attempt opens exactly one fresh connection and sends exactly one request. Redirects are not
+//! followed (`max_redirects = 0`: a 3xx is returned as is and is a fault). The receipt is read
+//! with a 64 KiB cap and must be JSON; the rail, not this crate, decides whether it is a
+//! draft-only, final, metadata-only receipt. No error carries downstream bytes.
+
+use std::time::Duration;
 
 use mig06_rail::executor::{Deadline, Executor, ExecutorError, StepInput};
+use mig06_rail::proxy::{HttpStatusClass, classify_http_status};
+
+/// Largest receipt body read from the drafting service, in bytes.
+pub const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
 
 /// Errors building the executor.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpExecutorError {
     /// The URL is not usable.
-    #[error("executor URL must start with http:// or https://")]
+    #[error("executor URL must start with http:// or https:// and name a host")]
     BadUrl,
+    /// The URL is `https://` but this build has no TLS support.
+    #[error("executor URL is https:// but mig06 was built without the `tls` feature")]
+    TlsUnavailable,
 }
 
 /// Calls a drafting service once per step.
 #[derive(Debug)]
 pub struct HttpExecutor {
     url: String,
+    agent: ureq::Agent,
 }
 
 impl HttpExecutor {
     /// An executor for `url`.
     ///
     /// # Errors
-    /// [`HttpExecutorError::BadUrl`].
+    /// [`HttpExecutorError::BadUrl`] for anything but an `http://` or `https://` URL with a host;
+    /// [`HttpExecutorError::TlsUnavailable`] for `https://` without the `tls` feature.
     pub fn new(url: &str) -> Result<Self, HttpExecutorError> {
-        if url.starts_with("http://") || url.starts_with("https://") {
-            Ok(Self {
-                url: url.to_owned(),
-            })
+        let rest = if let Some(rest) = url.strip_prefix("http://") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            if !cfg!(feature = "tls") {
+                return Err(HttpExecutorError::TlsUnavailable);
+            }
+            rest
         } else {
-            Err(HttpExecutorError::BadUrl)
+            return Err(HttpExecutorError::BadUrl);
+        };
+        if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
+            return Err(HttpExecutorError::BadUrl);
         }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            // Statuses are classified here, not turned into errors by the client.
+            .http_status_as_error(false)
+            // Never follow a redirect: the 3xx comes back as is and is a fault.
+            .max_redirects(0)
+            // No pooled connections: one fresh connection per attempt, nothing kept between
+            // attempts, and no stale-connection path that could ever re-send a request.
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
+            .user_agent("mig06-rail")
+            .build()
+            .into();
+        Ok(Self {
+            url: url.to_owned(),
+            agent,
+        })
+    }
+
+    /// The configured URL.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+fn map_error(e: &ureq::Error) -> ExecutorError {
+    match e {
+        ureq::Error::Timeout(_) => ExecutorError::Deadline,
+        ureq::Error::BodyExceedsLimit(_) => ExecutorError::Fault("receipt_too_large"),
+        ureq::Error::HostNotFound => ExecutorError::Fault("host_not_found"),
+        ureq::Error::ConnectionFailed => ExecutorError::Fault("connection_failed"),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ExecutorError::Deadline,
+        ureq::Error::Io(_) => ExecutorError::Fault("transport_error"),
+        _ => ExecutorError::Fault("http_error"),
     }
 }
 
 impl Executor for HttpExecutor {
     fn execute(
         &self,
-        _input: &StepInput,
-        _deadline: Deadline,
+        input: &StepInput,
+        deadline: Deadline,
     ) -> Result<serde_json::Value, ExecutorError> {
-        let _ = &self.url;
-        Err(ExecutorError::Fault("http_executor_unavailable"))
+        let Some(left) = deadline.remaining() else {
+            return Err(ExecutorError::Deadline);
+        };
+        let body = serde_json::to_vec(&input.to_json())
+            .map_err(|_| ExecutorError::Fault("input_not_serialisable"))?;
+        let connect = left.min(Duration::from_secs(5));
+        let mut response = self
+            .agent
+            .post(&self.url)
+            .config()
+            .timeout_global(Some(left))
+            .timeout_connect(Some(connect))
+            .build()
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .send(&body[..])
+            .map_err(|e| map_error(&e))?;
+        match classify_http_status(response.status().as_u16()) {
+            HttpStatusClass::Final => {}
+            HttpStatusClass::NotFinal => return Err(ExecutorError::NotFinal("http_status")),
+            HttpStatusClass::Failed => return Err(ExecutorError::Fault("http_status")),
+        }
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RECEIPT_BYTES)
+            .read_to_vec()
+            .map_err(|e| map_error(&e))?;
+        if deadline.passed() {
+            return Err(ExecutorError::Deadline);
+        }
+        serde_json::from_slice(&bytes).map_err(|_| ExecutorError::Fault("receipt_not_json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn only_http_urls_with_a_host_are_accepted() {
+        assert!(HttpExecutor::new("http://127.0.0.1:1/draft").is_ok());
+        assert!(HttpExecutor::new("ftp://x").is_err());
+        assert!(HttpExecutor::new("http://").is_err());
+        assert!(HttpExecutor::new("http:///x").is_err());
+        assert!(HttpExecutor::new("http://a b").is_err());
+    }
+
+    #[test]
+    fn https_needs_the_tls_feature() {
+        assert_eq!(
+            HttpExecutor::new("https://example.invalid/").is_ok(),
+            cfg!(feature = "tls")
+        );
     }
 }

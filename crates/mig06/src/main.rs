@@ -6,7 +6,9 @@
 //! because 2 means "denied" here.
 
 mod audit_cmd;
+mod caller_cmd;
 mod demo;
+mod serve;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -71,6 +73,21 @@ enum Command {
         /// Read plain text lines instead of JSON lines.
         #[arg(long)]
         lines: bool,
+    },
+    /// Serve the HTTP API: POST /v1/attempts (bearer credential), GET /v1/health, GET /metrics,
+    /// GET /v1/openapi.json. Stops on SIGTERM/SIGINT after in-flight attempts finish.
+    Serve {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8406")]
+        listen: std::net::SocketAddr,
+    },
+    /// Approved callers in the configuration file.
+    Caller {
+        #[command(subcommand)]
+        command: caller_cmd::CallerCommand,
     },
     /// Init a temporary set-up and run a scripted set of attempts, then verify the log.
     Demo {
@@ -187,6 +204,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dir } => demo::run(dir),
+        Command::Serve { config, listen } => serve::run(&config, listen),
+        Command::Caller { command } => caller_cmd::run(command),
     }
 }
 

@@ -1,0 +1,179 @@
+//! `mig06 caller add`: registers an approved HTTP caller in the configuration file.
+//!
+//! The decision that matters: the credential is generated here (32 bytes from the OS RNG,
+//! base64url), printed once, and never stored; only its SHA-256 goes into the file. The command
+//! edits the file on disk, never a running rail: callers change only by editing the file and
+//! restarting, and no HTTP route can do it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use mig06_rail::config::Config;
+use mig06_rail::ids::{CallerId, Sha256Digest};
+use mig06_rail::request::Trigger;
+use rand::RngCore;
+
+/// `mig06 caller ...`
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum CallerCommand {
+    /// Add an approved caller with a new random bearer credential. Only the credential's SHA-256
+    /// is written (appended as a new [[callers]] table); the credential is printed once, alone on
+    /// the last line of stdout. Restart `mig06 serve` to admit the caller.
+    Add {
+        /// The caller id: 1 to 63 characters of [a-z0-9-], starting with a letter.
+        id: String,
+        /// Operator or service.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// A permitted trigger category (repeatable): operator_explicit, service_explicit,
+        /// operator_continuation.
+        #[arg(long = "trigger", required = true)]
+        triggers: Vec<String>,
+        /// The configuration file to append to.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// The caller kinds.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum KindArg {
+    /// A human operator's console.
+    Operator,
+    /// An approved service.
+    Service,
+}
+
+impl KindArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Service => "service",
+        }
+    }
+}
+
+/// Runs a caller command.
+///
+/// # Errors
+/// Invalid id or trigger, an existing id, an unreadable or invalid configuration, I/O errors.
+pub(crate) fn run(command: CallerCommand) -> Result<ExitCode> {
+    match command {
+        CallerCommand::Add {
+            id,
+            kind,
+            triggers,
+            config,
+        } => add(&id, kind, &triggers, &config),
+    }
+}
+
+fn parse_triggers(given: &[String]) -> Result<Vec<Trigger>> {
+    let mut out: Vec<Trigger> = Vec::new();
+    for t in given {
+        let Some(trigger) = Trigger::from_code(t) else {
+            bail!(
+                "unknown trigger category; the closed set is operator_explicit, service_explicit, operator_continuation"
+            );
+        };
+        if !out.contains(&trigger) {
+            out.push(trigger);
+        }
+    }
+    Ok(out)
+}
+
+/// A fresh credential: 32 bytes from the OS RNG, base64url without padding.
+fn new_credential() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn add(id: &str, kind: KindArg, triggers: &[String], config: &Path) -> Result<ExitCode> {
+    let caller_id = CallerId::parse(id).map_err(|_| {
+        anyhow::anyhow!(
+            "invalid caller id: use 1 to 63 characters of [a-z0-9-], starting with a letter"
+        )
+    })?;
+    let triggers = parse_triggers(triggers)?;
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read configuration {}", config.display()))?;
+    let current = Config::parse(config, &text)?;
+    if current.caller(&caller_id).is_some() {
+        bail!(
+            "caller {caller_id} already exists in {}; refusing to replace it (edit the file to rotate its credential)",
+            config.display()
+        );
+    }
+    let credential = new_credential()?;
+    let digest = Sha256Digest::of(credential.as_bytes());
+    let trigger_list = triggers
+        .iter()
+        .map(|t| format!("\"{}\"", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut block = String::new();
+    if !text.is_empty() && !text.ends_with('\n') {
+        block.push('\n');
+    }
+    block.push_str(&format!(
+        "\n# Added by `mig06 caller add`; the credential itself is not stored.\n[[callers]]\nid = \"{caller_id}\"\nkind = \"{}\"\ntriggers = [{trigger_list}]\ncredential_sha256 = \"{digest}\"\n",
+        kind.as_str()
+    ));
+    // Check the result parses before touching the file, so a failure leaves it unchanged.
+    let new_text = format!("{text}{block}");
+    let updated = Config::parse(config, &new_text)?;
+    if updated.caller(&caller_id).is_none() {
+        bail!("the new caller did not appear in the configuration; nothing was written");
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(config)
+        .with_context(|| format!("cannot open {} for appending", config.display()))?;
+    file.write_all(block.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot append to {}", config.display()))?;
+    let names = triggers
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "added caller {caller_id} ({}; {names}) to {}",
+        kind.as_str(),
+        config.display()
+    );
+    println!("restart `mig06 serve` to admit it; the bearer credential (shown once) follows:");
+    println!("{credential}");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn credentials_are_43_chars_of_base64url_and_differ() {
+        let a = new_credential().unwrap();
+        let b = new_credential().unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+    }
+
+    #[test]
+    fn triggers_are_closed() {
+        assert!(parse_triggers(&["service_explicit".into()]).is_ok());
+        assert!(parse_triggers(&["scheduled".into()]).is_err());
+    }
+}

@@ -1,0 +1,239 @@
+//! Shared helpers for the `http_*` integration tests: a fresh `mig06 init` set-up per test, a
+//! real `mig06 serve` child process on an ephemeral port, and a plain HTTP client.
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const MIG06: &str = env!("CARGO_BIN_EXE_mig06");
+
+/// A fresh set-up with an operator caller that has a bearer credential.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub credential: String,
+}
+
+impl Setup {
+    /// `mig06 init`, optionally switch to the HTTP executor and a shorter deadline, then
+    /// `mig06 caller add op-http`.
+    pub fn new(executor_url: Option<&str>, timeout_ms: Option<u64>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(MIG06)
+            .arg("init")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "init failed");
+        let config = dir.path().join("mig06.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        if let Some(url) = executor_url {
+            text = text.replace(
+                "kind = \"reference\"",
+                &format!("kind = \"http\"\nurl = \"{url}\""),
+            );
+        }
+        if let Some(ms) = timeout_ms {
+            text = text.replace(
+                "attempt_timeout_ms = 10000",
+                &format!("attempt_timeout_ms = {ms}"),
+            );
+        }
+        std::fs::write(&config, text).unwrap();
+        let out = Command::new(MIG06)
+            .args(["caller", "add", "op-http", "--kind", "operator"])
+            .args(["--trigger", "operator_explicit", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "caller add failed");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let credential = stdout.lines().last().unwrap().trim().to_owned();
+        Self {
+            dir,
+            config,
+            credential,
+        }
+    }
+
+    /// The number of records in the audit log.
+    pub fn records(&self) -> usize {
+        let log = self.dir.path().join("data/audit/log.jsonl");
+        std::fs::read_to_string(log)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    pub fn serve(&self) -> Server {
+        Server::start(&self.config)
+    }
+}
+
+/// A running `mig06 serve`; killed on drop unless it already exited.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(config: &Path) -> Self {
+        let mut child = Command::new(MIG06)
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "serve did not start");
+        Self { child, base }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// Waits for exit (bounded) and returns the exit code.
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Everything the server wrote to stderr (after it exited or was killed).
+    pub fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub cache_control: Option<String>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+    pub fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .allow_non_standard_methods(true)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Sends `method url` with an optional bearer credential and body.
+pub fn call(method: &str, url: &str, bearer: Option<&str>, body: Option<&[u8]>) -> Answer {
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(b) = bearer {
+        req = req.header("authorization", format!("Bearer {b}"));
+    }
+    let req = req.header("content-type", "application/json");
+    let result = match body {
+        Some(b) => agent().run(req.body(b.to_vec()).unwrap()),
+        None => agent().run(req.body(()).unwrap()),
+    };
+    let mut resp = result.unwrap();
+    let cache_control = resp
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    Answer {
+        status,
+        cache_control,
+        body,
+    }
+}
+
+/// A valid one-step request (a new request id each time).
+pub fn valid_request() -> Vec<u8> {
+    let id = ulid_like();
+    serde_json::json!({
+        "request_id": id,
+        "trigger": "operator_explicit",
+        "subject": "subj_7k3m9q2x4w8r5t6v",
+        "steps": [{"action": "draft_note", "params": {"note_kind": "discharge_summary"}}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn ulid_like() -> String {
+    // 26 Crockford base32 characters, first one 0..7 (a valid ULID).
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut x = nanos ^ (u128::from(std::process::id()) << 64);
+    let mut s = String::from("0");
+    for _ in 0..25 {
+        s.push(ALPHABET[(x % 32) as usize] as char);
+        x = x / 32 + 0x9e37_79b9_7f4a_7c15;
+    }
+    s
+}
+
+/// The example downstream drafting service (crates/mig06/examples/draft_service.rs).
+#[path = "../../examples/draft_service.rs"]
+pub mod draft_service;
