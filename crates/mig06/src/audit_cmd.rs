@@ -59,6 +59,18 @@ pub enum AuditCommand {
         /// The older tree size.
         old_size: u64,
     },
+    /// Export the log for a hospital audit repository (FHIR R4 AuditEvent + Provenance, NDJSON).
+    Export {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Export format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Fhir)]
+        format: ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Print an attempt's continuation chain from root to tip.
     Provenance {
         /// The configuration file.
@@ -80,6 +92,12 @@ pub enum ProvenanceFormat {
     Json,
     /// A Graphviz graph.
     Dot,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// FHIR R4 AuditEvent (one per attempt) and Provenance (one per continuation link), NDJSON.
+    Fhir,
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +247,39 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                     "new_checkpoint": store.signed_checkpoint(size)?,
                     "proof": proof.iter().map(hex_string).collect::<Vec<_>>(),
                 })
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Export {
+            config,
+            format: ExportFormat::Fhir,
+            output,
+        } => {
+            let cfg = Config::load(&config)?;
+            let records: Vec<AuditRecord> = read_records(&audit_dir(&cfg))?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+            let stats = match output {
+                Some(path) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(&path)
+                            .with_context(|| format!("cannot create {}", path.display()))?,
+                    );
+                    let stats = mig06_rail::fhir::export_ndjson(&records, &mut f)?;
+                    std::io::Write::flush(&mut f)?;
+                    stats
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    let stats = mig06_rail::fhir::export_ndjson(&records, &mut out)?;
+                    std::io::Write::flush(&mut out)?;
+                    stats
+                }
+            };
+            eprintln!(
+                "mig06: exported {} AuditEvent and {} Provenance resources ({} attempts without a terminal record skipped)",
+                stats.audit_events, stats.provenances, stats.unterminated
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -390,3 +390,32 @@ fn inv_provenance_chain_is_printed_root_to_tip_from_metadata_only() {
         assert!(v["depth"].is_u64());
     }
 }
+
+#[test]
+fn audit_export_writes_fhir_ndjson_with_no_patient_identifier() {
+    let env = Env::new();
+    let (_, denied, _) = env.attempt(&request("prior_authorisation"));
+    let mut cont = request("discharge_summary");
+    cont["trigger"] = json!("operator_continuation");
+    cont["continuation"] =
+        json!({"evidence": denied["evidence"], "reason": "operator_amended_request"});
+    assert_eq!(env.attempt(&cont).0, 0);
+    let out = mig06()
+        .args(["audit", "export", "--format", "fhir", "--config"])
+        .arg(env.config())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = lines
+        .iter()
+        .map(|v| v["resourceType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["AuditEvent", "AuditEvent", "Provenance"]);
+    let all = serde_json::to_string(&lines).unwrap();
+    assert!(!all.contains(SUBJECT) && !all.contains("\"patient") && !all.contains("\"subject\""));
+}
