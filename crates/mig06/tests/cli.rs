@@ -419,3 +419,50 @@ fn audit_export_writes_fhir_ndjson_with_no_patient_identifier() {
     let all = serde_json::to_string(&lines).unwrap();
     assert!(!all.contains(SUBJECT) && !all.contains("\"patient") && !all.contains("\"subject\""));
 }
+
+#[test]
+fn checkpoint_and_consistency_proofs_verify_with_the_log_key() {
+    let env = small_log();
+    let vkey = std::fs::read_to_string(env.dir.path().join("keys/log.vkey")).unwrap();
+    let verifier = mig06_rail::tlog::checkpoint::LogVerifier::parse(vkey.trim()).unwrap();
+    let out = mig06()
+        .args(["audit", "checkpoint", "--config"])
+        .arg(env.config())
+        .output()
+        .unwrap();
+    let cp = verifier
+        .verify(&String::from_utf8(out.stdout).unwrap())
+        .unwrap();
+    assert_eq!(cp.size, 4);
+    let out = mig06()
+        .args(["audit", "consistency", "--config"])
+        .arg(env.config())
+        .arg("2")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let old = verifier
+        .verify(v["old_checkpoint"].as_str().unwrap())
+        .unwrap();
+    let new = verifier
+        .verify(v["new_checkpoint"].as_str().unwrap())
+        .unwrap();
+    let proof: Vec<[u8; 32]> = v["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            hex::decode(h.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect();
+    mig06_rail::tlog::verify_consistency(old.size, new.size, &old.root, &new.root, &proof).unwrap();
+    mig06()
+        .args(["audit", "consistency", "--config"])
+        .arg(env.config())
+        .arg("99")
+        .assert()
+        .code(1);
+}
