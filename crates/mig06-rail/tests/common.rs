@@ -114,3 +114,11 @@ pub fn continuation(prior: &Outcome, note_kind: &str, reason: &str) -> Value {
     r["continuation"] = json!({"evidence": prior.evidence.clone().unwrap(), "reason": reason});
     r
 }
+
+/// A fresh set-up with a rail whose executor answers a draft receipt and counts its calls.
+pub fn draft_rail() -> (Setup, Counting, Rail) {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    (s, exec, rail)
+}

@@ -16,9 +16,7 @@ use serde_json::json;
 
 #[test]
 fn inv_cont_new_attempt_a_denial_continued_with_an_amended_request_runs_as_a_fresh_attempt() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, _exec, rail) = draft_rail();
     let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
     assert_eq!(denied.code, C::DeniedPolicy);
     let cont = attempt(
@@ -49,9 +47,7 @@ fn inv_cont_new_attempt_a_denial_continued_with_an_amended_request_runs_as_a_fre
 
 #[test]
 fn inv_cont_not_retry_the_same_evidence_can_be_continued_only_once() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, exec, rail) = draft_rail();
     let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
     let first = attempt(
         &rail,
@@ -107,9 +103,7 @@ fn inv_cont_not_retry_an_unchanged_request_is_a_retry_unless_policy_allows_the_r
 
 #[test]
 fn inv_cont_evidence_forged_truncated_and_foreign_tokens_are_invalid() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, exec, rail) = draft_rail();
     let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
     let token = denied.evidence.clone().unwrap();
     let other = setup();
@@ -138,9 +132,7 @@ fn inv_cont_evidence_forged_truncated_and_foreign_tokens_are_invalid() {
 
 #[test]
 fn inv_cont_depth_chains_are_bounded_by_policy() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, exec, rail) = draft_rail();
     let mut req = request("prior_authorisation");
     let mut prior = attempt(&rail, "operator-1", &req);
     for depth in 1..=4u32 {
@@ -212,9 +204,7 @@ fn inv_cont_not_retry_two_concurrent_continuations_of_one_attempt_exactly_one_wi
 
 #[test]
 fn inv_cont_explicit_a_completed_draft_is_not_continuable_by_the_example_policy() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, _exec, rail) = draft_rail();
     let done = attempt(&rail, "operator-1", &request("discharge_summary"));
     let o = attempt(
         &rail,
@@ -226,9 +216,7 @@ fn inv_cont_explicit_a_completed_draft_is_not_continuable_by_the_example_policy(
 
 #[test]
 fn inv_cont_explicit_a_continuation_needs_the_continuation_trigger() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, _exec, rail) = draft_rail();
     let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
     let mut req = continuation(&denied, "discharge_summary", "operator_amended_request");
     req["trigger"] = json!("operator_explicit");

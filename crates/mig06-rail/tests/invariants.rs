@@ -34,9 +34,7 @@ fn terminal_counts(s: &Setup) -> HashMap<String, usize> {
 
 #[test]
 fn inv_deny_by_default_an_action_no_policy_permits_is_denied() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, exec, rail) = draft_rail();
     // prior_authorisation is in the vocabulary but no policy permits it.
     let o = attempt(&rail, "operator-1", &request("prior_authorisation"));
     assert_eq!(o.code, C::DeniedPolicy);
@@ -236,9 +234,7 @@ fn inv_no_retry_each_dependency_is_called_at_most_once_whatever_fails() {
 
 #[test]
 fn inv_terminal_determinism_exactly_one_terminal_record_per_attempt() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, _exec, rail) = draft_rail();
     let mut ids = Vec::new();
     for req in [
         request("discharge_summary"),
@@ -257,9 +253,7 @@ fn inv_terminal_determinism_exactly_one_terminal_record_per_attempt() {
 
 #[test]
 fn inv_terminal_determinism_same_inputs_same_code_and_detail() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, _exec, rail) = draft_rail();
     for req in [
         json!({"request_id": "x"}),
         request("prior_authorisation"),
@@ -275,9 +269,7 @@ fn inv_terminal_determinism_same_inputs_same_code_and_detail() {
 
 #[test]
 fn inv_single_step_more_than_one_step_is_denied_and_nothing_runs() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, exec, rail) = draft_rail();
     let mut req = request("discharge_summary");
     req["steps"] = json!([req["steps"][0].clone(), req["steps"][0].clone()]);
     let o = attempt(&rail, "operator-1", &req);
@@ -288,9 +280,7 @@ fn inv_single_step_more_than_one_step_is_denied_and_nothing_runs() {
 
 #[test]
 fn inv_explicit_invocation_unknown_callers_get_no_attempt_and_no_record() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, _exec, rail) = draft_rail();
     assert!(rail.local_caller("operator-2").is_err());
     assert!(rail.local_caller("Operator 1").is_err());
     assert!(rail.bearer_caller(b"not a credential").is_err());
@@ -299,9 +289,7 @@ fn inv_explicit_invocation_unknown_callers_get_no_attempt_and_no_record() {
 
 #[test]
 fn inv_no_autonomy_autonomous_trigger_words_are_unrepresentable() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, exec, rail) = draft_rail();
     for t in [
         "scheduled",
         "retry",
@@ -362,9 +350,7 @@ fn inv_no_background_the_rail_spawns_no_thread_and_leaves_none() {
     fn threads() -> usize {
         std::fs::read_dir("/proc/self/task").unwrap().count()
     }
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, _exec, rail) = draft_rail();
     // Warm up once (first use initialises lazy statics in dependencies).
     let _ = attempt(&rail, "operator-1", &request("discharge_summary"));
     let before = threads();
@@ -379,9 +365,7 @@ fn inv_no_background_the_rail_spawns_no_thread_and_leaves_none() {
 
 #[test]
 fn inv_no_caching_identical_requests_are_each_gated_executed_and_recorded() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, exec, rail) = draft_rail();
     let req = request("discharge_summary");
     let a = attempt(&rail, "operator-1", &req);
     let b = attempt(&rail, "operator-1", &req);
@@ -393,9 +377,7 @@ fn inv_no_caching_identical_requests_are_each_gated_executed_and_recorded() {
 
 #[test]
 fn inv_no_runtime_authoring_policy_on_disk_changes_do_not_reach_a_running_rail() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, _exec, rail) = draft_rail();
     let digest = rail.policy_digest();
     std::fs::write(
         s.config.policy_bundle.join("policies.cedar"),
@@ -416,9 +398,7 @@ fn inv_no_runtime_authoring_policy_on_disk_changes_do_not_reach_a_running_rail()
 
 #[test]
 fn inv_no_durable_state_the_rail_writes_only_the_audit_log() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, _exec, rail) = draft_rail();
     for k in ["discharge_summary", "prior_authorisation"] {
         let _ = attempt(&rail, "operator-1", &request(k));
     }
@@ -484,9 +464,7 @@ fn inv_sync_proxy_a_slow_dependency_past_the_deadline_is_discarded() {
 
 #[test]
 fn inv_trigger_policy_a_trigger_must_be_registered_for_the_caller() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (_s, _exec, rail) = draft_rail();
     let mut req = request("discharge_summary");
     req["trigger"] = json!("service_explicit");
     let o = attempt(&rail, "operator-1", &req);
@@ -514,9 +492,7 @@ fn inv_trigger_policy_a_registered_trigger_must_also_be_permitted_by_policy() {
 
 #[test]
 fn inv_metadata_only_records_carry_only_closed_fields() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, _exec, rail) = draft_rail();
     let _ = attempt(&rail, "operator-1", &request("discharge_summary"));
     let _ = attempt(
         &rail,
@@ -573,9 +549,7 @@ fn inv_sync_rail_a_future_that_resolves_in_time_completes_on_the_calling_thread(
 
 #[test]
 fn inv_phi_abort_each_identifier_kind_in_each_field_aborts_naming_path_and_kind() {
-    let s = setup();
-    let exec = Counting::new(Answer::Draft);
-    let rail = rail_with(&s, &exec);
+    let (s, _exec, rail) = draft_rail();
     let cases = [
         ("/subject", "078-05-1120", "$.subject", "us_ssn"),
         (
