@@ -1,0 +1,111 @@
+//! Single-caller attempt latency against a bare Cedar decision, in one process
+//! (`docs/PERFORMANCE.md`, `## Attempt latency`):
+//!
+//! - baseline: `PolicyGate::authorize_step` alone (one Cedar evaluation, the same request);
+//! - a denied attempt (`DENIED_POLICY`: parse, PHI scan, two Cedar evaluations, one durable append);
+//! - a completed attempt (two durable appends and the reference executor's draft file).
+//!
+//! The set-up is a real `mig06 init` in `MIG06_BENCH_DIR` (default `<target dir>/mig06-bench-attempt`,
+//! a real disk), `MIG06_BENCH_ITERS` iterations each (default 2,000), median and p99 reported.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use mig06_rail::config::{CallerKind, Config};
+use mig06_rail::ids::CallerId;
+use mig06_rail::outcome::TerminalCode;
+use mig06_rail::policy::{ContinuationFacts, PolicyGate};
+use mig06_rail::rail::Rail;
+use mig06_rail::request::Trigger;
+use serde_json::json;
+
+fn stats(mut d: Vec<Duration>) -> (Duration, Duration) {
+    d.sort_unstable();
+    (d[d.len() / 2], d[d.len() * 99 / 100])
+}
+
+fn time(iters: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    let mut out = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let t = Instant::now();
+        f();
+        out.push(t.elapsed());
+    }
+    stats(out)
+}
+
+fn main() {
+    let iters: usize = std::env::var("MIG06_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let dir = std::env::var("MIG06_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/mig06-bench-attempt")
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = mig06_rail::init::init(&dir).unwrap();
+    let config = Config::load(&report.config).unwrap();
+    let gate = PolicyGate::load(&config.policy_bundle, Some(&config.policy_digest)).unwrap();
+    let rail = Rail::open(config, None).unwrap();
+    let caller = rail.local_caller("operator-1").unwrap();
+    let req = |kind: &str| {
+        json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "trigger": "operator_explicit",
+               "subject": "subj_7k3m9q2x4w8r5t6v",
+               "steps": [{"action": "draft_note", "params": {"note_kind": kind}}]})
+        .to_string()
+        .into_bytes()
+    };
+    let (denied, completed) = (req("prior_authorisation"), req("discharge_summary"));
+    assert_eq!(
+        rail.attempt(&caller, &denied).code,
+        TerminalCode::DeniedPolicy
+    );
+    assert_eq!(
+        rail.attempt(&caller, &completed).code,
+        TerminalCode::CompletedDraft
+    );
+    let id = CallerId::parse("operator-1").unwrap();
+    let facts = ContinuationFacts::default();
+    let cedar = time(iters, || {
+        black_box(gate.authorize_step(
+            &id,
+            CallerKind::Operator,
+            "draft_note",
+            Trigger::OperatorExplicit,
+            json!({"note_kind": "prior_authorisation"}),
+            &facts,
+        ));
+    });
+    let d = time(iters, || {
+        black_box(rail.attempt(&caller, &denied));
+    });
+    let c = time(iters, || {
+        black_box(rail.attempt(&caller, &completed));
+    });
+    println!("iterations: {iters} each, data dir {}", dir.display());
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}",
+        "", "median", "p99", "x cedar"
+    );
+    for (name, (m, p)) in [
+        ("bare Cedar decision", cedar),
+        ("denied attempt (DENIED_POLICY)", d),
+        ("completed attempt (COMPLETED_DRAFT)", c),
+    ] {
+        println!(
+            "{name:<34} {:>10.1}us {:>10.1}us {:>10.1}",
+            m.as_secs_f64() * 1e6,
+            p.as_secs_f64() * 1e6,
+            m.as_secs_f64() / cedar.0.as_secs_f64()
+        );
+    }
+}
