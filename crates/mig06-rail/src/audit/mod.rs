@@ -3,7 +3,8 @@
 //! The decision that matters: the log file is the single source of truth and the only thing
 //! synced; an append is confirmed only after `fdatasync` returns. Everything else (the Merkle
 //! tree, the claims index, the latest signed checkpoint) is derived from the log and rebuilt or
-//! re-checked when the store opens, so one sync per append is all durability costs.
+//! re-checked when the store opens, so one sync per append (per batch of concurrent appends, see
+//! [`group`]) is all durability costs.
 
 pub mod file;
 pub mod group;
