@@ -44,11 +44,11 @@
 )]
 
 use std::cell::Cell;
-use std::sync::Mutex;
 
 use mig06_tlog::checkpoint::LogVerifier;
 
-use crate::audit::{Appended, AuditError, AuditRecord, AuditStore, RecordKind, now_rfc3339};
+use crate::audit::group::GroupCommit;
+use crate::audit::{Appended, AuditError, AuditRecord, RecordKind, now_rfc3339};
 use crate::evidence;
 use crate::executor::{Deadline, Executor, Receipt, StepInput};
 use crate::ids::{AttemptId, Sha256Digest};
@@ -57,8 +57,8 @@ use crate::policy::{ContinuationFacts, PolicyGate};
 use crate::rail::AuthenticatedCaller;
 use crate::request::{self, AttemptRequest, PhiScan, Trigger};
 
-/// The shared audit store, locked per append.
-pub type SharedStore = Mutex<Box<dyn AuditStore>>;
+/// The shared audit store: concurrent appends are committed in groups, one `fdatasync` each.
+pub type SharedStore = GroupCommit;
 
 /// An attempt in stage `S`.
 #[derive(Debug)]
@@ -169,14 +169,6 @@ fn detail(field: &str, reason: &str) -> Option<Detail> {
     })
 }
 
-fn lock(store: &SharedStore) -> Result<std::sync::MutexGuard<'_, Box<dyn AuditStore>>, AuditError> {
-    // A poisoned store may hold a half-applied append: fail closed.
-    store.lock().map_err(|_| AuditError::Io {
-        op: "lock store",
-        source: std::io::Error::other("audit store poisoned by an earlier panic"),
-    })
-}
-
 impl Attempt<Received> {
     /// A new attempt for an authenticated caller.
     #[must_use]
@@ -269,7 +261,8 @@ impl Attempt<Parsed> {
             Err(evidence::EvidenceError::NotTerminal) => return invalid(self, "not_terminal"),
         };
         // Signed by our key is not enough: the record must be in this log, at that index.
-        let in_log = lock(store).and_then(|mut s| {
+        // A poisoned store may hold a half-applied append: `with_store` fails closed.
+        let in_log = store.with_store(|s| {
             let leaf = s.leaf_at(prior.index)?;
             let root = s.root_at(prior.tree_size)?;
             let used = s.is_continued(prior.attempt_id())?;
@@ -385,7 +378,7 @@ impl Attempt<Permitted> {
         written: &TerminalFlag,
     ) -> Result<Attempt<Opened>, Outcome> {
         let record = self.core.record(RecordKind::Open, None, None, None);
-        match lock(store).and_then(|mut s| s.append(record)) {
+        match store.append(record) {
             Ok(appended) if appended.claim_refused => {
                 written.0.set(true);
                 Err(self.core.outcome_from(&appended, None))
@@ -472,7 +465,7 @@ impl Attempt<Ending> {
         let record = self
             .core
             .record(RecordKind::Terminal, Some(code), detail, receipt.as_ref());
-        let outcome = match lock(store).and_then(|mut s| s.append(record)) {
+        let outcome = match store.append(record) {
             Ok(appended) => {
                 written.0.set(true);
                 self.core.outcome_from(&appended, receipt.as_ref())

@@ -7,12 +7,12 @@
 
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
 
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 
 use crate::attempt::{Attempt, SharedStore, TerminalFlag};
 use crate::audit::file::{FileStore, OpenReport};
+use crate::audit::group::GroupCommit;
 use crate::audit::{AuditError, AuditRecord, AuditStore, RecordKind, now_rfc3339};
 use crate::config::{CallerKind, Config, ExecutorConfig};
 use crate::executor::command::CommandExecutor;
@@ -176,7 +176,7 @@ impl Rail {
             config,
             gate,
             detector,
-            store: Mutex::new(store),
+            store: GroupCommit::new(store),
             executor,
             verifier,
             open_report: OpenReport::default(),
@@ -187,6 +187,14 @@ impl Rail {
     #[must_use]
     pub fn audit_open_report(&self) -> &OpenReport {
         &self.open_report
+    }
+
+    /// How many times the audit store synced its log (`None` when the store does not count, or
+    /// its lock is poisoned), and how many batches group commit handed it.
+    #[must_use]
+    pub fn audit_syncs(&self) -> (Option<u64>, Option<u64>) {
+        let syncs = self.store.with_store(|s| Ok(s.syncs())).ok().flatten();
+        (syncs, self.store.batches().ok())
     }
 
     /// The configuration in force.
@@ -338,11 +346,7 @@ impl Rail {
                 depth: 0,
                 reason: None,
             };
-            recorded = self
-                .store
-                .lock()
-                .ok()
-                .is_some_and(|mut s| s.append(record).is_ok());
+            recorded = self.store.append(record).is_ok();
         }
         Outcome {
             attempt_id: id.clone(),

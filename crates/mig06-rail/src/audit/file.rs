@@ -14,12 +14,14 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fs2::FileExt;
 use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
 use mig06_tlog::{Tree, leaf_hash};
 use serde::Deserialize;
 
+use super::group::batch_failure;
 use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, ZERO_HASH, hash_hex};
 use crate::ids::AttemptId;
 
@@ -61,6 +63,9 @@ pub struct FileStore {
     claims: HashMap<AttemptId, AttemptId>,
     signer: LogSigner,
     report: OpenReport,
+    syncs: AtomicU64,
+    #[cfg(test)]
+    fail_sync: bool,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -99,6 +104,9 @@ impl FileStore {
             claims: HashMap::new(),
             signer,
             report: OpenReport::default(),
+            syncs: AtomicU64::new(0),
+            #[cfg(test)]
+            fail_sync: false,
         };
         store.log.lock_exclusive().map_err(io("lock log"))?;
         let result = store
@@ -180,7 +188,7 @@ impl FileStore {
         if !tail.is_empty() {
             // An append that never reached fdatasync: it was never confirmed to anyone.
             self.log.set_len(self.len).map_err(io("cut torn tail"))?;
-            self.log.sync_data().map_err(io("sync after cut"))?;
+            self.sync_log().map_err(io("sync after cut"))?;
             self.report.torn_tail_cut += tail.len() as u64;
         }
         Ok(())
@@ -265,17 +273,31 @@ impl FileStore {
         Ok(())
     }
 
-    fn write_checkpoints(&self, size: u64) -> Result<String, AuditError> {
+    /// Signs the checkpoint of the tree at `size` and writes it to [`LATEST_CHECKPOINT`]; appends
+    /// to [`CHECKPOINTS_FILE`] a signed checkpoint for every multiple of [`CHECKPOINT_EVERY`] in
+    /// `from + 1 ..= size` (a batch may cross one without ending on it).
+    fn write_checkpoints(&self, from: u64, size: u64) -> Result<String, AuditError> {
         let note = self.signed_checkpoint(size)?;
         self.write_latest(&note)?;
-        if size.is_multiple_of(CHECKPOINT_EVERY) {
+        let mut kept = String::new();
+        for k in (from / CHECKPOINT_EVERY + 1)..=(size / CHECKPOINT_EVERY) {
+            let at = k.saturating_mul(CHECKPOINT_EVERY);
+            let signed = if at == size {
+                note.clone()
+            } else {
+                self.signed_checkpoint(at)?
+            };
+            // Notes are separated by a blank line after their signature block.
+            kept.push_str(&signed);
+            kept.push('\n');
+        }
+        if !kept.is_empty() {
             let mut f = OpenOptions::new()
                 .append(true)
                 .create(true)
                 .open(self.dir.join(CHECKPOINTS_FILE))
                 .map_err(io("append checkpoint"))?;
-            // Notes are separated by a blank line after their signature block.
-            f.write_all(format!("{note}\n").as_bytes())
+            f.write_all(kept.as_bytes())
                 .map_err(io("append checkpoint"))?;
         }
         Ok(note)
@@ -309,58 +331,102 @@ impl FileStore {
         Ok(())
     }
 
-    fn append_locked(&mut self, mut record: AuditRecord) -> Result<Appended, AuditError> {
-        self.catch_up()?;
-        let index = self.tree.size();
-        let claim_refused = record.continues.as_ref().is_some_and(|prior| {
-            self.claims
-                .get(prior)
-                .is_some_and(|holder| *holder != record.attempt_id)
-        });
-        if claim_refused {
-            record.refuse_claim();
+    /// `fdatasync` of the log, counted.
+    fn sync_log(&self) -> std::io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        #[cfg(test)]
+        if self.fail_sync {
+            return Err(std::io::Error::other("injected sync failure"));
         }
-        record.prev = hash_hex(&self.last);
-        record.seq = index;
-        let bytes = serde_json::to_vec(&record).map_err(|_| AuditError::Encode)?;
-        let mut line = bytes.clone();
-        line.push(b'\n');
-        let written = self
-            .log
-            .write_all(&line)
-            .and_then(|()| self.log.sync_data());
+        self.log.sync_data()
+    }
+
+    /// Appends `records` in order with one write and one `fdatasync`. Must hold the lock.
+    ///
+    /// Each record's one-continuation claim is decided in log order, against the log and the
+    /// records before it in the batch. Every record gets the batch's one signed checkpoint (of
+    /// the tree that ends with the batch's last record) and its inclusion proof in that tree.
+    /// Any failure fails the whole batch; a partial write is cut.
+    fn append_batch_locked(
+        &mut self,
+        records: Vec<AuditRecord>,
+    ) -> Result<Vec<Appended>, AuditError> {
+        self.catch_up()?;
+        let start = self.tree.size();
+        let mut last = self.last;
+        let mut claimed: HashMap<AttemptId, AttemptId> = HashMap::new();
+        let mut lines = Vec::new();
+        let mut staged = Vec::with_capacity(records.len());
+        for (index, mut record) in (start..).zip(records) {
+            let claim_refused = record.continues.as_ref().is_some_and(|prior| {
+                self.claims
+                    .get(prior)
+                    .or_else(|| claimed.get(prior))
+                    .is_some_and(|holder| *holder != record.attempt_id)
+            });
+            if claim_refused {
+                record.refuse_claim();
+            }
+            record.prev = hash_hex(&last);
+            record.seq = index;
+            let bytes = serde_json::to_vec(&record).map_err(|_| AuditError::Encode)?;
+            lines.extend_from_slice(&bytes);
+            lines.push(b'\n');
+            let h = leaf_hash(&bytes);
+            last = h;
+            if let Some(prior) = &record.continues {
+                claimed
+                    .entry(prior.clone())
+                    .or_insert_with(|| record.attempt_id.clone());
+            }
+            staged.push((index, h, bytes, claim_refused, record));
+        }
+        if staged.is_empty() {
+            return Ok(Vec::new());
+        }
+        let written = self.log.write_all(&lines).and_then(|()| self.sync_log());
         if let Err(e) = written {
             // Not confirmed: cut whatever part reached the file so the tail stays clean.
             let _ = self.log.set_len(self.len);
             return Err(io("append record")(e));
         }
-        self.len += line.len() as u64;
-        let h = leaf_hash(&bytes);
-        self.tree.push(h);
-        self.last = h;
-        if let Some(prior) = &record.continues {
-            self.claims
-                .entry(prior.clone())
-                .or_insert_with(|| record.attempt_id.clone());
+        self.len += lines.len() as u64;
+        for (_, h, ..) in &staged {
+            self.tree.push(*h);
         }
-        let size = index + 1;
-        let checkpoint = self.write_checkpoints(size)?;
-        let proof = self
-            .tree
-            .inclusion_proof(index, size)
-            .map_err(|_| AuditError::Corrupt {
-                index,
-                what: "inclusion proof".into(),
-            })?;
-        Ok(Appended {
-            index,
-            leaf_hash: h,
-            bytes,
-            proof,
-            checkpoint,
-            claim_refused,
-            record,
-        })
+        self.last = last;
+        for (prior, holder) in claimed {
+            self.claims.entry(prior).or_insert(holder);
+        }
+        let size = self.tree.size();
+        let checkpoint = self.write_checkpoints(start, size)?;
+        staged
+            .into_iter()
+            .map(|(index, leaf_hash, bytes, claim_refused, record)| {
+                let proof =
+                    self.tree
+                        .inclusion_proof(index, size)
+                        .map_err(|_| AuditError::Corrupt {
+                            index,
+                            what: "inclusion proof".into(),
+                        })?;
+                Ok(Appended {
+                    index,
+                    leaf_hash,
+                    bytes,
+                    proof,
+                    checkpoint: checkpoint.clone(),
+                    claim_refused,
+                    record,
+                })
+            })
+            .collect()
+    }
+
+    /// `fdatasync` calls this store made on its log (appends and torn-tail cuts).
+    #[must_use]
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     fn with_lock<T>(
@@ -378,7 +444,20 @@ impl FileStore {
 
 impl AuditStore for FileStore {
     fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
-        self.with_lock(|s| s.append_locked(record))
+        let mut one = self.with_lock(|s| s.append_batch_locked(vec![record]))?;
+        one.pop().ok_or(AuditError::Encode)
+    }
+
+    fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
+        let n = records.len();
+        match self.with_lock(|s| s.append_batch_locked(records)) {
+            Ok(appended) => appended.into_iter().map(Ok).collect(),
+            Err(e) => (0..n).map(|_| Err(batch_failure(&e))).collect(),
+        }
+    }
+
+    fn syncs(&self) -> Option<u64> {
+        Some(FileStore::syncs(self))
     }
 
     fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
@@ -498,5 +577,67 @@ mod tests {
         );
         let report = crate::audit::verify::verify_dir(dir.path(), &verifier, &mut |_, _| {});
         assert_eq!(report.unwrap().records, 13);
+    }
+
+    #[test]
+    fn a_batch_is_one_write_one_sync_one_checkpoint_and_a_failed_sync_fails_all_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let mut store = FileStore::open(dir.path(), signer).unwrap();
+        store.append(record()).unwrap();
+        assert_eq!(store.syncs(), 1);
+        let log_len = || std::fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
+        let before = log_len();
+
+        // A failed fdatasync: every member fails, nothing stays in the log or the tree.
+        store.fail_sync = true;
+        let failed = store.append_batch(vec![record(), record(), record()]);
+        assert_eq!(failed.len(), 3);
+        assert!(failed.iter().all(Result::is_err));
+        assert_eq!(store.syncs(), 2);
+        assert_eq!(log_len(), before);
+        assert_eq!(store.size(), 1);
+
+        // The same batch, synced: one more sync, consecutive indices, one checkpoint of the
+        // batch's final tree, each proof against it.
+        store.fail_sync = false;
+        let ok: Vec<Appended> = store
+            .append_batch(vec![record(), record(), record()])
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(store.syncs(), 3);
+        let verifier = store.verifier();
+        for (i, a) in ok.iter().enumerate() {
+            assert_eq!(a.index, i as u64 + 1);
+            assert_eq!(a.checkpoint, ok[2].checkpoint);
+            let cp = verifier.verify(&a.checkpoint).unwrap();
+            assert_eq!(cp.size, 4);
+            mig06_tlog::verify_inclusion(&a.leaf_hash, a.index, cp.size, &a.proof, &cp.root)
+                .unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(LATEST_CHECKPOINT)).unwrap(),
+            ok[2].checkpoint
+        );
+        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, &mut |_, _| {});
+        assert_eq!(report.unwrap().records, 4);
+    }
+
+    #[test]
+    fn a_batch_crossing_a_kept_checkpoint_size_still_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let mut store = FileStore::open(dir.path(), signer).unwrap();
+        let first: Vec<AuditRecord> = (0..CHECKPOINT_EVERY - 2).map(|_| record()).collect();
+        assert!(store.append_batch(first).iter().all(Result::is_ok));
+        let second: Vec<AuditRecord> = (0..5).map(|_| record()).collect();
+        assert!(store.append_batch(second).iter().all(Result::is_ok));
+        let kept = std::fs::read_to_string(dir.path().join(CHECKPOINTS_FILE)).unwrap();
+        let verifier = store.verifier();
+        let cp = verifier.verify(kept.strip_suffix('\n').unwrap()).unwrap();
+        assert_eq!(cp.size, CHECKPOINT_EVERY);
+        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, &mut |_, _| {});
+        assert_eq!(report.unwrap().checkpoints, 2);
     }
 }

@@ -3,9 +3,11 @@
 //! The decision that matters: the log file is the single source of truth and the only thing
 //! synced; an append is confirmed only after `fdatasync` returns. Everything else (the Merkle
 //! tree, the claims index, the latest signed checkpoint) is derived from the log and rebuilt or
-//! re-checked when the store opens, so one sync per append is all durability costs.
+//! re-checked when the store opens, so one sync per append (per batch of concurrent appends, see
+//! [`group`]) is all durability costs.
 
 pub mod file;
+pub mod group;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};
@@ -141,9 +143,11 @@ pub struct Appended {
     pub leaf_hash: Hash,
     /// The record's exact bytes (without the newline).
     pub bytes: Vec<u8>,
-    /// Inclusion proof of the record in the tree of size `index + 1`.
+    /// Inclusion proof of the record in the tree of `checkpoint`.
     pub proof: Vec<Hash>,
-    /// The signed checkpoint (C2SP signed note) of the tree of size `index + 1`.
+    /// The signed checkpoint (C2SP signed note) of a tree that includes the record: of size
+    /// `index + 1` for a single append, of the size after the batch's last record for a record
+    /// committed in a batch ([`AuditStore::append_batch`]).
     pub checkpoint: String,
     /// The record claimed a prior attempt that another attempt had already claimed, so the store
     /// wrote a terminal `DENIED_CONTINUATION_ALREADY_USED` record instead, in the same append.
@@ -163,6 +167,15 @@ pub trait AuditStore: Send {
     /// # Errors
     /// Any error means the append is not confirmed.
     fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError>;
+
+    /// Appends `records` in order, as [`AuditStore::append`] would one by one, and returns one
+    /// result per record, in the same order, only once the records are durable. A store may make
+    /// the whole batch durable at once (the file store: one write, one `fdatasync`, one signed
+    /// checkpoint); then a failure fails every record of the batch. The default appends one by
+    /// one.
+    fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
+        records.into_iter().map(|r| self.append(r)).collect()
+    }
 
     /// Whether `prior` has already been continued (a hint; [`AuditStore::append`] decides).
     ///
@@ -184,6 +197,11 @@ pub trait AuditStore: Send {
 
     /// The log's verifier key text (`name+keyid+base64`).
     fn verifier_key(&self) -> String;
+
+    /// How many times the store synced its log, when it counts (for tests and metrics).
+    fn syncs(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Hex of a hash.
