@@ -158,6 +158,7 @@ impl Rail {
             executor,
             verifier,
         );
+        rail.store.note_size(open_report.records);
         rail.open_report = open_report;
         Ok(rail)
     }
@@ -195,6 +196,13 @@ impl Rail {
     pub fn audit_syncs(&self) -> (Option<u64>, Option<u64>) {
         let syncs = self.store.with_store(|s| Ok(s.syncs())).ok().flatten();
         (syncs, self.store.batches().ok())
+    }
+
+    /// The audit log's size (records) as this instance last saw it: at open, or after its own
+    /// latest append. Never waits for the store.
+    #[must_use]
+    pub fn log_size(&self) -> u64 {
+        self.store.known_size()
     }
 
     /// The configuration in force.

@@ -380,6 +380,9 @@ struct HealthBody {
     /// The policy bundle digest in force.
     #[schema(pattern = "^sha256:[0-9a-f]{64}$")]
     policy_digest: String,
+    /// Audit log size in records, as this instance last saw it (at start-up or after its own
+    /// latest append).
+    log_size: u64,
     /// The `mig06` version.
     version: &'static str,
 }
@@ -580,6 +583,7 @@ async fn get_health(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(HealthBody {
         status: "ok",
         policy_digest: state.policy_digest.clone(),
+        log_size: state.rail.log_size(),
         version: env!("CARGO_PKG_VERSION"),
     })
     .into_response()

@@ -115,6 +115,16 @@ fn health_reports_the_policy_digest() {
     let text = std::fs::read_to_string(&s.config).unwrap();
     let digest = h.json()["policy_digest"].as_str().unwrap().to_owned();
     assert!(text.contains(&digest));
+    assert_eq!(h.json()["log_size"], 0);
+    let a = call(
+        "POST",
+        &server.url("/v1/attempts"),
+        Some(&s.credential),
+        Some(&valid_request()),
+    );
+    assert_eq!(a.status, 200);
+    let h = call("GET", &server.url("/v1/health"), None, None);
+    assert_eq!(h.json()["log_size"], 2, "an open and a terminal record");
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! record is unconfirmed (fail closed).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::{Appended, AuditError, AuditRecord, AuditStore};
@@ -23,6 +24,9 @@ pub struct GroupCommit {
     state: Mutex<State>,
     done: Condvar,
     store: Mutex<Box<dyn AuditStore>>,
+    /// The log size this instance last saw (after open or its own latest batch), for health
+    /// reports that must not wait behind an `fdatasync`.
+    known_size: AtomicU64,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -89,6 +93,15 @@ impl Drop for Leader<'_> {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if let Some(size) = self
+            .results
+            .iter()
+            .flatten()
+            .map(|a| a.index.saturating_add(1))
+            .max()
+        {
+            self.group.note_size(size);
+        }
         let mut results = std::mem::take(&mut self.results).into_iter();
         for ticket in self.tickets.drain(..) {
             let r = results
@@ -111,6 +124,7 @@ impl GroupCommit {
             state: Mutex::new(State::default()),
             done: Condvar::new(),
             store: Mutex::new(store),
+            known_size: AtomicU64::new(0),
         }
     }
 
@@ -174,6 +188,17 @@ impl GroupCommit {
     ) -> Result<T, AuditError> {
         let mut store = self.store.lock().map_err(|_| poisoned("lock store"))?;
         f(store.as_mut())
+    }
+
+    /// Records a log size seen by this instance (sizes only grow).
+    pub fn note_size(&self, size: u64) {
+        self.known_size.fetch_max(size, Ordering::Relaxed);
+    }
+
+    /// The log size this instance last saw; other processes may have appended since.
+    #[must_use]
+    pub fn known_size(&self) -> u64 {
+        self.known_size.load(Ordering::Relaxed)
     }
 
     /// Batches committed so far (each is one call to [`AuditStore::append_batch`]).
