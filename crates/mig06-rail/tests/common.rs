@@ -122,3 +122,30 @@ pub fn draft_rail() -> (Setup, Counting, Rail) {
     let rail = rail_with(&s, &exec);
     (s, exec, rail)
 }
+
+/// A rail on the set-up's real policy gate, detector and file store, with the store wrapped by
+/// `wrap` (a test store that observes or fails appends) and `exec` as the executor.
+pub fn rail_around_store(
+    s: &Setup,
+    exec: &Counting,
+    wrap: impl FnOnce(Box<dyn mig06_rail::audit::AuditStore>) -> Box<dyn mig06_rail::audit::AuditStore>,
+) -> Rail {
+    let gate = mig06_rail::policy::PolicyGate::load(
+        &s.config.policy_bundle,
+        Some(&s.config.policy_digest),
+    )
+    .unwrap();
+    let signer = mig06_rail::rail::load_signer(&s.config).unwrap();
+    let verifier = signer.verifier();
+    let inner =
+        mig06_rail::audit::file::FileStore::open(&mig06_rail::rail::audit_dir(&s.config), signer)
+            .unwrap();
+    Rail::from_parts(
+        s.config.clone(),
+        gate,
+        Box::new(mig06_rail::phi::Detector::new().unwrap()),
+        wrap(Box::new(inner)),
+        Box::new(exec.clone()),
+        verifier,
+    )
+}

@@ -16,13 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
-use mig06_rail::audit::file::FileStore;
 use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash};
 use mig06_rail::evidence;
 use mig06_rail::ids::AttemptId;
 use mig06_rail::outcome::{Outcome, TerminalCode as C};
-use mig06_rail::policy::PolicyGate;
-use mig06_rail::rail::{Rail, audit_dir, load_signer};
+use mig06_rail::rail::{Rail, audit_dir};
 
 const THREADS: usize = 16;
 const PER_THREAD: usize = 6;
@@ -86,26 +84,16 @@ fn rail_with_batches(
     delay: Duration,
     fail_multi_after: usize,
 ) -> (Rail, Sizes) {
-    let gate = PolicyGate::load(&s.config.policy_bundle, Some(&s.config.policy_digest)).unwrap();
-    let signer = load_signer(&s.config).unwrap();
-    let verifier = signer.verifier();
-    let inner = FileStore::open(&audit_dir(&s.config), signer).unwrap();
     let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let store = Batches {
-        inner: Box::new(inner),
-        delay,
-        fail_multi_after,
-        batches: Arc::new(AtomicUsize::new(0)),
-        sizes: sizes.clone(),
-    };
-    let rail = Rail::from_parts(
-        s.config.clone(),
-        gate,
-        Box::new(mig06_rail::phi::Detector::new().unwrap()),
-        Box::new(store),
-        Box::new(exec.clone()),
-        verifier,
-    );
+    let rail = rail_around_store(s, exec, |inner| {
+        Box::new(Batches {
+            inner,
+            delay,
+            fail_multi_after,
+            batches: Arc::new(AtomicUsize::new(0)),
+            sizes: sizes.clone(),
+        })
+    });
     (rail, sizes)
 }
 

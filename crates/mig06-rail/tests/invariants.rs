@@ -144,26 +144,14 @@ fn rail_with_flaky(
     exec: &Counting,
     ok: usize,
 ) -> (Rail, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let gate = PolicyGate::load(&s.config.policy_bundle, Some(&s.config.policy_digest)).unwrap();
-    let signer = mig06_rail::rail::load_signer(&s.config).unwrap();
-    let verifier = signer.verifier();
-    let inner =
-        mig06_rail::audit::file::FileStore::open(&mig06_rail::rail::audit_dir(&s.config), signer)
-            .unwrap();
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let store = FlakyStore {
-        inner: Box::new(inner),
-        ok,
-        calls: calls.clone(),
-    };
-    let rail = Rail::from_parts(
-        s.config.clone(),
-        gate,
-        Box::new(mig06_rail::phi::Detector::new().unwrap()),
-        Box::new(store),
-        Box::new(exec.clone()),
-        verifier,
-    );
+    let rail = rail_around_store(s, exec, |inner| {
+        Box::new(FlakyStore {
+            inner,
+            ok,
+            calls: calls.clone(),
+        })
+    });
     (rail, calls)
 }
 
