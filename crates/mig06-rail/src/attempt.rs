@@ -545,7 +545,7 @@ impl Core {
                 chain_root: rec.chain_root.clone(),
                 depth: rec.depth,
             },
-            evidence: Some(evidence::encode(appended)),
+            evidence: evidence::encode(appended),
             recorded: true,
         }
     }

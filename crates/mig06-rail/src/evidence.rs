@@ -74,17 +74,18 @@ impl VerifiedEvidence {
     }
 }
 
-/// Encodes the evidence of a confirmed terminal append.
+/// Encodes the evidence of a confirmed terminal append; `None` when the append carries no
+/// signed checkpoint (an open record: the store signs for terminal records).
 #[must_use]
-pub fn encode(appended: &Appended) -> String {
+pub fn encode(appended: &Appended) -> Option<String> {
     let wire = Wire {
         record: String::from_utf8_lossy(&appended.bytes).into_owned(),
         index: appended.index,
         proof: appended.proof.iter().map(hex::encode).collect(),
-        checkpoint: appended.checkpoint.clone(),
+        checkpoint: appended.checkpoint.clone()?,
     };
     let json = serde_json::to_vec(&wire).unwrap_or_default();
-    format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(json))
+    Some(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(json)))
 }
 
 /// Verifies a token offline with the log's verifier key.

@@ -224,11 +224,13 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                 leaf_hash: mig06_rail::tlog::leaf_hash(line.as_bytes()),
                 bytes: line.as_bytes().to_vec(),
                 proof: store.tree().inclusion_proof(index, size)?,
-                checkpoint: store.signed_checkpoint(size)?,
+                checkpoint: Some(store.signed_checkpoint(size)?),
                 claim_refused: false,
                 record: rec.clone(),
             };
-            println!("{}", mig06_rail::evidence::encode(&appended));
+            let token = mig06_rail::evidence::encode(&appended)
+                .context("the evidence has no signed checkpoint")?;
+            println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Consistency { config, old_size } => {

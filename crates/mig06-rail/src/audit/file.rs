@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,7 +23,7 @@ use mig06_tlog::{Tree, leaf_hash};
 use serde::Deserialize;
 
 use super::group::batch_failure;
-use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, ZERO_HASH, hash_hex};
+use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, ZERO_HASH, hash_hex};
 use crate::ids::AttemptId;
 
 /// The log file's name in the audit directory.
@@ -62,6 +63,9 @@ pub struct FileStore {
     last: Hash,
     claims: HashMap<AttemptId, AttemptId>,
     signer: LogSigner,
+    /// [`LATEST_CHECKPOINT`], opened at its first write and kept open: reopening it per signed
+    /// append cost more than the write itself.
+    latest: Option<File>,
     report: OpenReport,
     syncs: AtomicU64,
     #[cfg(test)]
@@ -103,6 +107,7 @@ impl FileStore {
             last: ZERO_HASH,
             claims: HashMap::new(),
             signer,
+            latest: None,
             report: OpenReport::default(),
             syncs: AtomicU64::new(0),
             #[cfg(test)]
@@ -273,19 +278,29 @@ impl FileStore {
         Ok(())
     }
 
-    /// Signs the checkpoint of the tree at `size` and writes it to [`LATEST_CHECKPOINT`]; appends
-    /// to [`CHECKPOINTS_FILE`] a signed checkpoint for every multiple of [`CHECKPOINT_EVERY`] in
-    /// `from + 1 ..= size` (a batch may cross one without ending on it).
-    fn write_checkpoints(&self, from: u64, size: u64) -> Result<String, AuditError> {
-        let note = self.signed_checkpoint(size)?;
-        self.write_latest(&note)?;
+    /// When `sign_latest`, signs the checkpoint of the tree at `size` and writes it to
+    /// [`LATEST_CHECKPOINT`]. Appends to [`CHECKPOINTS_FILE`] a signed checkpoint for every
+    /// multiple of [`CHECKPOINT_EVERY`] in `from + 1 ..= size` (a batch may cross one without
+    /// ending on it).
+    fn write_checkpoints(
+        &mut self,
+        from: u64,
+        size: u64,
+        sign_latest: bool,
+    ) -> Result<Option<String>, AuditError> {
+        let note = if sign_latest {
+            let note = self.signed_checkpoint(size)?;
+            self.write_latest(&note)?;
+            Some(note)
+        } else {
+            None
+        };
         let mut kept = String::new();
         for k in (from / CHECKPOINT_EVERY + 1)..=(size / CHECKPOINT_EVERY) {
             let at = k.saturating_mul(CHECKPOINT_EVERY);
-            let signed = if at == size {
-                note.clone()
-            } else {
-                self.signed_checkpoint(at)?
+            let signed = match &note {
+                Some(note) if at == size => note.clone(),
+                Some(_) | None => self.signed_checkpoint(at)?,
             };
             // Notes are separated by a blank line after their signature block.
             kept.push_str(&signed);
@@ -313,16 +328,20 @@ impl FileStore {
     /// ever lags the log, which `open` accepts. (A reader that does not take the lock, such as
     /// `audit verify` run during an append, could in principle read a page mid-copy, fail, and
     /// need a rerun; with the rename it read the old or the new note.)
-    fn write_latest(&self, note: &str) -> Result<(), AuditError> {
-        let err = io("write checkpoint");
-        // Opened without `append` or `truncate`: the write starts at offset 0.
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.dir.join(LATEST_CHECKPOINT))
-            .map_err(err)?;
-        f.write_all(note.as_bytes())
+    fn write_latest(&mut self, note: &str) -> Result<(), AuditError> {
+        let f = match &mut self.latest {
+            Some(f) => f,
+            // Opened without `append` or `truncate`: writes go where `write_all_at` puts them.
+            None => self.latest.insert(
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(self.dir.join(LATEST_CHECKPOINT))
+                    .map_err(io("open checkpoint"))?,
+            ),
+        };
+        f.write_all_at(note.as_bytes(), 0)
             .map_err(io("write checkpoint"))?;
         let len = note.len() as u64;
         if f.metadata().map_err(io("write checkpoint"))?.len() > len {
@@ -344,8 +363,9 @@ impl FileStore {
     /// Appends `records` in order with one write and one `fdatasync`. Must hold the lock.
     ///
     /// Each record's one-continuation claim is decided in log order, against the log and the
-    /// records before it in the batch. Every record gets the batch's one signed checkpoint (of
-    /// the tree that ends with the batch's last record) and its inclusion proof in that tree.
+    /// records before it in the batch. When the batch holds a terminal record, every record gets
+    /// the batch's one signed checkpoint (of the tree that ends with the batch's last record) and
+    /// its inclusion proof in that tree; a batch of open records only is not signed.
     /// Any failure fails the whole batch; a partial write is cut.
     fn append_batch_locked(
         &mut self,
@@ -399,7 +419,16 @@ impl FileStore {
             self.claims.entry(prior).or_insert(holder);
         }
         let size = self.tree.size();
-        let checkpoint = self.write_checkpoints(start, size)?;
+        // Only a terminal record needs a signed checkpoint (its evidence); an open record is
+        // covered by the one its terminal record will get. The first batch is always signed so
+        // that a non-empty log always has a latest checkpoint, and so is a batch that reaches a
+        // kept checkpoint, so that the latest is never older than a kept one.
+        let sign_latest = start == 0
+            || start / CHECKPOINT_EVERY != size / CHECKPOINT_EVERY
+            || staged
+                .iter()
+                .any(|(.., record)| record.kind == RecordKind::Terminal);
+        let checkpoint = self.write_checkpoints(start, size, sign_latest)?;
         staged
             .into_iter()
             .map(|(index, leaf_hash, bytes, claim_refused, record)| {
@@ -545,6 +574,72 @@ mod tests {
         }
     }
 
+    fn terminal() -> AuditRecord {
+        AuditRecord {
+            kind: RecordKind::Terminal,
+            code: Some(crate::outcome::TerminalCode::DeniedPolicy),
+            ..record()
+        }
+    }
+
+    #[test]
+    fn only_batches_with_a_terminal_record_are_signed_and_the_first_always_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let key = signer.private_key();
+        let mut store = FileStore::open(dir.path(), signer).unwrap();
+        let verifier = store.verifier();
+        let latest = dir.path().join(LATEST_CHECKPOINT);
+        let size_of_latest = || {
+            verifier
+                .verify(&std::fs::read_to_string(&latest).unwrap())
+                .unwrap()
+                .size
+        };
+        // The first batch is signed even without a terminal record: a non-empty log always
+        // has a latest checkpoint.
+        let first = store.append(record()).unwrap();
+        assert!(first.checkpoint.is_some());
+        assert_eq!(size_of_latest(), 1);
+        // An open record alone: no signature, the latest checkpoint lags by one record.
+        let open = store.append(record()).unwrap();
+        assert_eq!(open.checkpoint, None);
+        assert_eq!(size_of_latest(), 1);
+        // A latest checkpoint that lags the log by open records is accepted on open (a crash
+        // between an attempt's open and terminal records leaves the log like this).
+        drop(store);
+        let mut store =
+            FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap()).unwrap();
+        // A terminal record is signed, in a tree that holds it; so is an open record that the
+        // store turned into a terminal `DENIED_CONTINUATION_ALREADY_USED` record.
+        let done = store.append(terminal()).unwrap();
+        let cp = verifier
+            .verify(done.checkpoint.as_deref().unwrap())
+            .unwrap();
+        assert_eq!((cp.size, size_of_latest()), (3, 3));
+        let prior = AttemptId::mint();
+        let claim = |_: ()| AuditRecord {
+            continues: Some(prior.clone()),
+            ..record()
+        };
+        assert_eq!(store.append(claim(())).unwrap().checkpoint, None);
+        let refused = store.append(claim(())).unwrap();
+        assert!(refused.claim_refused);
+        assert!(refused.checkpoint.is_some());
+        assert_eq!(size_of_latest(), 5);
+        // Removing the signed terminal record is detected on open.
+        drop(store);
+        let log = dir.path().join(LOG_FILE);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let cut = text.trim_end().rfind('\n').unwrap() + 1;
+        std::fs::write(&log, &text[..cut]).unwrap();
+        let reopened = FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap());
+        assert!(
+            matches!(reopened, Err(AuditError::CheckpointMismatch { ref what }) if what.contains("removed")),
+            "{reopened:?}"
+        );
+    }
+
     #[test]
     fn latest_checkpoint_is_rewritten_in_place_and_always_whole() {
         let dir = tempfile::tempdir().unwrap();
@@ -553,9 +648,9 @@ mod tests {
         let latest = dir.path().join(LATEST_CHECKPOINT);
         // Across the 9 -> 10 boundary the note grows by one byte.
         for _ in 0..12 {
-            let appended = store.append(record()).unwrap();
+            let appended = store.append(terminal()).unwrap();
             assert_eq!(
-                std::fs::read_to_string(&latest).unwrap(),
+                Some(std::fs::read_to_string(&latest).unwrap()),
                 appended.checkpoint
             );
         }
@@ -563,9 +658,9 @@ mod tests {
         let mut long = std::fs::read_to_string(&latest).unwrap();
         long.push_str(&"x".repeat(500));
         std::fs::write(&latest, long).unwrap();
-        let appended = store.append(record()).unwrap();
+        let appended = store.append(terminal()).unwrap();
         assert_eq!(
-            std::fs::read_to_string(&latest).unwrap(),
+            Some(std::fs::read_to_string(&latest).unwrap()),
             appended.checkpoint
         );
         let verifier = store.verifier();
@@ -602,7 +697,7 @@ mod tests {
         // batch's final tree, each proof against it.
         store.fail_sync = false;
         let ok: Vec<Appended> = store
-            .append_batch(vec![record(), record(), record()])
+            .append_batch(vec![record(), terminal(), record()])
             .into_iter()
             .map(Result::unwrap)
             .collect();
@@ -611,13 +706,13 @@ mod tests {
         for (i, a) in ok.iter().enumerate() {
             assert_eq!(a.index, i as u64 + 1);
             assert_eq!(a.checkpoint, ok[2].checkpoint);
-            let cp = verifier.verify(&a.checkpoint).unwrap();
+            let cp = verifier.verify(a.checkpoint.as_deref().unwrap()).unwrap();
             assert_eq!(cp.size, 4);
             mig06_tlog::verify_inclusion(&a.leaf_hash, a.index, cp.size, &a.proof, &cp.root)
                 .unwrap();
         }
         assert_eq!(
-            std::fs::read_to_string(dir.path().join(LATEST_CHECKPOINT)).unwrap(),
+            Some(std::fs::read_to_string(dir.path().join(LATEST_CHECKPOINT)).unwrap()),
             ok[2].checkpoint
         );
         let report = crate::audit::verify::verify_dir(dir.path(), &verifier, &mut |_, _| {});

@@ -147,8 +147,11 @@ pub struct Appended {
     pub proof: Vec<Hash>,
     /// The signed checkpoint (C2SP signed note) of a tree that includes the record: of size
     /// `index + 1` for a single append, of the size after the batch's last record for a record
-    /// committed in a batch ([`AuditStore::append_batch`]).
-    pub checkpoint: String,
+    /// committed in a batch ([`AuditStore::append_batch`]). Always present for a terminal record
+    /// (its evidence needs it); a store may leave it out for an open record, which a later
+    /// terminal record's checkpoint covers, since signing costs more than anything else an
+    /// append does besides its `fdatasync`.
+    pub checkpoint: Option<String>,
     /// The record claimed a prior attempt that another attempt had already claimed, so the store
     /// wrote a terminal `DENIED_CONTINUATION_ALREADY_USED` record instead, in the same append.
     pub claim_refused: bool,
