@@ -14,6 +14,7 @@
     missing_docs
 )]
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use mig06_rail::ids::CallerId;
 use mig06_rail::outcome::TerminalCode;
 use mig06_rail::policy::{ContinuationFacts, PolicyGate};
 use mig06_rail::rail::Rail;
-use mig06_rail::request::Trigger;
+use mig06_rail::request::{Code, MetadataValue, Trigger};
 use serde_json::json;
 
 fn stats(mut d: Vec<Duration>) -> (Duration, Duration) {
@@ -75,13 +76,18 @@ fn main() {
     );
     let id = CallerId::parse("operator-1").unwrap();
     let facts = ContinuationFacts::default();
+    let action = Code::parse("draft_note").unwrap();
+    let params = BTreeMap::from([(
+        Code::parse("note_kind").unwrap(),
+        MetadataValue::Code(Code::parse("prior_authorisation").unwrap()),
+    )]);
     let cedar = time(iters, || {
         black_box(gate.authorize_step(
             &id,
             CallerKind::Operator,
-            "draft_note",
+            &action,
             Trigger::OperatorExplicit,
-            json!({"note_kind": "prior_authorisation"}),
+            &params,
             &facts,
         ));
     });

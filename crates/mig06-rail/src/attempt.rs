@@ -338,9 +338,9 @@ impl Attempt<Checked> {
         let d = gate.authorize_step(
             caller.id(),
             caller.kind(),
-            request.step.action.as_str(),
+            &request.step.action,
             request.trigger,
-            request.params_json(),
+            &request.step.params,
             facts,
         );
         let effect = d.effect;

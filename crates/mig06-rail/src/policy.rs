@@ -13,16 +13,18 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Schema, ValidationMode,
-    Validator,
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use serde_json::json;
 
 use crate::config::CallerKind;
 use crate::ids::{CallerId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Effect};
-use crate::request::{Trigger, Vocabulary};
+use crate::request::{Code, MetadataValue, Trigger, Vocabulary};
 
 /// The bundle's files, in digest order.
 pub const BUNDLE_FILES: [&str; 3] = ["schema.cedarschema", "policies.cedar", "vocabulary.json"];
@@ -88,6 +90,18 @@ pub struct PolicyGate {
     vocabulary: Vocabulary,
     digest: Sha256Digest,
     authorizer: Authorizer,
+    /// Cedar names parsed once at load: `Caller`, the one `Subject`, and every action's uid
+    /// (the trigger gate's `invoke` and each vocabulary action).
+    names: CedarNames,
+}
+
+/// Cedar names the gate builds every request from, parsed once at load.
+#[derive(Debug)]
+struct CedarNames {
+    caller: EntityTypeName,
+    subject: EntityUid,
+    invoke: EntityUid,
+    actions: HashMap<Code, EntityUid>,
 }
 
 /// Computes a bundle directory's digest.
@@ -146,12 +160,29 @@ impl PolicyGate {
         }
         let vocabulary: Vocabulary = serde_json::from_str(&vocab_text)
             .map_err(|e| PolicyError::Vocabulary(e.to_string()))?;
+        let names = CedarNames {
+            caller: EntityTypeName::from_str("Caller")
+                .map_err(|e| PolicyError::Schema(e.to_string()))?,
+            subject: EntityUid::from_str("Subject::\"subject\"")
+                .map_err(|e| PolicyError::Schema(e.to_string()))?,
+            invoke: action_uid("invoke").map_err(|()| PolicyError::Schema("invoke".into()))?,
+            actions: vocabulary
+                .actions
+                .keys()
+                .map(|name| {
+                    action_uid(name.as_str())
+                        .map(|uid| (name.clone(), uid))
+                        .map_err(|()| PolicyError::Vocabulary(format!("bad action name {name:?}")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
         let gate = Self {
             schema,
             policies,
             vocabulary,
             digest,
             authorizer: Authorizer::new(),
+            names,
         };
         gate.check_vocabulary_against_schema()?;
         Ok(gate)
@@ -205,8 +236,14 @@ impl PolicyGate {
         trigger: Trigger,
         cont: &ContinuationFacts,
     ) -> DecisionSignal {
-        let ctx = json!({"trigger": trigger.as_str(), "continuation": cont_json(cont)});
-        self.decide(caller, kind, "invoke", ctx)
+        let context = continuation(cont).ok().and_then(|cont| {
+            Context::from_pairs([
+                ("trigger".to_owned(), string(trigger.as_str())),
+                ("continuation".to_owned(), cont),
+            ])
+            .ok()
+        });
+        self.decide(caller, kind, Some(&self.names.invoke), context)
     }
 
     /// The step gate: may this caller run this action with these params?
@@ -215,50 +252,73 @@ impl PolicyGate {
         &self,
         caller: &CallerId,
         kind: CallerKind,
-        action: &str,
+        action: &Code,
         trigger: Trigger,
-        params: serde_json::Value,
+        params: &BTreeMap<Code, MetadataValue>,
         cont: &ContinuationFacts,
     ) -> DecisionSignal {
-        let ctx =
-            json!({"trigger": trigger.as_str(), "params": params, "continuation": cont_json(cont)});
-        self.decide(caller, kind, action, ctx)
+        let params = RestrictedExpression::new_record(
+            params
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), metadata(value))),
+        );
+        let context = params
+            .ok()
+            .zip(continuation(cont).ok())
+            .and_then(|(params, cont)| {
+                Context::from_pairs([
+                    ("trigger".to_owned(), string(trigger.as_str())),
+                    ("params".to_owned(), params),
+                    ("continuation".to_owned(), cont),
+                ])
+                .ok()
+            });
+        self.decide(caller, kind, self.names.actions.get(action), context)
     }
 
+    /// One Cedar decision. The entities and context are built directly as Cedar values (no JSON
+    /// round trip: parsing them from JSON against the schema was half the cost of an attempt's
+    /// two decisions); `Entities::from_entities` and `Request::new` still check both against
+    /// the schema, and anything that fails to build is a deny with `errors`.
     fn decide(
         &self,
         caller: &CallerId,
         kind: CallerKind,
-        action: &str,
-        ctx: serde_json::Value,
+        action: Option<&EntityUid>,
+        context: Option<Context>,
     ) -> DecisionSignal {
         let deny_error = || DecisionSignal {
             effect: Effect::Deny,
             policies: Vec::new(),
             errors: true,
         };
-        let Ok(action) = action_uid(action) else {
+        let (Some(action), Some(context)) = (action, context) else {
             return deny_error();
         };
-        let Ok(principal) = EntityUid::from_str(&format!("Caller::{}", json!(caller.as_str())))
+        let principal = EntityUid::from_type_name_and_id(
+            self.names.caller.clone(),
+            EntityId::new(caller.as_str()),
+        );
+        let caller_entity = Entity::new(
+            principal.clone(),
+            HashMap::from([("kind".to_owned(), string(kind.as_str()))]),
+            HashSet::new(),
+        );
+        let Ok(caller_entity) = caller_entity else {
+            return deny_error();
+        };
+        let subject = Entity::new_no_attrs(self.names.subject.clone(), HashSet::new());
+        let Ok(entities) = Entities::from_entities([caller_entity, subject], Some(&self.schema))
         else {
             return deny_error();
         };
-        let Ok(resource) = EntityUid::from_str("Subject::\"subject\"") else {
-            return deny_error();
-        };
-        let entities = json!([
-            {"uid": {"type": "Caller", "id": caller.as_str()}, "attrs": {"kind": kind.as_str()}, "parents": []},
-            {"uid": {"type": "Subject", "id": "subject"}, "attrs": {}, "parents": []}
-        ]);
-        let Ok(entities) = Entities::from_json_value(entities, Some(&self.schema)) else {
-            return deny_error();
-        };
-        let Ok(context) = Context::from_json_value(ctx, Some((&self.schema, &action))) else {
-            return deny_error();
-        };
-        let Ok(request) = Request::new(principal, action, resource, context, Some(&self.schema))
-        else {
+        let Ok(request) = Request::new(
+            principal,
+            action.clone(),
+            self.names.subject.clone(),
+            context,
+            Some(&self.schema),
+        ) else {
             return deny_error();
         };
         let response = self
@@ -292,12 +352,39 @@ fn action_uid(name: &str) -> Result<EntityUid, ()> {
     EntityUid::from_str(&format!("Action::{}", json!(name))).map_err(|_| ())
 }
 
-fn cont_json(c: &ContinuationFacts) -> serde_json::Value {
-    json!({
-        "is_continuation": c.is_continuation,
-        "depth": c.depth,
-        "prior_code": c.prior_code,
-        "reason": c.reason,
-        "unchanged_request": c.unchanged_request,
-    })
+fn string(s: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(s.to_owned())
+}
+
+/// A parameter as Cedar sees it: the same string, number or boolean as its JSON form.
+fn metadata(value: &MetadataValue) -> RestrictedExpression {
+    match value {
+        MetadataValue::Code(c) => string(c.as_str()),
+        MetadataValue::Int(i) => RestrictedExpression::new_long(*i),
+        MetadataValue::Bool(b) => RestrictedExpression::new_bool(*b),
+        MetadataValue::Id(id) => string(id.as_str()),
+        MetadataValue::Digest(d) => RestrictedExpression::new_string(d.to_string()),
+    }
+}
+
+/// The schema's `Continuation` record.
+fn continuation(
+    c: &ContinuationFacts,
+) -> Result<RestrictedExpression, cedar_policy::ExpressionConstructionError> {
+    RestrictedExpression::new_record([
+        (
+            "is_continuation".to_owned(),
+            RestrictedExpression::new_bool(c.is_continuation),
+        ),
+        (
+            "depth".to_owned(),
+            RestrictedExpression::new_long(i64::from(c.depth)),
+        ),
+        ("prior_code".to_owned(), string(&c.prior_code)),
+        ("reason".to_owned(), string(&c.reason)),
+        (
+            "unchanged_request".to_owned(),
+            RestrictedExpression::new_bool(c.unchanged_request),
+        ),
+    ])
 }
