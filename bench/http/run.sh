@@ -11,32 +11,11 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18406}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-HERE=$ROOT/bench/http
-
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p mig06)
-MIG06=$TARGET/release/mig06
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mig06-bench-http.XXXXXX")
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$MIG06" init "$WORK/setup" >/dev/null
-CONFIG=$WORK/setup/mig06.toml
-CRED=$("$MIG06" caller add op-bench --kind operator --trigger operator_explicit --config "$CONFIG" | tail -n 1)
-
-"$MIG06" serve --config "$CONFIG" --listen "127.0.0.1:$PORT" >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PORT/v1/health" >/dev/null 2>&1 && break
-  sleep 0.05
-done
+CALLER=op-bench
+# shellcheck source=bench/http/server.sh
+. "$(dirname "$0")/server.sh"
+HERE=$ROOT/bench/http
 
 request() { # note_kind
   printf '{"request_id":"01JD0000000000000000000000","trigger":"operator_explicit","subject":"subj_7k3m9q2x4w8r5t6v","steps":[{"action":"draft_note","params":{"note_kind":"%s"}}]}' "$1"
@@ -51,10 +30,13 @@ curl -sS -o /dev/null -w "completed: %{http_code}\n" -H "Authorization: Bearer $
 curl -sS -o /dev/null -w "denied: %{http_code}\n" -H "Authorization: Bearer $CRED" -d "$DENIED" "http://127.0.0.1:$PORT/v1/attempts"
 
 echo "== GET /v1/health: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency"
+T0=$(server_ticks)
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/v1/health" | tee "$WORK/health.txt"
+T1=$(server_ticks)
 
 echo "== POST /v1/attempts (COMPLETED_DRAFT, 2 fdatasync each): wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s post.lua"
 MIG06_BENCH_BODY=$COMPLETED wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$HERE/post.lua" "http://127.0.0.1:$PORT/v1/attempts" | tee "$WORK/attempts.txt"
+T2=$(server_ticks)
 
 echo "== single connection, DENIED_POLICY: wrk -t1 -c1 -d5s --latency"
 MIG06_BENCH_BODY=$DENIED wrk -t1 -c1 -d5s --latency -s "$HERE/post.lua" "http://127.0.0.1:$PORT/v1/attempts" | tee "$WORK/denied1.txt"
@@ -70,6 +52,12 @@ echo "== summary"
 echo "health:   ${H} req/s  p50 $(p "$WORK/health.txt" 50%)  p99 $(p "$WORK/health.txt" 99%)"
 echo "attempts: ${A} req/s  p50 $(p "$WORK/attempts.txt" 50%)  p99 $(p "$WORK/attempts.txt" 99%)"
 awk -v a="$A" -v h="$H" 'BEGIN{printf "ratio attempts/health: %.3f (target >= 0.5)\n", a/h}'
+# Server CPU (user + system) per request in each 64-connection run: what bounds throughput
+# when both runs keep the 2 CPUs busy.
+HZ=$(getconf CLK_TCK)
+n() { awk '/requests in/{print $1}' "$1"; }
+awk -v t="$((T1 - T0))" -v n="$(n "$WORK/health.txt")" -v hz="$HZ" 'BEGIN{printf "server CPU per request: health %.1f us", t / hz / n * 1e6}'
+awk -v t="$((T2 - T1))" -v n="$(n "$WORK/attempts.txt")" -v hz="$HZ" 'BEGIN{printf ", attempt %.1f us\n", t / hz / n * 1e6}'
 echo "single-connection denied:    p50 $(p "$WORK/denied1.txt" 50%)  p99 $(p "$WORK/denied1.txt" 99%)"
 echo "single-connection completed: p50 $(p "$WORK/completed1.txt" 50%)  p99 $(p "$WORK/completed1.txt" 99%)"
 echo "audit records written: $(wc -l < "$WORK/setup/data/audit/log.jsonl")"

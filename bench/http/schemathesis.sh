@@ -10,30 +10,10 @@ set -euo pipefail
 
 MAX_EXAMPLES=${MAX_EXAMPLES:-700}
 PORT=${PORT:-18416}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-
 command -v schemathesis >/dev/null || { echo "schemathesis not found: pip install schemathesis" >&2; exit 1; }
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p mig06)
-MIG06=$TARGET/release/mig06
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mig06-schemathesis.XXXXXX")
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$MIG06" init "$WORK/setup" >/dev/null
-CONFIG=$WORK/setup/mig06.toml
-CRED=$("$MIG06" caller add op-fuzz --kind operator --trigger operator_explicit --config "$CONFIG" | tail -n 1)
-"$MIG06" serve --config "$CONFIG" --listen "127.0.0.1:$PORT" >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PORT/v1/health" >/dev/null 2>&1 && break
-  sleep 0.05
-done
+CALLER=op-fuzz
+# shellcheck source=bench/http/server.sh
+. "$(dirname "$0")/server.sh"
 
 set +e
 schemathesis --config-file "$ROOT/bench/http/schemathesis.toml" run "http://127.0.0.1:$PORT/v1/openapi.json" \

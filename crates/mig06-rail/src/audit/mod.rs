@@ -4,7 +4,9 @@
 //! synced; an append is confirmed only after `fdatasync` returns. Everything else (the Merkle
 //! tree, the claims index, the latest signed checkpoint) is derived from the log and rebuilt or
 //! re-checked when the store opens, so one sync per append (per batch of concurrent appends, see
-//! [`group`]) is all durability costs.
+//! [`group`]) is all durability costs. The latest checkpoint is signed when a terminal record is
+//! appended (its evidence needs one), not for an attempt's open record, which the terminal
+//! record's checkpoint then covers.
 
 pub mod file;
 pub mod group;
