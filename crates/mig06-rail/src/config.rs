@@ -74,6 +74,10 @@ pub struct CallerConfig {
     /// SHA-256 of the bearer credential (HTTP only); the credential itself is never stored.
     #[serde(default)]
     pub credential_sha256: Option<Sha256Digest>,
+    /// SHA-256 of the DER bytes of the client certificate this caller must present over TLS, in
+    /// addition to its bearer credential (HTTP with TLS only; needs `credential_sha256`).
+    #[serde(default)]
+    pub client_cert_sha256: Option<Sha256Digest>,
 }
 
 /// Which executor runs the one step.
@@ -173,6 +177,15 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     path: path.to_owned(),
                     message: format!("caller {} is listed twice", c.id),
+                });
+            }
+            if c.client_cert_sha256.is_some() && c.credential_sha256.is_none() {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message: format!(
+                        "caller {} has client_cert_sha256 but no credential_sha256: a client certificate binds a bearer credential to a TLS client, it does not replace it",
+                        c.id
+                    ),
                 });
             }
         }

@@ -57,6 +57,9 @@ pub enum AuthError {
     /// No approved caller has that credential.
     #[error("invalid credential")]
     BadCredential,
+    /// The caller is pinned to a client certificate and the connection did not present it.
+    #[error("the caller's pinned client certificate was not presented")]
+    ClientCertificate,
 }
 
 /// A caller the rail admitted: an approved caller from the configuration.
@@ -241,11 +244,17 @@ impl Rail {
     }
 
     /// Admits a caller by bearer credential: SHA-256 of the credential, compared in constant
-    /// time with every approved caller's digest.
+    /// time with every approved caller's digest. A caller with `client_cert_sha256` is admitted
+    /// only when `client_cert` (the SHA-256 of the DER client certificate the TLS connection
+    /// presented, `None` without TLS or without a certificate) equals it.
     ///
     /// # Errors
-    /// [`AuthError::BadCredential`].
-    pub fn bearer_caller(&self, credential: &[u8]) -> Result<AuthenticatedCaller, AuthError> {
+    /// [`AuthError::BadCredential`], [`AuthError::ClientCertificate`].
+    pub fn bearer_caller(
+        &self,
+        credential: &[u8],
+        client_cert: Option<&Sha256Digest>,
+    ) -> Result<AuthenticatedCaller, AuthError> {
         let digest = Sha256Digest::of(credential);
         let mut found = None;
         for c in &self.config.callers {
@@ -258,13 +267,29 @@ impl Rail {
                 found = Some(c);
             }
         }
-        found
-            .map(|c| AuthenticatedCaller {
-                id: c.id.clone(),
-                kind: c.kind,
-                triggers: c.triggers.clone(),
-            })
-            .ok_or(AuthError::BadCredential)
+        let c = found.ok_or(AuthError::BadCredential)?;
+        if let Some(pinned) = &c.client_cert_sha256 {
+            let presented =
+                client_cert.is_some_and(|p| constant_time_eq(p.bytes(), pinned.bytes()));
+            if !presented {
+                return Err(AuthError::ClientCertificate);
+            }
+        }
+        Ok(AuthenticatedCaller {
+            id: c.id.clone(),
+            kind: c.kind,
+            triggers: c.triggers.clone(),
+        })
+    }
+
+    /// Whether any approved caller is pinned to a client certificate (such a caller can only
+    /// be admitted over TLS).
+    #[must_use]
+    pub fn pins_client_certificates(&self) -> bool {
+        self.config
+            .callers
+            .iter()
+            .any(|c| c.client_cert_sha256.is_some())
     }
 
     /// Runs one attempt to its one terminal outcome. Synchronous; calls each dependency at most

@@ -271,7 +271,33 @@ fn inv_explicit_invocation_unknown_callers_get_no_attempt_and_no_record() {
     let (s, _exec, rail) = draft_rail();
     assert!(rail.local_caller("operator-2").is_err());
     assert!(rail.local_caller("Operator 1").is_err());
-    assert!(rail.bearer_caller(b"not a credential").is_err());
+    assert!(rail.bearer_caller(b"not a credential", None).is_err());
+    assert!(log_lines(&s).is_empty());
+}
+
+#[test]
+fn inv_explicit_invocation_a_caller_pinned_to_a_client_certificate_needs_it_and_its_credential() {
+    let mut s = setup();
+    let cert = mig06_rail::ids::Sha256Digest::of(b"client certificate DER");
+    s.config.callers[0].credential_sha256 = Some(mig06_rail::ids::Sha256Digest::of(b"cred"));
+    s.config.callers[0].client_cert_sha256 = Some(cert);
+    let rail = rail_with(&s, &Counting::new(Answer::Draft));
+    assert!(rail.pins_client_certificates());
+    let other = mig06_rail::ids::Sha256Digest::of(b"another certificate");
+    assert!(matches!(
+        rail.bearer_caller(b"cred", None),
+        Err(mig06_rail::rail::AuthError::ClientCertificate)
+    ));
+    assert!(matches!(
+        rail.bearer_caller(b"cred", Some(&other)),
+        Err(mig06_rail::rail::AuthError::ClientCertificate)
+    ));
+    assert!(matches!(
+        rail.bearer_caller(b"wrong", Some(&cert)),
+        Err(mig06_rail::rail::AuthError::BadCredential)
+    ));
+    let admitted = rail.bearer_caller(b"cred", Some(&cert)).unwrap();
+    assert_eq!(admitted.id().as_str(), "operator-1");
     assert!(log_lines(&s).is_empty());
 }
 

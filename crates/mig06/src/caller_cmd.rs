@@ -35,6 +35,10 @@ pub(crate) enum CallerCommand {
         /// The configuration file to append to.
         #[arg(long)]
         config: PathBuf,
+        /// Also pin the caller to this PEM client certificate: over TLS (`serve --tls-cert`) it
+        /// must present it as well as its credential. Only the certificate's SHA-256 is written.
+        #[arg(long)]
+        client_cert: Option<PathBuf>,
     },
 }
 
@@ -67,7 +71,8 @@ pub(crate) fn run(command: CallerCommand) -> Result<ExitCode> {
             kind,
             triggers,
             config,
-        } => add(&id, kind, &triggers, &config),
+            client_cert,
+        } => add(&id, kind, &triggers, &config, client_cert.as_deref()),
     }
 }
 
@@ -95,13 +100,22 @@ fn new_credential() -> Result<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn add(id: &str, kind: KindArg, triggers: &[String], config: &Path) -> Result<ExitCode> {
+fn add(
+    id: &str,
+    kind: KindArg,
+    triggers: &[String],
+    config: &Path,
+    client_cert: Option<&Path>,
+) -> Result<ExitCode> {
     let caller_id = CallerId::parse(id).map_err(|_| {
         anyhow::anyhow!(
             "invalid caller id: use 1 to 63 characters of [a-z0-9-], starting with a letter"
         )
     })?;
     let triggers = parse_triggers(triggers)?;
+    let pin = client_cert
+        .map(crate::tls::certificate_fingerprint)
+        .transpose()?;
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read configuration {}", config.display()))?;
     let current = Config::parse(config, &text)?;
@@ -126,6 +140,9 @@ fn add(id: &str, kind: KindArg, triggers: &[String], config: &Path) -> Result<Ex
         "\n# Added by `mig06 caller add`; the credential itself is not stored.\n[[callers]]\nid = \"{caller_id}\"\nkind = \"{}\"\ntriggers = [{trigger_list}]\ncredential_sha256 = \"{digest}\"\n",
         kind.as_str()
     ));
+    if let Some(pin) = &pin {
+        block.push_str(&format!("client_cert_sha256 = \"{pin}\"\n"));
+    }
     // Check the result parses before touching the file, so a failure leaves it unchanged.
     let new_text = format!("{text}{block}");
     let updated = Config::parse(config, &new_text)?;
@@ -149,6 +166,9 @@ fn add(id: &str, kind: KindArg, triggers: &[String], config: &Path) -> Result<Ex
         kind.as_str(),
         config.display()
     );
+    if let Some(pin) = &pin {
+        println!("pinned to the client certificate {pin}; it must be presented over TLS");
+    }
     println!("restart `mig06 serve` to admit it; the bearer credential (shown once) follows:");
     println!("{credential}");
     Ok(ExitCode::SUCCESS)

@@ -9,6 +9,7 @@ mod audit_cmd;
 mod caller_cmd;
 mod demo;
 mod serve;
+mod tls;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -83,6 +84,13 @@ enum Command {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8406")]
         listen: std::net::SocketAddr,
+        /// Serve HTTPS with this PEM certificate chain (needs --tls-key). Clients are asked for
+        /// a certificate; callers with `client_cert_sha256` must present that one.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Approved callers in the configuration file.
     Caller {
@@ -204,7 +212,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dir } => demo::run(dir),
-        Command::Serve { config, listen } => serve::run(&config, listen),
+        Command::Serve {
+            config,
+            listen,
+            tls_cert,
+            tls_key,
+        } => serve::run(&config, listen, tls_cert.as_deref().zip(tls_key.as_deref())),
         Command::Caller { command } => caller_cmd::run(command),
     }
 }

@@ -16,9 +16,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -28,8 +28,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use mig06_rail::ids::Sha256Digest;
 use mig06_rail::outcome::{ALL_CODES, CodeClass, TerminalCode};
 use mig06_rail::rail::{AuthenticatedCaller, Rail};
+
+use crate::tls::PeerCertificate;
 use utoipa::OpenApi;
 
 /// Shared state: the rail (loaded once, read-only) and the metrics counters.
@@ -467,7 +470,9 @@ async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let caller = bearer(req.headers()).and_then(|c| state.rail.bearer_caller(c).ok());
+    let peer = req.extensions().get::<PeerCertificate>().and_then(|p| p.0);
+    let caller =
+        bearer(req.headers()).and_then(|c| state.rail.bearer_caller(c, peer.as_ref()).ok());
     match caller {
         Some(caller) => {
             req.extensions_mut().insert(caller);
@@ -708,12 +713,77 @@ async fn shutdown_signal() {
     eprintln!("mig06 serve: shutting down; in-flight attempts finish, no new ones start");
 }
 
+/// How long a client may take to finish its TLS handshake before the connection is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `app` over TLS until SIGTERM/SIGINT, then stops accepting and waits for every open
+/// connection's in-flight requests (as `axum::serve`'s graceful shutdown does for plain HTTP).
+/// Each connection's requests carry the client certificate's fingerprint ([`PeerCertificate`]).
+async fn serve_tls(listener: tokio::net::TcpListener, app: Router, tls: Arc<rustls::ServerConfig>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .http1_only();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let tcp = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                // A failed accept (for example, out of file descriptors) affects that
+                // connection only.
+                Err(_) => continue,
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let peer = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(<[_]>::first)
+                .map(|cert| Sha256Digest::of(cert.as_ref()));
+            let app = app.layer(axum::Extension(PeerCertificate(peer)));
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let connection = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .into_owned();
+            // A connection error (client reset, bad request line) ends that connection only.
+            let _ = watcher.watch(connection).await;
+        });
+    }
+    graceful.shutdown().await;
+}
+
 /// `mig06 serve`: opens the rail once and serves it until SIGTERM/SIGINT.
 ///
 /// # Errors
 /// Configuration, rail start-up, bind or runtime errors.
-pub(crate) fn run(config: &Path, listen: SocketAddr) -> Result<ExitCode> {
+pub(crate) fn run(
+    config: &Path,
+    listen: SocketAddr,
+    tls: Option<(&Path, &Path)>,
+) -> Result<ExitCode> {
+    let tls = tls
+        .map(|(cert, key)| crate::tls::server_config(cert, key))
+        .transpose()?
+        .map(Arc::new);
     let rail = crate::open_rail(config)?;
+    if tls.is_none() && rail.pins_client_certificates() {
+        bail!(
+            "a caller in {} is pinned to a client certificate (client_cert_sha256), which needs TLS: start serve with --tls-cert and --tls-key",
+            config.display()
+        );
+    }
     let state = Arc::new(AppState {
         policy_digest: rail.policy_digest().to_string(),
         rail: Arc::new(rail),
@@ -730,15 +800,22 @@ pub(crate) fn run(config: &Path, listen: SocketAddr) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let local = listener.local_addr()?;
-        println!("mig06 serve: listening on http://{local}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("mig06 serve: listening on {scheme}://{local}");
         eprintln!(
             "mig06 serve: policy digest {}; routes POST /v1/attempts, GET /v1/health, GET /metrics, GET /v1/openapi.json",
             state.policy_digest
         );
-        axum::serve(listener, router(state, doc))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("HTTP server error")
+        match tls {
+            None => axum::serve(listener, router(state, doc))
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("HTTP server error"),
+            Some(tls) => {
+                serve_tls(listener, router(state, doc), tls).await;
+                Ok(())
+            }
+        }
     })?;
     // Dropping the runtime waits for any blocking attempt still running to reach its outcome.
     drop(runtime);

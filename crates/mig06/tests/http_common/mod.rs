@@ -74,7 +74,7 @@ impl Setup {
     }
 
     pub fn serve(&self) -> Server {
-        Server::start(&self.config)
+        Server::start(&self.config, &[])
     }
 }
 
@@ -85,10 +85,12 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(config: &Path) -> Self {
+    /// `mig06 serve --listen 127.0.0.1:0 --config CONFIG EXTRA...`; waits for its first line.
+    pub fn start(config: &Path, extra: &[&std::ffi::OsStr]) -> Self {
         let mut child = Command::new(MIG06)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -103,7 +105,10 @@ impl Server {
             .unwrap()
             .trim_end_matches('/')
             .to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "serve did not start");
+        assert!(
+            base.starts_with("http://127.0.0.1:") || base.starts_with("https://127.0.0.1:"),
+            "serve did not start"
+        );
         Self { child, base }
     }
 
@@ -170,39 +175,56 @@ impl Answer {
     }
 }
 
-fn agent() -> ureq::Agent {
+/// A client that returns every status as an answer, follows no redirect, with `tls`.
+pub fn agent_with(tls: ureq::tls::TlsConfig) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .allow_non_standard_methods(true)
         .timeout_global(Some(Duration::from_secs(30)))
+        .tls_config(tls)
         .build()
         .into()
 }
 
+fn agent() -> ureq::Agent {
+    agent_with(ureq::tls::TlsConfig::default())
+}
+
 /// Sends `method url` with an optional bearer credential and body.
 pub fn call(method: &str, url: &str, bearer: Option<&str>, body: Option<&[u8]>) -> Answer {
+    call_via(&agent(), method, url, bearer, body).unwrap()
+}
+
+/// As [`call`], through `agent`; a transport or TLS failure is an error.
+pub fn call_via(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<&[u8]>,
+) -> Result<Answer, ureq::Error> {
     let mut req = ureq::http::Request::builder().method(method).uri(url);
     if let Some(b) = bearer {
         req = req.header("authorization", format!("Bearer {b}"));
     }
     let req = req.header("content-type", "application/json");
     let result = match body {
-        Some(b) => agent().run(req.body(b.to_vec()).unwrap()),
-        None => agent().run(req.body(()).unwrap()),
+        Some(b) => agent.run(req.body(b.to_vec()).unwrap()),
+        None => agent.run(req.body(()).unwrap()),
     };
-    let mut resp = result.unwrap();
+    let mut resp = result?;
     let cache_control = resp
         .headers()
         .get("cache-control")
         .map(|v| v.to_str().unwrap().to_owned());
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().unwrap_or_default();
-    Answer {
+    Ok(Answer {
         status,
         cache_control,
         body,
-    }
+    })
 }
 
 /// A valid one-step request (a new request id each time).
