@@ -9,8 +9,6 @@
 
 mod http_common;
 
-use std::time::Duration;
-
 use http_common::{Setup, call, valid_request};
 
 #[test]
@@ -241,32 +239,15 @@ fn inv_no_runtime_authoring_no_route_changes_policy_callers_or_configuration() {
 
 #[test]
 fn inv_sync_proxy_sigterm_lets_the_in_flight_attempt_finish_then_exits_0() {
-    let downstream = http_common::draft_service::start("127.0.0.1:0").unwrap();
-    let s = Setup::new(Some(&downstream.url("/slow")), None);
-    let mut server = s.serve();
-    let url = server.url("/v1/attempts");
-    let cred = s.credential.clone();
-    let in_flight =
-        std::thread::spawn(move || call("POST", &url, Some(&cred), Some(&valid_request())));
-    // Wait until the downstream has the call, then ask the server to stop.
-    let start = std::time::Instant::now();
-    while downstream.calls("/slow") == 0 && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(downstream.calls("/slow"), 1);
-    server.terminate();
-    let a = in_flight.join().unwrap();
-    assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(a.code(), "COMPLETED_DRAFT");
-    assert_eq!(server.wait(Duration::from_secs(10)), Some(0));
-    assert_eq!(s.records(), 2);
-    // No new attempts after shutdown: the port is closed.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    assert!(agent.get(&server.url("/v1/health")).call().is_err());
-    assert_eq!(downstream.calls("/slow"), 1);
+    http_common::sigterm_lets_the_in_flight_attempt_finish(Setup::serve, |url, credential| {
+        http_common::call_via(
+            &http_common::agent_with(ureq::tls::TlsConfig::default()),
+            "POST",
+            url,
+            Some(credential),
+            Some(&valid_request()),
+        )
+    });
 }
 
 #[test]

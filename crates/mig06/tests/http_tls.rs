@@ -175,41 +175,13 @@ fn tls_serve_refuses_to_start_without_tls_when_a_caller_is_pinned() {
 
 #[test]
 fn tls_sigterm_lets_the_in_flight_attempt_finish_then_exits_0() {
-    let downstream = http_common::draft_service::start("127.0.0.1:0").unwrap();
-    let s = Setup::new(Some(&downstream.url("/slow")), None);
-    let mut server = serve_tls(&s);
-    let url = server.url("/v1/attempts");
-    let cred = s.credential.clone();
-    let in_flight = std::thread::spawn(move || {
+    http_common::sigterm_lets_the_in_flight_attempt_finish(serve_tls, |url, credential| {
         call_via(
             &tls_agent(None),
             "POST",
-            &url,
-            Some(&cred),
+            url,
+            Some(credential),
             Some(&valid_request()),
         )
-        .unwrap()
     });
-    let start = std::time::Instant::now();
-    while downstream.calls("/slow") == 0 && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(downstream.calls("/slow"), 1);
-    server.terminate();
-    let a = in_flight.join().unwrap();
-    assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(a.code(), "COMPLETED_DRAFT");
-    assert_eq!(server.wait(Duration::from_secs(10)), Some(0));
-    assert_eq!(s.records(), 2);
-    assert!(
-        call_via(
-            &tls_agent(None),
-            "GET",
-            &server.url("/v1/health"),
-            None,
-            None
-        )
-        .is_err()
-    );
-    assert_eq!(downstream.calls("/slow"), 1);
 }

@@ -227,6 +227,39 @@ pub fn call_via(
     })
 }
 
+/// Starts a server with `serve` in front of the example downstream's `/slow` route, posts an
+/// attempt with `post(url, credential)` and sends SIGTERM while the downstream holds the call.
+/// The attempt must still complete and be recorded, the server exit 0, and a new attempt after
+/// that find the port closed, with exactly one downstream call in all.
+pub fn sigterm_lets_the_in_flight_attempt_finish(
+    serve: impl FnOnce(&Setup) -> Server,
+    post: fn(&str, &str) -> Result<Answer, ureq::Error>,
+) {
+    let downstream = draft_service::start("127.0.0.1:0").unwrap();
+    let s = Setup::new(Some(&downstream.url("/slow")), None);
+    let mut server = serve(&s);
+    let url = server.url("/v1/attempts");
+    let in_flight = {
+        let (url, cred) = (url.clone(), s.credential.clone());
+        std::thread::spawn(move || post(&url, &cred).unwrap())
+    };
+    // Wait until the downstream has the call, then ask the server to stop.
+    let start = std::time::Instant::now();
+    while downstream.calls("/slow") == 0 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(downstream.calls("/slow"), 1);
+    server.terminate();
+    let a = in_flight.join().unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.code(), "COMPLETED_DRAFT");
+    assert_eq!(server.wait(Duration::from_secs(10)), Some(0));
+    assert_eq!(s.records(), 2);
+    // No new attempts after shutdown: the port is closed.
+    assert!(post(&url, &s.credential).is_err());
+    assert_eq!(downstream.calls("/slow"), 1);
+}
+
 /// A valid one-step request (a new request id each time).
 pub fn valid_request() -> Vec<u8> {
     let id = ulid_like();
