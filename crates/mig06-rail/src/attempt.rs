@@ -523,6 +523,18 @@ impl Core {
     }
 
     fn outcome_from(&self, appended: &Appended, receipt: Option<&Receipt>) -> Outcome {
+        // The store signs a checkpoint for every terminal record; one that did not breaks its
+        // contract, and a result without evidence is withheld like an unconfirmed one.
+        let Some(evidence) = evidence::encode(appended) else {
+            return Outcome {
+                message: Some(
+                    "the audit log recorded the outcome without a signed checkpoint, so no evidence can be given".into(),
+                ),
+                detail: detail("$audit", "evidence_unavailable"),
+                recorded: true,
+                ..self.unconfirmed()
+            };
+        };
         let rec = &appended.record;
         let code = rec.code.unwrap_or(TerminalCode::AbortedInvariant);
         let completed = code == TerminalCode::CompletedDraft;
@@ -545,7 +557,7 @@ impl Core {
                 chain_root: rec.chain_root.clone(),
                 depth: rec.depth,
             },
-            evidence: evidence::encode(appended),
+            evidence: Some(evidence),
             recorded: true,
         }
     }

@@ -107,10 +107,12 @@ fn inv_fail_closed_a_panicking_dependency_ends_aborted_invariant_and_is_recorded
     );
 }
 
-/// An audit store that fails every append after the first `ok` ones, and counts calls.
+/// An audit store that fails every append after the first `ok` ones, and counts calls; with
+/// `unsigned`, the appends it confirms carry no signed checkpoint.
 struct FlakyStore {
     inner: Box<dyn AuditStore>,
     ok: usize,
+    unsigned: bool,
     calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -123,7 +125,11 @@ impl AuditStore for FlakyStore {
                 source: std::io::Error::other("disk full"),
             });
         }
-        self.inner.append(record)
+        let mut appended = self.inner.append(record)?;
+        if self.unsigned {
+            appended.checkpoint = None;
+        }
+        Ok(appended)
     }
     fn is_continued(&mut self, p: &mig06_rail::ids::AttemptId) -> Result<bool, AuditError> {
         self.inner.is_continued(p)
@@ -144,11 +150,21 @@ fn rail_with_flaky(
     exec: &Counting,
     ok: usize,
 ) -> (Rail, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    rail_with_store(s, exec, ok, false)
+}
+
+fn rail_with_store(
+    s: &Setup,
+    exec: &Counting,
+    ok: usize,
+    unsigned: bool,
+) -> (Rail, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let rail = rail_around_store(s, exec, |inner| {
         Box::new(FlakyStore {
             inner,
             ok,
+            unsigned,
             calls: calls.clone(),
         })
     });
@@ -185,6 +201,20 @@ fn inv_audit_before_execute_unconfirmed_terminal_record_withholds_the_draft() {
     assert_eq!(exec.calls(), 1);
     assert_eq!(appends.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert!(o.draft_ref.is_none(), "the draft reference is withheld");
+}
+
+#[test]
+fn inv_audit_before_execute_a_terminal_record_without_a_signed_checkpoint_withholds_the_draft() {
+    let s = setup();
+    let exec = Counting::new(Answer::Draft);
+    let (rail, appends) = rail_with_store(&s, &exec, usize::MAX, true);
+    let o = attempt(&rail, "operator-1", &request("discharge_summary"));
+    assert_eq!(o.code, C::AbortedAuditUnconfirmed);
+    assert_eq!(o.detail.unwrap().reason, "evidence_unavailable");
+    assert!(o.recorded, "the terminal record itself is durable");
+    assert!(o.draft_ref.is_none() && o.evidence.is_none());
+    assert_eq!(exec.calls(), 1);
+    assert_eq!(appends.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[test]

@@ -715,32 +715,55 @@ async fn shutdown_signal() {
 
 /// How long a client may take to finish its TLS handshake before the connection is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers, or stay idle between requests.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// At most this many TLS connections at once; the next waits to be accepted.
+const MAX_TLS_CONNECTIONS: usize = 1024;
+/// Pause after a failed `accept` (out of file descriptors, say) instead of spinning on it.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Serves `app` over TLS until SIGTERM/SIGINT, then stops accepting and waits for every open
-/// connection's in-flight requests (as `axum::serve`'s graceful shutdown does for plain HTTP).
-/// Each connection's requests carry the client certificate's fingerprint ([`PeerCertificate`]).
-async fn serve_tls(listener: tokio::net::TcpListener, app: Router, tls: Arc<rustls::ServerConfig>) {
+/// connection's in-flight requests (as `axum::serve`'s graceful shutdown does for plain HTTP),
+/// for at most `drain` (an attempt's deadline plus a margin: a connection still open after that
+/// is not waiting for an attempt, and attempts already on their blocking threads finish and are
+/// recorded regardless). Each connection's requests carry the client certificate's fingerprint
+/// ([`PeerCertificate`]).
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Arc<rustls::ServerConfig>,
+    drain: Duration,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let builder =
+    let mut builder =
         hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
             .http1_only();
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_TLS_CONNECTIONS));
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
-        let tcp = tokio::select! {
+        let accepted = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
-                // A failed accept (for example, out of file descriptors) affects that
-                // connection only.
-                Err(_) => continue,
-            },
+            accepted = async {
+                let slot = Arc::clone(&slots).acquire_owned().await;
+                (slot, listener.accept().await)
+            } => accepted,
+        };
+        let (Ok(slot), Ok((tcp, _))) = accepted else {
+            // A failed accept affects that connection only; pause rather than spin.
+            tokio::time::sleep(ACCEPT_BACKOFF).await;
+            continue;
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _slot = slot;
             let Ok(Ok(stream)) =
                 tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
             else {
@@ -761,7 +784,15 @@ async fn serve_tls(listener: tokio::net::TcpListener, app: Router, tls: Arc<rust
             let _ = watcher.watch(connection).await;
         });
     }
-    graceful.shutdown().await;
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "mig06 serve: connections still open {} s after shutdown began were closed",
+            drain.as_secs()
+        );
+    }
 }
 
 /// `mig06 serve`: opens the rail once and serves it until SIGTERM/SIGINT.
@@ -812,7 +843,8 @@ pub(crate) fn run(
                 .await
                 .context("HTTP server error"),
             Some(tls) => {
-                serve_tls(listener, router(state, doc), tls).await;
+                let drain = state.rail.config().attempt_timeout + Duration::from_secs(5);
+                serve_tls(listener, router(state, doc), tls, drain).await;
                 Ok(())
             }
         }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt as _;
+use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -116,7 +116,17 @@ impl FileStore {
         store.log.lock_exclusive().map_err(io("lock log"))?;
         let result = store
             .catch_up()
-            .and_then(|()| store.check_latest_checkpoint());
+            .and_then(|()| store.check_latest_checkpoint())
+            .and_then(|covered| {
+                // Records past the latest checkpoint are open records whose attempt never
+                // reached its terminal record (a crash): sign them now, so that removing them
+                // is detected from here on.
+                if covered < store.tree.size() {
+                    let note = store.signed_checkpoint(store.tree.size())?;
+                    store.write_latest(&note)?;
+                }
+                Ok(())
+            });
         let unlock = store.log.unlock().map_err(io("unlock log"));
         result?;
         unlock?;
@@ -230,13 +240,15 @@ impl FileStore {
         Ok(())
     }
 
-    fn check_latest_checkpoint(&self) -> Result<(), AuditError> {
+    /// Checks [`LATEST_CHECKPOINT`] against the log; returns the size it covers (0 when absent
+    /// from an empty log).
+    fn check_latest_checkpoint(&self) -> Result<u64, AuditError> {
         let path = self.dir.join(LATEST_CHECKPOINT);
         let note = match std::fs::read_to_string(&path) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return if self.tree.size() == 0 {
-                    Ok(())
+                    Ok(0)
                 } else {
                     Err(AuditError::CheckpointMismatch {
                         what: format!("{LATEST_CHECKPOINT} is missing"),
@@ -275,7 +287,7 @@ impl FileStore {
                 ),
             });
         }
-        Ok(())
+        Ok(cp.size)
     }
 
     /// When `sign_latest`, signs the checkpoint of the tree at `size` and writes it to
@@ -329,25 +341,38 @@ impl FileStore {
     /// `audit verify` run during an append, could in principle read a page mid-copy, fail, and
     /// need a rerun; with the rename it read the old or the new note.)
     fn write_latest(&mut self, note: &str) -> Result<(), AuditError> {
-        let f = match &mut self.latest {
-            Some(f) => f,
-            // Opened without `append` or `truncate`: writes go where `write_all_at` puts them.
-            None => self.latest.insert(
-                OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(self.dir.join(LATEST_CHECKPOINT))
-                    .map_err(io("open checkpoint"))?,
-            ),
-        };
-        f.write_all_at(note.as_bytes(), 0)
-            .map_err(io("write checkpoint"))?;
-        let len = note.len() as u64;
-        if f.metadata().map_err(io("write checkpoint"))?.len() > len {
-            f.set_len(len).map_err(io("write checkpoint"))?;
+        // At most twice: a second time when the kept handle's file was deleted or replaced
+        // (renamed over) since it was opened, which leaves the handle on an unlinked inode.
+        for _ in 0..2 {
+            let f = match &mut self.latest {
+                Some(f) => f,
+                // Opened without `append` or `truncate`: writes go where `write_all_at` puts them.
+                None => self.latest.insert(
+                    OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(self.dir.join(LATEST_CHECKPOINT))
+                        .map_err(io("open checkpoint"))?,
+                ),
+            };
+            f.write_all_at(note.as_bytes(), 0)
+                .map_err(io("write checkpoint"))?;
+            let meta = f.metadata().map_err(io("write checkpoint"))?;
+            if meta.nlink() == 0 {
+                self.latest = None;
+                continue;
+            }
+            let len = note.len() as u64;
+            if meta.len() > len {
+                f.set_len(len).map_err(io("write checkpoint"))?;
+            }
+            return Ok(());
         }
-        Ok(())
+        Err(AuditError::Io {
+            op: "write checkpoint",
+            source: std::io::Error::other("checkpoint.latest was unlinked while being written"),
+        })
     }
 
     /// `fdatasync` of the log, counted.
@@ -605,11 +630,13 @@ mod tests {
         let open = store.append(record()).unwrap();
         assert_eq!(open.checkpoint, None);
         assert_eq!(size_of_latest(), 1);
-        // A latest checkpoint that lags the log by open records is accepted on open (a crash
-        // between an attempt's open and terminal records leaves the log like this).
+        // A latest checkpoint that lags the log by open records (a crash between an attempt's
+        // open and terminal records leaves the log like this) is accepted on open, and signed
+        // anew to cover the whole log.
         drop(store);
         let mut store =
             FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap()).unwrap();
+        assert_eq!(size_of_latest(), 2);
         // A terminal record is signed, in a tree that holds it; so is an open record that the
         // store turned into a terminal `DENIED_CONTINUATION_ALREADY_USED` record.
         let done = store.append(terminal()).unwrap();
@@ -638,6 +665,33 @@ mod tests {
             matches!(reopened, Err(AuditError::CheckpointMismatch { ref what }) if what.contains("removed")),
             "{reopened:?}"
         );
+    }
+
+    #[test]
+    fn a_latest_checkpoint_deleted_or_replaced_while_the_store_is_open_is_written_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let key = signer.private_key();
+        let mut store = FileStore::open(dir.path(), signer).unwrap();
+        let latest = dir.path().join(LATEST_CHECKPOINT);
+        store.append(terminal()).unwrap();
+        std::fs::remove_file(&latest).unwrap();
+        let a = store.append(terminal()).unwrap();
+        assert_eq!(
+            Some(std::fs::read_to_string(&latest).unwrap()),
+            a.checkpoint
+        );
+        // Replaced by a rename (as a backup restore or an editor would): the new file is used.
+        let tmp = dir.path().join("restored");
+        std::fs::write(&tmp, "old").unwrap();
+        std::fs::rename(&tmp, &latest).unwrap();
+        let b = store.append(terminal()).unwrap();
+        assert_eq!(
+            Some(std::fs::read_to_string(&latest).unwrap()),
+            b.checkpoint
+        );
+        drop(store);
+        FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap()).unwrap();
     }
 
     #[test]
