@@ -10,10 +10,9 @@
 //! 8 big-endian bytes, and the contents; it is pinned in the configuration and stamped on every
 //! audit record. It is read once; there is no reload.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-
-use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
@@ -190,18 +189,14 @@ impl PolicyGate {
 
     /// Every vocabulary action must be a schema action whose context accepts its params.
     fn check_vocabulary_against_schema(&self) -> Result<(), PolicyError> {
-        for name in self.vocabulary.actions.keys() {
-            let action = action_uid(name.as_str())
-                .map_err(|()| PolicyError::Vocabulary(format!("bad action name {name:?}")))?;
-            let actions: Vec<String> = self.schema.actions().map(ToString::to_string).collect();
-            if !actions.contains(&action.to_string()) {
+        for (name, action) in &self.names.actions {
+            if !self.schema.actions().any(|a| a == action) {
                 return Err(PolicyError::Vocabulary(format!(
                     "action {name} is not declared in the schema"
                 )));
             }
         }
-        let invoke = action_uid("invoke").map_err(|()| PolicyError::Schema("invoke".into()))?;
-        if !self.schema.actions().any(|a| a == &invoke) {
+        if !self.schema.actions().any(|a| a == &self.names.invoke) {
             return Err(PolicyError::Schema(
                 "the schema must declare action \"invoke\" (the trigger gate)".into(),
             ));

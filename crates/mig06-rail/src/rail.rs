@@ -14,7 +14,7 @@ use crate::attempt::{Attempt, SharedStore, TerminalFlag};
 use crate::audit::file::{FileStore, OpenReport};
 use crate::audit::group::GroupCommit;
 use crate::audit::{AuditError, AuditRecord, AuditStore, RecordKind, now_rfc3339};
-use crate::config::{CallerKind, Config, ExecutorConfig};
+use crate::config::{CallerConfig, CallerKind, Config, ExecutorConfig};
 use crate::executor::command::CommandExecutor;
 use crate::executor::reference::ReferenceExecutor;
 use crate::executor::{Deadline, Executor};
@@ -71,6 +71,16 @@ pub struct AuthenticatedCaller {
 }
 
 impl AuthenticatedCaller {
+    /// The caller an approved registration admits (after `local_caller` or `bearer_caller`
+    /// found it).
+    fn admit(c: &CallerConfig) -> Self {
+        Self {
+            id: c.id.clone(),
+            kind: c.kind,
+            triggers: c.triggers.clone(),
+        }
+    }
+
     /// The caller's id.
     #[must_use]
     pub fn id(&self) -> &CallerId {
@@ -235,11 +245,7 @@ impl Rail {
         let id = CallerId::parse(id).map_err(|_| AuthError::UnknownCaller)?;
         self.config
             .caller(&id)
-            .map(|c| AuthenticatedCaller {
-                id: c.id.clone(),
-                kind: c.kind,
-                triggers: c.triggers.clone(),
-            })
+            .map(AuthenticatedCaller::admit)
             .ok_or(AuthError::UnknownCaller)
     }
 
@@ -275,11 +281,7 @@ impl Rail {
                 return Err(AuthError::ClientCertificate);
             }
         }
-        Ok(AuthenticatedCaller {
-            id: c.id.clone(),
-            kind: c.kind,
-            triggers: c.triggers.clone(),
-        })
+        Ok(AuthenticatedCaller::admit(c))
     }
 
     /// Whether any approved caller is pinned to a client certificate (such a caller can only

@@ -241,7 +241,7 @@ fn inv_no_runtime_authoring_no_route_changes_policy_callers_or_configuration() {
 fn inv_sync_proxy_sigterm_lets_the_in_flight_attempt_finish_then_exits_0() {
     http_common::sigterm_lets_the_in_flight_attempt_finish(Setup::serve, |url, credential| {
         http_common::call_via(
-            &http_common::agent_with(ureq::tls::TlsConfig::default()),
+            &http_common::agent(),
             "POST",
             url,
             Some(credential),

@@ -645,12 +645,12 @@ mod tests {
             .unwrap();
         assert_eq!((cp.size, size_of_latest()), (3, 3));
         let prior = AttemptId::mint();
-        let claim = |_: ()| AuditRecord {
+        let claim = || AuditRecord {
             continues: Some(prior.clone()),
             ..record()
         };
-        assert_eq!(store.append(claim(())).unwrap().checkpoint, None);
-        let refused = store.append(claim(())).unwrap();
+        assert_eq!(store.append(claim()).unwrap().checkpoint, None);
+        let refused = store.append(claim()).unwrap();
         assert!(refused.claim_refused);
         assert!(refused.checkpoint.is_some());
         assert_eq!(size_of_latest(), 5);

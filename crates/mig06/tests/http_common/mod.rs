@@ -187,7 +187,8 @@ pub fn agent_with(tls: ureq::tls::TlsConfig) -> ureq::Agent {
         .into()
 }
 
-fn agent() -> ureq::Agent {
+/// The plain-HTTP client [`call`] uses.
+pub fn agent() -> ureq::Agent {
     agent_with(ureq::tls::TlsConfig::default())
 }
 
