@@ -96,6 +96,8 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
         chain_root: id.clone(),
         depth: 0,
         reason: None,
+        deadline: None,
+        sig: None,
     };
     let permit = DecisionSignal {
         effect: Effect::Permit,
@@ -310,7 +312,7 @@ fn bench_verify(dir: &Path, signer: &LogSigner, count: u64) {
     for round in 1..=3 {
         let s = sha256sum(&path);
         let t = Instant::now();
-        let report = verify_dir(dir, &verifier, &mut |_, _| {}).expect("the log verifies");
+        let report = verify_dir(dir, &verifier, None, &mut |_, _| {}).expect("the log verifies");
         let v = t.elapsed();
         assert_eq!(report.records, count);
         assert_eq!(report.checkpoints, count / CHECKPOINT_EVERY + 1);

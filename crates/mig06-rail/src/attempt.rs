@@ -519,6 +519,9 @@ impl Core {
             chain_root: self.provenance.chain_root.clone(),
             depth: self.provenance.depth,
             reason: self.reason,
+            deadline: (kind == RecordKind::Open)
+                .then(|| AuditRecord::deadline_in(self.deadline.remaining().unwrap_or_default())),
+            sig: None,
         }
     }
 

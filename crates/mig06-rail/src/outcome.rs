@@ -43,10 +43,13 @@ pub enum TerminalCode {
     AbortedOutputNotDraft,
     /// Anything unexpected, a caught panic included.
     AbortedInvariant,
+    /// The process running the attempt died after its open record: ended by the next caller
+    /// that opened the log for writing once the attempt's deadline had passed.
+    AbortedInterrupted,
 }
 
 /// Every terminal code, in documentation order.
-pub const ALL_CODES: [TerminalCode; 15] = [
+pub const ALL_CODES: [TerminalCode; 16] = [
     TerminalCode::CompletedDraft,
     TerminalCode::DeniedPolicy,
     TerminalCode::DeniedUnapprovedTrigger,
@@ -62,6 +65,7 @@ pub const ALL_CODES: [TerminalCode; 15] = [
     TerminalCode::AbortedDeadline,
     TerminalCode::AbortedOutputNotDraft,
     TerminalCode::AbortedInvariant,
+    TerminalCode::AbortedInterrupted,
 ];
 
 /// The class of a code, which fixes the CLI exit status.
@@ -95,6 +99,7 @@ impl TerminalCode {
             Self::AbortedDeadline => "ABORTED_DEADLINE",
             Self::AbortedOutputNotDraft => "ABORTED_OUTPUT_NOT_DRAFT",
             Self::AbortedInvariant => "ABORTED_INVARIANT",
+            Self::AbortedInterrupted => "ABORTED_INTERRUPTED",
         }
     }
 
@@ -122,7 +127,8 @@ impl TerminalCode {
             | Self::AbortedExecutorFault
             | Self::AbortedDeadline
             | Self::AbortedOutputNotDraft
-            | Self::AbortedInvariant => CodeClass::Aborted,
+            | Self::AbortedInvariant
+            | Self::AbortedInterrupted => CodeClass::Aborted,
         }
     }
 
@@ -175,6 +181,9 @@ impl TerminalCode {
             }
             Self::AbortedInvariant => {
                 "Something unexpected happened inside the rail and it failed closed; nothing continues in the background. Next step: report the attempt id to the platform team, and after a fix submit a continuation with reason operator_confirmed_dependency_restored."
+            }
+            Self::AbortedInterrupted => {
+                "The process running the attempt stopped (a crash or a kill) after the attempt was opened in the audit log; once its deadline had passed, the next process to open the log ended it. The step may have run, and any draft it made is not part of the record; nothing continues in the background. Next step: check the downstream for a draft, then submit a continuation with reason operator_amended_request or operator_confirmed_dependency_restored."
             }
         }
     }

@@ -380,6 +380,8 @@ impl Rail {
                 chain_root: id.clone(),
                 depth: 0,
                 reason: None,
+                deadline: None,
+                sig: None,
             };
             recorded = self.store.append(record).is_ok();
         }

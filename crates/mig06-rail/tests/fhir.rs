@@ -71,8 +71,10 @@ fn make_run() -> Run {
 }
 
 fn records(s: &Setup) -> Vec<AuditRecord> {
-    mig06_rail::audit::file::read_records(&s.config.data_dir.join("audit"))
+    let verifier = mig06_rail::rail::load_signer(&s.config).unwrap().verifier();
+    mig06_rail::audit::ledger::read_checked(&s.config.data_dir.join("audit"), &verifier)
         .unwrap()
+        .1
         .into_iter()
         .map(|(_, r)| r)
         .collect()

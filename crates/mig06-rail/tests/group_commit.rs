@@ -153,6 +153,7 @@ fn check_all_recorded(s: &Setup, rail: &Rail, outcomes: &[Outcome]) -> u64 {
     let report = mig06_rail::audit::verify::verify_dir(
         &audit_dir(&s.config),
         rail.verifier(),
+        None,
         &mut |_, _| {},
     )
     .unwrap();
@@ -230,6 +231,11 @@ fn group_commit_a_failed_batch_fails_every_member_and_writes_none_of_them() {
     // A failed record ends its attempt (open: no execution; terminal: no draft), so each failed
     // record is exactly one unconfirmed outcome.
     assert_eq!(unconfirmed, failed_members);
-    mig06_rail::audit::verify::verify_dir(&audit_dir(&s.config), rail.verifier(), &mut |_, _| {})
-        .unwrap();
+    mig06_rail::audit::verify::verify_dir(
+        &audit_dir(&s.config),
+        rail.verifier(),
+        None,
+        &mut |_, _| {},
+    )
+    .unwrap();
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mig06_rail::audit::file::{FileStore, read_records};
+use mig06_rail::audit::ledger::{LogView, read_checked};
 use mig06_rail::audit::{Appended, AuditRecord, RecordKind};
 use mig06_rail::config::Config;
 use mig06_rail::rail::{audit_dir, load_signer};
@@ -22,12 +22,19 @@ pub enum AuditCommand {
         /// Verify with this verifier key file instead of the configuration's key.
         #[arg(long)]
         pubkey: Option<PathBuf>,
+        /// A signed checkpoint kept from earlier (an evidence token's, an earlier run's, another
+        /// auditor's): the log must be consistent with it, so a rollback is caught.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
     },
     /// Print records (all, or one attempt's) as JSON lines.
     Show {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
         /// Only this attempt's records.
         attempt_id: Option<String>,
     },
@@ -36,18 +43,27 @@ pub enum AuditCommand {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
     },
     /// Print the log's verifier (public) key.
     Pubkey {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
     },
     /// Print an attempt's evidence token against the current tree.
     Prove {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
         /// The attempt.
         attempt_id: String,
     },
@@ -56,6 +72,9 @@ pub enum AuditCommand {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
         /// The older tree size.
         old_size: u64,
     },
@@ -64,6 +83,9 @@ pub enum AuditCommand {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
         /// Export format.
         #[arg(long, value_enum, default_value_t = ExportFormat::Fhir)]
         format: ExportFormat,
@@ -76,6 +98,9 @@ pub enum AuditCommand {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
         /// Any attempt of the chain.
         attempt_id: String,
         /// Output format.
@@ -112,17 +137,38 @@ pub enum EvidenceCommand {
     },
 }
 
-fn open_store(config: &std::path::Path) -> Result<(Config, FileStore)> {
+/// The log's verifier: `--pubkey`, else the `.vkey` file beside the configured signing key
+/// (`mig06 init` writes both), else derived from the signing key when only that exists.
+/// Auditors need only the public key.
+fn verifier_for(cfg: &Config, pubkey: Option<&std::path::Path>) -> Result<LogVerifier> {
+    if let Some(p) = pubkey {
+        return read_vkey(p);
+    }
+    let beside = cfg.signing_key.with_extension("vkey");
+    if beside.exists() {
+        return read_vkey(&beside);
+    }
+    Ok(load_signer(cfg)?.verifier())
+}
+
+/// The checked, read-only view of the configured log and its records: no lock, no repair, no
+/// signature, no private key.
+fn checked_log(
+    config: &std::path::Path,
+    pubkey: Option<&std::path::Path>,
+) -> Result<(LogView, Vec<(String, AuditRecord)>)> {
     let cfg = Config::load(config)?;
-    let signer = load_signer(&cfg)?;
-    let store = FileStore::open(&audit_dir(&cfg), signer)?;
-    if store.open_report().torn_tail_cut > 0 {
+    let verifier = verifier_for(&cfg, pubkey)?;
+    let (view, records) = read_checked(&audit_dir(&cfg), &verifier).map_err(|f| {
+        anyhow::anyhow!("the audit log does not verify: {f}; run `mig06 audit verify`")
+    })?;
+    if view.torn_tail() > 0 {
         eprintln!(
-            "mig06: audit log: cut a torn tail of {} bytes (an append that was never confirmed)",
-            store.open_report().torn_tail_cut
+            "mig06: audit log: a torn tail of {} bytes (an append that was never confirmed) is ignored",
+            view.torn_tail()
         );
     }
-    Ok((cfg, store))
+    Ok((view, records))
 }
 
 fn read_vkey(path: &std::path::Path) -> Result<LogVerifier> {
@@ -133,12 +179,19 @@ fn read_vkey(path: &std::path::Path) -> Result<LogVerifier> {
 
 pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { config, pubkey } => {
+        AuditCommand::Verify {
+            config,
+            pubkey,
+            trusted_checkpoint,
+        } => {
             let cfg = Config::load(&config)?;
-            let verifier = match pubkey {
-                Some(p) => read_vkey(&p)?,
-                None => load_signer(&cfg)?.verifier(),
-            };
+            let verifier = verifier_for(&cfg, pubkey.as_deref())?;
+            let trusted = trusted_checkpoint
+                .map(|p| {
+                    std::fs::read_to_string(&p)
+                        .with_context(|| format!("cannot read {}", p.display()))
+                })
+                .transpose()?;
             let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 let b = ProgressBar::new(0);
                 b.set_style(
@@ -152,6 +205,7 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             let result = mig06_rail::audit::verify::verify_dir(
                 &audit_dir(&cfg),
                 &verifier,
+                trusted.as_deref(),
                 &mut |done, total| {
                     bar.set_length(total);
                     bar.set_position(done);
@@ -167,8 +221,23 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                             "records": r.records,
                             "checkpoints_verified": r.checkpoints,
                             "root": hex_string(&r.root),
+                            "latest_checkpoint_size": r.latest_size,
+                            "uncovered": {
+                                "records": r.uncovered.count(),
+                                "open": r.uncovered.open,
+                                "terminal": r.uncovered.terminal,
+                            },
+                            "torn_tail_bytes": r.torn_tail,
                         })
                     );
+                    if r.uncovered.count() > 0 {
+                        eprintln!(
+                            "mig06: {} records ({} open, {} terminal) are past the latest signed checkpoint; each carries a valid signature of its own, and the rail covers them when it next opens the log",
+                            r.uncovered.count(),
+                            r.uncovered.open,
+                            r.uncovered.terminal
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(f) => {
@@ -181,9 +250,12 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                 }
             }
         }
-        AuditCommand::Show { config, attempt_id } => {
-            let cfg = Config::load(&config)?;
-            let records = read_records(&audit_dir(&cfg))?;
+        AuditCommand::Show {
+            config,
+            pubkey,
+            attempt_id,
+        } => {
+            let (_, records) = checked_log(&config, pubkey.as_deref())?;
             let mut found = false;
             for (line, rec) in &records {
                 if attempt_id
@@ -199,32 +271,49 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Checkpoint { config } => {
-            let (_, store) = open_store(&config)?;
-            print!("{}", store.signed_checkpoint(store.size())?);
+        AuditCommand::Checkpoint { config, pubkey } => {
+            let (view, _) = checked_log(&config, pubkey.as_deref())?;
+            let Some((note, cp)) = view.latest() else {
+                bail!("the log has no signed checkpoint yet");
+            };
+            if cp.size < view.ledger().size() {
+                eprintln!(
+                    "mig06: the latest signed checkpoint covers {} of {} records; the rail covers the rest when it next opens the log",
+                    cp.size,
+                    view.ledger().size()
+                );
+            }
+            print!("{note}");
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Pubkey { config } => {
+        AuditCommand::Pubkey { config, pubkey } => {
             let cfg = Config::load(&config)?;
-            println!("{}", load_signer(&cfg)?.verifier().vkey());
+            println!("{}", verifier_for(&cfg, pubkey.as_deref())?.vkey());
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Prove { config, attempt_id } => {
-            let (cfg, store) = open_store(&config)?;
-            let records = read_records(&audit_dir(&cfg))?;
+        AuditCommand::Prove {
+            config,
+            pubkey,
+            attempt_id,
+        } => {
+            let (view, records) = checked_log(&config, pubkey.as_deref())?;
             let Some((index, (line, rec))) = records.iter().enumerate().find(|(_, (_, r))| {
                 r.attempt_id.as_str() == attempt_id && r.kind == RecordKind::Terminal
             }) else {
                 bail!("no terminal record for that attempt id");
             };
-            let size = store.size();
             let index = index as u64;
+            let Some((note, cp)) = view.latest().filter(|(_, cp)| cp.size > index) else {
+                bail!(
+                    "record {index} is not yet covered by a signed checkpoint; the rail covers it when it next opens the log"
+                );
+            };
             let appended = Appended {
                 index,
                 leaf_hash: mig06_rail::tlog::leaf_hash(line.as_bytes()),
                 bytes: line.as_bytes().to_vec(),
-                proof: store.tree().inclusion_proof(index, size)?,
-                checkpoint: Some(store.signed_checkpoint(size)?),
+                proof: view.ledger().tree().inclusion_proof(index, cp.size)?,
+                checkpoint: Some(note.clone()),
                 claim_refused: false,
                 record: rec.clone(),
             };
@@ -233,20 +322,33 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Consistency { config, old_size } => {
-            let (_, store) = open_store(&config)?;
-            let size = store.size();
+        AuditCommand::Consistency {
+            config,
+            pubkey,
+            old_size,
+        } => {
+            let (view, _) = checked_log(&config, pubkey.as_deref())?;
+            let Some((note, cp)) = view.latest() else {
+                bail!("the log has no signed checkpoint yet");
+            };
+            let size = cp.size;
             if old_size > size {
-                bail!("old size {old_size} is larger than the log ({size} records)");
+                bail!(
+                    "old size {old_size} is larger than the latest signed checkpoint ({size} records)"
+                );
             }
-            let proof = store.tree().consistency_proof(old_size, size)?;
+            let tree = view.ledger().tree();
+            let proof = tree.consistency_proof(old_size, size)?;
             println!(
                 "{}",
                 serde_json::json!({
                     "old_size": old_size,
                     "new_size": size,
-                    "old_checkpoint": store.signed_checkpoint(old_size)?,
-                    "new_checkpoint": store.signed_checkpoint(size)?,
+                    "old_root": hex_string(&tree.root_at(old_size)?),
+                    // A kept or latest checkpoint of exactly that size, when one is on file;
+                    // otherwise the auditor checks the proof against the one they kept.
+                    "old_checkpoint": view.signed_at(old_size),
+                    "new_checkpoint": note,
                     "proof": proof.iter().map(hex_string).collect::<Vec<_>>(),
                 })
             );
@@ -254,11 +356,12 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
         }
         AuditCommand::Export {
             config,
+            pubkey,
             format: ExportFormat::Fhir,
             output,
         } => {
-            let cfg = Config::load(&config)?;
-            let records: Vec<AuditRecord> = read_records(&audit_dir(&cfg))?
+            let records: Vec<AuditRecord> = checked_log(&config, pubkey.as_deref())?
+                .1
                 .into_iter()
                 .map(|(_, r)| r)
                 .collect();
@@ -287,11 +390,11 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
         }
         AuditCommand::Provenance {
             config,
+            pubkey,
             attempt_id,
             format,
         } => {
-            let cfg = Config::load(&config)?;
-            let records = read_records(&audit_dir(&cfg))?;
+            let (_, records) = checked_log(&config, pubkey.as_deref())?;
             let chain = provenance_chain(&records, &attempt_id)?;
             print_chain(&chain, format);
             Ok(ExitCode::SUCCESS)

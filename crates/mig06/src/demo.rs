@@ -81,6 +81,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     let v = mig06_rail::audit::verify::verify_dir(
         &mig06_rail::rail::audit_dir(&cfg),
         &verifier,
+        None,
         &mut |_, _| {},
     )?;
     println!(

@@ -275,6 +275,8 @@ enum TerminalCodeSchema {
     AbortedOutputNotDraft,
     #[schema(rename = "ABORTED_INVARIANT")]
     AbortedInvariant,
+    #[schema(rename = "ABORTED_INTERRUPTED")]
+    AbortedInterrupted,
 }
 
 /// A policy effect.

@@ -4,15 +4,21 @@
 //! takes an exclusive `flock` on the log, first reads what others appended since, then appends,
 //! so the hash chain, the tree and the one-continuation claims stay consistent across
 //! processes. On open, a torn tail (an unconfirmed, partial last line) is reported and cut;
-//! anything else that does not verify (a broken link, a tree that disagrees with the latest
-//! signed checkpoint, a log shorter than that checkpoint) makes the store refuse to open.
+//! anything else that does not check out (see [`super::ledger`]: a broken link, a record past
+//! the latest signed checkpoint without a valid signature of its own, a tree that disagrees with
+//! a signed checkpoint, kept checkpoints removed or a latest checkpoint rolled back) makes the
+//! store refuse to open, naming the first bad record. Only this store writes: auditors read the
+//! same directory through [`super::ledger::LogView`].
 //!
-//! Node hashes are kept in memory, level by level (`mig06_tlog::Tree`), rebuilt from the log at
-//! open: proofs are O(log n) lookups and the only file that must be durable is the log itself.
+//! Every record is signed as it is appended (its `sig` member), so the store can always tell
+//! its own records past the latest signed checkpoint from forged ones, and never signs a
+//! checkpoint over a record it did not write. Node hashes are kept in memory, level by level
+//! (`mig06_tlog::Tree`), rebuilt from the log at open: proofs are O(log n) lookups and the only
+//! file that must be durable on every append is the log itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,20 +26,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use fs2::FileExt;
 use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
 use mig06_tlog::{Tree, leaf_hash};
-use serde::Deserialize;
 
 use super::group::batch_failure;
-use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, ZERO_HASH, hash_hex};
+use super::ledger::{
+    self, Ledger, LineFault, check_checkpoints, fault, read_kept, read_latest, read_lines, seal,
+};
+pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT, LOG_FILE};
+use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, hash_hex};
 use crate::ids::AttemptId;
-
-/// The log file's name in the audit directory.
-pub const LOG_FILE: &str = "log.jsonl";
-/// The latest signed checkpoint.
-pub const LATEST_CHECKPOINT: &str = "checkpoint.latest";
-/// Signed checkpoints kept every [`CHECKPOINT_EVERY`] records.
-pub const CHECKPOINTS_FILE: &str = "checkpoints";
-/// How often (in records) a checkpoint is kept in [`CHECKPOINTS_FILE`].
-pub const CHECKPOINT_EVERY: u64 = 256;
 
 /// What opening the store found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,16 +42,12 @@ pub struct OpenReport {
     pub records: u64,
     /// Bytes of a torn tail that were cut (0 when none).
     pub torn_tail_cut: u64,
-}
-
-/// The fields the store itself needs from each record.
-#[derive(Deserialize)]
-struct Head {
-    prev: String,
-    seq: u64,
-    attempt_id: AttemptId,
-    #[serde(default)]
-    continues: Option<AttemptId>,
+    /// Records past the latest signed checkpoint, each authenticated by its own signature,
+    /// that opening covered with a new signed checkpoint.
+    pub uncovered_signed: u64,
+    /// Attempts this store ended `ABORTED_INTERRUPTED` (their open record's deadline had
+    /// passed without a terminal record), at open and since.
+    pub interrupted_ended: u64,
 }
 
 /// The file-backed audit store.
@@ -59,15 +55,15 @@ pub struct FileStore {
     dir: PathBuf,
     log: File,
     len: u64,
-    tree: Tree,
-    last: Hash,
-    claims: HashMap<AttemptId, AttemptId>,
+    ledger: Ledger,
     signer: LogSigner,
+    verifier: LogVerifier,
     /// [`LATEST_CHECKPOINT`], opened at its first write and kept open: reopening it per signed
     /// append cost more than the write itself.
     latest: Option<File>,
     report: OpenReport,
     syncs: AtomicU64,
+    checkpoint_write_failures: AtomicU64,
     #[cfg(test)]
     fail_sync: bool,
 }
@@ -76,7 +72,7 @@ impl std::fmt::Debug for FileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileStore")
             .field("dir", &self.dir)
-            .field("records", &self.tree.size())
+            .field("records", &self.ledger.size())
             .finish_non_exhaustive()
     }
 }
@@ -85,53 +81,104 @@ fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> AuditError {
     move |source| AuditError::Io { op, source }
 }
 
+/// Syncs a directory, so that the entries of files just created in it survive a power loss.
+fn sync_dir(dir: &Path) -> Result<(), AuditError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("sync audit directory"))
+}
+
 impl FileStore {
-    /// Opens (creating when absent) the store in `dir`, signing checkpoints with `signer`.
+    /// Opens (creating when absent) the store in `dir`, signing with `signer`.
     ///
     /// # Errors
-    /// I/O errors, [`AuditError::Corrupt`] when a record does not verify, and
-    /// [`AuditError::CheckpointMismatch`] when the log disagrees with its latest checkpoint.
+    /// I/O errors, [`AuditError::Corrupt`] naming the first record that does not check out, and
+    /// [`AuditError::CheckpointMismatch`] when the checkpoint files disagree with the log.
     pub fn open(dir: &Path, signer: LogSigner) -> Result<Self, AuditError> {
+        let created_dir = !dir.exists();
         std::fs::create_dir_all(dir).map_err(io("create audit directory"))?;
+        if created_dir {
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
+        let log_path = dir.join(LOG_FILE);
+        let created_log = !log_path.exists();
         let log = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
-            .open(dir.join(LOG_FILE))
+            .open(&log_path)
             .map_err(io("open log"))?;
+        if created_log {
+            sync_dir(dir)?;
+        }
+        let verifier = signer.verifier();
         let mut store = Self {
             dir: dir.to_owned(),
             log,
             len: 0,
-            tree: Tree::new(),
-            last: ZERO_HASH,
-            claims: HashMap::new(),
+            ledger: Ledger::new(0),
             signer,
+            verifier,
             latest: None,
             report: OpenReport::default(),
             syncs: AtomicU64::new(0),
+            checkpoint_write_failures: AtomicU64::new(0),
             #[cfg(test)]
             fail_sync: false,
         };
         store.log.lock_exclusive().map_err(io("lock log"))?;
-        let result = store
-            .catch_up()
-            .and_then(|()| store.check_latest_checkpoint())
-            .and_then(|covered| {
-                // Records past the latest checkpoint are open records whose attempt never
-                // reached its terminal record (a crash): sign them now, so that removing them
-                // is detected from here on.
-                if covered < store.tree.size() {
-                    let note = store.signed_checkpoint(store.tree.size())?;
-                    store.write_latest(&note)?;
-                }
-                Ok(())
-            });
+        let result = store.open_locked();
         let unlock = store.log.unlock().map_err(io("unlock log"));
         result?;
         unlock?;
-        store.report.records = store.tree.size();
+        store.report.records = store.ledger.size();
         Ok(store)
+    }
+
+    fn open_locked(&mut self) -> Result<(), AuditError> {
+        let mut latest = read_latest(&self.dir, &self.verifier)?;
+        let kept = read_kept(&self.dir, &self.verifier)?;
+        let log_len = self.log.metadata().map_err(io("stat log"))?.len();
+        if latest.is_none() && kept.is_empty() && log_len == 0 {
+            // A new log: its latest checkpoint exists, durably, before its first record, so a
+            // missing one is always a removal, never a crash.
+            let note = self.signed_checkpoint_of(&Tree::new(), 0)?;
+            self.write_latest(&note)?;
+            self.sync_latest()?;
+            sync_dir(&self.dir)?;
+            let cp = self
+                .verifier
+                .verify(&note)
+                .map_err(|_| fault(None, "a checkpoint this store signed does not verify"))?;
+            latest = Some((note, cp));
+        }
+        self.ledger = Ledger::new(latest.as_ref().map_or(0, |(_, cp)| cp.size));
+        self.catch_up()?;
+        check_checkpoints(self.ledger.tree(), latest.as_ref().map(|(_, cp)| cp), &kept)?;
+        // Records past the latest checkpoint (a crash after their fdatasync, before the
+        // checkpoint reached the disk) were each authenticated by their own signature in
+        // `catch_up`: cover them now, with any kept checkpoint they pass.
+        let uncovered = self.ledger.uncovered().count();
+        if uncovered > 0 {
+            let size = self.ledger.size();
+            let note = self.signed_checkpoint(size)?;
+            self.write_checkpoints(kept.len() as u64, size, &note)?;
+            self.sync_latest()?;
+            self.ledger.mark_covered();
+            self.report.uncovered_signed = uncovered;
+        }
+        // Attempts whose process stopped after their open record, past their deadline: end
+        // them now, before any caller's work.
+        if !self
+            .ledger
+            .overdue(time::OffsetDateTime::now_utc())
+            .is_empty()
+        {
+            self.append_batch_locked(Vec::new())?;
+        }
+        Ok(())
     }
 
     /// What opening found.
@@ -143,19 +190,26 @@ impl FileStore {
     /// The number of records.
     #[must_use]
     pub fn size(&self) -> u64 {
-        self.tree.size()
+        self.ledger.size()
     }
 
     /// The in-memory tree (for proofs).
     #[must_use]
     pub fn tree(&self) -> &Tree {
-        &self.tree
+        self.ledger.tree()
     }
 
     /// The log's verifier.
     #[must_use]
     pub fn verifier(&self) -> LogVerifier {
-        self.signer.verifier()
+        self.verifier.clone()
+    }
+
+    /// How many times writing [`LATEST_CHECKPOINT`] or [`CHECKPOINTS_FILE`] failed after the
+    /// records it covers were durable (the answers stood; the next open covers the records).
+    #[must_use]
+    pub fn checkpoint_write_failures(&self) -> u64 {
+        self.checkpoint_write_failures.load(Ordering::Relaxed)
     }
 
     /// Signs the checkpoint of the tree at `size` (deterministic: Ed25519).
@@ -163,7 +217,11 @@ impl FileStore {
     /// # Errors
     /// [`AuditError::Corrupt`] when `size` exceeds the log.
     pub fn signed_checkpoint(&self, size: u64) -> Result<String, AuditError> {
-        let root = self.tree.root_at(size).map_err(|_| AuditError::Corrupt {
+        self.signed_checkpoint_of(self.ledger.tree(), size)
+    }
+
+    fn signed_checkpoint_of(&self, tree: &Tree, size: u64) -> Result<String, AuditError> {
+        let root = tree.root_at(size).map_err(|_| AuditError::Corrupt {
             index: size,
             what: "size beyond the log".into(),
         })?;
@@ -174,8 +232,9 @@ impl FileStore {
         }))
     }
 
-    /// Reads what was appended since we last looked (by us or another process). Must hold the
-    /// lock. A partial last line is a torn tail: reported and cut.
+    /// Reads what was appended since we last looked (by us or another process), checking every
+    /// record as [`super::ledger`] does. Must hold the lock. A partial last line is a torn tail:
+    /// reported and cut.
     fn catch_up(&mut self) -> Result<(), AuditError> {
         let end = self.log.metadata().map_err(io("stat log"))?.len();
         if end == self.len {
@@ -186,148 +245,90 @@ impl FileStore {
                 what: format!("log shrank from {} to {end} bytes while open", self.len),
             });
         }
-        let mut buf = Vec::new();
-        self.log
-            .seek(SeekFrom::Start(self.len))
-            .map_err(io("seek log"))?;
-        (&self.log)
-            .take(end - self.len)
-            .read_to_end(&mut buf)
-            .map_err(io("read log"))?;
-        let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let (lines, tail) = buf.split_at(complete);
-        for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            self.index_line(line)?;
-        }
-        self.len += complete as u64;
-        if !tail.is_empty() {
+        let ledger = &mut self.ledger;
+        let verifier = &self.verifier;
+        let (complete, torn) = read_lines(&self.log, self.len, |_, line| {
+            let index = ledger.size();
+            let record = ledger.decode(line).map_err(|f| {
+                AuditError::from(match f {
+                    LineFault::NotARecord => fault(
+                        Some(index),
+                        format!("record {index} is not a valid audit record"),
+                    ),
+                    LineFault::OutOfPlace => fault(
+                        Some(index),
+                        format!("record {index}: sequence number out of order"),
+                    ),
+                })
+            })?;
+            if !ledger.links(&record) {
+                return Err(fault(
+                    Some(index),
+                    format!("record {index}: the link to the previous record is broken"),
+                )
+                .into());
+            }
+            ledger.admit(line, &record, verifier)?;
+            Ok::<(), AuditError>(())
+        })?;
+        self.len += complete;
+        if torn > 0 {
             // An append that never reached fdatasync: it was never confirmed to anyone.
             self.log.set_len(self.len).map_err(io("cut torn tail"))?;
             self.sync_log().map_err(io("sync after cut"))?;
-            self.report.torn_tail_cut += tail.len() as u64;
+            self.report.torn_tail_cut += torn;
         }
         Ok(())
     }
 
-    fn index_line(&mut self, line: &[u8]) -> Result<(), AuditError> {
-        let index = self.tree.size();
-        let corrupt = |what: &str| AuditError::Corrupt {
-            index,
-            what: what.to_owned(),
-        };
-        let head: Head =
-            serde_json::from_slice(line).map_err(|_| corrupt("not a valid audit record"))?;
-        if head.seq != index {
-            return Err(corrupt("sequence number out of order"));
-        }
-        if head.prev != hash_hex(&self.last) {
-            return Err(corrupt("link to the previous record is broken"));
-        }
-        if let Some(prior) = head.continues {
-            match self.claims.get(&prior) {
-                Some(holder) if *holder != head.attempt_id => {
-                    return Err(corrupt("a second attempt claims the same continuation"));
-                }
-                Some(_) => {}
-                None => {
-                    self.claims.insert(prior, head.attempt_id.clone());
-                }
-            }
-        }
-        let h = leaf_hash(line);
-        self.tree.push(h);
-        self.last = h;
-        Ok(())
-    }
-
-    /// Checks [`LATEST_CHECKPOINT`] against the log; returns the size it covers (0 when absent
-    /// from an empty log).
-    fn check_latest_checkpoint(&self) -> Result<u64, AuditError> {
-        let path = self.dir.join(LATEST_CHECKPOINT);
-        let note = match std::fs::read_to_string(&path) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return if self.tree.size() == 0 {
-                    Ok(0)
-                } else {
-                    Err(AuditError::CheckpointMismatch {
-                        what: format!("{LATEST_CHECKPOINT} is missing"),
-                    })
-                };
-            }
-            Err(e) => return Err(io("read latest checkpoint")(e)),
-        };
-        let cp =
-            self.signer
-                .verifier()
-                .verify(&note)
-                .map_err(|e| AuditError::CheckpointMismatch {
-                    what: format!("{LATEST_CHECKPOINT}: {e}"),
-                })?;
-        if cp.size > self.tree.size() {
-            return Err(AuditError::CheckpointMismatch {
-                what: format!(
-                    "the log has {} records but its signed checkpoint covers {}: records were removed",
-                    self.tree.size(),
-                    cp.size
-                ),
-            });
-        }
-        let root = self
-            .tree
-            .root_at(cp.size)
-            .map_err(|_| AuditError::CheckpointMismatch {
-                what: "checkpoint size".into(),
-            })?;
-        if root != cp.root {
-            return Err(AuditError::CheckpointMismatch {
-                what: format!(
-                    "the tree of size {} does not match its signed root",
-                    cp.size
-                ),
-            });
-        }
-        Ok(cp.size)
-    }
-
-    /// When `sign_latest`, signs the checkpoint of the tree at `size` and writes it to
-    /// [`LATEST_CHECKPOINT`]. Appends to [`CHECKPOINTS_FILE`] a signed checkpoint for every
-    /// multiple of [`CHECKPOINT_EVERY`] in `from + 1 ..= size` (a batch may cross one without
-    /// ending on it).
+    /// Writes the signed `note` of the tree at `size` to [`LATEST_CHECKPOINT`], after appending
+    /// to [`CHECKPOINTS_FILE`] a signed checkpoint for every kept size past the `kept_on_file`
+    /// already there, up to `size`. Kept checkpoints are synced before the latest checkpoint
+    /// that passes them is written and synced, so that a latest checkpoint on disk never passes
+    /// a kept size whose kept checkpoint is not on disk.
     fn write_checkpoints(
         &mut self,
-        from: u64,
+        kept_on_file: u64,
         size: u64,
-        sign_latest: bool,
-    ) -> Result<Option<String>, AuditError> {
-        let note = if sign_latest {
-            let note = self.signed_checkpoint(size)?;
-            self.write_latest(&note)?;
-            Some(note)
-        } else {
-            None
-        };
+        note: &str,
+    ) -> Result<(), AuditError> {
         let mut kept = String::new();
-        for k in (from / CHECKPOINT_EVERY + 1)..=(size / CHECKPOINT_EVERY) {
+        for k in (kept_on_file + 1)..=(size / CHECKPOINT_EVERY) {
             let at = k.saturating_mul(CHECKPOINT_EVERY);
-            let signed = match &note {
-                Some(note) if at == size => note.clone(),
-                Some(_) | None => self.signed_checkpoint(at)?,
+            let signed = if at == size {
+                note.to_owned()
+            } else {
+                self.signed_checkpoint(at)?
             };
             // Notes are separated by a blank line after their signature block.
             kept.push_str(&signed);
             kept.push('\n');
         }
-        if !kept.is_empty() {
-            let mut f = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(self.dir.join(CHECKPOINTS_FILE))
-                .map_err(io("append checkpoint"))?;
-            f.write_all(kept.as_bytes())
-                .map_err(io("append checkpoint"))?;
+        if kept.is_empty() {
+            return self.write_latest(note);
         }
-        Ok(note)
+        let path = self.dir.join(CHECKPOINTS_FILE);
+        let created = !path.exists();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io("append checkpoint"))?;
+        f.write_all(kept.as_bytes())
+            .and_then(|()| f.sync_data())
+            .map_err(io("append checkpoint"))?;
+        if created {
+            sync_dir(&self.dir)?;
+        }
+        self.write_latest(note)?;
+        self.sync_latest()
+    }
+
+    fn sync_latest(&mut self) -> Result<(), AuditError> {
+        match &self.latest {
+            Some(f) => f.sync_data().map_err(io("sync checkpoint")),
+            None => Ok(()),
+        }
     }
 
     /// Overwrites [`LATEST_CHECKPOINT`] in place. Not a write to a temporary file and a rename:
@@ -336,10 +337,8 @@ impl FileStore {
     /// In place is safe because a note is a few hundred bytes (one sector, one page) and never
     /// shrinks (the size only grows; origin, root and signature are fixed width), so a write
     /// from offset 0 replaces it whole; the file is cut to the note's length only when it held
-    /// something longer (a file put there by hand). Like before, it is not synced: it only
-    /// ever lags the log, which `open` accepts. (A reader that does not take the lock, such as
-    /// `audit verify` run during an append, could in principle read a page mid-copy, fail, and
-    /// need a rerun; with the rename it read the old or the new note.)
+    /// something longer (a file put there by hand). It is not synced on ordinary appends: it may
+    /// lag the log after a power loss, and the records past it carry their own signatures.
     fn write_latest(&mut self, note: &str) -> Result<(), AuditError> {
         // At most twice: a second time when the kept handle's file was deleted or replaced
         // (renamed over) since it was opened, which leaves the handle on an unlinked inode.
@@ -387,47 +386,78 @@ impl FileStore {
 
     /// Appends `records` in order with one write and one `fdatasync`. Must hold the lock.
     ///
-    /// Each record's one-continuation claim is decided in log order, against the log and the
-    /// records before it in the batch. When the batch holds a terminal record, every record gets
-    /// the batch's one signed checkpoint (of the tree that ends with the batch's last record) and
-    /// its inclusion proof in that tree; a batch of open records only is not signed.
-    /// Any failure fails the whole batch; a partial write is cut.
+    /// First, every open record whose deadline has passed without a terminal record is ended
+    /// `ABORTED_INTERRUPTED`, in the same write, ahead of `records`. Each record is signed
+    /// (sealed) as it is written. Each record's one-continuation claim is decided in log order,
+    /// against the log and the records before it in the batch; a second terminal record for
+    /// one attempt is refused (that record alone fails, [`AuditError::AlreadyEnded`]). When the
+    /// batch holds a terminal record, every record gets the batch's one signed checkpoint (of
+    /// the tree that ends with the batch's last record) and its inclusion proof in that tree; a
+    /// batch of open records only is not signed. Any failure before the `fdatasync` returns
+    /// fails the whole batch and a partial write is cut; once it returns, the records are the
+    /// log's and their results stand, whatever happens to the checkpoint files.
     fn append_batch_locked(
         &mut self,
         records: Vec<AuditRecord>,
-    ) -> Result<Vec<Appended>, AuditError> {
+    ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
         self.catch_up()?;
-        let start = self.tree.size();
-        let mut last = self.last;
+        let recovered: Vec<AuditRecord> = self
+            .ledger
+            .overdue(time::OffsetDateTime::now_utc())
+            .into_iter()
+            .map(AuditRecord::interrupted)
+            .collect();
+        self.report.interrupted_ended += recovered.len() as u64;
+        let mut results: Vec<Option<Result<Appended, AuditError>>> =
+            records.iter().map(|_| None).collect();
+        let start = self.ledger.size();
+        let mut last = self.ledger.last();
         let mut claimed: HashMap<AttemptId, AttemptId> = HashMap::new();
+        let mut ended: HashSet<AttemptId> = HashSet::new();
         let mut lines = Vec::new();
-        let mut staged = Vec::with_capacity(records.len());
-        for (index, mut record) in (start..).zip(records) {
+        let mut staged = Vec::with_capacity(records.len() + recovered.len());
+        let queue = recovered
+            .into_iter()
+            .map(|r| (None, r))
+            .chain(records.into_iter().enumerate().map(|(i, r)| (Some(i), r)));
+        for (slot, mut record) in queue {
+            let id = record.attempt_id.clone();
+            if record.kind == RecordKind::Terminal
+                && (self.ledger.has_ended(&id) || ended.contains(&id))
+            {
+                if let Some(r) = slot.and_then(|i| results.get_mut(i)) {
+                    *r = Some(Err(AuditError::AlreadyEnded));
+                }
+                continue;
+            }
             let claim_refused = record.continues.as_ref().is_some_and(|prior| {
-                self.claims
-                    .get(prior)
-                    .or_else(|| claimed.get(prior))
-                    .is_some_and(|holder| *holder != record.attempt_id)
+                self.ledger.claimed_by_other(prior, &id)
+                    || claimed.get(prior).is_some_and(|holder| *holder != id)
             });
             if claim_refused {
                 record.refuse_claim();
             }
+            if record.kind == RecordKind::Terminal {
+                ended.insert(id.clone());
+            }
+            let index = start + staged.len() as u64;
             record.prev = hash_hex(&last);
             record.seq = index;
-            let bytes = serde_json::to_vec(&record).map_err(|_| AuditError::Encode)?;
+            let bytes = seal::seal(&mut record, &self.signer)?;
             lines.extend_from_slice(&bytes);
             lines.push(b'\n');
             let h = leaf_hash(&bytes);
             last = h;
             if let Some(prior) = &record.continues {
-                claimed
-                    .entry(prior.clone())
-                    .or_insert_with(|| record.attempt_id.clone());
+                claimed.entry(prior.clone()).or_insert_with(|| id.clone());
             }
-            staged.push((index, h, bytes, claim_refused, record));
+            staged.push((slot, index, h, bytes, claim_refused, record));
         }
         if staged.is_empty() {
-            return Ok(Vec::new());
+            return Ok(results
+                .into_iter()
+                .map(|r| r.unwrap_or(Err(AuditError::Encode)))
+                .collect());
         }
         let written = self.log.write_all(&lines).and_then(|()| self.sync_log());
         if let Err(e) = written {
@@ -435,46 +465,67 @@ impl FileStore {
             let _ = self.log.set_len(self.len);
             return Err(io("append record")(e));
         }
+        // Durable from here on: nothing below may turn these records into a failure.
         self.len += lines.len() as u64;
-        for (_, h, ..) in &staged {
-            self.tree.push(*h);
+        for (_, _, _, bytes, _, record) in &staged {
+            self.ledger.push_own(bytes, record)?;
         }
-        self.last = last;
-        for (prior, holder) in claimed {
-            self.claims.entry(prior).or_insert(holder);
-        }
-        let size = self.tree.size();
+        let size = self.ledger.size();
         // Only a terminal record needs a signed checkpoint (its evidence); an open record is
-        // covered by the one its terminal record will get. The first batch is always signed so
-        // that a non-empty log always has a latest checkpoint, and so is a batch that reaches a
-        // kept checkpoint, so that the latest is never older than a kept one.
+        // covered by its own signature until then. The first batch is always signed, and so is
+        // a batch that reaches a kept checkpoint, so that the latest is never older than a kept
+        // one.
         let sign_latest = start == 0
             || start / CHECKPOINT_EVERY != size / CHECKPOINT_EVERY
             || staged
                 .iter()
                 .any(|(.., record)| record.kind == RecordKind::Terminal);
-        let checkpoint = self.write_checkpoints(start, size, sign_latest)?;
-        staged
-            .into_iter()
-            .map(|(index, leaf_hash, bytes, claim_refused, record)| {
-                let proof =
-                    self.tree
-                        .inclusion_proof(index, size)
-                        .map_err(|_| AuditError::Corrupt {
-                            index,
-                            what: "inclusion proof".into(),
-                        })?;
-                Ok(Appended {
+        let checkpoint = if sign_latest {
+            let note = self.signed_checkpoint(size)?;
+            let kept_on_file = if start / CHECKPOINT_EVERY == size / CHECKPOINT_EVERY {
+                size / CHECKPOINT_EVERY
+            } else {
+                ledger::count_kept(&self.dir).unwrap_or(start / CHECKPOINT_EVERY)
+            };
+            match self.write_checkpoints(kept_on_file, size, &note) {
+                Ok(()) => self.ledger.mark_covered(),
+                // The records are durable and signed; the note is valid evidence. The files
+                // catch up at the next signed batch or open.
+                Err(_) => {
+                    self.checkpoint_write_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Some(note)
+        } else {
+            None
+        };
+        for (slot, index, leaf_hash, bytes, claim_refused, record) in staged {
+            let Some(r) = slot.and_then(|i| results.get_mut(i)) else {
+                continue;
+            };
+            let proof = self
+                .ledger
+                .tree()
+                .inclusion_proof(index, size)
+                .map_err(|_| AuditError::Corrupt {
                     index,
-                    leaf_hash,
-                    bytes,
-                    proof,
-                    checkpoint: checkpoint.clone(),
-                    claim_refused,
-                    record,
-                })
-            })
-            .collect()
+                    what: "inclusion proof".into(),
+                });
+            *r = Some(proof.map(|proof| Appended {
+                index,
+                leaf_hash,
+                bytes,
+                proof,
+                checkpoint: checkpoint.clone(),
+                claim_refused,
+                record,
+            }));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(AuditError::Encode)))
+            .collect())
     }
 
     /// `fdatasync` calls this store made on its log (appends and torn-tail cuts).
@@ -499,13 +550,13 @@ impl FileStore {
 impl AuditStore for FileStore {
     fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
         let mut one = self.with_lock(|s| s.append_batch_locked(vec![record]))?;
-        one.pop().ok_or(AuditError::Encode)
+        one.pop().unwrap_or(Err(AuditError::Encode))
     }
 
     fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
         let n = records.len();
         match self.with_lock(|s| s.append_batch_locked(records)) {
-            Ok(appended) => appended.into_iter().map(Ok).collect(),
+            Ok(results) => results,
             Err(e) => (0..n).map(|_| Err(batch_failure(&e))).collect(),
         }
     }
@@ -517,24 +568,27 @@ impl AuditStore for FileStore {
     fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            Ok(s.claims.contains_key(prior))
+            Ok(s.ledger.is_claimed(prior))
         })
     }
 
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.tree.root_at(size).map_err(|_| AuditError::Corrupt {
-                index: size,
-                what: "size beyond the log".into(),
-            })
+            s.ledger
+                .tree()
+                .root_at(size)
+                .map_err(|_| AuditError::Corrupt {
+                    index: size,
+                    what: "size beyond the log".into(),
+                })
         })
     }
 
     fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.tree.leaf(index).ok_or(AuditError::Corrupt {
+            s.ledger.tree().leaf(index).ok_or(AuditError::Corrupt {
                 index,
                 what: "index beyond the log".into(),
             })
@@ -542,30 +596,8 @@ impl AuditStore for FileStore {
     }
 
     fn verifier_key(&self) -> String {
-        self.signer.verifier().vkey()
+        self.verifier.vkey()
     }
-}
-
-/// Reads every complete record of the log in `dir`, with its exact text, for read-only commands
-/// (`audit show`, `prove`, `provenance`, `export`). Does not lock or repair anything.
-///
-/// # Errors
-/// I/O errors, or [`AuditError::Corrupt`] for a line that is not an audit record.
-pub fn read_records(dir: &Path) -> Result<Vec<(String, AuditRecord)>, AuditError> {
-    let text = match std::fs::read_to_string(dir.join(LOG_FILE)) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io("read log")(e)),
-    };
-    let mut out = Vec::new();
-    for (i, line) in text.split_terminator('\n').enumerate() {
-        let rec: AuditRecord = serde_json::from_str(line).map_err(|_| AuditError::Corrupt {
-            index: i as u64,
-            what: "not a valid audit record".into(),
-        })?;
-        out.push((line.to_owned(), rec));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -596,12 +628,17 @@ mod tests {
             chain_root: id,
             depth: 0,
             reason: None,
+            deadline: Some(AuditRecord::deadline_in(std::time::Duration::from_secs(
+                600,
+            ))),
+            sig: None,
         }
     }
 
     fn terminal() -> AuditRecord {
         AuditRecord {
             kind: RecordKind::Terminal,
+            deadline: None,
             code: Some(crate::outcome::TerminalCode::DeniedPolicy),
             ..record()
         }
@@ -662,7 +699,7 @@ mod tests {
         std::fs::write(&log, &text[..cut]).unwrap();
         let reopened = FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap());
         assert!(
-            matches!(reopened, Err(AuditError::CheckpointMismatch { ref what }) if what.contains("removed")),
+            matches!(reopened, Err(AuditError::Corrupt { ref what, .. }) if what.contains("removed")),
             "{reopened:?}"
         );
     }
@@ -724,7 +761,7 @@ mod tests {
             reopened.is_err(),
             "a foreign key must not verify the checkpoint"
         );
-        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, &mut |_, _| {});
+        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
         assert_eq!(report.unwrap().records, 13);
     }
 
@@ -769,7 +806,7 @@ mod tests {
             Some(std::fs::read_to_string(dir.path().join(LATEST_CHECKPOINT)).unwrap()),
             ok[2].checkpoint
         );
-        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, &mut |_, _| {});
+        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
         assert_eq!(report.unwrap().records, 4);
     }
 
@@ -786,7 +823,7 @@ mod tests {
         let verifier = store.verifier();
         let cp = verifier.verify(kept.strip_suffix('\n').unwrap()).unwrap();
         assert_eq!(cp.size, CHECKPOINT_EVERY);
-        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, &mut |_, _| {});
+        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
         assert_eq!(report.unwrap().checkpoints, 2);
     }
 }

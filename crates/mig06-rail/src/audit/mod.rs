@@ -10,6 +10,7 @@
 
 pub mod file;
 pub mod group;
+pub mod ledger;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,10 @@ pub enum AuditError {
     /// A record could not be serialised.
     #[error("audit record could not be encoded")]
     Encode,
+    /// The attempt already has its terminal record (another process ended it as interrupted
+    /// after its deadline): the store refuses a second one.
+    #[error("the attempt already has a terminal record")]
+    AlreadyEnded,
 }
 
 /// Open (before executing) or terminal (the attempt's one terminal outcome).
@@ -115,9 +120,63 @@ pub struct AuditRecord {
     /// The continuation reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<ContinuationReason>,
+    /// An open record's deadline (RFC 3339 UTC): the attempt's deadline plus
+    /// [`TERMINAL_GRACE`]. An open record still without a terminal record after it belongs to
+    /// a process that stopped, and is ended `ABORTED_INTERRUPTED` by the next writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// The record's own signature by the log's key (standard base64 Ed25519), set by the store
+    /// as it appends; always the record's last member. See [`ledger::seal`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
+/// How long after an attempt's deadline its terminal record may still arrive (the executor
+/// returned at the deadline, then the terminal append waited for its group commit) before the
+/// attempt counts as interrupted.
+pub const TERMINAL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl AuditRecord {
+    /// Whether this open record's deadline is before `now`. A record without a readable
+    /// deadline (written before deadlines were recorded) is overdue: its writer is long gone.
+    #[must_use]
+    pub fn deadline_passed(&self, now: time::OffsetDateTime) -> bool {
+        self.deadline
+            .as_deref()
+            .and_then(|d| {
+                time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .is_none_or(|d| d < now)
+    }
+
+    /// The terminal `ABORTED_INTERRUPTED` record that ends this open record's attempt: the same
+    /// attempt, caller, request and provenance, so the claim it holds passes on along its chain.
+    #[must_use]
+    pub fn interrupted(&self) -> AuditRecord {
+        AuditRecord {
+            ts: now_rfc3339(),
+            kind: RecordKind::Terminal,
+            code: Some(TerminalCode::AbortedInterrupted),
+            detail: Some(Detail {
+                field: "$rail".into(),
+                reason: "interrupted".into(),
+            }),
+            draft_ref: None,
+            content_sha256: None,
+            deadline: None,
+            sig: None,
+            ..self.clone()
+        }
+    }
+
+    /// The wall-clock deadline to record in an open record whose attempt has `remaining` left.
+    #[must_use]
+    pub fn deadline_in(remaining: std::time::Duration) -> String {
+        (time::OffsetDateTime::now_utc() + remaining + TERMINAL_GRACE)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+    }
+
     /// Turns this record into the attempt's terminal `DENIED_CONTINUATION_ALREADY_USED` record,
     /// without the claim.
     pub fn refuse_claim(&mut self) {

@@ -1,0 +1,769 @@
+//! Reading and checking a log directory: the one code path that both the writing store
+//! ([`super::file::FileStore`]) and the auditors' read-only view ([`LogView`], `audit verify`)
+//! use, so that opening the store and verifying the log can never disagree.
+//!
+//! The decision that matters: a record is trusted only when a signature by the log's key covers
+//! it, either a signed checkpoint whose tree includes it or the record's own signature (its
+//! `sig` member, see [`seal`]). Records past the latest signed checkpoint are therefore checked
+//! one by one; a record no signature covers is never indexed, proved or signed over, so a line
+//! appended by anyone without the key can never become evidence.
+//!
+//! Files and what survives a power loss:
+//! - `log.jsonl`: every append is `fdatasync`ed before it is confirmed.
+//! - `checkpoint.latest`: created (size 0) and synced with its directory entry when the store is
+//!   created; rewritten in place without a sync on ordinary appends, synced when a kept
+//!   checkpoint is written. After a power loss it may lag the log; the records past it carry
+//!   their own signatures, and the rail signs a new latest checkpoint when it next opens the log.
+//! - `checkpoints`: appended and synced at every [`CHECKPOINT_EVERY`]-th record, before the
+//!   latest checkpoint that covers that size is synced, so a durable latest checkpoint at or
+//!   past a kept size implies the kept checkpoint is durable too.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::Path;
+
+use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
+use mig06_tlog::{Tree, leaf_hash, verify_consistency};
+
+use super::{AuditError, AuditRecord, Hash, RecordKind, ZERO_HASH, hash_hex};
+use crate::ids::AttemptId;
+
+/// The log file's name in the audit directory.
+pub const LOG_FILE: &str = "log.jsonl";
+/// The latest signed checkpoint.
+pub const LATEST_CHECKPOINT: &str = "checkpoint.latest";
+/// Signed checkpoints kept every [`CHECKPOINT_EVERY`] records.
+pub const CHECKPOINTS_FILE: &str = "checkpoints";
+/// How often (in records) a checkpoint is kept in [`CHECKPOINTS_FILE`].
+pub const CHECKPOINT_EVERY: u64 = 256;
+
+/// Why a log directory does not check out. Never carries record contents.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LogFault {
+    /// The first bad record's index, when one can be named.
+    pub first_bad_record: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+pub(crate) fn fault(index: Option<u64>, message: impl Into<String>) -> LogFault {
+    LogFault {
+        first_bad_record: index,
+        message: message.into(),
+    }
+}
+
+impl From<std::io::Error> for AuditError {
+    fn from(source: std::io::Error) -> Self {
+        AuditError::Io {
+            op: "read log",
+            source,
+        }
+    }
+}
+
+impl From<LogFault> for AuditError {
+    fn from(f: LogFault) -> Self {
+        match f.first_bad_record {
+            Some(index) => AuditError::Corrupt {
+                index,
+                what: f.message,
+            },
+            None => AuditError::CheckpointMismatch { what: f.message },
+        }
+    }
+}
+
+/// Record signatures: the `sig` member, always the record's last member.
+///
+/// A record's signature is Ed25519, by the log's key, over `RECORD_SIG_DOMAIN`, LF, the log's
+/// origin, LF, and the record's JSON text without its `sig` member (`{...}` exactly as the
+/// line holds it, with `,"sig":"<base64>"` removed from the end). See
+/// [`mig06_tlog::checkpoint::record_message`].
+pub mod seal {
+    use super::{AuditError, AuditRecord, LogSigner, LogVerifier};
+
+    /// Serialises `record` (its `sig` is replaced) and signs it: the line to append, without the
+    /// newline.
+    ///
+    /// # Errors
+    /// [`AuditError::Encode`] when the record cannot be serialised.
+    pub fn seal(record: &mut AuditRecord, signer: &LogSigner) -> Result<Vec<u8>, AuditError> {
+        record.sig = None;
+        let unsigned = serde_json::to_vec(&*record).map_err(|_| AuditError::Encode)?;
+        let sig = signer.sign_record(&unsigned);
+        let mut line = unsigned;
+        // `{...}` becomes `{...,"sig":"..."}`: serde writes `sig` last, as the struct declares.
+        line.pop();
+        line.extend_from_slice(b",\"sig\":\"");
+        line.extend_from_slice(sig.as_bytes());
+        line.extend_from_slice(b"\"}");
+        record.sig = Some(sig);
+        Ok(line)
+    }
+
+    /// Whether `line` (which parsed as `record`) carries a valid signature by the log's key.
+    #[must_use]
+    pub fn is_sealed(line: &[u8], record: &AuditRecord, verifier: &LogVerifier) -> bool {
+        let Some(sig) = &record.sig else {
+            return false;
+        };
+        let suffix_len = sig.len() + b",\"sig\":\"\"}".len();
+        let Some(cut) = line.len().checked_sub(suffix_len) else {
+            return false;
+        };
+        let (head, tail) = line.split_at(cut);
+        let mut expected = Vec::with_capacity(suffix_len);
+        expected.extend_from_slice(b",\"sig\":\"");
+        expected.extend_from_slice(sig.as_bytes());
+        expected.extend_from_slice(b"\"}");
+        if tail != expected.as_slice() {
+            return false;
+        }
+        let mut unsigned = Vec::with_capacity(head.len() + 1);
+        unsigned.extend_from_slice(head);
+        unsigned.push(b'}');
+        verifier.verify_record(&unsigned, sig)
+    }
+}
+
+/// Records past the latest signed checkpoint, each authenticated by its own signature.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Uncovered {
+    /// Open records among them.
+    pub open: u64,
+    /// Terminal records among them.
+    pub terminal: u64,
+}
+
+impl Uncovered {
+    /// How many records no signed checkpoint covers.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.open.saturating_add(self.terminal)
+    }
+}
+
+/// The log as read so far: its tree, the end of its hash chain, and the state of the rules
+/// every record must keep.
+#[derive(Debug)]
+pub struct Ledger {
+    tree: Tree,
+    last: Hash,
+    claims: HashMap<AttemptId, AttemptId>,
+    /// Attempts whose terminal record is in the log.
+    ended: HashSet<AttemptId>,
+    /// Open records whose attempt has no terminal record yet.
+    pending: HashMap<AttemptId, AuditRecord>,
+    /// Records at or past this index are not covered by the latest signed checkpoint and must
+    /// carry their own valid signature.
+    covered: u64,
+    uncovered: Uncovered,
+}
+
+/// What [`Ledger::decode`] found wrong with one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineFault {
+    /// Not an audit record.
+    NotARecord,
+    /// `seq` is not the record's index.
+    OutOfPlace,
+}
+
+impl Ledger {
+    /// An empty ledger whose latest signed checkpoint covers `covered` records.
+    #[must_use]
+    pub fn new(covered: u64) -> Self {
+        Self {
+            tree: Tree::new(),
+            last: ZERO_HASH,
+            claims: HashMap::new(),
+            ended: HashSet::new(),
+            pending: HashMap::new(),
+            covered,
+            uncovered: Uncovered::default(),
+        }
+    }
+
+    /// The tree of every record admitted.
+    #[must_use]
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// Records admitted.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// The leaf hash of the last record (the next record's `prev`).
+    #[must_use]
+    pub fn last(&self) -> Hash {
+        self.last
+    }
+
+    /// Records past the latest signed checkpoint.
+    #[must_use]
+    pub fn uncovered(&self) -> Uncovered {
+        self.uncovered
+    }
+
+    /// Whether another attempt than `attempt` holds the one continuation of `prior`.
+    #[must_use]
+    pub fn claimed_by_other(&self, prior: &AttemptId, attempt: &AttemptId) -> bool {
+        self.claims.get(prior).is_some_and(|h| h != attempt)
+    }
+
+    /// Whether `prior` has been continued.
+    #[must_use]
+    pub fn is_claimed(&self, prior: &AttemptId) -> bool {
+        self.claims.contains_key(prior)
+    }
+
+    /// Parses one line as the next record.
+    pub(crate) fn decode(&self, line: &[u8]) -> Result<AuditRecord, LineFault> {
+        let record: AuditRecord =
+            serde_json::from_slice(line).map_err(|_| LineFault::NotARecord)?;
+        if record.seq != self.tree.size() {
+            return Err(LineFault::OutOfPlace);
+        }
+        Ok(record)
+    }
+
+    /// Whether `record` links to the previous record.
+    pub(crate) fn links(&self, record: &AuditRecord) -> bool {
+        record.prev == hash_hex(&self.last)
+    }
+
+    /// Admits the next record (already decoded and linked): its own signature when no signed
+    /// checkpoint covers it, then the log's rules.
+    ///
+    /// # Errors
+    /// A [`LogFault`] naming the record.
+    pub(crate) fn admit(
+        &mut self,
+        line: &[u8],
+        record: &AuditRecord,
+        verifier: &LogVerifier,
+    ) -> Result<(), LogFault> {
+        let index = self.tree.size();
+        if index >= self.covered {
+            if !seal::is_sealed(line, record, verifier) {
+                return Err(fault(
+                    Some(index),
+                    format!(
+                        "record {index} is past the latest signed checkpoint and carries no valid signature by this log's key: it was not written by this rail"
+                    ),
+                ));
+            }
+            match record.kind {
+                RecordKind::Open => self.uncovered.open += 1,
+                RecordKind::Terminal => self.uncovered.terminal += 1,
+            }
+        }
+        self.check_rules(index, record)?;
+        let h = leaf_hash(line);
+        self.tree.push(h);
+        self.last = h;
+        Ok(())
+    }
+
+    /// Whether `attempt` already has its terminal record.
+    #[must_use]
+    pub fn has_ended(&self, attempt: &AttemptId) -> bool {
+        self.ended.contains(attempt)
+    }
+
+    /// Open records without a terminal record whose deadline is before `now` (RFC 3339 UTC
+    /// compared as instants): attempts whose process stopped. Ordered by log index.
+    #[must_use]
+    pub fn overdue(&self, now: time::OffsetDateTime) -> Vec<&AuditRecord> {
+        let mut v: Vec<&AuditRecord> = self
+            .pending
+            .values()
+            .filter(|r| r.deadline_passed(now))
+            .collect();
+        v.sort_by_key(|r| r.seq);
+        v
+    }
+
+    /// The rules every record keeps, whoever wrote it.
+    fn check_rules(&mut self, index: u64, record: &AuditRecord) -> Result<(), LogFault> {
+        match record.kind {
+            RecordKind::Open => {
+                if self.ended.contains(&record.attempt_id)
+                    || self.pending.contains_key(&record.attempt_id)
+                {
+                    return Err(fault(
+                        Some(index),
+                        format!("record {index}: a second open record for one attempt"),
+                    ));
+                }
+                self.pending
+                    .insert(record.attempt_id.clone(), record.clone());
+            }
+            RecordKind::Terminal => {
+                if !self.ended.insert(record.attempt_id.clone()) {
+                    return Err(fault(
+                        Some(index),
+                        format!("record {index}: a second terminal record for one attempt"),
+                    ));
+                }
+                self.pending.remove(&record.attempt_id);
+            }
+        }
+        if let Some(prior) = &record.continues {
+            if self.claimed_by_other(prior, &record.attempt_id) {
+                return Err(fault(
+                    Some(index),
+                    format!("record {index}: a second attempt claims the same continuation"),
+                ));
+            }
+            self.claims
+                .entry(prior.clone())
+                .or_insert_with(|| record.attempt_id.clone());
+        }
+        Ok(())
+    }
+
+    /// Marks every admitted record as covered by a signed checkpoint (the store just signed one).
+    pub(crate) fn mark_covered(&mut self) {
+        self.covered = self.tree.size();
+        self.uncovered = Uncovered::default();
+    }
+
+    /// Pushes a record the store itself just sealed and made durable.
+    pub(crate) fn push_own(&mut self, line: &[u8], record: &AuditRecord) -> Result<(), LogFault> {
+        let index = self.tree.size();
+        self.check_rules(index, record)?;
+        let h = leaf_hash(line);
+        self.tree.push(h);
+        self.last = h;
+        if index >= self.covered {
+            match record.kind {
+                RecordKind::Open => self.uncovered.open += 1,
+                RecordKind::Terminal => self.uncovered.terminal += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the complete lines of `file` from byte `from` to its end, calling `f(offset, line)`
+/// for each (without its newline). Returns the bytes of complete lines read and the length of a
+/// torn tail (a last line without its newline), which is never passed to `f`.
+///
+/// # Errors
+/// I/O errors, or what `f` returns.
+pub(crate) fn read_lines<E: From<std::io::Error>>(
+    file: &File,
+    from: u64,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<(u64, u64), E> {
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader.seek(SeekFrom::Start(from))?;
+    let mut line = Vec::with_capacity(1024);
+    let mut offset = from;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok((offset - from, 0));
+        }
+        match line.strip_suffix(b"\n") {
+            Some(body) => f(offset, body)?,
+            None => return Ok((offset - from, n as u64)),
+        }
+        offset += n as u64;
+    }
+}
+
+/// Reads and verifies [`LATEST_CHECKPOINT`]: `None` when the file does not exist.
+///
+/// # Errors
+/// A [`LogFault`] when it cannot be read or is not signed by this log's key.
+pub fn read_latest(
+    dir: &Path,
+    verifier: &LogVerifier,
+) -> Result<Option<(String, Checkpoint)>, LogFault> {
+    match std::fs::read_to_string(dir.join(LATEST_CHECKPOINT)) {
+        Ok(note) => {
+            let cp = verifier.verify(&note).map_err(|e| {
+                fault(
+                    None,
+                    format!("{LATEST_CHECKPOINT}: {e} (not signed by this log's key, or altered)"),
+                )
+            })?;
+            Ok(Some((note, cp)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fault(None, format!("cannot read {LATEST_CHECKPOINT}: {e}"))),
+    }
+}
+
+/// Reads and verifies every note of [`CHECKPOINTS_FILE`] (empty when absent): each must be
+/// signed by this log's key, at a multiple of [`CHECKPOINT_EVERY`], in increasing order with no
+/// gap.
+///
+/// # Errors
+/// A [`LogFault`] naming the first bad kept checkpoint.
+pub fn read_kept(
+    dir: &Path,
+    verifier: &LogVerifier,
+) -> Result<Vec<(String, Checkpoint)>, LogFault> {
+    let notes = read_notes(&dir.join(CHECKPOINTS_FILE))?;
+    let mut out: Vec<(String, Checkpoint)> = Vec::with_capacity(notes.len());
+    for (i, note) in notes.into_iter().enumerate() {
+        let cp = verifier.verify(&note).map_err(|e| {
+            fault(
+                None,
+                format!("kept checkpoint {i}: {e} (not signed by this log's key, or altered)"),
+            )
+        })?;
+        let expected = (i as u64 + 1).saturating_mul(CHECKPOINT_EVERY);
+        if cp.size != expected {
+            return Err(fault(
+                None,
+                format!(
+                    "kept checkpoint {i} is of size {} where {expected} belongs: kept checkpoints were removed, reordered or inserted",
+                    cp.size
+                ),
+            ));
+        }
+        out.push((note, cp));
+    }
+    Ok(out)
+}
+
+/// Checks a checkpoint against the tree: its size within the log and its root the tree's.
+///
+/// # Errors
+/// A [`LogFault`] naming the record the mismatch points at.
+pub fn check_against_tree(cp: &Checkpoint, tree: &Tree, what: &str) -> Result<(), LogFault> {
+    if cp.size > tree.size() {
+        return Err(fault(
+            Some(tree.size()),
+            format!(
+                "{what} covers {} records but the log has {}: records were removed from the end",
+                cp.size,
+                tree.size()
+            ),
+        ));
+    }
+    let root = tree
+        .root_at(cp.size)
+        .map_err(|_| fault(None, format!("{what}: size out of range")))?;
+    if root != cp.root {
+        let bad = cp.size.saturating_sub(1);
+        return Err(fault(
+            Some(bad),
+            format!(
+                "{what}: the tree of size {} does not match its signed root: a record up to {bad} was altered",
+                cp.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `new` extends `old` (RFC 6962 §2.1.2 consistency, built from the tree).
+///
+/// # Errors
+/// A [`LogFault`] when `new` is smaller or not consistent.
+pub fn check_consistency(
+    old: &Checkpoint,
+    new: &Checkpoint,
+    tree: &Tree,
+    what: &str,
+) -> Result<(), LogFault> {
+    if new.size < old.size {
+        return Err(fault(
+            None,
+            format!(
+                "{what}: checkpoints go backwards: {} after {}",
+                new.size, old.size
+            ),
+        ));
+    }
+    let proof = tree.consistency_proof(old.size, new.size).map_err(|_| {
+        fault(
+            None,
+            format!("{what}: consistency proof could not be built"),
+        )
+    })?;
+    verify_consistency(old.size, new.size, &old.root, &new.root, &proof).map_err(|_| {
+        fault(
+            None,
+            format!(
+                "{what}: checkpoints of sizes {} and {} are not consistent",
+                old.size, new.size
+            ),
+        )
+    })
+}
+
+/// The checks on the checkpoint files once the whole log is read, shared by the store and
+/// `audit verify`:
+/// - a non-empty log has a latest checkpoint, and it matches the tree;
+/// - every kept checkpoint matches the tree, and they are consistent one after the other;
+/// - the kept file holds every kept size up to the latest checkpoint's size (it is required
+///   once the log has passed its first kept size), and the latest checkpoint is not older than
+///   the newest kept one, and extends it.
+///
+/// # Errors
+/// The first [`LogFault`].
+pub fn check_checkpoints(
+    tree: &Tree,
+    latest: Option<&Checkpoint>,
+    kept: &[(String, Checkpoint)],
+) -> Result<(), LogFault> {
+    let Some(latest) = latest else {
+        if tree.size() == 0 && kept.is_empty() {
+            return Ok(());
+        }
+        return Err(fault(
+            None,
+            format!(
+                "{LATEST_CHECKPOINT} is missing from a log of {} records",
+                tree.size()
+            ),
+        ));
+    };
+    check_against_tree(latest, tree, LATEST_CHECKPOINT)?;
+    let mut previous: Option<&Checkpoint> = None;
+    for (i, (_, cp)) in kept.iter().enumerate() {
+        let what = format!("kept checkpoint {i}");
+        check_against_tree(cp, tree, &what)?;
+        if let Some(prev) = previous {
+            check_consistency(prev, cp, tree, &what)?;
+        }
+        previous = Some(cp);
+    }
+    let required = latest.size / CHECKPOINT_EVERY;
+    if (kept.len() as u64) < required {
+        return Err(fault(
+            None,
+            format!(
+                "{CHECKPOINTS_FILE} holds {} kept checkpoints but the latest checkpoint (size {}) has passed {required} kept sizes: kept checkpoints were removed",
+                kept.len(),
+                latest.size
+            ),
+        ));
+    }
+    if let Some(newest) = previous {
+        if latest.size < newest.size {
+            return Err(fault(
+                None,
+                format!(
+                    "{LATEST_CHECKPOINT} (size {}) is older than the newest kept checkpoint (size {}): it was rolled back",
+                    latest.size, newest.size
+                ),
+            ));
+        }
+        check_consistency(newest, latest, tree, LATEST_CHECKPOINT)?;
+    }
+    Ok(())
+}
+
+/// How many notes [`CHECKPOINTS_FILE`] holds (not verified: for the writer, which appends the
+/// kept sizes past them).
+///
+/// # Errors
+/// A [`LogFault`] when the file cannot be read.
+pub(crate) fn count_kept(dir: &Path) -> Result<u64, LogFault> {
+    Ok(read_notes(&dir.join(CHECKPOINTS_FILE))?.len() as u64)
+}
+
+/// Every record of the checked log in `dir`, with its exact text, for auditors' commands.
+///
+/// # Errors
+/// A [`LogFault`] when the log does not check out (see [`LogView::open`]).
+pub fn read_checked(
+    dir: &Path,
+    verifier: &LogVerifier,
+) -> Result<(LogView, Vec<(String, AuditRecord)>), LogFault> {
+    let mut records = Vec::new();
+    let view = LogView::open(
+        dir,
+        verifier,
+        &mut |_, line, record| {
+            records.push((String::from_utf8_lossy(line).into_owned(), record.clone()));
+        },
+        &mut |_, _| {},
+    )?;
+    Ok((view, records))
+}
+
+/// Splits a file of signed notes (each: body, blank line, signature lines, blank line).
+fn read_notes(path: &Path) -> Result<Vec<String>, LogFault> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(fault(None, format!("cannot read {}: {e}", path.display()))),
+    };
+    let mut notes = Vec::new();
+    let mut current = String::new();
+    let mut in_sigs = false;
+    for line in text.split_inclusive('\n') {
+        if line == "\n" {
+            if in_sigs {
+                notes.push(std::mem::take(&mut current));
+                in_sigs = false;
+            } else {
+                current.push_str(line);
+                in_sigs = true;
+            }
+        } else {
+            current.push_str(line);
+        }
+    }
+    if !current.is_empty() {
+        notes.push(current);
+    }
+    Ok(notes)
+}
+
+/// An auditor's read-only view of a log directory: it takes no lock, cuts nothing, signs
+/// nothing and needs only the log's public key. It runs the same checks as opening the store.
+#[derive(Debug)]
+pub struct LogView {
+    ledger: Ledger,
+    latest: Option<(String, Checkpoint)>,
+    kept: Vec<(String, Checkpoint)>,
+    torn_tail: u64,
+}
+
+impl LogView {
+    /// Reads and checks the log in `dir`; `on_record(index, line, record)` sees each admitted
+    /// record, `progress(done, total)` byte counts.
+    ///
+    /// # Errors
+    /// A [`LogFault`] naming the first bad record when one can be named.
+    pub fn open(
+        dir: &Path,
+        verifier: &LogVerifier,
+        on_record: &mut dyn FnMut(u64, &[u8], &AuditRecord),
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Self, LogFault> {
+        let latest = read_latest(dir, verifier)?;
+        let kept = read_kept(dir, verifier)?;
+        let mut ledger = Ledger::new(latest.as_ref().map_or(0, |(_, cp)| cp.size));
+        let path = dir.join(LOG_FILE);
+        let file = match File::open(&path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(fault(None, format!("cannot open {LOG_FILE}: {e}"))),
+        };
+        let mut torn_tail = 0;
+        if let Some(file) = file {
+            let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut next_report = 0u64;
+            // A broken link at index i is localised when record i + 1 is read: a record whose
+            // body was altered breaks the next record's link, not its own.
+            let mut broken_link: Option<u64> = None;
+            let read = read_lines(&file, 0, |offset, line| -> Result<(), ReadFault> {
+                let index = ledger.size();
+                let record = ledger.decode(line).map_err(|f| match f {
+                    LineFault::NotARecord => fault(
+                        Some(index),
+                        format!("record {index} is not a valid audit record"),
+                    ),
+                    LineFault::OutOfPlace => fault(
+                        Some(index),
+                        format!(
+                            "record {index} is out of place (records were removed, inserted or reordered)"
+                        ),
+                    ),
+                })?;
+                let link_ok = ledger.links(&record);
+                if let Some(b) = broken_link {
+                    let bad = if link_ok { b.saturating_sub(1) } else { b };
+                    return Err(fault(
+                        Some(bad),
+                        format!("record {bad} was altered: the hash chain breaks at record {b}"),
+                    )
+                    .into());
+                }
+                if !link_ok {
+                    broken_link = Some(index);
+                }
+                ledger.admit(line, &record, verifier)?;
+                on_record(index, line, &record);
+                if offset >= next_report {
+                    progress(offset, total);
+                    next_report = offset + (1 << 22);
+                }
+                Ok(())
+            });
+            let read = read.map_err(|e| e.0)?;
+            progress(read.0, total);
+            torn_tail = read.1;
+            if let Some(b) = broken_link {
+                let bad = b.saturating_sub(1);
+                return Err(fault(
+                    Some(bad),
+                    format!("record {bad} or {b} was altered: the hash chain breaks at record {b}"),
+                ));
+            }
+        }
+        check_checkpoints(ledger.tree(), latest.as_ref().map(|(_, cp)| cp), &kept)?;
+        Ok(Self {
+            ledger,
+            latest,
+            kept,
+            torn_tail,
+        })
+    }
+
+    /// The checked ledger (tree, uncovered records).
+    #[must_use]
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The latest signed checkpoint, as the file holds it, and its body.
+    #[must_use]
+    pub fn latest(&self) -> Option<&(String, Checkpoint)> {
+        self.latest.as_ref()
+    }
+
+    /// The kept signed checkpoints.
+    #[must_use]
+    pub fn kept(&self) -> &[(String, Checkpoint)] {
+        &self.kept
+    }
+
+    /// Bytes of a torn tail (an append never confirmed; the rail cuts it when it next opens).
+    #[must_use]
+    pub fn torn_tail(&self) -> u64 {
+        self.torn_tail
+    }
+
+    /// A signed checkpoint of exactly `size` when one is on file (the latest or a kept one).
+    #[must_use]
+    pub fn signed_at(&self, size: u64) -> Option<&str> {
+        self.latest
+            .iter()
+            .chain(self.kept.iter())
+            .find(|(_, cp)| cp.size == size)
+            .map(|(note, _)| note.as_str())
+    }
+}
+
+/// A [`LogFault`] or an I/O error while reading lines.
+struct ReadFault(LogFault);
+
+impl From<std::io::Error> for ReadFault {
+    fn from(e: std::io::Error) -> Self {
+        ReadFault(fault(None, format!("read error: {e}")))
+    }
+}
+
+impl From<LogFault> for ReadFault {
+    fn from(f: LogFault) -> Self {
+        ReadFault(f)
+    }
+}
