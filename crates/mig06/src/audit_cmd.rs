@@ -228,8 +228,15 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                                 "terminal": r.uncovered.terminal,
                             },
                             "torn_tail_bytes": r.torn_tail,
+                            "overdue_open_records": r.overdue_open,
                         })
                     );
+                    if r.overdue_open > 0 {
+                        eprintln!(
+                            "mig06: {} open records are past their deadline with no terminal record (their process stopped); the rail ends them ABORTED_INTERRUPTED when it next writes",
+                            r.overdue_open
+                        );
+                    }
                     if r.uncovered.count() > 0 {
                         eprintln!(
                             "mig06: {} records ({} open, {} terminal) are past the latest signed checkpoint; each carries a valid signature of its own, and the rail covers them when it next opens the log",

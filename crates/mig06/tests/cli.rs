@@ -477,3 +477,65 @@ fn checkpoint_and_consistency_proofs_verify_with_the_log_key() {
         .assert()
         .code(1);
 }
+
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(snapshot(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn inv_audit_readonly_auditor_commands_need_no_key_take_no_lock_and_change_nothing() {
+    let env = Env::new();
+    let (_, first, _) = env.attempt(&request("prior_authorisation"));
+    let id = first["attempt_id"].as_str().unwrap().to_owned();
+    let mut cont = request("discharge_summary");
+    cont["trigger"] = json!("operator_continuation");
+    cont["continuation"] =
+        json!({"evidence": first["evidence"], "reason": "operator_amended_request"});
+    assert_eq!(env.attempt(&cont).0, 0);
+    // What a crash leaves: a torn tail. Auditors must not cut it.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.log())
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"prev\":").unwrap();
+    drop(f);
+    // No private key, and the rail's write lock held by someone else the whole time.
+    std::fs::remove_file(env.dir.path().join("keys/log.key")).unwrap();
+    let lock = std::fs::File::open(env.log()).unwrap();
+    fs2::FileExt::lock_exclusive(&lock).unwrap();
+    let before = snapshot(env.dir.path());
+    let id = id.as_str();
+    let commands: [&[&str]; 9] = [
+        &["verify"],
+        &["show"],
+        &["show", id],
+        &["checkpoint"],
+        &["pubkey"],
+        &["prove", id],
+        &["consistency", "1"],
+        &["provenance", id],
+        &["export", "--format", "fhir"],
+    ];
+    for args in commands {
+        let (sub, rest) = args.split_first().unwrap();
+        mig06()
+            .args(["audit", sub, "--config"])
+            .arg(env.config())
+            .args(rest)
+            .timeout(std::time::Duration::from_secs(30))
+            .assert()
+            .success();
+    }
+    assert_eq!(snapshot(env.dir.path()), before, "an auditor command wrote");
+    drop(lock);
+}

@@ -65,7 +65,9 @@ pub struct FileStore {
     syncs: AtomicU64,
     checkpoint_write_failures: AtomicU64,
     #[cfg(test)]
-    fail_sync: bool,
+    pub(crate) fail_sync: bool,
+    #[cfg(test)]
+    pub(crate) fail_checkpoint_write: bool,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -127,6 +129,8 @@ impl FileStore {
             checkpoint_write_failures: AtomicU64::new(0),
             #[cfg(test)]
             fail_sync: false,
+            #[cfg(test)]
+            fail_checkpoint_write: false,
         };
         store.log.lock_exclusive().map_err(io("lock log"))?;
         let result = store.open_locked();
@@ -340,6 +344,12 @@ impl FileStore {
     /// something longer (a file put there by hand). It is not synced on ordinary appends: it may
     /// lag the log after a power loss, and the records past it carry their own signatures.
     fn write_latest(&mut self, note: &str) -> Result<(), AuditError> {
+        #[cfg(test)]
+        if self.fail_checkpoint_write {
+            return Err(io("write checkpoint")(std::io::Error::other(
+                "injected failure",
+            )));
+        }
         // At most twice: a second time when the kept handle's file was deleted or replaced
         // (renamed over) since it was opened, which leaves the handle on an unlinked inode.
         for _ in 0..2 {
@@ -601,12 +611,12 @@ impl AuditStore for FileStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::audit::RecordKind;
     use crate::ids::{CallerId, Sha256Digest};
 
-    fn record() -> AuditRecord {
+    pub(crate) fn record() -> AuditRecord {
         let id = AttemptId::mint();
         AuditRecord {
             prev: String::new(),
@@ -635,7 +645,7 @@ mod tests {
         }
     }
 
-    fn terminal() -> AuditRecord {
+    pub(crate) fn terminal() -> AuditRecord {
         AuditRecord {
             kind: RecordKind::Terminal,
             deadline: None,

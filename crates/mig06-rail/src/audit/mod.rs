@@ -13,6 +13,9 @@ pub mod group;
 pub mod ledger;
 pub mod verify;
 
+#[cfg(test)]
+mod integrity_tests;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};

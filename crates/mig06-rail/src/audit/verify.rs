@@ -30,6 +30,9 @@ pub struct VerifyReport {
     /// Bytes of a torn tail: an append that was never confirmed, which the rail cuts when it
     /// next opens the log.
     pub torn_tail: u64,
+    /// Open records past their deadline with no terminal record: attempts whose process
+    /// stopped, which the next writer ends `ABORTED_INTERRUPTED`.
+    pub overdue_open: u64,
 }
 
 /// Why a log did not verify.
@@ -81,5 +84,6 @@ pub fn verify_dir(
         latest_size,
         uncovered: view.ledger().uncovered(),
         torn_tail: view.torn_tail(),
+        overdue_open: view.ledger().overdue(time::OffsetDateTime::now_utc()).len() as u64,
     })
 }
