@@ -96,6 +96,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
         chain_root: id.clone(),
         depth: 0,
         reason: None,
+        claim: false,
     };
     let permit = DecisionSignal {
         effect: Effect::Permit,
@@ -157,6 +158,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
                     chain_root: prior,
                     depth: 1,
                     reason: Some(ContinuationReason::OperatorAmendedRequest),
+                    claim: true,
                     ..base
                 };
                 let open = AuditRecord {

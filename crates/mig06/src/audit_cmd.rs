@@ -225,7 +225,6 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                 bytes: line.as_bytes().to_vec(),
                 proof: store.tree().inclusion_proof(index, size)?,
                 checkpoint: Some(store.signed_checkpoint(size)?),
-                claim_refused: false,
                 record: rec.clone(),
             };
             let token = mig06_rail::evidence::encode(&appended)

@@ -10,7 +10,6 @@
 //! Node hashes are kept in memory, level by level (`mig06_tlog::Tree`), rebuilt from the log at
 //! open: proofs are O(log n) lookups and the only file that must be durable is the log itself.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
@@ -23,8 +22,10 @@ use mig06_tlog::{Tree, leaf_hash};
 use serde::Deserialize;
 
 use super::group::batch_failure;
+use super::rules::{Facts, LedgerRules};
 use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, ZERO_HASH, hash_hex};
 use crate::ids::AttemptId;
+use crate::outcome::TerminalCode;
 
 /// The log file's name in the audit directory.
 pub const LOG_FILE: &str = "log.jsonl";
@@ -50,8 +51,14 @@ struct Head {
     prev: String,
     seq: u64,
     attempt_id: AttemptId,
+    kind: RecordKind,
+    #[serde(default)]
+    code: Option<TerminalCode>,
     #[serde(default)]
     continues: Option<AttemptId>,
+    #[serde(default)]
+    claim: bool,
+    chain_root: AttemptId,
 }
 
 /// The file-backed audit store.
@@ -61,7 +68,7 @@ pub struct FileStore {
     len: u64,
     tree: Tree,
     last: Hash,
-    claims: HashMap<AttemptId, AttemptId>,
+    rules: LedgerRules,
     signer: LogSigner,
     /// [`LATEST_CHECKPOINT`], opened at its first write and kept open: reopening it per signed
     /// append cost more than the write itself.
@@ -105,7 +112,7 @@ impl FileStore {
             len: 0,
             tree: Tree::new(),
             last: ZERO_HASH,
-            claims: HashMap::new(),
+            rules: LedgerRules::new(),
             signer,
             latest: None,
             report: OpenReport::default(),
@@ -223,17 +230,16 @@ impl FileStore {
         if head.prev != hash_hex(&self.last) {
             return Err(corrupt("link to the previous record is broken"));
         }
-        if let Some(prior) = head.continues {
-            match self.claims.get(&prior) {
-                Some(holder) if *holder != head.attempt_id => {
-                    return Err(corrupt("a second attempt claims the same continuation"));
-                }
-                Some(_) => {}
-                None => {
-                    self.claims.insert(prior, head.attempt_id.clone());
-                }
-            }
-        }
+        self.rules
+            .admit(Facts {
+                attempt_id: &head.attempt_id,
+                kind: head.kind,
+                code: head.code,
+                continues: head.continues.as_ref(),
+                claim: head.claim,
+                chain_root: &head.chain_root,
+            })
+            .map_err(|v| corrupt(&v.to_string()))?;
         let h = leaf_hash(line);
         self.tree.push(h);
         self.last = h;
@@ -387,30 +393,29 @@ impl FileStore {
 
     /// Appends `records` in order with one write and one `fdatasync`. Must hold the lock.
     ///
-    /// Each record's one-continuation claim is decided in log order, against the log and the
-    /// records before it in the batch. When the batch holds a terminal record, every record gets
+    /// Each record is checked against the log's rules ([`LedgerRules`]) in log order, against
+    /// the log and the records before it in the batch; a record that breaks one is not written
+    /// and gets [`AuditError::Rule`], the others are. When the batch holds a terminal record, every record gets
     /// the batch's one signed checkpoint (of the tree that ends with the batch's last record) and
     /// its inclusion proof in that tree; a batch of open records only is not signed.
     /// Any failure fails the whole batch; a partial write is cut.
     fn append_batch_locked(
         &mut self,
         records: Vec<AuditRecord>,
-    ) -> Result<Vec<Appended>, AuditError> {
+    ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
         self.catch_up()?;
         let start = self.tree.size();
         let mut last = self.last;
-        let mut claimed: HashMap<AttemptId, AttemptId> = HashMap::new();
+        let mut rules = self.rules.stage();
+        let mut refused = Vec::with_capacity(records.len());
         let mut lines = Vec::new();
         let mut staged = Vec::with_capacity(records.len());
-        for (index, mut record) in (start..).zip(records) {
-            let claim_refused = record.continues.as_ref().is_some_and(|prior| {
-                self.claims
-                    .get(prior)
-                    .or_else(|| claimed.get(prior))
-                    .is_some_and(|holder| *holder != record.attempt_id)
-            });
-            if claim_refused {
-                record.refuse_claim();
+        let mut index = start;
+        for mut record in records {
+            let verdict = rules.admit(Facts::from(&record));
+            refused.push(verdict.err());
+            if verdict.is_err() {
+                continue;
             }
             record.prev = hash_hex(&last);
             record.seq = index;
@@ -419,15 +424,16 @@ impl FileStore {
             lines.push(b'\n');
             let h = leaf_hash(&bytes);
             last = h;
-            if let Some(prior) = &record.continues {
-                claimed
-                    .entry(prior.clone())
-                    .or_insert_with(|| record.attempt_id.clone());
-            }
-            staged.push((index, h, bytes, claim_refused, record));
+            staged.push((index, h, bytes, record));
+            index += 1;
         }
+        let added = rules.into_added();
         if staged.is_empty() {
-            return Ok(Vec::new());
+            return Ok(refused
+                .into_iter()
+                .flatten()
+                .map(|v| Err(v.into()))
+                .collect());
         }
         let written = self.log.write_all(&lines).and_then(|()| self.sync_log());
         if let Err(e) = written {
@@ -440,9 +446,7 @@ impl FileStore {
             self.tree.push(*h);
         }
         self.last = last;
-        for (prior, holder) in claimed {
-            self.claims.entry(prior).or_insert(holder);
-        }
+        self.rules.commit(added);
         let size = self.tree.size();
         // Only a terminal record needs a signed checkpoint (its evidence); an open record is
         // covered by the one its terminal record will get. The first batch is always signed so
@@ -454,27 +458,30 @@ impl FileStore {
                 .iter()
                 .any(|(.., record)| record.kind == RecordKind::Terminal);
         let checkpoint = self.write_checkpoints(start, size, sign_latest)?;
-        staged
-            .into_iter()
-            .map(|(index, leaf_hash, bytes, claim_refused, record)| {
-                let proof =
-                    self.tree
-                        .inclusion_proof(index, size)
-                        .map_err(|_| AuditError::Corrupt {
-                            index,
-                            what: "inclusion proof".into(),
-                        })?;
-                Ok(Appended {
-                    index,
-                    leaf_hash,
-                    bytes,
-                    proof,
-                    checkpoint: checkpoint.clone(),
-                    claim_refused,
-                    record,
-                })
+        let mut appended = staged.into_iter().map(|(index, leaf_hash, bytes, record)| {
+            let proof =
+                self.tree
+                    .inclusion_proof(index, size)
+                    .map_err(|_| AuditError::Corrupt {
+                        index,
+                        what: "inclusion proof".into(),
+                    })?;
+            Ok(Appended {
+                index,
+                leaf_hash,
+                bytes,
+                proof,
+                checkpoint: checkpoint.clone(),
+                record,
             })
-            .collect()
+        });
+        Ok(refused
+            .into_iter()
+            .map(|v| match v {
+                Some(v) => Err(v.into()),
+                None => appended.next().unwrap_or(Err(AuditError::Encode)),
+            })
+            .collect())
     }
 
     /// `fdatasync` calls this store made on its log (appends and torn-tail cuts).
@@ -499,13 +506,13 @@ impl FileStore {
 impl AuditStore for FileStore {
     fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
         let mut one = self.with_lock(|s| s.append_batch_locked(vec![record]))?;
-        one.pop().ok_or(AuditError::Encode)
+        one.pop().unwrap_or(Err(AuditError::Encode))
     }
 
     fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
         let n = records.len();
         match self.with_lock(|s| s.append_batch_locked(records)) {
-            Ok(appended) => appended.into_iter().map(Ok).collect(),
+            Ok(appended) => appended,
             Err(e) => (0..n).map(|_| Err(batch_failure(&e))).collect(),
         }
     }
@@ -517,7 +524,7 @@ impl AuditStore for FileStore {
     fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            Ok(s.claims.contains_key(prior))
+            Ok(s.rules.is_claimed(prior))
         })
     }
 
@@ -596,6 +603,7 @@ mod tests {
             chain_root: id,
             depth: 0,
             reason: None,
+            claim: false,
         }
     }
 
@@ -637,8 +645,8 @@ mod tests {
         let mut store =
             FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap()).unwrap();
         assert_eq!(size_of_latest(), 2);
-        // A terminal record is signed, in a tree that holds it; so is an open record that the
-        // store turned into a terminal `DENIED_CONTINUATION_ALREADY_USED` record.
+        // A terminal record is signed, in a tree that holds it. A record the log's rules refuse
+        // (a second claim on one prior attempt) is not written at all.
         let done = store.append(terminal()).unwrap();
         let cp = verifier
             .verify(done.checkpoint.as_deref().unwrap())
@@ -647,12 +655,22 @@ mod tests {
         let prior = AttemptId::mint();
         let claim = || AuditRecord {
             continues: Some(prior.clone()),
+            claim: true,
             ..record()
         };
         assert_eq!(store.append(claim()).unwrap().checkpoint, None);
-        let refused = store.append(claim()).unwrap();
-        assert!(refused.claim_refused);
-        assert!(refused.checkpoint.is_some());
+        let refused = store.append(claim());
+        assert!(
+            matches!(
+                refused,
+                Err(AuditError::Rule(
+                    super::super::rules::RuleViolation::ClaimTaken
+                ))
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(store.size(), 4);
+        assert_eq!(store.append(terminal()).unwrap().index, 4);
         assert_eq!(size_of_latest(), 5);
         // Removing the signed terminal record is detected on open.
         drop(store);

@@ -10,6 +10,7 @@
 
 pub mod file;
 pub mod group;
+pub mod rules;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,9 @@ pub enum AuditError {
     /// A record could not be serialised.
     #[error("audit record could not be encoded")]
     Encode,
+    /// The record breaks a rule of the log ([`rules::LedgerRules`]); it was not written.
+    #[error("audit record refused: {0}")]
+    Rule(#[from] rules::RuleViolation),
 }
 
 /// Open (before executing) or terminal (the attempt's one terminal outcome).
@@ -105,7 +109,9 @@ pub struct AuditRecord {
     /// The draft content digest (completed attempts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_sha256: Option<Sha256Digest>,
-    /// The prior attempt this attempt continues (holds the one-continuation claim).
+    /// The prior attempt this attempt cites (provenance): set for every attempt whose evidence
+    /// verified, whatever its outcome. Whether it holds the prior's one-continuation claim is
+    /// `claim`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continues: Option<AttemptId>,
     /// The chain's first attempt.
@@ -115,22 +121,10 @@ pub struct AuditRecord {
     /// The continuation reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<ContinuationReason>,
-}
-
-impl AuditRecord {
-    /// Turns this record into the attempt's terminal `DENIED_CONTINUATION_ALREADY_USED` record,
-    /// without the claim.
-    pub fn refuse_claim(&mut self) {
-        self.kind = RecordKind::Terminal;
-        self.code = Some(TerminalCode::DeniedContinuationAlreadyUsed);
-        self.detail = Some(Detail {
-            field: "$.continuation.evidence".into(),
-            reason: "already_continued".into(),
-        });
-        self.continues = None;
-        self.draft_ref = None;
-        self.content_sha256 = None;
-    }
+    /// This record holds the one-continuation claim on `continues` (serialised only when true;
+    /// see [`rules`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claim: bool,
 }
 
 /// All-zero hash, the `prev` of the first record.
@@ -154,9 +148,6 @@ pub struct Appended {
     /// terminal record's checkpoint covers, since signing costs more than anything else an
     /// append does besides its `fdatasync`.
     pub checkpoint: Option<String>,
-    /// The record claimed a prior attempt that another attempt had already claimed, so the store
-    /// wrote a terminal `DENIED_CONTINUATION_ALREADY_USED` record instead, in the same append.
-    pub claim_refused: bool,
     /// The record as written.
     pub record: AuditRecord,
 }
@@ -165,12 +156,13 @@ pub struct Appended {
 pub trait AuditStore: Send {
     /// Appends `record` (the store sets `prev` and `seq`) and returns only once it is durable.
     ///
-    /// The one-continuation rule is enforced here, atomically: a record whose `continues` names
-    /// a prior attempt already claimed by another attempt is written instead as that attempt's
-    /// terminal `DENIED_CONTINUATION_ALREADY_USED` record (see [`Appended::claim_refused`]).
+    /// The log's rules ([`rules::LedgerRules`]) are enforced here, atomically: a record that
+    /// breaks one (a claim on a prior attempt another attempt already holds, a second terminal
+    /// record for one attempt, a second `COMPLETED_DRAFT` for one chain root) is not written.
     ///
     /// # Errors
-    /// Any error means the append is not confirmed.
+    /// Any error means the append is not confirmed; [`AuditError::Rule`] means the record was
+    /// refused by a rule and nothing was written for it.
     fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError>;
 
     /// Appends `records` in order, as [`AuditStore::append`] would one by one, and returns one
@@ -182,7 +174,7 @@ pub trait AuditStore: Send {
         records.into_iter().map(|r| self.append(r)).collect()
     }
 
-    /// Whether `prior` has already been continued (a hint; [`AuditStore::append`] decides).
+    /// Whether an attempt holds the claim on `prior` (a hint; [`AuditStore::append`] decides).
     ///
     /// # Errors
     /// I/O errors while catching up with other writers.

@@ -13,6 +13,7 @@ use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
 use mig06_tlog::{Tree, leaf_hash, verify_consistency};
 
 use super::file::{CHECKPOINTS_FILE, LATEST_CHECKPOINT, LOG_FILE};
+use super::rules::LedgerRules;
 use super::{AuditRecord, Hash, ZERO_HASH, hash_hex};
 
 /// A log that verified.
@@ -65,6 +66,8 @@ pub fn verify_dir(
     let mut next_report = 0u64;
     // A broken link at index i: decided when record i + 1 is read.
     let mut broken_link: Option<u64> = None;
+    // The same rules the store enforces when it opens and appends, so the two never disagree.
+    let mut rules = LedgerRules::new();
     loop {
         line.clear();
         let n = reader
@@ -107,6 +110,12 @@ pub fn verify_dir(
         if !link_ok {
             broken_link = Some(index);
         }
+        rules.admit((&record).into()).map_err(|v| {
+            fail(
+                Some(index),
+                format!("record {index} breaks a rule of the log: {v}"),
+            )
+        })?;
         let h = leaf_hash(body);
         tree.push(h);
         last = h;
