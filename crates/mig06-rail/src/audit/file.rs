@@ -458,23 +458,28 @@ impl FileStore {
                 .iter()
                 .any(|(.., record)| record.kind == RecordKind::Terminal);
         let checkpoint = self.write_checkpoints(start, size, sign_latest)?;
-        let mut appended = staged.into_iter().map(|(index, leaf_hash, bytes, record)| {
-            let proof =
-                self.tree
-                    .inclusion_proof(index, size)
-                    .map_err(|_| AuditError::Corrupt {
-                        index,
-                        what: "inclusion proof".into(),
-                    })?;
-            Ok(Appended {
-                index,
-                leaf_hash,
-                bytes,
-                proof,
-                checkpoint: checkpoint.clone(),
-                record,
+        let appended: Vec<Result<Appended, AuditError>> = staged
+            .into_iter()
+            .map(|(index, leaf_hash, bytes, record)| {
+                let proof =
+                    self.tree
+                        .inclusion_proof(index, size)
+                        .map_err(|_| AuditError::Corrupt {
+                            index,
+                            what: "inclusion proof".into(),
+                        })?;
+                Ok(Appended {
+                    index,
+                    leaf_hash,
+                    bytes,
+                    proof,
+                    checkpoint: checkpoint.clone(),
+                    record,
+                })
             })
-        });
+            .collect();
+        // One result per record given, in order: the refused ones in their places.
+        let mut appended = appended.into_iter();
         Ok(refused
             .into_iter()
             .map(|v| match v {

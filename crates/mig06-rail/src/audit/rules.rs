@@ -375,27 +375,27 @@ mod tests {
                     admitted.push(*g);
                 }
             }
-            for prior in 0..6 {
+            for (prior, prior_id) in ids.iter().enumerate().take(6) {
                 let holders: HashSet<usize> = admitted
                     .iter()
                     .filter(|a| a.claim && a.continues == Some(prior))
                     .map(|a| a.attempt)
                     .collect();
                 prop_assert!(holders.len() <= 1);
-                prop_assert_eq!(rules.is_claimed(&ids[prior]), !holders.is_empty());
+                prop_assert_eq!(rules.is_claimed(prior_id), !holders.is_empty());
             }
-            for a in 0..6 {
+            for (a, attempt_id) in ids.iter().enumerate().take(6) {
                 let terminals = admitted.iter().filter(|r| r.terminal && r.attempt == a).count();
                 prop_assert!(terminals <= 1);
-                prop_assert_eq!(rules.is_terminated(&ids[a]), terminals == 1);
+                prop_assert_eq!(rules.is_terminated(attempt_id), terminals == 1);
             }
-            for root in 0..3 {
+            for (root, root_id) in ids.iter().enumerate().take(3) {
                 let done = admitted
                     .iter()
                     .filter(|r| r.terminal && r.completed && r.root == root)
                     .count();
                 prop_assert!(done <= 1);
-                prop_assert_eq!(rules.is_completed(&ids[root]), done == 1);
+                prop_assert_eq!(rules.is_completed(root_id), done == 1);
             }
         }
 
