@@ -96,6 +96,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
         chain_root: id.clone(),
         depth: 0,
         reason: None,
+        claim: false,
         deadline: None,
         sig: None,
     };
@@ -159,6 +160,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
                     chain_root: prior,
                     depth: 1,
                     reason: Some(ContinuationReason::OperatorAmendedRequest),
+                    claim: true,
                     ..base
                 };
                 let open = AuditRecord {

@@ -48,6 +48,7 @@ use std::cell::Cell;
 use mig06_tlog::checkpoint::LogVerifier;
 
 use crate::audit::group::GroupCommit;
+use crate::audit::rules::RuleViolation;
 use crate::audit::{Appended, AuditError, AuditRecord, RecordKind, now_rfc3339};
 use crate::evidence;
 use crate::executor::{Deadline, Executor, Receipt, StepInput};
@@ -77,8 +78,11 @@ struct Core {
     action: Option<request::Code>,
     fingerprint: Option<Sha256Digest>,
     decision: Option<DecisionSignal>,
+    /// Set from the verified prior as soon as its evidence verified, whatever the outcome.
     provenance: Provenance,
     reason: Option<request::ContinuationReason>,
+    /// Whether this attempt's records hold the claim on `provenance.continues`: set once the
+    /// attempt passed registration, the trigger gate and the claim check.
     claims_prior: bool,
 }
 
@@ -95,6 +99,9 @@ pub struct Parsed {
 pub struct Checked {
     request: AttemptRequest,
     facts: ContinuationFacts,
+    /// Whether another attempt already held the prior's claim when the evidence was checked
+    /// (a hint the gate acts on in its order; the store decides at append).
+    prior_claimed: bool,
 }
 /// Permitted: trigger and step allowed by registration and policy.
 #[derive(Debug)]
@@ -226,9 +233,15 @@ impl Attempt<Received> {
 impl Attempt<Parsed> {
     /// Verifies a continuation's evidence against this log and derives its facts.
     ///
+    /// Once the evidence verified, the attempt cites the prior whatever its outcome: its records
+    /// carry `continues`, the prior's chain root and the prior's depth + 1. It does not claim
+    /// the prior here: only [`Attempt::gate`] does, after the gates that can refuse the caller.
+    ///
     /// # Errors
-    /// The attempt, ending `DENIED_CONTINUATION_INVALID` or `DENIED_CONTINUATION_ALREADY_USED`
-    /// (or `ABORTED_AUDIT_UNCONFIRMED` when the log cannot be read).
+    /// The attempt, ending `DENIED_CONTINUATION_INVALID` (a token that does not verify against
+    /// this log, or a prior that is not continuable: see
+    /// [`TerminalCode::is_continuable`]), or `ABORTED_AUDIT_UNCONFIRMED` when the log cannot
+    /// be read.
     pub fn check_continuation(
         mut self,
         store: &SharedStore,
@@ -244,6 +257,7 @@ impl Attempt<Parsed> {
                 state: Checked {
                     request,
                     facts: ContinuationFacts::default(),
+                    prior_claimed: false,
                 },
             });
         };
@@ -265,61 +279,83 @@ impl Attempt<Parsed> {
         let in_log = store.with_store(|s| {
             let leaf = s.leaf_at(prior.index)?;
             let root = s.root_at(prior.tree_size)?;
-            let used = s.is_continued(prior.attempt_id())?;
-            Ok((leaf == prior.leaf_hash && root == prior.root, used))
+            let claimed = s.is_continued(prior.attempt_id())?;
+            Ok((leaf == prior.leaf_hash && root == prior.root, claimed))
         });
-        match in_log {
+        let prior_claimed = match in_log {
             Ok((false, _)) | Err(AuditError::Corrupt { .. }) => {
                 return invalid(self, "not_in_this_log");
             }
-            Ok((true, true)) => {
-                return Err(self.end(
-                    TerminalCode::DeniedContinuationAlreadyUsed,
-                    detail("$.continuation.evidence", "already_continued"),
-                ));
-            }
-            Ok((true, false)) => {}
+            Ok((true, claimed)) => claimed,
             Err(_) => {
                 return Err(self.end(
                     TerminalCode::AbortedAuditUnconfirmed,
                     detail("$audit", "log_unreadable"),
                 ));
             }
-        }
-        let depth = prior.record.depth.saturating_add(1);
-        let facts = ContinuationFacts {
-            is_continuation: true,
-            depth,
-            prior_code: prior.code.as_str().to_owned(),
-            reason: cont.reason.as_str().to_owned(),
-            unchanged_request: prior.fingerprint() == self.core.fingerprint,
         };
+        // The prior is verified: from here on, every outcome of this attempt cites it.
+        let depth = prior.record.depth.saturating_add(1);
         self.core.provenance = Provenance {
             continues: Some(prior.attempt_id().clone()),
             chain_root: prior.record.chain_root.clone(),
             depth,
         };
         self.core.reason = Some(cont.reason);
-        self.core.claims_prior = true;
+        // Not continuable: a completed draft, a denial of the continuation rules or of the
+        // trigger gate, and (defence in depth) any attempt that cited its prior without holding
+        // the prior's claim. Each continuable attempt holds its prior's claim, so a chain is one
+        // line and yields at most one completed draft.
+        let cited_without_claim = prior.record.continues.is_some() && !prior.record.claim;
+        if !prior.code.is_continuable() || cited_without_claim {
+            return invalid(self, "prior_not_continuable");
+        }
+        // A prior without a fingerprint (its request never parsed, or carried PHI) cannot be
+        // compared: that counts as unchanged, so the rail fails closed (see docs/OPERATIONS.md).
+        let prior_fp = prior.fingerprint();
+        let facts = ContinuationFacts {
+            is_continuation: true,
+            depth,
+            prior_code: prior.code.as_str().to_owned(),
+            reason: cont.reason.as_str().to_owned(),
+            unchanged_request: prior_fp.is_none() || prior_fp == self.core.fingerprint,
+            prior_request_known: prior_fp.is_some(),
+            prior_caller: prior.record.caller.as_str().to_owned(),
+            same_caller: prior.record.caller == *self.core.caller.id(),
+        };
         let Attempt {
             core,
             state: Parsed { request },
         } = self;
         Ok(Attempt {
             core,
-            state: Checked { request, facts },
+            state: Checked {
+                request,
+                facts,
+                prior_claimed,
+            },
         })
     }
 }
 
 impl Attempt<Checked> {
-    /// The gates: the caller's registration, then policy on the trigger, then policy on the step.
+    /// The gates, in this order: the caller's registration for the trigger, policy on the
+    /// trigger (Cedar action `invoke`), the one-continuation claim, then policy on the step.
+    ///
+    /// A continuation claims its prior only once it passed the first two (so a caller refused
+    /// there never uses up anyone's continuation) and the prior is not already claimed; a step
+    /// denial keeps the claim (`DENIED_POLICY` is continuable), a retry does not
+    /// (`DENIED_CONTINUATION_IS_RETRY` is not continuable, so the prior stays continuable).
     ///
     /// # Errors
-    /// The attempt, ending `DENIED_UNAPPROVED_TRIGGER`, `DENIED_POLICY` or
-    /// `DENIED_CONTINUATION_IS_RETRY`.
+    /// The attempt, ending `DENIED_UNAPPROVED_TRIGGER`, `DENIED_CONTINUATION_ALREADY_USED`,
+    /// `DENIED_POLICY` or `DENIED_CONTINUATION_IS_RETRY`.
     pub fn gate(mut self, gate: &PolicyGate) -> Step<Permitted> {
-        let Checked { request, facts } = &self.state;
+        let Checked {
+            request,
+            facts,
+            prior_claimed,
+        } = &self.state;
         let caller = &self.core.caller;
         if !caller.triggers().contains(&request.trigger) {
             return Err(self.end(
@@ -334,6 +370,15 @@ impl Attempt<Checked> {
                 TerminalCode::DeniedUnapprovedTrigger,
                 detail("$.trigger", "not_permitted_by_policy"),
             ));
+        }
+        if facts.is_continuation {
+            if *prior_claimed {
+                return Err(self.end(
+                    TerminalCode::DeniedContinuationAlreadyUsed,
+                    detail("$.continuation.evidence", "already_continued"),
+                ));
+            }
+            self.core.claims_prior = true;
         }
         let d = gate.authorize_step(
             caller.id(),
@@ -357,10 +402,13 @@ impl Attempt<Checked> {
                     state: Permitted { request },
                 })
             }
-            (Effect::Deny, true) => Err(self.end(
-                TerminalCode::DeniedContinuationIsRetry,
-                detail("$.steps[0]", "unchanged_request"),
-            )),
+            (Effect::Deny, true) => {
+                self.core.claims_prior = false;
+                Err(self.end(
+                    TerminalCode::DeniedContinuationIsRetry,
+                    detail("$.steps[0]", "unchanged_request"),
+                ))
+            }
             (Effect::Deny, false) => Err(self.end(TerminalCode::DeniedPolicy, None)),
         }
     }
@@ -368,20 +416,29 @@ impl Attempt<Checked> {
 
 impl Attempt<Permitted> {
     /// Writes the open record and waits for durable confirmation. No confirmation, no execution.
+    /// A continuation's open record takes the claim on its prior; the store refuses it when
+    /// another attempt took the claim first, and the attempt then ends
+    /// `DENIED_CONTINUATION_ALREADY_USED` through [`Attempt::record`] like any other denial.
     ///
     /// # Errors
-    /// The attempt, ending `ABORTED_AUDIT_UNCONFIRMED` (or, when another attempt claimed the same
-    /// prior attempt first, already terminal with `DENIED_CONTINUATION_ALREADY_USED`).
+    /// The attempt's outcome: `ABORTED_AUDIT_UNCONFIRMED` (nothing recorded), or the recorded
+    /// `DENIED_CONTINUATION_ALREADY_USED`.
     pub fn open(
-        self,
+        mut self,
         store: &SharedStore,
         written: &TerminalFlag,
     ) -> Result<Attempt<Opened>, Outcome> {
         let record = self.core.record(RecordKind::Open, None, None, None);
         match store.append(record) {
-            Ok(appended) if appended.claim_refused => {
-                written.0.set(true);
-                Err(self.core.outcome_from(&appended, None))
+            Err(AuditError::Rule(RuleViolation::ClaimTaken)) => {
+                self.core.claims_prior = false;
+                Err(self
+                    .end(
+                        TerminalCode::DeniedContinuationAlreadyUsed,
+                        detail("$.continuation.evidence", "already_continued"),
+                    )
+                    .record(store, written)
+                    .into_outcome())
             }
             Ok(_) => {
                 let Attempt {
@@ -455,25 +512,48 @@ impl Attempt<Ending> {
 
     /// Appends the terminal record and waits for durable confirmation. Unconfirmed: the outcome
     /// is `ABORTED_AUDIT_UNCONFIRMED` and any draft reference is withheld.
+    ///
+    /// A terminal record that claims the prior (a step denial, or an attempt whose open record
+    /// was never written) is refused by the store when another attempt took the claim first;
+    /// the attempt then ends `DENIED_CONTINUATION_ALREADY_USED`, without the claim, in one more
+    /// append. Any other refusal by the log's rules leaves the outcome unconfirmed.
     #[must_use]
     pub fn record(self, store: &SharedStore, written: &TerminalFlag) -> Attempt<Terminal> {
-        let Ending {
-            code,
-            detail,
-            receipt,
-        } = self.state;
-        let record = self
-            .core
-            .record(RecordKind::Terminal, Some(code), detail, receipt.as_ref());
+        let Attempt {
+            mut core,
+            state:
+                Ending {
+                    code,
+                    detail: why,
+                    receipt,
+                },
+        } = self;
+        let record = core.record(RecordKind::Terminal, Some(code), why, receipt.as_ref());
         let outcome = match store.append(record) {
             Ok(appended) => {
                 written.0.set(true);
-                self.core.outcome_from(&appended, receipt.as_ref())
+                core.outcome_from(&appended, receipt.as_ref())
             }
-            Err(_) => self.core.unconfirmed(),
+            Err(AuditError::Rule(RuleViolation::ClaimTaken)) if core.claims_prior => {
+                core.claims_prior = false;
+                let record = core.record(
+                    RecordKind::Terminal,
+                    Some(TerminalCode::DeniedContinuationAlreadyUsed),
+                    detail("$.continuation.evidence", "already_continued"),
+                    None,
+                );
+                match store.append(record) {
+                    Ok(appended) => {
+                        written.0.set(true);
+                        core.outcome_from(&appended, None)
+                    }
+                    Err(_) => core.unconfirmed(),
+                }
+            }
+            Err(_) => core.unconfirmed(),
         };
         Attempt {
-            core: self.core,
+            core,
             state: Terminal { outcome },
         }
     }
@@ -511,14 +591,11 @@ impl Core {
             detail,
             draft_ref: receipt.map(|r| r.draft_ref.clone()),
             content_sha256: receipt.map(|r| r.content_sha256),
-            continues: if self.claims_prior {
-                self.provenance.continues.clone()
-            } else {
-                None
-            },
+            continues: self.provenance.continues.clone(),
             chain_root: self.provenance.chain_root.clone(),
             depth: self.provenance.depth,
             reason: self.reason,
+            claim: self.claims_prior && self.provenance.continues.is_some(),
             deadline: (kind == RecordKind::Open)
                 .then(|| AuditRecord::deadline_in(self.deadline.remaining().unwrap_or_default())),
             sig: None,

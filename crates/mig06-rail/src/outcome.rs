@@ -132,6 +132,33 @@ impl TerminalCode {
         }
     }
 
+    /// Whether an attempt that ended with this code may be continued (by the rail, before any
+    /// policy sees the request). Not continuable: a `COMPLETED_DRAFT` (its chain has its one
+    /// draft), the denials of the continuation rules (`DENIED_CONTINUATION_ALREADY_USED`,
+    /// `DENIED_CONTINUATION_IS_RETRY`, `DENIED_CONTINUATION_INVALID`) and of the trigger gate
+    /// (`DENIED_UNAPPROVED_TRIGGER`): none of those holds its prior's claim, so continuing one
+    /// would fork its chain or restart it. Exhaustive on purpose: a new code must decide.
+    #[must_use]
+    pub fn is_continuable(self) -> bool {
+        match self {
+            Self::CompletedDraft
+            | Self::DeniedUnapprovedTrigger
+            | Self::DeniedContinuationInvalid
+            | Self::DeniedContinuationIsRetry
+            | Self::DeniedContinuationAlreadyUsed => false,
+            Self::DeniedPolicy
+            | Self::DeniedRequestInvalid
+            | Self::DeniedMultiStep
+            | Self::AbortedPhiDetected
+            | Self::AbortedAsyncAmbiguity
+            | Self::AbortedAuditUnconfirmed
+            | Self::AbortedExecutorFault
+            | Self::AbortedDeadline
+            | Self::AbortedOutputNotDraft
+            | Self::AbortedInvariant => true,
+        }
+    }
+
     /// The fixed operator explanation. The same text is in `docs/OPERATIONS.md` and printed by
     /// `mig06 explain`.
     #[must_use]
@@ -153,16 +180,16 @@ impl TerminalCode {
                 "The request asked for more than one step; the rail executes exactly one step per attempt, so nothing was executed and nothing continues in the background. Next step: submit one step, and chain further steps as explicit continuations, each a new attempt."
             }
             Self::DeniedContinuationInvalid => {
-                "The continuation's evidence token did not verify against this log (invalid, forged, foreign, or the prior attempt is not continuable); nothing was executed and nothing continues in the background. Next step: obtain the prior attempt's evidence with `mig06 audit prove` and submit a new continuation."
+                "The continuation's evidence token did not verify against this log (invalid, forged, foreign), or the prior attempt is not continuable (a completed draft, or a denial of the continuation rules or of the trigger gate); nothing was executed and nothing continues in the background. Next step: continue the latest continuable attempt of the chain (see `mig06 audit provenance`; `mig06 audit prove` gives its evidence), or submit a new attempt."
             }
             Self::DeniedContinuationIsRetry => {
-                "The continuation repeats the prior request unchanged, which would be a retry; retries are forbidden, so nothing was executed and nothing continues in the background. Next step: amend the request, or use a reason that policy allows for an unchanged request (operator_confirmed_dependency_restored) if the operator has confirmed the cause is fixed."
+                "The continuation repeats the prior request unchanged (or the prior request was never fingerprinted, which counts as unchanged), which would be a retry; retries are forbidden, so nothing was executed and nothing continues in the background. The prior attempt stays continuable. Next step: continue the prior attempt again with an amended request, or with a reason that policy allows for an unchanged request (operator_confirmed_dependency_restored) if the operator has confirmed the cause is fixed."
             }
             Self::DeniedContinuationAlreadyUsed => {
                 "The prior attempt has already been continued once; each terminal attempt can be continued only once, so nothing was executed and nothing continues in the background. Next step: continue the latest attempt of the chain instead (see `mig06 audit provenance`)."
             }
             Self::AbortedPhiDetected => {
-                "A PHI/PII detector found an identifier in the request or the executor's receipt (the message names the field path and identifier kind, never the value); the attempt was aborted and nothing continues in the background. Next step: remove the identifier and submit a continuation with reason operator_amended_request."
+                "A PHI/PII detector found an identifier in the request or the executor's receipt (the message names the field path and identifier kind, never the value); the attempt was aborted and nothing continues in the background. Next step: remove the identifier and submit the request as a new attempt (a request that carried PHI is never fingerprinted, so a continuation of it counts as unchanged); after an abort on the receipt, continue with reason operator_confirmed_dependency_restored once the executor is fixed."
             }
             Self::AbortedAsyncAmbiguity => {
                 "A dependency answered without a final, synchronous confirmation (pending, accepted, queued or still running at the deadline); the rail does not wait, buffer or deliver later, so nothing continues in the background. Next step: once an operator has confirmed the dependency is answering synchronously, submit a continuation with reason operator_confirmed_dependency_restored."

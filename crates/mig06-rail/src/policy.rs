@@ -77,8 +77,15 @@ pub struct ContinuationFacts {
     pub prior_code: String,
     /// The continuation reason ("" when fresh).
     pub reason: String,
-    /// Whether the request fingerprint equals the prior one.
+    /// Whether the request counts as unchanged: its fingerprint equals the prior one, or the
+    /// prior recorded none (its request never parsed, or carried PHI), which fails closed.
     pub unchanged_request: bool,
+    /// Whether the prior attempt recorded a request fingerprint (false when fresh).
+    pub prior_request_known: bool,
+    /// The prior attempt's caller ("" when fresh).
+    pub prior_caller: String,
+    /// Whether this attempt's caller is the prior attempt's caller (false when fresh).
+    pub same_caller: bool,
 }
 
 /// A loaded, validated policy bundle. Immutable once built.
@@ -380,6 +387,15 @@ fn continuation(
         (
             "unchanged_request".to_owned(),
             RestrictedExpression::new_bool(c.unchanged_request),
+        ),
+        (
+            "prior_request_known".to_owned(),
+            RestrictedExpression::new_bool(c.prior_request_known),
+        ),
+        ("prior_caller".to_owned(), string(&c.prior_caller)),
+        (
+            "same_caller".to_owned(),
+            RestrictedExpression::new_bool(c.same_caller),
         ),
     ])
 }

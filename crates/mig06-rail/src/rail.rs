@@ -380,6 +380,7 @@ impl Rail {
                 chain_root: id.clone(),
                 depth: 0,
                 reason: None,
+                claim: false,
                 deadline: None,
                 sig: None,
             };

@@ -82,12 +82,16 @@ fn inv_cont_not_retry_an_unchanged_request_is_a_retry_unless_policy_allows_the_r
         1,
         "a refused retry never reaches the executor"
     );
-    // The refused retry is itself a continuation of the abort, so the abort is now used; the
-    // operator continues the retry's denial instead, confirming the dependency is restored.
+    // The refused retry cites the abort but takes no claim, and is not continuable itself: the
+    // operator continues the abort again, confirming the dependency is restored.
+    assert_eq!(
+        retry.provenance.continues.as_ref(),
+        Some(&aborted.attempt_id)
+    );
     drop(rail);
     let exec2 = Counting::new(Answer::Draft);
     let rail = rail_with(&s, &exec2);
-    let restored = attempt(
+    let of_retry = attempt(
         &rail,
         "operator-1",
         &continuation(
@@ -96,9 +100,20 @@ fn inv_cont_not_retry_an_unchanged_request_is_a_retry_unless_policy_allows_the_r
             "operator_confirmed_dependency_restored",
         ),
     );
+    assert_eq!(of_retry.code, C::DeniedContinuationInvalid);
+    let restored = attempt(
+        &rail,
+        "operator-1",
+        &continuation(
+            &aborted,
+            "discharge_summary",
+            "operator_confirmed_dependency_restored",
+        ),
+    );
     assert_eq!(restored.code, C::CompletedDraft, "{:?}", restored.detail);
-    assert_eq!(restored.provenance.depth, 2);
+    assert_eq!(restored.provenance.depth, 1);
     assert_eq!(restored.provenance.chain_root, aborted.attempt_id);
+    assert_eq!(exec2.calls(), 1);
 }
 
 #[test]
@@ -195,23 +210,36 @@ fn inv_cont_not_retry_two_concurrent_continuations_of_one_attempt_exactly_one_wi
         outcomes.iter().map(|o| o.code).collect::<Vec<_>>()
     );
     assert_eq!(exec.calls(), 1);
-    let claims = log_lines(&s)
+    let holders: std::collections::BTreeSet<String> = log_lines(&s)
+        .iter()
+        .filter(|r| r["continues"] == denied.attempt_id.as_str() && r["claim"] == true)
+        .map(|r| r["attempt_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(holders.len(), 1);
+    let citing_terminals = log_lines(&s)
         .iter()
         .filter(|r| r["continues"] == denied.attempt_id.as_str() && r["kind"] == "terminal")
         .count();
-    assert_eq!(claims, 1);
+    assert_eq!(
+        citing_terminals, 2,
+        "the loser cites the prior too, without the claim"
+    );
 }
 
 #[test]
-fn inv_cont_explicit_a_completed_draft_is_not_continuable_by_the_example_policy() {
-    let (_s, _exec, rail) = draft_rail();
+fn inv_cont_explicit_a_completed_draft_is_not_continuable() {
+    let (_s, exec, rail) = draft_rail();
     let done = attempt(&rail, "operator-1", &request("discharge_summary"));
     let o = attempt(
         &rail,
         "operator-1",
         &continuation(&done, "referral_letter", "operator_amended_request"),
     );
-    assert_eq!(o.code, C::DeniedPolicy);
+    // Refused by the rail before any policy sees it, whatever the bundle says.
+    assert_eq!(o.code, C::DeniedContinuationInvalid);
+    assert_eq!(o.detail.unwrap().reason, "prior_not_continuable");
+    assert!(o.decision.is_none());
+    assert_eq!(exec.calls(), 1);
 }
 
 #[test]
@@ -224,4 +252,520 @@ fn inv_cont_explicit_a_continuation_needs_the_continuation_trigger() {
         attempt(&rail, "operator-1", &req).code,
         C::DeniedUnapprovedTrigger
     );
+}
+
+// ---- The rule is about the chain, not the link ----
+
+/// The terminal record of `attempt` in the log.
+fn terminal_of(s: &Setup, attempt: &str) -> serde_json::Value {
+    log_lines(s)
+        .into_iter()
+        .find(|r| r["attempt_id"] == attempt && r["kind"] == "terminal")
+        .unwrap()
+}
+
+/// A set-up with three operators: `operator-1` and `operator-2` registered for both operator
+/// triggers, `operator-3` for `operator_explicit` only.
+fn three_callers() -> Setup {
+    let mut s = setup();
+    let one = s.config.callers[0].clone();
+    let mut two = one.clone();
+    two.id = mig06_rail::ids::CallerId::parse("operator-2").unwrap();
+    let mut three = one.clone();
+    three.id = mig06_rail::ids::CallerId::parse("operator-3").unwrap();
+    three.triggers = [mig06_rail::request::Trigger::OperatorExplicit].into();
+    s.config.callers.extend([two, three]);
+    s
+}
+
+#[test]
+fn inv_cont_chain_every_attempt_citing_a_verified_prior_records_its_chain_root_and_depth() {
+    let (s, exec, rail) = draft_rail();
+    let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
+    let mut amended = continuation(&denied, "prior_authorisation", "operator_amended_request");
+    amended["steps"][0]["params"]["pages"] = json!(2);
+    let first = attempt(&rail, "operator-1", &amended);
+    // A step denial keeps its claim; its own continuation would be depth 2.
+    assert_eq!((first.code, first.provenance.depth), (C::DeniedPolicy, 1));
+    // A second continuation of the already-continued prior: refused, but it cites the prior.
+    let second = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&denied, "discharge_summary", "operator_amended_request"),
+    );
+    assert_eq!(second.code, C::DeniedContinuationAlreadyUsed);
+    assert_eq!(
+        second.provenance.continues.as_ref(),
+        Some(&denied.attempt_id)
+    );
+    assert_eq!(second.provenance.chain_root, denied.attempt_id);
+    assert_eq!(second.provenance.depth, 1);
+    let rec = terminal_of(&s, second.attempt_id.as_str());
+    assert_eq!(rec["continues"], denied.attempt_id.as_str());
+    assert_eq!(rec["chain_root"], denied.attempt_id.as_str());
+    assert_eq!(rec["depth"], 1);
+    assert_eq!(
+        rec.get("claim"),
+        None,
+        "a refused continuation holds no claim"
+    );
+    // Continuing that denial neither restarts the depth count nor forks the chain.
+    let third = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&second, "discharge_summary", "operator_amended_request"),
+    );
+    assert_eq!(third.code, C::DeniedContinuationInvalid);
+    assert_eq!(third.detail.unwrap().reason, "prior_not_continuable");
+    assert_eq!(
+        (third.provenance.chain_root.clone(), third.provenance.depth),
+        (denied.attempt_id.clone(), 2)
+    );
+    let rec = terminal_of(&s, third.attempt_id.as_str());
+    assert_eq!(
+        (&rec["continues"], &rec["depth"]),
+        (&json!(second.attempt_id.as_str()), &json!(2))
+    );
+    // The claim holder's records say so.
+    let holder = terminal_of(&s, first.attempt_id.as_str());
+    assert_eq!(holder["claim"], true);
+    assert_eq!(exec.calls(), 0);
+}
+
+#[test]
+fn inv_cont_chain_completed_drafts_and_continuation_rule_denials_are_not_continuable() {
+    let s = three_callers();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let refused = |prior: &mig06_rail::outcome::Outcome| {
+        let o = attempt(
+            &rail,
+            "operator-1",
+            &continuation(prior, "discharge_summary", "operator_amended_request"),
+        );
+        assert_eq!(o.code, C::DeniedContinuationInvalid, "{}", prior.code);
+        assert_eq!(o.detail.clone().unwrap().reason, "prior_not_continuable");
+        assert_eq!(o.provenance.continues.as_ref(), Some(&prior.attempt_id));
+        o
+    };
+    // COMPLETED_DRAFT.
+    let done = attempt(&rail, "operator-1", &request("discharge_summary"));
+    assert_eq!(done.code, C::CompletedDraft);
+    let invalid = refused(&done);
+    // DENIED_CONTINUATION_INVALID (itself a denial of the continuation rules).
+    refused(&invalid);
+    // DENIED_UNAPPROVED_TRIGGER, a fresh attempt and a continuation.
+    let mut req = request("discharge_summary");
+    req["trigger"] = json!("service_explicit");
+    let trigger = attempt(&rail, "operator-1", &req);
+    assert_eq!(trigger.code, C::DeniedUnapprovedTrigger);
+    refused(&trigger);
+    // DENIED_CONTINUATION_IS_RETRY and DENIED_CONTINUATION_ALREADY_USED.
+    let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
+    let retry = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&denied, "prior_authorisation", "operator_amended_request"),
+    );
+    assert_eq!(retry.code, C::DeniedContinuationIsRetry);
+    refused(&retry);
+    let amended = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&denied, "discharge_summary", "operator_amended_request"),
+    );
+    assert_eq!(amended.code, C::CompletedDraft, "a retry leaves the claim");
+    let used = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&denied, "referral_letter", "operator_amended_request"),
+    );
+    assert_eq!(used.code, C::DeniedContinuationAlreadyUsed);
+    refused(&used);
+    assert_eq!(exec.calls(), 2);
+}
+
+#[test]
+fn inv_cont_claim_another_callers_evidence_is_denied_and_leaves_the_claim_available() {
+    let s = three_callers();
+    let exec = Counting::new(Answer::Draft);
+    let rail = rail_with(&s, &exec);
+    let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
+    // operator-2 is registered for the continuation trigger, but the prior is operator-1's.
+    let other = attempt(
+        &rail,
+        "operator-2",
+        &continuation(&denied, "discharge_summary", "operator_amended_request"),
+    );
+    assert_eq!(other.code, C::DeniedUnapprovedTrigger);
+    assert_eq!(
+        other.decision.clone().unwrap().policies,
+        ["forbid-continuation-by-another-caller"]
+    );
+    assert_eq!(
+        other.provenance.continues.as_ref(),
+        Some(&denied.attempt_id)
+    );
+    assert_eq!(other.provenance.depth, 1);
+    // operator-3 is not registered for the continuation trigger at all.
+    let unregistered = attempt(
+        &rail,
+        "operator-3",
+        &continuation(&denied, "discharge_summary", "operator_amended_request"),
+    );
+    assert_eq!(unregistered.code, C::DeniedUnapprovedTrigger);
+    assert_eq!(
+        unregistered.detail.clone().unwrap().reason,
+        "not_registered_for_caller"
+    );
+    // Neither took the claim: operator-1 still continues its own attempt, once.
+    assert!(
+        log_lines(&s)
+            .iter()
+            .all(|r| r.get("claim").is_none() || r["caller"] == "operator-1")
+    );
+    let own = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&denied, "discharge_summary", "operator_amended_request"),
+    );
+    assert_eq!(own.code, C::CompletedDraft, "{:?}", own.detail);
+    assert_eq!(exec.calls(), 1);
+}
+
+#[test]
+fn inv_cont_not_retry_a_prior_without_a_fingerprint_counts_as_unchanged() {
+    let (s, exec, rail) = draft_rail();
+    // PHI in the request id: the request never parses, so the abort records no fingerprint.
+    let mut req = request("discharge_summary");
+    req["request_id"] = json!("jane.doe@example.org");
+    let phi = attempt(&rail, "operator-1", &req);
+    assert_eq!(phi.code, C::AbortedPhiDetected);
+    assert!(
+        terminal_of(&s, phi.attempt_id.as_str())
+            .get("request_fp")
+            .is_none()
+    );
+    // The same step again, as a continuation claiming an amendment: the rail cannot tell, so it
+    // counts as unchanged, and the example policy allows that only for a confirmed restore.
+    let o = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&phi, "discharge_summary", "operator_amended_request"),
+    );
+    assert_eq!(o.code, C::DeniedContinuationIsRetry);
+    assert_eq!(o.detail.unwrap().reason, "unchanged_request");
+    // A different step is no better: nothing to compare it with.
+    let o = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&phi, "referral_letter", "operator_amended_request"),
+    );
+    assert_eq!(o.code, C::DeniedContinuationIsRetry);
+    assert_eq!(exec.calls(), 0);
+    // The retry denials took no claim: a reason policy allows for an unchanged request runs.
+    let o = attempt(
+        &rail,
+        "operator-1",
+        &continuation(
+            &phi,
+            "discharge_summary",
+            "operator_confirmed_dependency_restored",
+        ),
+    );
+    assert_eq!(o.code, C::CompletedDraft, "{:?}", o.detail);
+    assert_eq!(exec.calls(), 1);
+}
+
+#[test]
+fn inv_phi_abort_values_are_scanned_by_position_and_the_evidence_record_once_decoded() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (_s, exec, rail) = draft_rail();
+    // A key named `evidence` inside params is a value like any other.
+    let mut req = request("discharge_summary");
+    req["steps"][0]["params"]["evidence"] = json!("078-05-1120");
+    let o = attempt(&rail, "operator-1", &req);
+    assert_eq!(o.code, C::AbortedPhiDetected);
+    assert_eq!(o.detail.unwrap().field, "$.steps[0].params.evidence");
+    // So is one nested in the continuation object's wrong place.
+    let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
+    let mut req = continuation(&denied, "discharge_summary", "operator_amended_request");
+    req["steps"][0]["params"]["note_kind"] = json!({"evidence": "Call 415-555-2671"});
+    let o = attempt(&rail, "operator-1", &req);
+    assert_eq!(o.code, C::AbortedPhiDetected);
+    assert_eq!(
+        o.detail.unwrap().field,
+        "$.steps[0].params.note_kind.evidence"
+    );
+    // The record a token carries is decoded and scanned (here, before it fails verification).
+    let token = denied.evidence.clone().unwrap();
+    let mut wire: serde_json::Value = serde_json::from_slice(
+        &b64.decode(token.strip_prefix("mig06ev1.").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut record: serde_json::Value =
+        serde_json::from_str(wire["record"].as_str().unwrap()).unwrap();
+    record["detail"] = json!({"field": "$", "reason": "jane.doe@example.org"});
+    wire["record"] = json!(record.to_string());
+    let forged = format!("mig06ev1.{}", b64.encode(wire.to_string()));
+    let mut req = request("discharge_summary");
+    req["trigger"] = json!("operator_continuation");
+    req["continuation"] = json!({"evidence": forged, "reason": "operator_amended_request"});
+    let o = attempt(&rail, "operator-1", &req);
+    assert_eq!(o.code, C::AbortedPhiDetected);
+    let d = o.detail.unwrap();
+    assert_eq!(d.field, "$.continuation.evidence.record.detail.reason");
+    assert!(d.reason.contains("email"), "{}", d.reason);
+    // Text in the token's place that is not a token is scanned as text.
+    req["continuation"]["evidence"] = json!("mig06ev1.078-05-1120");
+    let o = attempt(&rail, "operator-1", &req);
+    assert_eq!(o.code, C::AbortedPhiDetected);
+    assert_eq!(o.detail.unwrap().field, "$.continuation.evidence");
+    // A genuine token is not PHI.
+    let ok = attempt(
+        &rail,
+        "operator-1",
+        &continuation(&denied, "discharge_summary", "operator_amended_request"),
+    );
+    assert_eq!(ok.code, C::CompletedDraft, "{:?}", ok.detail);
+    assert_eq!(exec.calls(), 1);
+}
+
+/// A downstream that faults on an odd `pages` and drafts otherwise, counting its calls.
+#[derive(Clone, Default)]
+struct OddPagesFault(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl mig06_rail::executor::Executor for OddPagesFault {
+    fn execute(
+        &self,
+        input: &mig06_rail::executor::StepInput,
+        _deadline: mig06_rail::executor::Deadline,
+    ) -> Result<serde_json::Value, ExecutorError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match input.params["pages"].as_i64() {
+            Some(p) if p % 2 == 1 => Err(ExecutorError::Fault("odd")),
+            _ => Ok(draft_receipt()),
+        }
+    }
+}
+
+/// One request of a generated sequence.
+#[derive(Debug, Clone)]
+enum Op {
+    /// A fresh attempt.
+    Fresh {
+        caller: usize,
+        trigger: usize,
+        note: usize,
+        pages: Option<i64>,
+    },
+    /// A continuation of the `of % n`-th earlier outcome that has a token (reuse included).
+    Continue {
+        of: usize,
+        caller: usize,
+        trigger: usize,
+        note: usize,
+        pages: Option<i64>,
+        reason: usize,
+        /// Repeat the prior's note and pages (an unchanged request) instead of `note`/`pages`.
+        unchanged: bool,
+    },
+}
+
+const CALLERS: [&str; 3] = ["operator-1", "operator-2", "operator-3"];
+const TRIGGERS: [&str; 3] = [
+    "operator_continuation",
+    "operator_explicit",
+    "service_explicit",
+];
+const NOTES: [&str; 3] = [
+    "discharge_summary",
+    "referral_letter",
+    "prior_authorisation",
+];
+const REASONS: [&str; 3] = [
+    "operator_amended_request",
+    "operator_confirmed_dependency_restored",
+    "operator_supplied_missing_authorisation",
+];
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    let pages = proptest::option::of(1i64..=4);
+    prop_oneof![
+        1 => (0..3usize, 0..3usize, 0..3usize, pages.clone()).prop_map(
+            |(caller, trigger, note, pages)| Op::Fresh { caller, trigger, note, pages }
+        ),
+        3 => (
+            any::<usize>(),
+            prop_oneof![4 => Just(0usize), 1 => 1..3usize],
+            prop_oneof![4 => Just(0usize), 1 => 1..3usize],
+            0..3usize,
+            pages,
+            0..3usize,
+            any::<bool>(),
+        )
+            .prop_map(|(of, caller, trigger, note, pages, reason, unchanged)| Op::Continue {
+                of,
+                caller,
+                trigger,
+                note,
+                pages,
+                reason,
+                unchanged,
+            }),
+    ]
+}
+
+fn body(trigger: usize, note: usize, pages: Option<i64>) -> serde_json::Value {
+    let mut r = request(NOTES[note]);
+    r["trigger"] = json!(TRIGGERS[trigger]);
+    if let Some(p) = pages {
+        r["steps"][0]["params"]["pages"] = json!(p);
+    }
+    r
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Whatever sequence of requests arrives (fresh attempts, continuations of random earlier
+    /// tokens, reused tokens, other callers, random triggers, amended or unchanged requests),
+    /// one chain root yields at most one `COMPLETED_DRAFT`, every claim is held by one attempt,
+    /// and every citing record carries its prior's chain root and depth + 1.
+    #[test]
+    fn inv_cont_chain_one_chain_root_yields_at_most_one_completed_draft(
+        ops in proptest::collection::vec(op(), 1..16)
+    ) {
+        use std::collections::{BTreeMap, BTreeSet};
+        let s = three_callers();
+        let exec = OddPagesFault::default();
+        let rail = mig06_rail::rail::Rail::open(s.config.clone(), Some(Box::new(exec.clone())))
+            .unwrap();
+        // Each earlier outcome with a token: (outcome, note, pages).
+        let mut priors: Vec<(mig06_rail::outcome::Outcome, usize, Option<i64>)> = Vec::new();
+        for op in &ops {
+            let (caller, req, note, pages) = match op {
+                Op::Fresh { caller, trigger, note, pages } => {
+                    (CALLERS[*caller], body(*trigger, *note, *pages), *note, *pages)
+                }
+                Op::Continue { of, caller, trigger, note, pages, reason, unchanged } => {
+                    if priors.is_empty() {
+                        continue;
+                    }
+                    let (prior, pnote, ppages) = &priors[of % priors.len()];
+                    let (note, pages) =
+                        if *unchanged { (*pnote, *ppages) } else { (*note, *pages) };
+                    let mut r = body(*trigger, note, pages);
+                    r["continuation"] = json!({
+                        "evidence": prior.evidence.clone().unwrap(),
+                        "reason": REASONS[*reason],
+                    });
+                    (CALLERS[*caller], r, note, pages)
+                }
+            };
+            let o = attempt(&rail, caller, &req);
+            proptest::prop_assert!(o.recorded, "{:?}", o.code);
+            priors.push((o, note, pages));
+        }
+        let records = log_lines(&s);
+        let by_attempt: BTreeMap<String, &serde_json::Value> = records
+            .iter()
+            .filter(|r| r["kind"] == "terminal")
+            .map(|r| (r["attempt_id"].as_str().unwrap().to_owned(), r))
+            .collect();
+        let mut completed: BTreeMap<String, usize> = BTreeMap::new();
+        let mut holders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for r in &records {
+            let root = r["chain_root"].as_str().unwrap().to_owned();
+            if r["code"] == "COMPLETED_DRAFT" {
+                *completed.entry(root.clone()).or_default() += 1;
+            }
+            if let Some(prior) = r["continues"].as_str() {
+                let p = by_attempt[prior];
+                proptest::prop_assert_eq!(&r["chain_root"], &p["chain_root"]);
+                proptest::prop_assert_eq!(
+                    r["depth"].as_u64().unwrap(),
+                    p["depth"].as_u64().unwrap() + 1
+                );
+                if r["claim"] == true {
+                    holders
+                        .entry(prior.to_owned())
+                        .or_default()
+                        .insert(r["attempt_id"].as_str().unwrap().to_owned());
+                }
+            } else {
+                proptest::prop_assert_eq!(&r["chain_root"], &r["attempt_id"]);
+                proptest::prop_assert_eq!(r["depth"].as_u64(), Some(0));
+            }
+        }
+        proptest::prop_assert!(completed.values().all(|n| *n <= 1), "{completed:?}");
+        proptest::prop_assert!(holders.values().all(|h| h.len() == 1), "{holders:?}");
+        // Each opened attempt ran its step once; `audit verify` and opening the store agree.
+        let opened = records.iter().filter(|r| r["kind"] == "open").count();
+        proptest::prop_assert_eq!(exec.0.load(std::sync::atomic::Ordering::SeqCst), opened);
+        drop(rail);
+        let signer = mig06_rail::rail::load_signer(&s.config).unwrap();
+        let dir = mig06_rail::rail::audit_dir(&s.config);
+        let report =
+            mig06_rail::audit::verify::verify_dir(&dir, &signer.verifier(), &mut |_, _| {});
+        proptest::prop_assert!(report.is_ok(), "{report:?}");
+        proptest::prop_assert!(mig06_rail::audit::file::FileStore::open(&dir, signer).is_ok());
+    }
+}
+
+#[test]
+fn inv_cont_chain_audit_verify_and_opening_the_store_refuse_the_same_forged_claim() {
+    use mig06_rail::audit::{AuditRecord, hash_hex};
+    let (s, _exec, rail) = draft_rail();
+    let denied = attempt(&rail, "operator-1", &request("prior_authorisation"));
+    let mut amended = continuation(&denied, "prior_authorisation", "operator_amended_request");
+    amended["steps"][0]["params"]["pages"] = json!(2);
+    let holder = attempt(&rail, "operator-1", &amended);
+    assert_eq!(holder.code, C::DeniedPolicy);
+    drop(rail);
+    // Someone with the signing key writes a well-linked, signed record of a second attempt
+    // claiming the same prior.
+    let dir = mig06_rail::rail::audit_dir(&s.config);
+    let log = dir.join("log.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut tree = mig06_rail::tlog::Tree::new();
+    for l in &lines {
+        tree.push(mig06_rail::tlog::leaf_hash(l.as_bytes()));
+    }
+    let last = lines.last().unwrap();
+    let mut forged: AuditRecord = serde_json::from_str(last).unwrap();
+    assert!(forged.claim);
+    forged.attempt_id = mig06_rail::ids::AttemptId::mint();
+    forged.prev = hash_hex(&mig06_rail::tlog::leaf_hash(last.as_bytes()));
+    forged.seq = lines.len() as u64;
+    let bytes = serde_json::to_vec(&forged).unwrap();
+    tree.push(mig06_rail::tlog::leaf_hash(&bytes));
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, &[bytes.as_slice(), b"\n"].concat()).unwrap();
+    let signer = mig06_rail::rail::load_signer(&s.config).unwrap();
+    let note = signer.sign(&mig06_rail::tlog::checkpoint::Checkpoint {
+        origin: signer.origin().to_owned(),
+        size: tree.size(),
+        root: tree.root(),
+    });
+    std::fs::write(dir.join("checkpoint.latest"), note).unwrap();
+    // Verification and opening name the same record.
+    let verified = mig06_rail::audit::verify::verify_dir(&dir, &signer.verifier(), &mut |_, _| {});
+    let bad = verified.unwrap_err().first_bad_record;
+    let opened = mig06_rail::audit::file::FileStore::open(&dir, signer);
+    match opened {
+        Err(mig06_rail::audit::AuditError::Corrupt { index, .. }) => {
+            assert_eq!(Some(index), bad);
+        }
+        other => panic!("the store opened a log verify refuses: {other:?}"),
+    }
+    assert_eq!(bad, Some(lines.len() as u64));
 }

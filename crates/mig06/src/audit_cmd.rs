@@ -321,7 +321,6 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                 bytes: line.as_bytes().to_vec(),
                 proof: view.ledger().tree().inclusion_proof(index, cp.size)?,
                 checkpoint: Some(note.clone()),
-                claim_refused: false,
                 record: rec.clone(),
             };
             let token = mig06_rail::evidence::encode(&appended)

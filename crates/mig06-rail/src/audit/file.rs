@@ -16,7 +16,6 @@
 //! (`mig06_tlog::Tree`), rebuilt from the log at open: proofs are O(log n) lookups and the only
 //! file that must be durable on every append is the log itself.
 
-use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
@@ -422,8 +421,9 @@ impl FileStore {
             records.iter().map(|_| None).collect();
         let start = self.ledger.size();
         let mut last = self.ledger.last();
-        let mut claimed: HashMap<AttemptId, AttemptId> = HashMap::new();
-        let mut ended: HashSet<AttemptId> = HashSet::new();
+        // The batch is checked against the log's rules in log order; the ledger applies them
+        // for real once the batch is durable.
+        let mut rules = self.ledger.rules().stage();
         let mut lines = Vec::new();
         let mut staged = Vec::with_capacity(records.len() + recovered.len());
         let queue = recovered
@@ -431,24 +431,11 @@ impl FileStore {
             .map(|r| (None, r))
             .chain(records.into_iter().enumerate().map(|(i, r)| (Some(i), r)));
         for (slot, mut record) in queue {
-            let id = record.attempt_id.clone();
-            if record.kind == RecordKind::Terminal
-                && (self.ledger.has_ended(&id) || ended.contains(&id))
-            {
+            if let Err(v) = rules.admit((&record).into()) {
                 if let Some(r) = slot.and_then(|i| results.get_mut(i)) {
-                    *r = Some(Err(AuditError::AlreadyEnded));
+                    *r = Some(Err(AuditError::Rule(v)));
                 }
                 continue;
-            }
-            let claim_refused = record.continues.as_ref().is_some_and(|prior| {
-                self.ledger.claimed_by_other(prior, &id)
-                    || claimed.get(prior).is_some_and(|holder| *holder != id)
-            });
-            if claim_refused {
-                record.refuse_claim();
-            }
-            if record.kind == RecordKind::Terminal {
-                ended.insert(id.clone());
             }
             let index = start + staged.len() as u64;
             record.prev = hash_hex(&last);
@@ -458,11 +445,9 @@ impl FileStore {
             lines.push(b'\n');
             let h = leaf_hash(&bytes);
             last = h;
-            if let Some(prior) = &record.continues {
-                claimed.entry(prior.clone()).or_insert_with(|| id.clone());
-            }
-            staged.push((slot, index, h, bytes, claim_refused, record));
+            staged.push((slot, index, h, bytes, record));
         }
+        drop(rules);
         if staged.is_empty() {
             return Ok(results
                 .into_iter()
@@ -477,7 +462,7 @@ impl FileStore {
         }
         // Durable from here on: nothing below may turn these records into a failure.
         self.len += lines.len() as u64;
-        for (_, _, _, bytes, _, record) in &staged {
+        for (_, _, _, bytes, record) in &staged {
             self.ledger.push_own(bytes, record)?;
         }
         let size = self.ledger.size();
@@ -510,7 +495,7 @@ impl FileStore {
         } else {
             None
         };
-        for (slot, index, leaf_hash, bytes, claim_refused, record) in staged {
+        for (slot, index, leaf_hash, bytes, record) in staged {
             let Some(r) = slot.and_then(|i| results.get_mut(i)) else {
                 continue;
             };
@@ -528,7 +513,6 @@ impl FileStore {
                 bytes,
                 proof,
                 checkpoint: checkpoint.clone(),
-                claim_refused,
                 record,
             }));
         }
@@ -578,7 +562,7 @@ impl AuditStore for FileStore {
     fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            Ok(s.ledger.is_claimed(prior))
+            Ok(s.ledger.rules().is_claimed(prior))
         })
     }
 
@@ -638,6 +622,7 @@ pub(crate) mod tests {
             chain_root: id,
             depth: 0,
             reason: None,
+            claim: false,
             deadline: Some(AuditRecord::deadline_in(std::time::Duration::from_secs(
                 600,
             ))),
@@ -684,8 +669,8 @@ pub(crate) mod tests {
         let mut store =
             FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap()).unwrap();
         assert_eq!(size_of_latest(), 2);
-        // A terminal record is signed, in a tree that holds it; so is an open record that the
-        // store turned into a terminal `DENIED_CONTINUATION_ALREADY_USED` record.
+        // A terminal record is signed, in a tree that holds it. A record the log's rules refuse
+        // (a second claim on one prior attempt) is not written at all.
         let done = store.append(terminal()).unwrap();
         let cp = verifier
             .verify(done.checkpoint.as_deref().unwrap())
@@ -694,12 +679,22 @@ pub(crate) mod tests {
         let prior = AttemptId::mint();
         let claim = || AuditRecord {
             continues: Some(prior.clone()),
+            claim: true,
             ..record()
         };
         assert_eq!(store.append(claim()).unwrap().checkpoint, None);
-        let refused = store.append(claim()).unwrap();
-        assert!(refused.claim_refused);
-        assert!(refused.checkpoint.is_some());
+        let refused = store.append(claim());
+        assert!(
+            matches!(
+                refused,
+                Err(AuditError::Rule(
+                    super::super::rules::RuleViolation::ClaimTaken
+                ))
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(store.size(), 4);
+        assert_eq!(store.append(terminal()).unwrap().index, 4);
         assert_eq!(size_of_latest(), 5);
         // Removing the signed terminal record is detected on open.
         drop(store);

@@ -74,7 +74,7 @@ pub fn batch_failure(e: &AuditError) -> AuditError {
         }
         AuditError::Key(k) => AuditError::Key(k.clone()),
         AuditError::Encode => AuditError::Encode,
-        AuditError::AlreadyEnded => AuditError::AlreadyEnded,
+        AuditError::Rule(v) => AuditError::Rule(*v),
     }
 }
 

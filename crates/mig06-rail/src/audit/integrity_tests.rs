@@ -321,7 +321,10 @@ fn inv_terminal_determinism_an_interrupted_attempt_ends_once_and_only_after_its_
         deadline: None,
         ..overdue.clone()
     };
-    assert!(matches!(s.append(late), Err(AuditError::AlreadyEnded)));
+    assert!(matches!(
+        s.append(late),
+        Err(AuditError::Rule(super::rules::RuleViolation::SecondTerminal))
+    ));
     // The running attempt ends normally; reopening adds nothing.
     let done = AuditRecord {
         kind: RecordKind::Terminal,
@@ -348,6 +351,7 @@ fn inv_audit_verify_agrees_with_open_on_rule_breaking_records_signed_with_the_ke
             for _ in 0..2 {
                 let mut r = record();
                 r.continues = Some(prior.clone());
+                r.claim = true;
                 log.raw_append(r, Some(&log.signer()));
             }
         }),

@@ -18,7 +18,7 @@
 //!   latest checkpoint that covers that size is synced, so a durable latest checkpoint at or
 //!   past a kept size implies the kept checkpoint is durable too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
@@ -26,6 +26,7 @@ use std::path::Path;
 use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
 use mig06_tlog::{Tree, leaf_hash, verify_consistency};
 
+use super::rules::LedgerRules;
 use super::{AuditError, AuditRecord, Hash, RecordKind, ZERO_HASH, hash_hex};
 use crate::ids::AttemptId;
 
@@ -152,9 +153,7 @@ impl Uncovered {
 pub struct Ledger {
     tree: Tree,
     last: Hash,
-    claims: HashMap<AttemptId, AttemptId>,
-    /// Attempts whose terminal record is in the log.
-    ended: HashSet<AttemptId>,
+    rules: LedgerRules,
     /// Open records whose attempt has no terminal record yet.
     pending: HashMap<AttemptId, AuditRecord>,
     /// Records at or past this index are not covered by the latest signed checkpoint and must
@@ -179,8 +178,7 @@ impl Ledger {
         Self {
             tree: Tree::new(),
             last: ZERO_HASH,
-            claims: HashMap::new(),
-            ended: HashSet::new(),
+            rules: LedgerRules::new(),
             pending: HashMap::new(),
             covered,
             uncovered: Uncovered::default(),
@@ -211,16 +209,10 @@ impl Ledger {
         self.uncovered
     }
 
-    /// Whether another attempt than `attempt` holds the one continuation of `prior`.
+    /// The log's cross-record rules, as every admitted record left them.
     #[must_use]
-    pub fn claimed_by_other(&self, prior: &AttemptId, attempt: &AttemptId) -> bool {
-        self.claims.get(prior).is_some_and(|h| h != attempt)
-    }
-
-    /// Whether `prior` has been continued.
-    #[must_use]
-    pub fn is_claimed(&self, prior: &AttemptId) -> bool {
-        self.claims.contains_key(prior)
+    pub fn rules(&self) -> &LedgerRules {
+        &self.rules
     }
 
     /// Parses one line as the next record.
@@ -271,12 +263,6 @@ impl Ledger {
         Ok(())
     }
 
-    /// Whether `attempt` already has its terminal record.
-    #[must_use]
-    pub fn has_ended(&self, attempt: &AttemptId) -> bool {
-        self.ended.contains(attempt)
-    }
-
     /// Open records without a terminal record whose deadline is before `now` (RFC 3339 UTC
     /// compared as instants): attempts whose process stopped. Ordered by log index.
     #[must_use]
@@ -290,41 +276,32 @@ impl Ledger {
         v
     }
 
-    /// The rules every record keeps, whoever wrote it.
+    /// The rules every record keeps, whoever wrote it: [`LedgerRules`], and one open record
+    /// per attempt, before its terminal record.
     fn check_rules(&mut self, index: u64, record: &AuditRecord) -> Result<(), LogFault> {
+        if record.kind == RecordKind::Open
+            && (self.rules.is_terminated(&record.attempt_id)
+                || self.pending.contains_key(&record.attempt_id))
+        {
+            return Err(fault(
+                Some(index),
+                format!("record {index}: a second open record for one attempt"),
+            ));
+        }
+        self.rules.admit(record.into()).map_err(|v| {
+            fault(
+                Some(index),
+                format!("record {index} breaks a rule of the log: {v}"),
+            )
+        })?;
         match record.kind {
             RecordKind::Open => {
-                if self.ended.contains(&record.attempt_id)
-                    || self.pending.contains_key(&record.attempt_id)
-                {
-                    return Err(fault(
-                        Some(index),
-                        format!("record {index}: a second open record for one attempt"),
-                    ));
-                }
                 self.pending
                     .insert(record.attempt_id.clone(), record.clone());
             }
             RecordKind::Terminal => {
-                if !self.ended.insert(record.attempt_id.clone()) {
-                    return Err(fault(
-                        Some(index),
-                        format!("record {index}: a second terminal record for one attempt"),
-                    ));
-                }
                 self.pending.remove(&record.attempt_id);
             }
-        }
-        if let Some(prior) = &record.continues {
-            if self.claimed_by_other(prior, &record.attempt_id) {
-                return Err(fault(
-                    Some(index),
-                    format!("record {index}: a second attempt claims the same continuation"),
-                ));
-            }
-            self.claims
-                .entry(prior.clone())
-                .or_insert_with(|| record.attempt_id.clone());
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 pub mod file;
 pub mod group;
 pub mod ledger;
+pub mod rules;
 pub mod verify;
 
 #[cfg(test)]
@@ -55,10 +56,9 @@ pub enum AuditError {
     /// A record could not be serialised.
     #[error("audit record could not be encoded")]
     Encode,
-    /// The attempt already has its terminal record (another process ended it as interrupted
-    /// after its deadline): the store refuses a second one.
-    #[error("the attempt already has a terminal record")]
-    AlreadyEnded,
+    /// The record breaks a rule of the log ([`rules::LedgerRules`]); it was not written.
+    #[error("audit record refused: {0}")]
+    Rule(#[from] rules::RuleViolation),
 }
 
 /// Open (before executing) or terminal (the attempt's one terminal outcome).
@@ -113,7 +113,9 @@ pub struct AuditRecord {
     /// The draft content digest (completed attempts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_sha256: Option<Sha256Digest>,
-    /// The prior attempt this attempt continues (holds the one-continuation claim).
+    /// The prior attempt this attempt cites (provenance): set for every attempt whose evidence
+    /// verified, whatever its outcome. Whether it holds the prior's one-continuation claim is
+    /// `claim`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continues: Option<AttemptId>,
     /// The chain's first attempt.
@@ -123,6 +125,10 @@ pub struct AuditRecord {
     /// The continuation reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<ContinuationReason>,
+    /// This record holds the one-continuation claim on `continues` (serialised only when true;
+    /// see [`rules`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claim: bool,
     /// An open record's deadline (RFC 3339 UTC): the attempt's deadline plus
     /// [`TERMINAL_GRACE`]. An open record still without a terminal record after it belongs to
     /// a process that stopped, and is ended `ABORTED_INTERRUPTED` by the next writer.
@@ -179,20 +185,6 @@ impl AuditRecord {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
     }
-
-    /// Turns this record into the attempt's terminal `DENIED_CONTINUATION_ALREADY_USED` record,
-    /// without the claim.
-    pub fn refuse_claim(&mut self) {
-        self.kind = RecordKind::Terminal;
-        self.code = Some(TerminalCode::DeniedContinuationAlreadyUsed);
-        self.detail = Some(Detail {
-            field: "$.continuation.evidence".into(),
-            reason: "already_continued".into(),
-        });
-        self.continues = None;
-        self.draft_ref = None;
-        self.content_sha256 = None;
-    }
 }
 
 /// All-zero hash, the `prev` of the first record.
@@ -216,9 +208,6 @@ pub struct Appended {
     /// terminal record's checkpoint covers, since signing costs more than anything else an
     /// append does besides its `fdatasync`.
     pub checkpoint: Option<String>,
-    /// The record claimed a prior attempt that another attempt had already claimed, so the store
-    /// wrote a terminal `DENIED_CONTINUATION_ALREADY_USED` record instead, in the same append.
-    pub claim_refused: bool,
     /// The record as written.
     pub record: AuditRecord,
 }
@@ -227,12 +216,13 @@ pub struct Appended {
 pub trait AuditStore: Send {
     /// Appends `record` (the store sets `prev` and `seq`) and returns only once it is durable.
     ///
-    /// The one-continuation rule is enforced here, atomically: a record whose `continues` names
-    /// a prior attempt already claimed by another attempt is written instead as that attempt's
-    /// terminal `DENIED_CONTINUATION_ALREADY_USED` record (see [`Appended::claim_refused`]).
+    /// The log's rules ([`rules::LedgerRules`]) are enforced here, atomically: a record that
+    /// breaks one (a claim on a prior attempt another attempt already holds, a second terminal
+    /// record for one attempt, a second `COMPLETED_DRAFT` for one chain root) is not written.
     ///
     /// # Errors
-    /// Any error means the append is not confirmed.
+    /// Any error means the append is not confirmed; [`AuditError::Rule`] means the record was
+    /// refused by a rule and nothing was written for it.
     fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError>;
 
     /// Appends `records` in order, as [`AuditStore::append`] would one by one, and returns one
@@ -244,7 +234,7 @@ pub trait AuditStore: Send {
         records.into_iter().map(|r| self.append(r)).collect()
     }
 
-    /// Whether `prior` has already been continued (a hint; [`AuditStore::append`] decides).
+    /// Whether an attempt holds the claim on `prior` (a hint; [`AuditStore::append`] decides).
     ///
     /// # Errors
     /// I/O errors while catching up with other writers.

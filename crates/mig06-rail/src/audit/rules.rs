@@ -1,0 +1,456 @@
+//! The log's rules, in one place: what a well-formed log may hold across records.
+//!
+//! The decision that matters: the file store (when it indexes the log at open and when it
+//! catches up with other writers, and when it stages a batch) and `audit verify` feed every
+//! record, in log order, to the same [`LedgerRules`]. So opening the store and verifying the log
+//! can never disagree about a log, and the store can never write a record that `audit verify`
+//! would reject.
+//!
+//! The rules:
+//! - **One claim per prior attempt.** A record with the `claim` flag holds the one-continuation
+//!   claim on the attempt it `continues`; every record of one attempt may carry it (its open and
+//!   terminal records), no record of another attempt may. A record that cites a prior without
+//!   the flag is provenance only. A `claim` without `continues` is malformed.
+//! - **One terminal record per attempt id.**
+//! - **One `COMPLETED_DRAFT` per chain root**, and a completed continuation holds its claim.
+//!   With the claim rule, this makes every chain a single line: each attempt has at most one
+//!   claiming successor, and only a claiming successor can complete.
+//!
+//! Attempt ids are kept as their 128-bit ULID value, so the index costs a few dozen bytes per
+//! attempt.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ids::{AttemptId, Sha256Digest};
+use crate::outcome::TerminalCode;
+
+use super::{AuditRecord, RecordKind};
+
+/// Which rule a record breaks. Carries no record contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RuleViolation {
+    /// Another attempt already holds the claim on the prior attempt this record claims.
+    #[error("a second attempt claims the same continuation")]
+    ClaimTaken,
+    /// The record carries the claim flag but names no prior attempt.
+    #[error("a record claims a continuation without naming the prior attempt")]
+    ClaimWithoutPrior,
+    /// The attempt already has a terminal record.
+    #[error("a second terminal record for one attempt")]
+    SecondTerminal,
+    /// The chain root already has a `COMPLETED_DRAFT`.
+    #[error("a second COMPLETED_DRAFT for one chain root")]
+    SecondCompletion,
+    /// A `COMPLETED_DRAFT` continuation that does not hold the claim on its prior attempt.
+    #[error("a completed continuation that does not hold its claim")]
+    CompletionWithoutClaim,
+}
+
+/// The fields of a record the rules read (the file store reads only these when it indexes).
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// The record's attempt.
+    pub attempt_id: &'a AttemptId,
+    /// Open or terminal.
+    pub kind: RecordKind,
+    /// The terminal code (terminal records).
+    pub code: Option<TerminalCode>,
+    /// The prior attempt the record cites.
+    pub continues: Option<&'a AttemptId>,
+    /// Whether the record holds the claim on `continues`.
+    pub claim: bool,
+    /// The chain's first attempt.
+    pub chain_root: &'a AttemptId,
+}
+
+impl<'a> From<&'a AuditRecord> for Facts<'a> {
+    fn from(r: &'a AuditRecord) -> Self {
+        Self {
+            attempt_id: &r.attempt_id,
+            kind: r.kind,
+            code: r.code,
+            continues: r.continues.as_ref(),
+            claim: r.claim,
+            chain_root: &r.chain_root,
+        }
+    }
+}
+
+/// An attempt id as a compact key: its 128-bit ULID value (a SHA-256 prefix for anything else,
+/// which a parsed record never holds).
+fn key(id: &AttemptId) -> u128 {
+    ulid::Ulid::from_string(id.as_str()).map_or_else(
+        |_| {
+            let digest = Sha256Digest::of(id.as_str().as_bytes());
+            let mut k = [0u8; 16];
+            for (slot, b) in k.iter_mut().zip(digest.bytes()) {
+                *slot = *b;
+            }
+            u128::from_be_bytes(k)
+        },
+        u128::from,
+    )
+}
+
+/// The state the rules keep: claims, terminated attempts, completed chain roots.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerRules {
+    /// Prior attempt → the attempt holding its claim.
+    claims: HashMap<u128, u128>,
+    /// Attempts with a terminal record.
+    terminal: HashSet<u128>,
+    /// Chain roots with a `COMPLETED_DRAFT`.
+    completed: HashSet<u128>,
+}
+
+/// The effect of one admitted record on the rules' state.
+#[derive(Debug, Clone, Copy)]
+struct Effect {
+    claim: Option<(u128, u128)>,
+    terminal: Option<u128>,
+    completed: Option<u128>,
+}
+
+impl LedgerRules {
+    /// Rules over an empty log.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks the next record of the log and, when it keeps every rule, records it.
+    ///
+    /// # Errors
+    /// The [`RuleViolation`] the record commits; the state is then unchanged.
+    pub fn admit(&mut self, facts: Facts<'_>) -> Result<(), RuleViolation> {
+        let effect = evaluate(
+            facts,
+            |k| self.claims.get(&k).copied(),
+            |k| (self.terminal.contains(&k), self.completed.contains(&k)),
+        )?;
+        self.apply(effect);
+        Ok(())
+    }
+
+    /// Whether an attempt holds the claim on `prior`. (A hint for the rail; the store decides
+    /// when it appends.)
+    #[must_use]
+    pub fn is_claimed(&self, prior: &AttemptId) -> bool {
+        self.claims.contains_key(&key(prior))
+    }
+
+    /// Whether `attempt` has a terminal record.
+    #[must_use]
+    pub fn is_terminated(&self, attempt: &AttemptId) -> bool {
+        self.terminal.contains(&key(attempt))
+    }
+
+    /// Whether the chain rooted at `root` has a `COMPLETED_DRAFT`.
+    #[must_use]
+    pub fn is_completed(&self, root: &AttemptId) -> bool {
+        self.completed.contains(&key(root))
+    }
+
+    /// Stages records on top of this state without changing it (a batch the store has not
+    /// written yet); [`LedgerRules::commit`] applies them once the batch is durable.
+    #[must_use]
+    pub fn stage(&self) -> Staged<'_> {
+        Staged {
+            base: self,
+            added: Self::default(),
+        }
+    }
+
+    /// Applies the records a [`Staged`] admitted (after the batch holding them is durable).
+    pub fn commit(&mut self, added: Self) {
+        self.claims.extend(added.claims);
+        self.terminal.extend(added.terminal);
+        self.completed.extend(added.completed);
+    }
+
+    fn apply(&mut self, e: Effect) {
+        if let Some((prior, holder)) = e.claim {
+            self.claims.entry(prior).or_insert(holder);
+        }
+        if let Some(a) = e.terminal {
+            self.terminal.insert(a);
+        }
+        if let Some(root) = e.completed {
+            self.completed.insert(root);
+        }
+    }
+}
+
+/// Records admitted on top of a [`LedgerRules`] but not yet applied to it.
+#[derive(Debug)]
+pub struct Staged<'a> {
+    base: &'a LedgerRules,
+    added: LedgerRules,
+}
+
+impl Staged<'_> {
+    /// Checks the next record against the base state and the records staged before it, and
+    /// stages it when it keeps every rule.
+    ///
+    /// # Errors
+    /// The [`RuleViolation`] the record commits; nothing is staged then.
+    pub fn admit(&mut self, facts: Facts<'_>) -> Result<(), RuleViolation> {
+        let (base, added) = (self.base, &self.added);
+        let effect = evaluate(
+            facts,
+            |k| {
+                base.claims
+                    .get(&k)
+                    .or_else(|| added.claims.get(&k))
+                    .copied()
+            },
+            |k| {
+                (
+                    base.terminal.contains(&k) || added.terminal.contains(&k),
+                    base.completed.contains(&k) || added.completed.contains(&k),
+                )
+            },
+        )?;
+        self.added.apply(effect);
+        Ok(())
+    }
+
+    /// What was staged, for [`LedgerRules::commit`].
+    #[must_use]
+    pub fn into_added(self) -> LedgerRules {
+        self.added
+    }
+}
+
+/// The rules themselves: what `facts` does to a state read through `holder` (the claim holder
+/// of a prior) and `seen` (whether an attempt is terminated, whether a root is completed).
+fn evaluate(
+    facts: Facts<'_>,
+    holder: impl Fn(u128) -> Option<u128>,
+    seen: impl Fn(u128) -> (bool, bool),
+) -> Result<Effect, RuleViolation> {
+    let me = key(facts.attempt_id);
+    let claim = match (facts.claim, facts.continues) {
+        (false, _) => None,
+        (true, None) => return Err(RuleViolation::ClaimWithoutPrior),
+        (true, Some(prior)) => {
+            let prior = key(prior);
+            match holder(prior) {
+                Some(h) if h != me => return Err(RuleViolation::ClaimTaken),
+                Some(_) | None => Some((prior, me)),
+            }
+        }
+    };
+    let mut effect = Effect {
+        claim,
+        terminal: None,
+        completed: None,
+    };
+    if facts.kind == RecordKind::Terminal {
+        if seen(me).0 {
+            return Err(RuleViolation::SecondTerminal);
+        }
+        effect.terminal = Some(me);
+        if facts.code == Some(TerminalCode::CompletedDraft) {
+            if facts.continues.is_some() && !facts.claim {
+                return Err(RuleViolation::CompletionWithoutClaim);
+            }
+            let root = key(facts.chain_root);
+            if seen(root).1 {
+                return Err(RuleViolation::SecondCompletion);
+            }
+            effect.completed = Some(root);
+        }
+    }
+    Ok(effect)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A generated record over small pools of attempts and roots, so that rules collide.
+    #[derive(Debug, Clone, Copy)]
+    struct Gen {
+        attempt: usize,
+        terminal: bool,
+        completed: bool,
+        continues: Option<usize>,
+        claim: bool,
+        root: usize,
+    }
+
+    fn gen_record() -> impl Strategy<Value = Gen> {
+        (
+            0..6usize,
+            any::<bool>(),
+            any::<bool>(),
+            proptest::option::of(0..6usize),
+            any::<bool>(),
+            0..3usize,
+        )
+            .prop_map(
+                |(attempt, terminal, completed, continues, claim, root)| Gen {
+                    attempt,
+                    terminal,
+                    completed,
+                    continues,
+                    claim,
+                    root,
+                },
+            )
+    }
+
+    fn facts<'a>(g: &Gen, ids: &'a [AttemptId]) -> Facts<'a> {
+        Facts {
+            attempt_id: &ids[g.attempt],
+            kind: if g.terminal {
+                RecordKind::Terminal
+            } else {
+                RecordKind::Open
+            },
+            code: match (g.terminal, g.completed) {
+                (true, true) => Some(TerminalCode::CompletedDraft),
+                (true, false) => Some(TerminalCode::DeniedPolicy),
+                (false, _) => None,
+            },
+            continues: g.continues.map(|c| &ids[c]),
+            claim: g.claim,
+            chain_root: &ids[g.root],
+        }
+    }
+
+    /// The rules stated directly over the records admitted so far (quadratic, obviously right).
+    fn reference(g: &Gen, admitted: &[Gen]) -> Result<(), RuleViolation> {
+        if g.claim {
+            let Some(prior) = g.continues else {
+                return Err(RuleViolation::ClaimWithoutPrior);
+            };
+            if admitted
+                .iter()
+                .any(|a| a.claim && a.continues == Some(prior) && a.attempt != g.attempt)
+            {
+                return Err(RuleViolation::ClaimTaken);
+            }
+        }
+        if g.terminal {
+            if admitted
+                .iter()
+                .any(|a| a.terminal && a.attempt == g.attempt)
+            {
+                return Err(RuleViolation::SecondTerminal);
+            }
+            if g.completed {
+                if g.continues.is_some() && !g.claim {
+                    return Err(RuleViolation::CompletionWithoutClaim);
+                }
+                if admitted
+                    .iter()
+                    .any(|a| a.terminal && a.completed && a.root == g.root)
+                {
+                    return Err(RuleViolation::SecondCompletion);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Admitting records one by one gives exactly the verdicts of the rules stated over the
+        /// whole history, and the admitted log keeps every rule: one claim holder per prior,
+        /// one terminal record per attempt, one `COMPLETED_DRAFT` per chain root.
+        #[test]
+        fn inv_cont_chain_ledger_rules_admit_exactly_what_the_stated_rules_allow(
+            records in proptest::collection::vec(gen_record(), 0..60)
+        ) {
+            let ids: Vec<AttemptId> = (0..6).map(|_| AttemptId::mint()).collect();
+            let mut rules = LedgerRules::new();
+            let mut admitted: Vec<Gen> = Vec::new();
+            for g in &records {
+                let expected = reference(g, &admitted);
+                prop_assert_eq!(rules.admit(facts(g, &ids)), expected);
+                if expected.is_ok() {
+                    admitted.push(*g);
+                }
+            }
+            for (prior, prior_id) in ids.iter().enumerate().take(6) {
+                let holders: HashSet<usize> = admitted
+                    .iter()
+                    .filter(|a| a.claim && a.continues == Some(prior))
+                    .map(|a| a.attempt)
+                    .collect();
+                prop_assert!(holders.len() <= 1);
+                prop_assert_eq!(rules.is_claimed(prior_id), !holders.is_empty());
+            }
+            for (a, attempt_id) in ids.iter().enumerate().take(6) {
+                let terminals = admitted.iter().filter(|r| r.terminal && r.attempt == a).count();
+                prop_assert!(terminals <= 1);
+                prop_assert_eq!(rules.is_terminated(attempt_id), terminals == 1);
+            }
+            for (root, root_id) in ids.iter().enumerate().take(3) {
+                let done = admitted
+                    .iter()
+                    .filter(|r| r.terminal && r.completed && r.root == root)
+                    .count();
+                prop_assert!(done <= 1);
+                prop_assert_eq!(rules.is_completed(root_id), done == 1);
+            }
+        }
+
+        /// Staging records in batches and committing each batch gives the same verdicts and
+        /// state as admitting them one by one (the store stages a batch before it is durable).
+        #[test]
+        fn inv_cont_chain_ledger_rules_staged_batches_agree_with_one_by_one_admission(
+            records in proptest::collection::vec(gen_record(), 0..60),
+            cuts in proptest::collection::vec(0..60usize, 0..8),
+        ) {
+            let ids: Vec<AttemptId> = (0..6).map(|_| AttemptId::mint()).collect();
+            let mut one_by_one = LedgerRules::new();
+            let expected: Vec<_> = records
+                .iter()
+                .map(|g| one_by_one.admit(facts(g, &ids)))
+                .collect();
+            let mut bounds: Vec<usize> = cuts.into_iter().filter(|c| *c < records.len()).collect();
+            bounds.push(records.len());
+            bounds.sort_unstable();
+            let mut batched = LedgerRules::new();
+            let mut verdicts = Vec::new();
+            let mut from = 0;
+            for to in bounds {
+                let mut staged = batched.stage();
+                for g in &records[from..to] {
+                    verdicts.push(staged.admit(facts(g, &ids)));
+                }
+                let added = staged.into_added();
+                batched.commit(added);
+                from = to;
+            }
+            prop_assert_eq!(verdicts, expected);
+            for id in &ids {
+                prop_assert_eq!(batched.is_claimed(id), one_by_one.is_claimed(id));
+                prop_assert_eq!(batched.is_terminated(id), one_by_one.is_terminated(id));
+                prop_assert_eq!(batched.is_completed(id), one_by_one.is_completed(id));
+            }
+        }
+
+        /// A batch that is staged and then dropped (its write failed) leaves no trace.
+        #[test]
+        fn inv_cont_chain_ledger_rules_a_dropped_stage_changes_nothing(
+            records in proptest::collection::vec(gen_record(), 0..30)
+        ) {
+            let ids: Vec<AttemptId> = (0..6).map(|_| AttemptId::mint()).collect();
+            let rules = LedgerRules::new();
+            let mut staged = rules.stage();
+            for g in &records {
+                let _ = staged.admit(facts(g, &ids));
+            }
+            drop(staged);
+            for id in &ids {
+                prop_assert!(!rules.is_claimed(id) && !rules.is_terminated(id));
+                prop_assert!(!rules.is_completed(id));
+            }
+        }
+    }
+}
