@@ -63,3 +63,5 @@ echo "single-connection completed: p50 $(p "$WORK/completed1.txt" 50%)  p99 $(p 
 echo "audit records written: $(wc -l < "$WORK/setup/data/audit/log.jsonl")"
 echo "terminal codes counted by the server (the wrk runs must show only these two):"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -E "^mig06_attempts_total" | grep -v " 0$"
+echo "requests refused before an attempt (503 overloaded must be 0: 64 connections, default max_in_flight):"
+curl -s "http://127.0.0.1:$PORT/metrics" | grep -E "^mig06_http_(rejected|connections_refused)_total"

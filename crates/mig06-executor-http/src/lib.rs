@@ -9,7 +9,10 @@
 //! attempt opens exactly one fresh connection and sends exactly one request. Redirects are not
 //! followed (`max_redirects = 0`: a 3xx is returned as is and is a fault). The receipt is read
 //! with a 64 KiB cap and must be JSON; the rail, not this crate, decides whether it is a
-//! draft-only, final, metadata-only receipt. No error carries downstream bytes.
+//! draft-only, final, metadata-only receipt. No error carries downstream bytes. The executor
+//! talks only to its configured URL: the `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY`
+//! environment variables (and their lowercase forms), which ureq honours by default, are
+//! ignored, so the step input never goes through a host the configuration does not name.
 
 use std::time::Duration;
 
@@ -66,6 +69,9 @@ impl HttpExecutor {
             // attempts, and no stale-connection path that could ever re-send a request.
             .max_idle_connections(0)
             .max_idle_connections_per_host(0)
+            // No proxy, whatever the environment says: ureq's default configuration reads
+            // HTTP_PROXY / HTTPS_PROXY / ALL_PROXY; the step input goes only to the configured URL.
+            .proxy(None)
             .user_agent("mig06-rail")
             .build()
             .into();

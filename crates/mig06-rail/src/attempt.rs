@@ -428,6 +428,16 @@ impl Attempt<Permitted> {
         store: &SharedStore,
         written: &TerminalFlag,
     ) -> Result<Attempt<Opened>, Outcome> {
+        // Never opened (so never executed) once its deadline has passed (INV-ADMISSION-BOUNDED).
+        if self.core.deadline.passed() {
+            return Err(self
+                .end(
+                    TerminalCode::AbortedDeadline,
+                    detail("$rail", "deadline_passed_before_open"),
+                )
+                .record(store, written)
+                .into_outcome());
+        }
         let record = self.core.record(RecordKind::Open, None, None, None);
         match store.append(record) {
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) => {

@@ -101,6 +101,78 @@ pub enum ExecutorConfig {
     },
 }
 
+/// Limits of `mig06 serve` (the `[server]` table; every key optional). The binary applies them
+/// to both transports, plain HTTP and TLS; `docs/HTTP.md` documents each one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Attempts running at once; a request beyond it is refused at once (503, no attempt).
+    /// `None`: 32 per available CPU, between 32 and 512.
+    pub max_in_flight: Option<usize>,
+    /// Open connections at once, both transports; a connection beyond it is closed at accept.
+    pub max_connections: usize,
+    /// Open connections at once from one peer IP address.
+    pub max_connections_per_peer: usize,
+    /// A request's head (and its body, and over TLS the handshake) must arrive within this
+    /// many milliseconds of its first byte.
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in progress is closed after this many milliseconds.
+    pub idle_timeout_ms: u64,
+    /// A connection serves at most this many requests; the last answer says `Connection: close`.
+    pub max_requests_per_connection: u64,
+    /// A connection is told to close after this many milliseconds (its request in progress
+    /// still gets its answer).
+    pub max_connection_lifetime_ms: u64,
+    /// Largest request head (request line and headers), in bytes; larger is 431.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request; more is 431.
+    pub max_headers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_in_flight: None,
+            max_connections: 1024,
+            max_connections_per_peer: 64,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 10_000,
+            max_requests_per_connection: 1000,
+            max_connection_lifetime_ms: 120_000,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The first limit that is zero (every limit must be positive), by key name.
+    fn zero_key(&self) -> Option<&'static str> {
+        [
+            ("max_in_flight", self.max_in_flight.is_some_and(|n| n == 0)),
+            ("max_connections", self.max_connections == 0),
+            (
+                "max_connections_per_peer",
+                self.max_connections_per_peer == 0,
+            ),
+            ("header_read_timeout_ms", self.header_read_timeout_ms == 0),
+            ("idle_timeout_ms", self.idle_timeout_ms == 0),
+            (
+                "max_requests_per_connection",
+                self.max_requests_per_connection == 0,
+            ),
+            (
+                "max_connection_lifetime_ms",
+                self.max_connection_lifetime_ms == 0,
+            ),
+            ("max_header_bytes", self.max_header_bytes == 0),
+            ("max_headers", self.max_headers == 0),
+        ]
+        .into_iter()
+        .find_map(|(key, zero)| zero.then_some(key))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -115,6 +187,8 @@ struct RawConfig {
     executor: ExecutorConfig,
     #[serde(default)]
     callers: Vec<CallerConfig>,
+    #[serde(default)]
+    server: ServerConfig,
 }
 
 fn default_timeout() -> u64 {
@@ -145,6 +219,8 @@ pub struct Config {
     pub executor: ExecutorConfig,
     /// Approved callers.
     pub callers: Vec<CallerConfig>,
+    /// Limits of the HTTP service.
+    pub server: ServerConfig,
 }
 
 impl Config {
@@ -152,7 +228,8 @@ impl Config {
     ///
     /// # Errors
     /// [`ConfigError`] when the file cannot be read, does not parse, names a trigger outside the
-    /// closed set, or lists a caller twice.
+    /// closed set, lists a caller twice, gives two callers the same credential digest, or sets
+    /// a server limit to zero.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -189,6 +266,34 @@ impl Config {
                 });
             }
         }
+        // Two callers with one credential digest: a bearer credential would admit whichever
+        // matched last, so the identity an attempt is recorded under would be arbitrary. Name
+        // both callers, never the digest (it identifies the credential).
+        for (i, a) in raw.callers.iter().enumerate() {
+            let Some(digest) = &a.credential_sha256 else {
+                continue;
+            };
+            if let Some(b) = raw
+                .callers
+                .iter()
+                .skip(i + 1)
+                .find(|b| b.credential_sha256.as_ref() == Some(digest))
+            {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message: format!(
+                        "callers {} and {} have the same credential_sha256: each caller needs its own credential",
+                        a.id, b.id
+                    ),
+                });
+            }
+        }
+        if let Some(key) = raw.server.zero_key() {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!("server.{key} must be positive"),
+            });
+        }
         if raw.attempt_timeout_ms == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
@@ -212,6 +317,7 @@ impl Config {
             max_request_bytes: raw.max_request_bytes,
             executor,
             callers: raw.callers,
+            server: raw.server,
         })
     }
 
@@ -219,5 +325,87 @@ impl Config {
     #[must_use]
     pub fn caller(&self, id: &CallerId) -> Option<&CallerConfig> {
         self.callers.iter().find(|c| &c.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    const BASE: &str = r#"
+data_dir = "data"
+policy_bundle = "policy"
+policy_digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+signing_key = "keys/log.key"
+[executor]
+kind = "reference"
+"#;
+
+    fn caller(id: &str, digest: &str) -> String {
+        format!(
+            "[[callers]]\nid = \"{id}\"\nkind = \"service\"\ntriggers = [\"service_explicit\"]\ncredential_sha256 = \"sha256:{digest}\"\n"
+        )
+    }
+
+    #[test]
+    fn inv_config_unique_credentials_two_callers_with_one_digest_are_refused_naming_both() {
+        let same = "ab".repeat(32);
+        let other = "cd".repeat(32);
+        let text = format!(
+            "{BASE}{}{}{}",
+            caller("svc-a", &same),
+            caller("svc-b", &other),
+            caller("svc-c", &same)
+        );
+        let Err(ConfigError::Invalid { message, .. }) =
+            Config::parse(Path::new("/x/mig06.toml"), &text)
+        else {
+            panic!("two callers with one credential digest were accepted");
+        };
+        assert!(
+            message.contains("svc-a") && message.contains("svc-c"),
+            "{message}"
+        );
+        assert!(!message.contains("svc-b"), "{message}");
+        assert!(
+            !message.contains(&same),
+            "the error must not carry the digest"
+        );
+        // Distinct digests load.
+        let text = format!(
+            "{BASE}{}{}",
+            caller("svc-a", &same),
+            caller("svc-b", &other)
+        );
+        assert_eq!(
+            Config::parse(Path::new("/x/mig06.toml"), &text)
+                .unwrap()
+                .callers
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn server_limits_default_and_refuse_zero() {
+        let cfg = Config::parse(Path::new("/x/mig06.toml"), BASE).unwrap();
+        assert_eq!(cfg.server, ServerConfig::default());
+        let text = format!("{BASE}\n[server]\nmax_in_flight = 3\nidle_timeout_ms = 250\n");
+        let cfg = Config::parse(Path::new("/x/mig06.toml"), &text).unwrap();
+        assert_eq!(cfg.server.max_in_flight, Some(3));
+        assert_eq!(cfg.server.idle_timeout_ms, 250);
+        let text = format!("{BASE}\n[server]\nmax_connections_per_peer = 0\n");
+        let Err(ConfigError::Invalid { message, .. }) =
+            Config::parse(Path::new("/x/mig06.toml"), &text)
+        else {
+            panic!("a zero limit was accepted");
+        };
+        assert!(
+            message.contains("server.max_connections_per_peer"),
+            "{message}"
+        );
+        let text = format!("{BASE}\n[server]\nmax_inflight = 3\n");
+        assert!(Config::parse(Path::new("/x/mig06.toml"), &text).is_err());
     }
 }

@@ -298,10 +298,28 @@ impl Rail {
     /// once; a panic anywhere inside ends the attempt `ABORTED_INVARIANT`.
     #[must_use]
     pub fn attempt(&self, caller: &AuthenticatedCaller, request: &[u8]) -> Outcome {
+        self.attempt_by(
+            caller,
+            request,
+            Deadline::after(self.config.attempt_timeout),
+        )
+    }
+
+    /// As [`Rail::attempt`], with a deadline the caller fixed when the request arrived (the HTTP
+    /// service: `attempt_timeout` from the request's arrival, not from when a thread picked it
+    /// up). An attempt whose deadline has already passed is never opened or executed: it ends
+    /// `ABORTED_DEADLINE`.
+    #[must_use]
+    pub fn attempt_by(
+        &self,
+        caller: &AuthenticatedCaller,
+        request: &[u8],
+        deadline: Deadline,
+    ) -> Outcome {
         let id = AttemptId::mint();
         let written = TerminalFlag::default();
         let run = catch_unwind(AssertUnwindSafe(|| {
-            self.run(id.clone(), caller, request, &written)
+            self.run(id.clone(), caller, request, deadline, &written)
         }));
         match run {
             Ok(outcome) => outcome,
@@ -314,9 +332,9 @@ impl Rail {
         id: AttemptId,
         caller: &AuthenticatedCaller,
         request: &[u8],
+        deadline: Deadline,
         written: &TerminalFlag,
     ) -> Outcome {
-        let deadline = Deadline::after(self.config.attempt_timeout);
         let a = Attempt::receive(id, caller.clone(), deadline, self.gate.digest());
         let end =
             |e: Attempt<crate::attempt::Ending>| e.record(&self.store, written).into_outcome();

@@ -7,6 +7,7 @@
 
 mod audit_cmd;
 mod caller_cmd;
+mod conn;
 mod demo;
 mod serve;
 mod tls;
@@ -91,6 +92,10 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Attempts running at once; a request beyond it gets 503 at once, with no attempt and
+        /// no record. Overrides `[server] max_in_flight`; default 32 per CPU (32 to 512).
+        #[arg(long)]
+        max_in_flight: Option<usize>,
     },
     /// Approved callers in the configuration file.
     Caller {
@@ -217,7 +222,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             tls_cert,
             tls_key,
-        } => serve::run(&config, listen, tls_cert.as_deref().zip(tls_key.as_deref())),
+            max_in_flight,
+        } => serve::run(
+            &config,
+            listen,
+            tls_cert.as_deref().zip(tls_key.as_deref()),
+            max_in_flight,
+        ),
         Command::Caller { command } => caller_cmd::run(command),
     }
 }

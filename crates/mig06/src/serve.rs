@@ -32,14 +32,22 @@ use mig06_rail::ids::Sha256Digest;
 use mig06_rail::outcome::{ALL_CODES, CodeClass, TerminalCode};
 use mig06_rail::rail::{AuthenticatedCaller, Rail};
 
+use crate::conn::{ConnState, Guarded, Limits, PeerSlots};
 use crate::tls::PeerCertificate;
+use mig06_rail::executor::Deadline;
+
+/// When a request arrived (before its body was read): its attempt's deadline runs from here.
+#[derive(Debug, Clone, Copy)]
+struct Arrived(Instant);
 use utoipa::OpenApi;
 
-/// Shared state: the rail (loaded once, read-only) and the metrics counters.
+/// Shared state: the rail (loaded once, read-only), the metrics counters, and the admission
+/// bound (one permit per attempt in flight).
 struct AppState {
     rail: Arc<Rail>,
     metrics: Metrics,
     policy_digest: String,
+    admission: Arc<tokio::sync::Semaphore>,
 }
 
 /// The HTTP status for a terminal code's class.
@@ -65,6 +73,9 @@ struct Metrics {
     codes: [AtomicU64; ALL_CODES.len()],
     unauthenticated: AtomicU64,
     too_large: AtomicU64,
+    overloaded: AtomicU64,
+    refused_total_cap: AtomicU64,
+    refused_peer_cap: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
@@ -119,6 +130,25 @@ impl Metrics {
             s,
             "mig06_http_rejected_total{{reason=\"body_too_large\"}} {}",
             self.too_large.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "mig06_http_rejected_total{{reason=\"overloaded\"}} {}",
+            self.overloaded.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP mig06_http_connections_refused_total Connections closed at accept, beyond a connection cap.\n# TYPE mig06_http_connections_refused_total counter"
+        );
+        let _ = writeln!(
+            s,
+            "mig06_http_connections_refused_total{{reason=\"max_connections\"}} {}",
+            self.refused_total_cap.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "mig06_http_connections_refused_total{{reason=\"max_connections_per_peer\"}} {}",
+            self.refused_peer_cap.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             s,
@@ -369,8 +399,8 @@ struct OutcomeSchema {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[schema(as = Error)]
 struct ErrorBody {
-    /// `unauthenticated`, `body_too_large`, `bad_request`, `not_found`, `method_not_allowed`,
-    /// `internal`.
+    /// `unauthenticated`, `body_too_large`, `bad_request`, `headers_too_large`,
+    /// `length_required`, `overloaded`, `not_found`, `method_not_allowed`, `internal`.
     error: &'static str,
     /// A fixed human-readable message (never echoes the request).
     message: &'static str,
@@ -472,12 +502,15 @@ async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
+    // The attempt's deadline runs from here: the request's arrival, before its body is read.
+    let arrived = Instant::now();
     let peer = req.extensions().get::<PeerCertificate>().and_then(|p| p.0);
     let caller =
         bearer(req.headers()).and_then(|c| state.rail.bearer_caller(c, peer.as_ref()).ok());
     match caller {
         Some(caller) => {
             req.extensions_mut().insert(caller);
+            req.extensions_mut().insert(Arrived(arrived));
             next.run(req).await
         }
         None => {
@@ -509,14 +542,18 @@ async fn authenticate(
         (status = 401, description = "No or bad bearer credential; no attempt was started, nothing recorded.", body = ErrorBody),
         (status = 405, description = "Method not allowed.", body = ErrorBody),
         (status = 413, description = "Body larger than max_request_bytes; no attempt was started.", body = ErrorBody),
+        (status = 503, description = "As many attempts as the server admits are already in flight; no attempt was started, nothing recorded. Not an outcome: the caller decides whether to send a new request.", body = ErrorBody),
     )
 )]
 async fn post_attempt(
     State(state): State<Arc<AppState>>,
     caller: Option<axum::Extension<AuthenticatedCaller>>,
+    arrived: Option<axum::Extension<Arrived>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(axum::Extension(caller)) = caller else {
+    let (Some(axum::Extension(caller)), Some(axum::Extension(Arrived(arrived)))) =
+        (caller, arrived)
+    else {
         return unauthenticated();
     };
     let body = match body {
@@ -537,12 +574,28 @@ async fn post_attempt(
             );
         }
     };
+    // No hidden queue: an attempt starts now, on a thread of its own, or not at all.
+    let Ok(permit) = Arc::clone(&state.admission).try_acquire_owned() else {
+        state.metrics.overloaded.fetch_add(1, Ordering::Relaxed);
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is running as many attempts as it admits; no attempt was started",
+        );
+    };
     let started = Instant::now();
     let rail = Arc::clone(&state.rail);
+    let deadline = Deadline::after(
+        rail.config()
+            .attempt_timeout
+            .saturating_sub(arrived.elapsed()),
+    );
     // The attempt runs to its terminal outcome on a blocking thread even if the client goes
-    // away: it is never cancelled half-way and never re-run.
+    // away: it is never cancelled half-way and never re-run. Its permit is given back when it
+    // has its outcome.
     let joined = tokio::task::spawn_blocking(move || {
-        let outcome = rail.attempt(&caller, &body);
+        let _permit = permit;
+        let outcome = rail.attempt_by(&caller, &body, deadline);
         let json = serde_json::to_vec(&outcome);
         (outcome.code, json)
     })
@@ -660,6 +713,50 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// Clears the connection's "request in progress" mark when the answer is built, or when the
+/// request is dropped (the client went away).
+struct RequestDone(Arc<ConnState>);
+
+impl Drop for RequestDone {
+    fn drop(&mut self) {
+        self.0.request_done();
+    }
+}
+
+/// The connection guard's part of each answer: the status of a head the guard refused (in place
+/// of the stand-in request it handed hyper), and `Connection: close` on a connection's last
+/// answer.
+async fn connection_rules(req: Request, next: Next) -> Response {
+    let Some(conn) = req.extensions().get::<Arc<ConnState>>().cloned() else {
+        return next.run(req).await;
+    };
+    let _done = RequestDone(Arc::clone(&conn));
+    let mut response = match conn.refused() {
+        Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE) => error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "the request head exceeds max_header_bytes or max_headers; no attempt was started",
+        ),
+        Some(StatusCode::LENGTH_REQUIRED) => error(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "a request body needs Content-Length (Transfer-Encoding is not accepted); no attempt was started",
+        ),
+        Some(_) => error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request head is not valid HTTP/1.1; no attempt was started",
+        ),
+        None => next.run(req).await,
+    };
+    if conn.is_last() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// The router: four read-only routes plus the attempt route. Nothing here writes configuration.
 fn router(state: Arc<AppState>, doc: Arc<String>) -> Router {
     let max = state.rail.config().max_request_bytes;
@@ -693,6 +790,7 @@ fn router(state: Arc<AppState>, doc: Arc<String>) -> Router {
         .merge(service)
         .merge(openapi)
         .fallback(not_found)
+        .layer(middleware::from_fn(connection_rules))
         .layer(middleware::map_response(no_store))
 }
 
@@ -715,86 +813,191 @@ async fn shutdown_signal() {
     eprintln!("mig06 serve: shutting down; in-flight attempts finish, no new ones start");
 }
 
-/// How long a client may take to finish its TLS handshake before the connection is dropped.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's headers, or stay idle between requests.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// At most this many TLS connections at once; the next waits to be accepted.
-const MAX_TLS_CONNECTIONS: usize = 1024;
+/// Added to the attempt deadline to bound the SIGTERM drain and a closing connection: enough
+/// to encode and send the last answer after an attempt that ran to its deadline.
+pub(crate) const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 /// Pause after a failed `accept` (out of file descriptors, say) instead of spinning on it.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 
-/// Serves `app` over TLS until SIGTERM/SIGINT, then stops accepting and waits for every open
-/// connection's in-flight requests (as `axum::serve`'s graceful shutdown does for plain HTTP),
-/// for at most `drain` (an attempt's deadline plus a margin: a connection still open after that
-/// is not waiting for an attempt, and attempts already on their blocking threads finish and are
-/// recorded regardless). Each connection's requests carry the client certificate's fingerprint
-/// ([`PeerCertificate`]).
-async fn serve_tls(
+/// The server's limits from the configuration (`[server]`), with `--max-in-flight` applied.
+pub(crate) fn limits(config: &mig06_rail::config::Config) -> Limits {
+    let server = &config.server;
+    Limits {
+        max_connections: server.max_connections,
+        max_per_peer: server.max_connections_per_peer,
+        header_timeout: Duration::from_millis(server.header_read_timeout_ms),
+        idle_timeout: Duration::from_millis(server.idle_timeout_ms),
+        max_requests: server.max_requests_per_connection,
+        max_lifetime: Duration::from_millis(server.max_connection_lifetime_ms),
+        // hyper refuses a header name of 64 KiB or more by itself; a head is capped below that.
+        max_header_bytes: server.max_header_bytes.min(60 * 1024),
+        max_headers: server.max_headers,
+        drain: config.attempt_timeout + DRAIN_MARGIN,
+    }
+}
+
+/// The default bound on attempts in flight: 32 per available CPU, between 32 and 512. Attempts
+/// mostly wait (on `fdatasync`, on a downstream), so the bound is well above the CPU count; it
+/// exists so that nothing queues: every admitted attempt has a thread at once.
+fn default_max_in_flight() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    cpus.saturating_mul(32).clamp(32, 512)
+}
+
+/// The transport of a listener.
+enum Transport {
+    Plain,
+    Tls(tokio_rustls::TlsAcceptor),
+}
+
+/// Everything a connection task needs.
+struct Shared {
+    app: Router,
+    limits: Limits,
+    builder: hyper::server::conn::http1::Builder,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Serves `app` on `listener` (plain HTTP or TLS: one loop, the same limits) until
+/// SIGTERM/SIGINT. A connection beyond `max_connections`, or beyond `max_connections_per_peer`
+/// from one address, is closed at once. On shutdown the listener closes, idle and half-sent
+/// connections close at once, and connections with a request in progress get its answer, for
+/// at most `limits.drain` (the attempt deadline plus [`DRAIN_MARGIN`]); attempts already on
+/// their threads finish and are recorded regardless.
+async fn serve_loop(
     listener: tokio::net::TcpListener,
     app: Router,
-    tls: Arc<rustls::ServerConfig>,
-    drain: Duration,
+    transport: Transport,
+    limits: Limits,
+    state: Arc<AppState>,
 ) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let mut builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-            .http1_only();
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_TLS_CONNECTIONS));
+        // The guard enforces the head and idle clocks; this is hyper's own backstop.
+        .header_read_timeout(limits.idle_timeout + limits.header_timeout)
+        .max_headers(limits.max_headers)
+        .keep_alive(true);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let shared = Arc::new(Shared {
+        app,
+        limits: limits.clone(),
+        builder,
+        shutdown: rx,
+    });
+    let total = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let slots = Arc::new(tokio::sync::Semaphore::new(total as usize));
+    let peers = Arc::new(PeerSlots::default());
+    let transport = Arc::new(transport);
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => break,
-            accepted = async {
-                let slot = Arc::clone(&slots).acquire_owned().await;
-                (slot, listener.accept().await)
-            } => accepted,
+            accepted = listener.accept() => accepted,
         };
-        let (Ok(slot), Ok((tcp, _))) = accepted else {
+        let Ok((tcp, peer)) = accepted else {
             // A failed accept affects that connection only; pause rather than spin.
             tokio::time::sleep(ACCEPT_BACKOFF).await;
             continue;
         };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            state
+                .metrics
+                .refused_total_cap
+                .fetch_add(1, Ordering::Relaxed);
+            drop(tcp);
+            continue;
+        };
+        let Some(peer_slot) = peers.acquire(peer.ip(), limits.max_per_peer) else {
+            state
+                .metrics
+                .refused_peer_cap
+                .fetch_add(1, Ordering::Relaxed);
+            drop(tcp);
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        let transport = Arc::clone(&transport);
         tokio::spawn(async move {
-            let _slot = slot;
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let peer = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(<[_]>::first)
-                .map(|cert| Sha256Digest::of(cert.as_ref()));
-            let app = app.layer(axum::Extension(PeerCertificate(peer)));
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let connection = builder
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .into_owned();
-            // A connection error (client reset, bad request line) ends that connection only.
-            let _ = watcher.watch(connection).await;
+            let _slots = (slot, peer_slot);
+            match &*transport {
+                Transport::Plain => serve_connection(tcp, None, &shared).await,
+                Transport::Tls(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(shared.limits.header_timeout, acceptor.accept(tcp))
+                            .await
+                    else {
+                        return;
+                    };
+                    let peer = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(<[_]>::first)
+                        .map(|cert| Sha256Digest::of(cert.as_ref()));
+                    serve_connection(stream, Some(PeerCertificate(peer)), &shared).await;
+                }
+            }
         });
     }
-    if tokio::time::timeout(drain, graceful.shutdown())
+    drop(listener);
+    let _ = tx.send(true);
+    // Every connection gives its slot back when it ends; wait for all of them, bounded.
+    if tokio::time::timeout(limits.drain, slots.acquire_many(total))
         .await
         .is_err()
     {
         eprintln!(
-            "mig06 serve: connections still open {} s after shutdown began were closed",
-            drain.as_secs()
+            "mig06 serve: connections still open {} ms after shutdown began were closed",
+            limits.drain.as_millis()
         );
     }
+}
+
+/// Resolves once shutdown has begun.
+async fn shutdown_begun(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|begun| *begun).await;
+}
+
+/// Serves one connection (plain or TLS stream) through the guard, until it ends, or until it is
+/// told to close (shutdown or lifetime) and then at most `drain` more.
+async fn serve_connection<S>(io: S, peer: Option<PeerCertificate>, shared: &Shared)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &shared.limits;
+    let conn = Arc::new(ConnState::default());
+    let lifetime = tokio::time::sleep(limits.max_lifetime);
+    let closing: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = {
+        let rx = shared.shutdown.clone();
+        let lifetime = limits.max_lifetime;
+        Box::pin(async move {
+            tokio::select! {
+                () = shutdown_begun(rx) => {},
+                () = tokio::time::sleep(lifetime) => {},
+            }
+        })
+    };
+    let guarded = Guarded::new(io, Arc::clone(&conn), limits, closing);
+    let mut app = shared.app.clone().layer(axum::Extension(conn));
+    if let Some(peer) = peer {
+        app = app.layer(axum::Extension(peer));
+    }
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let connection = shared
+        .builder
+        .serve_connection(hyper_util::rt::TokioIo::new(guarded), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        // A connection error (client reset, timeout) ends that connection only.
+        _ = connection.as_mut() => return,
+        () = shutdown_begun(shared.shutdown.clone()) => {},
+        () = lifetime => {},
+    }
+    // Told to close: the answer in progress (if any) says Connection: close, then it closes.
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(limits.drain, connection).await;
 }
 
 /// `mig06 serve`: opens the rail once and serves it until SIGTERM/SIGINT.
@@ -805,6 +1008,7 @@ pub(crate) fn run(
     config: &Path,
     listen: SocketAddr,
     tls: Option<(&Path, &Path)>,
+    max_in_flight: Option<usize>,
 ) -> Result<ExitCode> {
     let tls = tls
         .map(|(cert, key)| crate::tls::server_config(cert, key))
@@ -817,15 +1021,26 @@ pub(crate) fn run(
             config.display()
         );
     }
+    let max_in_flight = max_in_flight
+        .or(rail.config().server.max_in_flight)
+        .unwrap_or_else(default_max_in_flight);
+    if max_in_flight == 0 {
+        bail!("--max-in-flight must be positive");
+    }
+    let limits = limits(rail.config());
     let state = Arc::new(AppState {
         policy_digest: rail.policy_digest().to_string(),
         rail: Arc::new(rail),
         metrics: Metrics::default(),
+        admission: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
     });
     let doc = Arc::new(openapi_json()?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("mig06-http")
+        // One blocking thread per admitted attempt, so an admitted attempt never waits for a
+        // thread (nothing else here runs on the blocking pool).
+        .max_blocking_threads(max_in_flight)
         .build()
         .context("cannot start the HTTP runtime")?;
     runtime.block_on(async move {
@@ -836,20 +1051,16 @@ pub(crate) fn run(
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("mig06 serve: listening on {scheme}://{local}");
         eprintln!(
-            "mig06 serve: policy digest {}; routes POST /v1/attempts, GET /v1/health, GET /metrics, GET /v1/openapi.json",
+            "mig06 serve: policy digest {}; routes POST /v1/attempts, GET /v1/health, GET /metrics, GET /v1/openapi.json; at most {max_in_flight} attempts in flight",
             state.policy_digest
         );
-        match tls {
-            None => axum::serve(listener, router(state, doc))
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("HTTP server error"),
-            Some(tls) => {
-                let drain = state.rail.config().attempt_timeout + Duration::from_secs(5);
-                serve_tls(listener, router(state, doc), tls, drain).await;
-                Ok(())
-            }
-        }
+        let transport = match tls {
+            None => Transport::Plain,
+            Some(tls) => Transport::Tls(tokio_rustls::TlsAcceptor::from(tls)),
+        };
+        let app = router(Arc::clone(&state), doc);
+        serve_loop(listener, app, transport, limits, state).await;
+        anyhow::Ok(())
     })?;
     // Dropping the runtime waits for any blocking attempt still running to reach its outcome.
     drop(runtime);

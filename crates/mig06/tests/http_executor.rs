@@ -122,3 +122,40 @@ fn http_executor_unreachable_service_is_executor_fault() {
     );
     assert_eq!(a.code(), "ABORTED_EXECUTOR_FAULT");
 }
+
+#[test]
+fn inv_executor_only_configured_url_proxy_environment_is_ignored() {
+    // A "proxy" that must receive nothing: every proxy variable ureq reads points at it.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let svc = draft_service::start("127.0.0.1:0").unwrap();
+    let s = Setup::new(Some(&svc.url("/draft")), None);
+    let vars = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ];
+    let env: Vec<(&str, &str)> = vars.iter().map(|v| (*v, proxy_url.as_str())).collect();
+    let server = http_common::Server::start_with_env(&s.config, &[], &env);
+    let a = call(
+        "POST",
+        &server.url("/v1/attempts"),
+        Some(&s.credential),
+        Some(&valid_request()),
+    );
+    assert_eq!((a.status, a.code().as_str()), (200, "COMPLETED_DRAFT"));
+    assert_eq!(
+        svc.calls("/draft"),
+        1,
+        "the configured URL got the one call"
+    );
+    match proxy.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Ok(_) => panic!("the executor connected to the proxy named by the environment"),
+        Err(e) => panic!("unexpected accept error kind {:?}", e.kind()),
+    }
+}

@@ -5,10 +5,20 @@
 //! pipe, so the rail never has to read a pipe concurrently with waiting; the wait itself is
 //! bounded by the deadline (`wait-timeout`, which waits on the child without spawning). The
 //! program's stderr is discarded: it could contain anything, and the rail never echoes it.
+//!
+//! No process outlives the step. The program starts as the leader of a new process group, and
+//! when the step ends (at the deadline, on completion or on any failure) the whole group gets
+//! `SIGKILL`, so a program that forked, or that a shell started in the background, leaves
+//! nothing running. On completion the leader has already been reaped when the group is killed;
+//! POSIX never gives a new process the id of a process group that still has a member, so the
+//! signal reaches only what is left of this step's group (or finds no group at all).
 
 use std::io::{Read, Seek, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+
+use rustix::process::{Pid, Signal, kill_process_group};
 
 use serde_json::Value;
 use wait_timeout::ChildExt;
@@ -75,29 +85,16 @@ impl CommandExecutor {
             .stderr(Stdio::null())
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            // Its own process group (id = its pid), so that the step's end can end all of it.
+            .process_group(0)
             .spawn()
             .map_err(|_| ExecutorError::Fault("spawn_failed"))?;
-        let payload = serde_json::to_vec(&input.to_json())
-            .map_err(|_| ExecutorError::Fault("encode_input"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            // The input is a few hundred bytes, well under a pipe's buffer, so this cannot block
-            // on a program that does not read it. A program that exits early is not an error here.
-            let _ = stdin.write_all(&payload);
-        }
-        let status = match child.wait_timeout(budget) {
-            Ok(Some(status)) => status,
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ExecutorError::Deadline);
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ExecutorError::Fault("wait_failed"));
-            }
-        };
-        if !status.success() {
+        let group = Pid::from_child(&child);
+        let waited = Self::feed_and_wait(&mut child, &input.to_json(), budget);
+        // The step ends here, whatever happened: nothing of its process group runs on, and
+        // nothing still running can write to the output while it is read.
+        end_group(&mut child, group);
+        if !waited?.success() {
             return Err(ExecutorError::Fault("nonzero_exit"));
         }
         out.rewind()
@@ -111,4 +108,34 @@ impl CommandExecutor {
         }
         serde_json::from_slice(&buf).map_err(|_| ExecutorError::Fault("output_not_json"))
     }
+
+    /// Writes the input to the program's stdin and waits for it until `budget` runs out.
+    fn feed_and_wait(
+        child: &mut Child,
+        input: &Value,
+        budget: std::time::Duration,
+    ) -> Result<std::process::ExitStatus, ExecutorError> {
+        let payload =
+            serde_json::to_vec(input).map_err(|_| ExecutorError::Fault("encode_input"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // The input is a few hundred bytes, well under a pipe's buffer, so this cannot block
+            // on a program that does not read it. A program that exits early is not an error here.
+            let _ = stdin.write_all(&payload);
+        }
+        match child.wait_timeout(budget) {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => Err(ExecutorError::Deadline),
+            Err(_) => Err(ExecutorError::Fault("wait_failed")),
+        }
+    }
+}
+
+/// Ends the step's process group: `SIGKILL` to every process in it, then reaps the leader if it
+/// is still there. A group that no longer exists (`ESRCH`) is the normal case for a program that
+/// started nothing in the background.
+fn end_group(child: &mut Child, group: Pid) {
+    let _ = kill_process_group(group, Signal::KILL);
+    // The leader: killed with its group above (or already exited and reaped by the wait).
+    let _ = child.kill();
+    let _ = child.wait();
 }

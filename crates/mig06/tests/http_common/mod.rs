@@ -76,6 +76,12 @@ impl Setup {
     pub fn serve(&self) -> Server {
         Server::start(&self.config, &[])
     }
+
+    /// `mig06 serve` with extra arguments, e.g. `["--max-in-flight", "2"]`.
+    pub fn serve_with(&self, extra: &[&str]) -> Server {
+        let args: Vec<&std::ffi::OsStr> = extra.iter().map(std::ffi::OsStr::new).collect();
+        Server::start(&self.config, &args)
+    }
 }
 
 /// A running `mig06 serve`; killed on drop unless it already exited.
@@ -87,10 +93,16 @@ pub struct Server {
 impl Server {
     /// `mig06 serve --listen 127.0.0.1:0 --config CONFIG EXTRA...`; waits for its first line.
     pub fn start(config: &Path, extra: &[&std::ffi::OsStr]) -> Self {
+        Self::start_with_env(config, extra, &[])
+    }
+
+    /// As [`Server::start`], with extra environment variables for the server process.
+    pub fn start_with_env(config: &Path, extra: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(MIG06)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

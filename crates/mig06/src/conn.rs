@@ -1,0 +1,554 @@
+//! One hardened HTTP/1.1 connection loop for both transports of `mig06 serve`, plain TCP and TLS.
+//!
+//! The decision that matters: every request head is read and checked here, by [`Guarded`],
+//! before hyper sees a byte of it. hyper answers a malformed head (400) or an oversize one (431)
+//! by itself, without calling the service, so those answers could not carry
+//! `Cache-Control: no-store`. Here a head that hyper would refuse never reaches hyper: the guard
+//! refuses it first and hands hyper a fixed, valid stand-in request instead, which the service
+//! answers (400, 411 or 431, with `no-store` and `Connection: close`) from the per-connection
+//! [`ConnState`]. So every byte a client receives is written by hyper from a response the
+//! service built.
+//!
+//! The guard also owns the connection's clocks: a request's head and body must arrive within
+//! `header_read_timeout` of its first byte (a slow-loris client is closed, answered nothing), and
+//! a connection with no request in progress is closed after `idle_timeout`, or at once on
+//! shutdown or when its lifetime is up. Request bodies must carry `Content-Length`
+//! (`Transfer-Encoding` is refused with 411), so the guard always knows where a request ends and
+//! the next head begins. The accept loop caps open connections in total and per peer address,
+//! and refuses (closes) a connection beyond either cap at once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// The connection limits, from the configuration's `[server]` table.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// Open connections at once (both transports).
+    pub(crate) max_connections: usize,
+    /// Open connections at once from one peer IP address.
+    pub(crate) max_per_peer: usize,
+    /// Head and body of a request (and a TLS handshake) must arrive within this of the first byte.
+    pub(crate) header_timeout: Duration,
+    /// A connection with no request in progress is closed after this.
+    pub(crate) idle_timeout: Duration,
+    /// Requests served on one connection; the last answer says `Connection: close`.
+    pub(crate) max_requests: u64,
+    /// A connection is told to close after this.
+    pub(crate) max_lifetime: Duration,
+    /// Largest request head, in bytes.
+    pub(crate) max_header_bytes: usize,
+    /// Most header fields in a request head.
+    pub(crate) max_headers: usize,
+    /// How long a connection may still run once told to close (shutdown or lifetime): the
+    /// attempt deadline plus [`crate::serve::DRAIN_MARGIN`].
+    pub(crate) drain: Duration,
+}
+
+/// What one connection's guard tells the service, shared by both (an `Extension` on every
+/// request of the connection).
+#[derive(Debug, Default)]
+pub(crate) struct ConnState {
+    /// The status the guard refused the current head with (0: none).
+    refused: AtomicU16,
+    /// A request was handed to hyper and its answer is not built yet.
+    request_open: AtomicBool,
+    /// Requests handed to hyper on this connection.
+    requests: AtomicU64,
+    /// This connection's last request has been handed over (request cap reached).
+    last: AtomicBool,
+    /// The reader parked while an answer is built, holding a next (pipelined) head: woken when
+    /// the answer is built, since no socket readiness will wake it.
+    parked: Mutex<Option<Waker>>,
+}
+
+impl ConnState {
+    /// The status the guard refused this request's head with, if it did.
+    pub(crate) fn refused(&self) -> Option<StatusCode> {
+        match self.refused.load(Ordering::Acquire) {
+            0 => None,
+            s => StatusCode::from_u16(s).ok(),
+        }
+    }
+
+    /// Whether the answer being built is the connection's last one.
+    pub(crate) fn is_last(&self) -> bool {
+        self.last.load(Ordering::Acquire) || self.refused().is_some()
+    }
+
+    /// The answer to the request in progress has been built (or the request was dropped).
+    pub(crate) fn request_done(&self) {
+        self.request_open.store(false, Ordering::Release);
+        if let Some(waker) = self.parked.lock().ok().and_then(|mut w| w.take()) {
+            waker.wake();
+        }
+    }
+
+    /// Parks the reader until [`ConnState::request_done`]; false if the request is already done
+    /// (then the caller must not wait).
+    fn park(&self, waker: &Waker) -> bool {
+        if let Ok(mut parked) = self.parked.lock() {
+            *parked = Some(waker.clone());
+        }
+        self.request_open.load(Ordering::Acquire)
+    }
+}
+
+/// The stand-in request the guard hands hyper in place of a refused head. Its content never
+/// matters: the service sees [`ConnState::refused`] and answers with that status.
+const STAND_IN: &[u8] = b"GET / HTTP/1.1\r\nhost: refused\r\n\r\n";
+
+/// What the guard made of the bytes buffered so far.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    /// Not a whole head yet.
+    Partial,
+    /// A whole, valid head of `len` bytes announcing a body of `body` bytes.
+    Complete { len: usize, body: u64 },
+    /// A head hyper would refuse, or one this server refuses: answer with this status.
+    Refuse(StatusCode),
+}
+
+/// Checks a request head as hyper's HTTP/1 server would parse it (the same `httparse`, method,
+/// URI and header-name rules), and stricter where this server is: at most `max_bytes` and
+/// `max_headers`, `Content-Length` digits only and agreeing, no `Transfer-Encoding`.
+fn check_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Head {
+    let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Partial) if buf.len() > max_bytes => {
+            return Head::Refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        Ok(httparse::Status::Partial) => return Head::Partial,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Head::Refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        Err(_) => return Head::Refuse(StatusCode::BAD_REQUEST),
+        Ok(httparse::Status::Complete(len)) => len,
+    };
+    if len > max_bytes {
+        return Head::Refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    }
+    let method_ok = req
+        .method
+        .is_some_and(|m| Method::from_bytes(m.as_bytes()).is_ok());
+    let uri_ok = req.path.is_some_and(|p| Uri::try_from(p).is_ok());
+    if !method_ok || !uri_ok {
+        return Head::Refuse(StatusCode::BAD_REQUEST);
+    }
+    let mut body: Option<u64> = None;
+    for h in req.headers.iter() {
+        if HeaderName::from_bytes(h.name.as_bytes()).is_err()
+            || HeaderValue::from_bytes(h.value).is_err()
+        {
+            return Head::Refuse(StatusCode::BAD_REQUEST);
+        }
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Head::Refuse(StatusCode::LENGTH_REQUIRED);
+        }
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let digits = h.value.trim_ascii();
+            if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+                return Head::Refuse(StatusCode::BAD_REQUEST);
+            }
+            let n = digits
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            if body.is_some_and(|prev| prev != n) {
+                return Head::Refuse(StatusCode::BAD_REQUEST);
+            }
+            body = Some(n);
+        }
+    }
+    Head::Complete {
+        len,
+        body: body.unwrap_or(0),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between requests, or reading a head.
+    Head,
+    /// Passing `body_left` bytes of the current request's body through.
+    Body,
+    /// A head was refused and the stand-in handed over; nothing more is read.
+    Refused,
+    /// End of stream for hyper.
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clock {
+    Off,
+    Idle,
+    Request,
+}
+
+/// A connection's byte stream as hyper reads it: only checked heads, exact bodies, and the
+/// connection's clocks (see the module documentation).
+pub(crate) struct Guarded<S> {
+    io: S,
+    state: Arc<ConnState>,
+    max_header_bytes: usize,
+    max_headers: usize,
+    max_requests: u64,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    phase: Phase,
+    /// Bytes read from the client and not yet handed over (a head being assembled, and
+    /// anything after it).
+    pending: Vec<u8>,
+    /// Bytes handed over but not yet copied into hyper's buffer.
+    ready: Vec<u8>,
+    ready_pos: usize,
+    body_left: u64,
+    clock: Clock,
+    timer: Pin<Box<Sleep>>,
+    /// Resolves when the connection must close between requests (shutdown or lifetime).
+    closing: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl<S> Guarded<S> {
+    pub(crate) fn new(
+        io: S,
+        state: Arc<ConnState>,
+        limits: &Limits,
+        closing: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Self {
+        Self {
+            io,
+            state,
+            max_header_bytes: limits.max_header_bytes,
+            max_headers: limits.max_headers,
+            max_requests: limits.max_requests,
+            header_timeout: limits.header_timeout,
+            idle_timeout: limits.idle_timeout,
+            phase: Phase::Head,
+            pending: Vec::new(),
+            ready: Vec::new(),
+            ready_pos: 0,
+            body_left: 0,
+            clock: Clock::Off,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            closing,
+        }
+    }
+
+    fn set_clock(&mut self, clock: Clock) {
+        if self.clock == clock {
+            return;
+        }
+        self.clock = clock;
+        let after = match clock {
+            Clock::Off => return,
+            Clock::Idle => self.idle_timeout,
+            Clock::Request => self.header_timeout,
+        };
+        self.timer.as_mut().reset(Instant::now() + after);
+    }
+
+    /// Whether the running clock (if any) has run out; registers the waker otherwise.
+    fn clock_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.clock != Clock::Off && self.timer.as_mut().poll(cx).is_ready()
+    }
+
+    fn refuse(&mut self, status: StatusCode) {
+        self.state.refused.store(status.as_u16(), Ordering::Release);
+        self.state.request_open.store(true, Ordering::Release);
+        self.ready = STAND_IN.to_vec();
+        self.ready_pos = 0;
+        self.pending = Vec::new();
+        self.phase = Phase::Refused;
+        self.set_clock(Clock::Off);
+    }
+
+    /// Hands over a checked head of `len` bytes and whatever of its body is already buffered.
+    fn hand_over(&mut self, len: usize, body: u64) {
+        let buffered = self.pending.len().saturating_sub(len) as u64;
+        let take = len + usize::try_from(body.min(buffered)).unwrap_or(0);
+        let rest = self.pending.split_off(take.min(self.pending.len()));
+        self.ready = std::mem::replace(&mut self.pending, rest);
+        self.ready_pos = 0;
+        self.body_left = body - body.min(buffered);
+        self.state.request_open.store(true, Ordering::Release);
+        let n = self.state.requests.fetch_add(1, Ordering::AcqRel) + 1;
+        if n >= self.max_requests {
+            self.state.last.store(true, Ordering::Release);
+        }
+        self.phase = Phase::Body;
+        if self.body_left == 0 {
+            self.set_clock(Clock::Off);
+        }
+    }
+}
+
+/// Reads from `io` into `dst`, at most `limit` bytes.
+fn read_some<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    dst: &mut ReadBuf<'_>,
+    limit: usize,
+) -> Poll<io::Result<usize>> {
+    let limit = limit.min(dst.remaining());
+    let mut sub = ReadBuf::new(dst.initialize_unfilled_to(limit));
+    match Pin::new(io).poll_read(cx, &mut sub) {
+        Poll::Ready(Ok(())) => {
+            let n = sub.filled().len();
+            dst.advance(n);
+            Poll::Ready(Ok(n))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        dst: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(bytes) = this.ready.get(this.ready_pos..).filter(|b| !b.is_empty()) {
+                let n = bytes.len().min(dst.remaining());
+                dst.put_slice(bytes.get(..n).unwrap_or_default());
+                this.ready_pos += n;
+                if this.ready_pos >= this.ready.len() {
+                    this.ready = Vec::new();
+                    this.ready_pos = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            match this.phase {
+                // hyper answers the stand-in (Connection: close) and closes; it never needs
+                // another byte, and is woken by its own progress.
+                Phase::Refused => return Poll::Pending,
+                Phase::Closed => return Poll::Ready(Ok(())),
+                Phase::Body => {
+                    if this.body_left == 0 {
+                        this.phase = Phase::Head;
+                        continue;
+                    }
+                    if !this.pending.is_empty() {
+                        let n = this
+                            .pending
+                            .len()
+                            .min(usize::try_from(this.body_left).unwrap_or(usize::MAX));
+                        let rest = this.pending.split_off(n);
+                        this.ready = std::mem::replace(&mut this.pending, rest);
+                        this.ready_pos = 0;
+                        this.body_left -= n as u64;
+                        continue;
+                    }
+                    if this.clock_expired(cx) {
+                        // The body did not arrive in time: hyper sees the body end early.
+                        this.phase = Phase::Closed;
+                        return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                    }
+                    let limit = usize::try_from(this.body_left).unwrap_or(usize::MAX);
+                    match read_some(&mut this.io, cx, dst, limit) {
+                        Poll::Ready(Ok(0)) => {
+                            this.phase = Phase::Closed;
+                            return Poll::Ready(Ok(()));
+                        }
+                        Poll::Ready(Ok(n)) => {
+                            this.body_left -= n as u64;
+                            if this.body_left == 0 {
+                                this.set_clock(Clock::Off);
+                            }
+                            return Poll::Ready(Ok(()));
+                        }
+                        other => return other.map(|r| r.map(|_| ())),
+                    }
+                }
+                Phase::Head => {
+                    let open = this.state.request_open.load(Ordering::Acquire);
+                    if open {
+                        // An answer is still being built: hold any next (pipelined) head
+                        // unread and unchecked until it is; hyper polls again when idle.
+                        this.set_clock(Clock::Off);
+                        if !this.pending.is_empty() {
+                            if this.state.park(cx.waker()) {
+                                return Poll::Pending;
+                            }
+                            continue;
+                        }
+                    } else {
+                        if this.pending.is_empty() {
+                            this.set_clock(Clock::Idle);
+                        } else {
+                            this.set_clock(Clock::Request);
+                            match check_head(&this.pending, this.max_header_bytes, this.max_headers)
+                            {
+                                Head::Complete { len, body } => {
+                                    this.hand_over(len, body);
+                                    continue;
+                                }
+                                Head::Refuse(status) => {
+                                    this.refuse(status);
+                                    continue;
+                                }
+                                Head::Partial => {}
+                            }
+                        }
+                        // Between requests: close on shutdown, at the end of the connection's
+                        // lifetime, or when its clock runs out (a half-sent head is dropped,
+                        // answered nothing: no attempt exists for it).
+                        if this.closing.as_mut().poll(cx).is_ready() || this.clock_expired(cx) {
+                            this.phase = Phase::Closed;
+                            this.pending = Vec::new();
+                            return Poll::Ready(Ok(()));
+                        }
+                    }
+                    let mut chunk = [0u8; 4096];
+                    let mut into = ReadBuf::new(&mut chunk);
+                    match Pin::new(&mut this.io).poll_read(cx, &mut into) {
+                        Poll::Ready(Ok(())) if into.filled().is_empty() => {
+                            this.phase = Phase::Closed;
+                            return Poll::Ready(Ok(()));
+                        }
+                        Poll::Ready(Ok(())) => {
+                            this.pending.extend_from_slice(into.filled());
+                            if open && this.state.park(cx.waker()) {
+                                return Poll::Pending;
+                            }
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// Open connections per peer IP address.
+#[derive(Debug, Default)]
+pub(crate) struct PeerSlots {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One peer's connection slot, given back on drop.
+pub(crate) struct PeerSlot {
+    slots: Arc<PeerSlots>,
+    ip: IpAddr,
+}
+
+impl PeerSlots {
+    /// A slot for `ip`, unless it already has `max` connections open.
+    pub(crate) fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PeerSlot> {
+        let mut open = self.open.lock().ok()?;
+        let n = open.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            slots: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.slots.open.lock()
+            && let Some(n) = open.get_mut(&self.ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn check(head: &[u8]) -> Head {
+        check_head(head, 1024, 8)
+    }
+
+    #[test]
+    fn heads_hyper_would_refuse_are_refused_here_first() {
+        assert_eq!(
+            check(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n"),
+            Head::Complete { len: 27, body: 0 }
+        );
+        assert_eq!(
+            check(b"POST /v1/attempts HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello"),
+            Head::Complete { len: 49, body: 5 }
+        );
+        assert_eq!(check(b"GET / HTTP/1.1\r\nhost: a\r\n"), Head::Partial);
+        for bad in [
+            &b"GET / HTTP/9.9\r\n\r\n"[..],
+            b"G(T / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nbad header\r\n\r\n",
+            b"GET /\x7f HTTP/1.1\r\n\r\n",
+            b"POST / HTTP/1.1\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+            b"POST / HTTP/1.1\r\ncontent-length: +5\r\n\r\n",
+            b"POST / HTTP/1.1\r\ncontent-length: 99999999999999999999\r\n\r\n",
+        ] {
+            assert_eq!(check(bad), Head::Refuse(StatusCode::BAD_REQUEST));
+        }
+        assert_eq!(
+            check(b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n"),
+            Head::Refuse(StatusCode::LENGTH_REQUIRED)
+        );
+        let many = format!("GET / HTTP/1.1\r\n{}\r\n", "a: b\r\n".repeat(9));
+        assert_eq!(
+            check(many.as_bytes()),
+            Head::Refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        );
+        let long = format!("GET / HTTP/1.1\r\nx: {}", "a".repeat(1100));
+        assert_eq!(
+            check(long.as_bytes()),
+            Head::Refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        );
+    }
+}
