@@ -24,7 +24,8 @@ const PERSON_PREFIX: &[&str] = &[
     "customer", "cust", "client", "user", "provider", "prov", "first", "last", "full", "given",
     "family", "middle", "maiden", "dependent", "beneficiary", "policyholder", "caller", "pcp",
     "attending", "referring", "ordering", "rendering", "doctor", "physician", "nurse",
-    "employee", "emp", "owner", "holder", "cardholder", "account", "acct",
+    "employee", "emp", "owner", "holder", "cardholder", "account", "acct", "author", "signer",
+    "witness", "sender", "recipient", "practitioner", "performer", "requester",
 ];
 
 /// The compiled key vocabulary.

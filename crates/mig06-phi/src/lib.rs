@@ -193,6 +193,16 @@ const STREET_SUFFIX: &str = "Alley|Aly|Annex|Arcade|Avenue|Ave|Av|Bayou|Beach|Be
 
 const US_STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|PW|FM|MH|AA|AE|AP";
 
+/// Substrings that gate the European street regexes (suffixes and prefixes they use).
+const EU_STREET_WORDS: &[&str] = &[
+    "stra", "str.", "weg", "gasse", "allee", "platz", "ring", "damm", "ufer", "laan", "plein",
+    "gracht", "kade", "singel", "steeg", "dijk", "gata", "vägen", "vagen", "gade", "vej",
+    "veien", "vegen", "katu", "utca", "ulica", "rue", "avenue", "boulevard", "bd ", "chemin",
+    "impasse", "all", "place", "quai", "route", "via", "piazza", "corso", "largo", "vicolo",
+    "calle", "avenida", "avda", "paseo", "plaza", "carrer", "rua ", "travessa", "pra", "ul.",
+    "aleja", "al.",
+];
+
 /// Cheap keywords (ASCII case-insensitive substrings) that gate each anchor regex, in
 /// `ANCHORS` order.
 const ANCHOR_KEYWORDS: &[&[&str]] = &[
@@ -281,6 +291,7 @@ pub struct Detector {
     phone_trunk: Regex,
     street_eu: Regex,
     street_eu_prefix: Regex,
+    eu_street_gate: aho_corasick::AhoCorasick,
     postcode_intl: Regex,
     postcode_ctx: Regex,
     udi: Regex,
@@ -412,18 +423,22 @@ impl Detector {
             // European street name + number: German, Dutch, Nordic, Polish suffixes.
             street_eu: re(
                 &mut n,
-                r"(?i)\b\p{L}[\p{L}'-]*(?:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|ring|damm|ufer|straat|laan|plein|gracht|kade|singel|steeg|dijk|gatan|v[äa]gen|gata|gade|vej|veien|vegen|katu|utca|ulica)\s+\d{1,4}\s?[a-z]?\b",
+                r"(?i)\b[a-zà-ɏ][a-zà-ɏ'-]*(?:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|ring|damm|ufer|straat|laan|plein|gracht|kade|singel|steeg|dijk|gatan|v[äa]gen|gata|gade|vej|veien|vegen|katu|utca|ulica)\s+\d{1,4}\s?[a-z]?\b",
             )?,
             // Romance-language and Polish street prefixes: `Via Roma 10`, `Calle Mayor 5`,
             // `12 rue de la Paix`, `Rua Augusta 100`, `ul. Długa 5`.
             street_eu_prefix: re(
                 &mut n,
-                r"(?:\b\d{1,4}(?:\s?(?:bis|ter|[a-z]))?,?\s+(?i:rue|avenue|boulevard|bd|chemin|impasse|all[ée]e|place|quai|route|via|viale|piazza|corso|calle|avenida|rua|travessa|pra[çc]a|carrer|paseo|plaza)\s+\p{L}|\b(?:Rue|Avenue|Boulevard|Chemin|Impasse|All[ée]e|Place|Quai|Via|Viale|Piazza|Corso|Largo|Vicolo|Calle|Avenida|Avda\.|Paseo|Plaza|Carrer|Rua|Travessa|Pra[çc]a|Ulica|ul\.|Aleja|al\.)\s+(?:(?:\p{Lu}[\p{L}'’.-]*|de|del|della|di|do|da|das|dos|des|du|la|le|les|los|las|van|von)\s+){1,5}\d{1,4}\b)",
+                r"(?:\b\d{1,4}(?:\s?(?:bis|ter|[a-z]))?,?\s+(?i:rue|avenue|boulevard|bd|chemin|impasse|all[ée]e|place|quai|route|via|viale|piazza|corso|calle|avenida|rua|travessa|pra[çc]a|carrer|paseo|plaza)\s+[A-Za-zÀ-ɏ]|\b(?:Rue|Avenue|Boulevard|Chemin|Impasse|All[ée]e|Place|Quai|Via|Viale|Piazza|Corso|Largo|Vicolo|Calle|Avenida|Avda\.|Paseo|Plaza|Carrer|Rua|Travessa|Pra[çc]a|Ulica|ul\.|Aleja|al\.)\s+(?:(?:[A-ZÀ-Þ][A-Za-zà-ɏ'’.-]*|de|del|della|di|do|da|das|dos|des|du|la|le|les|los|las|van|von)\s+){1,5}\d{1,4}\b)",
             )?,
+            eu_street_gate: aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(EU_STREET_WORDS)
+                .map_err(|_| DetectorError::Pattern { index: n })?,
             // Postcodes with a distinctive shape: UK, Canada, Netherlands + town.
             postcode_intl: re(
                 &mut n,
-                r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s\d[ABD-HJLNP-UW-Z]{2}|[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s\d[ABCEGHJ-NPRSTV-Z]\d|\d{4}\s?[A-Z]{2}\s+\p{Lu}\p{Ll}+)\b",
+                r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s\d[ABD-HJLNP-UW-Z]{2}|[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s\d[ABCEGHJ-NPRSTV-Z]\d|\d{4}\s?[A-Z]{2}\s+[A-Z][a-z]+)\b",
             )?,
             // Any postcode shape, under a postcode key or label.
             postcode_ctx: re(
@@ -461,6 +476,16 @@ impl Detector {
     }
 
     fn scan_bits(&self, key: Option<&str>, text: &str) -> u32 {
+        // JSON embedded in a string carries `\uXXXX` escapes: scan the decoded text.
+        if text.contains("\\u")
+            && let Some(decoded) = unescape_json(text)
+        {
+            return self.scan_bits_decoded(key, &decoded);
+        }
+        self.scan_bits_decoded(key, text)
+    }
+
+    fn scan_bits_decoded(&self, key: Option<&str>, text: &str) -> u32 {
         let key_ctx = key.map_or(0, |k| self.keys.context(k));
         let mut found = self.scan_one(key, key_ctx, text);
         let b = text.as_bytes();
@@ -553,8 +578,9 @@ impl Detector {
                 || (ndigits > 0
                     && memchr(b, b' ')
                     && (self.street.is_match(text)
-                        || self.street_eu.is_match(text)
-                        || self.street_eu_prefix.is_match(text)))
+                        || (self.eu_street_gate.is_match(text)
+                            && (self.street_eu.is_match(text)
+                                || self.street_eu_prefix.is_match(text)))))
                 || self.po_box.is_match(text)
                 || (key_ctx & C_ADDR != 0 && address_value(text))
             {
@@ -580,7 +606,7 @@ impl Detector {
             } else {
                 self.lexicon.has_name(&self.lexicon.fold(text_n), name_key)
             };
-            if named {
+            if named || (name_key && name_value(text)) {
                 hit(PhiKind::PersonName);
             }
         }
@@ -883,6 +909,62 @@ fn phone_value(text: &str) -> bool {
             .bytes()
             .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'(' | b')' | b'-' | b'.' | b'/' | b' '))
         && !checks::is_opaque_id(t)
+}
+
+/// Decodes `\uXXXX` escapes (with surrogate pairs) and `\"`; `None` when there are none.
+fn unescape_json(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let mut changed = false;
+    let hex4 = |at: usize| {
+        text.get(at..at + 4)
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' && text.get(i + 1..i + 2) == Some("u")
+            && let Some(u) = hex4(i + 2)
+        {
+            let mut code = u;
+            let mut used = 6;
+            if (0xD800..0xDC00).contains(&u)
+                && text.get(i + 6..i + 8) == Some("\\u")
+                && let Some(lo) = hex4(i + 8)
+                && (0xDC00..0xE000).contains(&lo)
+            {
+                code = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                used = 12;
+            }
+            out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            for _ in 1..used {
+                chars.next();
+            }
+            changed = true;
+        } else {
+            out.push(c);
+        }
+    }
+    changed.then_some(out)
+}
+
+/// A whole value under a person-name key: one to four words of letters (apostrophes,
+/// hyphens, periods, a comma), at least one capitalised. The key says it is a name, so no
+/// lexicon is needed; lowercase machine words (`web`, `default`) stay clean.
+fn name_value(text: &str) -> bool {
+    let t = text.trim();
+    let words: Vec<&str> = t
+        .split([' ', ',', '^'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    !words.is_empty()
+        && words.len() <= 5
+        && t.chars()
+            .all(|c| c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.' | ',' | '^' | '\u{2019}'))
+        && words.iter().any(|w| {
+            let mut cs = w.chars();
+            cs.next().is_some_and(char::is_uppercase)
+                && cs.clone().any(char::is_alphabetic)
+                && w.chars().filter(|c| c.is_alphabetic()).count() >= 2
+        })
 }
 
 /// A whole value under an address key: words and a house number.

@@ -42,6 +42,10 @@ const COMMON: &str = include_str!("../data/common.txt");
 /// `eval/phi/build_lexicon.py` from Unicode decompositions.
 const FOLD: &str = include_str!("../data/fold.txt");
 
+/// Capacity hints for the lexicon tables (lines in the data files, rounded up).
+const FIRST_LEN: usize = 48_000;
+const LAST_LEN: usize = 130_000;
+
 /// Longest token considered as a name.
 const MAX_TOK: usize = 20;
 /// Surname rank cut-off for the weaker initial + surname shapes.
@@ -280,8 +284,10 @@ const TITLES: &[&str] = &[
 
 impl Lexicon {
     pub(crate) fn new() -> Self {
-        let first = FIRST.lines().filter(|l| !l.is_empty()).collect();
-        let last = LAST.lines().filter(|l| !l.is_empty()).zip(0u32..).collect();
+        let mut first = HashSet::with_capacity_and_hasher(FIRST_LEN, FnvBuild::default());
+        first.extend(FIRST.lines().filter(|l| !l.is_empty()));
+        let mut last = HashMap::with_capacity_and_hasher(LAST_LEN, FnvBuild::default());
+        last.extend(LAST.lines().filter(|l| !l.is_empty()).zip(0u32..));
         let common = COMMON.lines().filter(|l| !l.is_empty()).collect();
         let fold = FOLD
             .lines()
