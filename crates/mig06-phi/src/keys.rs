@@ -187,11 +187,18 @@ impl KeyVocab {
         let has = |w: &str| toks.iter().any(|t| t == w);
         let any = |ws: &[&str]| ws.iter().any(|w| has(w));
         let mut c = 0u32;
+        // Contexts named by two or more tokens together (`service_date`, `date_of_birth`)
+        // are specific enough to survive an infrastructure word in the same key.
+        let mut strong = 0u32;
         for i in 0..toks.len() {
             let mut joined = String::new();
-            for t in toks.iter().skip(i).take(4) {
+            for (n, t) in toks.iter().skip(i).take(4).enumerate() {
                 joined.push_str(t);
-                c |= self.lookup_peeled(&joined);
+                let f = self.lookup_peeled(&joined);
+                c |= f;
+                if n > 0 {
+                    strong |= f;
+                }
             }
         }
         // Combinations of general words.
@@ -202,6 +209,7 @@ impl KeyVocab {
             ])
         {
             c |= C_PDATE;
+            strong |= C_PDATE;
         }
         if any(&["license", "licence"]) && any(&["number", "no", "num", "id", "nbr"]) {
             c |= C_DL;
@@ -225,7 +233,7 @@ impl KeyVocab {
             c |= C_NAME;
         }
         if !person && toks.iter().any(|t| self.infra.contains(t)) {
-            c = 0;
+            c = strong;
         }
         c
     }

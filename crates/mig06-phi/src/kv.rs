@@ -77,6 +77,12 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
             Some(_) => {
                 let mut e = v;
                 while let Some(&x) = b.get(e) {
+                    // `, ` inside a value (`Dec 24, 1976`, `Via Roma, 1`) continues it unless
+                    // another pair follows.
+                    if x == b',' && b.get(e + 1) == Some(&b' ') && !next_is_pair(b, e + 2) {
+                        e += 1;
+                        continue;
+                    }
                     if matches!(x, b',' | b';' | b'&' | b'}' | b']' | b')' | b'|' | b'\n' | b'\r' | b'"') {
                         break;
                     }

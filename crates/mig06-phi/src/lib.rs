@@ -443,7 +443,7 @@ impl Detector {
             // Any postcode shape, under a postcode key or label.
             postcode_ctx: re(
                 &mut n,
-                r"(?i)\b(?:\d{4,5}|\d{3}\s?\d{2}|\d{2}-\d{3}|\d{4}\s?[a-z]{2}|[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}|[a-z]\d[a-z]\s?\d[a-z]\d)\b",
+                r"(?i)\b(?:\d{4,6}|\d{5}-?\d{3}|\d{3}\s?\d{2,3}|\d{2}-\d{3}|\d{4}\s?[a-z]{2}|[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}|[a-z]\d[a-z]\s?\d[a-z]\d)\b",
             )?,
             // GS1 UDI (AI 01 GTIN-14 with lot/serial/expiry AIs), bracketed or not.
             udi: re(
@@ -808,7 +808,9 @@ impl Detector {
             (C_PLATE, PhiKind::LicensePlate),
             (C_SERIAL, PhiKind::DeviceSerial),
         ] {
-            if key_ctx & flag != 0 && anchored_value_ok(kind, text.trim()) {
+            let t = text.trim();
+            let head = t.split_whitespace().next().unwrap_or("");
+            if key_ctx & flag != 0 && (anchored_value_ok(kind, t) || anchored_value_ok(kind, head)) {
                 hit(kind);
             }
         }
@@ -974,7 +976,16 @@ fn address_value(text: &str) -> bool {
     let has_word = t
         .split(|c: char| !c.is_alphabetic())
         .any(|w| w.chars().count() >= 3);
-    has_digit && has_word && t.contains([' ', ',']) && t.len() >= 6 && !checks::is_opaque_id(t)
+    let words: Vec<&str> = t.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    // Without a house number: two or more words, letters only, one capitalised
+    // (`Colônia Vieira`, `Passarela Alexandre Ribeiro`).
+    let named_place = words.len() >= 2
+        && t.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | ',' | '\'' | '-' | '.'))
+        && words
+            .iter()
+            .any(|w| w.chars().next().is_some_and(char::is_uppercase));
+    (has_digit && has_word && t.contains([' ', ',']) && t.len() >= 6 && !checks::is_opaque_id(t))
+        || named_place
 }
 
 /// Letters of scripts other than Latin (Cyrillic, Greek, Arabic, Hebrew, CJK, Hangul,
@@ -1056,7 +1067,7 @@ fn anchored_value_ok(kind: PhiKind, v: &str) -> bool {
     match kind {
         PhiKind::Mrn => (5..=12).contains(&digits) && letters <= 4,
         PhiKind::HealthPlanId => (6..=20).contains(&len) && digits >= 4 && letters <= 8,
-        PhiKind::AccountNumber => letters <= 3 && (6..=20).contains(&digits),
+        PhiKind::AccountNumber => letters <= 4 && (6..=20).contains(&digits),
         PhiKind::DriversLicense => (5..=18).contains(&len) && digits >= 2,
         PhiKind::LicensePlate => (4..=9).contains(&len) && digits >= 1,
         PhiKind::DeviceSerial => (5..=30).contains(&len) && digits >= 2,
