@@ -76,7 +76,16 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
             Some(b'{') | None => (v, v),
             Some(_) => {
                 let mut e = v;
+                let mut parens = 0usize;
                 while let Some(&x) = b.get(e) {
+                    // `(0231) 987575`: a parenthesis opened inside the value is its own.
+                    if x == b'(' {
+                        parens += 1;
+                    } else if x == b')' && parens > 0 {
+                        parens -= 1;
+                        e += 1;
+                        continue;
+                    }
                     // `, ` inside a value (`Dec 24, 1976`, `Via Roma, 1`) continues it unless
                     // another pair follows.
                     if x == b',' && b.get(e + 1) == Some(&b' ') && !next_is_pair(b, e + 2) {

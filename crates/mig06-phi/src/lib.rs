@@ -170,7 +170,7 @@ use ctx::{
 /// Label words in free text, in the order of `TEXT_CTX_FLAGS`.
 const TEXT_CTX: &[&str] = &[
     r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|tax\s+id",
-    r"phone|tel|telephone|mobile|cell|fax|call|called|calling|pager|contact|contacted|ph|sms|text|texted|reach|reached|reachable|dial|dialed|ring|whatsapp|handy|t[ée]l[ée]fono|telefon|t[ée]l[ée]phone|tfn|mob|cel",
+    r"phone|tel|telephone|mobile|cell|fax|call|called|calling|pager|contact|contacted|ph|sms|text|texted|reach|reached|reachable|voicemail|dial|dialed|ring|whatsapp|handy|t[ée]l[ée]fono|telefon|t[ée]l[ée]phone|tfn|mob|cel",
     r"dob|d\.o\.b|born|birth|birthday|birthdate|date\s+of\s+birth|geb|geboren|geburtsdatum|n[ée]e?|nacid[oa]|naissance|nascita|admit|admitted|admission|readmitted|discharged?|discharging|died|death|deceased|expired|dod|dos|date\s+of\s+service|service\s+date|visit(?:ed)?|seen|encounter|surgery|procedure|appointment|appt",
     r"age[ds]?",
     r"mrn|medical\s+record|med\.?\s*rec|chart|patient\s+(?:id|number|no)",
@@ -238,7 +238,7 @@ const ANCHOR_KEYWORDS: &[&[&str]] = &[
 /// Label-anchored identifiers: (label alternation, kind).
 const ANCHORS: &[(&str, PhiKind)] = &[
     (
-        r"mrn|medical\s+record(?:\s+(?:number|no|num))?|med\.?\s*rec(?:ord)?(?:\s*(?:no|number))?|chart\s*(?:number|no|num)|patient\s*(?:id|number|no)|pt\.?\s*id|hospital\s*(?:number|no)",
+        r"mrn|medical\s+record(?:\s+(?:number|no|num))?|med\.?\s*rec(?:ord)?(?:\s*(?:no|number))?|chart(?:\s*(?:number|no|num))?|patient\s*(?:id|number|no)|pt\.?\s*id|hospital\s*(?:number|no)",
         PhiKind::Mrn,
     ),
     (
@@ -503,7 +503,7 @@ impl Detector {
                 if ["system", "type", "use", "code", "kind"].iter().any(|w| last.eq_ignore_ascii_case(w)) {
                     pending = self.keys.context(v);
                 }
-                if c != 0 && !v.is_empty() {
+                if (c != 0 || key_ip_person(k)) && !v.is_empty() {
                     found |= self.scan_one(Some(k), c, v);
                 }
             });
@@ -511,7 +511,7 @@ impl Detector {
         if memchr(b, b'\n') && (memchr(b, b',') || memchr(b, b'\t') || memchr(b, b';')) {
             kv::for_each_csv_cell(text, |k, v| {
                 let c = self.keys.context(k);
-                if c != 0 {
+                if c != 0 || key_ip_person(k) {
                     found |= self.scan_one(Some(k), c, v);
                 }
             });
@@ -1016,6 +1016,13 @@ const IP_INFRA_WORDS: &[&str] = &[
     "interface", "eth", "router", "ntp", "smtp", "registry", "mirror", "replica", "primary",
     "leader", "follower", "master", "worker", "instance", "vm", "cloud", "tailscale", "wireguard",
 ];
+
+/// True when a key names a person's or device's address (`home_ip`, `client.address`).
+fn key_ip_person(key: &str) -> bool {
+    keys::key_tokens(key)
+        .iter()
+        .any(|t| IP_PERSON_WORDS.contains(&t.as_str()))
+}
 
 /// Decides whether an IP literal at `start..end` is reported (see [`net`]).
 fn ip_reported(key: Option<&str>, text: &str, start: usize, end: usize, ip: std::net::IpAddr) -> bool {
