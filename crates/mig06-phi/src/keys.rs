@@ -28,6 +28,13 @@ const PERSON_PREFIX: &[&str] = &[
     "witness", "sender", "recipient", "practitioner", "performer", "requester",
 ];
 
+/// Words that keep a key about a person even next to an infrastructure word
+/// (`k8s.patient.mrn`).
+const PERSON_WORDS: &[&str] = &[
+    "patient", "pt", "pat", "member", "mbr", "subscriber", "insured", "guarantor", "guardian",
+    "kin", "nok", "person", "beneficiary", "dependent", "customer", "cust", "policyholder",
+];
+
 /// The compiled key vocabulary.
 pub(crate) struct KeyVocab {
     words: HashMap<String, u32>,
@@ -187,8 +194,7 @@ impl KeyVocab {
         let has = |w: &str| toks.iter().any(|t| t == w);
         let any = |ws: &[&str]| ws.iter().any(|w| has(w));
         let mut c = 0u32;
-        // Contexts named by two or more tokens together (`service_date`, `date_of_birth`)
-        // are specific enough to survive an infrastructure word in the same key.
+        // Person dates named by two or more tokens together (`service_date`) are specific enough to survive an infrastructure word in the same key.
         let mut strong = 0u32;
         for i in 0..toks.len() {
             let mut joined = String::new();
@@ -197,7 +203,7 @@ impl KeyVocab {
                 let f = self.lookup_peeled(&joined);
                 c |= f;
                 if n > 0 {
-                    strong |= f;
+                    strong |= f & C_PDATE;
                 }
             }
         }
@@ -223,7 +229,7 @@ impl KeyVocab {
         if has("patient") && any(&["id", "number", "no", "num", "nbr", "identifier"]) {
             c |= C_MRN;
         }
-        let person = toks.iter().any(|t| PERSON_PREFIX.contains(&t.as_str()));
+        let person = toks.iter().any(|t| PERSON_WORDS.contains(&t.as_str()));
         if has("name")
             && (toks.len() == 1
                 || toks

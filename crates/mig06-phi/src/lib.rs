@@ -171,7 +171,7 @@ use ctx::{
 const TEXT_CTX: &[&str] = &[
     r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|tax\s+id",
     r"phone|tel|telephone|mobile|cell|fax|call|called|calling|pager|contact|contacted|ph|sms|text|texted|reach|reached|reachable|voicemail|dial|dialed|ring|whatsapp|handy|t[ée]l[ée]fono|telefon|t[ée]l[ée]phone|tfn|mob|cel",
-    r"dob|d\.o\.b|born|birth|birthday|birthdate|date\s+of\s+birth|geb|geboren|geburtsdatum|n[ée]e?|nacid[oa]|naissance|nascita|admit|admitted|admission|readmitted|discharged?|discharging|died|death|deceased|expired|dod|dos|date\s+of\s+service|service\s+date|visit(?:ed)?|seen|encounter|surgery|procedure|appointment|appt",
+    r"dob|d\.o\.b|born|birth|birthday|birthdate|date\s+of\s+birth|geb\.|geboren|geburtsdatum|n[ée]e?|nacid[oa]|naissance|nascita|admit|admitted|admission|readmitted|discharged?|discharging|died|death|deceased|expired|dod|dos|date\s+of\s+service|service\s+date|visit(?:ed)?|seen|encounter|surgery|procedure|appointment|appt",
     r"age[ds]?",
     r"mrn|medical\s+record|med\.?\s*rec|chart|patient\s+(?:id|number|no)",
     r"member|subscriber|health\s+plan|insurance|insurer|beneficiary|medicaid|hicn|policy\s+(?:no|number)|group\s+(?:no|number)",
@@ -326,10 +326,11 @@ impl Detector {
     pub fn new() -> Result<Self, DetectorError> {
         let mut n = 0usize;
         // A label word counts only as a word of its own: not inside a dotted, dashed or
-        // snake_case token and not as the value of a `k=v` pair (`event=encounter`).
+        // snake_case token, not as the value of a `k=v` pair (`event=encounter`) and not
+        // as a whole quoted value (`kind="encounter"`).
         let ctx_patterns: Vec<String> = TEXT_CTX
             .iter()
-            .map(|p| format!(r"(?i)(?:^|[^\w.=/-])(?:{p})(?:$|[^\w.-])"))
+            .map(|p| format!(r#"(?i)(?:^|[^\w.=/-])(?:{p})(?:$|[^\w.\-"'])"#))
             .collect();
         let text_ctx =
             RegexSet::new(&ctx_patterns).map_err(|_| DetectorError::Pattern { index: 0 })?;
@@ -371,7 +372,7 @@ impl Detector {
             )?,
             url: re(
                 &mut n,
-                r"(?i)\b(?:https?|ftp|wss?)://[^\s/$.?#][^\s]*|\bwww\.[a-z0-9-]+\.[a-z]{2,}",
+                r"(?i)\b(?:https?|ftp|wss?)://[^\s/$.?#][^\s]*|\bwww\.[a-z0-9-]+\.[a-z]{2,}[^\s]*",
             )?,
             ipv4: re(
                 &mut n,
@@ -791,7 +792,11 @@ impl Detector {
                 continue;
             }
             for c in re.captures_iter(text) {
-                if let Some(m) = c.get(1) {
+                // A capture cut short by its length limit is part of a longer token
+                // (a ULID, a digest): not an identifier of this kind.
+                if let Some(m) = c.get(1)
+                    && !b.get(m.end()).is_some_and(u8::is_ascii_alphanumeric)
+                {
                     let v = m.as_str();
                     let head = v.split(' ').next().unwrap_or("");
                     if anchored_value_ok(*kind, v) || anchored_value_ok(*kind, head) {
