@@ -19,20 +19,86 @@ const KEYS: &str = include_str!("../data/keys.txt");
 
 /// Words after which a bare `name` token is a person's name (`pt_name`, `user.name`).
 const PERSON_PREFIX: &[&str] = &[
-    "patient", "pt", "pat", "member", "mbr", "subscriber", "insured", "guarantor", "guardian",
-    "mother", "father", "spouse", "partner", "kin", "nok", "contact", "emergency", "person",
-    "customer", "cust", "client", "user", "provider", "prov", "first", "last", "full", "given",
-    "family", "middle", "maiden", "dependent", "beneficiary", "policyholder", "caller", "pcp",
-    "attending", "referring", "ordering", "rendering", "doctor", "physician", "nurse",
-    "employee", "emp", "owner", "holder", "cardholder", "account", "acct", "author", "signer",
-    "witness", "sender", "recipient", "practitioner", "performer", "requester",
+    "patient",
+    "pt",
+    "pat",
+    "member",
+    "mbr",
+    "subscriber",
+    "insured",
+    "guarantor",
+    "guardian",
+    "mother",
+    "father",
+    "spouse",
+    "partner",
+    "kin",
+    "nok",
+    "contact",
+    "emergency",
+    "person",
+    "customer",
+    "cust",
+    "client",
+    "user",
+    "provider",
+    "prov",
+    "first",
+    "last",
+    "full",
+    "given",
+    "family",
+    "middle",
+    "maiden",
+    "dependent",
+    "beneficiary",
+    "policyholder",
+    "caller",
+    "pcp",
+    "attending",
+    "referring",
+    "ordering",
+    "rendering",
+    "doctor",
+    "physician",
+    "nurse",
+    "employee",
+    "emp",
+    "owner",
+    "holder",
+    "cardholder",
+    "account",
+    "acct",
+    "author",
+    "signer",
+    "witness",
+    "sender",
+    "recipient",
+    "practitioner",
+    "performer",
+    "requester",
 ];
 
 /// Words that keep a key about a person even next to an infrastructure word
 /// (`k8s.patient.mrn`).
 const PERSON_WORDS: &[&str] = &[
-    "patient", "pt", "pat", "member", "mbr", "subscriber", "insured", "guarantor", "guardian",
-    "kin", "nok", "person", "beneficiary", "dependent", "customer", "cust", "policyholder",
+    "patient",
+    "pt",
+    "pat",
+    "member",
+    "mbr",
+    "subscriber",
+    "insured",
+    "guarantor",
+    "guardian",
+    "kin",
+    "nok",
+    "person",
+    "beneficiary",
+    "dependent",
+    "customer",
+    "cust",
+    "policyholder",
 ];
 
 /// The compiled key vocabulary.
@@ -176,9 +242,26 @@ impl KeyVocab {
         key_tokens(key).iter().any(|t| {
             matches!(
                 t.as_str(),
-                "patient" | "pt" | "member" | "subscriber" | "insured" | "person" | "guarantor"
-                    | "guardian" | "kin" | "nok" | "spouse" | "mother" | "father" | "beneficiary"
-                    | "dependent" | "home" | "profile" | "photo" | "avatar" | "homepage"
+                "patient"
+                    | "pt"
+                    | "member"
+                    | "subscriber"
+                    | "insured"
+                    | "person"
+                    | "guarantor"
+                    | "guardian"
+                    | "kin"
+                    | "nok"
+                    | "spouse"
+                    | "mother"
+                    | "father"
+                    | "beneficiary"
+                    | "dependent"
+                    | "home"
+                    | "profile"
+                    | "photo"
+                    | "avatar"
+                    | "homepage"
             )
         }) || self.context(key) & C_NAME != 0
     }
@@ -210,8 +293,19 @@ impl KeyVocab {
         // Combinations of general words.
         if any(&["date", "dt", "datetime", "time", "ts", "on", "at", "day"])
             && any(&[
-                "birth", "death", "admit", "admission", "discharge", "service", "visit",
-                "encounter", "procedure", "surgery", "appointment", "appt", "deceased",
+                "birth",
+                "death",
+                "admit",
+                "admission",
+                "discharge",
+                "service",
+                "visit",
+                "encounter",
+                "procedure",
+                "surgery",
+                "appointment",
+                "appt",
+                "deceased",
             ])
         {
             c |= C_PDATE;
@@ -232,9 +326,11 @@ impl KeyVocab {
         let person = toks.iter().any(|t| PERSON_WORDS.contains(&t.as_str()));
         if has("name")
             && (toks.len() == 1
-                || toks
-                    .windows(2)
-                    .any(|w| w.last().is_some_and(|n| n == "name") && w.first().is_some_and(|p| PERSON_PREFIX.contains(&p.as_str()))))
+                || toks.windows(2).any(|w| {
+                    w.last().is_some_and(|n| n == "name")
+                        && w.first()
+                            .is_some_and(|p| PERSON_PREFIX.contains(&p.as_str()))
+                }))
         {
             c |= C_NAME;
         }

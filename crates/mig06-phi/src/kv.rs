@@ -48,7 +48,10 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
         let key = text.get(k_start..k_end).unwrap_or("");
         let key_ok = !key.is_empty()
             && key.len() <= 96
-            && key.bytes().next().is_some_and(|x| x.is_ascii_alphabetic() || x == b'_' || x == b'@')
+            && key
+                .bytes()
+                .next()
+                .is_some_and(|x| x.is_ascii_alphabetic() || x == b'_' || x == b'@')
             && key.bytes().any(|x| x.is_ascii_alphabetic());
         // Value.
         let mut v = sep + 1;
@@ -92,7 +95,10 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
                         e += 1;
                         continue;
                     }
-                    if matches!(x, b',' | b';' | b'&' | b'}' | b']' | b')' | b'|' | b'\n' | b'\r' | b'"') {
+                    if matches!(
+                        x,
+                        b',' | b';' | b'&' | b'}' | b']' | b')' | b'|' | b'\n' | b'\r' | b'"'
+                    ) {
                         break;
                     }
                     if x == b' ' && next_is_pair(b, e + 1) {
@@ -131,8 +137,7 @@ fn next_is_pair(b: &[u8], i: usize) -> bool {
     while b.get(j).copied().is_some_and(is_key_byte) {
         j += 1;
     }
-    j > i && matches!(b.get(j), Some(b'=' | b':'))
-        && !matches!(b.get(j + 1), Some(b'/'))
+    j > i && matches!(b.get(j), Some(b'=' | b':')) && !matches!(b.get(j + 1), Some(b'/'))
 }
 
 fn next_word_has_sep(b: &[u8], i: usize) -> bool {
@@ -251,12 +256,16 @@ pub(crate) fn for_each_csv_cell<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'
     } else {
         ','
     };
-    let cols: Vec<&str> = header.split(sep).map(|c| c.trim().trim_matches('"')).collect();
+    let cols: Vec<&str> = header
+        .split(sep)
+        .map(|c| c.trim().trim_matches('"'))
+        .collect();
     if cols.len() < 2
         || !cols.iter().all(|c| {
             !c.is_empty()
                 && c.len() <= 64
-                && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b' '))
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b' '))
                 && c.bytes().any(|b| b.is_ascii_alphabetic())
         })
     {

@@ -195,12 +195,59 @@ const US_STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|L
 
 /// Substrings that gate the European street regexes (suffixes and prefixes they use).
 const EU_STREET_WORDS: &[&str] = &[
-    "stra", "str.", "weg", "gasse", "allee", "platz", "ring", "damm", "ufer", "laan", "plein",
-    "gracht", "kade", "singel", "steeg", "dijk", "gata", "vägen", "vagen", "gade", "vej",
-    "veien", "vegen", "katu", "utca", "ulica", "rue", "avenue", "boulevard", "bd ", "chemin",
-    "impasse", "all", "place", "quai", "route", "via", "piazza", "corso", "largo", "vicolo",
-    "calle", "avenida", "avda", "paseo", "plaza", "carrer", "rua ", "travessa", "pra", "ul.",
-    "aleja", "al.",
+    "stra",
+    "str.",
+    "weg",
+    "gasse",
+    "allee",
+    "platz",
+    "ring",
+    "damm",
+    "ufer",
+    "laan",
+    "plein",
+    "gracht",
+    "kade",
+    "singel",
+    "steeg",
+    "dijk",
+    "gata",
+    "vägen",
+    "vagen",
+    "gade",
+    "vej",
+    "veien",
+    "vegen",
+    "katu",
+    "utca",
+    "ulica",
+    "rue",
+    "avenue",
+    "boulevard",
+    "bd ",
+    "chemin",
+    "impasse",
+    "all",
+    "place",
+    "quai",
+    "route",
+    "via",
+    "piazza",
+    "corso",
+    "largo",
+    "vicolo",
+    "calle",
+    "avenida",
+    "avda",
+    "paseo",
+    "plaza",
+    "carrer",
+    "rua ",
+    "travessa",
+    "pra",
+    "ul.",
+    "aleja",
+    "al.",
 ];
 
 /// Cheap keywords (ASCII case-insensitive substrings) that gate each anchor regex, in
@@ -498,10 +545,17 @@ impl Detector {
                 let mut c = self.keys.context(k);
                 let last = k.rsplit(['.', '_', '-']).next().unwrap_or(k);
                 // FHIR ContactPoint / Identifier: `"system": "phone", "value": "…"`.
-                if c == 0 && ["value", "val", "id", "number"].iter().any(|w| last.eq_ignore_ascii_case(w)) {
+                if c == 0
+                    && ["value", "val", "id", "number"]
+                        .iter()
+                        .any(|w| last.eq_ignore_ascii_case(w))
+                {
                     c = pending;
                 }
-                if ["system", "type", "use", "code", "kind"].iter().any(|w| last.eq_ignore_ascii_case(w)) {
+                if ["system", "type", "use", "code", "kind"]
+                    .iter()
+                    .any(|w| last.eq_ignore_ascii_case(w))
+                {
                     pending = self.keys.context(v);
                 }
                 if (c != 0 || key_ip_person(k)) && !v.is_empty() {
@@ -553,7 +607,9 @@ impl Detector {
         if text.contains("://") || text.contains("www.") || text.contains("WWW.") {
             let person_key = key.is_some_and(|k| self.keys.person_key(k));
             for m in self.url.find_iter(text) {
-                let u = m.as_str().trim_end_matches(['"', '\'', ')', ',', ';', '>', ']', '}']);
+                let u = m
+                    .as_str()
+                    .trim_end_matches(['"', '\'', ')', ',', ';', '>', ']', '}']);
                 if net::is_terminology(u) {
                     continue;
                 }
@@ -815,7 +871,8 @@ impl Detector {
         ] {
             let t = text.trim();
             let head = t.split_whitespace().next().unwrap_or("");
-            if key_ctx & flag != 0 && (anchored_value_ok(kind, t) || anchored_value_ok(kind, head)) {
+            if key_ctx & flag != 0 && (anchored_value_ok(kind, t) || anchored_value_ok(kind, head))
+            {
                 hit(kind);
             }
         }
@@ -912,9 +969,9 @@ fn phone_value(text: &str) -> bool {
         .to_owned();
     let n = main.bytes().filter(u8::is_ascii_digit).count();
     (7..=15).contains(&n)
-        && main
-            .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'(' | b')' | b'-' | b'.' | b'/' | b' '))
+        && main.bytes().all(|c| {
+            c.is_ascii_digit() || matches!(c, b'+' | b'(' | b')' | b'-' | b'.' | b'/' | b' ')
+        })
         && !checks::is_opaque_id(t)
 }
 
@@ -928,7 +985,8 @@ fn unescape_json(text: &str) -> Option<String> {
             .and_then(|h| u32::from_str_radix(h, 16).ok())
     };
     while let Some((i, c)) = chars.next() {
-        if c == '\\' && text.get(i + 1..i + 2) == Some("u")
+        if c == '\\'
+            && text.get(i + 1..i + 2) == Some("u")
             && let Some(u) = hex4(i + 2)
         {
             let mut code = u;
@@ -958,14 +1016,12 @@ fn unescape_json(text: &str) -> Option<String> {
 /// lexicon is needed; lowercase machine words (`web`, `default`) stay clean.
 fn name_value(text: &str) -> bool {
     let t = text.trim();
-    let words: Vec<&str> = t
-        .split([' ', ',', '^'])
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> = t.split([' ', ',', '^']).filter(|w| !w.is_empty()).collect();
     !words.is_empty()
         && words.len() <= 5
-        && t.chars()
-            .all(|c| c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.' | ',' | '^' | '\u{2019}'))
+        && t.chars().all(|c| {
+            c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.' | ',' | '^' | '\u{2019}')
+        })
         && words.iter().any(|w| {
             let mut cs = w.chars();
             cs.next().is_some_and(char::is_uppercase)
@@ -985,7 +1041,8 @@ fn address_value(text: &str) -> bool {
     // Without a house number: two or more words, letters only, one capitalised
     // (`Colônia Vieira`, `Passarela Alexandre Ribeiro`).
     let named_place = words.len() >= 2
-        && t.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | ',' | '\'' | '-' | '.'))
+        && t.chars()
+            .all(|c| c.is_alphabetic() || matches!(c, ' ' | ',' | '\'' | '-' | '.'))
         && words
             .iter()
             .any(|w| w.chars().next().is_some_and(char::is_uppercase));
@@ -1007,19 +1064,107 @@ fn non_latin_letters(text: &str) -> usize {
 /// Words that give an IP literal a person's or device's role, and words that make it part
 /// of the service's network plan.
 const IP_PERSON_WORDS: &[&str] = &[
-    "patient", "pt", "device", "home", "client", "remote", "caller", "user", "subscriber",
-    "member", "wearable", "pump", "monitor", "cgm", "pacemaker", "implant", "mobile", "phone",
-    "forwarded", "xff", "visitor", "customer", "browser", "sensor", "transmitter", "glucose",
+    "patient",
+    "pt",
+    "device",
+    "home",
+    "client",
+    "remote",
+    "caller",
+    "user",
+    "subscriber",
+    "member",
+    "wearable",
+    "pump",
+    "monitor",
+    "cgm",
+    "pacemaker",
+    "implant",
+    "mobile",
+    "phone",
+    "forwarded",
+    "xff",
+    "visitor",
+    "customer",
+    "browser",
+    "sensor",
+    "transmitter",
+    "glucose",
 ];
 const IP_INFRA_WORDS: &[&str] = &[
-    "server", "upstream", "host", "node", "pod", "service", "svc", "dns", "nameserver",
-    "resolver", "gateway", "gw", "proxy", "lb", "loadbalancer", "endpoint", "peer", "listen",
-    "bind", "cidr", "subnet", "route", "egress", "ingress", "nat", "vip", "cluster", "backend",
-    "target", "dst", "dest", "destination", "internal", "private", "network", "net", "vpc",
-    "allow", "allowlist", "whitelist", "range", "ranges", "mask", "netmask", "broker", "db",
-    "database", "redis", "kafka", "etcd", "api", "apiserver", "kubelet", "container", "docker",
-    "interface", "eth", "router", "ntp", "smtp", "registry", "mirror", "replica", "primary",
-    "leader", "follower", "master", "worker", "instance", "vm", "cloud", "tailscale", "wireguard",
+    "server",
+    "upstream",
+    "host",
+    "node",
+    "pod",
+    "service",
+    "svc",
+    "dns",
+    "nameserver",
+    "resolver",
+    "gateway",
+    "gw",
+    "proxy",
+    "lb",
+    "loadbalancer",
+    "endpoint",
+    "peer",
+    "listen",
+    "bind",
+    "cidr",
+    "subnet",
+    "route",
+    "egress",
+    "ingress",
+    "nat",
+    "vip",
+    "cluster",
+    "backend",
+    "target",
+    "dst",
+    "dest",
+    "destination",
+    "internal",
+    "private",
+    "network",
+    "net",
+    "vpc",
+    "allow",
+    "allowlist",
+    "whitelist",
+    "range",
+    "ranges",
+    "mask",
+    "netmask",
+    "broker",
+    "db",
+    "database",
+    "redis",
+    "kafka",
+    "etcd",
+    "api",
+    "apiserver",
+    "kubelet",
+    "container",
+    "docker",
+    "interface",
+    "eth",
+    "router",
+    "ntp",
+    "smtp",
+    "registry",
+    "mirror",
+    "replica",
+    "primary",
+    "leader",
+    "follower",
+    "master",
+    "worker",
+    "instance",
+    "vm",
+    "cloud",
+    "tailscale",
+    "wireguard",
 ];
 
 /// True when a key names a person's or device's address (`home_ip`, `client.address`).
@@ -1030,7 +1175,13 @@ fn key_ip_person(key: &str) -> bool {
 }
 
 /// Decides whether an IP literal at `start..end` is reported (see [`net`]).
-fn ip_reported(key: Option<&str>, text: &str, start: usize, end: usize, ip: std::net::IpAddr) -> bool {
+fn ip_reported(
+    key: Option<&str>,
+    text: &str,
+    start: usize,
+    end: usize,
+    ip: std::net::IpAddr,
+) -> bool {
     // CIDR notation is a network, not a host.
     let b = text.as_bytes();
     if b.get(end) == Some(&b'/') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {

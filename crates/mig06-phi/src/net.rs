@@ -68,25 +68,102 @@ const TERMINOLOGY_HOSTS: &[&str] = &[
 
 /// Path segments that name a collection of people; the next segment identifies one.
 const PERSON_COLLECTIONS: &[&str] = &[
-    "patient", "patients", "person", "persons", "people", "member", "members", "subscriber",
-    "subscribers", "beneficiary", "beneficiaries", "relatedperson", "users", "user",
-    "profile", "profiles", "customer", "customers", "client", "clients", "account",
-    "accounts", "guarantor", "insured", "mrn", "ssn", "dob", "home", "u", "~",
+    "patient",
+    "patients",
+    "person",
+    "persons",
+    "people",
+    "member",
+    "members",
+    "subscriber",
+    "subscribers",
+    "beneficiary",
+    "beneficiaries",
+    "relatedperson",
+    "users",
+    "user",
+    "profile",
+    "profiles",
+    "customer",
+    "customers",
+    "client",
+    "clients",
+    "account",
+    "accounts",
+    "guarantor",
+    "insured",
+    "mrn",
+    "ssn",
+    "dob",
+    "home",
+    "u",
+    "~",
 ];
 
 /// Query keys that hold an identifier whatever the vocabulary says.
 const ID_QUERY_KEYS: &[&str] = &[
-    "id", "pid", "uid", "user", "userid", "user_id", "patient", "patientid", "patient_id",
-    "subject", "mrn", "member", "memberid", "email", "phone", "name", "q", "search", "dob",
-    "ssn", "identifier", "person", "login", "username",
+    "id",
+    "pid",
+    "uid",
+    "user",
+    "userid",
+    "user_id",
+    "patient",
+    "patientid",
+    "patient_id",
+    "subject",
+    "mrn",
+    "member",
+    "memberid",
+    "email",
+    "phone",
+    "name",
+    "q",
+    "search",
+    "dob",
+    "ssn",
+    "identifier",
+    "person",
+    "login",
+    "username",
 ];
 
 /// System accounts whose home directory is not a person's.
 const SYSTEM_USERS: &[&str] = &[
-    "root", "admin", "administrator", "shared", "public", "default", "runner", "ubuntu",
-    "ec2-user", "app", "apps", "service", "svc", "deploy", "ci", "build", "jenkins", "git",
-    "www-data", "nobody", "daemon", "postgres", "mysql", "node", "user", "guest", "all users",
-    "$user", "${user}", "{user}", "<user>", "%username%", "$home", "${home}",
+    "root",
+    "admin",
+    "administrator",
+    "shared",
+    "public",
+    "default",
+    "runner",
+    "ubuntu",
+    "ec2-user",
+    "app",
+    "apps",
+    "service",
+    "svc",
+    "deploy",
+    "ci",
+    "build",
+    "jenkins",
+    "git",
+    "www-data",
+    "nobody",
+    "daemon",
+    "postgres",
+    "mysql",
+    "node",
+    "user",
+    "guest",
+    "all users",
+    "$user",
+    "${user}",
+    "{user}",
+    "<user>",
+    "%username%",
+    "$home",
+    "${home}",
 ];
 
 /// True when `url` is a terminology or code-system URI.
@@ -96,7 +173,9 @@ pub(crate) fn is_terminology(url: &str) -> bool {
         return true;
     }
     let host = host_of(l);
-    TERMINOLOGY_HOSTS.iter().any(|h| host.eq_ignore_ascii_case(h))
+    TERMINOLOGY_HOSTS
+        .iter()
+        .any(|h| host.eq_ignore_ascii_case(h))
         || host.to_ascii_lowercase().ends_with(".hl7.org")
 }
 
@@ -110,7 +189,14 @@ fn host_of(url: &str) -> &str {
 /// A user's home directory in a path (`/home/x/`, `/Users/x`, `C:\Users\x`, `~x/`).
 pub(crate) fn home_dir_user(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    for marker in ["/home/", "/users/", "\\users\\", "/usr/home/", "/var/mail/", "/u/"] {
+    for marker in [
+        "/home/",
+        "/users/",
+        "\\users\\",
+        "/usr/home/",
+        "/var/mail/",
+        "/u/",
+    ] {
         let mut from = 0usize;
         while let Some(p) = lower.get(from..).and_then(|s| s.find(marker)) {
             let start = from + p + marker.len();
@@ -143,7 +229,11 @@ pub(crate) fn url_identifies(url: &str, query_key_is_phi: &dyn Fn(&str) -> bool)
     if is_terminology(url) {
         return false;
     }
-    if url.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("file://")) && home_dir_user(url) {
+    if url
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("file://"))
+        && home_dir_user(url)
+    {
         return true;
     }
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -152,7 +242,10 @@ pub(crate) fn url_identifies(url: &str, query_key_is_phi: &dyn Fn(&str) -> bool)
         None => (rest, ""),
     };
     // Userinfo (`user:pw@host`) names an account; a password in it is reported.
-    if auth.rsplit_once('@').is_some_and(|(user, _)| user.contains(':')) {
+    if auth
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+    {
         return true;
     }
     let (path, query) = path_q.split_once('?').unwrap_or((path_q, ""));
@@ -192,9 +285,28 @@ fn person_segment(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
     if matches!(
         l.as_str(),
-        "search" | "me" | "self" | "new" | "list" | "all" | "count" | "_search" | "_history"
-            | "$everything" | "metadata" | "bulk" | "export" | "import" | "login" | "logout"
-            | "settings" | "health" | "status" | "v1" | "v2" | "api"
+        "search"
+            | "me"
+            | "self"
+            | "new"
+            | "list"
+            | "all"
+            | "count"
+            | "_search"
+            | "_history"
+            | "$everything"
+            | "metadata"
+            | "bulk"
+            | "export"
+            | "import"
+            | "login"
+            | "logout"
+            | "settings"
+            | "health"
+            | "status"
+            | "v1"
+            | "v2"
+            | "api"
     ) || l.starts_with('{')
         || l.starts_with(':')
         || l.starts_with('<')
@@ -205,8 +317,11 @@ fn person_segment(s: &str) -> bool {
 }
 
 fn looks_like_words(v: &str) -> bool {
-    v.len() >= 3 && v.bytes().all(|c| c.is_ascii_alphabetic() || matches!(c, b'+' | b'%' | b'.' | b'-' | b'_'))
-        && v.bytes().any(|c| c.is_ascii_uppercase() || c == b'+' || c == b'.')
+    v.len() >= 3
+        && v.bytes()
+            .all(|c| c.is_ascii_alphabetic() || matches!(c, b'+' | b'%' | b'.' | b'-' | b'_'))
+        && v.bytes()
+            .any(|c| c.is_ascii_uppercase() || c == b'+' || c == b'.')
 }
 
 /// True for address ranges that describe a service's own network plan.

@@ -67,7 +67,11 @@ fn phone() {
 fn email_url_ip() {
     fires(None, "contact jane.doe@example.org", PhiKind::Email);
     // Issue 12: URLs and IPs are reported by role (see tests/generalise.rs).
-    fires(None, "see https://portal.example.com/patients/123", PhiKind::Url);
+    fires(
+        None,
+        "see https://portal.example.com/patients/123",
+        PhiKind::Url,
+    );
     fires(None, "www.example.com/profile/jdoe", PhiKind::Url);
     fires(None, "from 203.0.113.20", PhiKind::IpAddress);
     fires(None, "patient device 192.168.1.20", PhiKind::IpAddress);

@@ -20,7 +20,10 @@ fn det() -> &'static Detector {
 fn fires_all(kind: PhiKind, cases: &[&str]) {
     for (i, t) in cases.iter().enumerate() {
         let got = det().scan(None, t);
-        assert!(got.contains(&kind), "{kind:?} expected for case {i}, got {got:?}");
+        assert!(
+            got.contains(&kind),
+            "{kind:?} expected for case {i}, got {got:?}"
+        );
     }
 }
 
@@ -38,7 +41,11 @@ const KEYED: &[(&str, &str, PhiKind)] = &[
     ("acct_no", "4410023456", PhiKind::AccountNumber),
     ("args.account_number", "00123456789", PhiKind::AccountNumber),
     ("input.dob", "1961-04-09", PhiKind::PersonDate),
-    ("decision.input.birthDate", "09/04/1961", PhiKind::PersonDate),
+    (
+        "decision.input.birthDate",
+        "09/04/1961",
+        PhiKind::PersonDate,
+    ),
     ("pt_dob", "09-Apr-1961", PhiKind::PersonDate),
     ("admitDate", "12.03.2024", PhiKind::PersonDate),
     ("service_date", "2024-03-12", PhiKind::PersonDate),
@@ -51,7 +58,11 @@ const KEYED: &[(&str, &str, PhiKind)] = &[
     ("member_id", "XGH123456789", PhiKind::HealthPlanId),
     ("subscriberId", "W123456789", PhiKind::HealthPlanId),
     ("policy_number", "A12-345678", PhiKind::HealthPlanId),
-    ("drivers_license", "F255-921-50-094-0", PhiKind::DriversLicense),
+    (
+        "drivers_license",
+        "F255-921-50-094-0",
+        PhiKind::DriversLicense,
+    ),
     ("dl_number", "DOEJM**123AB", PhiKind::DriversLicense),
     ("driverLicenseNo", "123 456 789", PhiKind::DriversLicense),
     ("transmitter_id", "8G1234", PhiKind::DeviceSerial),
@@ -70,7 +81,9 @@ const KEYED: &[(&str, &str, PhiKind)] = &[
 fn render(syntax: usize, key: &str, value: &str) -> String {
     match syntax % 9 {
         0 => format!("{key}={value}"),
-        1 => format!("ts=2026-01-02T03:04:05Z level=info {key}=\"{value}\" trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
+        1 => format!(
+            "ts=2026-01-02T03:04:05Z level=info {key}=\"{value}\" trace_id=4bf92f3577b34da6a3ce929d0e0e4736"
+        ),
         2 => format!("{key}: {value}"),
         3 => format!("{{\"event\":\"intake\",\"{key}\":\"{value}\"}}"),
         4 => format!("msg=\"rejected\" {key}='{value}' attempt=2"),
@@ -133,17 +146,47 @@ fn international_formats() {
     fires_all(PhiKind::Ssn, &["ssn 123.45.6788", "SSN: 123 45 6788"]);
     fires_all(
         PhiKind::PersonDate,
-        &["DOB 09-Apr-1961", "born 9 April 1961", "dob: 09.04.1961", "geb. 09.04.1961", "DOB Apr 9, 1961"],
+        &[
+            "DOB 09-Apr-1961",
+            "born 9 April 1961",
+            "dob: 09.04.1961",
+            "geb. 09.04.1961",
+            "DOB Apr 9, 1961",
+        ],
     );
-    fires_all(PhiKind::Phone, &["please reach her at 555-0134", "call 030 1234567 re results"]);
+    fires_all(
+        PhiKind::Phone,
+        &[
+            "please reach her at 555-0134",
+            "call 030 1234567 re results",
+        ],
+    );
     fires_all(PhiKind::Npi, &["NPI 1234-567-893"]);
     fires_all(
         PhiKind::StreetAddress,
-        &["lives at Hauptstraße 12, 10115 Berlin", "Kerkstraat 5", "12 rue de la Paix", "Via Roma 10", "Calle Mayor 5"],
+        &[
+            "lives at Hauptstraße 12, 10115 Berlin",
+            "Kerkstraat 5",
+            "12 rue de la Paix",
+            "Via Roma 10",
+            "Calle Mayor 5",
+        ],
     );
     fires_all(PhiKind::ZipCode, &["SW1A 1AA", "K1A 0B1"]);
-    fires_all(PhiKind::DeviceSerial, &["udi=(01)00844588003288(17)141120(10)7654321D(21)10987654", "transmitter id 8G1234"]);
-    fires_all(PhiKind::Url, &["file:///home/jdoe/notes.txt", "C:\\Users\\maria.garcia\\Documents\\x.pdf"]);
+    fires_all(
+        PhiKind::DeviceSerial,
+        &[
+            "udi=(01)00844588003288(17)141120(10)7654321D(21)10987654",
+            "transmitter id 8G1234",
+        ],
+    );
+    fires_all(
+        PhiKind::Url,
+        &[
+            "file:///home/jdoe/notes.txt",
+            "C:\\Users\\maria.garcia\\Documents\\x.pdf",
+        ],
+    );
     fires_all(PhiKind::Iban, &["refund to DE89370400440532013000"]);
 }
 
@@ -209,8 +252,16 @@ fn urls_and_ips_by_role() {
 fn hl7_fields_give_context() {
     let msg = "MSH|^~\\&|EPIC|HOSP|MIG06|RAIL|20260307||ADT^A08|1|P|2.5.1\rPID|1||77012345^^^HOSP^MR||GREMESE^ANNA||19610409|F|||Via Roma 10^^Roma||0612345678";
     let got = det().scan(None, msg);
-    for k in [PhiKind::Mrn, PhiKind::PersonName, PhiKind::PersonDate, PhiKind::Phone] {
-        assert!(got.contains(&k), "{k:?} expected in the PID segment, got {got:?}");
+    for k in [
+        PhiKind::Mrn,
+        PhiKind::PersonName,
+        PhiKind::PersonDate,
+        PhiKind::Phone,
+    ] {
+        assert!(
+            got.contains(&k),
+            "{k:?} expected in the PID segment, got {got:?}"
+        );
     }
     clean_all(&["MSH|^~\\&|MIG06|RAIL|EHR|HOSP|20260307||ACK^A08|12345678|P|2.5.1"]);
 }
