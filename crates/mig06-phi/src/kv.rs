@@ -46,7 +46,9 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
             k_start -= 1;
         }
         let key = text.get(k_start..k_end).unwrap_or("");
-        let key_ok = !key.is_empty()
+        // `registry/app:1.2.3` and `path/to:x` are references, not `key: value`.
+        let key_ok = !(c == b':' && key.contains('/'))
+            && !key.is_empty()
             && key.len() <= 96
             && key
                 .bytes()

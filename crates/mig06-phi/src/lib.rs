@@ -453,7 +453,7 @@ impl Detector {
             dates: re(
                 &mut n,
                 &format!(
-                    r"(?i)\b(?:(?:19|20)\d{{2}}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])|(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01])[/-](?:(?:19|20)\d{{2}}|\d{{2}})|(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|1[0-2])[/.-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}/(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])|{month}[\s./-]*\d{{1,2}}(?:st|nd|rd|th)?,?[\s./-]*(?:19|20)\d{{2}}|\d{{1,2}}(?:st|nd|rd|th|\.)?[\s./-]*(?:of\s+|de\s+)?{month},?[\s./-]*(?:de\s+)?(?:(?:19|20)\d{{2}}|\d{{2}}\b)|(?:19|20)\d{{2}}[\s./-]*{month}[\s./-]*\d{{1,2}}\b|(?:19|20)\d{{2}}\.(?:0?[1-9]|1[0-2])\.(?:0?[1-9]|[12]\d|3[01])\b|(?:0?[1-9]|[12]\d|3[01])\.\s?(?:0?[1-9]|1[0-2])\.\s?(?:19|20)\d{{2}}|(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|1[0-2])[/.-]\d{{2}}\b)"
+                    r"(?i)\b(?:(?:19|20)\d{{2}}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])|(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01])[/-](?:(?:19|20)\d{{2}}|\d{{2}})|(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|1[0-2])[/.-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}/(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])|{month}[\s./-]*\d{{1,2}}(?:st|nd|rd|th)?,?[\s./-]*(?:19|20)\d{{2}}|\d{{1,2}}(?:st|nd|rd|th|\.)?[\s./-]*(?:of\s+|de\s+)?{month},?[\s./-]*(?:de\s+)?(?:(?:19|20)\d{{2}}|\d{{2}}\b)|(?:19|20)\d{{2}}[\s./-]*{month}[\s./-]*\d{{1,2}}\b|(?:19|20)\d{{2}}\.(?:0?[1-9]|1[0-2])\.(?:0?[1-9]|[12]\d|3[01])\b|(?:0?[1-9]|[12]\d|3[01])\.\s?(?:0?[1-9]|1[0-2])\.\s?(?:19|20)\d{{2}}|(?:0?[1-9]|[12]\d|3[01])[/-](?:0?[1-9]|1[0-2])[/-]\d{{2}}\b)"
                 ),
             )?,
             date_compact: re(
@@ -1192,19 +1192,28 @@ fn ip_reported(
         from -= 1;
     }
     let window = text.get(from..start).unwrap_or("");
-    // Nearest role word wins; the JSON key counts as the farthest.
+    // A person or device word anywhere before it (or in the key) wins (`home router`);
+    // otherwise an infrastructure word makes it part of the network plan.
     let mut role = 0i8;
     for src in [key.unwrap_or(""), window] {
         for t in keys::key_tokens(src) {
             if IP_PERSON_WORDS.contains(&t.as_str()) {
                 role = 1;
-            } else if IP_INFRA_WORDS.contains(&t.as_str()) {
+            } else if role == 0 && IP_INFRA_WORDS.contains(&t.as_str()) {
                 role = -1;
             }
         }
     }
     if net::is_infra_ip(ip) {
-        role > 0
+        // A private address with no words around it at all has an unknown role: fail
+        // closed.
+        let alone = key.is_none()
+            && !text
+                .get(..start)
+                .into_iter()
+                .chain(text.get(end..))
+                .any(|s| s.bytes().any(|c| c.is_ascii_alphabetic()));
+        role > 0 || (role == 0 && alone)
     } else {
         role >= 0
     }
