@@ -334,6 +334,10 @@ impl KeyVocab {
         {
             c |= C_NAME;
         }
+        // Any name context except the bare `name` key is an explicit person-name key.
+        if c & C_NAME != 0 && !(toks.len() == 1 && has("name")) {
+            c |= crate::ctx::C_PNAME;
+        }
         if !person && toks.iter().any(|t| self.infra.contains(t)) {
             c = strong;
         }

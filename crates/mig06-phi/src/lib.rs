@@ -161,6 +161,9 @@ pub(crate) mod ctx {
     pub(crate) const C_ZIP: u32 = 1 << 12;
     pub(crate) const C_ADDR: u32 = 1 << 13;
     pub(crate) const C_NAME: u32 = 1 << 14;
+    /// A key that names a person's name explicitly (`family`, `patient_name`), not the
+    /// bare `name` that FHIR also uses for organisations, locations and medications.
+    pub(crate) const C_PNAME: u32 = 1 << 15;
 }
 use ctx::{
     C_ACCT, C_ADDR, C_AGE, C_DL, C_MBI, C_MRN, C_NAME, C_NPI, C_PDATE, C_PHONE, C_PLAN, C_PLATE,
@@ -170,7 +173,7 @@ use ctx::{
 /// Label words in free text, in the order of `TEXT_CTX_FLAGS`.
 const TEXT_CTX: &[&str] = &[
     r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|tax\s+id",
-    r"phone|tel|telephone|mobile|cell|fax|call|called|calling|pager|contact|contacted|ph|sms|text|texted|reach|reached|reachable|voicemail|dial|dialed|ring|whatsapp|handy|t[ée]l[ée]fono|telefon|t[ée]l[ée]phone|tfn|mob|cel",
+    r"phone|tel|telephone|mobile|cell|fax|call|called|calling|pager|contact|contacted|ph|sms|text|texted|reach|reached|reachable|voicemail|whatsapp|handy|t[ée]l[ée]fono|telefon|t[ée]l[ée]phone|tfn|mob|cel",
     r"dob|d\.o\.b|born|birth|birthday|birthdate|date\s+of\s+birth|geb\.|geboren|geburtsdatum|n[ée]e?|nacid[oa]|naissance|nascita|admit|admitted|admission|readmitted|discharged?|discharging|died|death|deceased|expired|dod|dos|date\s+of\s+service|service\s+date|visit(?:ed)?|seen|encounter|surgery|procedure|appointment|appt",
     r"age[ds]?",
     r"mrn|medical\s+record|med\.?\s*rec|chart|patient\s+(?:id|number|no)",
@@ -663,7 +666,7 @@ impl Detector {
             } else {
                 self.lexicon.has_name(&self.lexicon.fold(text_n), name_key)
             };
-            if named || (name_key && name_value(text)) {
+            if named || (key_ctx & ctx::C_PNAME != 0 && name_value(text)) {
                 hit(PhiKind::PersonName);
             }
         }
