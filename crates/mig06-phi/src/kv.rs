@@ -47,8 +47,7 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
         }
         let key = text.get(k_start..k_end).unwrap_or("");
         // `registry/app:1.2.3` and `path/to:x` are references, not `key: value`.
-        let key_ok = !(c == b':' && key.contains('/'))
-            && !key.is_empty()
+        let key_ok = !(key.is_empty() || c == b':' && key.contains('/'))
             && key.len() <= 96
             && key
                 .bytes()
