@@ -294,12 +294,24 @@ class Gen:
         return self.pick([f"{lbl or 'serial '}{v}", f"S/N: {v}", f"serial number {v}", f"device serial {v}",
                           f"pacemaker serial {v}", f"SN {v}", f"IMEI {v}" if lbl else f"implant serial {v}"]), None
 
+    # Issue 12: an IP literal is PHI when it is a public address of unknown role or any
+    # address of a patient's device/home/client; a service's private network plan is not.
     def ip_address(self):
-        v = self.pick([self.f.ipv4(), self.f.ipv4_private(), self.f.ipv4_public(), self.f.ipv6(), self.f.ipv6()])
-        return self.wrap(v, ("client_ip=", "from ", "ip: "), ("login from {v}", "request from {v} blocked")), None
+        if self.r.random() < 0.5:
+            v = self.pick([self.f.ipv4_public(), self.f.ipv6()])
+            return self.wrap(v, ("client_ip=", "from ", "ip: "), ("login from {v}", "request from {v} blocked")), None
+        v = self.pick([self.f.ipv4_private(), self.f.ipv4_public()])
+        return self.wrap(v, ("patient_device_ip=", "home router ", "client ip: "),
+                         ("patient device at {v}", "home monitor {v} offline")), None
 
+    # Issue 12: a URL is PHI when it carries a person (name or username in the path, an
+    # identifier in the query string, a home directory); a service endpoint is not.
     def url(self):
-        v = self.pick([self.f.url(), self.f.uri(), self.f.uri(), "www." + self.f.domain_name()])
+        fl, ll = self.f.first_name().lower(), self.f.last_name().lower()
+        user = self.f.user_name()
+        base = self.f.url().rstrip("/")
+        v = self.pick([f"{base}/patients/{fl}-{ll}", f"{base}/profile/{user}", f"{base}/chart?patient_id={self.digits(7)}",
+                       f"file:///home/{user}/notes.txt", f"{base}/~{user}/", f"{base}/lookup?mrn={self.digits(8)}"])
         return self.wrap(v, ("url=", "see ", "link: "), ("patient portal link {v}", "shared {v}")), None
 
     def person_name(self):
@@ -405,6 +417,9 @@ class Gen:
             lambda: (f"{self.pick(self.WORDS).upper()}_{self.pick(self.WORDS).upper()}", "code"),
             lambda: (f"tree_size={r.randint(1, 10**7)} root={self.hexs(64)}", None),
             lambda: (f"{r.randint(2020, 2026)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}", self.pick(["date", "partition", "day", "log_date", "release_date"])),
+            # Issue 12: service endpoints and the service's private network plan are not PHI.
+            lambda: (self.pick([self.f.url(), f"https://{self.host()}:8443/v1/{self.pick(self.WORDS)}"]), self.pick(["endpoint", "upstream_url", "webhook", None])),
+            lambda: (f"{self.pick(['upstream', 'node_ip', 'listen', 'server'])}={self.f.ipv4_private()}:{r.randint(1024, 9999)}", None),
         ]
         text, key = r.choice(gens)()
         return text, key

@@ -38,6 +38,13 @@ type FnvBuild = BuildHasherDefault<Fnv>;
 const FIRST: &str = include_str!("../data/first.txt");
 const LAST: &str = include_str!("../data/last.txt");
 const COMMON: &str = include_str!("../data/common.txt");
+/// Latin letters with diacritics and their ASCII folding (`é e`, `ß ss`), built by
+/// `eval/phi/build_lexicon.py` from Unicode decompositions.
+const FOLD: &str = include_str!("../data/fold.txt");
+
+/// Capacity hints for the lexicon tables (lines in the data files, rounded up).
+const FIRST_LEN: usize = 48_000;
+const LAST_LEN: usize = 130_000;
 
 /// Longest token considered as a name.
 const MAX_TOK: usize = 20;
@@ -54,6 +61,7 @@ pub(crate) struct Lexicon {
     first: HashSet<&'static str, FnvBuild>,
     last: HashMap<&'static str, u32, FnvBuild>,
     common: HashSet<&'static str, FnvBuild>,
+    fold: HashMap<char, &'static str, FnvBuild>,
 }
 
 impl std::fmt::Debug for Lexicon {
@@ -97,6 +105,8 @@ struct Tok {
     case: Case,
     /// Separator before this token.
     sep: Sep,
+    /// Followed by a possessive `'s`.
+    poss: bool,
 }
 
 impl Tok {
@@ -142,6 +152,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
             len: 0,
             case: Case::Other,
             sep: Sep::Break,
+            poss: false,
         };
         let (mut upper, mut lower, mut first_upper) = (0usize, 0usize, false);
         let mut overflow = false;
@@ -171,6 +182,15 @@ fn tokenize(text: &str) -> Vec<Tok> {
                     overflow = true;
                 }
                 i += 1;
+            } else if c == b'\''
+                && matches!(b.get(i + 1), Some(b's' | b'S'))
+                && !b.get(i + 2).is_some_and(u8::is_ascii_alphabetic)
+                && tok.len > 0
+            {
+                // Possessive `Smith's`: the token ends before the apostrophe.
+                tok.poss = true;
+                i += 2;
+                break;
             } else if c == b'\'' && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) && tok.len > 0
             {
                 i += 1;
@@ -247,20 +267,116 @@ fn mask_random_words(text: &str, toks: &mut [Tok]) {
     }
 }
 
+/// Words that, before a capitalised lexicon name, make it a person reference in a phrase
+/// (`per Okafor`, `daughter Ingrid`); and after a possessive (`Nguyen's daughter`).
+const PHRASE_WORDS: &[&str] = &[
+    "per",
+    "daughter",
+    "son",
+    "wife",
+    "husband",
+    "mother",
+    "father",
+    "sister",
+    "brother",
+    "spouse",
+    "partner",
+    "caregiver",
+    "guardian",
+    "mom",
+    "dad",
+    "niece",
+    "nephew",
+    "aunt",
+    "uncle",
+    "grandson",
+    "granddaughter",
+    "grandmother",
+    "grandfather",
+    "grandma",
+    "grandpa",
+    "nok",
+    "attn",
+    "dear",
+    "patient",
+    "pt",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "miss",
+    "named",
+    "called",
+    "signed",
+    "dictated",
+    "cosigned",
+    "witness",
+    "sibling",
+    "child",
+    "parent",
+    "fiance",
+    "fiancee",
+    "friend",
+    "neighbor",
+    "neighbour",
+    "landlord",
+    "employer",
+    "proxy",
+    "poa",
+];
+
 const TITLES: &[&str] = &[
     "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "nurse", "patient",
 ];
 
 impl Lexicon {
     pub(crate) fn new() -> Self {
-        let first = FIRST.lines().filter(|l| !l.is_empty()).collect();
-        let last = LAST.lines().filter(|l| !l.is_empty()).zip(0u32..).collect();
+        let mut first = HashSet::with_capacity_and_hasher(FIRST_LEN, FnvBuild::default());
+        first.extend(FIRST.lines().filter(|l| !l.is_empty()));
+        let mut last = HashMap::with_capacity_and_hasher(LAST_LEN, FnvBuild::default());
+        last.extend(LAST.lines().filter(|l| !l.is_empty()).zip(0u32..));
         let common = COMMON.lines().filter(|l| !l.is_empty()).collect();
+        let fold = FOLD
+            .lines()
+            .filter_map(|l| {
+                let (c, f) = l.split_once(' ')?;
+                let mut cs = c.chars();
+                let ch = cs.next()?;
+                cs.next().is_none().then_some((ch, f))
+            })
+            .collect();
         Self {
             first,
             last,
             common,
+            fold,
         }
+    }
+
+    /// Folds Latin letters with diacritics to ASCII (`José Müller` -> `Jose Muller`),
+    /// keeping case; typographic apostrophes become `'`. Other characters are kept.
+    pub(crate) fn fold(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else if c == '\u{2019}' || c == '\u{02bc}' {
+                out.push('\'');
+            } else if let Some(f) = self.fold.get(&c) {
+                if c.is_uppercase() {
+                    let mut fs = f.chars();
+                    if let Some(h) = fs.next() {
+                        out.push(h.to_ascii_uppercase());
+                    }
+                    out.extend(fs);
+                } else {
+                    out.push_str(f);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     fn annotate(&self, t: &mut Tok) {
@@ -345,6 +461,26 @@ impl Lexicon {
                 if (self.is_first(t) || self.is_last(t)) && (!self.common(t) || t.capitalised()) {
                     return true;
                 }
+            }
+        }
+        for (i, t) in toks.iter().enumerate() {
+            if t.len < 2
+                || t.case != Case::Title
+                || self.common(t)
+                || !(self.is_first(t) || self.is_last(t))
+            {
+                continue;
+            }
+            let next_kin = t.poss
+                && toks
+                    .get(i + 1)
+                    .is_some_and(|n| n.sep == Sep::Space && PHRASE_WORDS.contains(&n.text()));
+            let prev_word = t.sep == Sep::Space
+                && i.checked_sub(1)
+                    .and_then(|j| toks.get(j))
+                    .is_some_and(|p| p.case != Case::Upper && PHRASE_WORDS.contains(&p.text()));
+            if next_kin || prev_word {
+                return true;
             }
         }
         for (i, b) in toks.iter().enumerate().skip(1) {

@@ -66,11 +66,19 @@ fn phone() {
 #[test]
 fn email_url_ip() {
     fires(None, "contact jane.doe@example.org", PhiKind::Email);
-    fires(None, "see https://portal.example.com/p/123", PhiKind::Url);
-    fires(None, "www.example.com", PhiKind::Url);
-    fires(None, "from 192.168.1.20", PhiKind::IpAddress);
+    // Issue 12: URLs and IPs are reported by role (see tests/generalise.rs).
+    fires(
+        None,
+        "see https://portal.example.com/patients/123",
+        PhiKind::Url,
+    );
+    fires(None, "www.example.com/profile/jdoe", PhiKind::Url);
+    fires(None, "from 203.0.113.20", PhiKind::IpAddress);
+    fires(None, "patient device 192.168.1.20", PhiKind::IpAddress);
     fires(None, "client 2001:db8::8a2e:370:7334", PhiKind::IpAddress);
-    fires(None, "fe80::1", PhiKind::IpAddress);
+    fires(Some("device_ip"), "fe80::1", PhiKind::IpAddress);
+    clean(None, "see https://portal.example.com/p/123");
+    clean(None, "upstream 10.1.2.3:8080");
     clean(Some("host"), "rail-0.prod.internal");
     clean(Some("version"), "1.2.3");
     clean(None, "12:30:45");
