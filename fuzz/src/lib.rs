@@ -545,6 +545,6 @@ pub fn check_phi(data: &[u8]) {
         .collect();
     assert_eq!(got, codes);
     assert_no_echo(text.as_bytes(), &out, |c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || "{}[]\":,_".contains(c)
+        c.is_ascii_lowercase() || c.is_ascii_digit() || "{}[]\":,_\n".contains(c)
     });
 }
