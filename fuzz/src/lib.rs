@@ -191,10 +191,17 @@ pub fn well_formed_request(data: &[u8]) -> String {
         1 => uuid_v4(&take16(data, 17)),
         _ => ulid(&take16(data, 17)),
     };
-    let kinds = ["discharge_summary", "referral_letter", "prior_authorisation"];
+    let kinds = [
+        "discharge_summary",
+        "referral_letter",
+        "prior_authorisation",
+    ];
     let kind = kinds[usize::from(sel >> 3) % kinds.len()];
     let pages = if sel & 0x20 != 0 {
-        format!(r#","pages":{}"#, 1 + data.get(33).copied().unwrap_or(0) % 20)
+        format!(
+            r#","pages":{}"#,
+            1 + data.get(33).copied().unwrap_or(0) % 20
+        )
     } else {
         String::new()
     };
@@ -221,9 +228,7 @@ pub fn well_formed_request(data: &[u8]) -> String {
         } else {
             ev
         };
-        format!(
-            r#","continuation":{{"evidence":"{ev}","reason":"operator_amended_request"}}"#
-        )
+        format!(r#","continuation":{{"evidence":"{ev}","reason":"operator_amended_request"}}"#)
     } else {
         String::new()
     };
@@ -253,8 +258,8 @@ pub fn check_request(data: &[u8]) {
         match parse_request(req.as_bytes(), MAX_REQUEST, &VOCAB, &*DETECTOR) {
             Ok(_) => {}
             Err(rej) => {
-                let phi_at_subject = rej.code == TerminalCode::AbortedPhiDetected
-                    && rej.detail.field == "$.subject";
+                let phi_at_subject =
+                    rej.code == TerminalCode::AbortedPhiDetected && rej.detail.field == "$.subject";
                 let phi_at_id = rej.code == TerminalCode::AbortedPhiDetected
                     && rej.detail.field == "$.request_id";
                 assert!(
@@ -275,7 +280,11 @@ fn check_request_bytes(data: &[u8]) {
     let second = parse_request(data, MAX_REQUEST, &VOCAB, &*DETECTOR);
     match (&first, &second) {
         (Ok(a), Ok(b)) => {
-            assert_eq!(a.fingerprint(), b.fingerprint(), "fingerprint not deterministic");
+            assert_eq!(
+                a.fingerprint(),
+                b.fingerprint(),
+                "fingerprint not deterministic"
+            );
             assert_eq!(a.request_id, b.request_id);
         }
         (Err(a), Err(b)) => {
@@ -377,17 +386,30 @@ pub fn check_checkpoint(data: &[u8]) {
             };
             if let Ok(cp) = VERIFIER.verify(note) {
                 let body = format!("{}\n{}\n{}\n", cp.origin, cp.size, STANDARD.encode(cp.root));
-                assert!(note.starts_with(&body), "an accepted note does not start with its body");
-                let sigs = note.rsplit_once("\n\n").map_or(0, |(_, s)| s.lines().count());
+                assert!(
+                    note.starts_with(&body),
+                    "an accepted note does not start with its body"
+                );
+                let sigs = note
+                    .rsplit_once("\n\n")
+                    .map_or(0, |(_, s)| s.lines().count());
                 if note.rfind("\n\n") == Some(body.len() - 1) && sigs == 1 {
-                    assert_eq!(SIGNER.sign(&cp), note, "a canonical note does not re-encode");
+                    assert_eq!(
+                        SIGNER.sign(&cp),
+                        note,
+                        "a canonical note does not re-encode"
+                    );
                 }
             }
         }
         1 => {
             let cp = checkpoint_from(rest);
             let note = SIGNER.sign(&cp);
-            assert_eq!(VERIFIER.verify(&note).ok(), Some(cp.clone()), "a signed note fails");
+            assert_eq!(
+                VERIFIER.verify(&note).ok(),
+                Some(cp.clone()),
+                "a signed note fails"
+            );
             let mut bytes = note.into_bytes();
             mutate(&mut bytes, rest.get(40..).unwrap_or(&[]));
             if let Ok(text) = std::str::from_utf8(&bytes)
@@ -408,7 +430,10 @@ pub fn check_checkpoint(data: &[u8]) {
                 assert_eq!(mine.len(), 3);
                 assert_eq!(theirs.len(), 3);
                 assert_eq!(mine[0], theirs[0], "key name does not re-encode");
-                assert!(mine[1].eq_ignore_ascii_case(theirs[1]), "key id does not re-encode");
+                assert!(
+                    mine[1].eq_ignore_ascii_case(theirs[1]),
+                    "key id does not re-encode"
+                );
                 assert_eq!(mine[2], theirs[2], "key does not re-encode");
             }
         }
@@ -502,8 +527,18 @@ pub fn check_evidence(data: &[u8]) {
 
 /// Keys the PHI target scans under (the first byte chooses one, or none).
 const PHI_KEYS: &[&str] = &[
-    "subject", "note_kind", "request_id", "mrn", "dob", "phone", "ssn", "name", "patient",
-    "address", "email", "comment",
+    "subject",
+    "note_kind",
+    "request_id",
+    "mrn",
+    "dob",
+    "phone",
+    "ssn",
+    "name",
+    "patient",
+    "address",
+    "email",
+    "comment",
 ];
 
 /// PHI detector. First byte chooses the key context; the rest is the text.
@@ -518,9 +553,14 @@ pub fn check_phi(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    let key = PHI_KEYS.get(usize::from(sel) % (PHI_KEYS.len() + 1)).copied();
+    let key = PHI_KEYS
+        .get(usize::from(sel) % (PHI_KEYS.len() + 1))
+        .copied();
     let kinds = DETECTOR.scan(key, text);
-    assert!(kinds.windows(2).all(|w| w[0] < w[1]), "kinds not sorted and distinct");
+    assert!(
+        kinds.windows(2).all(|w| w[0] < w[1]),
+        "kinds not sorted and distinct"
+    );
     assert_eq!(DETECTOR.contains_phi(key, text), !kinds.is_empty());
     assert_eq!(DETECTOR.scan(key, text), kinds, "scan not deterministic");
 

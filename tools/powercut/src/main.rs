@@ -32,8 +32,8 @@ use std::time::{Duration, SystemTime};
 use fuser::{
     Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
     LockOwner, MountOption, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request,
-    TimeOrNow, WriteFlags,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+    WriteFlags,
 };
 
 /// Attributes and entries are never cached by the kernel: every process sees the live state.
@@ -235,7 +235,13 @@ impl State {
 
     /// Writes the durable image under `out` (which exists and is empty), and reports what the
     /// live state had that the image lacks.
-    fn write_image(&self, ino: u64, out: &Path, live_path: &str, report: &mut String) -> std::io::Result<()> {
+    fn write_image(
+        &self,
+        ino: u64,
+        out: &Path,
+        live_path: &str,
+        report: &mut String,
+    ) -> std::io::Result<()> {
         let Some(Node {
             body: Body::Dir { entries, synced },
             ..
@@ -275,11 +281,7 @@ impl State {
                 Body::File { data, synced } => {
                     let durable = synced.as_deref().unwrap_or(&[]);
                     if durable != data.as_slice() {
-                        let common = durable
-                            .iter()
-                            .zip(data)
-                            .take_while(|(a, b)| a == b)
-                            .count();
+                        let common = durable.iter().zip(data).take_while(|(a, b)| a == b).count();
                         let _ = writeln!(
                             report,
                             "data lost: {shown}: live {} bytes, durable {} bytes, equal prefix {common} bytes",
@@ -318,7 +320,10 @@ impl State {
 impl Filesystem for PowerCut {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let s = lock(&self.state);
-        match s.child(parent, name).and_then(|ino| Ok(s.node(INodeNo(ino))?.attr(ino))) {
+        match s
+            .child(parent, name)
+            .and_then(|ino| Ok(s.node(INodeNo(ino))?.attr(ino)))
+        {
             Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
             Err(e) => reply.error(e),
         }
@@ -427,7 +432,13 @@ impl Filesystem for PowerCut {
             req.gid(),
         );
         match s.add(parent, name, node) {
-            Ok(attr) => reply.created(&TTL, &attr, Generation(0), FileHandle(0), FopenFlags::empty()),
+            Ok(attr) => reply.created(
+                &TTL,
+                &attr,
+                Generation(0),
+                FileHandle(0),
+                FopenFlags::empty(),
+            ),
             Err(e) => reply.error(e),
         }
     }
@@ -562,7 +573,9 @@ impl Filesystem for PowerCut {
         let s = lock(&self.state);
         match s.node(ino).map(|n| &n.body) {
             Ok(Body::File { data, .. }) => {
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
                 let end = start.saturating_add(size as usize).min(data.len());
                 reply.data(&data[start..end]);
             }
@@ -611,7 +624,14 @@ impl Filesystem for PowerCut {
         }
     }
 
-    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lo: LockOwner, reply: ReplyEmpty) {
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lo: LockOwner,
+        reply: ReplyEmpty,
+    ) {
         // close() is not a sync.
         if lock(&self.state).cut {
             reply.error(Errno::EIO);
@@ -620,7 +640,14 @@ impl Filesystem for PowerCut {
         }
     }
 
-    fn fsync(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         let mut s = lock(&self.state);
         s.stats.fsyncs += 1;
         match s.node_mut(ino).map(|n| &mut n.body) {
@@ -671,7 +698,11 @@ impl Filesystem for PowerCut {
             };
             all.push((*child, kind, name.clone()));
         }
-        for (i, (child, kind, name)) in all.into_iter().enumerate().skip(usize::try_from(offset).unwrap_or(usize::MAX)) {
+        for (i, (child, kind, name)) in all
+            .into_iter()
+            .enumerate()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        {
             if reply.add(INodeNo(child), (i + 1) as u64, kind, name) {
                 break;
             }
@@ -679,7 +710,14 @@ impl Filesystem for PowerCut {
         reply.ok();
     }
 
-    fn fsyncdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         let mut s = lock(&self.state);
         s.stats.dir_fsyncs += 1;
         match s.node_mut(ino).map(|n| &mut n.body) {
