@@ -466,17 +466,22 @@ fn token(json: &[u8]) -> String {
 /// proves the same record at the same index (nothing outside the signed tree is trusted); an
 /// error never carries token bytes.
 pub fn check_evidence(data: &[u8]) {
+    // Checked once, before any input: if the record schema changes (new required fields, a
+    // record signature), this fails loudly; update TOKEN_RECORD and token_json() to match.
+    static EXPECTED: LazyLock<AuditRecord> = LazyLock::new(|| {
+        serde_json::from_str(TOKEN_RECORD)
+            .expect("fuzz/src/lib.rs TOKEN_RECORD no longer decodes as an AuditRecord: update it")
+    });
     static VALID: LazyLock<(String, String)> = LazyLock::new(|| {
         let json = token_json();
         let tok = token(json.as_bytes());
+        let v = evidence::verify(&tok, &VERIFIER)
+            .expect("the fuzz target's valid token no longer verifies: update token_json()");
+        assert_eq!(v.record, *EXPECTED, "the valid token proves another record");
         (json, tok)
     });
-    static EXPECTED: LazyLock<AuditRecord> =
-        LazyLock::new(|| serde_json::from_str(TOKEN_RECORD).expect("the token record decodes"));
     let (json, tok) = &*VALID;
     let Some((&sel, rest)) = data.split_first() else {
-        let v = evidence::verify(tok, &VERIFIER).expect("the valid token verifies");
-        assert_eq!(v.record, *EXPECTED);
         return;
     };
     let candidate = match sel % 3 {
