@@ -6,8 +6,11 @@
 //! regular expressions behind cheap byte gates and confirmed by checksums (Luhn, mod 97,
 //! DEA, SSA and NANP rules, CMS MBI layout); identifiers without a checksum (MRN, plan ids,
 //! licences, plates, serials, person dates, bare SSN/phone/NPI digits) need context: the
-//! JSON key the value sits under or a label word in the text. Person names come from a
-//! compiled-in US Census 1990 lexicon and need shape evidence (see [`names`]).
+//! JSON key the value sits under, a key written inside the text (`k=v`, `k: v`, embedded
+//! JSON, a CSV header, an HL7 field; see [`kv`] and [`keys`]) or a label word in the text.
+//! URLs and IP literals are reported by role (see [`net`]). Person names come from a
+//! compiled-in multi-country lexicon and need shape evidence or a name key (see [`names`]);
+//! letters of non-Latin scripts in metadata are reported as names (fail closed).
 //!
 //! Nothing here stores, logs or returns scanned text: results are [`PhiKind`] codes only,
 //! and `Debug` of the detector prints pattern counts, never input.
