@@ -5,31 +5,35 @@ Sources:
   * US Census Bureau 1990 name files (public domain), as shipped in the PyPI sdist
     `names` 0.3.0: dist.all.last, dist.female.first, dist.male.first.
     Obtain with: pip download names==0.3.0 --no-deps -d DIR && tar xzf DIR/names-0.3.0.tar.gz -C DIR
-  * Multi-country first and last names: the PyPI wheel `names-dataset` 3.3.1 (MIT licence;
-    per-country name frequency ranks for 105 countries; the author states the lists were
-    aggregated from the 2021 Facebook scrape, so only aggregate name ranks are used here,
-    never any record). Obtain with: pip download names-dataset==3.3.1 --no-deps -d DIR &&
-    unzip DIR/names_dataset-3.3.1-py3-none-any.whl -d DIR/nd
-    From it: first names ranked <= ND_FIRST_TOP and surnames ranked <= ND_LAST_TOP in any
-    country, folded to ASCII (NFKD, marks dropped), single tokens only, and dropped when
+  * Multi-country first and last names: the locale data of the PyPI wheel `mimesis`
+    22.2.0 (MIT licence, per its package metadata): `mimesis/datasets/<locale>/person.json`,
+    keys `names` and `surnames` (lists, or lists per gender), for every locale shipped.
+    Obtain with: pip download mimesis==22.2.0 --no-deps -d DIR &&
+    unzip DIR/mimesis-22.2.0-py3-none-any.whl -d DIR/mimesis
+    From it: every first name and surname, folded to ASCII (NFKD, marks dropped); only
+    names that are Latin-script single tokens after folding are kept (names in other
+    scripts are caught by the detector's non-Latin rule, not by the lexicon); dropped when
     they are lowercase English dictionary words (Debian `wamerican`,
-    /usr/share/dict/american-english) or software-metadata words (VOCAB), since the
-    scrape holds junk tokens that a census does not.
+    /usr/share/dict/american-english) or software-metadata words (VOCAB).
+    `names-dataset` (used before) was removed: its author states its lists were aggregated
+    from the 2021 Facebook scrape, i.e. derived from leaked personal data. `faker` is not
+    a source either: the held-out generator (generate_heldout.py) draws its names from it.
   * COMMON: census names that are also everyday English / software words: the
     intersection of the census lists with Faker's en_US lorem word list and VOCAB.
     A token in COMMON never counts as a name on its own evidence.
   * fold.txt: Latin letters with diacritics (U+00C0..U+024F) and their ASCII folding,
     from Python's unicodedata (NFKD), used by the tokenizer.
 
-Usage: python3 eval/phi/build_lexicon.py CENSUS_DIR ND_DIR
-  (CENSUS_DIR = .../names-0.3.0/names, ND_DIR = the unzipped names-dataset wheel)
+Usage: python3 eval/phi/build_lexicon.py CENSUS_DIR MIMESIS_DIR
+  (CENSUS_DIR = .../names-0.3.0/names, MIMESIS_DIR = the unzipped mimesis wheel)
 Writes crates/mig06-phi/data/{first,last,common,fold}.txt (lowercase, one per line;
 first/common sorted, last in rank order: the census surnames in census order, then the
-names-dataset surnames not in the census, by best per-country rank).
+mimesis surnames not in the census, sorted; mimesis has no frequency ranks, so they stay
+above every surname rank cut-off of src/names.rs).
 """
-import gzip
+import glob
+import json
 import os
-import pickle
 import unicodedata
 import sys
 
@@ -38,8 +42,6 @@ LAST_TOP = 30000  # surname rank cut-off (1990 census covers 88,799 surnames)
 # ("manual") and rare forms that collide with vocabulary.
 FEMALE_TOP = 3500
 MALE_TOP = 1100
-ND_FIRST_TOP = 1000
-ND_LAST_TOP = 2000
 
 # Words that metadata, enum codes and policy ids are built from. A name that is
 # also one of these is only accepted with stronger shape evidence.
@@ -101,29 +103,40 @@ def fold(s):
         .replace("\u00f0", "d").replace("\u00fe", "th").replace("\u0131", "i")
 
 
-def nd_names(path, top, english, vocab, min_len):
-    data = pickle.load(gzip.open(path))
-    best = {}
-    for name, info in data.items():
-        ranks = info.get("rank") or {}
-        if not ranks:
-            continue
-        r = min(ranks.values())
-        if r > top:
-            continue
-        f = fold(name.strip()).lower()
-        if not f.isascii() or not f.isalpha() or not (min_len <= len(f) <= 20):
-            continue
-        if f in english or f in vocab:
-            continue
-        if f not in best or r < best[f]:
-            best[f] = r
-    return best
+def flatten(v):
+    """`names`/`surnames` are a list of strings or a dict of such lists (per gender)."""
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from flatten(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from flatten(x)
+
+
+def mimesis_names(root, key, english, vocab, min_len):
+    """Folded, Latin-script, single-token names under `key` in every locale's person.json."""
+    out = set()
+    paths = sorted(glob.glob(os.path.join(root, "mimesis", "datasets", "*", "person.json")))
+    if not paths:
+        sys.exit(f"no mimesis/datasets/*/person.json under {root}")
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        for name in flatten(data.get(key, [])):
+            f = fold(name.strip()).lower()
+            if not f.isascii() or not f.isalpha() or not (min_len <= len(f) <= 20):
+                continue
+            if f in english or f in vocab:
+                continue
+            out.add(f)
+    return out
 
 
 def main():
     src = sys.argv[1]
-    nd = sys.argv[2]
+    mim = sys.argv[2]
     here = os.path.dirname(os.path.abspath(__file__))
     data = os.path.join(here, "..", "..", "crates", "mig06-phi", "data")
     census_first = set(read_census(os.path.join(src, "dist.female.first"), FEMALE_TOP)
@@ -138,16 +151,15 @@ def main():
             w = w.strip()
             if w and w.islower() and w.isalpha():
                 english.add(fold(w))
-    nd_first = nd_names(os.path.join(nd, "names_dataset", "v3", "first_names.pkl.gz"),
-                        ND_FIRST_TOP, english, vocab, 3)
-    nd_last = nd_names(os.path.join(nd, "names_dataset", "v3", "last_names.pkl.gz"),
-                       ND_LAST_TOP, english, vocab, 2)
-    first = sorted(census_first | set(nd_first))
+    mim_first = mimesis_names(mim, "names", english, vocab, 3)
+    mim_last = mimesis_names(mim, "surnames", english, vocab, 2)
+    first = sorted(census_first | mim_first)
     # Census surnames keep their census rank (the weaker shapes use rank cut-offs tuned on
-    # it); names-dataset surnames not in the census follow, by best per-country rank.
+    # it); mimesis surnames not in the census follow, sorted (mimesis has no ranks). Two-letter
+    # surnames come only from the census: without a frequency rank to vouch for them they
+    # are mostly particles and codes (`de`, `da`, `lg`).
     seen = set(census_last)
-    extra = sorted((n for n in nd_last if n not in seen and not (len(n) == 2 and nd_last[n] > 200)),
-                   key=lambda n: (nd_last[n], n))
+    extra = sorted(n for n in mim_last if n not in seen and len(n) > 2)
     last = list(census_last) + extra
     words = set(w.lower() for w in Lorem.word_list) | vocab
     names = census_first | set(census_last)

@@ -6,8 +6,11 @@
 //! regular expressions behind cheap byte gates and confirmed by checksums (Luhn, mod 97,
 //! DEA, SSA and NANP rules, CMS MBI layout); identifiers without a checksum (MRN, plan ids,
 //! licences, plates, serials, person dates, bare SSN/phone/NPI digits) need context: the
-//! JSON key the value sits under or a label word in the text. Person names come from a
-//! compiled-in US Census 1990 lexicon and need shape evidence (see [`names`]).
+//! JSON key the value sits under, a key written inside the text (`k=v`, `k: v`, embedded
+//! JSON, a CSV header, an HL7 field; see [`kv`] and [`keys`]) or a label word in the text.
+//! URLs and IP literals are reported by role (see [`net`]). Person names come from a
+//! compiled-in multi-country lexicon and need shape evidence or a name key (see [`names`]);
+//! letters of non-Latin scripts in metadata are reported as names (fail closed).
 //!
 //! Nothing here stores, logs or returns scanned text: results are [`PhiKind`] codes only,
 //! and `Debug` of the detector prints pattern counts, never input.
@@ -494,7 +497,7 @@ impl Detector {
             // Any postcode shape, under a postcode key or label.
             postcode_ctx: re(
                 &mut n,
-                r"(?i)\b(?:\d{4,6}|\d{5}-?\d{3}|\d{3}\s?\d{2,3}|\d{2}-\d{3}|\d{4}\s?[a-z]{2}|[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}|[a-z]\d[a-z]\s?\d[a-z]\d)\b",
+                r"(?i)\b(?:\d{5}-?\d{3}|\d{2}-\d{3}|\d{4,6}|\d{3}\s?\d{2,3}|\d{4}\s?[a-z]{2}|[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}|[a-z]\d[a-z]\s?\d[a-z]\d)\b",
             )?,
             // GS1 UDI (AI 01 GTIN-14 with lot/serial/expiry AIs), bracketed or not.
             udi: re(
@@ -794,7 +797,15 @@ impl Detector {
                 hit(PhiKind::ZipCode);
             }
         }
-        if ctx & C_ZIP != 0 && ndigits >= 3 && self.postcode_ctx.is_match(text) {
+        // A postcode shape that is part of a dash-joined number run (a date such as
+        // `2026-01-02`, a timestamp) is not a postcode, even next to a postcode key.
+        if ctx & C_ZIP != 0
+            && ndigits >= 3
+            && self
+                .postcode_ctx
+                .find_iter(text)
+                .any(|m| !dash_neighbour(text, m.start(), m.end()))
+        {
             hit(PhiKind::ZipCode);
         }
         if ndigits >= 2 && self.postcode_intl.is_match(text) {

@@ -1,4 +1,6 @@
-//! Person-name detection over a compiled-in US Census 1990 lexicon.
+//! Person-name detection over a compiled-in lexicon (US Census 1990 plus multi-country
+//! Latin-script names from the `mimesis` locale data; see docs/PHI.md and
+//! `eval/phi/build_lexicon.py`).
 //!
 //! Tokens are ASCII letter runs (camelCase split, apostrophes joined). A name fires only
 //! with shape evidence: a first-name token followed by a surname token (handle separators
@@ -6,6 +8,9 @@
 //! an initial plus surname (`j.doe`, `J. Doe`, `jdoe_smith`), a title (`Dr. Smith`), or a
 //! single lexicon token under a name-like JSON key. Words in the COMMON list (names that
 //! are also English or software-vocabulary words) never count on their own.
+//! A capitalised lexicon name after a relationship or reference word (`per Okafor`,
+//! `daughter Ingrid`) or before `'s` and such a word (`Nguyen's daughter`) also fires.
+//! Callers fold diacritics first ([`Lexicon::fold`]).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -43,8 +48,8 @@ const COMMON: &str = include_str!("../data/common.txt");
 const FOLD: &str = include_str!("../data/fold.txt");
 
 /// Capacity hints for the lexicon tables (lines in the data files, rounded up).
-const FIRST_LEN: usize = 48_000;
-const LAST_LEN: usize = 130_000;
+const FIRST_LEN: usize = 24_000;
+const LAST_LEN: usize = 47_000;
 
 /// Longest token considered as a name.
 const MAX_TOK: usize = 20;

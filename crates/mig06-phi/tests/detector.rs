@@ -99,6 +99,11 @@ fn address_zip() {
     fires(None, "62704-1234", PhiKind::ZipCode);
     fires(None, "Springfield, IL 62704", PhiKind::ZipCode);
     fires(Some("zip"), "62704", PhiKind::ZipCode);
+    // Postcodes with an inner dash (BR, PL) still count under a postcode key ...
+    fires(Some("postal_code"), "01310-100", PhiKind::ZipCode);
+    fires(Some("zip"), "00-950", PhiKind::ZipCode);
+    // ... but the year of a timestamp next to a postcode key is not a postcode.
+    clean(None, "ts=2026-01-02T03:04:05Z zip=\"pending\" attempt=2");
     clean(Some("count"), "62704");
     clean(None, "retries 3 left");
 }
