@@ -18,6 +18,9 @@ trap cleanup EXIT
 "$MIG06" init "$WORK/setup" >/dev/null
 CONFIG=$WORK/setup/mig06.toml
 CRED=$("$MIG06" caller add "$CALLER" --kind operator --trigger operator_explicit --config "$CONFIG" | tail -n 1)
+# wrk opens all its connections from one address, and the runs follow each other while the
+# previous run's connections are still closing: lift the per-peer cap above the default (64).
+printf '\n[server]\nmax_connections_per_peer = 512\n' >> "$CONFIG"
 "$MIG06" serve --config "$CONFIG" --listen "127.0.0.1:$PORT" >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
