@@ -155,7 +155,8 @@ impl TerminalCode {
             | Self::AbortedExecutorFault
             | Self::AbortedDeadline
             | Self::AbortedOutputNotDraft
-            | Self::AbortedInvariant => true,
+            | Self::AbortedInvariant
+            | Self::AbortedInterrupted => true,
         }
     }
 

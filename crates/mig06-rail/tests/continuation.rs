@@ -714,7 +714,7 @@ proptest::proptest! {
         let signer = mig06_rail::rail::load_signer(&s.config).unwrap();
         let dir = mig06_rail::rail::audit_dir(&s.config);
         let report =
-            mig06_rail::audit::verify::verify_dir(&dir, &signer.verifier(), &mut |_, _| {});
+            mig06_rail::audit::verify::verify_dir(&dir, &signer.verifier(), None, &mut |_, _| {});
         proptest::prop_assert!(report.is_ok(), "{report:?}");
         proptest::prop_assert!(mig06_rail::audit::file::FileStore::open(&dir, signer).is_ok());
     }
@@ -758,7 +758,7 @@ fn inv_cont_chain_audit_verify_and_opening_the_store_refuse_the_same_forged_clai
     });
     std::fs::write(dir.join("checkpoint.latest"), note).unwrap();
     // Verification and opening name the same record.
-    let verified = mig06_rail::audit::verify::verify_dir(&dir, &signer.verifier(), &mut |_, _| {});
+    let verified = mig06_rail::audit::verify::verify_dir(&dir, &signer.verifier(), None, &mut |_, _| {});
     let bad = verified.unwrap_err().first_bad_record;
     let opened = mig06_rail::audit::file::FileStore::open(&dir, signer);
     match opened {
