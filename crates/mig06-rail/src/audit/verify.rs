@@ -1,5 +1,6 @@
-//! Whole-log verification for auditors: every record, every link, the tree, every stored
-//! checkpoint's signature, and consistency between successive checkpoints.
+//! Whole-log verification for auditors: every record, every link, the log's rules (the same
+//! [`super::rules::LedgerRules`] the store applies), the tree, every stored checkpoint's
+//! signature, and consistency between successive checkpoints.
 //!
 //! The decision that matters: verification reads only the log directory and the log's public
 //! key, never the rail's in-memory state, so an auditor can run it on a copy.
