@@ -561,7 +561,8 @@ enum Op {
         note: usize,
         pages: Option<i64>,
     },
-    /// A continuation of the `of % n`-th earlier outcome that has a token (reuse included).
+    /// A continuation of the `of % n`-th latest earlier outcome (reuse included; recent ones
+    /// are drawn more often, so chains grow and tokens are reused).
     Continue {
         of: usize,
         caller: usize,
@@ -595,11 +596,11 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
     use proptest::prelude::*;
     let pages = proptest::option::of(1i64..=4);
     prop_oneof![
-        1 => (0..3usize, 0..3usize, 0..3usize, pages.clone()).prop_map(
+        1 => (prop_oneof![3 => Just(0usize), 1 => 1..3usize], 0..3usize, 0..3usize, pages.clone()).prop_map(
             |(caller, trigger, note, pages)| Op::Fresh { caller, trigger, note, pages }
         ),
         3 => (
-            any::<usize>(),
+            prop_oneof![3 => 0..3usize, 1 => any::<usize>()],
             prop_oneof![4 => Just(0usize), 1 => 1..3usize],
             prop_oneof![4 => Just(0usize), 1 => 1..3usize],
             0..3usize,
@@ -630,7 +631,7 @@ fn body(trigger: usize, note: usize, pages: Option<i64>) -> serde_json::Value {
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig {
-        cases: 24,
+        cases: 96,
         failure_persistence: None,
         ..proptest::prelude::ProptestConfig::default()
     })]
@@ -641,7 +642,7 @@ proptest::proptest! {
     /// and every citing record carries its prior's chain root and depth + 1.
     #[test]
     fn inv_cont_chain_one_chain_root_yields_at_most_one_completed_draft(
-        ops in proptest::collection::vec(op(), 1..16)
+        ops in proptest::collection::vec(op(), 1..24)
     ) {
         use std::collections::{BTreeMap, BTreeSet};
         let s = three_callers();
@@ -659,7 +660,7 @@ proptest::proptest! {
                     if priors.is_empty() {
                         continue;
                     }
-                    let (prior, pnote, ppages) = &priors[of % priors.len()];
+                    let (prior, pnote, ppages) = &priors[priors.len() - 1 - of % priors.len()];
                     let (note, pages) =
                         if *unchanged { (*pnote, *ppages) } else { (*note, *pages) };
                     let mut r = body(*trigger, note, pages);
