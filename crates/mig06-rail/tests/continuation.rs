@@ -759,7 +759,8 @@ fn inv_cont_chain_audit_verify_and_opening_the_store_refuse_the_same_forged_clai
     });
     std::fs::write(dir.join("checkpoint.latest"), note).unwrap();
     // Verification and opening name the same record.
-    let verified = mig06_rail::audit::verify::verify_dir(&dir, &signer.verifier(), None, &mut |_, _| {});
+    let verified =
+        mig06_rail::audit::verify::verify_dir(&dir, &signer.verifier(), None, &mut |_, _| {});
     let bad = verified.unwrap_err().first_bad_record;
     let opened = mig06_rail::audit::file::FileStore::open(&dir, signer);
     match opened {

@@ -82,6 +82,32 @@ fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> AuditError {
     move |source| AuditError::Io { op, source }
 }
 
+/// Opens `path` only when it is (or is created as) a regular file, never through a symbolic
+/// link: a link planted in the audit directory must not redirect the store's writes (to the
+/// signing key, say). Checked before opening, and the opened file must be the one at `path`.
+fn open_regular(path: &Path, opts: &OpenOptions, op: &'static str) -> Result<File, AuditError> {
+    let refused = || AuditError::Io {
+        op,
+        source: std::io::Error::other(format!(
+            "{} is not a regular file (a symbolic link or another kind of file was put there)",
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        )),
+    };
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_file()) {
+        return Err(refused());
+    }
+    let f = opts.open(path).map_err(io(op))?;
+    let opened = f.metadata().map_err(io(op))?;
+    let at_path = std::fs::symlink_metadata(path).map_err(io(op))?;
+    if !at_path.file_type().is_file()
+        || (opened.dev(), opened.ino()) != (at_path.dev(), at_path.ino())
+    {
+        return Err(refused());
+    }
+    Ok(f)
+}
+
 /// Syncs a directory, so that the entries of files just created in it survive a power loss.
 fn sync_dir(dir: &Path) -> Result<(), AuditError> {
     File::open(dir)
@@ -98,19 +124,16 @@ impl FileStore {
     pub fn open(dir: &Path, signer: LogSigner) -> Result<Self, AuditError> {
         let created_dir = !dir.exists();
         std::fs::create_dir_all(dir).map_err(io("create audit directory"))?;
-        if created_dir {
-            if let Some(parent) = dir.parent() {
-                sync_dir(parent)?;
-            }
+        if let Some(parent) = dir.parent().filter(|_| created_dir) {
+            sync_dir(parent)?;
         }
         let log_path = dir.join(LOG_FILE);
         let created_log = !log_path.exists();
-        let log = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&log_path)
-            .map_err(io("open log"))?;
+        let log = open_regular(
+            &log_path,
+            OpenOptions::new().read(true).append(true).create(true),
+            "open log",
+        )?;
         if created_log {
             sync_dir(dir)?;
         }
@@ -132,7 +155,9 @@ impl FileStore {
             fail_checkpoint_write: false,
         };
         store.log.lock_exclusive().map_err(io("lock log"))?;
-        let result = store.open_locked();
+        let result = store
+            .check_log_identity()
+            .and_then(|()| store.open_locked());
         let unlock = store.log.unlock().map_err(io("unlock log"));
         result?;
         unlock?;
@@ -312,11 +337,11 @@ impl FileStore {
         }
         let path = self.dir.join(CHECKPOINTS_FILE);
         let created = !path.exists();
-        let mut f = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io("append checkpoint"))?;
+        let mut f = open_regular(
+            &path,
+            OpenOptions::new().append(true).create(true),
+            "append checkpoint",
+        )?;
         f.write_all(kept.as_bytes())
             .and_then(|()| f.sync_data())
             .map_err(io("append checkpoint"))?;
@@ -355,14 +380,11 @@ impl FileStore {
             let f = match &mut self.latest {
                 Some(f) => f,
                 // Opened without `append` or `truncate`: writes go where `write_all_at` puts them.
-                None => self.latest.insert(
-                    OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(false)
-                        .open(self.dir.join(LATEST_CHECKPOINT))
-                        .map_err(io("open checkpoint"))?,
-                ),
+                None => self.latest.insert(open_regular(
+                    &self.dir.join(LATEST_CHECKPOINT),
+                    OpenOptions::new().write(true).create(true).truncate(false),
+                    "open checkpoint",
+                )?),
             };
             f.write_all_at(note.as_bytes(), 0)
                 .map_err(io("write checkpoint"))?;
@@ -528,12 +550,29 @@ impl FileStore {
         self.syncs.load(Ordering::Relaxed)
     }
 
+    /// Whether the log file at its path is still the one this store holds open: a log renamed
+    /// over or removed while open would otherwise take appends that no one else can see.
+    fn check_log_identity(&self) -> Result<(), AuditError> {
+        let held = self.log.metadata().map_err(io("stat log"))?;
+        let at_path = std::fs::symlink_metadata(self.dir.join(LOG_FILE));
+        match at_path {
+            Ok(m) if m.file_type().is_file() && (m.dev(), m.ino()) == (held.dev(), held.ino()) => {
+                Ok(())
+            }
+            Ok(_) | Err(_) => Err(AuditError::CheckpointMismatch {
+                what: format!(
+                    "{LOG_FILE} was replaced or removed while the store had it open; restart the rail after `mig06 audit verify`"
+                ),
+            }),
+        }
+    }
+
     fn with_lock<T>(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
         self.log.lock_exclusive().map_err(io("lock log"))?;
-        let result = f(self);
+        let result = self.check_log_identity().and_then(|()| f(self));
         let unlocked = self.log.unlock().map_err(io("unlock log"));
         let value = result?;
         unlocked?;
