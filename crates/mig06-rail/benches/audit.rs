@@ -110,9 +110,13 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
         policies: vec![],
         errors: false,
     };
+    // An open record carries its attempt's deadline; one without is overdue and would be ended
+    // `ABORTED_INTERRUPTED` by the next append.
+    let deadline = Some(AuditRecord::deadline_in(Duration::from_secs(600)));
     let open = AuditRecord {
         kind: RecordKind::Open,
         decision: Some(permit.clone()),
+        deadline: deadline.clone(),
         ..base.clone()
     };
     match n % 5 {
@@ -166,6 +170,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
                 let open = AuditRecord {
                     kind: RecordKind::Open,
                     decision: Some(permit.clone()),
+                    deadline,
                     ..cont.clone()
                 };
                 vec![

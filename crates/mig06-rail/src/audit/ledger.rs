@@ -154,8 +154,9 @@ pub struct Ledger {
     tree: Tree,
     last: Hash,
     rules: LedgerRules,
-    /// Open records whose attempt has no terminal record yet.
-    pending: HashMap<AttemptId, AuditRecord>,
+    /// Open records whose attempt has no terminal record yet, with their deadline parsed once
+    /// (`None`: unreadable, so overdue).
+    pending: HashMap<AttemptId, (Option<time::OffsetDateTime>, AuditRecord)>,
     /// Records at or past this index are not covered by the latest signed checkpoint and must
     /// carry their own valid signature.
     covered: u64,
@@ -270,7 +271,8 @@ impl Ledger {
         let mut v: Vec<&AuditRecord> = self
             .pending
             .values()
-            .filter(|r| r.deadline_passed(now))
+            .filter(|(deadline, _)| deadline.is_none_or(|d| d < now))
+            .map(|(_, r)| r)
             .collect();
         v.sort_by_key(|r| r.seq);
         v
@@ -296,8 +298,12 @@ impl Ledger {
         })?;
         match record.kind {
             RecordKind::Open => {
+                let deadline = record.deadline.as_deref().and_then(|d| {
+                    time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                });
                 self.pending
-                    .insert(record.attempt_id.clone(), record.clone());
+                    .insert(record.attempt_id.clone(), (deadline, record.clone()));
             }
             RecordKind::Terminal => {
                 self.pending.remove(&record.attempt_id);

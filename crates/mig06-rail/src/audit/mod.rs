@@ -146,18 +146,6 @@ pub struct AuditRecord {
 pub const TERMINAL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AuditRecord {
-    /// Whether this open record's deadline is before `now`. A record without a readable
-    /// deadline (written before deadlines were recorded) is overdue: its writer is long gone.
-    #[must_use]
-    pub fn deadline_passed(&self, now: time::OffsetDateTime) -> bool {
-        self.deadline
-            .as_deref()
-            .and_then(|d| {
-                time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .is_none_or(|d| d < now)
-    }
-
     /// The terminal `ABORTED_INTERRUPTED` record that ends this open record's attempt: the same
     /// attempt, caller, request and provenance, so the claim it holds passes on along its chain.
     #[must_use]
