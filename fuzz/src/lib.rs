@@ -45,20 +45,6 @@ pub static SIGNER: LazyLock<LogSigner> =
 /// Its verifier.
 pub static VERIFIER: LazyLock<LogVerifier> = LazyLock::new(|| SIGNER.verifier());
 
-/// Keys that may appear in a rejection's field path: the request's own keys and the
-/// vocabulary's parameter names. Anything else must appear as `<key#N>`.
-const REQUEST_KEYS: &[&str] = &[
-    "request_id",
-    "trigger",
-    "subject",
-    "steps",
-    "action",
-    "params",
-    "continuation",
-    "evidence",
-    "reason",
-];
-
 /// Characters a rejection reason may contain: codes, counts, `phi:kind,kind`,
 /// `malformed_json(line L, column C)`.
 fn reason_char(c: char) -> bool {
@@ -76,7 +62,7 @@ fn path_is_recognised(path: &str) -> bool {
         return false;
     };
     let known = |k: &str| {
-        REQUEST_KEYS.contains(&k)
+        mig06_rail::request::REQUEST_KEYS.contains(&k)
             || VOCAB
                 .actions
                 .values()

@@ -344,7 +344,9 @@ impl Rejection {
     }
 }
 
-const REQUEST_KEYS: &[&str] = &[
+/// The request's own keys: the only keys (with the vocabulary's parameter names) a field path
+/// may name; any other key appears as `<key#N>`.
+pub const REQUEST_KEYS: &[&str] = &[
     "request_id",
     "trigger",
     "subject",

@@ -28,7 +28,7 @@ use mig06_tlog::{Tree, leaf_hash};
 
 use super::group::batch_failure;
 use super::ledger::{
-    self, Ledger, LineFault, check_checkpoints, fault, read_kept, read_latest, read_lines, seal,
+    self, Ledger, check_checkpoints, fault, read_kept, read_latest, read_lines, seal,
 };
 pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT, LOG_FILE};
 use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, hash_hex};
@@ -277,18 +277,7 @@ impl FileStore {
         let verifier = &self.verifier;
         let (complete, torn) = read_lines(&self.log, self.len, |_, line| {
             let index = ledger.size();
-            let record = ledger.decode(line).map_err(|f| {
-                AuditError::from(match f {
-                    LineFault::NotARecord => fault(
-                        Some(index),
-                        format!("record {index} is not a valid audit record"),
-                    ),
-                    LineFault::OutOfPlace => fault(
-                        Some(index),
-                        format!("record {index}: sequence number out of order"),
-                    ),
-                })
-            })?;
+            let record = ledger.decode(line)?;
             if !ledger.links(&record) {
                 return Err(fault(
                     Some(index),

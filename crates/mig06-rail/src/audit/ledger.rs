@@ -163,15 +163,6 @@ pub struct Ledger {
     uncovered: Uncovered,
 }
 
-/// What [`Ledger::decode`] found wrong with one line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LineFault {
-    /// Not an audit record.
-    NotARecord,
-    /// `seq` is not the record's index.
-    OutOfPlace,
-}
-
 impl Ledger {
     /// An empty ledger whose latest signed checkpoint covers `covered` records.
     #[must_use]
@@ -216,12 +207,25 @@ impl Ledger {
         &self.rules
     }
 
-    /// Parses one line as the next record.
-    pub(crate) fn decode(&self, line: &[u8]) -> Result<AuditRecord, LineFault> {
-        let record: AuditRecord =
-            serde_json::from_slice(line).map_err(|_| LineFault::NotARecord)?;
-        if record.seq != self.tree.size() {
-            return Err(LineFault::OutOfPlace);
+    /// Parses one line as the next record: an audit record whose `seq` is its index.
+    ///
+    /// # Errors
+    /// A [`LogFault`] naming the record.
+    pub(crate) fn decode(&self, line: &[u8]) -> Result<AuditRecord, LogFault> {
+        let index = self.tree.size();
+        let record: AuditRecord = serde_json::from_slice(line).map_err(|_| {
+            fault(
+                Some(index),
+                format!("record {index} is not a valid audit record"),
+            )
+        })?;
+        if record.seq != index {
+            return Err(fault(
+                Some(index),
+                format!(
+                    "record {index} is out of place (records were removed, inserted or reordered)"
+                ),
+            ));
         }
         Ok(record)
     }
@@ -649,18 +653,7 @@ impl LogView {
             let mut broken_link: Option<u64> = None;
             let read = read_lines(&file, 0, |offset, line| -> Result<(), ReadFault> {
                 let index = ledger.size();
-                let record = ledger.decode(line).map_err(|f| match f {
-                    LineFault::NotARecord => fault(
-                        Some(index),
-                        format!("record {index} is not a valid audit record"),
-                    ),
-                    LineFault::OutOfPlace => fault(
-                        Some(index),
-                        format!(
-                            "record {index} is out of place (records were removed, inserted or reordered)"
-                        ),
-                    ),
-                })?;
+                let record = ledger.decode(line)?;
                 let link_ok = ledger.links(&record);
                 if let Some(b) = broken_link {
                     let bad = if link_ok { b.saturating_sub(1) } else { b };
