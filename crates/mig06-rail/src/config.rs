@@ -173,6 +173,128 @@ impl ServerConfig {
     }
 }
 
+/// Where the audit log lives (the `[audit]` table).
+#[derive(Clone, PartialEq, Eq)]
+pub enum AuditBackend {
+    /// The embedded file store in `data_dir/audit` (the default): one machine.
+    File,
+    /// A PostgreSQL database that several rail instances share (built by the binary).
+    Postgres(PostgresAudit),
+}
+
+impl std::fmt::Debug for AuditBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File => f.write_str("File"),
+            Self::Postgres(p) => f.debug_tuple("Postgres").field(p).finish(),
+        }
+    }
+}
+
+/// A PostgreSQL audit store's connection settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresAudit {
+    url: String,
+    /// How long one connection attempt may take.
+    pub connect_timeout: std::time::Duration,
+}
+
+impl PostgresAudit {
+    /// Connection settings from a URL (or key=value string) and a connect timeout (as the
+    /// `[audit]` table gives them).
+    #[must_use]
+    pub fn new(url: String, connect_timeout: std::time::Duration) -> Self {
+        Self {
+            url,
+            connect_timeout,
+        }
+    }
+
+    /// The connection URL (or key=value string). It may hold a password: never log it.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::fmt::Debug for PostgresAudit {
+    // The URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresAudit")
+            .field("url", &"<redacted>")
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawBackend {
+    #[default]
+    File,
+    Postgres,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawAudit {
+    backend: RawBackend,
+    url: Option<String>,
+    url_env: Option<String>,
+    connect_timeout_ms: Option<u64>,
+}
+
+impl RawAudit {
+    fn resolve(self, path: &Path) -> Result<AuditBackend, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        match self.backend {
+            RawBackend::File => {
+                if self.url.is_some() || self.url_env.is_some() {
+                    return Err(invalid(
+                        "audit.url and audit.url_env apply to backend = \"postgres\" only".into(),
+                    ));
+                }
+                Ok(AuditBackend::File)
+            }
+            RawBackend::Postgres => {
+                let url = match (self.url, self.url_env) {
+                    (Some(url), None) => url,
+                    (None, Some(var)) => std::env::var(&var).map_err(|_| {
+                        invalid(format!(
+                            "audit.url_env names the environment variable {var}, which is not set"
+                        ))
+                    })?,
+                    (Some(_), Some(_)) => {
+                        return Err(invalid(
+                            "give one of audit.url and audit.url_env, not both".into(),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(invalid(
+                            "backend = \"postgres\" needs audit.url or audit.url_env".into(),
+                        ));
+                    }
+                };
+                let ms = self.connect_timeout_ms.unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS);
+                if ms == 0 {
+                    return Err(invalid("audit.connect_timeout_ms must be positive".into()));
+                }
+                Ok(AuditBackend::Postgres(PostgresAudit {
+                    url,
+                    connect_timeout: std::time::Duration::from_millis(ms),
+                }))
+            }
+        }
+    }
+}
+
+/// How long one connection attempt to the audit database may take by default: an attempt that
+/// finds the database unreachable ends `ABORTED_AUDIT_UNCONFIRMED` within it.
+const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2_000;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -189,6 +311,8 @@ struct RawConfig {
     callers: Vec<CallerConfig>,
     #[serde(default)]
     server: ServerConfig,
+    #[serde(default)]
+    audit: RawAudit,
 }
 
 fn default_timeout() -> u64 {
@@ -221,6 +345,8 @@ pub struct Config {
     pub callers: Vec<CallerConfig>,
     /// Limits of the HTTP service.
     pub server: ServerConfig,
+    /// Where the audit log lives.
+    pub audit: AuditBackend,
 }
 
 impl Config {
@@ -300,6 +426,7 @@ impl Config {
                 message: "attempt_timeout_ms must be positive".into(),
             });
         }
+        let audit = raw.audit.resolve(path)?;
         let executor = match raw.executor {
             ExecutorConfig::Command { program, args } => ExecutorConfig::Command {
                 program: base.join(program),
@@ -318,6 +445,7 @@ impl Config {
             executor,
             callers: raw.callers,
             server: raw.server,
+            audit,
         })
     }
 

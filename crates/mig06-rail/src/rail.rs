@@ -14,7 +14,7 @@ use crate::attempt::{Attempt, SharedStore, TerminalFlag};
 use crate::audit::file::{FileStore, OpenReport};
 use crate::audit::group::GroupCommit;
 use crate::audit::{AuditError, AuditRecord, AuditStore, RecordKind, now_rfc3339};
-use crate::config::{CallerConfig, CallerKind, Config, ExecutorConfig};
+use crate::config::{AuditBackend, CallerConfig, CallerKind, Config, ExecutorConfig};
 use crate::executor::command::CommandExecutor;
 use crate::executor::reference::ReferenceExecutor;
 use crate::executor::{Deadline, Executor};
@@ -46,6 +46,9 @@ pub enum RailError {
     /// The configured executor needs a binary-level component (the HTTP executor).
     #[error("executor kind http must be supplied by the binary")]
     ExecutorNotSupplied,
+    /// The configured audit backend needs a binary-level component (the PostgreSQL store).
+    #[error("audit backend postgres must be supplied by the binary")]
+    StoreNotSupplied,
 }
 
 /// Why a caller was not admitted. No attempt exists for an unauthenticated caller.
@@ -146,13 +149,35 @@ impl Rail {
     /// # Errors
     /// [`RailError`] when any part fails; the rail does not start half-configured.
     pub fn open(config: Config, executor: Option<Box<dyn Executor>>) -> Result<Self, RailError> {
+        Self::open_with(config, None, executor)
+    }
+
+    /// As [`Rail::open`], with the audit store the binary built for a backend the library does
+    /// not hold (PostgreSQL) and what opening it found; `None` opens the configured file store.
+    ///
+    /// # Errors
+    /// As [`Rail::open`]; [`RailError::StoreNotSupplied`] when the configuration names the
+    /// PostgreSQL backend and no store is given.
+    pub fn open_with(
+        config: Config,
+        store: Option<(Box<dyn AuditStore>, OpenReport)>,
+        executor: Option<Box<dyn Executor>>,
+    ) -> Result<Self, RailError> {
         let gate = PolicyGate::load(&config.policy_bundle, Some(&config.policy_digest))?;
         let detector =
             mig06_phi::Detector::new().map_err(|e| RailError::Detector(e.to_string()))?;
         let signer = load_signer(&config)?;
         let verifier = signer.verifier();
-        let store = FileStore::open(&audit_dir(&config), signer)?;
-        let open_report = store.open_report().clone();
+        let (store, open_report): (Box<dyn AuditStore>, OpenReport) = match (&config.audit, store)
+        {
+            (_, Some(supplied)) => supplied,
+            (AuditBackend::File, None) => {
+                let store = FileStore::open(&audit_dir(&config), signer)?;
+                let report = store.open_report().clone();
+                (Box::new(store), report)
+            }
+            (AuditBackend::Postgres(_), None) => return Err(RailError::StoreNotSupplied),
+        };
         let executor: Box<dyn Executor> = match (&config.executor, executor) {
             (_, Some(e)) => e,
             (ExecutorConfig::Reference, None) => Box::new(ReferenceExecutor::new(&config.data_dir)),
@@ -163,14 +188,7 @@ impl Rail {
             )),
             (ExecutorConfig::Http { .. }, None) => return Err(RailError::ExecutorNotSupplied),
         };
-        let mut rail = Self::from_parts(
-            config,
-            gate,
-            Box::new(detector),
-            Box::new(store),
-            executor,
-            verifier,
-        );
+        let mut rail = Self::from_parts(config, gate, Box::new(detector), store, executor, verifier);
         rail.store.note_size(open_report.records);
         rail.open_report = open_report;
         Ok(rail)

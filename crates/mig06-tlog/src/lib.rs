@@ -110,6 +110,19 @@ impl Tree {
         }
     }
 
+    /// Cuts the tree back to its first `size` leaves (no-op when it has fewer): level `k` holds
+    /// the `size >> k` complete subtrees of the smaller tree, exactly what pushing those leaves
+    /// again would build.
+    pub fn truncate(&mut self, size: u64) {
+        for (k, row) in self.levels.iter_mut().enumerate() {
+            let keep = size.checked_shr(k as u32).unwrap_or(0);
+            row.truncate(usize::try_from(keep).unwrap_or(usize::MAX));
+        }
+        while self.levels.last().is_some_and(Vec::is_empty) {
+            self.levels.pop();
+        }
+    }
+
     /// Number of leaves.
     #[must_use]
     pub fn size(&self) -> u64 {

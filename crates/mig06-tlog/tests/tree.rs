@@ -448,3 +448,29 @@ proptest! {
         prop_assert!(verify_consistency(old, size, &old_root, &tree.root(), &proof).is_ok());
     }
 }
+
+proptest::proptest! {
+    /// A tree cut back to `keep` leaves is the tree of those leaves: same roots, same proofs,
+    /// and leaves pushed after the cut build what pushing them onto the smaller tree builds.
+    #[test]
+    fn truncate_is_the_tree_of_the_first_leaves(n in 0u64..300, keep in 0u64..320, more in 0u64..40) {
+        let leaves: Vec<Hash> = (0..n + more).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut cut = Tree::from_leaves(leaves.iter().take(n as usize).copied());
+        cut.truncate(keep);
+        let kept = keep.min(n);
+        let expected = Tree::from_leaves(leaves.iter().take(kept as usize).copied());
+        proptest::prop_assert_eq!(cut.size(), kept);
+        proptest::prop_assert_eq!(cut.root(), expected.root());
+        for i in 0..kept {
+            proptest::prop_assert_eq!(cut.inclusion_proof(i, kept).ok(), expected.inclusion_proof(i, kept).ok());
+        }
+        let mut grown = cut;
+        let mut expected_grown = expected;
+        for l in leaves.iter().skip(kept as usize).take(more as usize) {
+            grown.push(*l);
+            expected_grown.push(*l);
+        }
+        proptest::prop_assert_eq!(grown.root(), expected_grown.root());
+        proptest::prop_assert_eq!(grown.size(), expected_grown.size());
+    }
+}

@@ -49,7 +49,9 @@ pub struct LogFault {
     pub message: String,
 }
 
-pub(crate) fn fault(index: Option<u64>, message: impl Into<String>) -> LogFault {
+/// A [`LogFault`] naming record `index` (when known).
+#[must_use]
+pub fn fault(index: Option<u64>, message: impl Into<String>) -> LogFault {
     LogFault {
         first_bad_record: index,
         message: message.into(),
@@ -195,6 +197,19 @@ impl Ledger {
         self.last
     }
 
+    /// Calls `f` with the tree as it will be once `leaves` are appended, then puts the tree back:
+    /// a store that must sign checkpoints in the same transaction as the records they cover
+    /// signs them before the commit, and admits the records only once it is confirmed.
+    pub fn with_staged<T>(&mut self, leaves: &[Hash], f: impl FnOnce(&Tree) -> T) -> T {
+        let size = self.tree.size();
+        for l in leaves {
+            self.tree.push(*l);
+        }
+        let out = f(&self.tree);
+        self.tree.truncate(size);
+        out
+    }
+
     /// Records past the latest signed checkpoint.
     #[must_use]
     pub fn uncovered(&self) -> Uncovered {
@@ -211,7 +226,7 @@ impl Ledger {
     ///
     /// # Errors
     /// A [`LogFault`] naming the record.
-    pub(crate) fn decode(&self, line: &[u8]) -> Result<AuditRecord, LogFault> {
+    pub fn decode(&self, line: &[u8]) -> Result<AuditRecord, LogFault> {
         let index = self.tree.size();
         let record: AuditRecord = serde_json::from_slice(line).map_err(|_| {
             fault(
@@ -231,7 +246,8 @@ impl Ledger {
     }
 
     /// Whether `record` links to the previous record.
-    pub(crate) fn links(&self, record: &AuditRecord) -> bool {
+    #[must_use]
+    pub fn links(&self, record: &AuditRecord) -> bool {
         record.prev == hash_hex(&self.last)
     }
 
@@ -240,7 +256,7 @@ impl Ledger {
     ///
     /// # Errors
     /// A [`LogFault`] naming the record.
-    pub(crate) fn admit(
+    pub fn admit(
         &mut self,
         line: &[u8],
         record: &AuditRecord,
@@ -317,13 +333,17 @@ impl Ledger {
     }
 
     /// Marks every admitted record as covered by a signed checkpoint (the store just signed one).
-    pub(crate) fn mark_covered(&mut self) {
+    pub fn mark_covered(&mut self) {
         self.covered = self.tree.size();
         self.uncovered = Uncovered::default();
     }
 
     /// Pushes a record the store itself just sealed and made durable.
-    pub(crate) fn push_own(&mut self, line: &[u8], record: &AuditRecord) -> Result<(), LogFault> {
+    ///
+    /// # Errors
+    /// A [`LogFault`] when the record breaks a rule of the log (the store staged it against
+    /// the same rules, so this means the store's own state is wrong).
+    pub fn push_own(&mut self, line: &[u8], record: &AuditRecord) -> Result<(), LogFault> {
         let index = self.tree.size();
         self.check_rules(index, record)?;
         let h = leaf_hash(line);
@@ -377,18 +397,24 @@ pub fn read_latest(
     verifier: &LogVerifier,
 ) -> Result<Option<(String, Checkpoint)>, LogFault> {
     match std::fs::read_to_string(dir.join(LATEST_CHECKPOINT)) {
-        Ok(note) => {
-            let cp = verifier.verify(&note).map_err(|e| {
-                fault(
-                    None,
-                    format!("{LATEST_CHECKPOINT}: {e} (not signed by this log's key, or altered)"),
-                )
-            })?;
-            Ok(Some((note, cp)))
-        }
+        Ok(note) => verify_latest(note, verifier).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(fault(None, format!("cannot read {LATEST_CHECKPOINT}: {e}"))),
     }
+}
+
+/// Verifies the latest signed checkpoint's note, wherever the store keeps it.
+///
+/// # Errors
+/// A [`LogFault`] when it is not signed by this log's key.
+pub fn verify_latest(note: String, verifier: &LogVerifier) -> Result<(String, Checkpoint), LogFault> {
+    let cp = verifier.verify(&note).map_err(|e| {
+        fault(
+            None,
+            format!("{LATEST_CHECKPOINT}: {e} (not signed by this log's key, or altered)"),
+        )
+    })?;
+    Ok((note, cp))
 }
 
 /// Reads and verifies every note of [`CHECKPOINTS_FILE`] (empty when absent): each must be
@@ -401,7 +427,19 @@ pub fn read_kept(
     dir: &Path,
     verifier: &LogVerifier,
 ) -> Result<Vec<(String, Checkpoint)>, LogFault> {
-    let notes = read_notes(&dir.join(CHECKPOINTS_FILE))?;
+    verify_kept(read_notes(&dir.join(CHECKPOINTS_FILE))?, verifier)
+}
+
+/// Verifies kept checkpoint notes, in order, wherever the store keeps them: each must be
+/// signed by this log's key, at a multiple of [`CHECKPOINT_EVERY`], in increasing order with no
+/// gap.
+///
+/// # Errors
+/// A [`LogFault`] naming the first bad kept checkpoint.
+pub fn verify_kept(
+    notes: Vec<String>,
+    verifier: &LogVerifier,
+) -> Result<Vec<(String, Checkpoint)>, LogFault> {
     let mut out: Vec<(String, Checkpoint)> = Vec::with_capacity(notes.len());
     for (i, note) in notes.into_iter().enumerate() {
         let cp = verifier.verify(&note).map_err(|e| {
@@ -613,6 +651,73 @@ fn read_notes(path: &Path) -> Result<Vec<String>, LogFault> {
     Ok(notes)
 }
 
+/// Reads a log record by record, in log order, from any store: each line is decoded, linked to
+/// the one before and admitted to a [`Ledger`] (its own signature when no signed checkpoint
+/// covers it, then the log's rules). A broken link at index i is blamed on record i - 1 or i
+/// once record i + 1 shows which: a record whose body was altered breaks the next record's
+/// link, not its own.
+#[derive(Debug)]
+pub struct LineChecker<'v> {
+    ledger: Ledger,
+    verifier: &'v LogVerifier,
+    broken_link: Option<u64>,
+}
+
+impl<'v> LineChecker<'v> {
+    /// A checker for a log whose latest signed checkpoint covers `covered` records.
+    #[must_use]
+    pub fn new(covered: u64, verifier: &'v LogVerifier) -> Self {
+        Self {
+            ledger: Ledger::new(covered),
+            verifier,
+            broken_link: None,
+        }
+    }
+
+    /// Records admitted so far.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.ledger.size()
+    }
+
+    /// Checks and admits the next line (without its newline); returns its record.
+    ///
+    /// # Errors
+    /// A [`LogFault`] naming the first bad record.
+    pub fn push(&mut self, line: &[u8]) -> Result<AuditRecord, LogFault> {
+        let index = self.ledger.size();
+        let record = self.ledger.decode(line)?;
+        let link_ok = self.ledger.links(&record);
+        if let Some(b) = self.broken_link {
+            let bad = if link_ok { b.saturating_sub(1) } else { b };
+            return Err(fault(
+                Some(bad),
+                format!("record {bad} was altered: the hash chain breaks at record {b}"),
+            ));
+        }
+        if !link_ok {
+            self.broken_link = Some(index);
+        }
+        self.ledger.admit(line, &record, self.verifier)?;
+        Ok(record)
+    }
+
+    /// The ledger of every line pushed.
+    ///
+    /// # Errors
+    /// A [`LogFault`] when the last record's link was broken.
+    pub fn finish(self) -> Result<Ledger, LogFault> {
+        if let Some(b) = self.broken_link {
+            let bad = b.saturating_sub(1);
+            return Err(fault(
+                Some(bad),
+                format!("record {bad} or {b} was altered: the hash chain breaks at record {b}"),
+            ));
+        }
+        Ok(self.ledger)
+    }
+}
+
 /// An auditor's read-only view of a log directory: it takes no lock, cuts nothing, signs
 /// nothing and needs only the log's public key. It runs the same checks as opening the store.
 #[derive(Debug)]
@@ -637,7 +742,6 @@ impl LogView {
     ) -> Result<Self, LogFault> {
         let latest = read_latest(dir, verifier)?;
         let kept = read_kept(dir, verifier)?;
-        let mut ledger = Ledger::new(latest.as_ref().map_or(0, |(_, cp)| cp.size));
         let path = dir.join(LOG_FILE);
         let file = match File::open(&path) {
             Ok(f) => Some(f),
@@ -645,28 +749,13 @@ impl LogView {
             Err(e) => return Err(fault(None, format!("cannot open {LOG_FILE}: {e}"))),
         };
         let mut torn_tail = 0;
+        let mut checker = LineChecker::new(latest.as_ref().map_or(0, |(_, cp)| cp.size), verifier);
         if let Some(file) = file {
             let total = file.metadata().map(|m| m.len()).unwrap_or(0);
             let mut next_report = 0u64;
-            // A broken link at index i is localised when record i + 1 is read: a record whose
-            // body was altered breaks the next record's link, not its own.
-            let mut broken_link: Option<u64> = None;
             let read = read_lines(&file, 0, |offset, line| -> Result<(), ReadFault> {
-                let index = ledger.size();
-                let record = ledger.decode(line)?;
-                let link_ok = ledger.links(&record);
-                if let Some(b) = broken_link {
-                    let bad = if link_ok { b.saturating_sub(1) } else { b };
-                    return Err(fault(
-                        Some(bad),
-                        format!("record {bad} was altered: the hash chain breaks at record {b}"),
-                    )
-                    .into());
-                }
-                if !link_ok {
-                    broken_link = Some(index);
-                }
-                ledger.admit(line, &record, verifier)?;
+                let index = checker.size();
+                let record = checker.push(line)?;
                 on_record(index, line, &record);
                 if offset >= next_report {
                     progress(offset, total);
@@ -677,14 +766,22 @@ impl LogView {
             let read = read.map_err(|e| e.0)?;
             progress(read.0, total);
             torn_tail = read.1;
-            if let Some(b) = broken_link {
-                let bad = b.saturating_sub(1);
-                return Err(fault(
-                    Some(bad),
-                    format!("record {bad} or {b} was altered: the hash chain breaks at record {b}"),
-                ));
-            }
         }
+        Self::assemble(checker.finish()?, latest, kept, torn_tail)
+    }
+
+    /// The view of a log read by a [`LineChecker`] from any store, with its checkpoints as the
+    /// store holds them (already verified by [`verify_latest`] and [`verify_kept`]): the
+    /// checkpoints are checked against the records as [`check_checkpoints`] does.
+    ///
+    /// # Errors
+    /// A [`LogFault`] when a checkpoint disagrees with the records.
+    pub fn assemble(
+        ledger: Ledger,
+        latest: Option<(String, Checkpoint)>,
+        kept: Vec<(String, Checkpoint)>,
+        torn_tail: u64,
+    ) -> Result<Self, LogFault> {
         check_checkpoints(ledger.tree(), latest.as_ref().map(|(_, cp)| cp), &kept)?;
         Ok(Self {
             ledger,
@@ -698,6 +795,12 @@ impl LogView {
     #[must_use]
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The checked ledger, for a writer that goes on appending to the log it read.
+    #[must_use]
+    pub fn into_ledger(self) -> Ledger {
+        self.ledger
     }
 
     /// The latest signed checkpoint, as the file holds it, and its body.

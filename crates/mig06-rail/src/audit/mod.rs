@@ -53,6 +53,15 @@ pub enum AuditError {
     /// The log's signing key could not be read or used.
     #[error("audit log signing key: {0}")]
     Key(String),
+    /// The audit database refused or failed an operation (the append is not confirmed). The
+    /// message is the database's, never a record's contents or a connection secret.
+    #[error("audit database error during {op}: {message}")]
+    Backend {
+        /// What was being done.
+        op: &'static str,
+        /// What the database or the connection reported.
+        message: String,
+    },
     /// A record could not be serialised.
     #[error("audit record could not be encoded")]
     Encode,

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use mig06_tlog::checkpoint::LogVerifier;
+use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
 
 use super::Hash;
 use super::ledger::{LogFault, LogView, Uncovered, check_against_tree, fault};
@@ -51,17 +51,33 @@ pub fn verify_dir(
     trusted: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyFailure> {
-    let trusted = trusted
-        .map(|note| {
-            verifier.verify(note).map_err(|e| {
-                fault(
-                    None,
-                    format!("the trusted checkpoint: {e} (not signed by this log's key)"),
-                )
-            })
-        })
-        .transpose()?;
+    let trusted = trusted.map(|note| trusted_checkpoint(note, verifier)).transpose()?;
     let view = LogView::open(dir, verifier, &mut |_, _, _| {}, progress)?;
+    verify_view(&view, trusted.as_ref())
+}
+
+/// Verifies a checkpoint note an auditor kept (from an evidence token or an earlier run).
+///
+/// # Errors
+/// A [`VerifyFailure`] when it is not signed by this log's key.
+pub fn trusted_checkpoint(note: &str, verifier: &LogVerifier) -> Result<Checkpoint, VerifyFailure> {
+    verifier.verify(note).map_err(|e| {
+        fault(
+            None,
+            format!("the trusted checkpoint: {e} (not signed by this log's key)"),
+        )
+    })
+}
+
+/// The report on a log a [`LogView`] has read and checked, from any store; with `trusted`,
+/// the log must also extend that checkpoint.
+///
+/// # Errors
+/// A [`VerifyFailure`] when the log does not extend `trusted`.
+pub fn verify_view(
+    view: &LogView,
+    trusted: Option<&Checkpoint>,
+) -> Result<VerifyReport, VerifyFailure> {
     let tree = view.ledger().tree();
     let mut checkpoints = view.kept().len() as u64;
     let latest_size = match view.latest() {
@@ -71,7 +87,7 @@ pub fn verify_dir(
         }
         None => 0,
     };
-    if let Some(t) = &trusted {
+    if let Some(t) = trusted {
         // The tree the log's own checkpoints were checked against has the trusted root at the
         // trusted size: the log extends what the auditor kept.
         check_against_tree(t, tree, "the trusted checkpoint")?;

@@ -1,0 +1,240 @@
+//! Connections, session settings, the schema and its migration.
+//!
+//! Statements that carry values are built as text only from values with a closed alphabet
+//! (integers, hex, ULIDs checked by their type): the batch is two simple-query round trips, and
+//! hex keeps every byte exact whatever the database's encoding.
+
+use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use mig06_rail::config::PostgresAudit;
+use postgres::config::Host;
+use postgres::{Client, NoTls, SimpleQueryMessage};
+
+use crate::{Grants, MigrateReport, PgError, SCHEMA_VERSION};
+
+/// The schema of [`SCHEMA_VERSION`] 1.
+const SCHEMA_V1: &str = include_str!("schema.sql");
+
+/// How long a batch waits for another instance's head lock before it fails.
+pub(crate) const LOCK_TIMEOUT: &str = "5s";
+/// A session idle inside a transaction this long (a writer that stopped while holding the head
+/// lock) is ended by the server, which frees the lock for the other instances.
+pub(crate) const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
+/// A writer's statement taking longer than this fails (the batch is not confirmed).
+pub(crate) const STATEMENT_TIMEOUT: &str = "10s";
+
+fn sql_error(op: &'static str) -> impl FnOnce(postgres::Error) -> PgError {
+    move |e| PgError::Sql {
+        op,
+        message: describe(&e),
+    }
+}
+
+/// A database error's own message and code; never the statement (it may hold record bytes).
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None if e.is_closed() => "the connection is closed".to_owned(),
+        None => e.to_string(),
+    }
+}
+
+/// Connects with the configured settings. A TCP host name is resolved here, on the calling
+/// thread, and handed to the driver as an address: the driver would otherwise resolve it on a
+/// blocking-pool thread, and the rail starts no threads.
+pub(crate) fn connect(settings: &PostgresAudit) -> Result<Client, PgError> {
+    let mut config: postgres::Config = settings.url().parse().map_err(|_| PgError::BadUrl)?;
+    config.connect_timeout(settings.connect_timeout);
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(10));
+    if config.get_hostaddrs().is_empty() {
+        let ports = config.get_ports().to_vec();
+        let mut addrs: Vec<IpAddr> = Vec::new();
+        for (i, host) in config.get_hosts().iter().enumerate() {
+            match host {
+                Host::Tcp(name) => {
+                    let port = ports
+                        .get(i)
+                        .or_else(|| ports.first())
+                        .copied()
+                        .unwrap_or(5432);
+                    let ip = match name.parse::<IpAddr>() {
+                        Ok(ip) => ip,
+                        Err(_) => (name.as_str(), port)
+                            .to_socket_addrs()
+                            .ok()
+                            .and_then(|mut a| a.next())
+                            .map(|a| a.ip())
+                            .ok_or_else(|| {
+                                PgError::Connect("the database host name does not resolve".into())
+                            })?,
+                    };
+                    addrs.push(ip);
+                }
+                // A Unix socket needs no address; addresses must then be given for no host.
+                Host::Unix(_) => {
+                    addrs.clear();
+                    break;
+                }
+            }
+        }
+        if addrs.len() == config.get_hosts().len() {
+            for ip in addrs {
+                config.hostaddr(ip);
+            }
+        }
+    }
+    config
+        .connect(NoTls)
+        .map_err(|e| PgError::Connect(describe(&e)))
+}
+
+/// Connects as a writer: synchronous commit always on (a commit returns only once it is
+/// durable), and bounded waits.
+pub(crate) fn connect_writer(settings: &PostgresAudit) -> Result<Client, PgError> {
+    let mut client = connect(settings)?;
+    client
+        .batch_execute(&format!(
+            "SET synchronous_commit TO on; SET lock_timeout TO '{LOCK_TIMEOUT}'; \
+             SET idle_in_transaction_session_timeout TO '{IDLE_IN_TRANSACTION_TIMEOUT}'; \
+             SET statement_timeout TO '{STATEMENT_TIMEOUT}'"
+        ))
+        .map_err(sql_error("set session"))?;
+    check_schema(&mut client)?;
+    Ok(client)
+}
+
+/// The schema version the database holds (`None`: no schema).
+fn schema_version(client: &mut Client) -> Result<Option<i32>, PgError> {
+    let exists = client
+        .query_one("SELECT to_regclass('mig06_meta') IS NOT NULL", &[])
+        .map_err(sql_error("read schema version"))?;
+    if !exists.get::<_, bool>(0) {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt("SELECT schema_version FROM mig06_meta", &[])
+        .map_err(sql_error("read schema version"))?;
+    Ok(row.map(|r| r.get::<_, i32>(0)))
+}
+
+/// Refuses a database without the schema or with a version this build does not know.
+pub(crate) fn check_schema(client: &mut Client) -> Result<(), PgError> {
+    match schema_version(client)? {
+        None => Err(PgError::NoSchema),
+        Some(SCHEMA_VERSION) => Ok(()),
+        Some(found) => Err(PgError::UnknownSchema {
+            found,
+            known: SCHEMA_VERSION,
+        }),
+    }
+}
+
+/// A role name usable as an identifier without quoting questions.
+fn role_ident(role: &str) -> Result<String, PgError> {
+    let ok = !role.is_empty()
+        && role.len() <= 63
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(format!("\"{role}\""))
+    } else {
+        Err(PgError::Sql {
+            op: "grant",
+            message: "a role name must be 1 to 63 ASCII letters, digits or underscores".into(),
+        })
+    }
+}
+
+/// Creates the schema, or upgrades it to [`SCHEMA_VERSION`], in one transaction; grants the
+/// writer and reader roles when given. Run it as the schema's owner.
+///
+/// # Errors
+/// [`PgError`] when the database is unreachable, a statement fails, or the database has a
+/// version newer than this build.
+pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateReport, PgError> {
+    let mut client = connect(settings)?;
+    let mut tx = client.transaction().map_err(sql_error("begin migrate"))?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS mig06_meta (
+             singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+             schema_version integer NOT NULL
+         );
+         LOCK TABLE mig06_meta IN ACCESS EXCLUSIVE MODE",
+    )
+    .map_err(sql_error("create schema table"))?;
+    let from = tx
+        .query_opt("SELECT schema_version FROM mig06_meta", &[])
+        .map_err(sql_error("read schema version"))?
+        .map(|r| r.get::<_, i32>(0));
+    match from {
+        None => {
+            tx.batch_execute(SCHEMA_V1)
+                .map_err(sql_error("create schema"))?;
+            tx.execute(
+                "INSERT INTO mig06_meta (singleton, schema_version) VALUES (true, $1)",
+                &[&SCHEMA_VERSION],
+            )
+            .map_err(sql_error("record schema version"))?;
+        }
+        Some(SCHEMA_VERSION) => {}
+        Some(found) => {
+            return Err(PgError::UnknownSchema {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+    }
+    const LOG_TABLES: &str = "mig06_records, mig06_claims, mig06_checkpoints";
+    if let Some(w) = &grants.writer {
+        let w = role_ident(w)?;
+        tx.batch_execute(&format!(
+            "REVOKE ALL ON {LOG_TABLES}, mig06_head, mig06_meta FROM {w};
+             GRANT SELECT, INSERT ON {LOG_TABLES} TO {w};
+             GRANT SELECT, UPDATE ON mig06_head TO {w};
+             GRANT SELECT ON mig06_meta TO {w}"
+        ))
+        .map_err(sql_error("grant writer"))?;
+    }
+    if let Some(r) = &grants.reader {
+        let r = role_ident(r)?;
+        tx.batch_execute(&format!(
+            "REVOKE ALL ON {LOG_TABLES}, mig06_head, mig06_meta FROM {r};
+             GRANT SELECT ON {LOG_TABLES}, mig06_head, mig06_meta TO {r}"
+        ))
+        .map_err(sql_error("grant reader"))?;
+    }
+    tx.commit().map_err(sql_error("commit migrate"))?;
+    Ok(MigrateReport {
+        from,
+        to: SCHEMA_VERSION,
+    })
+}
+
+/// The rows of every statement a simple query ran, in order, as text cells.
+pub(crate) fn rows(messages: &[SimpleQueryMessage]) -> impl Iterator<Item = &postgres::SimpleQueryRow> {
+    messages.iter().filter_map(|m| match m {
+        SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    })
+}
+
+/// A cell selected as `encode(…, 'hex')`.
+pub(crate) fn hex_cell(cell: Option<&str>) -> Option<Vec<u8>> {
+    hex::decode(cell?).ok()
+}
+
+/// A byte string as a `bytea` expression (hex: no quoting question, every byte exact).
+pub(crate) fn bytea_literal(bytes: &[u8]) -> String {
+    format!("decode('{}', 'hex')", hex::encode(bytes))
+}
+
+/// A UTF-8 string as a `text` expression built from hex (no quoting question).
+pub(crate) fn text_literal(text: &str) -> String {
+    format!(
+        "convert_from(decode('{}', 'hex'), 'UTF8')",
+        hex::encode(text.as_bytes())
+    )
+}

@@ -1,0 +1,495 @@
+//! The writing store: one connection, one batch transaction at a time, the head row locked for
+//! each.
+
+use mig06_rail::audit::file::{CHECKPOINT_EVERY, OpenReport};
+use mig06_rail::audit::group::batch_failure;
+use mig06_rail::audit::ledger::{Ledger, fault, seal};
+use mig06_rail::audit::{
+    Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, hash_hex,
+};
+use mig06_rail::config::PostgresAudit;
+use mig06_rail::ids::AttemptId;
+use mig06_rail::outcome::TerminalCode;
+use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
+use mig06_tlog::{Tree, leaf_hash};
+use postgres::Client;
+
+use crate::PgError;
+use crate::sql::{bytea_literal, connect_writer, describe, hex_cell, rows, text_literal};
+use crate::view::read_log;
+
+/// The PostgreSQL audit store of one rail instance.
+pub struct PgStore {
+    settings: PostgresAudit,
+    /// `None` after an error: the next operation connects anew (never the same operation).
+    client: Option<Client>,
+    ledger: Ledger,
+    signer: LogSigner,
+    verifier: LogVerifier,
+    report: OpenReport,
+    commits: u64,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("records", &self.ledger.size())
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(op: &'static str) -> impl FnOnce(postgres::Error) -> AuditError {
+    move |e| AuditError::Backend {
+        op,
+        message: describe(&e),
+    }
+}
+
+fn protocol(op: &'static str, message: &str) -> AuditError {
+    AuditError::Backend {
+        op,
+        message: message.to_owned(),
+    }
+}
+
+/// Checks one line read from the database as the next record and admits it.
+fn admit_line(ledger: &mut Ledger, verifier: &LogVerifier, line: &[u8]) -> Result<(), AuditError> {
+    let index = ledger.size();
+    let record = ledger.decode(line)?;
+    if !ledger.links(&record) {
+        return Err(fault(
+            Some(index),
+            format!("record {index}: the link to the previous record is broken"),
+        )
+        .into());
+    }
+    ledger.admit(line, &record, verifier)?;
+    Ok(())
+}
+
+/// Opens the store: connects as a writer, refuses an unknown schema, reads and checks the whole
+/// log (as `audit verify` does), then ends every open record past its deadline
+/// `ABORTED_INTERRUPTED` before any caller's work.
+///
+/// # Errors
+/// [`PgError`] when the database is unreachable, has no known schema, or its log does not check
+/// out.
+pub fn open_store(
+    settings: &PostgresAudit,
+    signer: LogSigner,
+) -> Result<(PgStore, OpenReport), PgError> {
+    let mut client = connect_writer(settings)?;
+    let verifier = signer.verifier();
+    let read = read_log(&mut client, &verifier, &mut |_, _, _| {}, &mut |_, _| {})?;
+    mig06_rail::audit::ledger::check_checkpoints(
+        read.ledger.tree(),
+        read.latest.as_ref().map(|(_, cp)| cp),
+        &read.kept,
+    )?;
+    let mut store = PgStore {
+        settings: settings.clone(),
+        client: Some(client),
+        ledger: read.ledger,
+        signer,
+        verifier,
+        report: OpenReport::default(),
+        commits: 0,
+    };
+    if !store
+        .ledger
+        .overdue(time::OffsetDateTime::now_utc())
+        .is_empty()
+    {
+        store
+            .append_batch_inner(Vec::new())
+            .map_err(|e| PgError::Sql {
+                op: "end interrupted attempts",
+                message: e.to_string(),
+            })?;
+    }
+    store.report.records = store.ledger.size();
+    let report = store.report.clone();
+    Ok((store, report))
+}
+
+/// One record staged in a batch.
+struct Staged {
+    slot: Option<usize>,
+    index: u64,
+    leaf: Hash,
+    bytes: Vec<u8>,
+    record: AuditRecord,
+}
+
+impl PgStore {
+    /// Records in the log as this instance last read it.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.ledger.size()
+    }
+
+    /// What opening found, and attempts this store has ended `ABORTED_INTERRUPTED` since.
+    #[must_use]
+    pub fn report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    fn client(&mut self) -> Result<Client, AuditError> {
+        match self.client.take() {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => connect_writer(&self.settings).map_err(AuditError::from),
+        }
+    }
+
+    /// Runs `f` on the connection; keeps the connection only when `f` succeeded. After any
+    /// error the connection is dropped (the server then rolls back whatever was open and frees
+    /// the head lock) and the next operation connects anew.
+    fn with_client<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self, &mut Client) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        let mut client = self.client()?;
+        let out = f(self, &mut client);
+        if out.is_ok() {
+            self.client = Some(client);
+        }
+        out
+    }
+
+    /// Reads the records other instances committed since this one last looked, without the
+    /// head lock: commits are serialised by it, so committed records are a gap-free prefix.
+    fn catch_up(&mut self, client: &mut Client) -> Result<(), AuditError> {
+        let from = i64::try_from(self.ledger.size()).unwrap_or(i64::MAX);
+        let lines = client
+            .query(
+                "SELECT line FROM mig06_records WHERE seq >= $1 ORDER BY seq",
+                &[&from],
+            )
+            .map_err(backend("catch up"))?;
+        for row in lines {
+            let line: Vec<u8> = row.try_get(0).map_err(backend("catch up"))?;
+            admit_line(&mut self.ledger, &self.verifier, &line)?;
+        }
+        Ok(())
+    }
+
+    fn sign(&self, tree: &Tree, size: u64) -> Result<String, AuditError> {
+        let root = tree.root_at(size).map_err(|_| AuditError::Corrupt {
+            index: size,
+            what: "size beyond the log".into(),
+        })?;
+        Ok(self.signer.sign(&Checkpoint {
+            origin: self.signer.origin().to_owned(),
+            size,
+            root,
+        }))
+    }
+
+    fn append_batch_inner(
+        &mut self,
+        records: Vec<AuditRecord>,
+    ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
+        self.with_client(|s, client| s.batch_on(client, records))
+    }
+
+    /// One batch, two round trips: (1) begin, lock the head row, read the records past this
+    /// instance's size; (2) insert the batch, its claims and kept checkpoints, move the head,
+    /// commit. Mirrors the file store's `append_batch_locked`: overdue open records are ended
+    /// first, each record is checked against the log's rules in log order and sealed, and a
+    /// batch with a terminal record (or the first, or one that reaches a kept size) is signed.
+    fn batch_on(
+        &mut self,
+        client: &mut Client,
+        records: Vec<AuditRecord>,
+    ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
+        let n = self.ledger.size();
+        let msgs = client
+            .simple_query(&format!(
+                "BEGIN ISOLATION LEVEL READ COMMITTED; \
+                 SELECT 'h', size, encode(last_leaf, 'hex') FROM mig06_head FOR UPDATE; \
+                 SELECT 'r', seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} ORDER BY seq"
+            ))
+            .map_err(backend("lock head"))?;
+        let mut head: Option<(u64, Vec<u8>)> = None;
+        for row in rows(&msgs) {
+            match row.get(0) {
+                Some("h") => {
+                    let size = row
+                        .get(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| protocol("lock head", "unreadable head row"))?;
+                    let last = hex_cell(row.get(2))
+                        .ok_or_else(|| protocol("lock head", "unreadable head row"))?;
+                    head = Some((size, last));
+                }
+                Some("r") => {
+                    let line = hex_cell(row.get(2))
+                        .ok_or_else(|| protocol("catch up", "unreadable record row"))?;
+                    admit_line(&mut self.ledger, &self.verifier, &line)?;
+                }
+                _ => return Err(protocol("lock head", "unexpected row")),
+            }
+        }
+        let (head_size, head_last) =
+            head.ok_or_else(|| protocol("lock head", "the head row is missing"))?;
+        if head_size != self.ledger.size() || head_last.as_slice() != self.ledger.last().as_slice()
+        {
+            return Err(AuditError::CheckpointMismatch {
+                what: format!(
+                    "the head row counts {head_size} records but {} records link to it: records were removed or the head was altered",
+                    self.ledger.size()
+                ),
+            });
+        }
+
+        let recovered: Vec<AuditRecord> = self
+            .ledger
+            .overdue(time::OffsetDateTime::now_utc())
+            .into_iter()
+            .map(AuditRecord::interrupted)
+            .collect();
+        let recovered_count = recovered.len() as u64;
+        let mut results: Vec<Option<Result<Appended, AuditError>>> =
+            records.iter().map(|_| None).collect();
+        let start = self.ledger.size();
+        let mut last = self.ledger.last();
+        let mut staged: Vec<Staged> = Vec::with_capacity(records.len() + recovered.len());
+        let mut claims: Vec<(AttemptId, AttemptId, u64)> = Vec::new();
+        {
+            let mut rules = self.ledger.rules().stage();
+            let queue = recovered
+                .into_iter()
+                .map(|r| (None, r))
+                .chain(records.into_iter().enumerate().map(|(i, r)| (Some(i), r)));
+            for (slot, mut record) in queue {
+                if let Err(v) = rules.admit((&record).into()) {
+                    if let Some(r) = slot.and_then(|i| results.get_mut(i)) {
+                        *r = Some(Err(AuditError::Rule(v)));
+                    }
+                    continue;
+                }
+                let index = start + staged.len() as u64;
+                if let (true, Some(prior)) = (record.claim, &record.continues) {
+                    let first = !self.ledger.rules().is_claimed(prior)
+                        && !claims.iter().any(|(p, _, _)| p == prior);
+                    if first {
+                        claims.push((prior.clone(), record.attempt_id.clone(), index));
+                    }
+                }
+                record.prev = hash_hex(&last);
+                record.seq = index;
+                let bytes = seal::seal(&mut record, &self.signer)?;
+                let leaf = leaf_hash(&bytes);
+                last = leaf;
+                staged.push(Staged {
+                    slot,
+                    index,
+                    leaf,
+                    bytes,
+                    record,
+                });
+            }
+        }
+        if staged.is_empty() {
+            client
+                .simple_query("ROLLBACK")
+                .map_err(backend("release head"))?;
+            return Ok(results
+                .into_iter()
+                .map(|r| r.unwrap_or(Err(AuditError::Encode)))
+                .collect());
+        }
+        let size = start + staged.len() as u64;
+        let sign_latest = start == 0
+            || start / CHECKPOINT_EVERY != size / CHECKPOINT_EVERY
+            || staged.iter().any(|s| s.record.kind == RecordKind::Terminal);
+        let leaves: Vec<Hash> = staged.iter().map(|s| s.leaf).collect();
+        let signed: Option<(String, Vec<(u64, String)>)> = if sign_latest {
+            Some(self.ledger_with_staged(&leaves, start, size)?)
+        } else {
+            None
+        };
+
+        let mut sql = String::with_capacity(staged.iter().map(|s| s.bytes.len() * 2 + 200).sum());
+        sql.push_str("INSERT INTO mig06_records (seq, line, attempt_id, kind, completes) VALUES ");
+        for (i, s) in staged.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            let kind = match s.record.kind {
+                RecordKind::Open => "open",
+                RecordKind::Terminal => "terminal",
+            };
+            let completes = match s.record.code {
+                Some(TerminalCode::CompletedDraft) => text_literal(s.record.chain_root.as_str()),
+                _ => "NULL".to_owned(),
+            };
+            sql.push_str(&format!(
+                "({}, {}, {}, '{kind}', {completes})",
+                s.index,
+                bytea_literal(&s.bytes),
+                text_literal(s.record.attempt_id.as_str()),
+            ));
+        }
+        sql.push_str("; ");
+        if !claims.is_empty() {
+            sql.push_str("INSERT INTO mig06_claims (prior, attempt_id, seq) VALUES ");
+            for (i, (prior, attempt, seq)) in claims.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "({}, {}, {seq})",
+                    text_literal(prior.as_str()),
+                    text_literal(attempt.as_str())
+                ));
+            }
+            sql.push_str("; ");
+        }
+        if let Some((note, kept)) = &signed {
+            if !kept.is_empty() {
+                sql.push_str("INSERT INTO mig06_checkpoints (size, note) VALUES ");
+                for (i, (at, k)) in kept.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("({at}, {})", text_literal(k)));
+                }
+                sql.push_str("; ");
+            }
+            sql.push_str(&format!(
+                "UPDATE mig06_head SET size = {size}, last_leaf = {}, checkpoint = {}; ",
+                bytea_literal(&last),
+                text_literal(note)
+            ));
+        } else {
+            sql.push_str(&format!(
+                "UPDATE mig06_head SET size = {size}, last_leaf = {}; ",
+                bytea_literal(&last)
+            ));
+        }
+        sql.push_str("COMMIT");
+        // The commit is synchronous (`synchronous_commit = on` for this session): when this
+        // returns Ok the batch is durable. An error here may leave the outcome unknown (the
+        // connection broke during the commit); the batch is failed, never re-sent, and the next
+        // read of the log finds whether it was committed.
+        client.simple_query(&sql).map_err(backend("commit batch"))?;
+        self.commits = self.commits.saturating_add(1);
+        self.report.interrupted_ended = self
+            .report
+            .interrupted_ended
+            .saturating_add(recovered_count);
+
+        // Durable from here on: nothing below may turn these records into a failure.
+        for s in &staged {
+            self.ledger.push_own(&s.bytes, &s.record)?;
+        }
+        let checkpoint = signed.map(|(note, _)| {
+            self.ledger.mark_covered();
+            note
+        });
+        for s in staged {
+            let Some(r) = s.slot.and_then(|i| results.get_mut(i)) else {
+                continue;
+            };
+            let proof = self
+                .ledger
+                .tree()
+                .inclusion_proof(s.index, size)
+                .map_err(|_| AuditError::Corrupt {
+                    index: s.index,
+                    what: "inclusion proof".into(),
+                });
+            *r = Some(proof.map(|proof| Appended {
+                index: s.index,
+                leaf_hash: s.leaf,
+                bytes: s.bytes,
+                proof,
+                checkpoint: checkpoint.clone(),
+                record: s.record,
+            }));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(AuditError::Encode)))
+            .collect())
+    }
+
+    /// The signed checkpoint of the tree of `size` (the log with the staged leaves) and one for
+    /// every kept size the batch reaches past `start`.
+    fn ledger_with_staged(
+        &mut self,
+        leaves: &[Hash],
+        start: u64,
+        size: u64,
+    ) -> Result<(String, Vec<(u64, String)>), AuditError> {
+        let mut ledger = std::mem::replace(&mut self.ledger, Ledger::new(0));
+        let out = ledger.with_staged(leaves, |tree| {
+            let note = self.sign(tree, size)?;
+            let mut kept = Vec::new();
+            for k in (start / CHECKPOINT_EVERY + 1)..=(size / CHECKPOINT_EVERY) {
+                let at = k.saturating_mul(CHECKPOINT_EVERY);
+                let signed = if at == size {
+                    note.clone()
+                } else {
+                    self.sign(tree, at)?
+                };
+                kept.push((at, signed));
+            }
+            Ok::<_, AuditError>((note, kept))
+        });
+        self.ledger = ledger;
+        out
+    }
+}
+
+impl AuditStore for PgStore {
+    fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
+        let mut one = self.append_batch_inner(vec![record])?;
+        one.pop().unwrap_or(Err(AuditError::Encode))
+    }
+
+    fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
+        let n = records.len();
+        match self.append_batch_inner(records) {
+            Ok(results) => results,
+            Err(e) => (0..n).map(|_| Err(batch_failure(&e))).collect(),
+        }
+    }
+
+    fn syncs(&self) -> Option<u64> {
+        Some(self.commits)
+    }
+
+    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
+        self.with_client(|s, client| s.catch_up(client))?;
+        Ok(self.ledger.rules().is_claimed(prior))
+    }
+
+    fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
+        if size > self.ledger.size() {
+            self.with_client(|s, client| s.catch_up(client))?;
+        }
+        self.ledger
+            .tree()
+            .root_at(size)
+            .map_err(|_| AuditError::Corrupt {
+                index: size,
+                what: "size beyond the log".into(),
+            })
+    }
+
+    fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
+        if index >= self.ledger.size() {
+            self.with_client(|s, client| s.catch_up(client))?;
+        }
+        self.ledger.tree().leaf(index).ok_or(AuditError::Corrupt {
+            index,
+            what: "index beyond the log".into(),
+        })
+    }
+
+    fn verifier_key(&self) -> String {
+        self.verifier.vkey()
+    }
+}
