@@ -44,7 +44,8 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
 /// thread, and handed to the driver as an address: the driver would otherwise resolve it on a
 /// blocking-pool thread, and the rail starts no threads.
 pub(crate) fn connect(settings: &PostgresAudit) -> Result<Client, PgError> {
-    let mut config: postgres::Config = settings.url().parse().map_err(|_| PgError::BadUrl)?;
+    let url = settings.url().map_err(PgError::Connect)?;
+    let mut config: postgres::Config = url.parse().map_err(|_| PgError::BadUrl)?;
     config.connect_timeout(settings.connect_timeout);
     config.keepalives(true);
     config.keepalives_idle(Duration::from_secs(10));

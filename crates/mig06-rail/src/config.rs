@@ -194,9 +194,16 @@ impl std::fmt::Debug for AuditBackend {
 /// A PostgreSQL audit store's connection settings.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PostgresAudit {
-    url: String,
+    url: UrlSource,
     /// How long one connection attempt may take.
     pub connect_timeout: std::time::Duration,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum UrlSource {
+    Literal(String),
+    /// Read when connecting, so commands that never connect need not have it.
+    Env(String),
 }
 
 impl PostgresAudit {
@@ -205,15 +212,22 @@ impl PostgresAudit {
     #[must_use]
     pub fn new(url: String, connect_timeout: std::time::Duration) -> Self {
         Self {
-            url,
+            url: UrlSource::Literal(url),
             connect_timeout,
         }
     }
 
     /// The connection URL (or key=value string). It may hold a password: never log it.
-    #[must_use]
-    pub fn url(&self) -> &str {
-        &self.url
+    ///
+    /// # Errors
+    /// A message naming the environment variable when `url_env` names one that is not set.
+    pub fn url(&self) -> Result<String, String> {
+        match &self.url {
+            UrlSource::Literal(u) => Ok(u.clone()),
+            UrlSource::Env(var) => std::env::var(var).map_err(|_| {
+                format!("audit.url_env names the environment variable {var}, which is not set")
+            }),
+        }
     }
 }
 
@@ -261,12 +275,8 @@ impl RawAudit {
             }
             RawBackend::Postgres => {
                 let url = match (self.url, self.url_env) {
-                    (Some(url), None) => url,
-                    (None, Some(var)) => std::env::var(&var).map_err(|_| {
-                        invalid(format!(
-                            "audit.url_env names the environment variable {var}, which is not set"
-                        ))
-                    })?,
+                    (Some(url), None) => UrlSource::Literal(url),
+                    (None, Some(var)) => UrlSource::Env(var),
                     (Some(_), Some(_)) => {
                         return Err(invalid(
                             "give one of audit.url and audit.url_env, not both".into(),

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mig06_rail::audit::ledger::{LogView, read_checked};
+use mig06_rail::audit::ledger::{LogFault, LogView};
+use mig06_rail::audit::verify;
 use mig06_rail::audit::{Appended, AuditRecord, RecordKind};
-use mig06_rail::config::Config;
+use mig06_rail::config::{AuditBackend, Config};
 use mig06_rail::rail::{audit_dir, load_signer};
 use mig06_rail::tlog::checkpoint::LogVerifier;
 
@@ -55,6 +56,19 @@ pub enum AuditCommand {
         /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
         #[arg(long)]
         pubkey: Option<PathBuf>,
+    },
+    /// Create or upgrade the PostgreSQL audit schema (`[audit] backend = "postgres"`), as the
+    /// schema's owner; optionally grant the rail's writer role and an auditors' reader role.
+    Migrate {
+        /// The configuration file (its `[audit]` URL, here an owner's).
+        #[arg(long)]
+        config: PathBuf,
+        /// The role the rail connects as: SELECT and INSERT, UPDATE on the head row only.
+        #[arg(long)]
+        grant_writer: Option<String>,
+        /// An auditors' role: SELECT only.
+        #[arg(long)]
+        grant_reader: Option<String>,
     },
     /// Print an attempt's evidence token against the current tree.
     Prove {
@@ -159,9 +173,16 @@ fn checked_log(
 ) -> Result<(LogView, Vec<(String, AuditRecord)>)> {
     let cfg = Config::load(config)?;
     let verifier = verifier_for(&cfg, pubkey)?;
-    let (view, records) = read_checked(&audit_dir(&cfg), &verifier).map_err(|f| {
-        anyhow::anyhow!("the audit log does not verify: {f}; run `mig06 audit verify`")
-    })?;
+    let mut records = Vec::new();
+    let view = open_view(
+        &cfg,
+        &verifier,
+        &mut |_, line, record| {
+            records.push((String::from_utf8_lossy(line).into_owned(), record.clone()));
+        },
+        &mut |_, _| {},
+    )?
+    .map_err(|f| anyhow::anyhow!("the audit log does not verify: {f}; run `mig06 audit verify`"))?;
     if view.torn_tail() > 0 {
         eprintln!(
             "mig06: audit log: a torn tail of {} bytes (an append that was never confirmed) is ignored",
@@ -169,6 +190,32 @@ fn checked_log(
         );
     }
     Ok((view, records))
+}
+
+/// Reads and checks the configured log, wherever it is kept, read-only. The outer error: the
+/// log could not be read at all (the database unreachable, no schema); the inner one: it was
+/// read and does not check out.
+fn open_view(
+    cfg: &Config,
+    verifier: &LogVerifier,
+    on_record: &mut dyn FnMut(u64, &[u8], &AuditRecord),
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<std::result::Result<LogView, LogFault>> {
+    match &cfg.audit {
+        AuditBackend::File => Ok(LogView::open(
+            &audit_dir(cfg),
+            verifier,
+            on_record,
+            progress,
+        )),
+        AuditBackend::Postgres(pg) => {
+            match mig06_audit_pg::read_view(pg, verifier, on_record, progress) {
+                Ok(view) => Ok(Ok(view)),
+                Err(mig06_audit_pg::PgError::Log(f)) => Ok(Err(f)),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 fn read_vkey(path: &std::path::Path) -> Result<LogVerifier> {
@@ -202,15 +249,18 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             } else {
                 ProgressBar::hidden()
             };
-            let result = mig06_rail::audit::verify::verify_dir(
-                &audit_dir(&cfg),
-                &verifier,
-                trusted.as_deref(),
-                &mut |done, total| {
+            let trusted = trusted
+                .as_deref()
+                .map(|note| verify::trusted_checkpoint(note, &verifier))
+                .transpose();
+            let result = match trusted {
+                Ok(trusted) => open_view(&cfg, &verifier, &mut |_, _, _| {}, &mut |done, total| {
                     bar.set_length(total);
                     bar.set_position(done);
-                },
-            );
+                })?
+                .and_then(|view| verify::verify_view(&view, trusted.as_ref())),
+                Err(f) => Err(f),
+            };
             bar.finish_and_clear();
             match result {
                 Ok(r) => {
@@ -291,6 +341,29 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                 );
             }
             print!("{note}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Migrate {
+            config,
+            grant_writer,
+            grant_reader,
+        } => {
+            let cfg = Config::load(&config)?;
+            let AuditBackend::Postgres(pg) = &cfg.audit else {
+                bail!(
+                    "{}: [audit] backend is \"file\"; migrate applies to backend = \"postgres\"",
+                    config.display()
+                );
+            };
+            let grants = mig06_audit_pg::Grants {
+                writer: grant_writer,
+                reader: grant_reader,
+            };
+            let report = mig06_audit_pg::migrate(pg, &grants)?;
+            println!(
+                "{}",
+                serde_json::json!({"ok": true, "from_version": report.from, "schema_version": report.to})
+            );
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Pubkey { config, pubkey } => {

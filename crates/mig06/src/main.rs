@@ -18,7 +18,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use mig06_rail::config::{Config, ExecutorConfig};
+use mig06_rail::audit::file::OpenReport;
+use mig06_rail::config::{AuditBackend, Config, ExecutorConfig};
 use mig06_rail::executor::Executor;
 use mig06_rail::outcome::{CodeClass, Outcome, TerminalCode};
 use mig06_rail::rail::Rail;
@@ -242,7 +243,15 @@ pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
         )),
         ExecutorConfig::Reference | ExecutorConfig::Command { .. } => None,
     };
-    let rail = Rail::open(cfg, executor)?;
+    let store: Option<(Box<dyn mig06_rail::audit::AuditStore>, OpenReport)> = match &cfg.audit {
+        AuditBackend::File => None,
+        AuditBackend::Postgres(pg) => {
+            let signer = mig06_rail::rail::load_signer(&cfg)?;
+            let (store, report) = mig06_audit_pg::open_store(pg, signer)?;
+            Some((Box::new(store), report))
+        }
+    };
+    let rail = Rail::open_with(cfg, store, executor)?;
     let cut = rail.audit_open_report().torn_tail_cut;
     if cut > 0 {
         eprintln!(
