@@ -1,0 +1,260 @@
+//! The PostgreSQL audit store against `pgbench` on the same server, in one run
+//! (`docs/PERFORMANCE.md`, `## PostgreSQL audit store`):
+//!
+//! 1. durable appends per second at 1 and at 8 concurrent writers, against `pgbench -c N` running
+//!    a one-row INSERT of a record-sized row per transaction, same server, same run. Eight
+//!    writers are measured two ways: eight callers in one instance (its group commit puts
+//!    concurrent callers in one transaction) and eight instances of one caller each (their
+//!    batches serialise on the head row);
+//! 2. completed attempts per second with two rail instances on one database against one.
+//!
+//! `MIG06_BENCH_DATABASE_URL` names the server (default: the local one on 127.0.0.1:5432, user
+//! postgres); each run creates a fresh database there. `MIG06_BENCH_SECONDS` per measurement
+//! (default 10). Run: `cargo bench --workspace --bench pg`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs,
+    reason = "benchmark"
+)]
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mig06_audit_pg::{Grants, migrate, open_store};
+use mig06_rail::audit::group::GroupCommit;
+use mig06_rail::audit::{AuditRecord, AuditStore, RecordKind, now_rfc3339};
+use mig06_rail::config::{Config, PostgresAudit};
+use mig06_rail::ids::{AttemptId, CallerId, Sha256Digest};
+use mig06_rail::outcome::TerminalCode;
+use mig06_rail::rail::Rail;
+use mig06_tlog::checkpoint::LogSigner;
+
+fn record(id: &AttemptId, kind: RecordKind) -> AuditRecord {
+    AuditRecord {
+        prev: String::new(),
+        seq: 0,
+        ts: now_rfc3339(),
+        kind,
+        attempt_id: id.clone(),
+        caller: CallerId::parse("operator-1").unwrap(),
+        trigger: None,
+        action: None,
+        request_fp: Some(Sha256Digest::of(b"request")),
+        policy_digest: Sha256Digest::of(b"policy"),
+        decision: None,
+        code: (kind == RecordKind::Terminal).then_some(TerminalCode::DeniedPolicy),
+        detail: None,
+        draft_ref: None,
+        content_sha256: None,
+        continues: None,
+        chain_root: id.clone(),
+        depth: 0,
+        reason: None,
+        claim: false,
+        deadline: (kind == RecordKind::Open)
+            .then(|| AuditRecord::deadline_in(Duration::from_secs(600))),
+        sig: None,
+    }
+}
+
+fn kv(url: &str, dbname: &str) -> String {
+    let cfg: postgres::Config = url.parse().unwrap();
+    let mut parts = Vec::new();
+    for h in cfg.get_hosts() {
+        if let postgres::config::Host::Tcp(n) = h {
+            parts.push(format!("host={n}"));
+        }
+    }
+    if let Some(p) = cfg.get_ports().first() {
+        parts.push(format!("port={p}"));
+    }
+    if let Some(u) = cfg.get_user() {
+        parts.push(format!("user={u}"));
+    }
+    parts.push(format!("dbname={dbname}"));
+    parts.join(" ")
+}
+
+/// `pgbench` with `clients` clients, one one-row INSERT of `row_bytes` bytes per transaction.
+fn pgbench(url: &str, clients: usize, seconds: u64, row_bytes: usize) -> f64 {
+    let cfg: postgres::Config = url.parse().unwrap();
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        script.path(),
+        format!("INSERT INTO pgbench_rows (line) VALUES (decode(repeat('ab', {row_bytes}), 'hex'));\n"),
+    )
+    .unwrap();
+    let mut cmd = Command::new("pgbench");
+    cmd.args(["-n", "-T", &seconds.to_string()])
+        .args(["-c", &clients.to_string(), "-j", &clients.to_string()])
+        .arg("-f")
+        .arg(script.path());
+    if let Some(postgres::config::Host::Tcp(h)) = cfg.get_hosts().first() {
+        cmd.args(["-h", h]);
+    }
+    if let Some(p) = cfg.get_ports().first() {
+        cmd.args(["-p", &p.to_string()]);
+    }
+    if let Some(u) = cfg.get_user() {
+        cmd.args(["-U", u]);
+    }
+    cmd.arg(cfg.get_dbname().unwrap_or("postgres"));
+    let out = cmd.output().expect("pgbench (the PostgreSQL client package) must be installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench gave no tps: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// Appends per second from `threads` threads, spread over `instances` stores (each behind its
+/// own group commit), for `seconds`.
+fn appends(settings: &PostgresAudit, key: &str, instances: usize, threads: usize, seconds: u64) -> (f64, f64) {
+    let groups: Vec<Arc<GroupCommit>> = (0..instances)
+        .map(|_| {
+            let signer = LogSigner::from_private_key(key).unwrap();
+            let (store, _) = open_store(settings, signer).unwrap();
+            Arc::new(GroupCommit::new(Box::new(store) as Box<dyn AuditStore>))
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let g = Arc::clone(&groups[t % instances]);
+            let stop = Arc::clone(&stop);
+            let count = Arc::clone(&count);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let id = AttemptId::mint();
+                    g.append(record(&id, RecordKind::Open)).unwrap();
+                    g.append(record(&id, RecordKind::Terminal)).unwrap();
+                    count.fetch_add(2, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let batches: u64 = groups.iter().map(|g| g.batches().unwrap_or(0)).sum();
+    let n = count.load(Ordering::Relaxed) as f64;
+    (n / elapsed, n / batches.max(1) as f64)
+}
+
+/// Completed attempts per second from `threads` callers spread over `instances` rails.
+fn attempts(config: &Config, key: &str, settings: &PostgresAudit, instances: usize, threads: usize, seconds: u64) -> f64 {
+    let rails: Vec<Arc<Rail>> = (0..instances)
+        .map(|_| {
+            let signer = LogSigner::from_private_key(key).unwrap();
+            let (store, report) = open_store(settings, signer).unwrap();
+            Arc::new(Rail::open_with(config.clone(), Some((Box::new(store), report)), None).unwrap())
+        })
+        .collect();
+    let body = serde_json::json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "trigger": "operator_explicit",
+        "subject": "subj_7k3m9q2x4w8r5t6v",
+        "steps": [{"action": "draft_note", "params": {"note_kind": "discharge_summary"}}]})
+    .to_string()
+    .into_bytes();
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let rail = Arc::clone(&rails[t % instances]);
+            let stop = Arc::clone(&stop);
+            let count = Arc::clone(&count);
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let caller = rail.local_caller("operator-1").unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    let o = rail.attempt(&caller, &body);
+                    assert_eq!(o.code, TerminalCode::CompletedDraft);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let base = std::env::var("MIG06_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
+    let seconds: u64 = std::env::var("MIG06_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let db = format!("mig06_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    let url = kv(&base, &db);
+    let settings = PostgresAudit::new(url.clone(), Duration::from_secs(5));
+    migrate(&settings, &Grants::default()).unwrap();
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute("CREATE TABLE pgbench_rows (id bigserial PRIMARY KEY, line bytea NOT NULL)")
+        .unwrap();
+    let key = LogSigner::generate("mig06.bench/audit").unwrap().private_key();
+    // A record of the kind appended below, sealed, to size pgbench's row like it.
+    let row_bytes = {
+        let mut r = record(&AttemptId::mint(), RecordKind::Terminal);
+        let signer = LogSigner::from_private_key(&key).unwrap();
+        mig06_rail::audit::ledger::seal::seal(&mut r, &signer).unwrap().len()
+    };
+    println!("database {db}, {seconds} s per measurement, pgbench rows of {row_bytes} bytes");
+    println!(
+        "{:<44} {:>12} {:>12} {:>8} {:>12}",
+        "", "mig06 /s", "pgbench tps", "ratio", "records/txn"
+    );
+    for (name, instances, threads, clients) in [
+        ("1 writer", 1, 1, 1),
+        ("8 writers, one instance (group commit)", 1, 8, 8),
+        ("8 writers, 8 instances of 1 caller", 8, 8, 8),
+    ] {
+        let pg = pgbench(&url, clients, seconds, row_bytes);
+        let (ours, per_txn) = appends(&settings, &key, instances, threads, seconds);
+        println!(
+            "{name:<44} {ours:>12.0} {pg:>12.0} {:>8.3} {per_txn:>12.2}",
+            ours / pg
+        );
+    }
+
+    // Completed attempts: a real `mig06 init` set-up (policy bundle, reference executor) whose
+    // audit log is this database.
+    let dir = tempfile::tempdir().unwrap();
+    let report = mig06_rail::init::init(dir.path()).unwrap();
+    let config = Config::load(&report.config).unwrap();
+    let key = std::fs::read_to_string(&config.signing_key).unwrap();
+    let attempts_db = format!("{db}_attempts");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {attempts_db}"))
+        .unwrap();
+    let settings = PostgresAudit::new(kv(&base, &attempts_db), Duration::from_secs(5));
+    migrate(&settings, &Grants::default()).unwrap();
+    let one = attempts(&config, key.trim(), &settings, 1, 8, seconds);
+    let two = attempts(&config, key.trim(), &settings, 2, 8, seconds);
+    println!("completed attempts/s, 8 callers: one instance {one:.0}, two instances {two:.0}, ratio {:.3}", two / one);
+    drop(c);
+    let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
+    let _ = admin.batch_execute(&format!("DROP DATABASE {attempts_db}"));
+}
