@@ -86,7 +86,9 @@ fn pgbench(url: &str, clients: usize, seconds: u64, row_bytes: usize) -> f64 {
     let script = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         script.path(),
-        format!("INSERT INTO pgbench_rows (line) VALUES (decode(repeat('ab', {row_bytes}), 'hex'));\n"),
+        format!(
+            "INSERT INTO pgbench_rows (line) VALUES (decode(repeat('ab', {row_bytes}), 'hex'));\n"
+        ),
     )
     .unwrap();
     let mut cmd = Command::new("pgbench");
@@ -104,7 +106,9 @@ fn pgbench(url: &str, clients: usize, seconds: u64, row_bytes: usize) -> f64 {
         cmd.args(["-U", u]);
     }
     cmd.arg(cfg.get_dbname().unwrap_or("postgres"));
-    let out = cmd.output().expect("pgbench (the PostgreSQL client package) must be installed");
+    let out = cmd
+        .output()
+        .expect("pgbench (the PostgreSQL client package) must be installed");
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find(|l| l.starts_with("tps = "))
@@ -120,7 +124,13 @@ fn pgbench(url: &str, clients: usize, seconds: u64, row_bytes: usize) -> f64 {
 
 /// Appends per second from `threads` threads, spread over `instances` stores (each behind its
 /// own group commit), for `seconds`.
-fn appends(settings: &PostgresAudit, key: &str, instances: usize, threads: usize, seconds: u64) -> (f64, f64) {
+fn appends(
+    settings: &PostgresAudit,
+    key: &str,
+    instances: usize,
+    threads: usize,
+    seconds: u64,
+) -> (f64, f64) {
     let groups: Vec<Arc<GroupCommit>> = (0..instances)
         .map(|_| {
             let signer = LogSigner::from_private_key(key).unwrap();
@@ -158,12 +168,21 @@ fn appends(settings: &PostgresAudit, key: &str, instances: usize, threads: usize
 }
 
 /// Completed attempts per second from `threads` callers spread over `instances` rails.
-fn attempts(config: &Config, key: &str, settings: &PostgresAudit, instances: usize, threads: usize, seconds: u64) -> f64 {
+fn attempts(
+    config: &Config,
+    key: &str,
+    settings: &PostgresAudit,
+    instances: usize,
+    threads: usize,
+    seconds: u64,
+) -> f64 {
     let rails: Vec<Arc<Rail>> = (0..instances)
         .map(|_| {
             let signer = LogSigner::from_private_key(key).unwrap();
             let (store, report) = open_store(settings, signer).unwrap();
-            Arc::new(Rail::open_with(config.clone(), Some((Box::new(store), report)), None).unwrap())
+            Arc::new(
+                Rail::open_with(config.clone(), Some((Box::new(store), report)), None).unwrap(),
+            )
         })
         .collect();
     let body = serde_json::json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "trigger": "operator_explicit",
@@ -205,21 +224,30 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
-    let db = format!("mig06_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let db = format!(
+        "mig06_bench_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
     let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
     let url = kv(&base, &db);
     let settings = PostgresAudit::new(url.clone(), Duration::from_secs(5));
     migrate(&settings, &Grants::default()).unwrap();
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     c.batch_execute("CREATE TABLE pgbench_rows (id bigserial PRIMARY KEY, line bytea NOT NULL)")
         .unwrap();
-    let key = LogSigner::generate("mig06.bench/audit").unwrap().private_key();
+    let key = LogSigner::generate("mig06.bench/audit")
+        .unwrap()
+        .private_key();
     // A record of the kind appended below, sealed, to size pgbench's row like it.
     let row_bytes = {
         let mut r = record(&AttemptId::mint(), RecordKind::Terminal);
         let signer = LogSigner::from_private_key(&key).unwrap();
-        mig06_rail::audit::ledger::seal::seal(&mut r, &signer).unwrap().len()
+        mig06_rail::audit::ledger::seal::seal(&mut r, &signer)
+            .unwrap()
+            .len()
     };
     println!("database {db}, {seconds} s per measurement, pgbench rows of {row_bytes} bytes");
     println!(
@@ -253,7 +281,10 @@ fn main() {
     migrate(&settings, &Grants::default()).unwrap();
     let one = attempts(&config, key.trim(), &settings, 1, 8, seconds);
     let two = attempts(&config, key.trim(), &settings, 2, 8, seconds);
-    println!("completed attempts/s, 8 callers: one instance {one:.0}, two instances {two:.0}, ratio {:.3}", two / one);
+    println!(
+        "completed attempts/s, 8 callers: one instance {one:.0}, two instances {two:.0}, ratio {:.3}",
+        two / one
+    );
     drop(c);
     let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
     let _ = admin.batch_execute(&format!("DROP DATABASE {attempts_db}"));

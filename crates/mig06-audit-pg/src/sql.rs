@@ -136,9 +136,7 @@ pub(crate) fn check_schema(client: &mut Client) -> Result<(), PgError> {
 fn role_ident(role: &str) -> Result<String, PgError> {
     let ok = !role.is_empty()
         && role.len() <= 63
-        && role
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        && role.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if ok {
         Ok(format!("\"{role}\""))
     } else {
@@ -215,7 +213,9 @@ pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateRepor
 }
 
 /// The rows of every statement a simple query ran, in order, as text cells.
-pub(crate) fn rows(messages: &[SimpleQueryMessage]) -> impl Iterator<Item = &postgres::SimpleQueryRow> {
+pub(crate) fn rows(
+    messages: &[SimpleQueryMessage],
+) -> impl Iterator<Item = &postgres::SimpleQueryRow> {
     messages.iter().filter_map(|m| match m {
         SimpleQueryMessage::Row(r) => Some(r),
         _ => None,

@@ -7,9 +7,7 @@
 //! `audit verify` passes, and the other way round.
 
 use mig06_rail::audit::AuditRecord;
-use mig06_rail::audit::ledger::{
-    Ledger, LineChecker, LogView, fault, verify_kept, verify_latest,
-};
+use mig06_rail::audit::ledger::{Ledger, LineChecker, LogView, fault, verify_kept, verify_latest};
 use mig06_rail::config::PostgresAudit;
 use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
 use postgres::fallible_iterator::FallibleIterator;
@@ -49,10 +47,7 @@ pub(crate) fn read_log(
     tx.batch_execute("SET LOCAL statement_timeout TO 0")
         .map_err(read_err("begin read"))?;
     let head = tx
-        .query_one(
-            "SELECT size, last_leaf, checkpoint FROM mig06_head",
-            &[],
-        )
+        .query_one("SELECT size, last_leaf, checkpoint FROM mig06_head", &[])
         .map_err(read_err("read head"))?;
     let head_size: i64 = head.get(0);
     let head_last: Vec<u8> = head.get(1);
@@ -78,7 +73,7 @@ pub(crate) fn read_log(
         let index = checker.size();
         let record = checker.push(&line)?;
         on_record(index, &line, &record);
-        if index % 65_536 == 0 {
+        if index.is_multiple_of(65_536) {
             progress(index, total);
         }
     }

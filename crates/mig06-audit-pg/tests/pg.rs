@@ -65,7 +65,12 @@ fn terminal_record(id: &AttemptId, code: TerminalCode) -> AuditRecord {
 }
 
 /// A continuation of `prior` (whose chain root is `root`) that holds the claim.
-fn claiming(id: &AttemptId, prior: &AttemptId, root: &AttemptId, code: TerminalCode) -> AuditRecord {
+fn claiming(
+    id: &AttemptId,
+    prior: &AttemptId,
+    root: &AttemptId,
+    code: TerminalCode,
+) -> AuditRecord {
     AuditRecord {
         continues: Some(prior.clone()),
         chain_root: root.clone(),
@@ -94,7 +99,9 @@ impl Db {
         LogSigner::from_private_key(&self.signer_key).unwrap()
     }
     fn store(&self) -> mig06_audit_pg::PgStore {
-        open_store(&pgtest::settings(&self.url), self.signer()).unwrap().0
+        open_store(&pgtest::settings(&self.url), self.signer())
+            .unwrap()
+            .0
     }
     fn client(&self) -> postgres::Client {
         postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
@@ -410,7 +417,10 @@ fn inv_audit_unconfirmed_a_lost_connection_fails_the_append_and_the_next_one_rec
     let id = AttemptId::mint();
     let mut outcomes = Vec::new();
     for _ in 0..2 {
-        outcomes.push(a.append(terminal_record(&id, TerminalCode::DeniedPolicy)).is_ok());
+        outcomes.push(
+            a.append(terminal_record(&id, TerminalCode::DeniedPolicy))
+                .is_ok(),
+        );
     }
     // The append on the dead connection is not confirmed; it is never re-sent, and the next
     // attempt works on a new connection without a restart.
@@ -461,7 +471,10 @@ fn tampering_by_the_owner_with_triggers_disabled_is_found_by_verification() {
         &mut |_, _| {},
     )
     .unwrap_err();
-    assert!(matches!(&e, PgError::Log(f) if f.first_bad_record == Some(2)), "{e}");
+    assert!(
+        matches!(&e, PgError::Log(f) if f.first_bad_record == Some(2)),
+        "{e}"
+    );
     // A writer refuses to open a log that does not verify.
     assert!(open_store(&pgtest::settings(&db.url), db.signer()).is_err());
 }

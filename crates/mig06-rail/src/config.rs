@@ -288,7 +288,9 @@ impl RawAudit {
                         ));
                     }
                 };
-                let ms = self.connect_timeout_ms.unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS);
+                let ms = self
+                    .connect_timeout_ms
+                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS);
                 if ms == 0 {
                     return Err(invalid("audit.connect_timeout_ms must be positive".into()));
                 }

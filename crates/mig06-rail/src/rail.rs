@@ -168,8 +168,7 @@ impl Rail {
             mig06_phi::Detector::new().map_err(|e| RailError::Detector(e.to_string()))?;
         let signer = load_signer(&config)?;
         let verifier = signer.verifier();
-        let (store, open_report): (Box<dyn AuditStore>, OpenReport) = match (&config.audit, store)
-        {
+        let (store, open_report): (Box<dyn AuditStore>, OpenReport) = match (&config.audit, store) {
             (_, Some(supplied)) => supplied,
             (AuditBackend::File, None) => {
                 let store = FileStore::open(&audit_dir(&config), signer)?;
@@ -188,7 +187,8 @@ impl Rail {
             )),
             (ExecutorConfig::Http { .. }, None) => return Err(RailError::ExecutorNotSupplied),
         };
-        let mut rail = Self::from_parts(config, gate, Box::new(detector), store, executor, verifier);
+        let mut rail =
+            Self::from_parts(config, gate, Box::new(detector), store, executor, verifier);
         rail.store.note_size(open_report.records);
         rail.open_report = open_report;
         Ok(rail)

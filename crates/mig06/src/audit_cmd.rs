@@ -254,11 +254,13 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                 .map(|note| verify::trusted_checkpoint(note, &verifier))
                 .transpose();
             let result = match trusted {
-                Ok(trusted) => open_view(&cfg, &verifier, &mut |_, _, _| {}, &mut |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                })?
-                .and_then(|view| verify::verify_view(&view, trusted.as_ref())),
+                Ok(trusted) => {
+                    open_view(&cfg, &verifier, &mut |_, _, _| {}, &mut |done, total| {
+                        bar.set_length(total);
+                        bar.set_position(done);
+                    })?
+                    .and_then(|view| verify::verify_view(&view, trusted.as_ref()))
+                }
                 Err(f) => Err(f),
             };
             bar.finish_and_clear();

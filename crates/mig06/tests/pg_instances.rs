@@ -108,7 +108,12 @@ fn inv_audit_pg_two_instances_one_log_through_a_kill_and_a_cut() {
     // The caller must be allowed to continue (the init config registers operator_explicit).
     let out = Command::new(MIG06)
         .args(["caller", "add", "op-cont", "--kind", "operator"])
-        .args(["--trigger", "operator_explicit", "--trigger", "operator_continuation"])
+        .args([
+            "--trigger",
+            "operator_explicit",
+            "--trigger",
+            "operator_continuation",
+        ])
         .arg("--config")
         .arg(&s.config)
         .output()

@@ -407,7 +407,10 @@ pub fn read_latest(
 ///
 /// # Errors
 /// A [`LogFault`] when it is not signed by this log's key.
-pub fn verify_latest(note: String, verifier: &LogVerifier) -> Result<(String, Checkpoint), LogFault> {
+pub fn verify_latest(
+    note: String,
+    verifier: &LogVerifier,
+) -> Result<(String, Checkpoint), LogFault> {
     let cp = verifier.verify(&note).map_err(|e| {
         fault(
             None,

@@ -51,7 +51,9 @@ pub fn verify_dir(
     trusted: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyFailure> {
-    let trusted = trusted.map(|note| trusted_checkpoint(note, verifier)).transpose()?;
+    let trusted = trusted
+        .map(|note| trusted_checkpoint(note, verifier))
+        .transpose()?;
     let view = LogView::open(dir, verifier, &mut |_, _, _| {}, progress)?;
     verify_view(&view, trusted.as_ref())
 }
