@@ -23,6 +23,18 @@ pub(crate) const LOCK_TIMEOUT: &str = "5s";
 pub(crate) const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
 /// A writer's statement taking longer than this fails (the batch is not confirmed).
 pub(crate) const STATEMENT_TIMEOUT: &str = "10s";
+/// How long data sent to the server may stay unacknowledged before the connection fails.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The settings every batch transaction applies for itself (`SET LOCAL`), so they hold even
+/// through a transaction-mode connection pooler: synchronous commit (the commit returns only once
+/// the batch is durable) and bounded waits.
+pub(crate) fn batch_settings() -> String {
+    format!(
+        "SET LOCAL synchronous_commit TO on; SET LOCAL lock_timeout TO '{LOCK_TIMEOUT}'; \
+         SET LOCAL statement_timeout TO '{STATEMENT_TIMEOUT}'; \
+         SET LOCAL idle_in_transaction_session_timeout TO '{IDLE_IN_TRANSACTION_TIMEOUT}'"
+    )
+}
 
 fn sql_error(op: &'static str) -> impl FnOnce(postgres::Error) -> PgError {
     move |e| PgError::Sql {
@@ -31,12 +43,24 @@ fn sql_error(op: &'static str) -> impl FnOnce(postgres::Error) -> PgError {
     }
 }
 
-/// A database error's own message and code; never the statement (it may hold record bytes).
+/// A database error's own message and code, or the connection error with its cause; never the
+/// statement (it may hold record bytes).
 pub(crate) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None if e.is_closed() => "the connection is closed".to_owned(),
-        None => e.to_string(),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            if e.is_closed() && !text.contains("closed") {
+                text.push_str(" (the connection is closed)");
+            }
+            text
+        }
     }
 }
 
@@ -47,8 +71,18 @@ pub(crate) fn connect(settings: &PostgresAudit) -> Result<Client, PgError> {
     let url = settings.url().map_err(PgError::Connect)?;
     let mut config: postgres::Config = url.parse().map_err(|_| PgError::BadUrl)?;
     config.connect_timeout(settings.connect_timeout);
+    // A server that stops answering (a cut network, a hung host) fails the round trip in
+    // bounded time instead of holding the store: unacknowledged writes give up after
+    // TCP_USER_TIMEOUT, and an idle wait for an answer is probed by keepalives.
+    config.tcp_user_timeout(TCP_USER_TIMEOUT);
     config.keepalives(true);
-    config.keepalives_idle(Duration::from_secs(10));
+    config.keepalives_idle(Duration::from_secs(5));
+    config.keepalives_interval(Duration::from_secs(1));
+    config.keepalives_retries(3);
+    if config.get_application_name().is_none() {
+        // So a DBA can tell which process holds the head lock.
+        config.application_name(&format!("mig06 pid {}", std::process::id()));
+    }
     if config.get_hostaddrs().is_empty() {
         let ports = config.get_ports().to_vec();
         let mut addrs: Vec<IpAddr> = Vec::new();

@@ -15,7 +15,9 @@ use mig06_tlog::{Tree, leaf_hash};
 use postgres::Client;
 
 use crate::PgError;
-use crate::sql::{bytea_literal, connect_writer, describe, hex_cell, rows, text_literal};
+use crate::sql::{
+    batch_settings, bytea_literal, connect_writer, describe, hex_cell, rows, text_literal,
+};
 use crate::view::read_log;
 
 /// The PostgreSQL audit store of one rail instance.
@@ -28,7 +30,15 @@ pub struct PgStore {
     verifier: LogVerifier,
     report: OpenReport,
     commits: u64,
+    last_used: std::time::Instant,
 }
+
+/// A connection idle this long is checked before use ([`PgStore::client`]).
+const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+/// Records read under the head lock, at most: the store caught up without the lock just before,
+/// so only what other instances appended in between is left. A batch that finds more fails
+/// (not confirmed) rather than hold the lock through a long read.
+const LOCKED_CATCH_UP: u64 = 4096;
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,6 +104,7 @@ pub fn open_store(
         verifier,
         report: OpenReport::default(),
         commits: 0,
+        last_used: std::time::Instant::now(),
     };
     if !store
         .ledger
@@ -134,11 +145,20 @@ impl PgStore {
         &self.report
     }
 
+    /// The connection for the next operation. One that sat idle may have been ended by the
+    /// server (a restart, a failover, an idle timeout, a proxy) without our knowing: it is
+    /// checked with an empty query first and replaced when dead. This is a health check before
+    /// anything is sent, never a second sending of a write.
     fn client(&mut self) -> Result<Client, AuditError> {
-        match self.client.take() {
-            Some(c) if !c.is_closed() => Ok(c),
-            _ => connect_writer(&self.settings).map_err(AuditError::from),
+        let idle = self.last_used.elapsed();
+        if let Some(mut c) = self.client.take() {
+            let alive = !c.is_closed()
+                && (idle < IDLE_CHECK_AFTER || c.is_valid(self.settings.connect_timeout).is_ok());
+            if alive {
+                return Ok(c);
+            }
         }
+        connect_writer(&self.settings).map_err(AuditError::from)
     }
 
     /// Runs `f` on the connection; keeps the connection only when `f` succeeded. After any
@@ -150,6 +170,7 @@ impl PgStore {
     ) -> Result<T, AuditError> {
         let mut client = self.client()?;
         let out = f(self, &mut client);
+        self.last_used = std::time::Instant::now();
         if out.is_ok() {
             self.client = Some(client);
         }
@@ -202,14 +223,26 @@ impl PgStore {
         client: &mut Client,
         records: Vec<AuditRecord>,
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
+        // Catch up before taking the head lock, so that the lock is never held while a long
+        // tail is read (and while the server waits to send it to a process that may stop).
+        // This read is also the batch's first use of the connection: one the server ended
+        // since (a restart, a failover) is replaced here, before anything is written.
+        if let Err(e) = self.catch_up(client) {
+            if !client.is_closed() {
+                return Err(e);
+            }
+            *client = connect_writer(&self.settings)?;
+            self.catch_up(client)?;
+        }
         let n = self.ledger.size();
-        let msgs = client
-            .simple_query(&format!(
-                "BEGIN ISOLATION LEVEL READ COMMITTED; \
-                 SELECT 'h', size, encode(last_leaf, 'hex') FROM mig06_head FOR UPDATE; \
-                 SELECT 'r', seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} ORDER BY seq"
-            ))
-            .map_err(backend("lock head"))?;
+        let lock = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; {}; \
+             SELECT 'h', size, encode(last_leaf, 'hex') FROM mig06_head FOR UPDATE; \
+             SELECT 'r', seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} \
+             ORDER BY seq LIMIT {LOCKED_CATCH_UP}",
+            batch_settings()
+        );
+        let msgs = client.simple_query(&lock).map_err(backend("lock head"))?;
         let mut head: Option<(u64, Vec<u8>)> = None;
         for row in rows(&msgs) {
             match row.get(0) {
@@ -232,6 +265,15 @@ impl PgStore {
         }
         let (head_size, head_last) =
             head.ok_or_else(|| protocol("lock head", "the head row is missing"))?;
+        if head_size > self.ledger.size() {
+            // More than the bounded locked read returned: other instances appended a long run
+            // between the unlocked catch-up and the lock. Not confirmed; the next batch catches
+            // up first.
+            return Err(protocol(
+                "lock head",
+                "other instances appended too much while this batch waited for the head lock",
+            ));
+        }
         if head_size != self.ledger.size() || head_last.as_slice() != self.ledger.last().as_slice()
         {
             return Err(AuditError::CheckpointMismatch {

@@ -186,8 +186,8 @@ fn inv_audit_pg_two_instances_one_log_through_a_kill_and_a_cut() {
         assert_eq!(v["code"], "COMPLETED_DRAFT", "{v}");
         remember(&v);
     }
-    // The database ends every session (a restart or failover): the attempt in flight may fail
-    // closed, the next ones work without restarting the rail.
+    // The database ends every session (a restart or failover): the next attempts work without
+    // restarting the rail.
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     admin
         .batch_execute(
@@ -199,15 +199,11 @@ fn inv_audit_pg_two_instances_one_log_through_a_kill_and_a_cut() {
     for _ in 0..3 {
         let v = post(&b, &cont, &valid_request()).unwrap();
         after_cut.push(v["code"].as_str().unwrap().to_owned());
-        if v["code"] != "ABORTED_AUDIT_UNCONFIRMED" {
-            remember(&v);
-        }
+        remember(&v);
     }
-    assert!(
-        after_cut[0] == "COMPLETED_DRAFT" || after_cut[0] == "ABORTED_AUDIT_UNCONFIRMED",
-        "{after_cut:?}"
-    );
-    assert_eq!(after_cut[1..], ["COMPLETED_DRAFT", "COMPLETED_DRAFT"]);
+    // No attempt was in flight when the sessions ended: the dead connection is replaced before
+    // anything is written, so every attempt completes.
+    assert_eq!(after_cut, ["COMPLETED_DRAFT"; 3]);
     // A restarted instance serves again.
     let c = serve(&s, &url);
     let v = post(&c, &cont, &valid_request()).unwrap();
