@@ -80,17 +80,26 @@ fn kv(url: &str, dbname: &str) -> String {
     parts.join(" ")
 }
 
-/// `pgbench` with `clients` clients, one one-row INSERT of `row_bytes` bytes per transaction.
-fn pgbench(url: &str, clients: usize, seconds: u64, row_bytes: usize) -> f64 {
+/// The issue's baseline: one one-row INSERT of `row_bytes` bytes per transaction.
+fn insert_script(row_bytes: usize) -> String {
+    format!("INSERT INTO pgbench_rows (line) VALUES (decode(repeat('ab', {row_bytes}), 'hex'));\n")
+}
+
+/// The least an ordered log's append is in SQL: lock the head row, read it, insert the row at
+/// the head's index, move the head, commit (one statement per round trip, as pgbench sends it).
+fn ordered_script(row_bytes: usize) -> String {
+    format!(
+        "BEGIN;\nSELECT n FROM pgbench_head FOR UPDATE;\n\
+         INSERT INTO pgbench_rows (line) VALUES (decode(repeat('ab', {row_bytes}), 'hex'));\n\
+         UPDATE pgbench_head SET n = n + 1;\nCOMMIT;\n"
+    )
+}
+
+/// `pgbench` with `clients` clients running `script_text`; transactions per second.
+fn pgbench(url: &str, clients: usize, seconds: u64, script_text: &str) -> f64 {
     let cfg: postgres::Config = url.parse().unwrap();
     let script = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        script.path(),
-        format!(
-            "INSERT INTO pgbench_rows (line) VALUES (decode(repeat('ab', {row_bytes}), 'hex'));\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(script.path(), script_text).unwrap();
     let mut cmd = Command::new("pgbench");
     cmd.args(["-n", "-T", &seconds.to_string()])
         .args(["-c", &clients.to_string(), "-j", &clients.to_string()])
@@ -236,8 +245,11 @@ fn main() {
     let settings = PostgresAudit::new(url.clone(), Duration::from_secs(5));
     migrate(&settings, &Grants::default()).unwrap();
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    c.batch_execute("CREATE TABLE pgbench_rows (id bigserial PRIMARY KEY, line bytea NOT NULL)")
-        .unwrap();
+    c.batch_execute(
+        "CREATE TABLE pgbench_rows (id bigserial PRIMARY KEY, line bytea NOT NULL);
+         CREATE TABLE pgbench_head (n bigint NOT NULL); INSERT INTO pgbench_head VALUES (0);",
+    )
+    .unwrap();
     let key = LogSigner::generate("mig06.bench/audit")
         .unwrap()
         .private_key();
@@ -251,19 +263,21 @@ fn main() {
     };
     println!("database {db}, {seconds} s per measurement, pgbench rows of {row_bytes} bytes");
     println!(
-        "{:<44} {:>12} {:>12} {:>8} {:>12}",
-        "", "mig06 /s", "pgbench tps", "ratio", "records/txn"
+        "{:<40} {:>9} {:>12} {:>7} {:>12} {:>7} {:>11}",
+        "", "mig06 /s", "insert tps", "ratio", "ordered tps", "ratio", "records/txn"
     );
     for (name, instances, threads, clients) in [
         ("1 writer", 1, 1, 1),
         ("8 writers, one instance (group commit)", 1, 8, 8),
         ("8 writers, 8 instances of 1 caller", 8, 8, 8),
     ] {
-        let pg = pgbench(&url, clients, seconds, row_bytes);
+        let insert = pgbench(&url, clients, seconds, &insert_script(row_bytes));
+        let ordered = pgbench(&url, clients, seconds, &ordered_script(row_bytes));
         let (ours, per_txn) = appends(&settings, &key, instances, threads, seconds);
         println!(
-            "{name:<44} {ours:>12.0} {pg:>12.0} {:>8.3} {per_txn:>12.2}",
-            ours / pg
+            "{name:<40} {ours:>9.0} {insert:>12.0} {:>7.3} {ordered:>12.0} {:>7.3} {per_txn:>11.2}",
+            ours / insert,
+            ours / ordered
         );
     }
 

@@ -38,7 +38,7 @@ const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 /// Records read under the head lock, at most: the store caught up without the lock just before,
 /// so only what other instances appended in between is left. A batch that finds more fails
 /// (not confirmed) rather than hold the lock through a long read.
-const LOCKED_CATCH_UP: u64 = 4096;
+const LOCKED_CATCH_UP: u64 = 256;
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,6 +121,14 @@ pub fn open_store(
     store.report.records = store.ledger.size();
     let report = store.report.clone();
     Ok((store, report))
+}
+
+/// What round trip 1 found.
+enum Locked {
+    /// The head row is locked: its size and last leaf hash.
+    Head((u64, Vec<u8>)),
+    /// A long tail was read and checked with the lock released again.
+    Lagging,
 }
 
 /// One record staged in a batch.
@@ -213,37 +221,26 @@ impl PgStore {
         self.with_client(|s, client| s.batch_on(client, records))
     }
 
-    /// One batch, two round trips: (1) begin, lock the head row, read the records past this
-    /// instance's size; (2) insert the batch, its claims and kept checkpoints, move the head,
-    /// commit. Mirrors the file store's `append_batch_locked`: overdue open records are ended
-    /// first, each record is checked against the log's rules in log order and sealed, and a
-    /// batch with a terminal record (or the first, or one that reaches a kept size) is signed.
-    fn batch_on(
-        &mut self,
-        client: &mut Client,
-        records: Vec<AuditRecord>,
-    ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
-        // Catch up before taking the head lock, so that the lock is never held while a long
-        // tail is read (and while the server waits to send it to a process that may stop).
-        // This read is also the batch's first use of the connection: one the server ended
-        // since (a restart, a failover) is replaced here, before anything is written.
-        if let Err(e) = self.catch_up(client) {
-            if !client.is_closed() {
-                return Err(e);
-            }
-            *client = connect_writer(&self.settings)?;
-            self.catch_up(client)?;
-        }
+    /// Round trip 1: read the records past this instance's size without the lock, then begin,
+    /// lock the head row and read its last [`LOCKED_CATCH_UP`] records (what other instances
+    /// appended between the two reads), in one message. The unlocked read comes first, so the
+    /// server never holds the lock while it sends a long tail (to a process that may have
+    /// stopped); a long tail is checked after the lock is released again ([`Locked::Lagging`]),
+    /// so no other instance waits for that check.
+    fn lock_head(&mut self, client: &mut Client) -> Result<Locked, AuditError> {
         let n = self.ledger.size();
-        let lock = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; {}; \
-             SELECT 'h', size, encode(last_leaf, 'hex') FROM mig06_head FOR UPDATE; \
-             SELECT 'r', seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} \
-             ORDER BY seq LIMIT {LOCKED_CATCH_UP}",
-            batch_settings()
-        );
-        let msgs = client.simple_query(&lock).map_err(backend("lock head"))?;
+        let msgs = client
+            .simple_query(&format!(
+                "SELECT 'r', seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} ORDER BY seq; \
+                 BEGIN ISOLATION LEVEL READ COMMITTED; {}; \
+                 SELECT 'h', size, encode(last_leaf, 'hex') FROM mig06_head FOR UPDATE; \
+                 SELECT 'r', seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} \
+                 ORDER BY seq DESC LIMIT {LOCKED_CATCH_UP}",
+                batch_settings()
+            ))
+            .map_err(backend("lock head"))?;
         let mut head: Option<(u64, Vec<u8>)> = None;
+        let mut lines: std::collections::BTreeMap<u64, Vec<u8>> = std::collections::BTreeMap::new();
         for row in rows(&msgs) {
             match row.get(0) {
                 Some("h") => {
@@ -256,24 +253,77 @@ impl PgStore {
                     head = Some((size, last));
                 }
                 Some("r") => {
+                    let seq = row
+                        .get(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| protocol("catch up", "unreadable record row"))?;
                     let line = hex_cell(row.get(2))
                         .ok_or_else(|| protocol("catch up", "unreadable record row"))?;
-                    admit_line(&mut self.ledger, &self.verifier, &line)?;
+                    lines.insert(seq, line);
                 }
                 _ => return Err(protocol("lock head", "unexpected row")),
             }
         }
+        let lagging = lines.len() as u64 > LOCKED_CATCH_UP;
+        if lagging {
+            client
+                .simple_query("ROLLBACK")
+                .map_err(backend("release head"))?;
+        }
+        // Rows in log order from this instance's size; a gap (more was appended between the
+        // reads than the locked read returns) stops the catch-up, and the head check fails.
+        for (seq, line) in lines {
+            if seq != self.ledger.size() {
+                break;
+            }
+            admit_line(&mut self.ledger, &self.verifier, &line)?;
+        }
+        match (lagging, head) {
+            (true, _) => Ok(Locked::Lagging),
+            (false, Some(head)) => Ok(Locked::Head(head)),
+            (false, None) => Err(protocol("lock head", "the head row is missing")),
+        }
+    }
+
+    /// One batch, two round trips: (1) begin, lock the head row, read the records past this
+    /// instance's size; (2) insert the batch, its claims and kept checkpoints, move the head,
+    /// commit. Mirrors the file store's `append_batch_locked`: overdue open records are ended
+    /// first, each record is checked against the log's rules in log order and sealed, and a
+    /// batch with a terminal record (or the first, or one that reaches a kept size) is signed.
+    fn batch_on(
+        &mut self,
+        client: &mut Client,
+        records: Vec<AuditRecord>,
+    ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
+        // Round trip 1 is the batch's first use of the connection: one the server ended since
+        // (a restart, a failover) fails it before anything is written, and is replaced once.
+        let read = match self.lock_head(client) {
+            Err(_) if client.is_closed() => {
+                *client = connect_writer(&self.settings)?;
+                self.lock_head(client)?
+            }
+            other => other?,
+        };
+        let head = match read {
+            Locked::Head(head) => Some(head),
+            // This instance was far behind: the rows were checked with the lock released.
+            // Take it again; the gap left is what was appended meanwhile.
+            Locked::Lagging => match self.lock_head(client)? {
+                Locked::Head(head) => Some(head),
+                Locked::Lagging => None,
+            },
+        };
+        let head = match head {
+            Some(h) => Some(h),
+            None => {
+                return Err(protocol(
+                    "lock head",
+                    "other instances appended too much while this batch waited for the head lock",
+                ));
+            }
+        };
         let (head_size, head_last) =
             head.ok_or_else(|| protocol("lock head", "the head row is missing"))?;
-        if head_size > self.ledger.size() {
-            // More than the bounded locked read returned: other instances appended a long run
-            // between the unlocked catch-up and the lock. Not confirmed; the next batch catches
-            // up first.
-            return Err(protocol(
-                "lock head",
-                "other instances appended too much while this batch waited for the head lock",
-            ));
-        }
         if head_size != self.ledger.size() || head_last.as_slice() != self.ledger.last().as_slice()
         {
             return Err(AuditError::CheckpointMismatch {
