@@ -234,7 +234,7 @@ impl CloneForTest for LogSigner {
 }
 
 #[test]
-fn appends_verify_prove_and_agree_with_every_other_instance() {
+fn inv_audit_pg_one_log_every_instance_proves_every_record() {
     let db = Db::new();
     let mut a = db.store();
     let mut b = db.store();
@@ -271,7 +271,7 @@ fn appends_verify_prove_and_agree_with_every_other_instance() {
 }
 
 #[test]
-fn many_writers_on_many_connections_get_gap_free_unique_indices() {
+fn inv_audit_pg_one_log_many_writers_get_gap_free_unique_indices() {
     let db = Db::new();
     let instances: Vec<Arc<GroupCommit>> = (0..3)
         .map(|_| Arc::new(GroupCommit::new(Box::new(db.store()))))
@@ -306,7 +306,7 @@ fn many_writers_on_many_connections_get_gap_free_unique_indices() {
 }
 
 #[test]
-fn inv_cont_once_a_continuation_raced_across_two_instances_is_accepted_exactly_once() {
+fn inv_audit_pg_one_log_a_continuation_raced_across_two_instances_is_accepted_once() {
     let db = Db::new();
     let mut a = db.store();
     let mut b = db.store();
@@ -337,7 +337,7 @@ fn inv_cont_once_a_continuation_raced_across_two_instances_is_accepted_exactly_o
 }
 
 #[test]
-fn the_database_refuses_a_second_claim_even_from_a_writer_that_skips_its_rules() {
+fn inv_audit_pg_one_log_the_schema_refuses_a_second_claim_even_from_a_rogue_writer() {
     let db = Db::new();
     let mut a = db.store();
     let prior = AttemptId::mint();
@@ -364,7 +364,7 @@ fn the_database_refuses_a_second_claim_even_from_a_writer_that_skips_its_rules()
 }
 
 #[test]
-fn inv_terminal_determinism_an_instance_ends_another_instances_interrupted_attempt_once() {
+fn inv_audit_pg_one_log_an_instance_ends_another_instances_interrupted_attempt_once() {
     let db = Db::new();
     let mut a = db.store();
     let id = AttemptId::mint();
@@ -402,7 +402,7 @@ fn inv_terminal_determinism_an_instance_ends_another_instances_interrupted_attem
 }
 
 #[test]
-fn inv_audit_unconfirmed_a_lost_connection_fails_the_append_and_the_next_one_reconnects() {
+fn inv_fail_closed_pg_a_connection_the_server_ended_is_replaced_before_anything_is_written() {
     let db = Db::new();
     let mut a = db.store();
     let first = AttemptId::mint();
@@ -430,7 +430,7 @@ fn inv_audit_unconfirmed_a_lost_connection_fails_the_append_and_the_next_one_rec
 }
 
 #[test]
-fn an_unreachable_database_fails_every_append_quickly_and_writes_nothing() {
+fn inv_fail_closed_pg_an_unreachable_database_fails_the_open_and_writes_nothing() {
     let db = Db::new();
     let (mut store, _) = open_store(&pgtest::settings(&db.url), db.signer()).unwrap();
     drop(store);
@@ -449,7 +449,7 @@ fn an_unreachable_database_fails_every_append_quickly_and_writes_nothing() {
 }
 
 #[test]
-fn tampering_by_the_owner_with_triggers_disabled_is_found_by_verification() {
+fn inv_audit_pg_append_only_tampering_by_the_owner_with_triggers_disabled_is_found() {
     let db = Db::new();
     let mut a = db.store();
     for _ in 0..5 {
@@ -501,7 +501,7 @@ proptest! {
     /// (the file store's rules, applied in log order) accepts: one claim per prior, one
     /// completion per chain root; indices are gap-free and the log verifies.
     #[test]
-    fn inv_cont_once_instances_agree_with_the_single_log_model(ops in proptest::collection::vec(op(), 1..30)) {
+    fn inv_audit_pg_one_log_instances_agree_with_the_single_log_model(ops in proptest::collection::vec(op(), 1..30)) {
         let db = Db::new();
         let mut stores: Vec<_> = (0..3).map(|_| db.store()).collect();
         let mut model = mig06_rail::audit::rules::LedgerRules::new();

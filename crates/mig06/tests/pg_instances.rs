@@ -103,7 +103,7 @@ fn terminal_codes(s: &Setup, url: &str) -> HashMap<String, Vec<String>> {
 }
 
 #[test]
-fn inv_audit_pg_two_instances_one_log_through_a_kill_and_a_cut() {
+fn inv_audit_pg_one_log_two_instances_through_a_kill_and_a_session_cut() {
     let (s, url) = pg_setup();
     // The caller must be allowed to continue (the init config registers operator_explicit).
     let out = Command::new(MIG06)
