@@ -3,15 +3,12 @@
 
 use mig06_rail::audit::file::{CHECKPOINT_EVERY, OpenReport};
 use mig06_rail::audit::group::batch_failure;
-use mig06_rail::audit::ledger::{Ledger, fault, seal};
-use mig06_rail::audit::{
-    Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, hash_hex,
-};
+use mig06_rail::audit::ledger::{Ledger, fault, sign_tree};
+use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind};
 use mig06_rail::config::PostgresAudit;
 use mig06_rail::ids::AttemptId;
 use mig06_rail::outcome::TerminalCode;
-use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
-use mig06_tlog::{Tree, leaf_hash};
+use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 use postgres::Client;
 
 use crate::PgError;
@@ -131,15 +128,6 @@ enum Locked {
     Lagging,
 }
 
-/// One record staged in a batch.
-struct Staged {
-    slot: Option<usize>,
-    index: u64,
-    leaf: Hash,
-    bytes: Vec<u8>,
-    record: AuditRecord,
-}
-
 impl PgStore {
     /// Records in the log as this instance last read it.
     #[must_use]
@@ -200,18 +188,6 @@ impl PgStore {
             admit_line(&mut self.ledger, &self.verifier, &line)?;
         }
         Ok(())
-    }
-
-    fn sign(&self, tree: &Tree, size: u64) -> Result<String, AuditError> {
-        let root = tree.root_at(size).map_err(|_| AuditError::Corrupt {
-            index: size,
-            what: "size beyond the log".into(),
-        })?;
-        Ok(self.signer.sign(&Checkpoint {
-            origin: self.signer.origin().to_owned(),
-            size,
-            root,
-        }))
     }
 
     fn append_batch_inner(
@@ -334,73 +310,36 @@ impl PgStore {
             });
         }
 
-        let recovered: Vec<AuditRecord> = self
-            .ledger
-            .overdue(time::OffsetDateTime::now_utc())
-            .into_iter()
-            .map(AuditRecord::interrupted)
-            .collect();
-        let recovered_count = recovered.len() as u64;
-        let mut results: Vec<Option<Result<Appended, AuditError>>> =
-            records.iter().map(|_| None).collect();
-        let start = self.ledger.size();
-        let mut last = self.ledger.last();
-        let mut staged: Vec<Staged> = Vec::with_capacity(records.len() + recovered.len());
-        let mut claims: Vec<(AttemptId, AttemptId, u64)> = Vec::new();
-        {
-            let mut rules = self.ledger.rules().stage();
-            let queue = recovered
-                .into_iter()
-                .map(|r| (None, r))
-                .chain(records.into_iter().enumerate().map(|(i, r)| (Some(i), r)));
-            for (slot, mut record) in queue {
-                if let Err(v) = rules.admit((&record).into()) {
-                    if let Some(r) = slot.and_then(|i| results.get_mut(i)) {
-                        *r = Some(Err(AuditError::Rule(v)));
-                    }
-                    continue;
-                }
-                let index = start + staged.len() as u64;
-                if let (true, Some(prior)) = (record.claim, &record.continues) {
-                    let first = !self.ledger.rules().is_claimed(prior)
-                        && !claims.iter().any(|(p, _, _)| p == prior);
-                    if first {
-                        claims.push((prior.clone(), record.attempt_id.clone(), index));
-                    }
-                }
-                record.prev = hash_hex(&last);
-                record.seq = index;
-                let bytes = seal::seal(&mut record, &self.signer)?;
-                let leaf = leaf_hash(&bytes);
-                last = leaf;
-                staged.push(Staged {
-                    slot,
-                    index,
-                    leaf,
-                    bytes,
-                    record,
-                });
-            }
-        }
-        if staged.is_empty() {
+        let n = records.len();
+        let batch =
+            self.ledger
+                .stage_batch(records, &self.signer, time::OffsetDateTime::now_utc())?;
+        if batch.records.is_empty() {
             client
                 .simple_query("ROLLBACK")
                 .map_err(backend("release head"))?;
-            return Ok(results
-                .into_iter()
-                .map(|r| r.unwrap_or(Err(AuditError::Encode)))
-                .collect());
+            return Ok(Ledger::refused_only(batch, n));
         }
-        let size = start + staged.len() as u64;
-        let sign_latest = start == 0
-            || start / CHECKPOINT_EVERY != size / CHECKPOINT_EVERY
-            || staged.iter().any(|s| s.record.kind == RecordKind::Terminal);
-        let leaves: Vec<Hash> = staged.iter().map(|s| s.leaf).collect();
-        let signed: Option<(String, Vec<(u64, String)>)> = if sign_latest {
+        let (start, size) = (batch.start, batch.end());
+        // The first record of each attempt that takes a prior's claim in this batch: a row of
+        // the claims table (its primary key refuses a second holder).
+        let mut claims: Vec<(&AttemptId, &AttemptId, u64)> = Vec::new();
+        for r in &batch.records {
+            if let (true, Some(prior)) = (r.record.claim, &r.record.continues)
+                && !self.ledger.rules().is_claimed(prior)
+                && !claims.iter().any(|(p, _, _)| *p == prior)
+            {
+                claims.push((prior, &r.record.attempt_id, r.index));
+            }
+        }
+        let leaves: Vec<Hash> = batch.records.iter().map(|r| r.leaf).collect();
+        let signed: Option<(String, Vec<(u64, String)>)> = if batch.needs_checkpoint() {
             Some(self.ledger_with_staged(&leaves, start, size)?)
         } else {
             None
         };
+        let staged = &batch.records;
+        let last = leaves.last().copied().unwrap_or_else(|| self.ledger.last());
 
         let mut sql = String::with_capacity(staged.iter().map(|s| s.bytes.len() * 2 + 200).sum());
         sql.push_str("INSERT INTO mig06_records (seq, line, attempt_id, kind, completes) VALUES ");
@@ -467,44 +406,17 @@ impl PgStore {
         // read of the log finds whether it was committed.
         client.simple_query(&sql).map_err(backend("commit batch"))?;
         self.commits = self.commits.saturating_add(1);
-        self.report.interrupted_ended = self
-            .report
-            .interrupted_ended
-            .saturating_add(recovered_count);
 
         // Durable from here on: nothing below may turn these records into a failure.
-        for s in &staged {
-            self.ledger.push_own(&s.bytes, &s.record)?;
-        }
-        let checkpoint = signed.map(|(note, _)| {
+        let interrupted = batch.interrupted;
+        let results =
+            self.ledger
+                .admit_staged(batch, n, signed.as_ref().map(|(note, _)| note.as_str()))?;
+        if signed.is_some() {
             self.ledger.mark_covered();
-            note
-        });
-        for s in staged {
-            let Some(r) = s.slot.and_then(|i| results.get_mut(i)) else {
-                continue;
-            };
-            let proof = self
-                .ledger
-                .tree()
-                .inclusion_proof(s.index, size)
-                .map_err(|_| AuditError::Corrupt {
-                    index: s.index,
-                    what: "inclusion proof".into(),
-                });
-            *r = Some(proof.map(|proof| Appended {
-                index: s.index,
-                leaf_hash: s.leaf,
-                bytes: s.bytes,
-                proof,
-                checkpoint: checkpoint.clone(),
-                record: s.record,
-            }));
         }
-        Ok(results
-            .into_iter()
-            .map(|r| r.unwrap_or(Err(AuditError::Encode)))
-            .collect())
+        self.report.interrupted_ended = self.report.interrupted_ended.saturating_add(interrupted);
+        Ok(results)
     }
 
     /// The signed checkpoint of the tree of `size` (the log with the staged leaves) and one for
@@ -515,23 +427,21 @@ impl PgStore {
         start: u64,
         size: u64,
     ) -> Result<(String, Vec<(u64, String)>), AuditError> {
-        let mut ledger = std::mem::replace(&mut self.ledger, Ledger::new(0));
-        let out = ledger.with_staged(leaves, |tree| {
-            let note = self.sign(tree, size)?;
+        let signer = &self.signer;
+        self.ledger.with_staged(leaves, |tree| {
+            let note = sign_tree(signer, tree, size)?;
             let mut kept = Vec::new();
             for k in (start / CHECKPOINT_EVERY + 1)..=(size / CHECKPOINT_EVERY) {
                 let at = k.saturating_mul(CHECKPOINT_EVERY);
                 let signed = if at == size {
                     note.clone()
                 } else {
-                    self.sign(tree, at)?
+                    sign_tree(signer, tree, at)?
                 };
                 kept.push((at, signed));
             }
-            Ok::<_, AuditError>((note, kept))
-        });
-        self.ledger = ledger;
-        out
+            Ok((note, kept))
+        })
     }
 }
 

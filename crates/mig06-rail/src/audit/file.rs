@@ -23,15 +23,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fs2::FileExt;
-use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
-use mig06_tlog::{Tree, leaf_hash};
+use mig06_tlog::Tree;
+use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 
 use super::group::batch_failure;
-use super::ledger::{
-    self, Ledger, check_checkpoints, fault, read_kept, read_latest, read_lines, seal,
-};
+use super::ledger::{self, Ledger, check_checkpoints, fault, read_kept, read_latest, read_lines};
 pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT, LOG_FILE};
-use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, hash_hex};
+use super::{Appended, AuditError, AuditRecord, AuditStore, Hash};
 use crate::ids::AttemptId;
 
 /// What opening the store found and did.
@@ -249,15 +247,7 @@ impl FileStore {
     }
 
     fn signed_checkpoint_of(&self, tree: &Tree, size: u64) -> Result<String, AuditError> {
-        let root = tree.root_at(size).map_err(|_| AuditError::Corrupt {
-            index: size,
-            what: "size beyond the log".into(),
-        })?;
-        Ok(self.signer.sign(&Checkpoint {
-            origin: self.signer.origin().to_owned(),
-            size,
-            root,
-        }))
+        ledger::sign_tree(&self.signer, tree, size)
     }
 
     /// Reads what was appended since we last looked (by us or another process), checking every
@@ -421,49 +411,18 @@ impl FileStore {
         records: Vec<AuditRecord>,
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
         self.catch_up()?;
-        let recovered: Vec<AuditRecord> = self
-            .ledger
-            .overdue(time::OffsetDateTime::now_utc())
-            .into_iter()
-            .map(AuditRecord::interrupted)
-            .collect();
-        self.report.interrupted_ended += recovered.len() as u64;
-        let mut results: Vec<Option<Result<Appended, AuditError>>> =
-            records.iter().map(|_| None).collect();
-        let start = self.ledger.size();
-        let mut last = self.ledger.last();
-        // The batch is checked against the log's rules in log order; the ledger applies them
-        // for real once the batch is durable.
-        let mut rules = self.ledger.rules().stage();
-        let mut lines = Vec::new();
-        let mut staged = Vec::with_capacity(records.len() + recovered.len());
-        let queue = recovered
-            .into_iter()
-            .map(|r| (None, r))
-            .chain(records.into_iter().enumerate().map(|(i, r)| (Some(i), r)));
-        for (slot, mut record) in queue {
-            if let Err(v) = rules.admit((&record).into()) {
-                if let Some(r) = slot.and_then(|i| results.get_mut(i)) {
-                    *r = Some(Err(AuditError::Rule(v)));
-                }
-                continue;
-            }
-            let index = start + staged.len() as u64;
-            record.prev = hash_hex(&last);
-            record.seq = index;
-            let bytes = seal::seal(&mut record, &self.signer)?;
-            lines.extend_from_slice(&bytes);
-            lines.push(b'\n');
-            let h = leaf_hash(&bytes);
-            last = h;
-            staged.push((slot, index, h, bytes, record));
+        let n = records.len();
+        let batch =
+            self.ledger
+                .stage_batch(records, &self.signer, time::OffsetDateTime::now_utc())?;
+        self.report.interrupted_ended += batch.interrupted;
+        if batch.records.is_empty() {
+            return Ok(Ledger::refused_only(batch, n));
         }
-        drop(rules);
-        if staged.is_empty() {
-            return Ok(results
-                .into_iter()
-                .map(|r| r.unwrap_or(Err(AuditError::Encode)))
-                .collect());
+        let mut lines = Vec::new();
+        for r in &batch.records {
+            lines.extend_from_slice(&r.bytes);
+            lines.push(b'\n');
         }
         let written = self.log.write_all(&lines).and_then(|()| self.sync_log());
         if let Err(e) = written {
@@ -473,27 +432,25 @@ impl FileStore {
         }
         // Durable from here on: nothing below may turn these records into a failure.
         self.len += lines.len() as u64;
-        for (_, _, _, bytes, record) in &staged {
-            self.ledger.push_own(bytes, record)?;
+        let (start, size, sign) = (batch.start, batch.end(), batch.needs_checkpoint());
+        let mut checkpoint = None;
+        if sign {
+            // The tree must hold the batch to be signed: admit it first, without results.
+            let leaves: Vec<Hash> = batch.records.iter().map(|r| r.leaf).collect();
+            let signer = &self.signer;
+            let signed = self
+                .ledger
+                .with_staged(&leaves, |tree| ledger::sign_tree(signer, tree, size))?;
+            checkpoint = Some(signed);
         }
-        let size = self.ledger.size();
-        // Only a terminal record needs a signed checkpoint (its evidence); an open record is
-        // covered by its own signature until then. The first batch is always signed, and so is
-        // a batch that reaches a kept checkpoint, so that the latest is never older than a kept
-        // one.
-        let sign_latest = start == 0
-            || start / CHECKPOINT_EVERY != size / CHECKPOINT_EVERY
-            || staged
-                .iter()
-                .any(|(.., record)| record.kind == RecordKind::Terminal);
-        let checkpoint = if sign_latest {
-            let note = self.signed_checkpoint(size)?;
+        let results = self.ledger.admit_staged(batch, n, checkpoint.as_deref())?;
+        if let Some(note) = &checkpoint {
             let kept_on_file = if start / CHECKPOINT_EVERY == size / CHECKPOINT_EVERY {
                 size / CHECKPOINT_EVERY
             } else {
                 ledger::count_kept(&self.dir).unwrap_or(start / CHECKPOINT_EVERY)
             };
-            match self.write_checkpoints(kept_on_file, size, &note) {
+            match self.write_checkpoints(kept_on_file, size, note) {
                 Ok(()) => self.ledger.mark_covered(),
                 // The records are durable and signed; the note is valid evidence. The files
                 // catch up at the next signed batch or open.
@@ -502,35 +459,8 @@ impl FileStore {
                         .fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Some(note)
-        } else {
-            None
-        };
-        for (slot, index, leaf_hash, bytes, record) in staged {
-            let Some(r) = slot.and_then(|i| results.get_mut(i)) else {
-                continue;
-            };
-            let proof = self
-                .ledger
-                .tree()
-                .inclusion_proof(index, size)
-                .map_err(|_| AuditError::Corrupt {
-                    index,
-                    what: "inclusion proof".into(),
-                });
-            *r = Some(proof.map(|proof| Appended {
-                index,
-                leaf_hash,
-                bytes,
-                proof,
-                checkpoint: checkpoint.clone(),
-                record,
-            }));
         }
-        Ok(results
-            .into_iter()
-            .map(|r| r.unwrap_or(Err(AuditError::Encode)))
-            .collect())
+        Ok(results)
     }
 
     /// `fdatasync` calls this store made on its log (appends and torn-tail cuts).
