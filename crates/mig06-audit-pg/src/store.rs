@@ -28,6 +28,22 @@ pub struct PgStore {
     report: OpenReport,
     commits: u64,
     last_used: std::time::Instant,
+    /// Round trip 1 failed because the server ended the connection (not because of the batch).
+    connection_lost: bool,
+}
+
+/// Whether `e` says the connection is gone (the server shut down, restarted, failed over, or
+/// ended the session), as opposed to a statement that failed on a live connection.
+fn connection_lost(e: &postgres::Error) -> bool {
+    match e.code() {
+        // Class 08 (connection exception) and 57P01-57P03 (operator intervention ending
+        // sessions: admin or crash shutdown, cannot connect now).
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
+        }
+        None => e.is_closed() || e.as_db_error().is_none(),
+    }
 }
 
 /// A connection idle this long is checked before use ([`PgStore::client`]).
@@ -102,6 +118,7 @@ pub fn open_store(
         report: OpenReport::default(),
         commits: 0,
         last_used: std::time::Instant::now(),
+        connection_lost: false,
     };
     if !store
         .ledger
@@ -214,7 +231,10 @@ impl PgStore {
                  ORDER BY seq DESC LIMIT {LOCKED_CATCH_UP}",
                 batch_settings()
             ))
-            .map_err(backend("lock head"))?;
+            .map_err(|e| {
+                self.connection_lost = connection_lost(&e);
+                backend("lock head")(e)
+            })?;
         let mut head: Option<(u64, Vec<u8>)> = None;
         let mut lines: std::collections::BTreeMap<u64, Vec<u8>> = std::collections::BTreeMap::new();
         for row in rows(&msgs) {
@@ -273,8 +293,9 @@ impl PgStore {
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
         // Round trip 1 is the batch's first use of the connection: one the server ended since
         // (a restart, a failover) fails it before anything is written, and is replaced once.
+        self.connection_lost = false;
         let read = match self.lock_head(client) {
-            Err(_) if client.is_closed() => {
+            Err(_) if client.is_closed() || self.connection_lost => {
                 *client = connect_writer(&self.settings)?;
                 self.lock_head(client)?
             }

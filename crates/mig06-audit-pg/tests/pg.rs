@@ -591,3 +591,44 @@ fn a_lagging_instance_catches_up_without_stalling_the_other_instances() {
     );
     assert_eq!(db.verify().records, db.store().size());
 }
+
+/// The database refusing every connection (down, or failing over) fails each append at once and
+/// writes nothing; once it takes connections again the next append works, without reopening the
+/// store, and nothing is doubled.
+#[test]
+fn inv_fail_closed_pg_an_unreachable_database_fails_appends_until_it_is_back() {
+    let db = Db::new();
+    let mut a = db.store();
+    a.append(terminal_record(
+        &AttemptId::mint(),
+        TerminalCode::DeniedPolicy,
+    ))
+    .unwrap();
+    let dbname = db.url.rsplit("dbname=").next().unwrap().to_owned();
+    let mut admin = postgres::Client::connect(&pgtest::admin_url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {dbname} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dbname}'"
+        ))
+        .unwrap();
+    for _ in 0..3 {
+        let e = a
+            .append(terminal_record(
+                &AttemptId::mint(),
+                TerminalCode::DeniedPolicy,
+            ))
+            .unwrap_err();
+        assert!(matches!(e, AuditError::Backend { .. }), "{e}");
+    }
+    admin
+        .batch_execute(&format!("ALTER DATABASE {dbname} ALLOW_CONNECTIONS true"))
+        .unwrap();
+    a.append(terminal_record(
+        &AttemptId::mint(),
+        TerminalCode::DeniedPolicy,
+    ))
+    .unwrap();
+    let report = db.verify();
+    assert_eq!(report.records, 2);
+}
