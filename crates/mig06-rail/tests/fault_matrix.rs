@@ -822,7 +822,14 @@ fn disk_full(ran: &mut Ran, at_open: bool, req: &Value) {
     // the sizes of an open and a terminal record, then small records (refused requests) move
     // the log's end until the open record fits in its last page and the terminal record does
     // not. The executor then fills the disk.
-    let page = 4096u64;
+    // tmpfs allocates whole pages.
+    let page: u64 = Command::new("getconf")
+        .arg("PAGESIZE")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096);
     let log_len = || std::fs::metadata(audit_dir(&config).join("log.jsonl")).map_or(0, |m| m.len());
     let (open_len, terminal_len) = {
         let rail =
