@@ -6,6 +6,8 @@
 # run (exit non-zero) and leaves the input in fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")"
+# The fuzz crate has its own target directory (sanitizer flags): never a shared one.
+unset CARGO_TARGET_DIR
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
 # Whole-step budget (build + runs, seconds): when the build ate into it, each run gets less
 # (at least 5 s), so the step stays near the budget unless the build alone exceeds it.
@@ -17,6 +19,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --version 0.13.2
 fi
 export RUSTC_BOOTSTRAP=1
+# `cargo fuzz build` has no --locked: check first that fuzz/Cargo.lock is current (it goes stale
+# when the rail gains a dependency), as the workspace's --locked builds do.
+cargo tree --locked --prefix none >/dev/null
 cargo fuzz build -O
 set -- $TARGETS
 LEFT=$((BUDGET - ($(date +%s) - START)))
@@ -29,13 +34,18 @@ for t in $TARGETS; do
   mkdir -p "$WORK/$t"
   dict=()
   [ -f "dict/$t.dict" ] && dict=("-dict=dict/$t.dict")
+  # Kept reproducers of earlier findings are replayed first, with the seed corpus.
+  seeds=("corpus/$t")
+  [ -d "regressions/$t" ] && seeds+=("regressions/$t")
   echo "== fuzz $t (${SECONDS_PER_TARGET}s)"
-  if ! cargo fuzz run -O "$t" "$WORK/$t" "corpus/$t" -- \
+  if ! cargo fuzz run -O "$t" "$WORK/$t" "${seeds[@]}" -- \
     -max_total_time="$SECONDS_PER_TARGET" -seed=1406 -print_final_stats=1 "${dict[@]}" \
     >"$WORK/$t.log" 2>&1; then
     tail -n 60 "$WORK/$t.log"
     echo "fuzz target $t FAILED: reproducer in fuzz/artifacts/$t/"
     exit 1
   fi
-  grep -E "^stat::(number_of_executed_units|new_units_added|peak_rss_mb)" "$WORK/$t.log"
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)" "$WORK/$t.log"
+  # The last status line: executions, coverage (edges), corpus size.
+  grep -E "^#[0-9]+.*cov:" "$WORK/$t.log" | tail -n 1 || true
 done

@@ -771,3 +771,320 @@ fn inv_cont_chain_audit_verify_and_opening_the_store_refuse_the_same_forged_clai
     }
     assert_eq!(bad, Some(lines.len() as u64));
 }
+
+/// What the downstream answers in one attempt: the dependency observation.
+#[derive(Debug, Clone, Copy)]
+enum Obs {
+    Draft,
+    Fault,
+    NotFinal,
+    StoppedAtDeadline,
+    PendingReceipt,
+    FinalReceipt,
+    PhiReceipt,
+    Unreadable,
+}
+
+/// A downstream whose next answer is set before each attempt; counts its calls.
+#[derive(Clone)]
+struct Scripted {
+    next: std::sync::Arc<std::sync::Mutex<Obs>>,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl mig06_rail::executor::Executor for Scripted {
+    fn execute(
+        &self,
+        _input: &mig06_rail::executor::StepInput,
+        _deadline: mig06_rail::executor::Deadline,
+    ) -> Result<serde_json::Value, ExecutorError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut receipt = draft_receipt();
+        match *self.next.lock().unwrap() {
+            Obs::Draft => {}
+            Obs::Fault => return Err(ExecutorError::Fault("connection_reset")),
+            Obs::NotFinal => return Err(ExecutorError::NotFinal("http_202")),
+            Obs::StoppedAtDeadline => return Err(ExecutorError::Deadline),
+            Obs::PendingReceipt => receipt = json!({"status": "pending"}),
+            Obs::FinalReceipt => receipt["docStatus"] = json!("final"),
+            Obs::PhiReceipt => receipt["draft_ref"] = json!("jane.doe@example.org"),
+            Obs::Unreadable => receipt = json!(["garbage"]),
+        }
+        Ok(receipt)
+    }
+}
+
+/// How a generated request is shaped: well formed, or broken in one way, or carrying PHI.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    WellFormed,
+    UnknownKey,
+    MissingSubject,
+    TwoSteps,
+    NoSteps,
+    ForbiddenTrigger,
+    PagesNotAnInteger,
+    BadRequestId,
+    NotJson,
+    /// A PHI value (`value`, an index into `PHI`) at a position (`at`, an index into `PHI_AT`).
+    Phi {
+        at: usize,
+        value: usize,
+    },
+}
+
+const PHI: [&str; 4] = [
+    "078-05-1120",
+    "jane.doe@example.org",
+    "Call 415-555-2671",
+    "4111 1111 1111 1111",
+];
+const PHI_AT: [&str; 5] = [
+    "/subject",
+    "/request_id",
+    "/steps/0/params/note_kind",
+    "/steps/0/params/free_text",
+    "/continuation/reason",
+];
+
+/// One generated request, with what the downstream answers if it runs.
+#[derive(Debug, Clone)]
+struct Gen {
+    caller: usize,
+    /// An index into `TRIGGERS`; `None`: the one that fits (the continuation trigger for a
+    /// continuation, `operator_explicit` otherwise).
+    trigger: Option<usize>,
+    /// An index into `NOTES`, or 3: a code outside the vocabulary.
+    note: usize,
+    pages: Option<i64>,
+    request_id: u128,
+    shape: Shape,
+    /// Continue the `of % n`-th latest earlier attempt, with reason `reason`; `unchanged`
+    /// repeats that attempt's note and pages.
+    cont: Option<(usize, usize, bool)>,
+    obs: Obs,
+}
+
+fn gen_request() -> impl proptest::strategy::Strategy<Value = Gen> {
+    use proptest::prelude::*;
+    let shape = prop_oneof![
+        24 => Just(Shape::WellFormed),
+        1 => Just(Shape::UnknownKey),
+        1 => Just(Shape::MissingSubject),
+        1 => Just(Shape::TwoSteps),
+        1 => Just(Shape::NoSteps),
+        1 => Just(Shape::ForbiddenTrigger),
+        1 => Just(Shape::PagesNotAnInteger),
+        1 => Just(Shape::BadRequestId),
+        1 => Just(Shape::NotJson),
+        3 => (0..PHI_AT.len(), 0..PHI.len()).prop_map(|(at, value)| Shape::Phi { at, value }),
+    ];
+    let obs = prop_oneof![
+        6 => Just(Obs::Draft),
+        1 => Just(Obs::Fault),
+        1 => Just(Obs::NotFinal),
+        1 => Just(Obs::StoppedAtDeadline),
+        1 => Just(Obs::PendingReceipt),
+        1 => Just(Obs::FinalReceipt),
+        1 => Just(Obs::PhiReceipt),
+        1 => Just(Obs::Unreadable),
+    ];
+    let cont = proptest::option::weighted(
+        0.6,
+        (
+            prop_oneof![3 => 0..3usize, 1 => any::<usize>()],
+            0..3usize,
+            any::<bool>(),
+        ),
+    );
+    (
+        prop_oneof![4 => Just(0usize), 1 => 1..3usize],
+        proptest::option::weighted(0.15, 0..3usize),
+        prop_oneof![12 => 0..3usize, 1 => Just(3usize)],
+        proptest::option::of(prop_oneof![12 => 1i64..=4, 1 => Just(0i64), 1 => Just(21i64)]),
+        any::<u128>(),
+        shape,
+        cont,
+        obs,
+    )
+        .prop_map(
+            |(caller, trigger, note, pages, request_id, shape, cont, obs)| Gen {
+                caller,
+                trigger,
+                note,
+                pages,
+                request_id,
+                shape,
+                cont,
+                obs,
+            },
+        )
+}
+
+/// The request bytes of `g`, citing `evidence` (a token of this run) when it continues.
+fn request_bytes(g: &Gen, note: usize, pages: Option<i64>, evidence: Option<&str>) -> Vec<u8> {
+    let note_kind = NOTES.get(note).copied().unwrap_or("free_verse");
+    let trigger = match (g.trigger, evidence) {
+        (Some(t), _) => TRIGGERS[t],
+        (None, Some(_)) => "operator_continuation",
+        (None, None) => "operator_explicit",
+    };
+    let mut r = json!({
+        "request_id": ulid::Ulid::from(g.request_id).to_string(),
+        "trigger": trigger,
+        "subject": SUBJECT,
+        "steps": [{"action": "draft_note", "params": {"note_kind": note_kind}}],
+    });
+    if let Some(p) = pages {
+        r["steps"][0]["params"]["pages"] = json!(p);
+    }
+    if let (Some((_, reason, _)), Some(ev)) = (g.cont, evidence) {
+        r["continuation"] = json!({"evidence": ev, "reason": REASONS[reason]});
+    }
+    match g.shape {
+        Shape::WellFormed => {}
+        Shape::UnknownKey => r["priority"] = json!("high"),
+        Shape::MissingSubject => {
+            r.as_object_mut().unwrap().remove("subject");
+        }
+        Shape::TwoSteps => r["steps"] = json!([r["steps"][0].clone(), r["steps"][0].clone()]),
+        Shape::NoSteps => r["steps"] = json!([]),
+        Shape::ForbiddenTrigger => r["trigger"] = json!("auto_retry"),
+        Shape::PagesNotAnInteger => r["steps"][0]["params"]["pages"] = json!("two"),
+        Shape::BadRequestId => r["request_id"] = json!("request-1"),
+        Shape::NotJson => return b"{\"request_id\": ".to_vec(),
+        Shape::Phi { at, value } => {
+            let ptr = PHI_AT[at];
+            let (parent, key) = ptr.rsplit_once('/').unwrap();
+            let parent = if parent.is_empty() {
+                Some(&mut r)
+            } else {
+                r.pointer_mut(parent)
+            };
+            if let Some(obj) = parent.and_then(|p| p.as_object_mut()) {
+                obj.insert(key.to_owned(), json!(PHI[value]));
+            }
+        }
+    }
+    serde_json::to_vec(&r).unwrap()
+}
+
+/// What one run of a sequence gives: each answer (ids replaced by the index of the attempt
+/// they name, the evidence token by whether there is one) and each audit record (its time and
+/// signature, and its link to the previous record, which hashes that signature, blanked; ids
+/// replaced by their order of first appearance in the log).
+fn run_sequence(ops: &[Gen]) -> (Vec<String>, Vec<String>, usize) {
+    use std::collections::HashMap;
+    let s = three_callers();
+    let exec = Scripted {
+        next: std::sync::Arc::new(std::sync::Mutex::new(Obs::Draft)),
+        calls: std::sync::Arc::default(),
+    };
+    let rail =
+        mig06_rail::rail::Rail::open(s.config.clone(), Some(Box::new(exec.clone()))).unwrap();
+    let mut done: Vec<(mig06_rail::outcome::Outcome, usize, Option<i64>)> = Vec::new();
+    for g in ops {
+        let prior = g
+            .cont
+            .filter(|_| !done.is_empty())
+            .map(|(of, _, unchanged)| (&done[done.len() - 1 - of % done.len()], unchanged));
+        let (note, pages) = match prior {
+            Some(((_, note, pages), true)) => (*note, *pages),
+            _ => (g.note, g.pages),
+        };
+        let evidence = prior.map(|((o, ..), _)| o.evidence.clone().unwrap_or_default());
+        let bytes = request_bytes(g, note, pages, evidence.as_deref());
+        *exec.next.lock().unwrap() = g.obs;
+        let caller = rail.local_caller(CALLERS[g.caller]).unwrap();
+        done.push((rail.attempt(&caller, &bytes), note, pages));
+    }
+    let index: HashMap<String, usize> = done
+        .iter()
+        .enumerate()
+        .map(|(i, (o, ..))| (o.attempt_id.as_str().to_owned(), i))
+        .collect();
+    let answers = done
+        .iter()
+        .map(|(o, ..)| {
+            let id = |a: &mig06_rail::ids::AttemptId| index.get(a.as_str()).copied();
+            format!(
+                "{:?} {:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {}",
+                o.code,
+                o.detail,
+                o.explanation,
+                o.message,
+                o.decision,
+                o.draft_ref,
+                o.content_sha256,
+                o.request_fingerprint,
+                o.provenance.continues.as_ref().map(id),
+                id(&o.provenance.chain_root),
+                o.provenance.depth,
+                o.recorded,
+                o.evidence.is_some(),
+            )
+        })
+        .collect();
+    let text = std::fs::read_to_string(s.config.data_dir.join("audit/log.jsonl")).unwrap();
+    let mut labels: HashMap<String, String> = HashMap::new();
+    let records = text
+        .lines()
+        .map(|line| {
+            let r: mig06_rail::audit::AuditRecord = serde_json::from_str(line).unwrap();
+            let mut line = line.to_owned();
+            for key in ["ts", "deadline", "sig", "prev"] {
+                let pat = format!("\"{key}\":\"");
+                if let Some(at) = line.find(&pat) {
+                    let start = at + pat.len();
+                    let end = start + line[start..].find('"').unwrap();
+                    line.replace_range(start..end, "~");
+                }
+            }
+            for a in [
+                Some(&r.attempt_id),
+                Some(&r.chain_root),
+                r.continues.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let n = labels.len();
+                let label = labels
+                    .entry(a.as_str().to_owned())
+                    .or_insert_with(|| format!("attempt#{n}"))
+                    .clone();
+                line = line.replace(a.as_str(), &label);
+            }
+            line
+        })
+        .collect();
+    (
+        answers,
+        records,
+        exec.calls.load(std::sync::atomic::Ordering::SeqCst),
+    )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// The same requests (well formed or not, PHI sometimes, continuations of earlier attempts
+    /// in the sequence), the same configuration and the same downstream answers, run on two
+    /// fresh rails with their own stores and keys, give the same answers and the same audit
+    /// records byte for byte, apart from time, signatures (and the links that hash them) and
+    /// ids.
+    #[test]
+    fn inv_terminal_determinism_same_requests_configuration_and_observations_give_the_same_codes_and_record_bytes(
+        ops in proptest::collection::vec(gen_request(), 1..12)
+    ) {
+        let (answers_a, records_a, calls_a) = run_sequence(&ops);
+        let (answers_b, records_b, calls_b) = run_sequence(&ops);
+        proptest::prop_assert_eq!(answers_a, answers_b);
+        proptest::prop_assert_eq!(records_a, records_b);
+        proptest::prop_assert_eq!(calls_a, calls_b);
+    }
+}
