@@ -120,9 +120,20 @@ pub(crate) fn connect(settings: &PostgresAudit) -> Result<Client, PgError> {
             }
         }
     }
-    config
-        .connect(NoTls)
-        .map_err(|e| PgError::Connect(describe(&e)))
+    config.connect(NoTls).map_err(|e| {
+        // A wrong role, password or database name is a configuration error, not an outage.
+        let refused = e
+            .code()
+            .is_some_and(|c| c.code().starts_with("28") || c.code() == "3D000");
+        if refused {
+            PgError::Sql {
+                op: "connect",
+                message: describe(&e),
+            }
+        } else {
+            PgError::Connect(describe(&e))
+        }
+    })
 }
 
 /// Connects as a writer: synchronous commit always on (a commit returns only once it is

@@ -23,6 +23,9 @@ pub struct PgStore {
     /// `None` after an error: the next operation connects anew (never the same operation).
     client: Option<Client>,
     ledger: Ledger,
+    /// Whether the whole log has been read and checked (at open, or, when the database was
+    /// unreachable then, at the first operation that reached it).
+    opened: bool,
     signer: LogSigner,
     verifier: LogVerifier,
     report: OpenReport,
@@ -101,18 +104,12 @@ pub fn open_store(
     settings: &PostgresAudit,
     signer: LogSigner,
 ) -> Result<(PgStore, OpenReport), PgError> {
-    let mut client = connect_writer(settings)?;
     let verifier = signer.verifier();
-    let read = read_log(&mut client, &verifier, &mut |_, _, _| {}, &mut |_, _| {})?;
-    mig06_rail::audit::ledger::check_checkpoints(
-        read.ledger.tree(),
-        read.latest.as_ref().map(|(_, cp)| cp),
-        &read.kept,
-    )?;
     let mut store = PgStore {
         settings: settings.clone(),
-        client: Some(client),
-        ledger: read.ledger,
+        client: None,
+        ledger: Ledger::new(0),
+        opened: false,
         signer,
         verifier,
         report: OpenReport::default(),
@@ -120,6 +117,15 @@ pub fn open_store(
         last_used: std::time::Instant::now(),
         connection_lost: false,
     };
+    let mut client = match connect_writer(settings) {
+        Ok(c) => c,
+        // The database is down or failing over: start anyway, fail closed until it is back,
+        // and read the log at the first operation that reaches it.
+        Err(PgError::Connect(_)) => return Ok((store, OpenReport::default())),
+        Err(e) => return Err(e),
+    };
+    store.read_all(&mut client)?;
+    store.client = Some(client);
     if !store
         .ledger
         .overdue(time::OffsetDateTime::now_utc())
@@ -211,7 +217,43 @@ impl PgStore {
         &mut self,
         records: Vec<AuditRecord>,
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
-        self.with_client(|s, client| s.batch_on(client, records))
+        self.with_client(|s, client| {
+            if !s.opened {
+                s.read_all(client)?;
+            }
+            s.batch_on(client, records)
+        })
+    }
+
+    /// Reads and checks the whole log, as `audit verify` does (the store's open).
+    fn read_all(&mut self, client: &mut Client) -> Result<(), PgError> {
+        let read = read_log(client, &self.verifier, &mut |_, _, _| {}, &mut |_, _| {})?;
+        mig06_rail::audit::ledger::check_checkpoints(
+            read.ledger.tree(),
+            read.latest.as_ref().map(|(_, cp)| cp),
+            &read.kept,
+        )?;
+        self.ledger = read.ledger;
+        self.opened = true;
+        Ok(())
+    }
+
+    /// Whether the log has been read (false only while the database has been unreachable since
+    /// the store was opened).
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        self.opened
+    }
+
+    /// Reads what others appended (or, before the first read, the whole log).
+    fn refresh(&mut self) -> Result<(), AuditError> {
+        self.with_client(|s, client| {
+            if s.opened {
+                s.catch_up(client)
+            } else {
+                s.read_all(client).map_err(AuditError::from)
+            }
+        })
     }
 
     /// Round trip 1: read the records past this instance's size without the lock, then begin,
@@ -485,13 +527,13 @@ impl AuditStore for PgStore {
     }
 
     fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
-        self.with_client(|s, client| s.catch_up(client))?;
+        self.refresh()?;
         Ok(self.ledger.rules().is_claimed(prior))
     }
 
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
-        if size > self.ledger.size() {
-            self.with_client(|s, client| s.catch_up(client))?;
+        if size > self.ledger.size() || !self.opened {
+            self.refresh()?;
         }
         self.ledger
             .tree()
@@ -503,8 +545,8 @@ impl AuditStore for PgStore {
     }
 
     fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
-        if index >= self.ledger.size() {
-            self.with_client(|s, client| s.catch_up(client))?;
+        if index >= self.ledger.size() || !self.opened {
+            self.refresh()?;
         }
         self.ledger.tree().leaf(index).ok_or(AuditError::Corrupt {
             index,

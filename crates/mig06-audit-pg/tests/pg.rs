@@ -430,22 +430,49 @@ fn inv_fail_closed_pg_a_connection_the_server_ended_is_replaced_before_anything_
 }
 
 #[test]
-fn inv_fail_closed_pg_an_unreachable_database_fails_the_open_and_writes_nothing() {
+fn inv_fail_closed_pg_a_store_opened_while_the_database_is_down_fails_closed_then_reads_the_log() {
     let db = Db::new();
-    let (mut store, _) = open_store(&pgtest::settings(&db.url), db.signer()).unwrap();
-    drop(store);
-    // A port where nothing listens.
+    let mut a = db.store();
+    let id = AttemptId::mint();
+    a.append(open_record(&id)).unwrap();
+    drop(a);
+    // A port where nothing listens: the database is down at start-up.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let dead = format!("host=127.0.0.1 port={port} user=postgres dbname=postgres");
-    let e = open_store(&pgtest::settings(&dead), db.signer()).unwrap_err();
-    assert!(matches!(e, PgError::Connect(_)), "{e}");
+    let (mut down, report) = open_store(&pgtest::settings(&dead), db.signer()).unwrap();
+    assert!(!down.is_open());
+    assert_eq!(report.records, 0);
+    let e = down
+        .append(terminal_record(&id, TerminalCode::DeniedPolicy))
+        .unwrap_err();
+    assert!(matches!(e, AuditError::Backend { .. }), "{e}");
     assert!(!e.to_string().contains(&dead));
-    store = db.store();
-    assert_eq!(store.size(), 0);
+    // Up from the start: the log is read at the first operation, the attempt's terminal record
+    // follows its open record, and nothing was written while it was down.
+    let dbname = db.url.rsplit("dbname=").next().unwrap().to_owned();
+    let mut admin = postgres::Client::connect(&pgtest::admin_url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("ALTER DATABASE {dbname} ALLOW_CONNECTIONS false"))
+        .unwrap();
+    let (mut late, _) = open_store(&pgtest::settings(&db.url), db.signer()).unwrap();
+    assert!(!late.is_open());
+    assert!(
+        late.append(terminal_record(&id, TerminalCode::DeniedPolicy))
+            .is_err()
+    );
+    admin
+        .batch_execute(&format!("ALTER DATABASE {dbname} ALLOW_CONNECTIONS true"))
+        .unwrap();
+    let x = late
+        .append(terminal_record(&id, TerminalCode::DeniedPolicy))
+        .unwrap();
+    assert!(late.is_open());
+    assert_eq!(x.index, 1);
+    assert_eq!(db.verify().records, 2);
 }
 
 #[test]

@@ -248,6 +248,11 @@ pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
         AuditBackend::Postgres(pg) => {
             let signer = mig06_rail::rail::load_signer(&cfg)?;
             let (store, report) = mig06_audit_pg::open_store(pg, signer)?;
+            if !store.is_open() {
+                eprintln!(
+                    "mig06: the audit database is unreachable; attempts end ABORTED_AUDIT_UNCONFIRMED until it is back, and the log is read and checked then"
+                );
+            }
             Some((Box::new(store), report))
         }
     };
