@@ -3,7 +3,7 @@
 
 use mig06_rail::audit::file::{CHECKPOINT_EVERY, OpenReport};
 use mig06_rail::audit::group::batch_failure;
-use mig06_rail::audit::ledger::{Ledger, fault, sign_tree};
+use mig06_rail::audit::ledger::{Ledger, sign_tree};
 use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind};
 use mig06_rail::config::PostgresAudit;
 use mig06_rail::ids::AttemptId;
@@ -76,21 +76,6 @@ fn protocol(op: &'static str, message: &str) -> AuditError {
         op,
         message: message.to_owned(),
     }
-}
-
-/// Checks one line read from the database as the next record and admits it.
-fn admit_line(ledger: &mut Ledger, verifier: &LogVerifier, line: &[u8]) -> Result<(), AuditError> {
-    let index = ledger.size();
-    let record = ledger.decode(line)?;
-    if !ledger.links(&record) {
-        return Err(fault(
-            Some(index),
-            format!("record {index}: the link to the previous record is broken"),
-        )
-        .into());
-    }
-    ledger.admit(line, &record, verifier)?;
-    Ok(())
 }
 
 /// Opens the store: connects as a writer, refuses an unknown schema, reads and checks the whole
@@ -208,7 +193,7 @@ impl PgStore {
             .map_err(backend("catch up"))?;
         for row in lines {
             let line: Vec<u8> = row.try_get(0).map_err(backend("catch up"))?;
-            admit_line(&mut self.ledger, &self.verifier, &line)?;
+            self.ledger.admit_next(&line, &self.verifier)?;
         }
         Ok(())
     }
@@ -314,7 +299,7 @@ impl PgStore {
             if seq != self.ledger.size() {
                 break;
             }
-            admit_line(&mut self.ledger, &self.verifier, &line)?;
+            self.ledger.admit_next(&line, &self.verifier)?;
         }
         match (lagging, head) {
             (true, _) => Ok(Locked::Lagging),

@@ -284,6 +284,23 @@ impl Ledger {
         Ok(())
     }
 
+    /// Decodes `line` as the next record, checks its link to the record before, and admits it
+    /// ([`Ledger::admit`]): how a writing store reads what others appended.
+    ///
+    /// # Errors
+    /// A [`LogFault`] naming the record.
+    pub fn admit_next(&mut self, line: &[u8], verifier: &LogVerifier) -> Result<(), LogFault> {
+        let index = self.tree.size();
+        let record = self.decode(line)?;
+        if !self.links(&record) {
+            return Err(fault(
+                Some(index),
+                format!("record {index}: the link to the previous record is broken"),
+            ));
+        }
+        self.admit(line, &record, verifier)
+    }
+
     /// Open records without a terminal record whose deadline is before `now` (RFC 3339 UTC
     /// compared as instants): attempts whose process stopped. Ordered by log index.
     #[must_use]
