@@ -17,7 +17,8 @@
     clippy::indexing_slicing,
     clippy::panic,
     missing_docs,
-    reason = "benchmark"
+    reason = "benchmark",
+    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
 )]
 
 use std::process::Command;

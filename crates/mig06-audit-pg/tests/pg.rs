@@ -7,7 +7,8 @@
     clippy::indexing_slicing,
     clippy::panic,
     missing_docs,
-    reason = "tests"
+    reason = "tests",
+    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
 )]
 
 #[path = "common/pgtest.rs"]

@@ -11,7 +11,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    missing_docs
+    missing_docs,
+    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
 )]
 
 use std::collections::BTreeMap;

@@ -19,7 +19,8 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
-    missing_docs
+    missing_docs,
+    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
 )]
 
 use std::fs::{File, OpenOptions};

@@ -49,13 +49,13 @@ use mig06_tlog::checkpoint::LogVerifier;
 
 use crate::audit::group::GroupCommit;
 use crate::audit::rules::RuleViolation;
-use crate::audit::{Appended, AuditError, AuditRecord, RecordKind, now_rfc3339};
+use crate::audit::{Appended, AuditError, AuditRecord};
+use crate::auth::AuthenticatedCaller;
 use crate::evidence;
 use crate::executor::{Deadline, Executor, Receipt, StepInput};
 use crate::ids::{AttemptId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, Effect, Outcome, Provenance, TerminalCode};
 use crate::policy::{ContinuationFacts, PolicyGate};
-use crate::rail::AuthenticatedCaller;
 use crate::request::{self, AttemptRequest, PhiScan, Trigger};
 
 /// The shared audit store: concurrent appends are committed in groups, one `fdatasync` each.
@@ -120,10 +120,20 @@ pub struct Executed {
 }
 /// Ending: the terminal code is decided; the terminal record is not yet written.
 #[derive(Debug)]
-pub struct Ending {
-    code: TerminalCode,
-    detail: Option<Detail>,
-    receipt: Option<Receipt>,
+pub struct Ending(Ended);
+
+/// How an attempt ends.
+#[derive(Debug)]
+enum Ended {
+    /// With a code its terminal record will carry.
+    Decided {
+        code: TerminalCode,
+        detail: Option<Detail>,
+        receipt: Option<Receipt>,
+    },
+    /// The store did not confirm the open record: nothing more is written for the attempt,
+    /// and it ends `ABORTED_AUDIT_UNCONFIRMED`.
+    OpenUnconfirmed,
 }
 /// Terminal: the attempt's one outcome. No transition leaves this state.
 #[derive(Debug)]
@@ -147,19 +157,20 @@ type Step<S> = Result<Attempt<S>, Attempt<Ending>>;
 
 impl<S> Attempt<S> {
     fn end(self, code: TerminalCode, detail: Option<Detail>) -> Attempt<Ending> {
-        Attempt {
-            core: self.core,
-            state: Ending {
-                code,
-                detail,
-                receipt: None,
-            },
-        }
+        self.to(Ending(Ended::Decided {
+            code,
+            detail,
+            receipt: None,
+        }))
     }
     fn to<T>(self, state: T) -> Attempt<T> {
+        self.map(|_| state)
+    }
+    /// The one forward transition of the state: the attempt's core carries over unchanged.
+    fn map<T>(self, next: impl FnOnce(S) -> T) -> Attempt<T> {
         Attempt {
             core: self.core,
-            state,
+            state: next(self.state),
         }
     }
     /// The attempt's id.
@@ -248,18 +259,11 @@ impl Attempt<Parsed> {
         verifier: &LogVerifier,
     ) -> Step<Checked> {
         let Some(cont) = self.state.request.continuation.clone() else {
-            let Attempt {
-                core,
-                state: Parsed { request },
-            } = self;
-            return Ok(Attempt {
-                core,
-                state: Checked {
-                    request,
-                    facts: ContinuationFacts::default(),
-                    prior_claimed: false,
-                },
-            });
+            return Ok(self.map(|Parsed { request }| Checked {
+                request,
+                facts: ContinuationFacts::default(),
+                prior_claimed: false,
+            }));
         };
         let invalid = |a: Self, reason: &str| {
             Err(a.end(
@@ -323,18 +327,11 @@ impl Attempt<Parsed> {
             prior_caller: prior.record.caller.as_str().to_owned(),
             same_caller: prior.record.caller == *self.core.caller.id(),
         };
-        let Attempt {
-            core,
-            state: Parsed { request },
-        } = self;
-        Ok(Attempt {
-            core,
-            state: Checked {
-                request,
-                facts,
-                prior_claimed,
-            },
-        })
+        Ok(self.map(|Parsed { request }| Checked {
+            request,
+            facts,
+            prior_claimed,
+        }))
     }
 }
 
@@ -392,16 +389,7 @@ impl Attempt<Checked> {
         let unchanged = facts.unchanged_request;
         self.core.decision = Some(d);
         match (effect, unchanged) {
-            (Effect::Permit, _) => {
-                let Attempt {
-                    core,
-                    state: Checked { request, .. },
-                } = self;
-                Ok(Attempt {
-                    core,
-                    state: Permitted { request },
-                })
-            }
+            (Effect::Permit, _) => Ok(self.map(|Checked { request, .. }| Permitted { request })),
             (Effect::Deny, true) => {
                 self.core.claims_prior = false;
                 Err(self.end(
@@ -418,49 +406,29 @@ impl Attempt<Permitted> {
     /// Writes the open record and waits for durable confirmation. No confirmation, no execution.
     /// A continuation's open record takes the claim on its prior; the store refuses it when
     /// another attempt took the claim first, and the attempt then ends
-    /// `DENIED_CONTINUATION_ALREADY_USED` through [`Attempt::record`] like any other denial.
+    /// `DENIED_CONTINUATION_ALREADY_USED`, without the claim.
     ///
     /// # Errors
-    /// The attempt's outcome: `ABORTED_AUDIT_UNCONFIRMED` (nothing recorded), or the recorded
-    /// `DENIED_CONTINUATION_ALREADY_USED`.
-    pub fn open(
-        mut self,
-        store: &SharedStore,
-        written: &TerminalFlag,
-    ) -> Result<Attempt<Opened>, Outcome> {
-        // Never opened (so never executed) once its deadline has passed (INV-ADMISSION-BOUNDED).
+    /// The attempt, ending `ABORTED_DEADLINE` (its deadline passed before the open record was
+    /// written: INV-ADMISSION-BOUNDED), `DENIED_CONTINUATION_ALREADY_USED`, or
+    /// `ABORTED_AUDIT_UNCONFIRMED` with nothing more written for it.
+    pub fn open(mut self, store: &SharedStore) -> Step<Opened> {
         if self.core.deadline.passed() {
-            return Err(self
-                .end(
-                    TerminalCode::AbortedDeadline,
-                    detail("$rail", "deadline_passed_before_open"),
-                )
-                .record(store, written)
-                .into_outcome());
+            return Err(self.end(
+                TerminalCode::AbortedDeadline,
+                detail("$rail", "deadline_passed_before_open"),
+            ));
         }
-        let record = self.core.record(RecordKind::Open, None, None, None);
-        match store.append(record) {
+        match store.append(self.core.open_record()) {
+            Ok(_) => Ok(self.map(|Permitted { request }| Opened { request })),
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) => {
                 self.core.claims_prior = false;
-                Err(self
-                    .end(
-                        TerminalCode::DeniedContinuationAlreadyUsed,
-                        detail("$.continuation.evidence", "already_continued"),
-                    )
-                    .record(store, written)
-                    .into_outcome())
+                Err(self.end(
+                    TerminalCode::DeniedContinuationAlreadyUsed,
+                    detail("$.continuation.evidence", "already_continued"),
+                ))
             }
-            Ok(_) => {
-                let Attempt {
-                    core,
-                    state: Permitted { request },
-                } = self;
-                Ok(Attempt {
-                    core,
-                    state: Opened { request },
-                })
-            }
-            Err(_) => Err(self.core.unconfirmed()),
+            Err(_) => Err(self.to(Ending(Ended::OpenUnconfirmed))),
         }
     }
 }
@@ -501,15 +469,13 @@ impl Attempt<Executed> {
     /// The step completed with a draft-only receipt.
     #[must_use]
     pub fn complete(self) -> Attempt<Ending> {
-        let receipt = self.state.receipt.clone();
-        Attempt {
-            core: self.core,
-            state: Ending {
+        self.map(|Executed { receipt }| {
+            Ending(Ended::Decided {
                 code: TerminalCode::CompletedDraft,
                 detail: None,
                 receipt: Some(receipt),
-            },
-        }
+            })
+        })
     }
 }
 
@@ -517,7 +483,10 @@ impl Attempt<Ending> {
     /// The decided code.
     #[must_use]
     pub fn code(&self) -> TerminalCode {
-        self.state.code
+        match &self.state.0 {
+            Ended::Decided { code, .. } => *code,
+            Ended::OpenUnconfirmed => TerminalCode::AbortedAuditUnconfirmed,
+        }
     }
 
     /// Appends the terminal record and waits for durable confirmation. Unconfirmed: the outcome
@@ -529,38 +498,14 @@ impl Attempt<Ending> {
     /// append. Any other refusal by the log's rules leaves the outcome unconfirmed.
     #[must_use]
     pub fn record(self, store: &SharedStore, written: &TerminalFlag) -> Attempt<Terminal> {
-        let Attempt {
-            mut core,
-            state:
-                Ending {
-                    code,
-                    detail: why,
-                    receipt,
-                },
-        } = self;
-        let record = core.record(RecordKind::Terminal, Some(code), why, receipt.as_ref());
-        let outcome = match store.append(record) {
-            Ok(appended) => {
-                written.0.set(true);
-                core.outcome_from(&appended, receipt.as_ref())
-            }
-            Err(AuditError::Rule(RuleViolation::ClaimTaken)) if core.claims_prior => {
-                core.claims_prior = false;
-                let record = core.record(
-                    RecordKind::Terminal,
-                    Some(TerminalCode::DeniedContinuationAlreadyUsed),
-                    detail("$.continuation.evidence", "already_continued"),
-                    None,
-                );
-                match store.append(record) {
-                    Ok(appended) => {
-                        written.0.set(true);
-                        core.outcome_from(&appended, None)
-                    }
-                    Err(_) => core.unconfirmed(),
-                }
-            }
-            Err(_) => core.unconfirmed(),
+        let Attempt { mut core, state } = self;
+        let outcome = match state.0 {
+            Ended::Decided {
+                code,
+                detail: why,
+                receipt,
+            } => core.terminate(store, written, code, why, receipt.as_ref()),
+            Ended::OpenUnconfirmed => core.unconfirmed(),
         };
         Attempt {
             core,
@@ -578,38 +523,79 @@ impl Attempt<Terminal> {
 }
 
 impl Core {
-    fn record(
+    /// Appends the terminal record with `code`. A refused claim (another attempt took the
+    /// prior's claim first) ends the attempt `DENIED_CONTINUATION_ALREADY_USED` without the claim,
+    /// in one more append; any other refusal or failure leaves the outcome unconfirmed.
+    fn terminate(
+        &mut self,
+        store: &SharedStore,
+        written: &TerminalFlag,
+        code: TerminalCode,
+        why: Option<Detail>,
+        receipt: Option<&Receipt>,
+    ) -> Outcome {
+        let appended = match store.append(self.terminal_record(code, why, receipt)) {
+            Err(AuditError::Rule(RuleViolation::ClaimTaken)) if self.claims_prior => {
+                self.claims_prior = false;
+                let refused = self.terminal_record(
+                    TerminalCode::DeniedContinuationAlreadyUsed,
+                    detail("$.continuation.evidence", "already_continued"),
+                    None,
+                );
+                store.append(refused).map(|a| (a, None))
+            }
+            other => other.map(|a| (a, receipt)),
+        };
+        match appended {
+            Ok((appended, receipt)) => {
+                written.0.set(true);
+                self.outcome_from(&appended, receipt)
+            }
+            Err(_) => self.unconfirmed(),
+        }
+    }
+
+    fn open_record(&self) -> AuditRecord {
+        let deadline = AuditRecord::deadline_in(self.deadline.remaining().unwrap_or_default());
+        let r = AuditRecord::open(
+            self.id.clone(),
+            self.caller.id().clone(),
+            self.policy_digest,
+            deadline,
+        );
+        self.attribute(r, None)
+    }
+
+    fn terminal_record(
         &self,
-        kind: RecordKind,
-        code: Option<TerminalCode>,
+        code: TerminalCode,
         detail: Option<Detail>,
         receipt: Option<&Receipt>,
     ) -> AuditRecord {
-        AuditRecord {
-            prev: String::new(),
-            seq: 0,
-            ts: now_rfc3339(),
-            kind,
-            attempt_id: self.id.clone(),
-            caller: self.caller.id().clone(),
-            trigger: self.trigger,
-            action: self.action.clone(),
-            request_fp: self.fingerprint,
-            policy_digest: self.policy_digest,
-            decision: self.decision.clone(),
+        let r = AuditRecord::terminal(
+            self.id.clone(),
+            self.caller.id().clone(),
+            self.policy_digest,
             code,
             detail,
-            draft_ref: receipt.map(|r| r.draft_ref.clone()),
-            content_sha256: receipt.map(|r| r.content_sha256),
-            continues: self.provenance.continues.clone(),
-            chain_root: self.provenance.chain_root.clone(),
-            depth: self.provenance.depth,
-            reason: self.reason,
-            claim: self.claims_prior && self.provenance.continues.is_some(),
-            deadline: (kind == RecordKind::Open)
-                .then(|| AuditRecord::deadline_in(self.deadline.remaining().unwrap_or_default())),
-            sig: None,
-        }
+        );
+        self.attribute(r, receipt)
+    }
+
+    /// What the attempt knows so far, on one of its records.
+    fn attribute(&self, mut r: AuditRecord, receipt: Option<&Receipt>) -> AuditRecord {
+        r.trigger = self.trigger;
+        r.action = self.action.clone();
+        r.request_fp = self.fingerprint;
+        r.decision = self.decision.clone();
+        r.draft_ref = receipt.map(|x| x.draft_ref.clone());
+        r.content_sha256 = receipt.map(|x| x.content_sha256);
+        r.continues = self.provenance.continues.clone();
+        r.chain_root = self.provenance.chain_root.clone();
+        r.depth = self.provenance.depth;
+        r.reason = self.reason;
+        r.claim = self.claims_prior && self.provenance.continues.is_some();
+        r
     }
 
     fn outcome_from(&self, appended: &Appended, receipt: Option<&Receipt>) -> Outcome {

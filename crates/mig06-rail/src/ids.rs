@@ -276,7 +276,6 @@ impl<'de> Deserialize<'de> for Sha256Digest {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

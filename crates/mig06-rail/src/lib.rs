@@ -9,6 +9,7 @@
 
 pub mod attempt;
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod evidence;
 pub mod executor;

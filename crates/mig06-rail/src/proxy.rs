@@ -103,7 +103,6 @@ pub fn classify_http_status(status: u16) -> HttpStatusClass {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use std::time::Duration;
 

@@ -5,7 +5,6 @@
 //! bundle, detector, the audit store's handle), and it never starts an attempt by itself: there is
 //! no timer, loop, queue or callback anywhere in this crate that calls it.
 
-use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
@@ -13,15 +12,17 @@ use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 use crate::attempt::{Attempt, SharedStore, TerminalFlag};
 use crate::audit::file::{FileStore, OpenReport};
 use crate::audit::group::GroupCommit;
-use crate::audit::{AuditError, AuditRecord, AuditStore, RecordKind, now_rfc3339};
-use crate::config::{AuditBackend, CallerConfig, CallerKind, Config, ExecutorConfig};
+use crate::audit::{AuditError, AuditRecord, AuditStore};
+use crate::auth;
+pub use crate::auth::{AuthError, AuthenticatedCaller};
+use crate::config::{AuditBackend, Config, ExecutorConfig};
 use crate::executor::command::CommandExecutor;
 use crate::executor::reference::ReferenceExecutor;
 use crate::executor::{Deadline, Executor};
-use crate::ids::{AttemptId, CallerId, Sha256Digest};
+use crate::ids::{AttemptId, Sha256Digest};
 use crate::outcome::{Detail, Outcome, Provenance, TerminalCode};
 use crate::policy::{PolicyError, PolicyGate};
-use crate::request::{PhiScan, Trigger};
+use crate::request::PhiScan;
 
 /// Errors starting the rail. The rail refuses to start rather than run half-configured.
 #[derive(Debug, thiserror::Error)]
@@ -49,56 +50,6 @@ pub enum RailError {
     /// The configured audit backend needs a binary-level component (the PostgreSQL store).
     #[error("audit backend postgres must be supplied by the binary")]
     StoreNotSupplied,
-}
-
-/// Why a caller was not admitted. No attempt exists for an unauthenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    /// No approved caller has that id.
-    #[error("unknown caller")]
-    UnknownCaller,
-    /// No approved caller has that credential.
-    #[error("invalid credential")]
-    BadCredential,
-    /// The caller is pinned to a client certificate and the connection did not present it.
-    #[error("the caller's pinned client certificate was not presented")]
-    ClientCertificate,
-}
-
-/// A caller the rail admitted: an approved caller from the configuration.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedCaller {
-    id: CallerId,
-    kind: CallerKind,
-    triggers: BTreeSet<Trigger>,
-}
-
-impl AuthenticatedCaller {
-    /// The caller an approved registration admits (after `local_caller` or `bearer_caller`
-    /// found it).
-    fn admit(c: &CallerConfig) -> Self {
-        Self {
-            id: c.id.clone(),
-            kind: c.kind,
-            triggers: c.triggers.clone(),
-        }
-    }
-
-    /// The caller's id.
-    #[must_use]
-    pub fn id(&self) -> &CallerId {
-        &self.id
-    }
-    /// Operator or service.
-    #[must_use]
-    pub fn kind(&self) -> CallerKind {
-        self.kind
-    }
-    /// The triggers registered for the caller.
-    #[must_use]
-    pub fn triggers(&self) -> &BTreeSet<Trigger> {
-        &self.triggers
-    }
 }
 
 /// The rail, loaded once at start-up.
@@ -254,23 +205,16 @@ impl Rail {
         &self.verifier
     }
 
-    /// Admits a local caller by id (the CLI: whoever can read the configuration is trusted as
-    /// that caller, as with an admin socket).
+    /// Admits a local caller by id: see [`auth::local_caller`].
     ///
     /// # Errors
     /// [`AuthError::UnknownCaller`].
     pub fn local_caller(&self, id: &str) -> Result<AuthenticatedCaller, AuthError> {
-        let id = CallerId::parse(id).map_err(|_| AuthError::UnknownCaller)?;
-        self.config
-            .caller(&id)
-            .map(AuthenticatedCaller::admit)
-            .ok_or(AuthError::UnknownCaller)
+        auth::local_caller(&self.config, id)
     }
 
-    /// Admits a caller by bearer credential: SHA-256 of the credential, compared in constant
-    /// time with every approved caller's digest. A caller with `client_cert_sha256` is admitted
-    /// only when `client_cert` (the SHA-256 of the DER client certificate the TLS connection
-    /// presented, `None` without TLS or without a certificate) equals it.
+    /// Admits a caller by bearer credential and, when the caller is pinned to one, client
+    /// certificate: see [`auth::bearer_caller`].
     ///
     /// # Errors
     /// [`AuthError::BadCredential`], [`AuthError::ClientCertificate`].
@@ -279,37 +223,14 @@ impl Rail {
         credential: &[u8],
         client_cert: Option<&Sha256Digest>,
     ) -> Result<AuthenticatedCaller, AuthError> {
-        let digest = Sha256Digest::of(credential);
-        let mut found = None;
-        for c in &self.config.callers {
-            // Every caller is compared, matched or not, so timing does not reveal which matched.
-            let matched = c
-                .credential_sha256
-                .as_ref()
-                .is_some_and(|d| constant_time_eq(d.bytes(), digest.bytes()));
-            if matched {
-                found = Some(c);
-            }
-        }
-        let c = found.ok_or(AuthError::BadCredential)?;
-        if let Some(pinned) = &c.client_cert_sha256 {
-            let presented =
-                client_cert.is_some_and(|p| constant_time_eq(p.bytes(), pinned.bytes()));
-            if !presented {
-                return Err(AuthError::ClientCertificate);
-            }
-        }
-        Ok(AuthenticatedCaller::admit(c))
+        auth::bearer_caller(&self.config, credential, client_cert)
     }
 
     /// Whether any approved caller is pinned to a client certificate (such a caller can only
     /// be admitted over TLS).
     #[must_use]
     pub fn pins_client_certificates(&self) -> bool {
-        self.config
-            .callers
-            .iter()
-            .any(|c| c.client_cert_sha256.is_some())
+        auth::pins_client_certificates(&self.config)
     }
 
     /// Runs one attempt to its one terminal outcome. Synchronous; calls each dependency at most
@@ -345,6 +266,8 @@ impl Rail {
         }
     }
 
+    /// The attempt's stages in order, each once (INV-NO-RETRY); the first that fails ends it,
+    /// and its one terminal record is written by the one `record` call.
     fn run(
         &self,
         id: AttemptId,
@@ -353,36 +276,29 @@ impl Rail {
         deadline: Deadline,
         written: &TerminalFlag,
     ) -> Outcome {
-        let a = Attempt::receive(id, caller.clone(), deadline, self.gate.digest());
-        let end =
-            |e: Attempt<crate::attempt::Ending>| e.record(&self.store, written).into_outcome();
-        let a = match a.parse(
-            request,
-            self.config.max_request_bytes,
-            &self.gate,
-            self.detector.as_ref(),
-        ) {
-            Ok(a) => a,
-            Err(e) => return end(e),
+        let received = Attempt::receive(id, caller.clone(), deadline, self.gate.digest());
+        let executed = || {
+            received
+                .parse(
+                    request,
+                    self.config.max_request_bytes,
+                    &self.gate,
+                    self.detector.as_ref(),
+                )?
+                .check_continuation(&self.store, &self.verifier)?
+                .gate(&self.gate)?
+                .open(&self.store)?
+                .execute(self.executor.as_ref(), self.detector.as_ref())
         };
-        let a = match a.check_continuation(&self.store, &self.verifier) {
-            Ok(a) => a,
-            Err(e) => return end(e),
+        let ending = match executed() {
+            Ok(done) => done.complete(),
+            Err(ending) => ending,
         };
-        let a = match a.gate(&self.gate) {
-            Ok(a) => a,
-            Err(e) => return end(e),
-        };
-        let a = match a.open(&self.store, written) {
-            Ok(a) => a,
-            Err(outcome) => return outcome,
-        };
-        match a.execute(self.executor.as_ref(), self.detector.as_ref()) {
-            Ok(a) => end(a.complete()),
-            Err(e) => end(e),
-        }
+        ending.record(&self.store, written).into_outcome()
     }
 
+    /// The panic path (INV-FAIL-CLOSED): `ABORTED_INVARIANT`, recorded unless the attempt's
+    /// terminal record was already written.
     fn invariant_abort(
         &self,
         id: AttemptId,
@@ -394,34 +310,16 @@ impl Rail {
             field: "$rail".into(),
             reason: "panic".into(),
         };
-        let mut recorded = written.is_set();
-        if !recorded {
-            let record = AuditRecord {
-                prev: String::new(),
-                seq: 0,
-                ts: now_rfc3339(),
-                kind: RecordKind::Terminal,
-                attempt_id: id.clone(),
-                caller: caller.id().clone(),
-                trigger: None,
-                action: None,
-                request_fp: None,
-                policy_digest: self.gate.digest(),
-                decision: None,
-                code: Some(code),
-                detail: Some(detail.clone()),
-                draft_ref: None,
-                content_sha256: None,
-                continues: None,
-                chain_root: id.clone(),
-                depth: 0,
-                reason: None,
-                claim: false,
-                deadline: None,
-                sig: None,
-            };
-            recorded = self.store.append(record).is_ok();
-        }
+        let recorded = written.is_set() || {
+            let record = AuditRecord::terminal(
+                id.clone(),
+                caller.id().clone(),
+                self.gate.digest(),
+                code,
+                Some(detail.clone()),
+            );
+            self.store.append(record).is_ok()
+        };
         Outcome {
             attempt_id: id.clone(),
             code,
@@ -442,8 +340,4 @@ impl Rail {
             recorded,
         }
     }
-}
-
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

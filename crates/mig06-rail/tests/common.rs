@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
 )]
 
 use std::sync::Arc;

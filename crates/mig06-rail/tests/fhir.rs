@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
 )]
 
 mod common;

@@ -5,7 +5,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
 )]
 
 mod common;

@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
 )]
 
 mod common;
@@ -316,15 +317,15 @@ fn inv_explicit_invocation_a_caller_pinned_to_a_client_certificate_needs_it_and_
     let other = mig06_rail::ids::Sha256Digest::of(b"another certificate");
     assert!(matches!(
         rail.bearer_caller(b"cred", None),
-        Err(mig06_rail::rail::AuthError::ClientCertificate)
+        Err(mig06_rail::auth::AuthError::ClientCertificate)
     ));
     assert!(matches!(
         rail.bearer_caller(b"cred", Some(&other)),
-        Err(mig06_rail::rail::AuthError::ClientCertificate)
+        Err(mig06_rail::auth::AuthError::ClientCertificate)
     ));
     assert!(matches!(
         rail.bearer_caller(b"wrong", Some(&cert)),
-        Err(mig06_rail::rail::AuthError::BadCredential)
+        Err(mig06_rail::auth::AuthError::BadCredential)
     ));
     let admitted = rail.bearer_caller(b"cred", Some(&cert)).unwrap();
     assert_eq!(admitted.id().as_str(), "operator-1");

@@ -380,7 +380,6 @@ impl LogVerifier {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     // Vectors from golang.org/x/mod sumdb/note/note_test.go (TestNewVerifier, TestSign, TestOpen).

@@ -155,23 +155,107 @@ pub struct AuditRecord {
 pub const TERMINAL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AuditRecord {
-    /// The terminal `ABORTED_INTERRUPTED` record that ends this open record's attempt: the same
-    /// attempt, caller, request and provenance, so the claim it holds passes on along its chain.
+    /// An attempt's open record: written, and durable, before its one step runs. `deadline` is
+    /// the wall-clock time after which a missing terminal record means the attempt was
+    /// interrupted ([`AuditRecord::deadline_in`]). The store sets `prev`, `seq` and `sig` when it
+    /// appends; attribution past the attempt, caller and policy (trigger, action, fingerprint,
+    /// decision, provenance, claim) is set on the returned record.
     #[must_use]
-    pub fn interrupted(&self) -> AuditRecord {
+    pub fn open(
+        attempt_id: AttemptId,
+        caller: CallerId,
+        policy_digest: Sha256Digest,
+        deadline: String,
+    ) -> Self {
+        let mut r = Self::fresh(RecordKind::Open, None, attempt_id, caller, policy_digest);
+        r.deadline = Some(deadline);
+        r
+    }
+
+    /// An attempt's terminal record, with its one code. As [`AuditRecord::open`] for the rest.
+    #[must_use]
+    pub fn terminal(
+        attempt_id: AttemptId,
+        caller: CallerId,
+        policy_digest: Sha256Digest,
+        code: TerminalCode,
+        detail: Option<Detail>,
+    ) -> Self {
+        let mut r = Self::fresh(
+            RecordKind::Terminal,
+            Some(code),
+            attempt_id,
+            caller,
+            policy_digest,
+        );
+        r.detail = detail;
+        r
+    }
+
+    /// The terminal record, with `code`, that ends this record's attempt: the same attempt,
+    /// caller, request, decision and provenance (so a claim this record holds passes on along its
+    /// chain), a new time, no draft, no deadline, not yet appended.
+    #[must_use]
+    pub fn ended(&self, code: TerminalCode, detail: Option<Detail>) -> AuditRecord {
         AuditRecord {
+            prev: String::new(),
+            seq: 0,
             ts: now_rfc3339(),
             kind: RecordKind::Terminal,
-            code: Some(TerminalCode::AbortedInterrupted),
-            detail: Some(Detail {
-                field: "$rail".into(),
-                reason: "interrupted".into(),
-            }),
+            code: Some(code),
+            detail,
             draft_ref: None,
             content_sha256: None,
             deadline: None,
             sig: None,
             ..self.clone()
+        }
+    }
+
+    /// The terminal `ABORTED_INTERRUPTED` record that ends this open record's attempt.
+    #[must_use]
+    pub fn interrupted(&self) -> AuditRecord {
+        self.ended(
+            TerminalCode::AbortedInterrupted,
+            Some(Detail {
+                field: "$rail".into(),
+                reason: "interrupted".into(),
+            }),
+        )
+    }
+
+    /// The one place a record is assembled field by field: `prev`, `seq` and `sig` are the
+    /// store's to set, and a fresh attempt is its own chain root at depth 0.
+    fn fresh(
+        kind: RecordKind,
+        code: Option<TerminalCode>,
+        attempt_id: AttemptId,
+        caller: CallerId,
+        policy_digest: Sha256Digest,
+    ) -> Self {
+        Self {
+            prev: String::new(),
+            seq: 0,
+            ts: now_rfc3339(),
+            kind,
+            chain_root: attempt_id.clone(),
+            attempt_id,
+            caller,
+            trigger: None,
+            action: None,
+            request_fp: None,
+            policy_digest,
+            decision: None,
+            code,
+            detail: None,
+            draft_ref: None,
+            content_sha256: None,
+            continues: None,
+            depth: 0,
+            reason: None,
+            claim: false,
+            deadline: None,
+            sig: None,
         }
     }
 
