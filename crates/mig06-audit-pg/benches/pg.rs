@@ -17,8 +17,7 @@
     clippy::indexing_slicing,
     clippy::panic,
     missing_docs,
-    reason = "benchmark",
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
+    reason = "benchmark"
 )]
 
 use std::process::Command;
@@ -28,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use mig06_audit_pg::{Grants, migrate, open_store};
 use mig06_rail::audit::group::GroupCommit;
-use mig06_rail::audit::{AuditRecord, AuditStore, RecordKind, now_rfc3339};
+use mig06_rail::audit::{AuditRecord, AuditStore, RecordKind};
 use mig06_rail::config::{Config, PostgresAudit};
 use mig06_rail::ids::{AttemptId, CallerId, Sha256Digest};
 use mig06_rail::outcome::TerminalCode;
@@ -36,30 +35,16 @@ use mig06_rail::rail::Rail;
 use mig06_tlog::checkpoint::LogSigner;
 
 fn record(id: &AttemptId, kind: RecordKind) -> AuditRecord {
-    AuditRecord {
-        prev: String::new(),
-        seq: 0,
-        ts: now_rfc3339(),
-        kind,
-        attempt_id: id.clone(),
-        caller: CallerId::parse("operator-1").unwrap(),
-        trigger: None,
-        action: None,
-        request_fp: Some(Sha256Digest::of(b"request")),
-        policy_digest: Sha256Digest::of(b"policy"),
-        decision: None,
-        code: (kind == RecordKind::Terminal).then_some(TerminalCode::DeniedPolicy),
-        detail: None,
-        draft_ref: None,
-        content_sha256: None,
-        continues: None,
-        chain_root: id.clone(),
-        depth: 0,
-        reason: None,
-        claim: false,
-        deadline: (kind == RecordKind::Open)
-            .then(|| AuditRecord::deadline_in(Duration::from_secs(600))),
-        sig: None,
+    let mut open = AuditRecord::open(
+        id.clone(),
+        CallerId::parse("operator-1").unwrap(),
+        Sha256Digest::of(b"policy"),
+        AuditRecord::deadline_in(Duration::from_secs(600)),
+    );
+    open.request_fp = Some(Sha256Digest::of(b"request"));
+    match kind {
+        RecordKind::Open => open,
+        RecordKind::Terminal => open.ended(TerminalCode::DeniedPolicy, None),
     }
 }
 

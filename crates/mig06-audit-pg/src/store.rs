@@ -395,11 +395,11 @@ impl PgStore {
             if i > 0 {
                 sql.push(',');
             }
-            let kind = match s.record.kind {
+            let kind = match s.record.kind() {
                 RecordKind::Open => "open",
                 RecordKind::Terminal => "terminal",
             };
-            let completes = match s.record.code {
+            let completes = match s.record.code() {
                 Some(TerminalCode::CompletedDraft) => text_literal(s.record.chain_root.as_str()),
                 _ => "NULL".to_owned(),
             };

@@ -7,8 +7,7 @@
     clippy::indexing_slicing,
     clippy::panic,
     missing_docs,
-    reason = "tests",
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
+    reason = "tests"
 )]
 
 #[path = "common/pgtest.rs"]
@@ -22,7 +21,7 @@ use mig06_audit_pg::{Grants, PgError, migrate, open_store, read_view};
 use mig06_rail::audit::group::GroupCommit;
 use mig06_rail::audit::rules::RuleViolation;
 use mig06_rail::audit::verify::verify_view;
-use mig06_rail::audit::{AuditError, AuditRecord, AuditStore, RecordKind, now_rfc3339};
+use mig06_rail::audit::{AuditError, AuditRecord, AuditStore, RecordKind};
 use mig06_rail::ids::{AttemptId, CallerId, Sha256Digest};
 use mig06_rail::outcome::TerminalCode;
 use mig06_tlog::checkpoint::LogSigner;
@@ -30,39 +29,16 @@ use mig06_tlog::{leaf_hash, verify_inclusion};
 use proptest::prelude::*;
 
 fn open_record(id: &AttemptId) -> AuditRecord {
-    AuditRecord {
-        prev: String::new(),
-        seq: 0,
-        ts: now_rfc3339(),
-        kind: RecordKind::Open,
-        attempt_id: id.clone(),
-        caller: CallerId::parse("operator-1").unwrap(),
-        trigger: None,
-        action: None,
-        request_fp: None,
-        policy_digest: Sha256Digest::of(b"policy"),
-        decision: None,
-        code: None,
-        detail: None,
-        draft_ref: None,
-        content_sha256: None,
-        continues: None,
-        chain_root: id.clone(),
-        depth: 0,
-        reason: None,
-        claim: false,
-        deadline: Some(AuditRecord::deadline_in(Duration::from_secs(600))),
-        sig: None,
-    }
+    AuditRecord::open(
+        id.clone(),
+        CallerId::parse("operator-1").unwrap(),
+        Sha256Digest::of(b"policy"),
+        AuditRecord::deadline_in(Duration::from_secs(600)),
+    )
 }
 
 fn terminal_record(id: &AttemptId, code: TerminalCode) -> AuditRecord {
-    AuditRecord {
-        kind: RecordKind::Terminal,
-        deadline: None,
-        code: Some(code),
-        ..open_record(id)
-    }
+    open_record(id).ended(code, None)
 }
 
 /// A continuation of `prior` (whose chain root is `root`) that holds the claim.
@@ -72,13 +48,12 @@ fn claiming(
     root: &AttemptId,
     code: TerminalCode,
 ) -> AuditRecord {
-    AuditRecord {
-        continues: Some(prior.clone()),
-        chain_root: root.clone(),
-        depth: 1,
-        claim: true,
-        ..terminal_record(id, code)
-    }
+    let mut r = terminal_record(id, code);
+    r.continues = Some(prior.clone());
+    r.chain_root = root.clone();
+    r.depth = 1;
+    r.claim = true;
+    r
 }
 
 struct Db {
@@ -386,7 +361,7 @@ fn inv_audit_pg_one_log_an_instance_ends_another_instances_interrupted_attempt_o
         &db.signer().verifier(),
         &mut |_, _, r| {
             if r.attempt_id == id {
-                codes.push((r.kind, r.code));
+                codes.push((r.kind(), r.code()));
             }
         },
         &mut |_, _| {},
@@ -556,7 +531,7 @@ proptest! {
             if let Ok(x) = got {
                 prop_assert_eq!(x.index, accepted);
                 accepted += 1;
-                attempts.push((record.attempt_id.clone(), record.chain_root.clone(), record.code.unwrap()));
+                attempts.push((record.attempt_id.clone(), record.chain_root.clone(), record.code().unwrap()));
             } else {
                 prop_assert!(matches!(got, Err(AuditError::Rule(_))));
             }

@@ -34,7 +34,7 @@ use mig06_rail::audit::file::{
     CHECKPOINT_EVERY, CHECKPOINTS_FILE, FileStore, LATEST_CHECKPOINT, LOG_FILE,
 };
 use mig06_rail::audit::verify::verify_dir;
-use mig06_rail::audit::{AuditRecord, AuditStore, RecordKind, ZERO_HASH, hash_hex, now_rfc3339};
+use mig06_rail::audit::{AuditRecord, AuditStore, ZERO_HASH, hash_hex};
 use mig06_rail::evidence;
 use mig06_rail::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
 use mig06_rail::outcome::{DecisionSignal, Detail, Effect, TerminalCode};
@@ -75,32 +75,6 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
     })
     .unwrap();
     let policy_digest = Sha256Digest::of(b"policy bundle v1");
-    let request_fp = Some(Sha256Digest::of(&n.to_le_bytes()));
-    let action = Some(Code::parse("draft_note").unwrap());
-    let base = AuditRecord {
-        prev: String::new(),
-        seq: 0,
-        ts: now_rfc3339(),
-        kind: RecordKind::Terminal,
-        attempt_id: id.clone(),
-        caller,
-        trigger: Some(Trigger::OperatorExplicit),
-        action,
-        request_fp,
-        policy_digest,
-        decision: None,
-        code: None,
-        detail: None,
-        draft_ref: None,
-        content_sha256: None,
-        continues: None,
-        chain_root: id.clone(),
-        depth: 0,
-        reason: None,
-        claim: false,
-        deadline: None,
-        sig: None,
-    };
     let permit = DecisionSignal {
         effect: Effect::Permit,
         policies: vec!["policy0".into()],
@@ -113,89 +87,74 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
     };
     // An open record carries its attempt's deadline; one without is overdue and would be ended
     // `ABORTED_INTERRUPTED` by the next append.
-    let deadline = Some(AuditRecord::deadline_in(Duration::from_secs(600)));
-    let open = AuditRecord {
-        kind: RecordKind::Open,
-        decision: Some(permit.clone()),
-        deadline: deadline.clone(),
-        ..base.clone()
+    let mut open = AuditRecord::open(
+        id.clone(),
+        caller,
+        policy_digest,
+        AuditRecord::deadline_in(Duration::from_secs(600)),
+    );
+    open.trigger = Some(Trigger::OperatorExplicit);
+    open.action = Some(Code::parse("draft_note").unwrap());
+    open.request_fp = Some(Sha256Digest::of(&n.to_le_bytes()));
+    let ended = |open: &AuditRecord, decision: &DecisionSignal, code, detail| {
+        let mut r = open.ended(code, detail);
+        r.decision = Some(decision.clone());
+        r
     };
+    let completed = |open: &AuditRecord, draft: &str, content: Sha256Digest| {
+        let mut r = ended(open, &permit, TerminalCode::CompletedDraft, None);
+        r.draft_ref = Some(OpaqueId::parse(draft).unwrap());
+        r.content_sha256 = Some(content);
+        r
+    };
+    open.decision = Some(permit.clone());
     match n % 5 {
         0 | 1 => {
-            let done = AuditRecord {
-                decision: Some(permit),
-                code: Some(TerminalCode::CompletedDraft),
-                draft_ref: Some(
-                    OpaqueId::parse(&format!(
-                        "draft_{}",
-                        ulid::Ulid::new().to_string().to_ascii_lowercase()
-                    ))
-                    .unwrap(),
-                ),
-                content_sha256: Some(Sha256Digest::of(&(n + 1).to_le_bytes())),
-                ..base
-            };
+            let draft = format!(
+                "draft_{}",
+                ulid::Ulid::new().to_string().to_ascii_lowercase()
+            );
+            let done = completed(&open, &draft, Sha256Digest::of(&(n + 1).to_le_bytes()));
             vec![open, done]
         }
         2 => {
             *previous_denied = Some(id);
-            vec![AuditRecord {
-                decision: Some(deny),
-                code: Some(TerminalCode::DeniedPolicy),
-                ..base
-            }]
+            vec![ended(&open, &deny, TerminalCode::DeniedPolicy, None)]
         }
-        3 => vec![
-            open,
-            AuditRecord {
-                decision: Some(permit),
-                code: Some(TerminalCode::AbortedPhiDetected),
-                detail: Some(Detail {
-                    field: "$.output.text".into(),
-                    reason: "phi:us_ssn".into(),
-                }),
-                ..base
-            },
-        ],
+        3 => {
+            let phi = Detail {
+                field: "$.output.text".into(),
+                reason: "phi:us_ssn".into(),
+            };
+            let done = ended(&open, &permit, TerminalCode::AbortedPhiDetected, Some(phi));
+            vec![open, done]
+        }
         _ => match previous_denied.take() {
             Some(prior) => {
-                let cont = AuditRecord {
-                    trigger: Some(Trigger::OperatorContinuation),
-                    continues: Some(prior.clone()),
-                    chain_root: prior,
-                    depth: 1,
-                    reason: Some(ContinuationReason::OperatorAmendedRequest),
-                    claim: true,
-                    ..base
-                };
-                let open = AuditRecord {
-                    kind: RecordKind::Open,
-                    decision: Some(permit.clone()),
-                    deadline,
-                    ..cont.clone()
-                };
-                vec![
-                    open,
-                    AuditRecord {
-                        decision: Some(permit),
-                        code: Some(TerminalCode::CompletedDraft),
-                        draft_ref: Some(OpaqueId::parse("subj_7k3m9q2x4w8r5t6v").unwrap()),
-                        content_sha256: Some(Sha256Digest::of(&n.to_be_bytes())),
-                        ..cont
-                    },
-                ]
+                open.trigger = Some(Trigger::OperatorContinuation);
+                open.continues = Some(prior.clone());
+                open.chain_root = prior;
+                open.depth = 1;
+                open.reason = Some(ContinuationReason::OperatorAmendedRequest);
+                open.claim = true;
+                let done = completed(
+                    &open,
+                    "subj_7k3m9q2x4w8r5t6v",
+                    Sha256Digest::of(&n.to_be_bytes()),
+                );
+                vec![open, done]
             }
-            None => vec![AuditRecord {
-                trigger: None,
-                action: None,
-                request_fp: None,
-                code: Some(TerminalCode::DeniedRequestInvalid),
-                detail: Some(Detail {
+            None => {
+                let invalid = Detail {
                     field: "$.steps[0].params".into(),
                     reason: "unknown_field".into(),
-                }),
-                ..base
-            }],
+                };
+                let mut r = open.ended(TerminalCode::DeniedRequestInvalid, Some(invalid));
+                r.trigger = None;
+                r.action = None;
+                r.request_fp = None;
+                vec![r]
+            }
         },
     }
 }
@@ -346,8 +305,8 @@ fn bench_evidence(dir: &Path, signer: LogSigner) {
     println!("\n## (2) evidence::verify");
     let verifier = signer.verifier();
     let mut store = FileStore::open(dir, signer).unwrap();
-    let mut rec = records(2).pop().unwrap();
-    rec.kind = RecordKind::Terminal;
+    let rec = records(2).pop().unwrap();
+    assert!(rec.is_terminal());
     let appended = store.append(rec).unwrap();
     let token = evidence::encode(&appended).unwrap();
     let tree_size = appended.index + 1;

@@ -612,7 +612,7 @@ impl Core {
             };
         };
         let rec = &appended.record;
-        let code = rec.code.unwrap_or(TerminalCode::AbortedInvariant);
+        let code = rec.code().unwrap_or(TerminalCode::AbortedInvariant);
         let completed = code == TerminalCode::CompletedDraft;
         Outcome {
             attempt_id: self.id.clone(),

@@ -102,10 +102,10 @@ pub fn bearer_caller(
         }
     }
     let c = found.ok_or(AuthError::BadCredential)?;
-    if let Some(pinned) = &c.client_cert_sha256 {
-        if !client_cert.is_some_and(|p| digests_equal(p, pinned)) {
-            return Err(AuthError::ClientCertificate);
-        }
+    if let Some(pinned) = &c.client_cert_sha256
+        && !client_cert.is_some_and(|p| digests_equal(p, pinned))
+    {
+        return Err(AuthError::ClientCertificate);
     }
     Ok(AuthenticatedCaller::admit(c))
 }

@@ -119,7 +119,7 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
     if record.seq != wire.index {
         return Err(EvidenceError::BadProof);
     }
-    let code = match (record.kind, record.code) {
+    let code = match (record.kind(), record.code()) {
         (RecordKind::Terminal, Some(code)) => code,
         (RecordKind::Terminal, None) | (RecordKind::Open, _) => {
             return Err(EvidenceError::NotTerminal);

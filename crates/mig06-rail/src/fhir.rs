@@ -136,14 +136,14 @@ pub fn outcome_code(code: TerminalCode) -> &'static str {
 pub fn export_ndjson(records: &[AuditRecord], out: &mut impl Write) -> io::Result<ExportStats> {
     let mut opened: HashMap<&str, &AuditRecord> = HashMap::new();
     for r in records {
-        if r.kind == RecordKind::Open {
+        if r.kind() == RecordKind::Open {
             opened.entry(r.attempt_id.as_str()).or_insert(r);
         }
     }
     let mut stats = ExportStats::default();
     let mut terminated: HashSet<&str> = HashSet::new();
     let mut lines: Vec<Vec<u8>> = Vec::new();
-    for r in records.iter().filter(|r| r.kind == RecordKind::Terminal) {
+    for r in records.iter().filter(|r| r.kind() == RecordKind::Terminal) {
         let id = r.attempt_id.as_str();
         if !terminated.insert(id) {
             return Err(invalid(r.seq, "a second terminal record for the attempt"));
@@ -234,7 +234,7 @@ fn agent(r: &AuditRecord) -> Value {
 
 fn audit_event(r: &AuditRecord, open: Option<&AuditRecord>) -> io::Result<Value> {
     let code = r
-        .code
+        .code()
         .ok_or_else(|| invalid(r.seq, "terminal record without a terminal code"))?;
     let end = instant(r)?;
     let mut period = serde_json::Map::new();

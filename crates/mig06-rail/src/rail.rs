@@ -277,6 +277,10 @@ impl Rail {
         written: &TerminalFlag,
     ) -> Outcome {
         let received = Attempt::receive(id, caller.clone(), deadline, self.gate.digest());
+        #[expect(
+            clippy::result_large_err,
+            reason = "the error is the attempt itself, moved once to its ending, never stored"
+        )]
         let executed = || {
             received
                 .parse(

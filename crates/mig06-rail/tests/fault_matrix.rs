@@ -465,11 +465,11 @@ impl AuditStore for FaultyStore {
             });
         }
         if let Some((at, dir)) = &self.crash
-            && at.before(record.kind)
+            && at.before(record.kind())
         {
             die(dir, &record.attempt_id);
         }
-        let (kind, id) = (record.kind, record.attempt_id.clone());
+        let (kind, id) = (record.kind(), record.attempt_id.clone());
         let appended = self.inner.append(record);
         if let Some((at, dir)) = &self.crash
             && at.after(kind)
@@ -927,7 +927,7 @@ fn crash(ran: &mut Ran, at: CrashAt) {
     let before = records(&ran.config);
     let open_deadline = before
         .iter()
-        .find(|r| r.attempt_id == id && r.kind == RecordKind::Open)
+        .find(|r| r.attempt_id == id && r.kind() == RecordKind::Open)
         .and_then(|r| r.deadline.clone());
     let rail = Rail::open(
         ran.config.clone(),
@@ -999,7 +999,7 @@ fn prove(config: &Config, id: &AttemptId) -> String {
     .unwrap();
     let (index, line, record) = lines
         .into_iter()
-        .find(|(_, _, r)| r.attempt_id == *id && r.kind == RecordKind::Terminal)
+        .find(|(_, _, r)| r.attempt_id == *id && r.kind() == RecordKind::Terminal)
         .unwrap();
     let (note, cp) = view.latest().unwrap();
     let appended = Appended {
@@ -1047,7 +1047,7 @@ fn restart_and_check(row: &Row, ran: Ran) {
     let recs = records(&ran.config);
     let interrupted = recs
         .iter()
-        .filter(|r| r.code == Some(C::AbortedInterrupted))
+        .filter(|r| r.code() == Some(C::AbortedInterrupted))
         .count() as u64;
     assert_eq!(
         rail.audit_open_report().interrupted_ended,
@@ -1058,8 +1058,8 @@ fn restart_and_check(row: &Row, ran: Ran) {
         Some(id) => {
             let ends: Vec<C> = recs
                 .iter()
-                .filter(|r| r.attempt_id == *id && r.kind == RecordKind::Terminal)
-                .map(|r| r.code.unwrap())
+                .filter(|r| r.attempt_id == *id && r.kind() == RecordKind::Terminal)
+                .map(|r| r.code().unwrap())
                 .collect();
             assert_eq!(ends, row.log.into_iter().collect::<Vec<_>>(), "{name}");
             if row.log.is_none() {
@@ -1068,10 +1068,10 @@ fn restart_and_check(row: &Row, ran: Ran) {
         }
         None => assert!(row.log.is_none(), "{name}"),
     }
-    for open in recs.iter().filter(|r| r.kind == RecordKind::Open) {
+    for open in recs.iter().filter(|r| r.kind() == RecordKind::Open) {
         let ends = recs
             .iter()
-            .filter(|r| r.attempt_id == open.attempt_id && r.kind == RecordKind::Terminal)
+            .filter(|r| r.attempt_id == open.attempt_id && r.kind() == RecordKind::Terminal)
             .count();
         assert_eq!(
             ends, 1,

@@ -543,7 +543,7 @@ fn an_unterminated_attempt_is_counted_not_exported_and_a_bad_timestamp_writes_no
     let aborted = r.aborted.attempt_id.as_str();
     let without_terminal: Vec<_> = recs
         .iter()
-        .filter(|x| !(x.attempt_id.as_str() == aborted && x.code.is_some()))
+        .filter(|x| !(x.attempt_id.as_str() == aborted && x.code().is_some()))
         .cloned()
         .collect();
     let (stats, lines) = export(&without_terminal);

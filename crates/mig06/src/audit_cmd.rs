@@ -380,7 +380,7 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
         } => {
             let (view, records) = checked_log(&config, pubkey.as_deref())?;
             let Some((index, (line, rec))) = records.iter().enumerate().find(|(_, (_, r))| {
-                r.attempt_id.as_str() == attempt_id && r.kind == RecordKind::Terminal
+                r.attempt_id.as_str() == attempt_id && r.kind() == RecordKind::Terminal
             }) else {
                 bail!("no terminal record for that attempt id");
             };
@@ -502,7 +502,7 @@ fn provenance_chain<'a>(
     let mut chain: Vec<&AuditRecord> = records
         .iter()
         .map(|(_, r)| r)
-        .filter(|r| r.kind == RecordKind::Terminal && r.chain_root == root)
+        .filter(|r| r.kind() == RecordKind::Terminal && r.chain_root == root)
         .collect();
     chain.sort_by_key(|r| (r.depth, r.seq));
     Ok(chain)
@@ -512,7 +512,7 @@ fn print_chain(chain: &[&AuditRecord], format: ProvenanceFormat) {
     match format {
         ProvenanceFormat::Text => {
             for r in chain {
-                let code = r.code.map_or("?", |c| c.as_str());
+                let code = r.code().map_or("?", |c| c.as_str());
                 let cont = r
                     .continues
                     .as_ref()
@@ -531,7 +531,7 @@ fn print_chain(chain: &[&AuditRecord], format: ProvenanceFormat) {
                 println!(
                     "{}",
                     serde_json::json!({
-                        "attempt_id": r.attempt_id, "code": r.code, "depth": r.depth,
+                        "attempt_id": r.attempt_id, "code": r.code(), "depth": r.depth,
                         "continues": r.continues, "chain_root": r.chain_root, "reason": r.reason,
                     })
                 );
@@ -540,7 +540,7 @@ fn print_chain(chain: &[&AuditRecord], format: ProvenanceFormat) {
         ProvenanceFormat::Dot => {
             println!("digraph provenance {{\n  rankdir=LR;\n  node [shape=box];");
             for r in chain {
-                let code = r.code.map_or("?", |c| c.as_str());
+                let code = r.code().map_or("?", |c| c.as_str());
                 println!(
                     "  \"{}\" [label=\"{}\\n{}\\ndepth {}\"];",
                     r.attempt_id, r.attempt_id, code, r.depth

@@ -546,46 +546,19 @@ impl AuditStore for FileStore {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::audit::RecordKind;
     use crate::ids::{CallerId, Sha256Digest};
 
     pub(crate) fn record() -> AuditRecord {
-        let id = AttemptId::mint();
-        AuditRecord {
-            prev: String::new(),
-            seq: 0,
-            ts: crate::audit::now_rfc3339(),
-            kind: RecordKind::Open,
-            attempt_id: id.clone(),
-            caller: CallerId::parse("operator-1").unwrap(),
-            trigger: None,
-            action: None,
-            request_fp: None,
-            policy_digest: Sha256Digest::of(b"policy"),
-            decision: None,
-            code: None,
-            detail: None,
-            draft_ref: None,
-            content_sha256: None,
-            continues: None,
-            chain_root: id,
-            depth: 0,
-            reason: None,
-            claim: false,
-            deadline: Some(AuditRecord::deadline_in(std::time::Duration::from_secs(
-                600,
-            ))),
-            sig: None,
-        }
+        AuditRecord::open(
+            AttemptId::mint(),
+            CallerId::parse("operator-1").unwrap(),
+            Sha256Digest::of(b"policy"),
+            AuditRecord::deadline_in(std::time::Duration::from_secs(600)),
+        )
     }
 
     pub(crate) fn terminal() -> AuditRecord {
-        AuditRecord {
-            kind: RecordKind::Terminal,
-            deadline: None,
-            code: Some(crate::outcome::TerminalCode::DeniedPolicy),
-            ..record()
-        }
+        record().ended(crate::outcome::TerminalCode::DeniedPolicy, None)
     }
 
     #[test]
@@ -650,7 +623,7 @@ pub(crate) mod tests {
         let log = dir.path().join(LOG_FILE);
         let text = std::fs::read_to_string(&log).unwrap();
         let cut = text.trim_end().rfind('\n').unwrap() + 1;
-        std::fs::write(&log, &text[..cut]).unwrap();
+        std::fs::write(&log, text.get(..cut).unwrap()).unwrap();
         let reopened = FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap());
         assert!(
             matches!(reopened, Err(AuditError::Corrupt { ref what, .. }) if what.contains("removed")),

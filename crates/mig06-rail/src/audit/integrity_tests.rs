@@ -11,7 +11,7 @@ use super::file::tests::{record, terminal};
 use super::file::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, FileStore, LATEST_CHECKPOINT, LOG_FILE};
 use super::ledger::seal;
 use super::verify::verify_dir;
-use super::{AuditError, AuditRecord, AuditStore, RecordKind, hash_hex};
+use super::{AuditError, AuditRecord, AuditStore, Stage, hash_hex};
 use crate::ids::AttemptId;
 use crate::outcome::TerminalCode;
 
@@ -146,7 +146,7 @@ fn inv_audit_authentic_a_line_appended_without_the_key_is_refused_and_never_sign
             std::fs::copy(log.path().join(f), log2.path().join(f)).unwrap();
         }
         let mut forged = terminal();
-        forged.code = Some(TerminalCode::CompletedDraft);
+        forged.stage = Stage::Terminal(TerminalCode::CompletedDraft);
         log2.raw_append(forged, None);
         if let Some(i) = forged_sig {
             let genuine: AuditRecord = serde_json::from_str(&log2.lines()[i]).unwrap();
@@ -181,7 +181,7 @@ fn inv_audit_authentic_a_rewritten_record_under_a_rolled_back_checkpoint_is_refu
     // checkpoint back to the genuine older one, and remove the kept file.
     let mut lines = log.lines();
     let mut rec: AuditRecord = serde_json::from_str(&lines[3]).unwrap();
-    rec.code = Some(TerminalCode::CompletedDraft);
+    rec.stage = Stage::Terminal(TerminalCode::CompletedDraft);
     lines[3] = serde_json::to_string(&rec).unwrap();
     for i in 4..lines.len() {
         let mut r: AuditRecord = serde_json::from_str(&lines[i]).unwrap();
@@ -312,18 +312,13 @@ fn inv_terminal_determinism_an_interrupted_attempt_ends_once_and_only_after_its_
         .lines()
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|r: &AuditRecord| r.kind == RecordKind::Terminal)
+        .filter(AuditRecord::is_terminal)
         .collect();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].attempt_id, overdue.attempt_id);
-    assert_eq!(ended[0].code, Some(TerminalCode::AbortedInterrupted));
+    assert_eq!(ended[0].code(), Some(TerminalCode::AbortedInterrupted));
     // The original process, alive past its deadline, cannot end it a second time.
-    let late = AuditRecord {
-        kind: RecordKind::Terminal,
-        code: Some(TerminalCode::CompletedDraft),
-        deadline: None,
-        ..overdue.clone()
-    };
+    let late = overdue.ended(TerminalCode::CompletedDraft, None);
     assert!(matches!(
         s.append(late),
         Err(AuditError::Rule(
@@ -331,12 +326,7 @@ fn inv_terminal_determinism_an_interrupted_attempt_ends_once_and_only_after_its_
         ))
     ));
     // The running attempt ends normally; reopening adds nothing.
-    let done = AuditRecord {
-        kind: RecordKind::Terminal,
-        code: Some(TerminalCode::CompletedDraft),
-        deadline: None,
-        ..running
-    };
+    let done = running.ended(TerminalCode::CompletedDraft, None);
     s.append(done).unwrap();
     drop(s);
     let n = log.lines().len();

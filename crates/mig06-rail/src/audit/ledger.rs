@@ -272,7 +272,7 @@ impl Ledger {
                     ),
                 ));
             }
-            match record.kind {
+            match record.kind() {
                 RecordKind::Open => self.uncovered.open += 1,
                 RecordKind::Terminal => self.uncovered.terminal += 1,
             }
@@ -318,7 +318,7 @@ impl Ledger {
     /// The rules every record keeps, whoever wrote it: [`LedgerRules`], and one open record
     /// per attempt, before its terminal record.
     fn check_rules(&mut self, index: u64, record: &AuditRecord) -> Result<(), LogFault> {
-        if record.kind == RecordKind::Open
+        if record.kind() == RecordKind::Open
             && (self.rules.is_terminated(&record.attempt_id)
                 || self.pending.contains_key(&record.attempt_id))
         {
@@ -333,7 +333,7 @@ impl Ledger {
                 format!("record {index} breaks a rule of the log: {v}"),
             )
         })?;
-        match record.kind {
+        match record.kind() {
             RecordKind::Open => {
                 let deadline = record.deadline.as_deref().and_then(|d| {
                     time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339)
@@ -367,7 +367,7 @@ impl Ledger {
         self.tree.push(h);
         self.last = h;
         if index >= self.covered {
-            match record.kind {
+            match record.kind() {
                 RecordKind::Open => self.uncovered.open += 1,
                 RecordKind::Terminal => self.uncovered.terminal += 1,
             }
@@ -439,7 +439,7 @@ impl StagedBatch {
             || self
                 .records
                 .iter()
-                .any(|r| r.record.kind == RecordKind::Terminal)
+                .any(|r| r.record.kind() == RecordKind::Terminal)
     }
 }
 

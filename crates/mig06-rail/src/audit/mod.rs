@@ -13,6 +13,7 @@ pub mod group;
 pub mod ledger;
 pub mod rules;
 pub mod verify;
+mod wire;
 
 #[cfg(test)]
 mod integrity_tests;
@@ -70,6 +71,13 @@ pub enum AuditError {
     Rule(#[from] rules::RuleViolation),
 }
 
+/// An open record, or a terminal record and its one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Open,
+    Terminal(TerminalCode),
+}
+
 /// Open (before executing) or terminal (the attempt's one terminal outcome).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,8 +89,14 @@ pub enum RecordKind {
 }
 
 /// One audit record. Metadata only: every field is a closed type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Whether it is an open or a terminal record, and a terminal record's code, are one private
+/// field ([`AuditRecord::kind`], [`AuditRecord::code`]): a terminal record without a code, or
+/// an open record with one, cannot be built, and is refused when read. Records are made by
+/// [`AuditRecord::open`], [`AuditRecord::terminal`] and [`AuditRecord::ended`]; the bytes are
+/// those of `docs/AUDIT-LOG.md` ([`wire`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "wire::Record")]
 pub struct AuditRecord {
     /// The previous record's RFC 6962 leaf hash (hex); all zeros for the first record.
     pub prev: String,
@@ -90,62 +104,47 @@ pub struct AuditRecord {
     pub seq: u64,
     /// When the record was written (RFC 3339, UTC): a system event time.
     pub ts: String,
-    /// Open or terminal.
-    pub kind: RecordKind,
+    /// Open, or terminal with its code.
+    stage: Stage,
     /// The attempt.
     pub attempt_id: AttemptId,
     /// The authenticated caller.
     pub caller: CallerId,
     /// The trigger, when the request parsed that far.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<Trigger>,
     /// The action, when the request parsed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<Code>,
     /// The request fingerprint, when the request parsed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_fp: Option<Sha256Digest>,
     /// The policy bundle digest in force.
     pub policy_digest: Sha256Digest,
     /// The decision signal, when the gate ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionSignal>,
-    /// The terminal code (terminal records only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<TerminalCode>,
     /// Field path and reason of a denial or abort.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
     /// The draft reference (completed attempts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft_ref: Option<OpaqueId>,
     /// The draft content digest (completed attempts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_sha256: Option<Sha256Digest>,
     /// The prior attempt this attempt cites (provenance): set for every attempt whose evidence
     /// verified, whatever its outcome. Whether it holds the prior's one-continuation claim is
     /// `claim`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continues: Option<AttemptId>,
     /// The chain's first attempt.
     pub chain_root: AttemptId,
     /// Chain depth (0 for a fresh attempt).
     pub depth: u32,
     /// The continuation reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<ContinuationReason>,
     /// This record holds the one-continuation claim on `continues` (serialised only when true;
     /// see [`rules`]).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub claim: bool,
     /// An open record's deadline (RFC 3339 UTC): the attempt's deadline plus
     /// [`TERMINAL_GRACE`]. An open record still without a terminal record after it belongs to
     /// a process that stopped, and is ended `ABORTED_INTERRUPTED` by the next writer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<String>,
     /// The record's own signature by the log's key (standard base64 Ed25519), set by the store
     /// as it appends; always the record's last member. See [`ledger::seal`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
 }
 
@@ -167,7 +166,7 @@ impl AuditRecord {
         policy_digest: Sha256Digest,
         deadline: String,
     ) -> Self {
-        let mut r = Self::fresh(RecordKind::Open, None, attempt_id, caller, policy_digest);
+        let mut r = Self::fresh(Stage::Open, attempt_id, caller, policy_digest);
         r.deadline = Some(deadline);
         r
     }
@@ -181,13 +180,7 @@ impl AuditRecord {
         code: TerminalCode,
         detail: Option<Detail>,
     ) -> Self {
-        let mut r = Self::fresh(
-            RecordKind::Terminal,
-            Some(code),
-            attempt_id,
-            caller,
-            policy_digest,
-        );
+        let mut r = Self::fresh(Stage::Terminal(code), attempt_id, caller, policy_digest);
         r.detail = detail;
         r
     }
@@ -201,8 +194,7 @@ impl AuditRecord {
             prev: String::new(),
             seq: 0,
             ts: now_rfc3339(),
-            kind: RecordKind::Terminal,
-            code: Some(code),
+            stage: Stage::Terminal(code),
             detail,
             draft_ref: None,
             content_sha256: None,
@@ -210,6 +202,30 @@ impl AuditRecord {
             sig: None,
             ..self.clone()
         }
+    }
+
+    /// Open or terminal.
+    #[must_use]
+    pub fn kind(&self) -> RecordKind {
+        match self.stage {
+            Stage::Open => RecordKind::Open,
+            Stage::Terminal(_) => RecordKind::Terminal,
+        }
+    }
+
+    /// A terminal record's code; `None` for an open record.
+    #[must_use]
+    pub fn code(&self) -> Option<TerminalCode> {
+        match self.stage {
+            Stage::Open => None,
+            Stage::Terminal(code) => Some(code),
+        }
+    }
+
+    /// Whether this is a terminal record.
+    #[must_use]
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.stage, Stage::Terminal(_))
     }
 
     /// The terminal `ABORTED_INTERRUPTED` record that ends this open record's attempt.
@@ -227,8 +243,7 @@ impl AuditRecord {
     /// The one place a record is assembled field by field: `prev`, `seq` and `sig` are the
     /// store's to set, and a fresh attempt is its own chain root at depth 0.
     fn fresh(
-        kind: RecordKind,
-        code: Option<TerminalCode>,
+        stage: Stage,
         attempt_id: AttemptId,
         caller: CallerId,
         policy_digest: Sha256Digest,
@@ -237,7 +252,7 @@ impl AuditRecord {
             prev: String::new(),
             seq: 0,
             ts: now_rfc3339(),
-            kind,
+            stage,
             chain_root: attempt_id.clone(),
             attempt_id,
             caller,
@@ -246,7 +261,6 @@ impl AuditRecord {
             request_fp: None,
             policy_digest,
             decision: None,
-            code,
             detail: None,
             draft_ref: None,
             content_sha256: None,

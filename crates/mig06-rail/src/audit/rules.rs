@@ -67,8 +67,8 @@ impl<'a> From<&'a AuditRecord> for Facts<'a> {
     fn from(r: &'a AuditRecord) -> Self {
         Self {
             attempt_id: &r.attempt_id,
-            kind: r.kind,
-            code: r.code,
+            kind: r.kind(),
+            code: r.code(),
             continues: r.continues.as_ref(),
             claim: r.claim,
             chain_root: &r.chain_root,

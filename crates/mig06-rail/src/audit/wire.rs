@@ -1,0 +1,172 @@
+//! The bytes of an audit record (`docs/AUDIT-LOG.md`): one JSON object, members in this order.
+//!
+//! The decision that matters: the in-memory [`AuditRecord`] joins `kind` and `code` into one
+//! value, so a terminal record without a code cannot exist, while the wire keeps them as two
+//! members at their historical places (the hash chain and every signature cover these exact
+//! bytes). Writing borrows the record, so an append copies nothing to encode it; reading
+//! refuses a member we do not write and a `kind` that disagrees with `code`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AuditRecord, RecordKind, Stage};
+use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
+use crate::outcome::{DecisionSignal, Detail, TerminalCode};
+use crate::request::{Code, ContinuationReason, Trigger};
+
+/// A record as written: the members of `docs/AUDIT-LOG.md`, in order.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    prev: &'a str,
+    seq: u64,
+    ts: &'a str,
+    kind: RecordKind,
+    attempt_id: &'a AttemptId,
+    caller: &'a CallerId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trigger: Option<Trigger>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a Code>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_fp: Option<Sha256Digest>,
+    policy_digest: Sha256Digest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<&'a DecisionSignal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<TerminalCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a Detail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    draft_ref: Option<&'a OpaqueId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_sha256: Option<Sha256Digest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    continues: Option<&'a AttemptId>,
+    chain_root: &'a AttemptId,
+    depth: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<ContinuationReason>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    claim: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sig: Option<&'a str>,
+}
+
+impl Serialize for AuditRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RecordRef {
+            prev: &self.prev,
+            seq: self.seq,
+            ts: &self.ts,
+            kind: self.kind(),
+            attempt_id: &self.attempt_id,
+            caller: &self.caller,
+            trigger: self.trigger,
+            action: self.action.as_ref(),
+            request_fp: self.request_fp,
+            policy_digest: self.policy_digest,
+            decision: self.decision.as_ref(),
+            code: self.code(),
+            detail: self.detail.as_ref(),
+            draft_ref: self.draft_ref.as_ref(),
+            content_sha256: self.content_sha256,
+            continues: self.continues.as_ref(),
+            chain_root: &self.chain_root,
+            depth: self.depth,
+            reason: self.reason,
+            claim: self.claim,
+            deadline: self.deadline.as_deref(),
+            sig: self.sig.as_deref(),
+        }
+        .serialize(s)
+    }
+}
+
+/// A record as read: every member we write, nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Record {
+    prev: String,
+    seq: u64,
+    ts: String,
+    kind: RecordKind,
+    attempt_id: AttemptId,
+    caller: CallerId,
+    #[serde(default)]
+    trigger: Option<Trigger>,
+    #[serde(default)]
+    action: Option<Code>,
+    #[serde(default)]
+    request_fp: Option<Sha256Digest>,
+    policy_digest: Sha256Digest,
+    #[serde(default)]
+    decision: Option<DecisionSignal>,
+    #[serde(default)]
+    code: Option<TerminalCode>,
+    #[serde(default)]
+    detail: Option<Detail>,
+    #[serde(default)]
+    draft_ref: Option<OpaqueId>,
+    #[serde(default)]
+    content_sha256: Option<Sha256Digest>,
+    #[serde(default)]
+    continues: Option<AttemptId>,
+    chain_root: AttemptId,
+    depth: u32,
+    #[serde(default)]
+    reason: Option<ContinuationReason>,
+    #[serde(default)]
+    claim: bool,
+    #[serde(default)]
+    deadline: Option<String>,
+    #[serde(default)]
+    sig: Option<String>,
+}
+
+/// Why bytes are not a record (no variant carries the record's contents).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum WireError {
+    /// A terminal record must carry its code.
+    #[error("a terminal record without a code")]
+    TerminalWithoutCode,
+    /// An open record carries no code.
+    #[error("an open record with a code")]
+    OpenWithCode,
+}
+
+impl TryFrom<Record> for AuditRecord {
+    type Error = WireError;
+
+    fn try_from(r: Record) -> Result<Self, WireError> {
+        let stage = match (r.kind, r.code) {
+            (RecordKind::Open, None) => Stage::Open,
+            (RecordKind::Terminal, Some(code)) => Stage::Terminal(code),
+            (RecordKind::Terminal, None) => return Err(WireError::TerminalWithoutCode),
+            (RecordKind::Open, Some(_)) => return Err(WireError::OpenWithCode),
+        };
+        Ok(Self {
+            prev: r.prev,
+            seq: r.seq,
+            ts: r.ts,
+            stage,
+            attempt_id: r.attempt_id,
+            caller: r.caller,
+            trigger: r.trigger,
+            action: r.action,
+            request_fp: r.request_fp,
+            policy_digest: r.policy_digest,
+            decision: r.decision,
+            detail: r.detail,
+            draft_ref: r.draft_ref,
+            content_sha256: r.content_sha256,
+            continues: r.continues,
+            chain_root: r.chain_root,
+            depth: r.depth,
+            reason: r.reason,
+            claim: r.claim,
+            deadline: r.deadline,
+            sig: r.sig,
+        })
+    }
+}
