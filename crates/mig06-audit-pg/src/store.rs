@@ -496,7 +496,7 @@ impl PgStore {
 impl AuditStore for PgStore {
     fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
         let mut one = self.append_batch_inner(vec![record])?;
-        one.pop().unwrap_or(Err(AuditError::Encode))
+        one.pop().unwrap_or(Err(AuditError::NoResult))
     }
 
     fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {

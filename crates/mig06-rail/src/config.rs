@@ -15,7 +15,7 @@ use crate::request::Trigger;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read configuration {path}: {source}")]
+    #[error("cannot read configuration {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -27,7 +27,9 @@ pub enum ConfigError {
     Parse {
         /// The file.
         path: PathBuf,
-        /// What is wrong (from the TOML parser).
+        /// What is wrong: the TOML parser's message only. Its error value is not kept as a
+        /// source because it quotes the offending line, which may hold a connection URL's
+        /// password.
         message: String,
     },
     /// A semantic rule is broken.

@@ -24,7 +24,7 @@ pub enum InitError {
     #[error("{0} already exists; refusing to overwrite a set-up")]
     Exists(PathBuf),
     /// Writing failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file.
         path: PathBuf,
@@ -35,8 +35,8 @@ pub enum InitError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
     /// Key generation failed.
-    #[error("key generation failed: {0}")]
-    Key(String),
+    #[error("key generation failed")]
+    Key(#[source] mig06_tlog::checkpoint::CheckpointError),
 }
 
 /// What `init` wrote.
@@ -93,7 +93,7 @@ pub fn init(dir: &Path) -> Result<InitReport, InitError> {
         "mig06.invalid/log/{}",
         ulid::Ulid::new().to_string().to_ascii_lowercase()
     );
-    let signer = LogSigner::generate(&origin).map_err(|e| InitError::Key(e.to_string()))?;
+    let signer = LogSigner::generate(&origin).map_err(InitError::Key)?;
     write(
         &keys.join("log.key"),
         format!("{}\n", signer.private_key()).as_bytes(),

@@ -33,7 +33,7 @@ pub const BUNDLE_FILES: [&str; 3] = ["schema.cedarschema", "policies.cedar", "vo
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// A bundle file could not be read.
-    #[error("cannot read policy bundle file {path}: {source}")]
+    #[error("cannot read policy bundle file {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -53,17 +53,33 @@ pub enum PolicyError {
         actual: Sha256Digest,
     },
     /// The schema does not parse.
-    #[error("policy schema is invalid: {0}")]
-    Schema(String),
+    #[error("policy schema is invalid")]
+    Schema(#[source] Box<cedar_policy::CedarSchemaError>),
+    /// The schema does not declare the trigger gate's action.
+    #[error(
+        "policy schema is invalid: the schema must declare action \"invoke\" (the trigger gate)"
+    )]
+    NoInvokeAction,
+    /// A name the rail builds (an entity type, an action of the vocabulary) is not a Cedar name.
+    #[error("policy bundle names an invalid Cedar identifier")]
+    Name(#[source] Box<cedar_policy::ParseErrors>),
     /// The policies do not parse.
-    #[error("policies do not parse: {0}")]
-    Policies(String),
-    /// Strict validation against the schema failed.
+    #[error("policies do not parse")]
+    Policies(#[source] Box<cedar_policy::ParseErrors>),
+    /// Strict validation against the schema failed: Cedar's diagnostics, joined (a validation
+    /// result is a list of findings, not one error value).
     #[error("policies fail strict validation against the schema: {0}")]
     Validation(String),
-    /// The vocabulary does not parse or does not match the schema.
-    #[error("vocabulary.json is invalid: {0}")]
-    Vocabulary(String),
+    /// `vocabulary.json` does not parse.
+    #[error("vocabulary.json is invalid")]
+    VocabularyJson(#[source] serde_json::Error),
+    /// `vocabulary.json` names an action the schema does not declare, or one that is not a
+    /// Cedar name.
+    #[error("vocabulary.json is invalid: action {action} is not declared in the schema")]
+    UndeclaredAction {
+        /// The action's name.
+        action: String,
+    },
 }
 
 /// Facts about a continuation, put in the Cedar context.
@@ -148,9 +164,9 @@ impl PolicyGate {
             });
         }
         let (schema, _warnings) = Schema::from_cedarschema_str(&schema_text)
-            .map_err(|e| PolicyError::Schema(e.to_string()))?;
+            .map_err(|e| PolicyError::Schema(Box::new(e)))?;
         let policies =
-            PolicySet::from_str(&policy_text).map_err(|e| PolicyError::Policies(e.to_string()))?;
+            PolicySet::from_str(&policy_text).map_err(|e| PolicyError::Policies(Box::new(e)))?;
         let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
         if !result.validation_passed() {
             let msgs: Vec<String> = result.validation_errors().map(|e| e.to_string()).collect();
@@ -164,21 +180,23 @@ impl PolicyGate {
                 )));
             }
         }
-        let vocabulary: Vocabulary = serde_json::from_str(&vocab_text)
-            .map_err(|e| PolicyError::Vocabulary(e.to_string()))?;
+        let vocabulary: Vocabulary =
+            serde_json::from_str(&vocab_text).map_err(PolicyError::VocabularyJson)?;
         let names = CedarNames {
             caller: EntityTypeName::from_str("Caller")
-                .map_err(|e| PolicyError::Schema(e.to_string()))?,
+                .map_err(|e| PolicyError::Name(Box::new(e)))?,
             subject: EntityUid::from_str("Subject::\"subject\"")
-                .map_err(|e| PolicyError::Schema(e.to_string()))?,
-            invoke: action_uid("invoke").map_err(|()| PolicyError::Schema("invoke".into()))?,
+                .map_err(|e| PolicyError::Name(Box::new(e)))?,
+            invoke: action_uid("invoke").map_err(|()| PolicyError::NoInvokeAction)?,
             actions: vocabulary
                 .actions
                 .keys()
                 .map(|name| {
                     action_uid(name.as_str())
                         .map(|uid| (name.clone(), uid))
-                        .map_err(|()| PolicyError::Vocabulary(format!("bad action name {name:?}")))
+                        .map_err(|()| PolicyError::UndeclaredAction {
+                            action: name.as_str().to_owned(),
+                        })
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -198,15 +216,13 @@ impl PolicyGate {
     fn check_vocabulary_against_schema(&self) -> Result<(), PolicyError> {
         for (name, action) in &self.names.actions {
             if !self.schema.actions().any(|a| a == action) {
-                return Err(PolicyError::Vocabulary(format!(
-                    "action {name} is not declared in the schema"
-                )));
+                return Err(PolicyError::UndeclaredAction {
+                    action: name.as_str().to_owned(),
+                });
             }
         }
         if !self.schema.actions().any(|a| a == &self.names.invoke) {
-            return Err(PolicyError::Schema(
-                "the schema must declare action \"invoke\" (the trigger gate)".into(),
-            ));
+            return Err(PolicyError::NoInvokeAction);
         }
         Ok(())
     }

@@ -34,15 +34,23 @@ pub enum RailError {
     #[error(transparent)]
     Audit(#[from] AuditError),
     /// The PHI detector failed to build.
-    #[error("PHI detector: {0}")]
-    Detector(String),
-    /// The signing key is missing or invalid.
-    #[error("log signing key {path}: {message}")]
-    Key {
+    #[error("PHI detector")]
+    Detector(#[source] mig06_phi::DetectorError),
+    /// The signing key file could not be read.
+    #[error("cannot read log signing key {path}")]
+    KeyRead {
         /// The key file.
         path: std::path::PathBuf,
-        /// What is wrong.
-        message: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The signing key file does not hold a key.
+    #[error("log signing key {path} is not a key")]
+    KeyInvalid {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        source: mig06_tlog::checkpoint::CheckpointError,
     },
     /// The configured executor needs a binary-level component (the HTTP executor).
     #[error("executor kind http must be supplied by the binary")]
@@ -74,15 +82,17 @@ impl std::fmt::Debug for Rail {
 /// Reads the log's signing key.
 ///
 /// # Errors
-/// [`RailError::Key`] when the file is missing or not a key.
+/// [`RailError::KeyRead`] when the file cannot be read, [`RailError::KeyInvalid`] when it is
+/// not a key.
 pub fn load_signer(config: &Config) -> Result<LogSigner, RailError> {
-    let text = std::fs::read_to_string(&config.signing_key).map_err(|e| RailError::Key {
-        path: config.signing_key.clone(),
-        message: e.to_string(),
+    let path = &config.signing_key;
+    let text = std::fs::read_to_string(path).map_err(|source| RailError::KeyRead {
+        path: path.clone(),
+        source,
     })?;
-    LogSigner::from_private_key(text.trim()).map_err(|e| RailError::Key {
-        path: config.signing_key.clone(),
-        message: e.to_string(),
+    LogSigner::from_private_key(text.trim()).map_err(|source| RailError::KeyInvalid {
+        path: path.clone(),
+        source,
     })
 }
 
@@ -115,8 +125,7 @@ impl Rail {
         executor: Option<Box<dyn Executor>>,
     ) -> Result<Self, RailError> {
         let gate = PolicyGate::load(&config.policy_bundle, Some(&config.policy_digest))?;
-        let detector =
-            mig06_phi::Detector::new().map_err(|e| RailError::Detector(e.to_string()))?;
+        let detector = mig06_phi::Detector::new().map_err(RailError::Detector)?;
         let signer = load_signer(&config)?;
         let verifier = signer.verifier();
         let (store, open_report): (Box<dyn AuditStore>, OpenReport) = match (&config.audit, store) {

@@ -493,7 +493,7 @@ impl FileStore {
 impl AuditStore for FileStore {
     fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
         let mut one = self.with_lock(|s| s.append_batch_locked(vec![record]))?;
-        one.pop().unwrap_or(Err(AuditError::Encode))
+        one.pop().unwrap_or(Err(AuditError::NoResult))
     }
 
     fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {

@@ -72,12 +72,12 @@ pub fn batch_failure(e: &AuditError) -> AuditError {
         AuditError::CheckpointMismatch { what } => {
             AuditError::CheckpointMismatch { what: what.clone() }
         }
-        AuditError::Key(k) => AuditError::Key(k.clone()),
         AuditError::Backend { op, message } => AuditError::Backend {
             op,
             message: message.clone(),
         },
         AuditError::Encode => AuditError::Encode,
+        AuditError::NoResult => AuditError::NoResult,
         AuditError::Rule(v) => AuditError::Rule(*v),
     }
 }

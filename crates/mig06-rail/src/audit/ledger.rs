@@ -549,7 +549,7 @@ impl Ledger {
         }
         Ok(results
             .into_iter()
-            .map(|r| r.unwrap_or(Err(AuditError::Encode)))
+            .map(|r| r.unwrap_or(Err(AuditError::NoResult)))
             .collect())
     }
 
@@ -557,7 +557,7 @@ impl Ledger {
     #[must_use]
     pub fn refused_only(batch: StagedBatch, n: usize) -> Vec<Result<super::Appended, AuditError>> {
         let mut results: Vec<Result<super::Appended, AuditError>> =
-            (0..n).map(|_| Err(AuditError::Encode)).collect();
+            (0..n).map(|_| Err(AuditError::NoResult)).collect();
         for (i, v) in batch.refused {
             if let Some(slot) = results.get_mut(i) {
                 *slot = Err(AuditError::Rule(v));

@@ -30,7 +30,7 @@ pub use mig06_tlog::Hash;
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     /// An I/O error: the append is not confirmed.
-    #[error("audit log I/O error during {op}: {source}")]
+    #[error("audit log I/O error during {op}")]
     Io {
         /// What was being done.
         op: &'static str,
@@ -51,9 +51,6 @@ pub enum AuditError {
         /// What is wrong.
         what: String,
     },
-    /// The log's signing key could not be read or used.
-    #[error("audit log signing key: {0}")]
-    Key(String),
     /// The audit database refused or failed an operation (the append is not confirmed). The
     /// message is the database's, never a record's contents or a connection secret.
     #[error("audit database error during {op}: {message}")]
@@ -66,6 +63,10 @@ pub enum AuditError {
     /// A record could not be serialised.
     #[error("audit record could not be encoded")]
     Encode,
+    /// The store answered a batch without a result for one of its records: a broken store
+    /// contract, so that record's append is not confirmed.
+    #[error("the audit store gave no result for a record of the batch")]
+    NoResult,
     /// The record breaks a rule of the log ([`rules::LedgerRules`]); it was not written.
     #[error("audit record refused: {0}")]
     Rule(#[from] rules::RuleViolation),
