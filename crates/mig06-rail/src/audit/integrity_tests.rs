@@ -256,7 +256,7 @@ fn inv_audit_answer_matches_log_a_failed_checkpoint_write_after_the_sync_keeps_t
     let log = Log::new();
     log.fill(1);
     let mut s = log.open().unwrap();
-    s.fail_checkpoint_write = true;
+    s.checkpoints.fail_write = true;
     let done = s.append(terminal()).unwrap();
     let cp = s
         .verifier()

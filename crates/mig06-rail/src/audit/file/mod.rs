@@ -18,13 +18,19 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fs2::FileExt;
 use mig06_tlog::Tree;
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
+
+pub(super) mod checkpoints;
+mod fsio;
+
+use checkpoints::CheckpointFiles;
+use fsio::{io, open_regular, sync_dir};
 
 use super::group::batch_failure;
 use super::ledger::{self, Ledger, check_checkpoints, fault, read_kept, read_latest, read_lines};
@@ -55,16 +61,12 @@ pub struct FileStore {
     ledger: Ledger,
     signer: LogSigner,
     verifier: LogVerifier,
-    /// [`LATEST_CHECKPOINT`], opened at its first write and kept open: reopening it per signed
-    /// append cost more than the write itself.
-    latest: Option<File>,
+    pub(super) checkpoints: CheckpointFiles,
     report: OpenReport,
     syncs: AtomicU64,
     checkpoint_write_failures: AtomicU64,
     #[cfg(test)]
     pub(crate) fail_sync: bool,
-    #[cfg(test)]
-    pub(crate) fail_checkpoint_write: bool,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -74,43 +76,6 @@ impl std::fmt::Debug for FileStore {
             .field("records", &self.ledger.size())
             .finish_non_exhaustive()
     }
-}
-
-fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> AuditError {
-    move |source| AuditError::Io { op, source }
-}
-
-/// Opens `path` only when it is (or is created as) a regular file, never through a symbolic
-/// link: a link planted in the audit directory must not redirect the store's writes (to the
-/// signing key, say). Checked before opening, and the opened file must be the one at `path`.
-fn open_regular(path: &Path, opts: &OpenOptions, op: &'static str) -> Result<File, AuditError> {
-    let refused = || AuditError::Io {
-        op,
-        source: std::io::Error::other(format!(
-            "{} is not a regular file (a symbolic link or another kind of file was put there)",
-            path.file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-        )),
-    };
-    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_file()) {
-        return Err(refused());
-    }
-    let f = opts.open(path).map_err(io(op))?;
-    let opened = f.metadata().map_err(io(op))?;
-    let at_path = std::fs::symlink_metadata(path).map_err(io(op))?;
-    if !at_path.file_type().is_file()
-        || (opened.dev(), opened.ino()) != (at_path.dev(), at_path.ino())
-    {
-        return Err(refused());
-    }
-    Ok(f)
-}
-
-/// Syncs a directory, so that the entries of files just created in it survive a power loss.
-fn sync_dir(dir: &Path) -> Result<(), AuditError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync audit directory"))
 }
 
 impl FileStore {
@@ -143,14 +108,12 @@ impl FileStore {
             ledger: Ledger::new(0),
             signer,
             verifier,
-            latest: None,
+            checkpoints: CheckpointFiles::new(dir.to_owned()),
             report: OpenReport::default(),
             syncs: AtomicU64::new(0),
             checkpoint_write_failures: AtomicU64::new(0),
             #[cfg(test)]
             fail_sync: false,
-            #[cfg(test)]
-            fail_checkpoint_write: false,
         };
         store.log.lock_exclusive().map_err(io("lock log"))?;
         let result = store
@@ -171,8 +134,8 @@ impl FileStore {
             // A new log: its latest checkpoint exists, durably, before its first record, so a
             // missing one is always a removal, never a crash.
             let note = self.signed_checkpoint_of(&Tree::new(), 0)?;
-            self.write_latest(&note)?;
-            self.sync_latest()?;
+            self.checkpoints.write_latest(&note)?;
+            self.checkpoints.sync_latest()?;
             sync_dir(&self.dir)?;
             let cp = self
                 .verifier
@@ -191,7 +154,7 @@ impl FileStore {
             let size = self.ledger.size();
             let note = self.signed_checkpoint(size)?;
             self.write_checkpoints(kept.len() as u64, size, &note)?;
-            self.sync_latest()?;
+            self.checkpoints.sync_latest()?;
             self.ledger.mark_covered();
             self.report.uncovered_signed = uncovered;
         }
@@ -279,99 +242,16 @@ impl FileStore {
         Ok(())
     }
 
-    /// Writes the signed `note` of the tree at `size` to [`LATEST_CHECKPOINT`], after appending
-    /// to [`CHECKPOINTS_FILE`] a signed checkpoint for every kept size past the `kept_on_file`
-    /// already there, up to `size`. Kept checkpoints are synced before the latest checkpoint
-    /// that passes them is written and synced, so that a latest checkpoint on disk never passes
-    /// a kept size whose kept checkpoint is not on disk.
+    /// Writes the checkpoint files for the tree at `size` ([`CheckpointFiles::write`]).
     fn write_checkpoints(
         &mut self,
         kept_on_file: u64,
         size: u64,
         note: &str,
     ) -> Result<(), AuditError> {
-        let mut kept = String::new();
-        for k in (kept_on_file + 1)..=(size / CHECKPOINT_EVERY) {
-            let at = k.saturating_mul(CHECKPOINT_EVERY);
-            let signed = if at == size {
-                note.to_owned()
-            } else {
-                self.signed_checkpoint(at)?
-            };
-            // Notes are separated by a blank line after their signature block.
-            kept.push_str(&signed);
-            kept.push('\n');
-        }
-        if kept.is_empty() {
-            return self.write_latest(note);
-        }
-        let path = self.dir.join(CHECKPOINTS_FILE);
-        let created = !path.exists();
-        let mut f = open_regular(
-            &path,
-            OpenOptions::new().append(true).create(true),
-            "append checkpoint",
-        )?;
-        f.write_all(kept.as_bytes())
-            .and_then(|()| f.sync_data())
-            .map_err(io("append checkpoint"))?;
-        if created {
-            sync_dir(&self.dir)?;
-        }
-        self.write_latest(note)?;
-        self.sync_latest()
-    }
-
-    fn sync_latest(&mut self) -> Result<(), AuditError> {
-        match &self.latest {
-            Some(f) => f.sync_data().map_err(io("sync checkpoint")),
-            None => Ok(()),
-        }
-    }
-
-    /// Overwrites [`LATEST_CHECKPOINT`] in place. Not a write to a temporary file and a rename:
-    /// on ext4 that allocates and frees an inode and a block per append, and the next `fdatasync`
-    /// of the log has to commit all of it, which cost more than a third of the append rate.
-    /// In place is safe because a note is a few hundred bytes (one sector, one page) and never
-    /// shrinks (the size only grows; origin, root and signature are fixed width), so a write
-    /// from offset 0 replaces it whole; the file is cut to the note's length only when it held
-    /// something longer (a file put there by hand). It is not synced on ordinary appends: it may
-    /// lag the log after a power loss, and the records past it carry their own signatures.
-    fn write_latest(&mut self, note: &str) -> Result<(), AuditError> {
-        #[cfg(test)]
-        if self.fail_checkpoint_write {
-            return Err(io("write checkpoint")(std::io::Error::other(
-                "injected failure",
-            )));
-        }
-        // At most twice: a second time when the kept handle's file was deleted or replaced
-        // (renamed over) since it was opened, which leaves the handle on an unlinked inode.
-        for _ in 0..2 {
-            let f = match &mut self.latest {
-                Some(f) => f,
-                // Opened without `append` or `truncate`: writes go where `write_all_at` puts them.
-                None => self.latest.insert(open_regular(
-                    &self.dir.join(LATEST_CHECKPOINT),
-                    OpenOptions::new().write(true).create(true).truncate(false),
-                    "open checkpoint",
-                )?),
-            };
-            f.write_all_at(note.as_bytes(), 0)
-                .map_err(io("write checkpoint"))?;
-            let meta = f.metadata().map_err(io("write checkpoint"))?;
-            if meta.nlink() == 0 {
-                self.latest = None;
-                continue;
-            }
-            let len = note.len() as u64;
-            if meta.len() > len {
-                f.set_len(len).map_err(io("write checkpoint"))?;
-            }
-            return Ok(());
-        }
-        Err(AuditError::Io {
-            op: "write checkpoint",
-            source: std::io::Error::other("checkpoint.latest was unlinked while being written"),
+        let (signer, tree) = (&self.signer, self.ledger.tree());
+        self.checkpoints.write(kept_on_file, size, note, |at| {
+            ledger::sign_tree(signer, tree, at)
         })
     }
 
@@ -544,213 +424,4 @@ impl AuditStore for FileStore {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::ids::{CallerId, Sha256Digest};
-
-    pub(crate) fn record() -> AuditRecord {
-        AuditRecord::open(
-            AttemptId::mint(),
-            CallerId::parse("operator-1").unwrap(),
-            Sha256Digest::of(b"policy"),
-            AuditRecord::deadline_in(std::time::Duration::from_secs(600)),
-        )
-    }
-
-    pub(crate) fn terminal() -> AuditRecord {
-        record().ended(crate::outcome::TerminalCode::DeniedPolicy, None)
-    }
-
-    #[test]
-    fn only_batches_with_a_terminal_record_are_signed_and_the_first_always_is() {
-        let dir = tempfile::tempdir().unwrap();
-        let signer = LogSigner::generate("mig06.example/audit").unwrap();
-        let key = signer.private_key();
-        let mut store = FileStore::open(dir.path(), signer).unwrap();
-        let verifier = store.verifier();
-        let latest = dir.path().join(LATEST_CHECKPOINT);
-        let size_of_latest = || {
-            verifier
-                .verify(&std::fs::read_to_string(&latest).unwrap())
-                .unwrap()
-                .size
-        };
-        // The first batch is signed even without a terminal record: a non-empty log always
-        // has a latest checkpoint.
-        let first = store.append(record()).unwrap();
-        assert!(first.checkpoint.is_some());
-        assert_eq!(size_of_latest(), 1);
-        // An open record alone: no signature, the latest checkpoint lags by one record.
-        let open = store.append(record()).unwrap();
-        assert_eq!(open.checkpoint, None);
-        assert_eq!(size_of_latest(), 1);
-        // A latest checkpoint that lags the log by open records (a crash between an attempt's
-        // open and terminal records leaves the log like this) is accepted on open, and signed
-        // anew to cover the whole log.
-        drop(store);
-        let mut store =
-            FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap()).unwrap();
-        assert_eq!(size_of_latest(), 2);
-        // A terminal record is signed, in a tree that holds it. A record the log's rules refuse
-        // (a second claim on one prior attempt) is not written at all.
-        let done = store.append(terminal()).unwrap();
-        let cp = verifier
-            .verify(done.checkpoint.as_deref().unwrap())
-            .unwrap();
-        assert_eq!((cp.size, size_of_latest()), (3, 3));
-        let prior = AttemptId::mint();
-        let claim = || AuditRecord {
-            continues: Some(prior.clone()),
-            claim: true,
-            ..record()
-        };
-        assert_eq!(store.append(claim()).unwrap().checkpoint, None);
-        let refused = store.append(claim());
-        assert!(
-            matches!(
-                refused,
-                Err(AuditError::Rule(
-                    super::super::rules::RuleViolation::ClaimTaken
-                ))
-            ),
-            "{refused:?}"
-        );
-        assert_eq!(store.size(), 4);
-        assert_eq!(store.append(terminal()).unwrap().index, 4);
-        assert_eq!(size_of_latest(), 5);
-        // Removing the signed terminal record is detected on open.
-        drop(store);
-        let log = dir.path().join(LOG_FILE);
-        let text = std::fs::read_to_string(&log).unwrap();
-        let cut = text.trim_end().rfind('\n').unwrap() + 1;
-        std::fs::write(&log, text.get(..cut).unwrap()).unwrap();
-        let reopened = FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap());
-        assert!(
-            matches!(reopened, Err(AuditError::Corrupt { ref what, .. }) if what.contains("removed")),
-            "{reopened:?}"
-        );
-    }
-
-    #[test]
-    fn a_latest_checkpoint_deleted_or_replaced_while_the_store_is_open_is_written_anew() {
-        let dir = tempfile::tempdir().unwrap();
-        let signer = LogSigner::generate("mig06.example/audit").unwrap();
-        let key = signer.private_key();
-        let mut store = FileStore::open(dir.path(), signer).unwrap();
-        let latest = dir.path().join(LATEST_CHECKPOINT);
-        store.append(terminal()).unwrap();
-        std::fs::remove_file(&latest).unwrap();
-        let a = store.append(terminal()).unwrap();
-        assert_eq!(
-            Some(std::fs::read_to_string(&latest).unwrap()),
-            a.checkpoint
-        );
-        // Replaced by a rename (as a backup restore or an editor would): the new file is used.
-        let tmp = dir.path().join("restored");
-        std::fs::write(&tmp, "old").unwrap();
-        std::fs::rename(&tmp, &latest).unwrap();
-        let b = store.append(terminal()).unwrap();
-        assert_eq!(
-            Some(std::fs::read_to_string(&latest).unwrap()),
-            b.checkpoint
-        );
-        drop(store);
-        FileStore::open(dir.path(), LogSigner::from_private_key(&key).unwrap()).unwrap();
-    }
-
-    #[test]
-    fn latest_checkpoint_is_rewritten_in_place_and_always_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let signer = LogSigner::generate("mig06.example/audit").unwrap();
-        let mut store = FileStore::open(dir.path(), signer).unwrap();
-        let latest = dir.path().join(LATEST_CHECKPOINT);
-        // Across the 9 -> 10 boundary the note grows by one byte.
-        for _ in 0..12 {
-            let appended = store.append(terminal()).unwrap();
-            assert_eq!(
-                Some(std::fs::read_to_string(&latest).unwrap()),
-                appended.checkpoint
-            );
-        }
-        // Something longer put there by hand is cut to the new note, not left as a tail.
-        let mut long = std::fs::read_to_string(&latest).unwrap();
-        long.push_str(&"x".repeat(500));
-        std::fs::write(&latest, long).unwrap();
-        let appended = store.append(terminal()).unwrap();
-        assert_eq!(
-            Some(std::fs::read_to_string(&latest).unwrap()),
-            appended.checkpoint
-        );
-        let verifier = store.verifier();
-        drop(store);
-        let reopened = FileStore::open(dir.path(), LogSigner::generate("x").unwrap());
-        assert!(
-            reopened.is_err(),
-            "a foreign key must not verify the checkpoint"
-        );
-        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
-        assert_eq!(report.unwrap().records, 13);
-    }
-
-    #[test]
-    fn a_batch_is_one_write_one_sync_one_checkpoint_and_a_failed_sync_fails_all_of_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let signer = LogSigner::generate("mig06.example/audit").unwrap();
-        let mut store = FileStore::open(dir.path(), signer).unwrap();
-        store.append(record()).unwrap();
-        assert_eq!(store.syncs(), 1);
-        let log_len = || std::fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
-        let before = log_len();
-
-        // A failed fdatasync: every member fails, nothing stays in the log or the tree.
-        store.fail_sync = true;
-        let failed = store.append_batch(vec![record(), record(), record()]);
-        assert_eq!(failed.len(), 3);
-        assert!(failed.iter().all(Result::is_err));
-        assert_eq!(store.syncs(), 2);
-        assert_eq!(log_len(), before);
-        assert_eq!(store.size(), 1);
-
-        // The same batch, synced: one more sync, consecutive indices, one checkpoint of the
-        // batch's final tree, each proof against it.
-        store.fail_sync = false;
-        let ok: Vec<Appended> = store
-            .append_batch(vec![record(), terminal(), record()])
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(store.syncs(), 3);
-        let verifier = store.verifier();
-        for (i, a) in ok.iter().enumerate() {
-            assert_eq!(a.index, i as u64 + 1);
-            assert_eq!(a.checkpoint, ok[2].checkpoint);
-            let cp = verifier.verify(a.checkpoint.as_deref().unwrap()).unwrap();
-            assert_eq!(cp.size, 4);
-            mig06_tlog::verify_inclusion(&a.leaf_hash, a.index, cp.size, &a.proof, &cp.root)
-                .unwrap();
-        }
-        assert_eq!(
-            Some(std::fs::read_to_string(dir.path().join(LATEST_CHECKPOINT)).unwrap()),
-            ok[2].checkpoint
-        );
-        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
-        assert_eq!(report.unwrap().records, 4);
-    }
-
-    #[test]
-    fn a_batch_crossing_a_kept_checkpoint_size_still_keeps_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let signer = LogSigner::generate("mig06.example/audit").unwrap();
-        let mut store = FileStore::open(dir.path(), signer).unwrap();
-        let first: Vec<AuditRecord> = (0..CHECKPOINT_EVERY - 2).map(|_| record()).collect();
-        assert!(store.append_batch(first).iter().all(Result::is_ok));
-        let second: Vec<AuditRecord> = (0..5).map(|_| record()).collect();
-        assert!(store.append_batch(second).iter().all(Result::is_ok));
-        let kept = std::fs::read_to_string(dir.path().join(CHECKPOINTS_FILE)).unwrap();
-        let verifier = store.verifier();
-        let cp = verifier.verify(kept.strip_suffix('\n').unwrap()).unwrap();
-        assert_eq!(cp.size, CHECKPOINT_EVERY);
-        let report = crate::audit::verify::verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
-        assert_eq!(report.unwrap().checkpoints, 2);
-    }
-}
+pub(crate) mod tests;
