@@ -12,6 +12,8 @@
 //! postgres); each run creates a fresh database there. `MIG06_BENCH_SECONDS` per measurement
 //! (default 10). Run: `cargo bench --workspace --bench pg`.
 #![allow(
+    clippy::disallowed_methods,
+    clippy::string_slice,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,

@@ -2,6 +2,9 @@
 //! cluster): append-only for every role, the log's rules under concurrent writers, fail-closed
 //! on a lost connection, and the same verification as the file store.
 #![allow(
+    unreachable_pub,
+    clippy::disallowed_methods,
+    clippy::string_slice,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,

@@ -1,17 +1,9 @@
 //! Shared set-up for the rail's integration tests: a real `mig06 init` directory, the real file
 //! store and policy gate, and (where a test needs to observe calls) a counting fake executor.
-#![allow(
-    dead_code,
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
-)]
+#![allow(dead_code, reason = "shared by two test binaries; each uses a part")]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use mig06_rail::config::Config;
 use mig06_rail::executor::{Deadline, Executor, ExecutorError, StepInput};
@@ -149,4 +141,19 @@ pub fn rail_around_store(
         Box::new(exec.clone()),
         verifier,
     )
+}
+
+/// Serialises the tests that count this process's threads, so none counts another's.
+pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Holds [`ONE_AT_A_TIME`] (a test that failed while holding it does not block the others).
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The threads of this process.
+pub fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
 }

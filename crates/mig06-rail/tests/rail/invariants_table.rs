@@ -1,12 +1,4 @@
 //! `docs/INVARIANTS.md` must stay true: every test it names exists, and carries its invariant's ID.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
-)]
 
 use std::path::Path;
 

@@ -2,19 +2,10 @@
 //! independent R4 model of the `fhirbolt` crate (strict mode: unknown fields are errors).
 // Test code: the workspace's deny of unwrap/expect/panic/indexing is for library code, and
 // clippy's `allow-*-in-tests` does not reach helpers outside `#[test]` functions.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
-)]
-
-mod common;
 
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use fhirbolt::model::r4::resources::{AuditEvent, Provenance};
 use fhirbolt::serde::{DeserializationConfig, DeserializationMode};
 use mig06_rail::audit::AuditRecord;

@@ -1,5 +1,4 @@
 //! `docs/OPERATIONS.md` and `mig06 explain` give operators the same text for every code.
-#![allow(missing_docs, clippy::unwrap_used)]
 
 #[test]
 fn operations_doc_has_every_code_with_its_exact_explanation() {

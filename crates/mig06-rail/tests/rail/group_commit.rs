@@ -1,22 +1,12 @@
 //! Group commit (`audit::group::GroupCommit`): many callers on one rail share `fdatasync`s, every
 //! outcome is still recorded and proven, and a failed batch fails every member.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
-)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash};
 use mig06_rail::evidence;
 use mig06_rail::ids::AttemptId;

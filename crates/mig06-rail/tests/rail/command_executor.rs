@@ -1,13 +1,5 @@
 //! The command executor leaves no process behind: the program's whole process group ends with
 //! the step, at the deadline and on completion, not only the program itself.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
-)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,19 +1,9 @@
 //! An attempt's deadline is fixed by its caller when the request arrives
 //! (`Rail::attempt_by`): an attempt picked up after that deadline is never opened or executed.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
-)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{draft_rail, log_lines, request};
+use crate::common::{draft_rail, log_lines, request};
 use mig06_rail::executor::Deadline;
 use mig06_rail::outcome::TerminalCode;
 

@@ -1,16 +1,6 @@
 //! Post-terminal continuations (outline §4.2) and provenance (§4.3), through the real rail.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test and bench code: a failed unwrap is a failed run, and test items need no docs"
-)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mig06_rail::executor::ExecutorError;
 use mig06_rail::outcome::TerminalCode as C;
 use serde_json::json;
