@@ -60,6 +60,16 @@ pub enum RailError {
     StoreNotSupplied,
 }
 
+/// What group commit and the audit store counted ([`Rail::audit_syncs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditSyncs {
+    /// How many times the store synced its log; `None` when the store does not count, or its
+    /// lock is poisoned.
+    pub syncs: Option<u64>,
+    /// How many batches group commit handed the store; `None` when its lock is poisoned.
+    pub batches: Option<u64>,
+}
+
 /// The rail, loaded once at start-up.
 pub struct Rail {
     config: Config,
@@ -181,12 +191,13 @@ impl Rail {
         &self.open_report
     }
 
-    /// How many times the audit store synced its log (`None` when the store does not count, or
-    /// its lock is poisoned), and how many batches group commit handed it.
+    /// What group commit and the audit store counted since the rail opened.
     #[must_use]
-    pub fn audit_syncs(&self) -> (Option<u64>, Option<u64>) {
-        let syncs = self.store.with_store(|s| Ok(s.syncs())).ok().flatten();
-        (syncs, self.store.batches().ok())
+    pub fn audit_syncs(&self) -> AuditSyncs {
+        AuditSyncs {
+            syncs: self.store.with_store(|s| Ok(s.syncs())).ok().flatten(),
+            batches: self.store.batches().ok(),
+        }
     }
 
     /// The audit log's size (records) as this instance last saw it: at open, or after its own

@@ -11,7 +11,7 @@ use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash};
 use mig06_rail::evidence;
 use mig06_rail::ids::AttemptId;
 use mig06_rail::outcome::{Outcome, TerminalCode as C};
-use mig06_rail::rail::{Rail, audit_dir};
+use mig06_rail::rail::{AuditSyncs, Rail, audit_dir};
 
 const THREADS: usize = 16;
 const PER_THREAD: usize = 6;
@@ -159,7 +159,7 @@ fn group_commit_many_threads_on_the_real_store_record_everything_with_fewer_sync
     let rail = rail_with(&s, &exec);
     let outcomes = hammer(&rail);
     let records = check_all_recorded(&s, &rail, &outcomes);
-    let (syncs, batches) = rail.audit_syncs();
+    let AuditSyncs { syncs, batches } = rail.audit_syncs();
     let (syncs, batches) = (syncs.unwrap(), batches.unwrap());
     assert_eq!(syncs, batches, "one fdatasync per batch");
     assert!(
@@ -175,7 +175,7 @@ fn group_commit_callers_queued_behind_a_slow_commit_share_one_sync() {
     let (rail, sizes) = rail_with_batches(&s, &exec, Duration::from_millis(3), usize::MAX);
     let outcomes = hammer(&rail);
     let records = check_all_recorded(&s, &rail, &outcomes);
-    let (syncs, _) = rail.audit_syncs();
+    let syncs = rail.audit_syncs().syncs;
     let syncs = syncs.unwrap();
     let sizes = sizes.lock().unwrap();
     assert_eq!(sizes.len() as u64, syncs);
