@@ -40,3 +40,151 @@ fn inv_non_regression_every_invariant_names_real_tests() {
     }
     assert!(ids >= 20, "the table lists {ids} invariants");
 }
+
+/// A file or directory the table cites, as a path from the repository root.
+fn cited_path(item: &str) -> Option<String> {
+    let item = item.split_whitespace().next()?;
+    let path = if let Some(rest) = item.strip_prefix("rail/") {
+        format!("crates/mig06-rail/{rest}")
+    } else if let Some(rest) = item.strip_prefix("cli/") {
+        format!("crates/mig06/{rest}")
+    } else if item.starts_with("crates/") {
+        item.to_owned()
+    } else {
+        return None;
+    };
+    Some(path.trim_end_matches(['.', ',', ';', ')']).to_owned())
+}
+
+/// An identifier the table cites (`Rail::attempt`, `FORBIDDEN_TRIGGER_WORDS`, `open()`): its
+/// last path segment.
+fn cited_identifier(item: &str) -> Option<&str> {
+    let item = item.strip_suffix("()").unwrap_or(item);
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let last = item.rsplit("::").next()?;
+    (item.split("::").all(ident) && last.len() > 2).then_some(last)
+}
+
+fn rust_files(root: &Path, out: &mut Vec<std::path::PathBuf>) {
+    if root.is_file() {
+        out.push(root.to_owned());
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in dir {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text.get(..i).and_then(|b| b.chars().next_back());
+        let after = text.get(i + word.len()..).and_then(|a| a.chars().next());
+        let part = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        !part(before) && !part(after)
+    })
+}
+
+/// The invariant IDs written in `text` (`INV-` and upper-case words joined by `-`).
+fn ids_in(text: &str) -> Vec<String> {
+    text.match_indices("INV-")
+        .map(|(i, _)| {
+            let rest = text.get(i..).unwrap_or("");
+            let end = rest
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-'))
+                .unwrap_or(rest.len());
+            rest.get(..end)
+                .unwrap_or("")
+                .trim_end_matches('-')
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Both directions: from a rule to its code (every file and identifier the "enforced by" column
+/// cites exists, and every cited source file names the rule's ID at the enforcing site) and from
+/// code to its rule (every ID a source file names is a row of the table).
+#[test]
+fn inv_non_regression_enforcing_code_exists_and_names_its_invariant_both_ways() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let table = std::fs::read_to_string(root.join("docs/INVARIANTS.md")).unwrap();
+    let mut known = std::collections::BTreeSet::new();
+    let mut sources = Vec::new();
+    rust_files(&root.join("crates"), &mut sources);
+    sources.retain(|p| p.components().any(|c| c.as_os_str() == "src"));
+    let all_source: String = sources
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let mut wrong = Vec::new();
+    for row in table.lines().filter(|l| l.starts_with("| INV-")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let id = cells[1];
+        known.insert(id.to_owned());
+        let items: Vec<&str> = cells[4].split('`').skip(1).step_by(2).collect();
+        let mut files = Vec::new();
+        // The source files the row names one by one: each names the ID where it enforces it.
+        let mut sites = Vec::new();
+        for path in items.iter().filter_map(|i| cited_path(i)) {
+            let full = root.join(&path);
+            if !full.exists() {
+                wrong.push(format!("{id}: cites {path}, which does not exist"));
+            }
+            if full.is_file() && path.ends_with(".rs") && path.contains("/src/") {
+                sites.push(full.clone());
+            }
+            rust_files(&full, &mut files);
+        }
+        let cited_text: String = files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        for word in items.iter().filter(|i| cited_path(i).is_none()) {
+            let Some(ident) = cited_identifier(word) else {
+                continue;
+            };
+            let text = if files.is_empty() {
+                &all_source
+            } else {
+                &cited_text
+            };
+            if !contains_word(text, ident) {
+                wrong.push(format!(
+                    "{id}: cites `{word}`, which is not in the files it names"
+                ));
+            }
+        }
+        for f in &sites {
+            let text = std::fs::read_to_string(f).unwrap();
+            if !ids_in(&text).iter().any(|i| i == id) {
+                wrong.push(format!(
+                    "{id}: {} enforces it but does not name it (add `// {id}: …` at the enforcing code)",
+                    f.strip_prefix(&root).unwrap_or(f).display()
+                ));
+            }
+        }
+    }
+    for f in &sources {
+        let text = std::fs::read_to_string(f).unwrap();
+        for found in ids_in(&text) {
+            if !known.contains(&found) {
+                wrong.push(format!(
+                    "{} names {found}, which is not in docs/INVARIANTS.md",
+                    f.strip_prefix(&root).unwrap_or(f).display()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
