@@ -3,7 +3,7 @@
 
 use mig06_rail::audit::file::{CHECKPOINT_EVERY, OpenReport};
 use mig06_rail::audit::group::batch_failure;
-use mig06_rail::audit::ledger::{Ledger, sign_tree};
+use mig06_rail::audit::ledger::{Ledger, StagedRecord, sign_tree};
 use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind};
 use mig06_rail::config::PostgresAudit;
 use mig06_rail::ids::AttemptId;
@@ -318,46 +318,7 @@ impl PgStore {
         client: &mut Client,
         records: Vec<AuditRecord>,
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
-        // Round trip 1 is the batch's first use of the connection: one the server ended since
-        // (a restart, a failover) fails it before anything is written, and is replaced once.
-        self.connection_lost = false;
-        let read = match self.lock_head(client) {
-            Err(_) if client.is_closed() || self.connection_lost => {
-                *client = connect_writer(&self.settings)?;
-                self.lock_head(client)?
-            }
-            other => other?,
-        };
-        let head = match read {
-            Locked::Head(head) => Some(head),
-            // This instance was far behind: the rows were checked with the lock released.
-            // Take it again; the gap left is what was appended meanwhile.
-            Locked::Lagging => match self.lock_head(client)? {
-                Locked::Head(head) => Some(head),
-                Locked::Lagging => None,
-            },
-        };
-        let head = match head {
-            Some(h) => Some(h),
-            None => {
-                return Err(protocol(
-                    "lock head",
-                    "other instances appended too much while this batch waited for the head lock",
-                ));
-            }
-        };
-        let (head_size, head_last) =
-            head.ok_or_else(|| protocol("lock head", "the head row is missing"))?;
-        if head_size != self.ledger.size() || head_last.as_slice() != self.ledger.last().as_slice()
-        {
-            return Err(AuditError::CheckpointMismatch {
-                what: format!(
-                    "the head row counts {head_size} records but {} records link to it: records were removed or the head was altered",
-                    self.ledger.size()
-                ),
-            });
-        }
-
+        self.lock_current_head(client)?;
         let n = records.len();
         let batch =
             self.ledger
@@ -369,85 +330,18 @@ impl PgStore {
             return Ok(Ledger::refused_only(batch, n));
         }
         let (start, size) = (batch.start, batch.end());
-        // The first record of each attempt that takes a prior's claim in this batch: a row of
-        // the claims table (its primary key refuses a second holder).
-        let mut claims: Vec<(&AttemptId, &AttemptId, u64)> = Vec::new();
-        for r in &batch.records {
-            if let (true, Some(prior)) = (r.record.claim, &r.record.continues)
-                && !self.ledger.rules().is_claimed(prior)
-                && !claims.iter().any(|(p, _, _)| *p == prior)
-            {
-                claims.push((prior, &r.record.attempt_id, r.index));
-            }
-        }
         let leaves: Vec<Hash> = batch.records.iter().map(|r| r.leaf).collect();
         let signed: Option<(String, Vec<(u64, String)>)> = if batch.needs_checkpoint() {
             Some(self.ledger_with_staged(&leaves, start, size)?)
         } else {
             None
         };
-        let staged = &batch.records;
-        let last = leaves.last().copied().unwrap_or_else(|| self.ledger.last());
-
-        let mut sql = String::with_capacity(staged.iter().map(|s| s.bytes.len() * 2 + 200).sum());
-        sql.push_str("INSERT INTO mig06_records (seq, line, attempt_id, kind, completes) VALUES ");
-        for (i, s) in staged.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            let kind = match s.record.kind() {
-                RecordKind::Open => "open",
-                RecordKind::Terminal => "terminal",
-            };
-            let completes = match s.record.code() {
-                Some(TerminalCode::CompletedDraft) => text_literal(s.record.chain_root.as_str()),
-                _ => "NULL".to_owned(),
-            };
-            sql.push_str(&format!(
-                "({}, {}, {}, '{kind}', {completes})",
-                s.index,
-                bytea_literal(&s.bytes),
-                text_literal(s.record.attempt_id.as_str()),
-            ));
-        }
-        sql.push_str("; ");
-        if !claims.is_empty() {
-            sql.push_str("INSERT INTO mig06_claims (prior, attempt_id, seq) VALUES ");
-            for (i, (prior, attempt, seq)) in claims.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "({}, {}, {seq})",
-                    text_literal(prior.as_str()),
-                    text_literal(attempt.as_str())
-                ));
-            }
-            sql.push_str("; ");
-        }
-        if let Some((note, kept)) = &signed {
-            if !kept.is_empty() {
-                sql.push_str("INSERT INTO mig06_checkpoints (size, note) VALUES ");
-                for (i, (at, k)) in kept.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(',');
-                    }
-                    sql.push_str(&format!("({at}, {})", text_literal(k)));
-                }
-                sql.push_str("; ");
-            }
-            sql.push_str(&format!(
-                "UPDATE mig06_head SET size = {size}, last_leaf = {}, checkpoint = {}; ",
-                bytea_literal(&last),
-                text_literal(note)
-            ));
-        } else {
-            sql.push_str(&format!(
-                "UPDATE mig06_head SET size = {size}, last_leaf = {}; ",
-                bytea_literal(&last)
-            ));
-        }
-        sql.push_str("COMMIT");
+        let head = Head {
+            size,
+            last: leaves.last().copied().unwrap_or_else(|| self.ledger.last()),
+            signed: signed.as_ref(),
+        };
+        let sql = commit_sql(&batch.records, &self.new_claims(&batch.records), &head);
         // The commit is synchronous (`synchronous_commit = on` for this session): when this
         // returns Ok the batch is durable. An error here may leave the outcome unknown (the
         // connection broke during the commit); the batch is failed, never re-sent, and the next
@@ -465,6 +359,64 @@ impl PgStore {
         }
         self.report.interrupted_ended = self.report.interrupted_ended.saturating_add(interrupted);
         Ok(results)
+    }
+
+    /// Round trip 1: begins, locks the head row with this instance caught up to it, and checks
+    /// that the head is the end of the log this instance read. Round trip 1 is the batch's first
+    /// use of the connection: one the server ended since (a restart, a failover) fails it before
+    /// anything is written, and is replaced once.
+    fn lock_current_head(&mut self, client: &mut Client) -> Result<(), AuditError> {
+        self.connection_lost = false;
+        let read = match self.lock_head(client) {
+            Err(_) if client.is_closed() || self.connection_lost => {
+                *client = connect_writer(&self.settings)?;
+                self.lock_head(client)?
+            }
+            other => other?,
+        };
+        let head = match read {
+            Locked::Head(head) => head,
+            // This instance was far behind: the rows were checked with the lock released.
+            // Take it again; the gap left is what was appended meanwhile.
+            Locked::Lagging => match self.lock_head(client)? {
+                Locked::Head(head) => head,
+                Locked::Lagging => {
+                    return Err(protocol(
+                        "lock head",
+                        "other instances appended too much while this batch waited for the head lock",
+                    ));
+                }
+            },
+        };
+        let (head_size, head_last) = head;
+        if head_size != self.ledger.size() || head_last.as_slice() != self.ledger.last().as_slice()
+        {
+            return Err(AuditError::CheckpointMismatch {
+                what: format!(
+                    "the head row counts {head_size} records but {} records link to it: records were removed or the head was altered",
+                    self.ledger.size()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The first record of each attempt that takes a prior's claim in this batch: a row of the
+    /// claims table (its primary key refuses a second holder).
+    fn new_claims<'a>(
+        &self,
+        staged: &'a [StagedRecord],
+    ) -> Vec<(&'a AttemptId, &'a AttemptId, u64)> {
+        let mut claims: Vec<(&AttemptId, &AttemptId, u64)> = Vec::new();
+        for r in staged {
+            if let (true, Some(prior)) = (r.record.claim, &r.record.continues)
+                && !self.ledger.rules().is_claimed(prior)
+                && !claims.iter().any(|(p, _, _)| *p == prior)
+            {
+                claims.push((prior, &r.record.attempt_id, r.index));
+            }
+        }
+        claims
     }
 
     /// The signed checkpoint of the tree of `size` (the log with the staged leaves) and one for
@@ -542,4 +494,83 @@ impl AuditStore for PgStore {
     fn verifier_key(&self) -> String {
         self.verifier.vkey()
     }
+}
+
+/// Where the head moves with a batch: its size and last leaf, and the batch's signed checkpoint
+/// with the kept checkpoints it reaches, when it is signed.
+struct Head<'a> {
+    size: u64,
+    last: Hash,
+    signed: Option<&'a (String, Vec<(u64, String)>)>,
+}
+
+/// Round trip 2, one message: the batch's rows, its claims and kept checkpoints, the head moved,
+/// and the commit. Values are hex literals ([`bytea_literal`], [`text_literal`]), never text
+/// spliced into SQL.
+fn commit_sql(
+    staged: &[StagedRecord],
+    claims: &[(&AttemptId, &AttemptId, u64)],
+    head: &Head<'_>,
+) -> String {
+    let mut sql = String::with_capacity(staged.iter().map(|s| s.bytes.len() * 2 + 200).sum());
+    sql.push_str("INSERT INTO mig06_records (seq, line, attempt_id, kind, completes) VALUES ");
+    let rows: Vec<String> = staged
+        .iter()
+        .map(|s| {
+            let kind = match s.record.kind() {
+                RecordKind::Open => "open",
+                RecordKind::Terminal => "terminal",
+            };
+            let completes = match s.record.code() {
+                Some(TerminalCode::CompletedDraft) => text_literal(s.record.chain_root.as_str()),
+                _ => "NULL".to_owned(),
+            };
+            format!(
+                "({}, {}, {}, '{kind}', {completes})",
+                s.index,
+                bytea_literal(&s.bytes),
+                text_literal(s.record.attempt_id.as_str()),
+            )
+        })
+        .collect();
+    sql.push_str(&rows.join(","));
+    sql.push_str("; ");
+    if !claims.is_empty() {
+        let rows: Vec<String> = claims
+            .iter()
+            .map(|(prior, attempt, seq)| {
+                format!(
+                    "({}, {}, {seq})",
+                    text_literal(prior.as_str()),
+                    text_literal(attempt.as_str())
+                )
+            })
+            .collect();
+        sql.push_str("INSERT INTO mig06_claims (prior, attempt_id, seq) VALUES ");
+        sql.push_str(&rows.join(","));
+        sql.push_str("; ");
+    }
+    let (size, last) = (head.size, bytea_literal(&head.last));
+    match head.signed {
+        Some((note, kept)) => {
+            if !kept.is_empty() {
+                let rows: Vec<String> = kept
+                    .iter()
+                    .map(|(at, k)| format!("({at}, {})", text_literal(k)))
+                    .collect();
+                sql.push_str("INSERT INTO mig06_checkpoints (size, note) VALUES ");
+                sql.push_str(&rows.join(","));
+                sql.push_str("; ");
+            }
+            sql.push_str(&format!(
+                "UPDATE mig06_head SET size = {size}, last_leaf = {last}, checkpoint = {}; ",
+                text_literal(note)
+            ));
+        }
+        None => sql.push_str(&format!(
+            "UPDATE mig06_head SET size = {size}, last_leaf = {last}; "
+        )),
+    }
+    sql.push_str("COMMIT");
+    sql
 }
