@@ -36,7 +36,7 @@ use mig06_rail::audit::verify::verify_dir;
 use mig06_rail::audit::{AuditRecord, AuditStore, RecordKind, ZERO_HASH, hash_hex, now_rfc3339};
 use mig06_rail::evidence;
 use mig06_rail::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
-use mig06_rail::outcome::{DecisionSignal, Detail, Effect, TerminalCode};
+use mig06_rail::outcome::{DecisionSignal, Detail, Effect, Reason, TerminalCode};
 use mig06_rail::request::{Code, ContinuationReason, Trigger};
 use mig06_tlog::checkpoint::{Checkpoint, LogSigner};
 use mig06_tlog::{Tree, leaf_hash};
@@ -151,7 +151,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
                 code: Some(TerminalCode::AbortedPhiDetected),
                 detail: Some(Detail {
                     field: "$.output.text".into(),
-                    reason: "phi:us_ssn".into(),
+                    reason: Reason::Phi(vec![mig06_rail::phi::PhiKind::Ssn]),
                 }),
                 ..base
             },
@@ -191,7 +191,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
                 code: Some(TerminalCode::DeniedRequestInvalid),
                 detail: Some(Detail {
                     field: "$.steps[0].params".into(),
-                    reason: "unknown_field".into(),
+                    reason: Reason::UnknownField,
                 }),
                 ..base
             }],

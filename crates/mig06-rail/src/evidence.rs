@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{Appended, AuditRecord, RecordKind};
 use crate::ids::{AttemptId, Sha256Digest};
 use crate::outcome::TerminalCode;
-use crate::request::PhiScan;
+
+mod scan;
+
+pub(crate) use scan::scan_token;
 
 /// The token prefix.
 pub const PREFIX: &str = "mig06ev1.";
@@ -133,74 +136,4 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
         tree_size: cp.size,
         root: cp.root,
     })
-}
-
-/// Decodes a token's wire form without verifying anything.
-fn decode_wire(token: &str) -> Option<Wire> {
-    let body = token.trim().strip_prefix(PREFIX)?;
-    let json = URL_SAFE_NO_PAD.decode(body).ok()?;
-    serde_json::from_slice(&json).ok()
-}
-
-/// The record's fields that hold free strings (everything else is a closed type that its
-/// deserialisation already checked), with their paths.
-fn free_strings(record: &AuditRecord) -> Vec<(&'static str, &str)> {
-    let mut out = vec![
-        (".record.ts", record.ts.as_str()),
-        (".record.prev", record.prev.as_str()),
-    ];
-    if let Some(d) = &record.detail {
-        out.push((".record.detail.field", d.field.as_str()));
-        out.push((".record.detail.reason", d.reason.as_str()));
-    }
-    if let Some(d) = &record.decision {
-        out.extend(
-            d.policies
-                .iter()
-                .map(|p| (".record.decision.policies", p.as_str())),
-        );
-    }
-    out
-}
-
-/// The PHI scan of a request's evidence token (`$.continuation.evidence`), before it is
-/// verified: the record the token carries is decoded and its strings are scanned. A token whose
-/// record parses as an audit record has its free strings scanned (its ids, digests, codes and
-/// numbers are closed types); a token that decodes to anything else has every string of its
-/// record scanned, keys included; a text that does not decode as a token at all is scanned as
-/// text. The token's signed material (proof, checkpoint) is not: it is base64 and hex, and
-/// nothing of it is ever written.
-///
-/// # Errors
-/// The path within the token (`""` for the token text, `.record.<field>` for a record field,
-/// unknown keys as `<key#N>`) and the reason (`phi:<kinds>`).
-pub fn scan_token(token: &str, phi: &dyn PhiScan) -> Result<(), (String, String)> {
-    let found = |within: String, kinds: Vec<&'static str>| {
-        if kinds.is_empty() {
-            Ok(())
-        } else {
-            Err((within, format!("phi:{}", kinds.join(","))))
-        }
-    };
-    let Some(wire) = decode_wire(token) else {
-        return found(String::new(), phi.kinds(Some("evidence"), token));
-    };
-    if let Ok(record) = serde_json::from_str::<AuditRecord>(&wire.record) {
-        for (field, text) in free_strings(&record) {
-            found(field.to_owned(), phi.kinds(field.rsplit('.').next(), text))?;
-        }
-        return Ok(());
-    }
-    let value: serde_json::Value = match serde_json::from_str(&wire.record) {
-        Ok(v) => v,
-        Err(_) => serde_json::Value::String(wire.record),
-    };
-    match crate::request::scan_value(&value, &|_| false, phi) {
-        Err(r) if r.code == TerminalCode::AbortedPhiDetected => {
-            let within = r.detail.field.strip_prefix('$').unwrap_or_default();
-            Err((format!(".record{within}"), r.detail.reason))
-        }
-        // Too deep to walk: not a record of this log, which verification refuses as malformed.
-        Err(_) | Ok(()) => Ok(()),
-    }
 }

@@ -19,7 +19,7 @@ use crate::executor::command::CommandExecutor;
 use crate::executor::reference::ReferenceExecutor;
 use crate::executor::{Deadline, Executor};
 use crate::ids::{AttemptId, CallerId, Sha256Digest};
-use crate::outcome::{Detail, Outcome, Provenance, TerminalCode};
+use crate::outcome::{Detail, Outcome, Provenance, Reason, TerminalCode};
 use crate::policy::{PolicyError, PolicyGate};
 use crate::request::{PhiScan, Trigger};
 
@@ -390,10 +390,7 @@ impl Rail {
         written: &TerminalFlag,
     ) -> Outcome {
         let code = TerminalCode::AbortedInvariant;
-        let detail = Detail {
-            field: "$rail".into(),
-            reason: "panic".into(),
-        };
+        let detail = Detail::new("$rail", Reason::Panic);
         let mut recorded = written.is_set();
         if !recorded {
             let record = AuditRecord {

@@ -3,10 +3,12 @@
 #![allow(
     dead_code,
     missing_docs,
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    reason = "shared test fixtures: each test binary uses a part, and a failed set-up is a failed test"
 )]
 
 use std::sync::Arc;
@@ -72,7 +74,7 @@ impl Executor for Counting {
         match &self.answer {
             Answer::Draft => Ok(draft_receipt()),
             Answer::Raw(v) => Ok(v.clone()),
-            Answer::Fail(e) => Err(e.clone()),
+            Answer::Fail(e) => Err(*e),
             Answer::Panic => panic!("executor exploded"),
             Answer::Sleep(d) => {
                 std::thread::sleep(*d);
@@ -148,4 +150,34 @@ pub fn rail_around_store(
         Box::new(exec.clone()),
         verifier,
     )
+}
+
+/// An executor whose downstream is a Rust future (an async client): the future is made per step
+/// and resolved by [`mig06_rail::proxy::resolve_by`] on the attempt's thread; pending at the
+/// deadline, it is dropped and the step ends `ABORTED_ASYNC_AMBIGUITY`.
+pub struct FutureExecutor<F> {
+    make: F,
+}
+
+impl<F> FutureExecutor<F> {
+    /// Wraps a function that starts the downstream call for a step.
+    pub fn new(make: F) -> Self {
+        Self { make }
+    }
+}
+
+impl<F, Fut> Executor for FutureExecutor<F>
+where
+    F: Fn(StepInput) -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = Result<Value, ExecutorError>>,
+{
+    fn execute(&self, input: &StepInput, deadline: Deadline) -> Result<Value, ExecutorError> {
+        mig06_rail::proxy::resolve_by((self.make)(input.clone()), deadline).map_err(
+            |mig06_rail::proxy::Ambiguity| {
+                ExecutorError::NotFinal(
+                    mig06_rail::executor::PendingAnswer::FuturePendingAtDeadline,
+                )
+            },
+        )?
+    }
 }

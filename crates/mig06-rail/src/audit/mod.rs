@@ -20,7 +20,7 @@ mod integrity_tests;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
-use crate::outcome::{DecisionSignal, Detail, TerminalCode};
+use crate::outcome::{DecisionSignal, Detail, Reason, TerminalCode};
 use crate::request::{Code, ContinuationReason, Trigger};
 
 pub use mig06_tlog::Hash;
@@ -163,10 +163,7 @@ impl AuditRecord {
             ts: now_rfc3339(),
             kind: RecordKind::Terminal,
             code: Some(TerminalCode::AbortedInterrupted),
-            detail: Some(Detail {
-                field: "$rail".into(),
-                reason: "interrupted".into(),
-            }),
+            detail: Some(Detail::new("$rail", Reason::Interrupted)),
             draft_ref: None,
             content_sha256: None,
             deadline: None,
