@@ -175,3 +175,67 @@ impl<'de> serde::de::Visitor<'de> for NoRepeatedKeysVisitor {
         Ok(NoRepeatedKeys)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Flags any text containing `CANARY`.
+    struct Canary;
+    impl PhiScan for Canary {
+        fn kinds(&self, _key: Option<&str>, text: &str) -> Vec<PhiKind> {
+            if text.contains("CANARY") {
+                vec![PhiKind::Email]
+            } else {
+                Vec::new()
+            }
+        }
+    }
+
+    fn record(detail: &str, extra: &str) -> String {
+        format!(
+            r#"{{"prev":"{zero}","seq":0,"ts":"2026-01-01T00:00:00Z","kind":"terminal","attempt_id":"01JD0000000000000000000000","caller":"operator-1","policy_digest":"sha256:{two}","chain_root":"01JD0000000000000000000000","depth":0,"code":"DENIED_REQUEST_INVALID","detail":{detail}{extra}}}"#,
+            zero = "0".repeat(64),
+            two = "2".repeat(64),
+        )
+    }
+
+    fn token(record: &str) -> String {
+        let wire = serde_json::json!({"record": record, "index": 0, "proof": [], "checkpoint": ""});
+        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(wire.to_string()))
+    }
+
+    fn scan(record: &str) -> Result<(), TokenPhi> {
+        scan_token(&token(record), &Canary)
+    }
+
+    #[test]
+    fn a_record_with_a_reason_code_has_its_free_strings_scanned() {
+        let clean = record(r#"{"field":"$.subject","reason":"not_opaque_id"}"#, "");
+        assert_eq!(scan(&clean), Ok(()));
+        let phi = record(r#"{"field":"$.CANARY","reason":"not_opaque_id"}"#, "");
+        assert_eq!(scan(&phi).unwrap_err().within, ".record.detail.field");
+    }
+
+    #[test]
+    fn a_reason_that_is_not_a_code_is_scanned_where_it_stands() {
+        let forged = record(r#"{"field":"$","reason":"CANARY"}"#, "");
+        let found = scan(&forged).unwrap_err();
+        assert_eq!(found.within, ".record.detail.reason");
+        assert_eq!(found.kinds, [PhiKind::Email]);
+    }
+
+    #[test]
+    fn a_record_with_a_repeated_key_is_not_a_record_and_is_scanned_whole() {
+        let repeated = record(
+            r#"{"field":"$","reason":"CANARY"}"#,
+            r#","ts":"2026-01-01T00:00:00Z""#,
+        );
+        let found = scan(&repeated).unwrap_err();
+        assert!(
+            found.within.starts_with(".record.<key#"),
+            "{}",
+            found.within
+        );
+    }
+}
