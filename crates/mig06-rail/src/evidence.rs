@@ -36,7 +36,7 @@ struct Wire {
 pub enum EvidenceError {
     /// Not a token of this format.
     #[error("not a mig06 evidence token ({0})")]
-    Malformed(&'static str),
+    Malformed(TokenPart),
     /// The checkpoint is not signed by the log's key.
     #[error("the checkpoint is not signed by this log's key")]
     BadSignature,
@@ -46,6 +46,50 @@ pub enum EvidenceError {
     /// The record is not a terminal record.
     #[error("the record is not a terminal record")]
     NotTerminal,
+}
+
+/// The part of a token that is not of this format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenPart {
+    /// The `mig06ev1.` prefix.
+    Prefix,
+    /// The base64url body.
+    Base64,
+    /// The JSON the body decodes to.
+    Json,
+    /// A proof hash.
+    Proof,
+    /// The record.
+    Record,
+}
+
+impl TokenPart {
+    /// Every part, in token order.
+    pub const ALL: [TokenPart; 5] = [
+        Self::Prefix,
+        Self::Base64,
+        Self::Json,
+        Self::Proof,
+        Self::Record,
+    ];
+
+    /// The part's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prefix => "prefix",
+            Self::Base64 => "base64",
+            Self::Json => "json",
+            Self::Proof => "proof",
+            Self::Record => "record",
+        }
+    }
+}
+
+impl std::fmt::Display for TokenPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a verified token establishes.
@@ -100,25 +144,27 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
     let body = token
         .trim()
         .strip_prefix(PREFIX)
-        .ok_or(EvidenceError::Malformed("prefix"))?;
+        .ok_or(EvidenceError::Malformed(TokenPart::Prefix))?;
     let json = URL_SAFE_NO_PAD
         .decode(body)
-        .map_err(|_| EvidenceError::Malformed("base64"))?;
-    let wire: Wire = serde_json::from_slice(&json).map_err(|_| EvidenceError::Malformed("json"))?;
+        .map_err(|_| EvidenceError::Malformed(TokenPart::Base64))?;
+    let wire: Wire =
+        serde_json::from_slice(&json).map_err(|_| EvidenceError::Malformed(TokenPart::Json))?;
     let cp = verifier
         .verify(&wire.checkpoint)
         .map_err(|_| EvidenceError::BadSignature)?;
     let mut proof = Vec::with_capacity(wire.proof.len());
     for h in &wire.proof {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(h, &mut out).map_err(|_| EvidenceError::Malformed("proof"))?;
+        hex::decode_to_slice(h, &mut out)
+            .map_err(|_| EvidenceError::Malformed(TokenPart::Proof))?;
         proof.push(out);
     }
     let leaf = leaf_hash(wire.record.as_bytes());
     verify_inclusion(&leaf, wire.index, cp.size, &proof, &cp.root)
         .map_err(|_| EvidenceError::BadProof)?;
-    let record: AuditRecord =
-        serde_json::from_str(&wire.record).map_err(|_| EvidenceError::Malformed("record"))?;
+    let record: AuditRecord = serde_json::from_str(&wire.record)
+        .map_err(|_| EvidenceError::Malformed(TokenPart::Record))?;
     if record.seq != wire.index {
         return Err(EvidenceError::BadProof);
     }
@@ -136,4 +182,22 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
         tree_size: cp.size,
         root: cp.root,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_token_messages_name_the_part_as_before() {
+        let names: Vec<String> = TokenPart::ALL
+            .iter()
+            .map(|p| EvidenceError::Malformed(*p).to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["prefix", "base64", "json", "proof", "record"]
+                .map(|p| format!("not a mig06 evidence token ({p})"))
+        );
+    }
 }
