@@ -282,10 +282,11 @@ fn check_request_bytes(data: &[u8]) {
                 "unexpected code {:?}",
                 a.code
             );
+            let reason = a.detail.reason.to_string();
             assert!(
-                a.detail.reason.chars().all(reason_char),
+                reason.chars().all(reason_char),
                 "reason outside the closed alphabet: {} bytes",
-                a.detail.reason.len()
+                reason.len()
             );
             assert!(
                 path_is_recognised(&a.detail.field),

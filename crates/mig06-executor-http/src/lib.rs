@@ -2,7 +2,7 @@
 //!
 //! The decision that matters: the call is made once, on the attempt's own thread, with the
 //! attempt's remaining time as both the connect and the total timeout, and its answer counts only
-//! if the status is final (200/201, per [`mig06_rail::proxy::classify_http_status`]). There are
+//! if the status is final (200/201, per [`classify_status`]). There are
 //! no retries: ureq 3 has no retry logic at all (unlike ureq 2, which re-sent idempotent
 //! requests on a stale pooled connection; the 3.x agent only repeats a read interrupted by
 //! `EINTR` on the same socket), and this executor also disables connection pooling, so every
@@ -16,8 +16,9 @@
 
 use std::time::Duration;
 
-use mig06_rail::executor::{Deadline, Executor, ExecutorError, StepInput};
-use mig06_rail::proxy::{HttpStatusClass, classify_http_status};
+use mig06_rail::executor::{
+    Deadline, Executor, ExecutorError, ExecutorFault, PendingAnswer, StepInput,
+};
 
 /// Largest receipt body read from the drafting service, in bytes.
 pub const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
@@ -88,15 +89,31 @@ impl HttpExecutor {
     }
 }
 
+/// Longest a connection may take to open, whatever the attempt has left.
+const MAX_CONNECT: Duration = Duration::from_secs(5);
+
+/// What an HTTP status means to the rail: only 200 and 201 are a final success; 1xx (such as
+/// 102) and 202 Accepted are not final (async ambiguity, fail closed); anything else is a fault.
+///
+/// # Errors
+/// [`ExecutorError::NotFinal`] or [`ExecutorError::Fault`], both with the `http_status` reason.
+pub fn classify_status(status: u16) -> Result<(), ExecutorError> {
+    match status {
+        200 | 201 => Ok(()),
+        100..=199 | 202 => Err(ExecutorError::NotFinal(PendingAnswer::HttpStatus)),
+        _ => Err(ExecutorError::Fault(ExecutorFault::HttpStatus)),
+    }
+}
+
 fn map_error(e: &ureq::Error) -> ExecutorError {
     match e {
         ureq::Error::Timeout(_) => ExecutorError::Deadline,
-        ureq::Error::BodyExceedsLimit(_) => ExecutorError::Fault("receipt_too_large"),
-        ureq::Error::HostNotFound => ExecutorError::Fault("host_not_found"),
-        ureq::Error::ConnectionFailed => ExecutorError::Fault("connection_failed"),
+        ureq::Error::BodyExceedsLimit(_) => ExecutorError::Fault(ExecutorFault::ReceiptTooLarge),
+        ureq::Error::HostNotFound => ExecutorError::Fault(ExecutorFault::HostNotFound),
+        ureq::Error::ConnectionFailed => ExecutorError::Fault(ExecutorFault::ConnectionFailed),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ExecutorError::Deadline,
-        ureq::Error::Io(_) => ExecutorError::Fault("transport_error"),
-        _ => ExecutorError::Fault("http_error"),
+        ureq::Error::Io(_) => ExecutorError::Fault(ExecutorFault::TransportError),
+        _ => ExecutorError::Fault(ExecutorFault::HttpError),
     }
 }
 
@@ -110,8 +127,8 @@ impl Executor for HttpExecutor {
             return Err(ExecutorError::Deadline);
         };
         let body = serde_json::to_vec(&input.to_json())
-            .map_err(|_| ExecutorError::Fault("input_not_serialisable"))?;
-        let connect = left.min(Duration::from_secs(5));
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::InputNotSerialisable))?;
+        let connect = left.min(MAX_CONNECT);
         let mut response = self
             .agent
             .post(&self.url)
@@ -123,11 +140,7 @@ impl Executor for HttpExecutor {
             .header("accept", "application/json")
             .send(&body[..])
             .map_err(|e| map_error(&e))?;
-        match classify_http_status(response.status().as_u16()) {
-            HttpStatusClass::Final => {}
-            HttpStatusClass::NotFinal => return Err(ExecutorError::NotFinal("http_status")),
-            HttpStatusClass::Failed => return Err(ExecutorError::Fault("http_status")),
-        }
+        classify_status(response.status().as_u16())?;
         let bytes = response
             .body_mut()
             .with_config()
@@ -137,14 +150,27 @@ impl Executor for HttpExecutor {
         if deadline.passed() {
             return Err(ExecutorError::Deadline);
         }
-        serde_json::from_slice(&bytes).map_err(|_| ExecutorError::Fault("receipt_not_json"))
+        serde_json::from_slice(&bytes)
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::ReceiptNotJson))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn inv_sync_proxy_http_202_and_102_are_not_final() {
+        let not_final = Err(ExecutorError::NotFinal(PendingAnswer::HttpStatus));
+        let failed = Err(ExecutorError::Fault(ExecutorFault::HttpStatus));
+        assert_eq!(classify_status(202), not_final);
+        assert_eq!(classify_status(102), not_final);
+        assert_eq!(classify_status(200), Ok(()));
+        assert_eq!(classify_status(201), Ok(()));
+        assert_eq!(classify_status(500), failed);
+        assert_eq!(classify_status(204), failed);
+        assert_eq!(classify_status(302), failed);
+    }
 
     #[test]
     fn only_http_urls_with_a_host_are_accepted() {

@@ -37,7 +37,7 @@ use mig06_rail::audit::verify::verify_dir;
 use mig06_rail::audit::{AuditRecord, AuditStore, ZERO_HASH, hash_hex};
 use mig06_rail::evidence;
 use mig06_rail::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
-use mig06_rail::outcome::{DecisionSignal, Detail, Effect, TerminalCode};
+use mig06_rail::outcome::{DecisionSignal, Detail, Effect, Reason, TerminalCode};
 use mig06_rail::request::{Code, ContinuationReason, Trigger};
 use mig06_tlog::checkpoint::{Checkpoint, LogSigner};
 use mig06_tlog::{Tree, leaf_hash};
@@ -124,7 +124,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
         3 => {
             let phi = Detail {
                 field: "$.output.text".into(),
-                reason: "phi:us_ssn".into(),
+                reason: Reason::Phi(vec![mig06_rail::phi::PhiKind::Ssn]),
             };
             let done = ended(&open, &permit, TerminalCode::AbortedPhiDetected, Some(phi));
             vec![open, done]
@@ -147,7 +147,7 @@ fn attempt_records(n: u64, previous_denied: &mut Option<AttemptId>) -> Vec<Audit
             None => {
                 let invalid = Detail {
                     field: "$.steps[0].params".into(),
-                    reason: "unknown_field".into(),
+                    reason: Reason::UnknownField,
                 };
                 let mut r = open.ended(TerminalCode::DeniedRequestInvalid, Some(invalid));
                 r.trigger = None;

@@ -54,7 +54,7 @@ use crate::auth::AuthenticatedCaller;
 use crate::evidence;
 use crate::executor::{Deadline, Executor, Receipt, StepInput};
 use crate::ids::{AttemptId, Sha256Digest};
-use crate::outcome::{DecisionSignal, Detail, Effect, Outcome, Provenance, TerminalCode};
+use crate::outcome::{DecisionSignal, Detail, Effect, Outcome, Provenance, Reason, TerminalCode};
 use crate::policy::{ContinuationFacts, PolicyGate};
 use crate::request::{self, AttemptRequest, PhiScan, Trigger};
 
@@ -180,11 +180,8 @@ impl<S> Attempt<S> {
     }
 }
 
-fn detail(field: &str, reason: &str) -> Option<Detail> {
-    Some(Detail {
-        field: field.to_owned(),
-        reason: reason.to_owned(),
-    })
+fn detail(field: &str, reason: Reason) -> Option<Detail> {
+    Some(Detail::new(field, reason))
 }
 
 impl Attempt<Received> {
@@ -265,7 +262,7 @@ impl Attempt<Parsed> {
                 prior_claimed: false,
             }));
         };
-        let invalid = |a: Self, reason: &str| {
+        let invalid = |a: Self, reason: Reason| {
             Err(a.end(
                 TerminalCode::DeniedContinuationInvalid,
                 detail("$.continuation.evidence", reason),
@@ -273,10 +270,12 @@ impl Attempt<Parsed> {
         };
         let prior = match evidence::verify(cont.evidence.as_str(), verifier) {
             Ok(p) => p,
-            Err(evidence::EvidenceError::Malformed(_)) => return invalid(self, "malformed"),
-            Err(evidence::EvidenceError::BadSignature) => return invalid(self, "bad_signature"),
-            Err(evidence::EvidenceError::BadProof) => return invalid(self, "bad_proof"),
-            Err(evidence::EvidenceError::NotTerminal) => return invalid(self, "not_terminal"),
+            Err(evidence::EvidenceError::Malformed(_)) => return invalid(self, Reason::Malformed),
+            Err(evidence::EvidenceError::BadSignature) => {
+                return invalid(self, Reason::BadSignature);
+            }
+            Err(evidence::EvidenceError::BadProof) => return invalid(self, Reason::BadProof),
+            Err(evidence::EvidenceError::NotTerminal) => return invalid(self, Reason::NotTerminal),
         };
         // Signed by our key is not enough: the record must be in this log, at that index.
         // A poisoned store may hold a half-applied append: `with_store` fails closed.
@@ -288,13 +287,13 @@ impl Attempt<Parsed> {
         });
         let prior_claimed = match in_log {
             Ok((false, _)) | Err(AuditError::Corrupt { .. }) => {
-                return invalid(self, "not_in_this_log");
+                return invalid(self, Reason::NotInThisLog);
             }
             Ok((true, claimed)) => claimed,
             Err(_) => {
                 return Err(self.end(
                     TerminalCode::AbortedAuditUnconfirmed,
-                    detail("$audit", "log_unreadable"),
+                    detail("$audit", Reason::LogUnreadable),
                 ));
             }
         };
@@ -312,7 +311,7 @@ impl Attempt<Parsed> {
         // line and yields at most one completed draft.
         let cited_without_claim = prior.record.continues.is_some() && !prior.record.claim;
         if !prior.code.is_continuable() || cited_without_claim {
-            return invalid(self, "prior_not_continuable");
+            return invalid(self, Reason::PriorNotContinuable);
         }
         // A prior without a fingerprint (its request never parsed, or carried PHI) cannot be
         // compared: that counts as unchanged, so the rail fails closed (see docs/OPERATIONS.md).
@@ -320,11 +319,11 @@ impl Attempt<Parsed> {
         let facts = ContinuationFacts {
             is_continuation: true,
             depth,
-            prior_code: prior.code.as_str().to_owned(),
-            reason: cont.reason.as_str().to_owned(),
+            prior_code: Some(prior.code),
+            reason: Some(cont.reason),
             unchanged_request: prior_fp.is_none() || prior_fp == self.core.fingerprint,
             prior_request_known: prior_fp.is_some(),
-            prior_caller: prior.record.caller.as_str().to_owned(),
+            prior_caller: Some(prior.record.caller.clone()),
             same_caller: prior.record.caller == *self.core.caller.id(),
         };
         Ok(self.map(|Parsed { request }| Checked {
@@ -357,7 +356,7 @@ impl Attempt<Checked> {
         if !caller.triggers().contains(&request.trigger) {
             return Err(self.end(
                 TerminalCode::DeniedUnapprovedTrigger,
-                detail("$.trigger", "not_registered_for_caller"),
+                detail("$.trigger", Reason::NotRegisteredForCaller),
             ));
         }
         let d = gate.authorize_trigger(caller.id(), caller.kind(), request.trigger, facts);
@@ -365,14 +364,14 @@ impl Attempt<Checked> {
             self.core.decision = Some(d);
             return Err(self.end(
                 TerminalCode::DeniedUnapprovedTrigger,
-                detail("$.trigger", "not_permitted_by_policy"),
+                detail("$.trigger", Reason::NotPermittedByPolicy),
             ));
         }
         if facts.is_continuation {
             if *prior_claimed {
                 return Err(self.end(
                     TerminalCode::DeniedContinuationAlreadyUsed,
-                    detail("$.continuation.evidence", "already_continued"),
+                    detail("$.continuation.evidence", Reason::AlreadyContinued),
                 ));
             }
             self.core.claims_prior = true;
@@ -394,7 +393,7 @@ impl Attempt<Checked> {
                 self.core.claims_prior = false;
                 Err(self.end(
                     TerminalCode::DeniedContinuationIsRetry,
-                    detail("$.steps[0]", "unchanged_request"),
+                    detail("$.steps[0]", Reason::UnchangedRequest),
                 ))
             }
             (Effect::Deny, false) => Err(self.end(TerminalCode::DeniedPolicy, None)),
@@ -416,7 +415,7 @@ impl Attempt<Permitted> {
         if self.core.deadline.passed() {
             return Err(self.end(
                 TerminalCode::AbortedDeadline,
-                detail("$rail", "deadline_passed_before_open"),
+                detail("$rail", Reason::DeadlinePassedBeforeOpen),
             ));
         }
         match store.append(self.core.open_record()) {
@@ -425,7 +424,7 @@ impl Attempt<Permitted> {
                 self.core.claims_prior = false;
                 Err(self.end(
                     TerminalCode::DeniedContinuationAlreadyUsed,
-                    detail("$.continuation.evidence", "already_continued"),
+                    detail("$.continuation.evidence", Reason::AlreadyContinued),
                 ))
             }
             Err(_) => Err(self.to(Ending(Ended::OpenUnconfirmed))),
@@ -453,7 +452,7 @@ impl Attempt<Opened> {
             Ok(_) if self.core.deadline.passed() => {
                 return Err(self.end(
                     TerminalCode::AbortedDeadline,
-                    detail("$executor", "late_answer"),
+                    detail("$executor", Reason::LateAnswer),
                 ));
             }
             Ok(raw) => raw,
@@ -539,7 +538,7 @@ impl Core {
                 self.claims_prior = false;
                 let refused = self.terminal_record(
                     TerminalCode::DeniedContinuationAlreadyUsed,
-                    detail("$.continuation.evidence", "already_continued"),
+                    detail("$.continuation.evidence", Reason::AlreadyContinued),
                     None,
                 );
                 store.append(refused).map(|a| (a, None))
@@ -606,7 +605,7 @@ impl Core {
                 message: Some(
                     "the audit log recorded the outcome without a signed checkpoint, so no evidence can be given".into(),
                 ),
-                detail: detail("$audit", "evidence_unavailable"),
+                detail: detail("$audit", Reason::EvidenceUnavailable),
                 recorded: true,
                 ..self.unconfirmed()
             };
@@ -647,7 +646,7 @@ impl Core {
             message: Some("the audit log did not confirm a durable append".into()),
             policy_digest: self.policy_digest,
             decision: self.decision.clone(),
-            detail: detail("$audit", "append_unconfirmed"),
+            detail: detail("$audit", Reason::AppendUnconfirmed),
             draft_ref: None,
             content_sha256: None,
             request_fingerprint: self.fingerprint,

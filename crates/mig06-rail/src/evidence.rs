@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{Appended, AuditRecord, RecordKind};
 use crate::ids::{AttemptId, Sha256Digest};
 use crate::outcome::TerminalCode;
-use crate::request::PhiScan;
+
+mod scan;
+
+pub(crate) use scan::scan_token;
 
 /// The token prefix.
 pub const PREFIX: &str = "mig06ev1.";
@@ -33,7 +36,7 @@ struct Wire {
 pub enum EvidenceError {
     /// Not a token of this format.
     #[error("not a mig06 evidence token ({0})")]
-    Malformed(&'static str),
+    Malformed(TokenPart),
     /// The checkpoint is not signed by the log's key.
     #[error("the checkpoint is not signed by this log's key")]
     BadSignature,
@@ -43,6 +46,50 @@ pub enum EvidenceError {
     /// The record is not a terminal record.
     #[error("the record is not a terminal record")]
     NotTerminal,
+}
+
+/// The part of a token that is not of this format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenPart {
+    /// The `mig06ev1.` prefix.
+    Prefix,
+    /// The base64url body.
+    Base64,
+    /// The JSON the body decodes to.
+    Json,
+    /// A proof hash.
+    Proof,
+    /// The record.
+    Record,
+}
+
+impl TokenPart {
+    /// Every part, in token order.
+    pub const ALL: [TokenPart; 5] = [
+        Self::Prefix,
+        Self::Base64,
+        Self::Json,
+        Self::Proof,
+        Self::Record,
+    ];
+
+    /// The part's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prefix => "prefix",
+            Self::Base64 => "base64",
+            Self::Json => "json",
+            Self::Proof => "proof",
+            Self::Record => "record",
+        }
+    }
+}
+
+impl std::fmt::Display for TokenPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a verified token establishes.
@@ -97,25 +144,27 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
     let body = token
         .trim()
         .strip_prefix(PREFIX)
-        .ok_or(EvidenceError::Malformed("prefix"))?;
+        .ok_or(EvidenceError::Malformed(TokenPart::Prefix))?;
     let json = URL_SAFE_NO_PAD
         .decode(body)
-        .map_err(|_| EvidenceError::Malformed("base64"))?;
-    let wire: Wire = serde_json::from_slice(&json).map_err(|_| EvidenceError::Malformed("json"))?;
+        .map_err(|_| EvidenceError::Malformed(TokenPart::Base64))?;
+    let wire: Wire =
+        serde_json::from_slice(&json).map_err(|_| EvidenceError::Malformed(TokenPart::Json))?;
     let cp = verifier
         .verify(&wire.checkpoint)
         .map_err(|_| EvidenceError::BadSignature)?;
     let mut proof = Vec::with_capacity(wire.proof.len());
     for h in &wire.proof {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(h, &mut out).map_err(|_| EvidenceError::Malformed("proof"))?;
+        hex::decode_to_slice(h, &mut out)
+            .map_err(|_| EvidenceError::Malformed(TokenPart::Proof))?;
         proof.push(out);
     }
     let leaf = leaf_hash(wire.record.as_bytes());
     verify_inclusion(&leaf, wire.index, cp.size, &proof, &cp.root)
         .map_err(|_| EvidenceError::BadProof)?;
-    let record: AuditRecord =
-        serde_json::from_str(&wire.record).map_err(|_| EvidenceError::Malformed("record"))?;
+    let record: AuditRecord = serde_json::from_str(&wire.record)
+        .map_err(|_| EvidenceError::Malformed(TokenPart::Record))?;
     if record.seq != wire.index {
         return Err(EvidenceError::BadProof);
     }
@@ -135,72 +184,20 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
     })
 }
 
-/// Decodes a token's wire form without verifying anything.
-fn decode_wire(token: &str) -> Option<Wire> {
-    let body = token.trim().strip_prefix(PREFIX)?;
-    let json = URL_SAFE_NO_PAD.decode(body).ok()?;
-    serde_json::from_slice(&json).ok()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The record's fields that hold free strings (everything else is a closed type that its
-/// deserialisation already checked), with their paths.
-fn free_strings(record: &AuditRecord) -> Vec<(&'static str, &str)> {
-    let mut out = vec![
-        (".record.ts", record.ts.as_str()),
-        (".record.prev", record.prev.as_str()),
-    ];
-    if let Some(d) = &record.detail {
-        out.push((".record.detail.field", d.field.as_str()));
-        out.push((".record.detail.reason", d.reason.as_str()));
-    }
-    if let Some(d) = &record.decision {
-        out.extend(
-            d.policies
-                .iter()
-                .map(|p| (".record.decision.policies", p.as_str())),
+    #[test]
+    fn malformed_token_messages_name_the_part_as_before() {
+        let names: Vec<String> = TokenPart::ALL
+            .iter()
+            .map(|p| EvidenceError::Malformed(*p).to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["prefix", "base64", "json", "proof", "record"]
+                .map(|p| format!("not a mig06 evidence token ({p})"))
         );
-    }
-    out
-}
-
-/// The PHI scan of a request's evidence token (`$.continuation.evidence`), before it is
-/// verified: the record the token carries is decoded and its strings are scanned. A token whose
-/// record parses as an audit record has its free strings scanned (its ids, digests, codes and
-/// numbers are closed types); a token that decodes to anything else has every string of its
-/// record scanned, keys included; a text that does not decode as a token at all is scanned as
-/// text. The token's signed material (proof, checkpoint) is not: it is base64 and hex, and
-/// nothing of it is ever written.
-///
-/// # Errors
-/// The path within the token (`""` for the token text, `.record.<field>` for a record field,
-/// unknown keys as `<key#N>`) and the reason (`phi:<kinds>`).
-pub fn scan_token(token: &str, phi: &dyn PhiScan) -> Result<(), (String, String)> {
-    let found = |within: String, kinds: Vec<&'static str>| {
-        if kinds.is_empty() {
-            Ok(())
-        } else {
-            Err((within, format!("phi:{}", kinds.join(","))))
-        }
-    };
-    let Some(wire) = decode_wire(token) else {
-        return found(String::new(), phi.kinds(Some("evidence"), token));
-    };
-    if let Ok(record) = serde_json::from_str::<AuditRecord>(&wire.record) {
-        for (field, text) in free_strings(&record) {
-            found(field.to_owned(), phi.kinds(field.rsplit('.').next(), text))?;
-        }
-        return Ok(());
-    }
-    let value: serde_json::Value = match serde_json::from_str(&wire.record) {
-        Ok(v) => v,
-        Err(_) => serde_json::Value::String(wire.record),
-    };
-    match crate::request::scan_value(&value, &|_| false, phi) {
-        Err(r) if r.code == TerminalCode::AbortedPhiDetected => {
-            let within = r.detail.field.strip_prefix('$').unwrap_or_default();
-            Err((format!(".record{within}"), r.detail.reason))
-        }
-        // Too deep to walk: not a record of this log, which verification refuses as malformed.
-        Err(_) | Ok(()) => Ok(()),
     }
 }

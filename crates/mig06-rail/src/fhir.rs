@@ -242,54 +242,6 @@ fn audit_event(r: &AuditRecord, open: Option<&AuditRecord>) -> io::Result<Value>
         period.insert("start".into(), Value::String(instant(o)?));
     }
     period.insert("end".into(), Value::String(end.clone()));
-
-    let mut attempt_details = Vec::new();
-    if let Some(t) = r.trigger {
-        attempt_details.push(detail("trigger", t.as_str()));
-    }
-    attempt_details.push(detail("depth", &r.depth.to_string()));
-    attempt_details.push(detail("chain-root", r.chain_root.as_str()));
-    if let Some(c) = &r.continues {
-        attempt_details.push(detail("continues", c.as_str()));
-    }
-    if let Some(reason) = r.reason {
-        attempt_details.push(detail("continuation-reason", reason.as_str()));
-    }
-    let mut entities = vec![entity(
-        SYSTEM_ATTEMPT,
-        r.attempt_id.as_str(),
-        attempt_details,
-    )];
-    if let Some(d) = &r.draft_ref {
-        let details = r
-            .content_sha256
-            .iter()
-            .map(|c| detail("content-sha256", &c.to_string()))
-            .collect();
-        entities.push(entity(SYSTEM_DRAFT, d.as_str(), details));
-    }
-    if let Some(fp) = &r.request_fp {
-        entities.push(entity(SYSTEM_REQUEST_FP, &fp.to_string(), Vec::new()));
-    }
-    let mut policy_details = Vec::new();
-    if let Some(dec) = &r.decision {
-        let effect = match dec.effect {
-            Effect::Permit => "permit",
-            Effect::Deny => "deny",
-        };
-        policy_details.push(detail("decision-effect", effect));
-        policy_details.push(detail(
-            "decision-errors",
-            if dec.errors { "true" } else { "false" },
-        ));
-        policy_details.extend(dec.policies.iter().map(|p| policy_detail(p)));
-    }
-    entities.push(entity(
-        SYSTEM_POLICY_BUNDLE,
-        &r.policy_digest.to_string(),
-        policy_details,
-    ));
-
     let mut ev = json!({
         "resourceType": "AuditEvent",
         "id": r.attempt_id.as_str(),
@@ -304,12 +256,74 @@ fn audit_event(r: &AuditRecord, open: Option<&AuditRecord>) -> io::Result<Value>
             "observer": ident(SYSTEM_URI, RAIL_URI),
             "type": [coding(SYSTEM_SOURCE_TYPE, "4")],
         },
-        "entity": entities,
+        "entity": entities(r),
     });
     if let (Some(a), Some(obj)) = (&r.action, ev.as_object_mut()) {
         obj.insert("subtype".into(), json!([coding(SYSTEM_ACTION, a.as_str())]));
     }
     Ok(ev)
+}
+
+/// The event's entities, in a fixed order: the attempt, its draft, its request fingerprint,
+/// the policy bundle.
+fn entities(r: &AuditRecord) -> Vec<Value> {
+    let mut entities = vec![entity(
+        SYSTEM_ATTEMPT,
+        r.attempt_id.as_str(),
+        attempt_details(r),
+    )];
+    if let Some(d) = &r.draft_ref {
+        let details = r
+            .content_sha256
+            .iter()
+            .map(|c| detail("content-sha256", &c.to_string()))
+            .collect();
+        entities.push(entity(SYSTEM_DRAFT, d.as_str(), details));
+    }
+    if let Some(fp) = &r.request_fp {
+        entities.push(entity(SYSTEM_REQUEST_FP, &fp.to_string(), Vec::new()));
+    }
+    entities.push(entity(
+        SYSTEM_POLICY_BUNDLE,
+        &r.policy_digest.to_string(),
+        policy_details(r),
+    ));
+    entities
+}
+
+/// The attempt entity's details: trigger, chain position, continuation.
+fn attempt_details(r: &AuditRecord) -> Vec<Value> {
+    let mut details = Vec::new();
+    if let Some(t) = r.trigger {
+        details.push(detail("trigger", t.as_str()));
+    }
+    details.push(detail("depth", &r.depth.to_string()));
+    details.push(detail("chain-root", r.chain_root.as_str()));
+    if let Some(c) = &r.continues {
+        details.push(detail("continues", c.as_str()));
+    }
+    if let Some(reason) = r.reason {
+        details.push(detail("continuation-reason", reason.as_str()));
+    }
+    details
+}
+
+/// The policy bundle entity's details: the decision signal, when the gate ran.
+fn policy_details(r: &AuditRecord) -> Vec<Value> {
+    let mut details = Vec::new();
+    if let Some(dec) = &r.decision {
+        let effect = match dec.effect {
+            Effect::Permit => "permit",
+            Effect::Deny => "deny",
+        };
+        details.push(detail("decision-effect", effect));
+        details.push(detail(
+            "decision-errors",
+            if dec.errors { "true" } else { "false" },
+        ));
+        details.extend(dec.policies.iter().map(|p| policy_detail(p)));
+    }
+    details
 }
 
 fn provenance(r: &AuditRecord, first: &AuditRecord) -> io::Result<Value> {

@@ -17,10 +17,12 @@ pub mod fhir;
 pub mod ids;
 pub mod init;
 pub mod outcome;
+pub mod phi_scan;
 pub mod policy;
 pub mod proxy;
 pub mod rail;
 pub mod request;
+pub mod vocab;
 
 pub use mig06_phi as phi;
 pub use mig06_tlog as tlog;

@@ -5,9 +5,13 @@
 //! and which explicit next step exists. Same inputs and same dependency observations give the
 //! same code, so the explanation never depends on data.
 
+mod reason;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AttemptId, OpaqueId, Sha256Digest};
+
+pub use reason::Reason;
 
 /// The terminal code of an attempt. Closed: extend only by a documented decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -251,8 +255,51 @@ pub enum Effect {
 pub struct Detail {
     /// The field path, built from recognised keys and indices only (`$.steps[0].params`).
     pub field: String,
-    /// What was wrong, a code (`unknown_field`, `phi:us_ssn`, `too_long`, ...).
-    pub reason: String,
+    /// What was wrong, a closed code (`unknown_field`, `phi:us_ssn`, `too_long`, ...).
+    pub reason: Reason,
+}
+
+impl Detail {
+    /// A detail at `field` (a path the rail built, never request text).
+    #[must_use]
+    pub fn new(field: impl Into<String>, reason: Reason) -> Self {
+        Self {
+            field: field.into(),
+            reason,
+        }
+    }
+
+    /// The one-line, value-free message: `REASON at FIELD`.
+    #[must_use]
+    pub fn message(&self) -> String {
+        format!("{} at {}", self.reason, self.field)
+    }
+}
+
+/// A refusal: the terminal code, and where and what, never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The terminal code.
+    pub code: TerminalCode,
+    /// Field path and reason.
+    pub detail: Detail,
+}
+
+impl Rejection {
+    /// A refusal with `code` at `field` for `reason`.
+    #[must_use]
+    pub fn new(code: TerminalCode, field: impl Into<String>, reason: Reason) -> Self {
+        Self {
+            code,
+            detail: Detail::new(field, reason),
+        }
+    }
+
+    /// A one-line, value-free message.
+    #[must_use]
+    pub fn message(&self) -> String {
+        self.detail.message()
+    }
 }
 
 /// The provenance of an attempt: metadata-only links between attempts.
@@ -337,6 +384,90 @@ mod tests {
                 "{c}"
             );
         }
+    }
+
+    #[test]
+    fn every_reason_round_trips_through_detail_json() {
+        let samples = Reason::ALL.into_iter().chain([
+            Reason::MalformedJson {
+                line: 12,
+                column: 345,
+            },
+            Reason::Steps(2),
+            Reason::Steps(17),
+            Reason::Phi(vec![mig06_phi::PhiKind::Ssn]),
+            Reason::Phi(vec![
+                mig06_phi::PhiKind::Email,
+                mig06_phi::PhiKind::Phone,
+                mig06_phi::PhiKind::Email,
+            ]),
+        ]);
+        for reason in samples {
+            let detail = Detail::new("$.steps[0]", reason.clone());
+            let json = serde_json::to_string(&detail).unwrap_or_default();
+            assert_eq!(
+                json,
+                format!(r#"{{"field":"$.steps[0]","reason":"{reason}"}}"#)
+            );
+            let back: Detail =
+                serde_json::from_str(&json).unwrap_or_else(|_| Detail::new("", Reason::Panic));
+            assert_eq!(back, detail, "{reason}");
+        }
+    }
+
+    #[test]
+    fn parameterised_reasons_render_exactly_as_before() {
+        for (reason, text) in [
+            (
+                Reason::MalformedJson {
+                    line: 1,
+                    column: 38,
+                },
+                "malformed_json(line 1, column 38)",
+            ),
+            (Reason::Steps(3), "3_steps"),
+            (Reason::Phi(vec![mig06_phi::PhiKind::Ssn]), "phi:us_ssn"),
+            (
+                Reason::Phi(vec![
+                    mig06_phi::PhiKind::Email,
+                    mig06_phi::PhiKind::PaymentCard,
+                ]),
+                "phi:email,payment_card",
+            ),
+            (Reason::UnknownField, "unknown_field"),
+        ] {
+            assert_eq!(reason.to_string(), text);
+            assert_eq!(Reason::parse(text), Some(reason));
+        }
+    }
+
+    #[test]
+    fn only_rendered_reasons_parse() {
+        for text in [
+            "",
+            "Unknown_field",
+            "steps",
+            "02_steps",
+            "_steps",
+            "-1_steps",
+            "phi:",
+            "phi:email,",
+            "phi:not_a_kind",
+            "malformed_json",
+            "malformed_json(line 01, column 2)",
+            "malformed_json(line 1, column 2",
+            "jane.doe@example.org",
+        ] {
+            let parsed = Reason::parse(text);
+            assert!(
+                parsed.as_ref().is_none_or(|r| r.to_string() == text),
+                "{text}"
+            );
+        }
+        assert_eq!(Reason::parse("steps"), None);
+        assert_eq!(Reason::parse("02_steps"), None);
+        assert_eq!(Reason::parse("jane.doe@example.org"), None);
+        assert!(serde_json::from_str::<Detail>(r#"{"field":"$","reason":"x"}"#).is_err());
     }
 
     #[test]

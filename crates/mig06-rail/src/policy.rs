@@ -22,8 +22,8 @@ use serde_json::json;
 
 use crate::config::CallerKind;
 use crate::ids::{CallerId, Sha256Digest};
-use crate::outcome::{DecisionSignal, Effect};
-use crate::request::{Code, MetadataValue, Trigger, Vocabulary};
+use crate::outcome::{DecisionSignal, Effect, TerminalCode};
+use crate::request::{Code, ContinuationReason, MetadataValue, Trigger, Vocabulary};
 
 /// The bundle's files, in digest order.
 pub const BUNDLE_FILES: [&str; 3] = ["schema.cedarschema", "policies.cedar", "vocabulary.json"];
@@ -89,17 +89,17 @@ pub struct ContinuationFacts {
     pub is_continuation: bool,
     /// Chain depth of this attempt (0 when fresh).
     pub depth: u32,
-    /// The prior attempt's terminal code ("" when fresh).
-    pub prior_code: String,
-    /// The continuation reason ("" when fresh).
-    pub reason: String,
+    /// The prior attempt's terminal code (none when fresh).
+    pub prior_code: Option<TerminalCode>,
+    /// The continuation reason (none when fresh).
+    pub reason: Option<ContinuationReason>,
     /// Whether the request counts as unchanged: its fingerprint equals the prior one, or the
     /// prior recorded none (its request never parsed, or carried PHI), which fails closed.
     pub unchanged_request: bool,
     /// Whether the prior attempt recorded a request fingerprint (false when fresh).
     pub prior_request_known: bool,
-    /// The prior attempt's caller ("" when fresh).
-    pub prior_caller: String,
+    /// The prior attempt's caller (none when fresh).
+    pub prior_caller: Option<CallerId>,
     /// Whether this attempt's caller is the prior attempt's caller (false when fresh).
     pub same_caller: bool,
 }
@@ -398,8 +398,15 @@ fn continuation(
             "depth".to_owned(),
             RestrictedExpression::new_long(i64::from(c.depth)),
         ),
-        ("prior_code".to_owned(), string(&c.prior_code)),
-        ("reason".to_owned(), string(&c.reason)),
+        // The schema's fields are strings; "" is the policies' "none" (a fresh attempt).
+        (
+            "prior_code".to_owned(),
+            string(c.prior_code.map_or("", TerminalCode::as_str)),
+        ),
+        (
+            "reason".to_owned(),
+            string(c.reason.map_or("", ContinuationReason::as_str)),
+        ),
         (
             "unchanged_request".to_owned(),
             RestrictedExpression::new_bool(c.unchanged_request),
@@ -408,7 +415,10 @@ fn continuation(
             "prior_request_known".to_owned(),
             RestrictedExpression::new_bool(c.prior_request_known),
         ),
-        ("prior_caller".to_owned(), string(&c.prior_caller)),
+        (
+            "prior_caller".to_owned(),
+            string(c.prior_caller.as_ref().map_or("", CallerId::as_str)),
+        ),
         (
             "same_caller".to_owned(),
             RestrictedExpression::new_bool(c.same_caller),

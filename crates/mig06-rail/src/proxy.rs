@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::executor::{Deadline, Executor, ExecutorError, StepInput};
+use crate::executor::Deadline;
 
 /// The dependency did not give a synchronous, authoritative answer before the deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -48,56 +48,6 @@ pub fn resolve_by<F: Future>(fut: F, deadline: Deadline) -> Result<F::Output, Am
             Some(left) => std::thread::park_timeout(left),
             None => return Err(Ambiguity),
         }
-    }
-}
-
-/// An executor whose downstream is a Rust future (an async client): the future is made per step
-/// and resolved by [`resolve_by`] on the attempt's thread; pending at the deadline, it is dropped
-/// and the step ends `ABORTED_ASYNC_AMBIGUITY`.
-pub struct FutureExecutor<F> {
-    make: F,
-}
-
-impl<F> FutureExecutor<F> {
-    /// Wraps a function that starts the downstream call for a step.
-    pub fn new(make: F) -> Self {
-        Self { make }
-    }
-}
-
-impl<F, Fut> Executor for FutureExecutor<F>
-where
-    F: Fn(StepInput) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<serde_json::Value, ExecutorError>>,
-{
-    fn execute(
-        &self,
-        input: &StepInput,
-        deadline: Deadline,
-    ) -> Result<serde_json::Value, ExecutorError> {
-        resolve_by((self.make)(input.clone()), deadline)
-            .map_err(|Ambiguity| ExecutorError::NotFinal("future_pending_at_deadline"))?
-    }
-}
-
-/// What an HTTP status means to the rail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpStatusClass {
-    /// A final success (200, 201): the body may hold a receipt.
-    Final,
-    /// Not final (1xx such as 102, or 202 Accepted): async ambiguity, fail closed.
-    NotFinal,
-    /// Any other status: the dependency failed.
-    Failed,
-}
-
-/// Classifies an HTTP status code.
-#[must_use]
-pub fn classify_http_status(status: u16) -> HttpStatusClass {
-    match status {
-        200 | 201 => HttpStatusClass::Final,
-        100..=199 | 202 => HttpStatusClass::NotFinal,
-        _ => HttpStatusClass::Failed,
     }
 }
 
@@ -148,14 +98,5 @@ mod tests {
             "the future must be cancelled, not left running"
         );
         assert!(polls.get() >= 1);
-    }
-
-    #[test]
-    fn inv_sync_proxy_http_202_and_102_are_not_final() {
-        assert_eq!(classify_http_status(202), HttpStatusClass::NotFinal);
-        assert_eq!(classify_http_status(102), HttpStatusClass::NotFinal);
-        assert_eq!(classify_http_status(200), HttpStatusClass::Final);
-        assert_eq!(classify_http_status(500), HttpStatusClass::Failed);
-        assert_eq!(classify_http_status(204), HttpStatusClass::Failed);
     }
 }

@@ -20,7 +20,7 @@ use crate::executor::command::CommandExecutor;
 use crate::executor::reference::ReferenceExecutor;
 use crate::executor::{Deadline, Executor};
 use crate::ids::{AttemptId, Sha256Digest};
-use crate::outcome::{Detail, Outcome, Provenance, TerminalCode};
+use crate::outcome::{Detail, Outcome, Provenance, Reason, TerminalCode};
 use crate::policy::{PolicyError, PolicyGate};
 use crate::request::PhiScan;
 
@@ -330,10 +330,7 @@ impl Rail {
         written: &TerminalFlag,
     ) -> Outcome {
         let code = TerminalCode::AbortedInvariant;
-        let detail = Detail {
-            field: "$rail".into(),
-            reason: "panic".into(),
-        };
+        let detail = Detail::new("$rail", Reason::Panic);
         let recorded = written.is_set() || {
             let record = AuditRecord::terminal(
                 id.clone(),

@@ -9,247 +9,20 @@
 //! JSON, PHI anywhere (values and keys), more than one step, then the first structural error in
 //! document order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{OpaqueId, RequestId, Sha256Digest};
-use crate::outcome::{Detail, TerminalCode};
+use crate::outcome::{Reason, TerminalCode};
+use crate::phi_scan::{IdGrammar, Path, Seg, Slot, Walk};
 
-/// The closed trigger taxonomy (outline §4.4). Self, scheduled, event-driven or retry triggers
-/// are unrepresentable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    /// An operator explicitly invoked the attempt (v1's only category).
-    OperatorExplicit,
-    /// An approved service explicitly invoked the attempt.
-    ServiceExplicit,
-    /// An operator explicitly continued a prior terminal attempt.
-    OperatorContinuation,
-}
-
-/// Every trigger.
-pub const ALL_TRIGGERS: [Trigger; 3] = [
-    Trigger::OperatorExplicit,
-    Trigger::ServiceExplicit,
-    Trigger::OperatorContinuation,
-];
-
-/// Words that name autonomous trigger categories; a trigger containing one is refused as such.
-pub const FORBIDDEN_TRIGGER_WORDS: &[&str] = &[
-    "scheduled",
-    "schedule",
-    "cron",
-    "timer",
-    "retry",
-    "auto",
-    "background",
-    "event",
-    "self",
-    "loop",
-    "daemon",
-    "queue",
-    "batch",
-    "deferred",
-    "resume",
-];
-
-impl Trigger {
-    /// The trigger's code.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OperatorExplicit => "operator_explicit",
-            Self::ServiceExplicit => "service_explicit",
-            Self::OperatorContinuation => "operator_continuation",
-        }
-    }
-    /// Parses a trigger code.
-    #[must_use]
-    pub fn from_code(s: &str) -> Option<Self> {
-        ALL_TRIGGERS.into_iter().find(|t| t.as_str() == s)
-    }
-}
-
-/// The closed list of continuation reasons (outline §4.2). See `docs/OPERATIONS.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContinuationReason {
-    /// The operator changed the request (params, subject or action).
-    OperatorAmendedRequest,
-    /// The operator confirmed that a failed dependency is working again.
-    OperatorConfirmedDependencyRestored,
-    /// The operator obtained an authorisation the policy required.
-    OperatorSuppliedMissingAuthorisation,
-}
-
-/// Every continuation reason.
-pub const ALL_REASONS: [ContinuationReason; 3] = [
-    ContinuationReason::OperatorAmendedRequest,
-    ContinuationReason::OperatorConfirmedDependencyRestored,
-    ContinuationReason::OperatorSuppliedMissingAuthorisation,
-];
-
-impl ContinuationReason {
-    /// The reason's code.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OperatorAmendedRequest => "operator_amended_request",
-            Self::OperatorConfirmedDependencyRestored => "operator_confirmed_dependency_restored",
-            Self::OperatorSuppliedMissingAuthorisation => "operator_supplied_missing_authorisation",
-        }
-    }
-    /// Parses a reason code.
-    #[must_use]
-    pub fn from_code(s: &str) -> Option<Self> {
-        ALL_REASONS.into_iter().find(|t| t.as_str() == s)
-    }
-}
-
-/// A vocabulary code: `[a-z][a-z0-9_]{0,63}`, declared in the policy bundle's vocabulary.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Code(String);
-
-impl Code {
-    /// Parses a code's shape (membership in a vocabulary is checked by the caller).
-    ///
-    /// # Errors
-    /// [`crate::ids::IdError`] when the shape is wrong.
-    pub fn parse(s: &str) -> Result<Self, crate::ids::IdError> {
-        let ok = (1..=64).contains(&s.len())
-            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(crate::ids::IdError {
-                expected: "vocabulary code",
-                len: s.len(),
-            })
-        }
-    }
-    /// The code as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Code {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A value that may reach an artifact: always one of these closed shapes, never free text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum MetadataValue {
-    /// A code from the vocabulary.
-    Code(Code),
-    /// A bounded integer.
-    Int(i64),
-    /// A boolean.
-    Bool(bool),
-    /// An opaque id.
-    Id(OpaqueId),
-    /// A SHA-256 digest.
-    Digest(Sha256Digest),
-}
-
-/// The type of one declared parameter.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum ParamType {
-    /// One of a closed list of codes.
-    Enum {
-        /// The allowed codes.
-        values: BTreeSet<Code>,
-        /// Whether the parameter may be omitted.
-        #[serde(default)]
-        optional: bool,
-    },
-    /// An integer in `[min, max]`.
-    Int {
-        /// Smallest allowed.
-        min: i64,
-        /// Largest allowed.
-        max: i64,
-        /// Whether the parameter may be omitted.
-        #[serde(default)]
-        optional: bool,
-    },
-    /// A boolean.
-    Bool {
-        /// Whether the parameter may be omitted.
-        #[serde(default)]
-        optional: bool,
-    },
-    /// An opaque id.
-    Id {
-        /// Whether the parameter may be omitted.
-        #[serde(default)]
-        optional: bool,
-    },
-    /// A SHA-256 digest.
-    Digest {
-        /// Whether the parameter may be omitted.
-        #[serde(default)]
-        optional: bool,
-    },
-}
-
-impl ParamType {
-    fn optional(&self) -> bool {
-        match self {
-            Self::Enum { optional, .. }
-            | Self::Int { optional, .. }
-            | Self::Bool { optional }
-            | Self::Id { optional }
-            | Self::Digest { optional } => *optional,
-        }
-    }
-}
-
-/// One action's declaration.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActionSpec {
-    /// Its parameters.
-    #[serde(default)]
-    pub params: BTreeMap<Code, ParamType>,
-}
-
-/// The request vocabulary: the actions and parameters a request may name. Part of the policy
-/// bundle (`vocabulary.json`), so it is covered by the pinned digest.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Vocabulary {
-    /// Actions by name.
-    pub actions: BTreeMap<Code, ActionSpec>,
-}
-
-impl Vocabulary {
-    fn knows_key(&self, key: &str) -> bool {
-        REQUEST_KEYS.contains(&key)
-            || self
-                .actions
-                .values()
-                .any(|a| a.params.keys().any(|k| k.as_str() == key))
-    }
-}
+pub use crate::outcome::Rejection;
+pub use crate::phi_scan::PhiScan;
+pub use crate::vocab::{
+    ALL_REASONS, ALL_TRIGGERS, ActionSpec, Code, ContinuationReason, MetadataValue, ParamType,
+    Trigger, Vocabulary,
+};
 
 /// A continuation's evidence token text: printable, bounded; verified later.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,33 +90,6 @@ impl AttemptRequest {
     }
 }
 
-/// Why a request was refused: the terminal code, and where and what, never the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The terminal code.
-    pub code: TerminalCode,
-    /// Field path and reason.
-    pub detail: Detail,
-}
-
-impl Rejection {
-    fn invalid(field: &Path, reason: &str) -> Self {
-        Self {
-            code: TerminalCode::DeniedRequestInvalid,
-            detail: Detail {
-                field: field.render(),
-                reason: reason.to_owned(),
-            },
-        }
-    }
-
-    /// A one-line, value-free message.
-    #[must_use]
-    pub fn message(&self) -> String {
-        format!("{} at {}", self.detail.reason, self.detail.field)
-    }
-}
-
 /// The request's own keys: the only keys (with the vocabulary's parameter names) a field path
 /// may name; any other key appears as `<key#N>`.
 pub const REQUEST_KEYS: &[&str] = &[
@@ -359,126 +105,9 @@ pub const REQUEST_KEYS: &[&str] = &[
 ];
 
 /// Longest string value accepted, except the evidence token.
-pub const MAX_STRING: usize = 256;
+pub(crate) const MAX_STRING: usize = 256;
 /// Longest evidence token accepted.
-pub const MAX_EVIDENCE: usize = 32 * 1024;
-/// Deepest JSON nesting accepted.
-const MAX_DEPTH: usize = 8;
-
-/// A field path made only of recognised keys, indices and `<key#N>` placeholders.
-#[derive(Debug, Clone, Default)]
-struct Path(Vec<Seg>);
-
-#[derive(Debug, Clone)]
-enum Seg {
-    Key(String),
-    Unknown(usize),
-    Index(usize),
-}
-
-impl Path {
-    fn child(&self, seg: Seg) -> Self {
-        let mut p = self.clone();
-        p.0.push(seg);
-        p
-    }
-    fn key(&self, k: &'static str) -> Self {
-        self.child(Seg::Key(k.to_owned()))
-    }
-    fn render(&self) -> String {
-        let mut s = String::from("$");
-        for seg in &self.0 {
-            match seg {
-                Seg::Key(k) => {
-                    s.push('.');
-                    s.push_str(k);
-                }
-                Seg::Unknown(n) => s.push_str(&format!(".<key#{n}>")),
-                Seg::Index(i) => s.push_str(&format!("[{i}]")),
-            }
-        }
-        s
-    }
-}
-
-/// The PHI scanner the parser uses: the production one is `mig06_phi::Detector`.
-pub trait PhiScan {
-    /// Kinds found in `text` under `key`; empty when clean.
-    fn kinds(&self, key: Option<&str>, text: &str) -> Vec<&'static str>;
-}
-
-impl PhiScan for mig06_phi::Detector {
-    fn kinds(&self, key: Option<&str>, text: &str) -> Vec<&'static str> {
-        self.scan(key, text).into_iter().map(|k| k.code()).collect()
-    }
-}
-
-fn phi_rejection(path: &Path, kinds: &[&str]) -> Rejection {
-    Rejection {
-        code: TerminalCode::AbortedPhiDetected,
-        detail: Detail {
-            field: path.render(),
-            reason: format!("phi:{}", kinds.join(",")),
-        },
-    }
-}
-
-/// What a position in a request holds, for the PHI scan (decided by position, never by a key
-/// name alone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    /// Any value: scanned.
-    Plain,
-    /// `$.continuation.evidence`: an evidence token. The token text is base64url and is not
-    /// scanned; the record it carries is decoded and scanned ([`crate::evidence::scan_token`]).
-    Token,
-    /// A position whose closed grammar is an identifier. A value that passes that grammar's
-    /// strict parse is not re-read by the detector (see [`scan_request`]); any other value is
-    /// scanned like any value (and then refused by the parser).
-    Id(IdGrammar),
-}
-
-/// The identifier grammars a request position can require.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IdGrammar {
-    /// `$.request_id`: [`RequestId`].
-    Request,
-    /// `$.subject` and `id` parameters: [`OpaqueId`].
-    Opaque,
-    /// `digest` parameters: [`Sha256Digest`].
-    Digest,
-}
-
-impl IdGrammar {
-    fn accepts(self, s: &str) -> bool {
-        match self {
-            Self::Request => RequestId::parse(s).is_ok(),
-            Self::Opaque => OpaqueId::parse(s).is_ok(),
-            Self::Digest => Sha256Digest::parse(s).is_ok(),
-        }
-    }
-}
-
-/// Scans every string and every unrecognised key of `v`; the first hit in document order wins.
-///
-/// # Errors
-/// A [`Rejection`] with `ABORTED_PHI_DETECTED`, naming the field path and the kinds.
-pub fn scan_value(
-    v: &Value,
-    path_keys: &dyn Fn(&str) -> bool,
-    phi: &dyn PhiScan,
-) -> Result<(), Rejection> {
-    walk(
-        v,
-        None,
-        &Path::default(),
-        path_keys,
-        &|_| Slot::Plain,
-        phi,
-        0,
-    )
-}
-
+pub(crate) const MAX_EVIDENCE: usize = 32 * 1024;
 /// Scans a request: every string and every unrecognised key, by position.
 ///
 /// Only `$.continuation.evidence` is an evidence token: a value under a key named `evidence`
@@ -499,110 +128,55 @@ pub fn scan_value(
 /// themselves are references by contract: the request id is not written or passed on at all,
 /// the subject and id parameters reach only the executor (the audit log holds none of them).
 fn scan_request(v: &Value, vocab: &Vocabulary, phi: &dyn PhiScan) -> Result<(), Rejection> {
-    let slot = |path: &Path| -> Slot {
-        match path.0.as_slice() {
-            [Seg::Key(k)] if k == "request_id" => Slot::Id(IdGrammar::Request),
-            [Seg::Key(k)] if k == "subject" => Slot::Id(IdGrammar::Opaque),
-            [Seg::Key(c), Seg::Key(e)] if c == "continuation" && e == "evidence" => Slot::Token,
-            [Seg::Key(st), Seg::Index(i), Seg::Key(p), Seg::Key(name)]
-                if st == "steps" && p == "params" =>
-            {
-                let ty = v
-                    .get("steps")
-                    .and_then(|steps| steps.get(*i))
-                    .and_then(|step| step.get("action"))
-                    .and_then(Value::as_str)
-                    .and_then(|a| Code::parse(a).ok())
-                    .and_then(|a| vocab.actions.get(&a))
-                    .and_then(|spec| spec.params.iter().find(|(k, _)| k.as_str() == name))
-                    .map(|(_, ty)| ty);
-                match ty {
-                    Some(ParamType::Id { .. }) => Slot::Id(IdGrammar::Opaque),
-                    Some(ParamType::Digest { .. }) => Slot::Id(IdGrammar::Digest),
-                    Some(
-                        ParamType::Enum { .. } | ParamType::Int { .. } | ParamType::Bool { .. },
-                    )
-                    | None => Slot::Plain,
-                }
-            }
-            _ => Slot::Plain,
-        }
-    };
-    walk(
-        v,
-        None,
-        &Path::default(),
-        &|k| vocab.knows_key(k),
-        &slot,
+    Walk {
+        known: &|k| known_key(vocab, k),
+        slot: &|path| request_slot(v, vocab, path),
+        token: &|token| crate::evidence::scan_token(token, phi),
         phi,
-        0,
-    )
+    }
+    .value(v, None, &Path::default(), 0)
+    .map_err(Rejection::from)
 }
 
-fn walk(
-    v: &Value,
-    key: Option<&str>,
-    path: &Path,
-    known: &dyn Fn(&str) -> bool,
-    slot: &dyn Fn(&Path) -> Slot,
-    phi: &dyn PhiScan,
-    depth: usize,
-) -> Result<(), Rejection> {
-    if depth > MAX_DEPTH {
-        return Err(Rejection::invalid(path, "too_deep"));
+/// What a request position holds (see [`scan_request`]).
+fn request_slot(v: &Value, vocab: &Vocabulary, path: &Path) -> Slot {
+    match path.0.as_slice() {
+        [Seg::Key(k)] if k == "request_id" => Slot::Id(IdGrammar::Request),
+        [Seg::Key(k)] if k == "subject" => Slot::Id(IdGrammar::Opaque),
+        [Seg::Key(c), Seg::Key(e)] if c == "continuation" && e == "evidence" => Slot::Token,
+        [Seg::Key(st), Seg::Index(i), Seg::Key(p), Seg::Key(name)]
+            if st == "steps" && p == "params" =>
+        {
+            param_slot(v, vocab, *i, name)
+        }
+        _ => Slot::Plain,
     }
-    match v {
-        Value::String(s) => {
-            let kinds = match slot(path) {
-                Slot::Id(grammar) if grammar.accepts(s) => return Ok(()),
-                Slot::Token => {
-                    return crate::evidence::scan_token(s, phi).map_err(|(within, reason)| {
-                        Rejection {
-                            code: TerminalCode::AbortedPhiDetected,
-                            detail: Detail {
-                                field: format!("{}{within}", path.render()),
-                                reason,
-                            },
-                        }
-                    });
-                }
-                Slot::Id(_) | Slot::Plain => phi.kinds(key, s),
-            };
-            if kinds.is_empty() {
-                Ok(())
-            } else {
-                Err(phi_rejection(path, &kinds))
-            }
+}
+
+/// What parameter `name` of step `i` holds: an id or digest when the step's action (as far as
+/// it can be read before parsing) declares it so.
+fn param_slot(v: &Value, vocab: &Vocabulary, i: usize, name: &str) -> Slot {
+    let ty = v
+        .get("steps")
+        .and_then(|steps| steps.get(i))
+        .and_then(|step| step.get("action"))
+        .and_then(Value::as_str)
+        .and_then(|a| Code::parse(a).ok())
+        .and_then(|a| vocab.actions.get(&a))
+        .and_then(|spec| spec.params.iter().find(|(k, _)| k.as_str() == name))
+        .map(|(_, ty)| ty);
+    match ty {
+        Some(ParamType::Id { .. }) => Slot::Id(IdGrammar::Opaque),
+        Some(ParamType::Digest { .. }) => Slot::Id(IdGrammar::Digest),
+        Some(ParamType::Enum { .. } | ParamType::Int { .. } | ParamType::Bool { .. }) | None => {
+            Slot::Plain
         }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let child = path.child(Seg::Index(i));
-                walk(item, key, &child, known, slot, phi, depth + 1)?;
-            }
-            Ok(())
-        }
-        Value::Object(map) => {
-            let mut unknown = 0;
-            for (k, item) in map {
-                let seg = if known(k) {
-                    Seg::Key(k.clone())
-                } else {
-                    unknown += 1;
-                    Seg::Unknown(unknown)
-                };
-                let child = path.child(seg);
-                if !known(k) {
-                    let kinds = phi.kinds(None, k);
-                    if !kinds.is_empty() {
-                        return Err(phi_rejection(&child, &kinds));
-                    }
-                }
-                walk(item, Some(k), &child, known, slot, phi, depth + 1)?;
-            }
-            Ok(())
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }
+}
+
+/// Whether a key may be named in a field path: a request key or a declared parameter name.
+fn known_key(vocab: &Vocabulary, key: &str) -> bool {
+    REQUEST_KEYS.contains(&key) || vocab.declares_param(key)
 }
 
 /// Parses request bytes into an [`AttemptRequest`].
@@ -618,30 +192,28 @@ pub fn parse_request(
 ) -> Result<AttemptRequest, Rejection> {
     let root = Path::default();
     if bytes.len() > max_bytes {
-        return Err(Rejection::invalid(&root, "too_large"));
+        return Err(root.invalid(Reason::TooLarge));
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        Rejection::invalid(
-            &root,
-            &format!("malformed_json(line {}, column {})", e.line(), e.column()),
-        )
+        root.invalid(Reason::MalformedJson {
+            line: e.line(),
+            column: e.column(),
+        })
     })?;
     scan_request(&value, vocab, phi)?;
     let Value::Object(top) = &value else {
-        return Err(Rejection::invalid(&root, "not_an_object"));
+        return Err(root.invalid(Reason::NotAnObject));
     };
     // More than one step is its own denial, whatever else is wrong (outline §4.5).
     if let Some(Value::Array(steps)) = top
         .get("steps")
         .filter(|s| s.as_array().is_some_and(|a| a.len() > 1))
     {
-        return Err(Rejection {
-            code: TerminalCode::DeniedMultiStep,
-            detail: Detail {
-                field: root.key("steps").render(),
-                reason: format!("{}_steps", steps.len()),
-            },
-        });
+        return Err(Rejection::new(
+            TerminalCode::DeniedMultiStep,
+            root.key("steps").render(),
+            Reason::Steps(steps.len()),
+        ));
     }
     let obj = Obj::new(
         top,
@@ -649,17 +221,17 @@ pub fn parse_request(
         &["request_id", "trigger", "subject", "steps", "continuation"],
     )?;
     let request_id = RequestId::parse(obj.str("request_id")?)
-        .map_err(|_| Rejection::invalid(&root.key("request_id"), "not_ulid_or_uuid"))?;
+        .map_err(|_| root.key("request_id").invalid(Reason::NotUlidOrUuid))?;
     let trigger = parse_trigger(obj.str("trigger")?, &root.key("trigger"))?;
     let subject = OpaqueId::parse(obj.str("subject")?)
-        .map_err(|_| Rejection::invalid(&root.key("subject"), "not_opaque_id"))?;
+        .map_err(|_| root.key("subject").invalid(Reason::NotOpaqueId))?;
     let steps_path = root.key("steps");
     let step = match obj.req("steps")? {
         Value::Array(steps) => match steps.as_slice() {
             [one] => parse_step(one, &steps_path.child(Seg::Index(0)), vocab)?,
-            _ => return Err(Rejection::invalid(&steps_path, "no_step")),
+            _ => return Err(steps_path.invalid(Reason::NoStep)),
         },
-        _ => return Err(Rejection::invalid(&steps_path, "not_an_array")),
+        _ => return Err(steps_path.invalid(Reason::NotAnArray)),
     };
     let continuation = match obj.opt("continuation") {
         None => None,
@@ -679,43 +251,46 @@ fn parse_trigger(s: &str, path: &Path) -> Result<Trigger, Rejection> {
         return Ok(t);
     }
     let lower = s.to_ascii_lowercase();
-    if FORBIDDEN_TRIGGER_WORDS.iter().any(|w| lower.contains(w)) {
-        Err(Rejection::invalid(path, "forbidden_autonomous_trigger"))
+    if crate::vocab::FORBIDDEN_TRIGGER_WORDS
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        Err(path.invalid(Reason::ForbiddenAutonomousTrigger))
     } else {
-        Err(Rejection::invalid(path, "unknown_trigger"))
+        Err(path.invalid(Reason::UnknownTrigger))
     }
 }
 
 fn parse_step(v: &Value, path: &Path, vocab: &Vocabulary) -> Result<Step, Rejection> {
     let Value::Object(map) = v else {
-        return Err(Rejection::invalid(path, "not_an_object"));
+        return Err(path.invalid(Reason::NotAnObject));
     };
     let obj = Obj::new(map, path, &["action", "params"])?;
     let action = Code::parse(obj.str("action")?)
         .ok()
         .filter(|a| vocab.actions.contains_key(a))
-        .ok_or_else(|| Rejection::invalid(&path.key("action"), "unknown_action"))?;
+        .ok_or_else(|| path.key("action").invalid(Reason::UnknownAction))?;
     let spec = vocab
         .actions
         .get(&action)
-        .ok_or_else(|| Rejection::invalid(&path.key("action"), "unknown_action"))?;
+        .ok_or_else(|| path.key("action").invalid(Reason::UnknownAction))?;
     let ppath = path.key("params");
     let empty = serde_json::Map::new();
     let given = match obj.opt("params") {
         None => &empty,
         Some(Value::Object(m)) => m,
-        Some(_) => return Err(Rejection::invalid(&ppath, "not_an_object")),
+        Some(_) => return Err(ppath.invalid(Reason::NotAnObject)),
     };
     let mut unknown = 0;
     for k in given.keys() {
         if !spec.params.keys().any(|p| p.as_str() == k) {
             unknown += 1;
-            let seg = if vocab.knows_key(k) {
+            let seg = if known_key(vocab, k) {
                 Seg::Key(k.clone())
             } else {
                 Seg::Unknown(unknown)
             };
-            return Err(Rejection::invalid(&ppath.child(seg), "unknown_param"));
+            return Err(ppath.child(seg).invalid(Reason::UnknownParam));
         }
     }
     let mut params = BTreeMap::new();
@@ -725,7 +300,7 @@ fn parse_step(v: &Value, path: &Path, vocab: &Vocabulary) -> Result<Step, Reject
             if ty.optional() {
                 continue;
             }
-            return Err(Rejection::invalid(&fpath, "missing_param"));
+            return Err(fpath.invalid(Reason::MissingParam));
         };
         params.insert(name.clone(), parse_param(v, ty, &fpath)?);
     }
@@ -733,25 +308,25 @@ fn parse_step(v: &Value, path: &Path, vocab: &Vocabulary) -> Result<Step, Reject
 }
 
 fn parse_param(v: &Value, ty: &ParamType, path: &Path) -> Result<MetadataValue, Rejection> {
-    let bad = |reason: &str| Rejection::invalid(path, reason);
+    let bad = |reason: Reason| path.invalid(reason);
     match (ty, v) {
         (ParamType::Enum { values, .. }, Value::String(s)) => Code::parse(s)
             .ok()
             .filter(|c| values.contains(c))
             .map(MetadataValue::Code)
-            .ok_or_else(|| bad("not_in_vocabulary")),
+            .ok_or_else(|| bad(Reason::NotInVocabulary)),
         (ParamType::Int { min, max, .. }, Value::Number(n)) => n
             .as_i64()
             .filter(|i| (*min..=*max).contains(i))
             .map(MetadataValue::Int)
-            .ok_or_else(|| bad("out_of_range")),
+            .ok_or_else(|| bad(Reason::OutOfRange)),
         (ParamType::Bool { .. }, Value::Bool(b)) => Ok(MetadataValue::Bool(*b)),
         (ParamType::Id { .. }, Value::String(s)) => OpaqueId::parse(s)
             .map(MetadataValue::Id)
-            .map_err(|_| bad("not_opaque_id")),
+            .map_err(|_| bad(Reason::NotOpaqueId)),
         (ParamType::Digest { .. }, Value::String(s)) => Sha256Digest::parse(s)
             .map(MetadataValue::Digest)
-            .map_err(|_| bad("not_sha256_digest")),
+            .map_err(|_| bad(Reason::NotSha256Digest)),
         (
             ParamType::Enum { .. }
             | ParamType::Int { .. }
@@ -759,13 +334,13 @@ fn parse_param(v: &Value, ty: &ParamType, path: &Path) -> Result<MetadataValue, 
             | ParamType::Id { .. }
             | ParamType::Digest { .. },
             _,
-        ) => Err(bad("wrong_type")),
+        ) => Err(bad(Reason::WrongType)),
     }
 }
 
 fn parse_continuation(v: &Value, path: &Path) -> Result<ContinuationRequest, Rejection> {
     let Value::Object(map) = v else {
-        return Err(Rejection::invalid(path, "not_an_object"));
+        return Err(path.invalid(Reason::NotAnObject));
     };
     let obj = Obj::new(map, path, &["evidence", "reason"])?;
     let ev = obj.str_max("evidence", MAX_EVIDENCE)?;
@@ -774,13 +349,10 @@ fn parse_continuation(v: &Value, path: &Path) -> Result<ContinuationRequest, Rej
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='))
     {
-        return Err(Rejection::invalid(
-            &path.key("evidence"),
-            "not_an_evidence_token",
-        ));
+        return Err(path.key("evidence").invalid(Reason::NotAnEvidenceToken));
     }
     let reason = ContinuationReason::from_code(obj.str("reason")?)
-        .ok_or_else(|| Rejection::invalid(&path.key("reason"), "unknown_reason"))?;
+        .ok_or_else(|| path.key("reason").invalid(Reason::UnknownReason))?;
     Ok(ContinuationRequest {
         evidence: EvidenceText(ev.to_owned()),
         reason,
@@ -808,7 +380,7 @@ impl<'a> Obj<'a> {
                 } else {
                     Seg::Unknown(unknown)
                 };
-                return Err(Rejection::invalid(&path.child(seg), "unknown_field"));
+                return Err(path.child(seg).invalid(Reason::UnknownField));
             }
         }
         Ok(Self {
@@ -825,7 +397,7 @@ impl<'a> Obj<'a> {
     fn req(&self, key: &'static str) -> Result<&'a Value, Rejection> {
         self.map
             .get(key)
-            .ok_or_else(|| Rejection::invalid(&self.key_path(key), "missing_field"))
+            .ok_or_else(|| self.key_path(key).invalid(Reason::MissingField))
     }
     fn str(&self, key: &'static str) -> Result<&'a str, Rejection> {
         self.str_max(key, MAX_STRING)
@@ -833,22 +405,21 @@ impl<'a> Obj<'a> {
     fn str_max(&self, key: &'static str, max: usize) -> Result<&'a str, Rejection> {
         match self.req(key)? {
             Value::String(s) if s.len() <= max => Ok(s),
-            Value::String(_) => Err(Rejection::invalid(&self.key_path(key), "too_long")),
-            _ => Err(Rejection::invalid(&self.key_path(key), "not_a_string")),
+            Value::String(_) => Err(self.key_path(key).invalid(Reason::TooLong)),
+            _ => Err(self.key_path(key).invalid(Reason::NotAString)),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     struct NoPhi;
     impl PhiScan for NoPhi {
-        fn kinds(&self, _key: Option<&str>, text: &str) -> Vec<&'static str> {
+        fn kinds(&self, _key: Option<&str>, text: &str) -> Vec<mig06_phi::PhiKind> {
             if text.contains("CANARY") {
-                vec!["test_canary"]
+                vec![mig06_phi::PhiKind::PersonName]
             } else {
                 vec![]
             }
@@ -905,7 +476,7 @@ mod tests {
         let r = rejected(&GOOD.replace("discharge_summary", "please draft the letter"));
         assert_eq!(r.code, TerminalCode::DeniedRequestInvalid);
         assert_eq!(r.detail.field, "$.steps[0].params.note_kind");
-        assert_eq!(r.detail.reason, "not_in_vocabulary");
+        assert_eq!(r.detail.reason, Reason::NotInVocabulary);
     }
 
     #[test]
@@ -920,7 +491,7 @@ mod tests {
         ] {
             let r = rejected(&GOOD.replace("operator_explicit", t));
             assert_eq!(r.code, TerminalCode::DeniedRequestInvalid, "{t}");
-            assert_eq!(r.detail.reason, "forbidden_autonomous_trigger", "{t}");
+            assert_eq!(r.detail.reason, Reason::ForbiddenAutonomousTrigger, "{t}");
         }
     }
 
@@ -951,7 +522,7 @@ mod tests {
     fn malformed_json_reports_position_only() {
         let r = rejected("{\"request_id\": \"CANARY-123-45-6789");
         assert_eq!(r.code, TerminalCode::DeniedRequestInvalid);
-        assert!(r.detail.reason.starts_with("malformed_json"));
+        assert!(matches!(r.detail.reason, Reason::MalformedJson { .. }));
         assert!(!r.message().contains("CANARY"));
     }
 
@@ -970,14 +541,14 @@ mod tests {
         let mut h: Vec<u8> = hex.to_vec();
         h[12] = b'4';
         h[16] = [b'8', b'9', b'a', b'b'][usize::from(h[16]) % 4];
-        let h = String::from_utf8(h).unwrap();
+        let part = |r: std::ops::Range<usize>| String::from_utf8(h[r].to_vec()).unwrap();
         format!(
             "{}-{}-{}-{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..]
+            part(0..8),
+            part(8..12),
+            part(12..16),
+            part(16..20),
+            part(20..32)
         )
     }
 

@@ -21,7 +21,7 @@ mod integrity_tests;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
-use crate::outcome::{DecisionSignal, Detail, TerminalCode};
+use crate::outcome::{DecisionSignal, Detail, Reason, TerminalCode};
 use crate::request::{Code, ContinuationReason, Trigger};
 
 pub use mig06_tlog::Hash;
@@ -234,10 +234,7 @@ impl AuditRecord {
     pub fn interrupted(&self) -> AuditRecord {
         self.ended(
             TerminalCode::AbortedInterrupted,
-            Some(Detail {
-                field: "$rail".into(),
-                reason: "interrupted".into(),
-            }),
+            Some(Detail::new("$rail", Reason::Interrupted)),
         )
     }
 

@@ -23,10 +23,10 @@ use rustix::process::{Pid, Signal, kill_process_group};
 use serde_json::Value;
 use wait_timeout::ChildExt;
 
-use super::{Deadline, Executor, ExecutorError, StepInput};
+use super::{Deadline, Executor, ExecutorError, ExecutorFault, StepInput};
 
 /// Largest receipt read from the program's stdout.
-pub const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
 
 /// Runs `program args...` once per step.
 #[derive(Debug, Clone)]
@@ -54,14 +54,14 @@ impl Executor for CommandExecutor {
             return Err(ExecutorError::Deadline);
         };
         std::fs::create_dir_all(&self.scratch)
-            .map_err(|_| ExecutorError::Fault("scratch_unavailable"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::ScratchUnavailable))?;
         let out_path = self.scratch.join(format!("{}.out", input.attempt_id));
         let mut out = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .open(&out_path)
-            .map_err(|_| ExecutorError::Fault("scratch_unavailable"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::ScratchUnavailable))?;
         let result = self.run(input, budget, &mut out);
         let _ = std::fs::remove_file(&out_path);
         result
@@ -77,7 +77,7 @@ impl CommandExecutor {
     ) -> Result<Value, ExecutorError> {
         let stdout = out
             .try_clone()
-            .map_err(|_| ExecutorError::Fault("scratch_unavailable"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::ScratchUnavailable))?;
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::piped())
@@ -88,25 +88,25 @@ impl CommandExecutor {
             // Its own process group (id = its pid), so that the step's end can end all of it.
             .process_group(0)
             .spawn()
-            .map_err(|_| ExecutorError::Fault("spawn_failed"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::SpawnFailed))?;
         let group = Pid::from_child(&child);
         let waited = Self::feed_and_wait(&mut child, &input.to_json(), budget);
         // The step ends here, whatever happened: nothing of its process group runs on, and
         // nothing still running can write to the output while it is read.
         end_group(&mut child, group);
         if !waited?.success() {
-            return Err(ExecutorError::Fault("nonzero_exit"));
+            return Err(ExecutorError::Fault(ExecutorFault::NonzeroExit));
         }
         out.rewind()
-            .map_err(|_| ExecutorError::Fault("read_output"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::ReadOutput))?;
         let mut buf = Vec::new();
         out.take(MAX_RECEIPT_BYTES + 1)
             .read_to_end(&mut buf)
-            .map_err(|_| ExecutorError::Fault("read_output"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::ReadOutput))?;
         if buf.len() as u64 > MAX_RECEIPT_BYTES {
-            return Err(ExecutorError::Fault("output_too_large"));
+            return Err(ExecutorError::Fault(ExecutorFault::OutputTooLarge));
         }
-        serde_json::from_slice(&buf).map_err(|_| ExecutorError::Fault("output_not_json"))
+        serde_json::from_slice(&buf).map_err(|_| ExecutorError::Fault(ExecutorFault::OutputNotJson))
     }
 
     /// Writes the input to the program's stdin and waits for it until `budget` runs out.
@@ -115,8 +115,8 @@ impl CommandExecutor {
         input: &Value,
         budget: std::time::Duration,
     ) -> Result<std::process::ExitStatus, ExecutorError> {
-        let payload =
-            serde_json::to_vec(input).map_err(|_| ExecutorError::Fault("encode_input"))?;
+        let payload = serde_json::to_vec(input)
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::EncodeInput))?;
         if let Some(mut stdin) = child.stdin.take() {
             // The input is a few hundred bytes, well under a pipe's buffer, so this cannot block
             // on a program that does not read it. A program that exits early is not an error here.
@@ -125,7 +125,7 @@ impl CommandExecutor {
         match child.wait_timeout(budget) {
             Ok(Some(status)) => Ok(status),
             Ok(None) => Err(ExecutorError::Deadline),
-            Err(_) => Err(ExecutorError::Fault("wait_failed")),
+            Err(_) => Err(ExecutorError::Fault(ExecutorFault::WaitFailed)),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::{Deadline, Executor, ExecutorError, StepInput};
+use super::{Deadline, Executor, ExecutorError, ExecutorFault, StepInput};
 use crate::ids::{OpaqueId, OpaquePrefix, Sha256Digest};
 
 /// Stores drafts in `<data_dir>/drafts/<draft_ref>.json`.
@@ -44,17 +44,17 @@ impl Executor for ReferenceExecutor {
             "sections": ["summary", "findings", "plan"],
         });
         let bytes = serde_json::to_vec_pretty(&content)
-            .map_err(|_| ExecutorError::Fault("encode_draft"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::EncodeDraft))?;
         std::fs::create_dir_all(&self.drafts)
-            .map_err(|_| ExecutorError::Fault("draft_store_unavailable"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::DraftStoreUnavailable))?;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(self.drafts.join(format!("{draft_ref}.json")))
-            .map_err(|_| ExecutorError::Fault("draft_store_unavailable"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::DraftStoreUnavailable))?;
         f.write_all(&bytes)
             .and_then(|()| f.sync_data())
-            .map_err(|_| ExecutorError::Fault("draft_store_write_failed"))?;
+            .map_err(|_| ExecutorError::Fault(ExecutorFault::DraftStoreWriteFailed))?;
         Ok(json!({
             "draft_ref": draft_ref,
             "disposition": "draft",

@@ -65,7 +65,7 @@ impl Executor for Counting {
         match &self.answer {
             Answer::Draft => Ok(draft_receipt()),
             Answer::Raw(v) => Ok(v.clone()),
-            Answer::Fail(e) => Err(e.clone()),
+            Answer::Fail(e) => Err(*e),
             Answer::Panic => panic!("executor exploded"),
             Answer::Sleep(d) => {
                 std::thread::sleep(*d);
@@ -156,4 +156,34 @@ pub fn one_at_a_time() -> MutexGuard<'static, ()> {
 /// The threads of this process.
 pub fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// An executor whose downstream is a Rust future (an async client): the future is made per step
+/// and resolved by [`mig06_rail::proxy::resolve_by`] on the attempt's thread; pending at the
+/// deadline, it is dropped and the step ends `ABORTED_ASYNC_AMBIGUITY`.
+pub struct FutureExecutor<F> {
+    make: F,
+}
+
+impl<F> FutureExecutor<F> {
+    /// Wraps a function that starts the downstream call for a step.
+    pub fn new(make: F) -> Self {
+        Self { make }
+    }
+}
+
+impl<F, Fut> Executor for FutureExecutor<F>
+where
+    F: Fn(StepInput) -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = Result<Value, ExecutorError>>,
+{
+    fn execute(&self, input: &StepInput, deadline: Deadline) -> Result<Value, ExecutorError> {
+        mig06_rail::proxy::resolve_by((self.make)(input.clone()), deadline).map_err(
+            |mig06_rail::proxy::Ambiguity| {
+                ExecutorError::NotFinal(
+                    mig06_rail::executor::PendingAnswer::FuturePendingAtDeadline,
+                )
+            },
+        )?
+    }
 }

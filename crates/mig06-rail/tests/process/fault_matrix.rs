@@ -253,7 +253,9 @@ fn rows() -> Vec<Row> {
         // The executor.
         exec(
             "executor fault",
-            Answer::Fail(ExecutorError::Fault("connection_reset")),
+            Answer::Fail(ExecutorError::Fault(
+                mig06_rail::executor::ExecutorFault::TransportError,
+            )),
             C::AbortedExecutorFault,
         ),
         exec(
@@ -275,7 +277,9 @@ fn rows() -> Vec<Row> {
         ),
         exec(
             "executor not final (202)",
-            Answer::Fail(ExecutorError::NotFinal("http_202")),
+            Answer::Fail(ExecutorError::NotFinal(
+                mig06_rail::executor::PendingAnswer::HttpStatus,
+            )),
             C::AbortedAsyncAmbiguity,
         ),
         exec(
@@ -699,7 +703,7 @@ fn run(row: &Row) -> Ran {
         Fault::PendingFuture => {
             let calls = Arc::new(AtomicUsize::new(0));
             let c = calls.clone();
-            let exec = mig06_rail::proxy::FutureExecutor::new(move |_input| {
+            let exec = crate::common::FutureExecutor::new(move |_input| {
                 c.fetch_add(1, Ordering::SeqCst);
                 std::future::pending::<Result<Value, ExecutorError>>()
             });
@@ -715,7 +719,7 @@ fn run(row: &Row) -> Ran {
             let o = attempt(&rail, "operator-1", &req);
             let d = o.detail.clone().unwrap();
             assert_eq!(&d.field, field, "{}", row.boundary);
-            assert!(d.reason.starts_with("phi:"), "{}", d.reason);
+            assert!(d.reason.to_string().starts_with("phi:"), "{}", d.reason);
             // The rejected value reaches neither the answer nor the log.
             let text = serde_json::to_string(&o).unwrap();
             let log = String::from_utf8(log_bytes(&config)).unwrap();

@@ -110,6 +110,11 @@ fn inv_executor_no_leftover_process_after_a_failing_program() {
     let dir = tempfile::tempdir().unwrap();
     let (exec, pidfile) = executor(dir.path(), "exit 3");
     let r = exec.execute(&input(), Deadline::after(Duration::from_secs(10)));
-    assert_eq!(r, Err(ExecutorError::Fault("nonzero_exit")));
+    assert_eq!(
+        r,
+        Err(ExecutorError::Fault(
+            mig06_rail::executor::ExecutorFault::NonzeroExit
+        ))
+    );
     assert_group_gone(&pidfile);
 }

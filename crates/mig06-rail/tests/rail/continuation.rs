@@ -58,7 +58,9 @@ fn inv_cont_not_retry_the_same_evidence_can_be_continued_only_once() {
 #[test]
 fn inv_cont_not_retry_an_unchanged_request_is_a_retry_unless_policy_allows_the_reason() {
     let s = setup();
-    let exec = Counting::new(Answer::Fail(ExecutorError::Fault("down")));
+    let exec = Counting::new(Answer::Fail(ExecutorError::Fault(
+        mig06_rail::executor::ExecutorFault::ConnectionFailed,
+    )));
     let rail = rail_with(&s, &exec);
     let aborted = attempt(&rail, "operator-1", &request("discharge_summary"));
     assert_eq!(aborted.code, C::AbortedExecutorFault);
@@ -228,7 +230,10 @@ fn inv_cont_explicit_a_completed_draft_is_not_continuable() {
     );
     // Refused by the rail before any policy sees it, whatever the bundle says.
     assert_eq!(o.code, C::DeniedContinuationInvalid);
-    assert_eq!(o.detail.unwrap().reason, "prior_not_continuable");
+    assert_eq!(
+        o.detail.unwrap().reason,
+        mig06_rail::outcome::Reason::PriorNotContinuable
+    );
     assert!(o.decision.is_none());
     assert_eq!(exec.calls(), 1);
 }
@@ -307,7 +312,10 @@ fn inv_cont_chain_every_attempt_citing_a_verified_prior_records_its_chain_root_a
         &continuation(&second, "discharge_summary", "operator_amended_request"),
     );
     assert_eq!(third.code, C::DeniedContinuationInvalid);
-    assert_eq!(third.detail.unwrap().reason, "prior_not_continuable");
+    assert_eq!(
+        third.detail.unwrap().reason,
+        mig06_rail::outcome::Reason::PriorNotContinuable
+    );
     assert_eq!(
         (third.provenance.chain_root.clone(), third.provenance.depth),
         (denied.attempt_id.clone(), 2)
@@ -335,7 +343,10 @@ fn inv_cont_chain_completed_drafts_and_continuation_rule_denials_are_not_continu
             &continuation(prior, "discharge_summary", "operator_amended_request"),
         );
         assert_eq!(o.code, C::DeniedContinuationInvalid, "{}", prior.code);
-        assert_eq!(o.detail.clone().unwrap().reason, "prior_not_continuable");
+        assert_eq!(
+            o.detail.clone().unwrap().reason,
+            mig06_rail::outcome::Reason::PriorNotContinuable
+        );
         assert_eq!(o.provenance.continues.as_ref(), Some(&prior.attempt_id));
         o
     };
@@ -407,7 +418,7 @@ fn inv_cont_claim_another_callers_evidence_is_denied_and_leaves_the_claim_availa
     assert_eq!(unregistered.code, C::DeniedUnapprovedTrigger);
     assert_eq!(
         unregistered.detail.clone().unwrap().reason,
-        "not_registered_for_caller"
+        mig06_rail::outcome::Reason::NotRegisteredForCaller
     );
     // Neither took the claim: operator-1 still continues its own attempt, once.
     assert!(
@@ -445,7 +456,10 @@ fn inv_cont_not_retry_a_prior_without_a_fingerprint_counts_as_unchanged() {
         &continuation(&phi, "discharge_summary", "operator_amended_request"),
     );
     assert_eq!(o.code, C::DeniedContinuationIsRetry);
-    assert_eq!(o.detail.unwrap().reason, "unchanged_request");
+    assert_eq!(
+        o.detail.unwrap().reason,
+        mig06_rail::outcome::Reason::UnchangedRequest
+    );
     // A different step is no better: nothing to compare it with.
     let o = attempt(
         &rail,
@@ -508,7 +522,7 @@ fn inv_phi_abort_values_are_scanned_by_position_and_the_evidence_record_once_dec
     assert_eq!(o.code, C::AbortedPhiDetected);
     let d = o.detail.unwrap();
     assert_eq!(d.field, "$.continuation.evidence.record.detail.reason");
-    assert!(d.reason.contains("email"), "{}", d.reason);
+    assert!(d.reason.to_string().contains("email"), "{}", d.reason);
     // Text in the token's place that is not a token is scanned as text.
     req["continuation"]["evidence"] = json!("mig06ev1.078-05-1120");
     let o = attempt(&rail, "operator-1", &req);
@@ -536,7 +550,9 @@ impl mig06_rail::executor::Executor for OddPagesFault {
     ) -> Result<serde_json::Value, ExecutorError> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match input.params["pages"].as_i64() {
-            Some(p) if p % 2 == 1 => Err(ExecutorError::Fault("odd")),
+            Some(p) if p % 2 == 1 => Err(ExecutorError::Fault(
+                mig06_rail::executor::ExecutorFault::NonzeroExit,
+            )),
             _ => Ok(draft_receipt()),
         }
     }
@@ -793,8 +809,16 @@ impl mig06_rail::executor::Executor for Scripted {
         let mut receipt = draft_receipt();
         match *self.next.lock().unwrap() {
             Obs::Draft => {}
-            Obs::Fault => return Err(ExecutorError::Fault("connection_reset")),
-            Obs::NotFinal => return Err(ExecutorError::NotFinal("http_202")),
+            Obs::Fault => {
+                return Err(ExecutorError::Fault(
+                    mig06_rail::executor::ExecutorFault::TransportError,
+                ));
+            }
+            Obs::NotFinal => {
+                return Err(ExecutorError::NotFinal(
+                    mig06_rail::executor::PendingAnswer::HttpStatus,
+                ));
+            }
             Obs::StoppedAtDeadline => return Err(ExecutorError::Deadline),
             Obs::PendingReceipt => receipt = json!({"status": "pending"}),
             Obs::FinalReceipt => receipt["docStatus"] = json!("final"),

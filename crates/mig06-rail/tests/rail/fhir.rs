@@ -49,7 +49,9 @@ fn make_run() -> Run {
     drop(rail);
     let rail = rail_with(
         &s,
-        &Counting::new(Answer::Fail(ExecutorError::Fault("down"))),
+        &Counting::new(Answer::Fail(ExecutorError::Fault(
+            mig06_rail::executor::ExecutorFault::ConnectionFailed,
+        ))),
     );
     let aborted = attempt(&rail, "operator-1", &request("referral_letter"));
     assert_eq!(aborted.code, C::AbortedExecutorFault);

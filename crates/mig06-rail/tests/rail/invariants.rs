@@ -202,7 +202,10 @@ fn inv_audit_before_execute_a_terminal_record_without_a_signed_checkpoint_withho
     let (rail, appends) = rail_with_store(&s, &exec, usize::MAX, true);
     let o = attempt(&rail, "operator-1", &request("discharge_summary"));
     assert_eq!(o.code, C::AbortedAuditUnconfirmed);
-    assert_eq!(o.detail.unwrap().reason, "evidence_unavailable");
+    assert_eq!(
+        o.detail.unwrap().reason,
+        mig06_rail::outcome::Reason::EvidenceUnavailable
+    );
     assert!(o.recorded, "the terminal record itself is durable");
     assert!(o.draft_ref.is_none() && o.evidence.is_none());
     assert_eq!(exec.calls(), 1);
@@ -213,11 +216,15 @@ fn inv_audit_before_execute_a_terminal_record_without_a_signed_checkpoint_withho
 fn inv_no_retry_each_dependency_is_called_at_most_once_whatever_fails() {
     for (answer, code) in [
         (
-            Answer::Fail(ExecutorError::Fault("boom")),
+            Answer::Fail(ExecutorError::Fault(
+                mig06_rail::executor::ExecutorFault::NonzeroExit,
+            )),
             C::AbortedExecutorFault,
         ),
         (
-            Answer::Fail(ExecutorError::NotFinal("202")),
+            Answer::Fail(ExecutorError::NotFinal(
+                mig06_rail::executor::PendingAnswer::HttpStatus,
+            )),
             C::AbortedAsyncAmbiguity,
         ),
         (Answer::Fail(ExecutorError::Deadline), C::AbortedDeadline),
@@ -342,7 +349,7 @@ fn inv_no_autonomy_autonomous_trigger_words_are_unrepresentable() {
         assert_eq!(o.code, C::DeniedRequestInvalid, "{t}");
         assert_eq!(
             o.detail.as_ref().unwrap().reason,
-            "forbidden_autonomous_trigger"
+            mig06_rail::outcome::Reason::ForbiddenAutonomousTrigger
         );
     }
     assert_eq!(exec.calls(), 0);
@@ -505,7 +512,10 @@ fn inv_trigger_policy_a_trigger_must_be_registered_for_the_caller() {
     req["trigger"] = json!("service_explicit");
     let o = attempt(&rail, "operator-1", &req);
     assert_eq!(o.code, C::DeniedUnapprovedTrigger);
-    assert_eq!(o.detail.unwrap().reason, "not_registered_for_caller");
+    assert_eq!(
+        o.detail.unwrap().reason,
+        mig06_rail::outcome::Reason::NotRegisteredForCaller
+    );
 }
 
 #[test]
@@ -522,7 +532,10 @@ fn inv_trigger_policy_a_registered_trigger_must_also_be_permitted_by_policy() {
     let rail = rail_with(&s, &exec);
     let o = attempt(&rail, "operator-1", &req);
     assert_eq!(o.code, C::DeniedUnapprovedTrigger);
-    assert_eq!(o.detail.unwrap().reason, "not_permitted_by_policy");
+    assert_eq!(
+        o.detail.unwrap().reason,
+        mig06_rail::outcome::Reason::NotPermittedByPolicy
+    );
     assert_eq!(exec.calls(), 0);
 }
 
@@ -557,7 +570,7 @@ fn rail_with_executor(s: &Setup, exec: Box<dyn mig06_rail::executor::Executor>) 
 fn inv_sync_rail_a_future_still_pending_at_the_deadline_ends_async_ambiguity() {
     let mut s = setup();
     s.config.attempt_timeout = std::time::Duration::from_millis(40);
-    let exec = mig06_rail::proxy::FutureExecutor::new(|_input| std::future::pending());
+    let exec = crate::common::FutureExecutor::new(|_input| std::future::pending());
     let rail = rail_with_executor(&s, Box::new(exec));
     let o = attempt(&rail, "operator-1", &request("discharge_summary"));
     assert_eq!(o.code, C::AbortedAsyncAmbiguity);
@@ -568,7 +581,7 @@ fn inv_sync_rail_a_future_still_pending_at_the_deadline_ends_async_ambiguity() {
 fn inv_sync_rail_a_future_that_resolves_in_time_completes_on_the_calling_thread() {
     let s = setup();
     let me = std::thread::current().id();
-    let exec = mig06_rail::proxy::FutureExecutor::new(move |_input| async move {
+    let exec = crate::common::FutureExecutor::new(move |_input| async move {
         assert_eq!(
             std::thread::current().id(),
             me,
@@ -614,7 +627,7 @@ fn inv_phi_abort_each_identifier_kind_in_each_field_aborts_naming_path_and_kind(
         assert_eq!(o.code, C::AbortedPhiDetected, "{field}");
         let d = o.detail.unwrap();
         assert_eq!(d.field, field);
-        assert!(d.reason.contains(kind), "{field}: {}", d.reason);
+        assert!(d.reason.to_string().contains(kind), "{field}: {}", d.reason);
     }
     // A PHI-bearing key name is reported by position, never by name.
     let mut req = request("discharge_summary");
