@@ -168,9 +168,9 @@ pub(super) async fn post_attempt(
     else {
         return unauthenticated();
     };
-    let body = match read_body(&state, body) {
+    let body = match body {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(rejection) => return unread_body(&state, &rejection),
     };
     // No hidden queue: an attempt starts now, on a thread of its own, or not at all.
     let Ok(permit) = Arc::clone(&state.admission).try_acquire_owned() else {
@@ -184,24 +184,21 @@ pub(super) async fn post_attempt(
     run_attempt(&state, caller, body, arrived, permit).await
 }
 
-/// The body as read, or the answer when it could not be (no attempt is started for it).
-fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
-    match body {
-        Ok(b) => Ok(b),
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            bump(&state.metrics.too_large);
-            Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the request body exceeds max_request_bytes; no attempt was started",
-            ))
-        }
-        Err(_) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the request body could not be read; no attempt was started",
-        )),
+/// The answer to a body that could not be read (no attempt is started for it).
+fn unread_body(state: &AppState, rejection: &BytesRejection) -> Response {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        bump(&state.metrics.too_large);
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body exceeds max_request_bytes; no attempt was started",
+        );
     }
+    error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "the request body could not be read; no attempt was started",
+    )
 }
 
 /// Runs an admitted attempt to its terminal outcome and answers with it.
