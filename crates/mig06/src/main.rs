@@ -288,14 +288,16 @@ fn read_request(path: &str, max: usize) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-pub(crate) fn print_outcome(outcome: &Outcome) -> Result<()> {
+/// Prints an outcome as one JSON line.
+fn print_outcome(outcome: &Outcome) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, outcome)?;
     out.write_all(b"\n")?;
     Ok(())
 }
 
-pub(crate) fn exit_for(code: TerminalCode) -> ExitCode {
+/// The exit status of an outcome's class.
+fn exit_for(code: TerminalCode) -> ExitCode {
     match code.class() {
         CodeClass::Completed => ExitCode::SUCCESS,
         CodeClass::Denied => ExitCode::from(2),

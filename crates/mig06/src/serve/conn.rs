@@ -14,13 +14,11 @@
 //! a connection with no request in progress is closed after `idle_timeout`, or at once on
 //! shutdown or when its lifetime is up. Request bodies must carry `Content-Length`
 //! (`Transfer-Encoding` is refused with 411), so the guard always knows where a request ends and
-//! the next head begins. The accept loop caps open connections in total and per peer address,
-//! and refuses (closes) a connection beyond either cap at once.
+//! the next head begins. The caps on open connections, in total and per peer address, are the
+//! accept loop's ([`super::listener`]).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -503,47 +501,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
-
-/// Open connections per peer IP address.
-#[derive(Debug, Default)]
-pub(crate) struct PeerSlots {
-    open: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One peer's connection slot, given back on drop.
-pub(crate) struct PeerSlot {
-    slots: Arc<PeerSlots>,
-    ip: IpAddr,
-}
-
-impl PeerSlots {
-    /// A slot for `ip`, unless it already has `max` connections open.
-    pub(crate) fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PeerSlot> {
-        let mut open = self.open.lock().ok()?;
-        let n = open.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(PeerSlot {
-            slots: Arc::clone(self),
-            ip,
-        })
-    }
-}
-
-impl Drop for PeerSlot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.slots.open.lock()
-            && let Some(n) = open.get_mut(&self.ip)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.remove(&self.ip);
-            }
-        }
     }
 }
 

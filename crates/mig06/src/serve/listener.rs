@@ -6,9 +6,10 @@
 //! connection beyond a cap costs nothing but its close, and shutdown is a broadcast every
 //! connection watches, so the drain is bounded by one timeout and not by the slowest client.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,7 +17,7 @@ use mig06_rail::ids::Sha256Digest;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use super::conn::{ConnState, Guarded, Limits, PeerSlot, PeerSlots};
+use super::conn::{ConnState, Guarded, Limits};
 use super::metrics::{Metrics, bump};
 use crate::tls::PeerCertificate;
 
@@ -221,4 +222,45 @@ where
     // Told to close: the answer in progress (if any) says Connection: close, then it closes.
     connection.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(limits.drain, connection).await;
+}
+
+/// Open connections per peer IP address.
+#[derive(Debug, Default)]
+struct PeerSlots {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One peer's connection slot, given back on drop.
+struct PeerSlot {
+    slots: Arc<PeerSlots>,
+    ip: IpAddr,
+}
+
+impl PeerSlots {
+    /// A slot for `ip`, unless it already has `max` connections open.
+    fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PeerSlot> {
+        let mut open = self.open.lock().ok()?;
+        let n = open.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            slots: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.slots.open.lock()
+            && let Some(n) = open.get_mut(&self.ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
