@@ -18,7 +18,10 @@
 //! `cargo run -p mig06 --example draft_service -- 127.0.0.1:8407`; tests include this file as a
 //! module and call [`start`] on an ephemeral port. It uses plain threads (it is not the rail).
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "tests include this file as a module and use only part of it"
+)]
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

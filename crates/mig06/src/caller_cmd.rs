@@ -100,6 +100,8 @@ fn new_credential() -> Result<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// `mig06 caller add`: appends the caller to `config` only after the whole new file has parsed
+/// with it, then prints the credential once.
 fn add(
     id: &str,
     kind: KindArg,
@@ -126,57 +128,93 @@ fn add(
         );
     }
     let credential = new_credential()?;
-    let digest = Sha256Digest::of(credential.as_bytes());
-    let trigger_list = triggers
-        .iter()
-        .map(|t| format!("\"{}\"", t.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut block = String::new();
-    if !text.is_empty() && !text.ends_with('\n') {
-        block.push('\n');
-    }
-    block.push_str(&format!(
-        "\n# Added by `mig06 caller add`; the credential itself is not stored.\n[[callers]]\nid = \"{caller_id}\"\nkind = \"{}\"\ntriggers = [{trigger_list}]\ncredential_sha256 = \"{digest}\"\n",
-        kind.as_str()
-    ));
-    if let Some(pin) = &pin {
-        block.push_str(&format!("client_cert_sha256 = \"{pin}\"\n"));
-    }
+    let entry = Entry {
+        id: &caller_id,
+        kind,
+        triggers: &triggers,
+        digest: Sha256Digest::of(credential.as_bytes()),
+        pin: pin.as_ref(),
+    };
+    let block = entry.toml_block(&text);
     // Check the result parses before touching the file, so a failure leaves it unchanged.
-    let new_text = format!("{text}{block}");
-    let updated = Config::parse(config, &new_text)?;
+    let updated = Config::parse(config, &format!("{text}{block}"))?;
     if updated.caller(&caller_id).is_none() {
         bail!("the new caller did not appear in the configuration; nothing was written");
     }
+    append(config, &block)?;
+    entry.announce(config);
+    println!("{credential}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The caller being added, as it is written to the file: never the credential itself.
+struct Entry<'a> {
+    id: &'a CallerId,
+    kind: KindArg,
+    triggers: &'a [Trigger],
+    digest: Sha256Digest,
+    pin: Option<&'a Sha256Digest>,
+}
+
+impl Entry<'_> {
+    /// The `[[callers]]` table appended after `existing` (the file's current text).
+    fn toml_block(&self, existing: &str) -> String {
+        let trigger_list = self
+            .triggers
+            .iter()
+            .map(|t| format!("\"{}\"", t.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut block = String::new();
+        if !existing.is_empty() && !existing.ends_with('\n') {
+            block.push('\n');
+        }
+        block.push_str(&format!(
+            "\n# Added by `mig06 caller add`; the credential itself is not stored.\n[[callers]]\nid = \"{}\"\nkind = \"{}\"\ntriggers = [{trigger_list}]\ncredential_sha256 = \"{}\"\n",
+            self.id,
+            self.kind.as_str(),
+            self.digest
+        ));
+        if let Some(pin) = self.pin {
+            block.push_str(&format!("client_cert_sha256 = \"{pin}\"\n"));
+        }
+        block
+    }
+
+    /// What was added, before the credential line that follows it.
+    fn announce(&self, config: &Path) {
+        let names = self
+            .triggers
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "added caller {} ({}; {names}) to {}",
+            self.id,
+            self.kind.as_str(),
+            config.display()
+        );
+        if let Some(pin) = self.pin {
+            println!("pinned to the client certificate {pin}; it must be presented over TLS");
+        }
+        println!("restart `mig06 serve` to admit it; the bearer credential (shown once) follows:");
+    }
+}
+
+/// Appends `block` to `config` and syncs it.
+fn append(config: &Path, block: &str) -> Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(config)
         .with_context(|| format!("cannot open {} for appending", config.display()))?;
     file.write_all(block.as_bytes())
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot append to {}", config.display()))?;
-    let names = triggers
-        .iter()
-        .map(|t| t.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    println!(
-        "added caller {caller_id} ({}; {names}) to {}",
-        kind.as_str(),
-        config.display()
-    );
-    if let Some(pin) = &pin {
-        println!("pinned to the client certificate {pin}; it must be presented over TLS");
-    }
-    println!("restart `mig06 serve` to admit it; the bearer credential (shown once) follows:");
-    println!("{credential}");
-    Ok(ExitCode::SUCCESS)
+        .with_context(|| format!("cannot append to {}", config.display()))
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]

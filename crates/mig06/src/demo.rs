@@ -1,6 +1,6 @@
 //! `mig06 demo`: a scripted tour on the embedded default set-up.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -24,23 +24,41 @@ fn ulid_like() -> String {
     mig06_rail::ids::AttemptId::mint().to_string()
 }
 
-pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
-    let tmp;
-    let dir = match dir {
-        Some(d) => d,
-        None => {
-            tmp = std::env::temp_dir()
-                .join(format!("mig06-demo-{}", ulid_like().to_ascii_lowercase()));
-            tmp
-        }
-    };
+/// `mig06 demo`: sets up `dir` (or a fresh temporary directory), runs the scripted attempts and
+/// verifies the log they wrote.
+///
+/// # Errors
+/// The set-up or the rail could not be opened, the log does not verify, or an attempt ended
+/// with a code other than the one the script expects.
+pub(crate) fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("mig06-demo-{}", ulid_like().to_ascii_lowercase()))
+    });
     let report = mig06_rail::init::init(&dir)?;
     println!("set-up written to {}", dir.display());
-    let rail = crate::open_rail(&report.config)?;
-    let caller = rail
-        .local_caller("operator-1")
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let script: [(&str, Vec<u8>, TerminalCode); 4] = [
+    let ok = run_script(&report.config)?;
+    let cfg = mig06_rail::config::Config::load(&report.config)?;
+    let verifier = mig06_rail::rail::load_signer(&cfg)?.verifier();
+    let v = mig06_rail::audit::verify::verify_dir(
+        &mig06_rail::rail::audit_dir(&cfg),
+        &verifier,
+        None,
+        &mut |_, _| {},
+    )?;
+    println!(
+        "audit log verified: {} records, {} signed checkpoints",
+        v.records, v.checkpoints
+    );
+    println!("try: mig06 audit show --config {}", report.config.display());
+    if !ok {
+        bail!("a scripted attempt ended with an unexpected code");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The scripted attempts, each with the code it must end with.
+fn script() -> [(&'static str, Vec<u8>, TerminalCode); 4] {
+    [
         (
             "a discharge summary draft",
             request("discharge_summary", 1, SUBJECT),
@@ -61,9 +79,16 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             request("discharge_summary", 1, "078-05-1120"),
             TerminalCode::AbortedPhiDetected,
         ),
-    ];
+    ]
+}
+
+/// Runs the script on the rail of `config`, printing each outcome; whether every attempt ended
+/// as expected. The rail is closed when this returns, so the log can be verified.
+fn run_script(config: &Path) -> Result<bool> {
+    let rail = crate::open_rail(config)?;
+    let caller = rail.local_caller("operator-1")?;
     let mut ok = true;
-    for (what, body, expected) in script {
+    for (what, body, expected) in script() {
         let o = rail.attempt(&caller, &body);
         let mark = if o.code == expected { "ok " } else { "BAD" };
         ok &= o.code == expected;
@@ -75,22 +100,5 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             println!("      draft_ref {d}");
         }
     }
-    drop(rail);
-    let cfg = mig06_rail::config::Config::load(&report.config)?;
-    let verifier = mig06_rail::rail::load_signer(&cfg)?.verifier();
-    let v = mig06_rail::audit::verify::verify_dir(
-        &mig06_rail::rail::audit_dir(&cfg),
-        &verifier,
-        None,
-        &mut |_, _| {},
-    )?;
-    println!(
-        "audit log verified: {} records, {} signed checkpoints",
-        v.records, v.checkpoints
-    );
-    println!("try: mig06 audit show --config {}", report.config.display());
-    if !ok {
-        bail!("a scripted attempt ended with an unexpected code");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(ok)
 }

@@ -7,8 +7,8 @@
 
 mod audit_cmd;
 mod caller_cmd;
-mod conn;
 mod demo;
+mod evidence_cmd;
 mod serve;
 mod tls;
 
@@ -59,7 +59,7 @@ enum Command {
     /// Evidence tokens.
     Evidence {
         #[command(subcommand)]
-        command: audit_cmd::EvidenceCommand,
+        command: evidence_cmd::EvidenceCommand,
     },
     /// The policy bundle.
     Policy {
@@ -147,63 +147,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs the parsed command; each arm hands its arguments to the one function for it.
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Init { dir } => {
-            let report = mig06_rail::init::init(&dir)?;
-            println!("wrote {}", report.config.display());
-            println!("policy digest: {}", report.policy_digest);
-            println!("log public key: {}", report.verifier_key);
-            println!(
-                "approved caller: operator-1 (operator; operator_explicit, operator_continuation)"
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Init { dir } => init(&dir),
         Command::Attempt {
             config,
             caller,
             request,
-        } => {
-            let rail = open_rail(&config)?;
-            let caller = rail.local_caller(&caller).map_err(|e| {
-                anyhow::anyhow!(
-                    "{e}: no approved caller with that id in {}",
-                    config.display()
-                )
-            })?;
-            let body = read_request(&request, rail.config().max_request_bytes)?;
-            let outcome = rail.attempt(&caller, &body);
-            print_outcome(&outcome)?;
-            Ok(exit_for(outcome.code))
-        }
+        } => attempt(&config, &caller, &request),
         Command::Audit { command } => audit_cmd::run_audit(command),
-        Command::Evidence { command } => audit_cmd::run_evidence(command),
+        Command::Evidence { command } => evidence_cmd::run(command),
         Command::Policy {
             command: PolicyCommand::Check { config },
-        } => {
-            let cfg = Config::load(&config)?;
-            let gate = mig06_rail::policy::PolicyGate::load(&cfg.policy_bundle, None)?;
-            let matches = gate.digest() == cfg.policy_digest;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "valid": true,
-                    "policies": gate.policy_count(),
-                    "digest": gate.digest(),
-                    "pinned": cfg.policy_digest,
-                    "matches_pin": matches,
-                })
-            );
-            if matches {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                bail!(
-                    "the bundle is valid but its digest {} differs from the pinned {}; the rail will refuse to start until the pin is updated",
-                    gate.digest(),
-                    cfg.policy_digest
-                )
-            }
-        }
+        } => policy_check(&config),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Scan { lines } => {
             let detector = mig06_rail::phi::Detector::new()?;
@@ -231,6 +188,57 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_in_flight,
         ),
         Command::Caller { command } => caller_cmd::run(command),
+    }
+}
+
+/// `mig06 init DIR`.
+fn init(dir: &Path) -> Result<ExitCode> {
+    let report = mig06_rail::init::init(dir)?;
+    println!("wrote {}", report.config.display());
+    println!("policy digest: {}", report.policy_digest);
+    println!("log public key: {}", report.verifier_key);
+    println!("approved caller: operator-1 (operator; operator_explicit, operator_continuation)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mig06 attempt`: one attempt as a local caller; the outcome's class is the exit status.
+fn attempt(config: &Path, caller: &str, request: &str) -> Result<ExitCode> {
+    let rail = open_rail(config)?;
+    let caller = rail.local_caller(caller).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}: no approved caller with that id in {}",
+            config.display()
+        )
+    })?;
+    let body = read_request(request, rail.config().max_request_bytes)?;
+    let outcome = rail.attempt(&caller, &body);
+    print_outcome(&outcome)?;
+    Ok(exit_for(outcome.code))
+}
+
+/// `mig06 policy check`: the bundle must be valid, and its digest the pinned one.
+fn policy_check(config: &Path) -> Result<ExitCode> {
+    let cfg = Config::load(config)?;
+    let gate = mig06_rail::policy::PolicyGate::load(&cfg.policy_bundle, None)?;
+    let matches = gate.digest() == cfg.policy_digest;
+    println!(
+        "{}",
+        serde_json::json!({
+            "valid": true,
+            "policies": gate.policy_count(),
+            "digest": gate.digest(),
+            "pinned": cfg.policy_digest,
+            "matches_pin": matches,
+        })
+    );
+    if matches {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!(
+            "the bundle is valid but its digest {} differs from the pinned {}; the rail will refuse to start until the pin is updated",
+            gate.digest(),
+            cfg.policy_digest
+        )
     }
 }
 
@@ -280,14 +288,16 @@ fn read_request(path: &str, max: usize) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-pub(crate) fn print_outcome(outcome: &Outcome) -> Result<()> {
+/// Prints an outcome as one JSON line.
+fn print_outcome(outcome: &Outcome) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, outcome)?;
     out.write_all(b"\n")?;
     Ok(())
 }
 
-pub(crate) fn exit_for(code: TerminalCode) -> ExitCode {
+/// The exit status of an outcome's class.
+fn exit_for(code: TerminalCode) -> ExitCode {
     match code.class() {
         CodeClass::Completed => ExitCode::SUCCESS,
         CodeClass::Denied => ExitCode::from(2),

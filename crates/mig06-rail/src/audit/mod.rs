@@ -11,6 +11,7 @@
 pub mod file;
 pub mod group;
 pub mod ledger;
+pub mod proof;
 pub mod rules;
 pub mod verify;
 mod wire;

@@ -2,23 +2,18 @@
 //! throwaway cluster): interleaved load with continuations, a continuation raced across both,
 //! one instance killed with SIGKILL, the database's sessions cut mid-load; then `audit verify`
 //! passes and every answered attempt is in the log once with the code it was told.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs,
-    reason = "tests"
-)]
 
-mod http_common;
-#[path = "../../mig06-audit-pg/tests/common/pgtest.rs"]
+#[path = "../../../mig06-audit-pg/tests/common/pgtest.rs"]
+#[allow(
+    unreachable_pub,
+    reason = "shared with the PostgreSQL store's own tests, where the items are used"
+)]
 mod pgtest;
 
 use std::collections::HashMap;
 use std::process::Command;
 
-use http_common::{MIG06, Server, Setup, call, valid_request};
+use crate::common::{MIG06, Server, Setup, call, valid_request};
 use serde_json::{Value, json};
 
 /// A set-up whose audit log is a fresh PostgreSQL database, migrated by `mig06 audit migrate`.
@@ -62,8 +57,8 @@ fn mig06(s: &Setup, url: &str, args: &[&str]) -> (i32, String, String) {
 }
 
 fn post(server: &Server, s: &Setup, body: &[u8]) -> Option<Value> {
-    let a = http_common::call_via(
-        &http_common::agent(),
+    let a = crate::common::call_via(
+        &crate::common::agent(),
         "POST",
         &server.url("/v1/attempts"),
         Some(&s.credential),

@@ -2,13 +2,6 @@
 //! request shape and every executor receipt field, through the real binary and a real command
 //! executor. Then every byte under the set-up's directory, and every byte of stdout and stderr,
 //! is searched: no canary may appear.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::path::Path;
 

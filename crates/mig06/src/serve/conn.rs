@@ -14,13 +14,11 @@
 //! a connection with no request in progress is closed after `idle_timeout`, or at once on
 //! shutdown or when its lifetime is up. Request bodies must carry `Content-Length`
 //! (`Transfer-Encoding` is refused with 411), so the guard always knows where a request ends and
-//! the next head begins. The accept loop caps open connections in total and per peer address,
-//! and refuses (closes) a connection beyond either cap at once.
+//! the next head begins. The caps on open connections, in total and per peer address, are the
+//! accept loop's ([`super::listener`]).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,7 +49,7 @@ pub(crate) struct Limits {
     /// Most header fields in a request head.
     pub(crate) max_headers: usize,
     /// How long a connection may still run once told to close (shutdown or lifetime): the
-    /// attempt deadline plus [`crate::serve::DRAIN_MARGIN`].
+    /// attempt deadline plus [`super::DRAIN_MARGIN`].
     pub(crate) drain: Duration,
 }
 
@@ -313,6 +311,143 @@ fn read_some<S: AsyncRead + Unpin>(
     }
 }
 
+/// What one step of the read loop decided.
+enum Step {
+    /// State changed; look again.
+    Again,
+    /// Answer hyper's read with this.
+    Return(Poll<io::Result<()>>),
+}
+
+/// Bytes read from the socket at a time while a head is assembled.
+const HEAD_READ_CHUNK: usize = 4096;
+
+impl<S: AsyncRead + Unpin> Guarded<S> {
+    /// Copies handed-over bytes into hyper's buffer; false when there are none.
+    fn copy_ready(&mut self, dst: &mut ReadBuf<'_>) -> bool {
+        let Some(bytes) = self.ready.get(self.ready_pos..).filter(|b| !b.is_empty()) else {
+            return false;
+        };
+        let n = bytes.len().min(dst.remaining());
+        dst.put_slice(bytes.get(..n).unwrap_or_default());
+        self.ready_pos += n;
+        if self.ready_pos >= self.ready.len() {
+            self.ready = Vec::new();
+            self.ready_pos = 0;
+        }
+        true
+    }
+
+    /// Passes the current request's body through, exactly `body_left` bytes of it.
+    fn step_body(&mut self, cx: &mut Context<'_>, dst: &mut ReadBuf<'_>) -> Step {
+        if self.body_left == 0 {
+            self.phase = Phase::Head;
+            return Step::Again;
+        }
+        if !self.pending.is_empty() {
+            let n = self
+                .pending
+                .len()
+                .min(usize::try_from(self.body_left).unwrap_or(usize::MAX));
+            let rest = self.pending.split_off(n);
+            self.ready = std::mem::replace(&mut self.pending, rest);
+            self.ready_pos = 0;
+            self.body_left -= n as u64;
+            return Step::Again;
+        }
+        if self.clock_expired(cx) {
+            // The body did not arrive in time: hyper sees the body end early.
+            self.phase = Phase::Closed;
+            return Step::Return(Poll::Ready(Err(io::ErrorKind::TimedOut.into())));
+        }
+        let limit = usize::try_from(self.body_left).unwrap_or(usize::MAX);
+        match read_some(&mut self.io, cx, dst, limit) {
+            Poll::Ready(Ok(0)) => {
+                self.phase = Phase::Closed;
+                Step::Return(Poll::Ready(Ok(())))
+            }
+            Poll::Ready(Ok(n)) => {
+                self.body_left -= n as u64;
+                if self.body_left == 0 {
+                    self.set_clock(Clock::Off);
+                }
+                Step::Return(Poll::Ready(Ok(())))
+            }
+            other => Step::Return(other.map(|r| r.map(|_| ()))),
+        }
+    }
+
+    /// Assembles and checks the next head, or closes the connection between requests.
+    fn step_head(&mut self, cx: &mut Context<'_>) -> Step {
+        let open = self.state.request_open.load(Ordering::Acquire);
+        if open {
+            // An answer is still being built: hold any next (pipelined) head unread and
+            // unchecked until it is; hyper polls again when idle.
+            self.set_clock(Clock::Off);
+            if !self.pending.is_empty() {
+                return if self.state.park(cx.waker()) {
+                    Step::Return(Poll::Pending)
+                } else {
+                    Step::Again
+                };
+            }
+        } else if let Some(step) = self.between_requests(cx) {
+            return step;
+        }
+        self.read_head_bytes(cx, open)
+    }
+
+    /// With no request in progress: hands over or refuses a whole head if one is buffered, and
+    /// closes on shutdown, at the end of the connection's lifetime, or when its clock runs out
+    /// (a half-sent head is dropped, answered nothing: no attempt exists for it).
+    fn between_requests(&mut self, cx: &mut Context<'_>) -> Option<Step> {
+        if self.pending.is_empty() {
+            self.set_clock(Clock::Idle);
+        } else {
+            self.set_clock(Clock::Request);
+            match check_head(&self.pending, self.max_header_bytes, self.max_headers) {
+                Head::Complete { len, body } => {
+                    self.hand_over(len, body);
+                    return Some(Step::Again);
+                }
+                Head::Refuse(status) => {
+                    self.refuse(status);
+                    return Some(Step::Again);
+                }
+                Head::Partial => {}
+            }
+        }
+        if self.closing.as_mut().poll(cx).is_ready() || self.clock_expired(cx) {
+            self.phase = Phase::Closed;
+            self.pending = Vec::new();
+            return Some(Step::Return(Poll::Ready(Ok(()))));
+        }
+        None
+    }
+
+    /// Reads more of a head from the socket into `pending`.
+    fn read_head_bytes(&mut self, cx: &mut Context<'_>, open: bool) -> Step {
+        let mut chunk = [0u8; HEAD_READ_CHUNK];
+        let mut into = ReadBuf::new(&mut chunk);
+        match Pin::new(&mut self.io).poll_read(cx, &mut into) {
+            Poll::Ready(Ok(())) if into.filled().is_empty() => {
+                self.phase = Phase::Closed;
+                Step::Return(Poll::Ready(Ok(())))
+            }
+            Poll::Ready(Ok(())) => {
+                self.pending.extend_from_slice(into.filled());
+                if open && self.state.park(cx.waker()) {
+                    Step::Return(Poll::Pending)
+                } else {
+                    Step::Again
+                }
+            }
+            Poll::Ready(Err(e)) => Step::Return(Poll::Ready(Err(e))),
+            Poll::Pending => Step::Return(Poll::Pending),
+        }
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -321,114 +456,19 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            if let Some(bytes) = this.ready.get(this.ready_pos..).filter(|b| !b.is_empty()) {
-                let n = bytes.len().min(dst.remaining());
-                dst.put_slice(bytes.get(..n).unwrap_or_default());
-                this.ready_pos += n;
-                if this.ready_pos >= this.ready.len() {
-                    this.ready = Vec::new();
-                    this.ready_pos = 0;
-                }
+            if this.copy_ready(dst) {
                 return Poll::Ready(Ok(()));
             }
-            match this.phase {
+            let step = match this.phase {
                 // hyper answers the stand-in (Connection: close) and closes; it never needs
                 // another byte, and is woken by its own progress.
                 Phase::Refused => return Poll::Pending,
                 Phase::Closed => return Poll::Ready(Ok(())),
-                Phase::Body => {
-                    if this.body_left == 0 {
-                        this.phase = Phase::Head;
-                        continue;
-                    }
-                    if !this.pending.is_empty() {
-                        let n = this
-                            .pending
-                            .len()
-                            .min(usize::try_from(this.body_left).unwrap_or(usize::MAX));
-                        let rest = this.pending.split_off(n);
-                        this.ready = std::mem::replace(&mut this.pending, rest);
-                        this.ready_pos = 0;
-                        this.body_left -= n as u64;
-                        continue;
-                    }
-                    if this.clock_expired(cx) {
-                        // The body did not arrive in time: hyper sees the body end early.
-                        this.phase = Phase::Closed;
-                        return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
-                    }
-                    let limit = usize::try_from(this.body_left).unwrap_or(usize::MAX);
-                    match read_some(&mut this.io, cx, dst, limit) {
-                        Poll::Ready(Ok(0)) => {
-                            this.phase = Phase::Closed;
-                            return Poll::Ready(Ok(()));
-                        }
-                        Poll::Ready(Ok(n)) => {
-                            this.body_left -= n as u64;
-                            if this.body_left == 0 {
-                                this.set_clock(Clock::Off);
-                            }
-                            return Poll::Ready(Ok(()));
-                        }
-                        other => return other.map(|r| r.map(|_| ())),
-                    }
-                }
-                Phase::Head => {
-                    let open = this.state.request_open.load(Ordering::Acquire);
-                    if open {
-                        // An answer is still being built: hold any next (pipelined) head
-                        // unread and unchecked until it is; hyper polls again when idle.
-                        this.set_clock(Clock::Off);
-                        if !this.pending.is_empty() {
-                            if this.state.park(cx.waker()) {
-                                return Poll::Pending;
-                            }
-                            continue;
-                        }
-                    } else {
-                        if this.pending.is_empty() {
-                            this.set_clock(Clock::Idle);
-                        } else {
-                            this.set_clock(Clock::Request);
-                            match check_head(&this.pending, this.max_header_bytes, this.max_headers)
-                            {
-                                Head::Complete { len, body } => {
-                                    this.hand_over(len, body);
-                                    continue;
-                                }
-                                Head::Refuse(status) => {
-                                    this.refuse(status);
-                                    continue;
-                                }
-                                Head::Partial => {}
-                            }
-                        }
-                        // Between requests: close on shutdown, at the end of the connection's
-                        // lifetime, or when its clock runs out (a half-sent head is dropped,
-                        // answered nothing: no attempt exists for it).
-                        if this.closing.as_mut().poll(cx).is_ready() || this.clock_expired(cx) {
-                            this.phase = Phase::Closed;
-                            this.pending = Vec::new();
-                            return Poll::Ready(Ok(()));
-                        }
-                    }
-                    let mut chunk = [0u8; 4096];
-                    let mut into = ReadBuf::new(&mut chunk);
-                    match Pin::new(&mut this.io).poll_read(cx, &mut into) {
-                        Poll::Ready(Ok(())) if into.filled().is_empty() => {
-                            this.phase = Phase::Closed;
-                            return Poll::Ready(Ok(()));
-                        }
-                        Poll::Ready(Ok(())) => {
-                            this.pending.extend_from_slice(into.filled());
-                            if open && this.state.park(cx.waker()) {
-                                return Poll::Pending;
-                            }
-                        }
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
+                Phase::Body => this.step_body(cx, dst),
+                Phase::Head => this.step_head(cx),
+            };
+            if let Step::Return(poll) = step {
+                return poll;
             }
         }
     }
@@ -464,50 +504,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     }
 }
 
-/// Open connections per peer IP address.
-#[derive(Debug, Default)]
-pub(crate) struct PeerSlots {
-    open: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One peer's connection slot, given back on drop.
-pub(crate) struct PeerSlot {
-    slots: Arc<PeerSlots>,
-    ip: IpAddr,
-}
-
-impl PeerSlots {
-    /// A slot for `ip`, unless it already has `max` connections open.
-    pub(crate) fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PeerSlot> {
-        let mut open = self.open.lock().ok()?;
-        let n = open.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(PeerSlot {
-            slots: Arc::clone(self),
-            ip,
-        })
-    }
-}
-
-impl Drop for PeerSlot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.slots.open.lock()
-            && let Some(n) = open.get_mut(&self.ip)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.remove(&self.ip);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn check(head: &[u8]) -> Head {

@@ -1,12 +1,5 @@
 //! The CLI contract, run against the real `mig06` binary: init, attempt exit statuses and codes,
 //! audit verification against tampering, evidence, explain, policy check.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -231,7 +224,7 @@ fn inv_audit_tamper_evident_verify_names_the_first_bad_record() {
     assert_eq!(code, 1);
     assert!(v["error"].as_str().unwrap().contains("removed"), "{v}");
     // Truncate in the middle of the last record.
-    std::fs::write(env.log(), &original[..original.len() - 20]).unwrap();
+    std::fs::write(env.log(), original.get(..original.len() - 20).unwrap()).unwrap();
     let (code, v) = env.verify();
     assert_eq!((code, v["first_bad_record"].as_u64()), (1, Some(3)), "{v}");
 }
@@ -538,4 +531,52 @@ fn inv_audit_readonly_auditor_commands_need_no_key_take_no_lock_and_change_nothi
     }
     assert_eq!(snapshot(env.dir.path()), before, "an auditor command wrote");
     drop(lock);
+}
+
+#[test]
+fn a_missing_configuration_file_prints_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.toml");
+    let missing = missing.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &[
+            "attempt",
+            "--config",
+            missing,
+            "--caller",
+            "operator-1",
+            "--request",
+            "-",
+        ],
+        &["audit", "verify", "--config", missing],
+        &["audit", "show", "--config", missing],
+        &["policy", "check", "--config", missing],
+        &["serve", "--config", missing, "--listen", "127.0.0.1:0"],
+        &[
+            "caller",
+            "add",
+            "x",
+            "--kind",
+            "service",
+            "--trigger",
+            "service_explicit",
+            "--config",
+            missing,
+        ],
+    ];
+    for args in commands {
+        let out = mig06().args(args).write_stdin(Vec::new()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.matches("No such file or directory").count(),
+            1,
+            "{args:?}: the OS cause must be printed exactly once: {stderr}"
+        );
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{args:?}: one error line: {stderr}"
+        );
+    }
 }

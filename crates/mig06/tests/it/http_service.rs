@@ -1,15 +1,6 @@
 //! `mig06 serve` end to end: the real binary on an ephemeral loopback port.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod http_common;
-
-use http_common::{Setup, call, valid_request};
+use crate::common::{Setup, call, valid_request};
 
 #[test]
 fn unauthenticated_requests_get_401_and_no_attempt_exists() {
@@ -239,9 +230,9 @@ fn inv_no_runtime_authoring_no_route_changes_policy_callers_or_configuration() {
 
 #[test]
 fn inv_sync_proxy_sigterm_lets_the_in_flight_attempt_finish_then_exits_0() {
-    http_common::sigterm_lets_the_in_flight_attempt_finish(Setup::serve, |url, credential| {
-        http_common::call_via(
-            &http_common::agent(),
+    crate::common::sigterm_lets_the_in_flight_attempt_finish(Setup::serve, |url, credential| {
+        crate::common::call_via(
+            &crate::common::agent(),
             "POST",
             url,
             Some(credential),

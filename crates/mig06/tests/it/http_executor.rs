@@ -1,17 +1,8 @@
 //! The HTTP executor against the example downstream drafting service, through `mig06 serve`:
 //! every bad behaviour fails closed with its terminal code after exactly ONE downstream call.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod http_common;
-
-use http_common::draft_service::{self, DraftService};
-use http_common::{Setup, call, valid_request};
+use crate::common::draft_service::{self, DraftService};
+use crate::common::{Setup, call, valid_request};
 
 /// Runs one attempt through `mig06 serve` whose executor posts to `path` on the example service;
 /// returns (HTTP status, terminal code, downstream calls to `path`, audit records).
@@ -140,7 +131,7 @@ fn inv_executor_only_configured_url_proxy_environment_is_ignored() {
         "all_proxy",
     ];
     let env: Vec<(&str, &str)> = vars.iter().map(|v| (*v, proxy_url.as_str())).collect();
-    let server = http_common::Server::start_with_env(&s.config, &[], &env);
+    let server = crate::common::Server::start_with_env(&s.config, &[], &env);
     let a = call(
         "POST",
         &server.url("/v1/attempts"),

@@ -3,22 +3,13 @@
 //! A real server process, a real TLS client (ureq with rustls) and the test-only certificates in
 //! `tests/fixtures/tls` (see its README).
 
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
-
-mod http_common;
-
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_common::{MIG06, Server, Setup, agent_with, call_via, valid_request};
+use crate::common::{MIG06, Server, Setup, agent_with, call_via, valid_request};
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
 fn fixture(name: &str) -> PathBuf {
@@ -76,7 +67,7 @@ fn add_pinned_caller(s: &Setup) -> String {
     stdout.lines().last().unwrap().trim().to_owned()
 }
 
-fn attempt(agent: &ureq::Agent, server: &Server, credential: &str) -> http_common::Answer {
+fn attempt(agent: &ureq::Agent, server: &Server, credential: &str) -> crate::common::Answer {
     call_via(
         agent,
         "POST",
@@ -175,7 +166,7 @@ fn tls_serve_refuses_to_start_without_tls_when_a_caller_is_pinned() {
 
 #[test]
 fn tls_sigterm_lets_the_in_flight_attempt_finish_then_exits_0() {
-    http_common::sigterm_lets_the_in_flight_attempt_finish(serve_tls, |url, credential| {
+    crate::common::sigterm_lets_the_in_flight_attempt_finish(serve_tls, |url, credential| {
         call_via(
             &tls_agent(None),
             "POST",

@@ -1,17 +1,8 @@
 //! `mig06 caller add`: credential generation, digest-only storage, refusals.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod http_common;
-
 use std::process::Command;
 
-use http_common::{MIG06, Setup, call, valid_request};
+use crate::common::{MIG06, Setup, call, valid_request};
 
 fn add(config: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(MIG06)

@@ -1,32 +1,24 @@
 //! Shared helpers for the `http_*` integration tests: a fresh `mig06 init` set-up per test, a
 //! real `mig06 serve` child process on an ephemeral port, and a plain HTTP client.
 
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub const MIG06: &str = env!("CARGO_BIN_EXE_mig06");
+pub(crate) const MIG06: &str = env!("CARGO_BIN_EXE_mig06");
 
 /// A fresh set-up with an operator caller that has a bearer credential.
-pub struct Setup {
-    pub dir: tempfile::TempDir,
-    pub config: PathBuf,
-    pub credential: String,
+pub(crate) struct Setup {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) config: PathBuf,
+    pub(crate) credential: String,
 }
 
 impl Setup {
     /// `mig06 init`, optionally switch to the HTTP executor and a shorter deadline, then
     /// `mig06 caller add op-http`.
-    pub fn new(executor_url: Option<&str>, timeout_ms: Option<u64>) -> Self {
+    pub(crate) fn new(executor_url: Option<&str>, timeout_ms: Option<u64>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(MIG06)
             .arg("init")
@@ -66,38 +58,42 @@ impl Setup {
     }
 
     /// The number of records in the audit log.
-    pub fn records(&self) -> usize {
+    pub(crate) fn records(&self) -> usize {
         let log = self.dir.path().join("data/audit/log.jsonl");
         std::fs::read_to_string(log)
             .map(|t| t.lines().count())
             .unwrap_or(0)
     }
 
-    pub fn serve(&self) -> Server {
+    pub(crate) fn serve(&self) -> Server {
         Server::start(&self.config, &[])
     }
 
     /// `mig06 serve` with extra arguments, e.g. `["--max-in-flight", "2"]`.
-    pub fn serve_with(&self, extra: &[&str]) -> Server {
+    pub(crate) fn serve_with(&self, extra: &[&str]) -> Server {
         let args: Vec<&std::ffi::OsStr> = extra.iter().map(std::ffi::OsStr::new).collect();
         Server::start(&self.config, &args)
     }
 }
 
 /// A running `mig06 serve`; killed on drop unless it already exited.
-pub struct Server {
-    pub child: Child,
-    pub base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
     /// `mig06 serve --listen 127.0.0.1:0 --config CONFIG EXTRA...`; waits for its first line.
-    pub fn start(config: &Path, extra: &[&std::ffi::OsStr]) -> Self {
+    pub(crate) fn start(config: &Path, extra: &[&std::ffi::OsStr]) -> Self {
         Self::start_with_env(config, extra, &[])
     }
 
     /// As [`Server::start`], with extra environment variables for the server process.
-    pub fn start_with_env(config: &Path, extra: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start_with_env(
+        config: &Path,
+        extra: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(MIG06)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
@@ -124,12 +120,12 @@ impl Server {
         Self { child, base }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Sends SIGTERM.
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -139,7 +135,7 @@ impl Server {
     }
 
     /// Waits for exit (bounded) and returns the exit code.
-    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+    pub(crate) fn wait(&mut self, limit: Duration) -> Option<i32> {
         let start = std::time::Instant::now();
         while start.elapsed() < limit {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -151,7 +147,7 @@ impl Server {
     }
 
     /// Everything the server wrote to stderr (after it exited or was killed).
-    pub fn stderr(&mut self) -> String {
+    pub(crate) fn stderr(&mut self) -> String {
         use std::io::Read;
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -172,23 +168,23 @@ impl Drop for Server {
 
 /// One HTTP answer.
 #[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub cache_control: Option<String>,
-    pub body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap()
     }
-    pub fn code(&self) -> String {
+    pub(crate) fn code(&self) -> String {
         self.json()["code"].as_str().unwrap_or_default().to_owned()
     }
 }
 
 /// A client that returns every status as an answer, follows no redirect, with `tls`.
-pub fn agent_with(tls: ureq::tls::TlsConfig) -> ureq::Agent {
+pub(crate) fn agent_with(tls: ureq::tls::TlsConfig) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -200,17 +196,17 @@ pub fn agent_with(tls: ureq::tls::TlsConfig) -> ureq::Agent {
 }
 
 /// The plain-HTTP client [`call`] uses.
-pub fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     agent_with(ureq::tls::TlsConfig::default())
 }
 
 /// Sends `method url` with an optional bearer credential and body.
-pub fn call(method: &str, url: &str, bearer: Option<&str>, body: Option<&[u8]>) -> Answer {
+pub(crate) fn call(method: &str, url: &str, bearer: Option<&str>, body: Option<&[u8]>) -> Answer {
     call_via(&agent(), method, url, bearer, body).unwrap()
 }
 
 /// As [`call`], through `agent`; a transport or TLS failure is an error.
-pub fn call_via(
+pub(crate) fn call_via(
     agent: &ureq::Agent,
     method: &str,
     url: &str,
@@ -244,7 +240,7 @@ pub fn call_via(
 /// attempt with `post(url, credential)` and sends SIGTERM while the downstream holds the call.
 /// The attempt must still complete and be recorded, the server exit 0, and a new attempt after
 /// that find the port closed, with exactly one downstream call in all.
-pub fn sigterm_lets_the_in_flight_attempt_finish(
+pub(crate) fn sigterm_lets_the_in_flight_attempt_finish(
     serve: impl FnOnce(&Setup) -> Server,
     post: fn(&str, &str) -> Result<Answer, ureq::Error>,
 ) {
@@ -274,7 +270,7 @@ pub fn sigterm_lets_the_in_flight_attempt_finish(
 }
 
 /// A valid one-step request (a new request id each time).
-pub fn valid_request() -> Vec<u8> {
+pub(crate) fn valid_request() -> Vec<u8> {
     let id = ulid_like();
     serde_json::json!({
         "request_id": id,
@@ -303,5 +299,9 @@ fn ulid_like() -> String {
 }
 
 /// The example downstream drafting service (crates/mig06/examples/draft_service.rs).
-#[path = "../../examples/draft_service.rs"]
-pub mod draft_service;
+#[path = "../../../examples/draft_service.rs"]
+#[allow(
+    unreachable_pub,
+    reason = "the example's items are `pub` for its own binary"
+)]
+pub(crate) mod draft_service;

@@ -1,0 +1,243 @@
+//! `mig06 audit ...`: read-only commands for auditors.
+//!
+//! The decision that matters: every command here reads the log through one checked,
+//! read-only view ([`log`]): no lock, no repair, no signature, no private key, so an auditor
+//! runs them with the log's public key beside a live rail without disturbing it. Each subcommand
+//! is one function; this file only names the commands and dispatches them.
+
+mod export;
+mod log;
+mod proofs;
+mod provenance;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Subcommand, ValueEnum};
+use mig06_rail::config::{AuditBackend, Config};
+
+pub(crate) use log::{hex_string, read_vkey};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check every record, link, the tree, and every stored checkpoint's signature and consistency.
+    Verify {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Verify with this verifier key file instead of the configuration's key.
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        /// A signed checkpoint kept from earlier (an evidence token's, an earlier run's, another
+        /// auditor's): the log must be consistent with it, so a rollback is caught.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
+    },
+    /// Print records (all, or one attempt's) as JSON lines.
+    Show {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        /// Only this attempt's records.
+        attempt_id: Option<String>,
+    },
+    /// Print the latest signed checkpoint.
+    Checkpoint {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+    },
+    /// Print the log's verifier (public) key.
+    Pubkey {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+    },
+    /// Create or upgrade the PostgreSQL audit schema (`[audit] backend = "postgres"`), as the
+    /// schema's owner; optionally grant the rail's writer role and an auditors' reader role.
+    Migrate {
+        /// The configuration file (its `[audit]` URL, here an owner's).
+        #[arg(long)]
+        config: PathBuf,
+        /// The role the rail connects as: SELECT and INSERT, UPDATE on the head row only.
+        #[arg(long)]
+        grant_writer: Option<String>,
+        /// An auditors' role: SELECT only.
+        #[arg(long)]
+        grant_reader: Option<String>,
+    },
+    /// Print an attempt's evidence token against the current tree.
+    Prove {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        /// The attempt.
+        attempt_id: String,
+    },
+    /// Print a consistency proof from OLD_SIZE to the current tree, with both checkpoints.
+    Consistency {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        /// The older tree size.
+        old_size: u64,
+    },
+    /// Export the log for a hospital audit repository (FHIR R4 AuditEvent + Provenance, NDJSON).
+    Export {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        /// Export format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Fhir)]
+        format: ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print an attempt's continuation chain from root to tip.
+    Provenance {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        /// Any attempt of the chain.
+        attempt_id: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ProvenanceFormat::Text)]
+        format: ProvenanceFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ProvenanceFormat {
+    /// One line per attempt.
+    Text,
+    /// JSON lines.
+    Json,
+    /// A Graphviz graph.
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// FHIR R4 AuditEvent (one per attempt) and Provenance (one per continuation link), NDJSON.
+    Fhir,
+}
+
+/// Runs an auditor command.
+///
+/// # Errors
+/// The configuration, key or log could not be read, or the log does not verify (except for
+/// `verify`, which reports that as its answer, exit status 1).
+pub(crate) fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
+    match cmd {
+        AuditCommand::Verify {
+            config,
+            pubkey,
+            trusted_checkpoint,
+        } => verify::run(&config, pubkey.as_deref(), trusted_checkpoint),
+        AuditCommand::Show {
+            config,
+            pubkey,
+            attempt_id,
+        } => show(&config, pubkey.as_deref(), attempt_id.as_deref()),
+        AuditCommand::Checkpoint { config, pubkey } => {
+            proofs::checkpoint(&config, pubkey.as_deref())
+        }
+        AuditCommand::Migrate {
+            config,
+            grant_writer,
+            grant_reader,
+        } => migrate(&config, grant_writer, grant_reader),
+        AuditCommand::Pubkey { config, pubkey } => {
+            let cfg = Config::load(&config)?;
+            println!("{}", log::verifier_for(&cfg, pubkey.as_deref())?.vkey());
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Prove {
+            config,
+            pubkey,
+            attempt_id,
+        } => proofs::prove(&config, pubkey.as_deref(), &attempt_id),
+        AuditCommand::Consistency {
+            config,
+            pubkey,
+            old_size,
+        } => proofs::consistency(&config, pubkey.as_deref(), old_size),
+        AuditCommand::Export {
+            config,
+            pubkey,
+            format: ExportFormat::Fhir,
+            output,
+        } => export::fhir(&config, pubkey.as_deref(), output),
+        AuditCommand::Provenance {
+            config,
+            pubkey,
+            attempt_id,
+            format,
+        } => provenance::run(&config, pubkey.as_deref(), &attempt_id, format),
+    }
+}
+
+/// `mig06 audit show`: the records (all, or one attempt's) as the exact lines of the log.
+fn show(config: &Path, pubkey: Option<&Path>, attempt_id: Option<&str>) -> Result<ExitCode> {
+    let (_, records) = log::checked_log(config, pubkey)?;
+    let mut found = false;
+    for (line, rec) in &records {
+        if attempt_id.is_none_or(|id| rec.attempt_id.as_str() == id) {
+            println!("{line}");
+            found = true;
+        }
+    }
+    if !found && attempt_id.is_some() {
+        bail!("no records for that attempt id");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mig06 audit migrate`: the PostgreSQL schema, as its owner, with optional grants.
+fn migrate(
+    config: &Path,
+    grant_writer: Option<String>,
+    grant_reader: Option<String>,
+) -> Result<ExitCode> {
+    let cfg = Config::load(config)?;
+    let AuditBackend::Postgres(pg) = &cfg.audit else {
+        bail!(
+            "{}: [audit] backend is \"file\"; migrate applies to backend = \"postgres\"",
+            config.display()
+        );
+    };
+    let grants = mig06_audit_pg::Grants {
+        writer: grant_writer,
+        reader: grant_reader,
+    };
+    let report = mig06_audit_pg::migrate(pg, &grants)?;
+    println!(
+        "{}",
+        serde_json::json!({"ok": true, "from_version": report.from, "schema_version": report.to})
+    );
+    Ok(ExitCode::SUCCESS)
+}

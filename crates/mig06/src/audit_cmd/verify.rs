@@ -1,0 +1,117 @@
+//! `mig06 audit verify`: every record, link, the tree, and every stored checkpoint.
+//!
+//! The decision that matters: a log that does not verify is this command's answer, not its
+//! error: it prints `{"ok": false, …}` naming the first bad record and exits 1, so an auditor's
+//! script can tell "the log is bad" from "the log could not be read" only by the JSON, and both
+//! fail the run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use mig06_rail::audit::ledger::LogFault;
+use mig06_rail::audit::verify::{self, VerifyReport};
+use mig06_rail::config::Config;
+
+use super::log::{hex_string, open_view, verifier_for};
+
+/// Verifies the configured log, against `trusted_checkpoint` too when one is given.
+///
+/// # Errors
+/// The configuration, key or kept checkpoint could not be read, or the log could not be read at
+/// all; a log that reads and does not verify is reported, exit status 1.
+pub(super) fn run(
+    config: &Path,
+    pubkey: Option<&Path>,
+    trusted_checkpoint: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let cfg = Config::load(config)?;
+    let verifier = verifier_for(&cfg, pubkey)?;
+    let trusted = trusted_checkpoint
+        .map(|p| {
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
+        })
+        .transpose()?;
+    let bar = progress_bar();
+    let trusted = trusted
+        .as_deref()
+        .map(|note| verify::trusted_checkpoint(note, &verifier))
+        .transpose();
+    let result = match trusted {
+        Ok(trusted) => open_view(&cfg, &verifier, &mut |_, _, _| {}, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })?
+        .and_then(|view| verify::verify_view(&view, trusted.as_ref())),
+        Err(f) => Err(f),
+    };
+    bar.finish_and_clear();
+    match result {
+        Ok(r) => {
+            print_report(&r);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(f) => {
+            print_fault(&f);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// A byte-count progress bar on a terminal, nothing otherwise.
+fn progress_bar() -> ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(0);
+    b.set_style(
+        ProgressStyle::with_template("verifying {bar:40} {bytes}/{total_bytes} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b
+}
+
+/// The report of a log that verifies, and notes on what it does not yet cover.
+fn print_report(r: &VerifyReport) {
+    println!(
+        "{}",
+        serde_json::json!({
+            "ok": true,
+            "records": r.records,
+            "checkpoints_verified": r.checkpoints,
+            "root": hex_string(&r.root),
+            "latest_checkpoint_size": r.latest_size,
+            "uncovered": {
+                "records": r.uncovered.count(),
+                "open": r.uncovered.open,
+                "terminal": r.uncovered.terminal,
+            },
+            "torn_tail_bytes": r.torn_tail,
+            "overdue_open_records": r.overdue_open,
+        })
+    );
+    if r.overdue_open > 0 {
+        eprintln!(
+            "mig06: {} open records are past their deadline with no terminal record (their process stopped); the rail ends them ABORTED_INTERRUPTED when it next writes",
+            r.overdue_open
+        );
+    }
+    if r.uncovered.count() > 0 {
+        eprintln!(
+            "mig06: {} records ({} open, {} terminal) are past the latest signed checkpoint; each carries a valid signature of its own, and the rail covers them when it next opens the log",
+            r.uncovered.count(),
+            r.uncovered.open,
+            r.uncovered.terminal
+        );
+    }
+}
+
+/// The report of a log that does not verify.
+fn print_fault(f: &LogFault) {
+    println!(
+        "{}",
+        serde_json::json!({"ok": false, "first_bad_record": f.first_bad_record, "error": f.message})
+    );
+    eprintln!("mig06: audit verify FAILED: {}", f.message);
+}

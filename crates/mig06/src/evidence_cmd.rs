@@ -1,0 +1,71 @@
+//! `mig06 evidence ...`: checking an attempt's evidence token offline.
+//!
+//! The decision that matters: verification needs only the log's public key and the token; it
+//! never reads the log or the configuration, so a receiver of a draft can check its evidence
+//! anywhere. A token that does not verify is the command's answer (`{"valid": false}`, exit
+//! status 1), not an error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::audit_cmd::{hex_string, read_vkey};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvidenceCommand {
+    /// Verify an evidence token offline with the log's verifier key.
+    Verify {
+        /// The log's verifier key file (`mig06 audit pubkey`).
+        #[arg(long)]
+        pubkey: PathBuf,
+        /// The token (or - to read it from stdin).
+        token: String,
+    },
+}
+
+/// Runs an evidence command.
+///
+/// # Errors
+/// The key or the token could not be read.
+pub(crate) fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
+    match cmd {
+        EvidenceCommand::Verify { pubkey, token } => {
+            let verifier = read_vkey(&pubkey)?;
+            let token = if token == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                token
+            };
+            match mig06_rail::evidence::verify(token.trim(), &verifier) {
+                Ok(v) => {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "valid": true,
+                            "attempt_id": v.attempt_id(),
+                            "code": v.code,
+                            "request_fingerprint": v.fingerprint(),
+                            "leaf_index": v.index,
+                            "leaf_hash": hex_string(&v.leaf_hash),
+                            "tree_size": v.tree_size,
+                            "root": hex_string(&v.root),
+                        })
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!(
+                        "{}",
+                        serde_json::json!({"valid": false, "error": e.to_string()})
+                    );
+                    eprintln!("mig06: evidence verify FAILED: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The routes' handlers and the middleware every answer passes through.
+//!
+//! The decision that matters: authentication is middleware on the POST route only, so it runs
+//! before the body is read; no credential, no attempt, and the body is never looked at. Every
+//! error that is not an attempt outcome is one of a fixed set of `error` codes with a fixed
+//! message: nothing a client sent (body, header value) is ever echoed or logged, since it may be
+//! PHI.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mig06_rail::executor::Deadline;
+use mig06_rail::outcome::{CodeClass, TerminalCode};
+use mig06_rail::rail::AuthenticatedCaller;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::AppState;
+use super::conn::ConnState;
+use super::metrics::bump;
+use super::schema::{AttemptRequestSchema, ErrorBody, HealthBody, OutcomeSchema};
+use crate::tls::PeerCertificate;
+
+/// When a request arrived (before its body was read): its attempt's deadline runs from here.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Arrived(Instant);
+
+/// The HTTP status for a terminal code's class.
+#[must_use]
+pub(super) fn status_for(code: TerminalCode) -> StatusCode {
+    match code.class() {
+        CodeClass::Completed => StatusCode::OK,
+        CodeClass::Denied => StatusCode::FORBIDDEN,
+        CodeClass::Aborted => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// The router: four read-only routes plus the attempt route. Nothing here writes configuration.
+pub(super) fn router(state: Arc<AppState>, doc: Arc<String>) -> Router {
+    let max = state.rail.config().max_request_bytes;
+    // Authentication wraps the POST handler only, so it runs before the body is read, and
+    // other methods on this path still get 405.
+    let auth = middleware::from_fn_with_state(Arc::clone(&state), authenticate);
+    let attempts = Router::new()
+        .route(
+            "/v1/attempts",
+            post(post_attempt.layer(auth)).fallback(|| async { not_allowed("POST") }),
+        )
+        .layer(DefaultBodyLimit::max(max))
+        .with_state(Arc::clone(&state));
+    let service = Router::new()
+        .route(
+            "/v1/health",
+            get(get_health).fallback(|| async { not_allowed("GET, HEAD") }),
+        )
+        .route(
+            "/metrics",
+            get(get_metrics).fallback(|| async { not_allowed("GET, HEAD") }),
+        )
+        .with_state(state);
+    let openapi = Router::new()
+        .route(
+            "/v1/openapi.json",
+            get(get_openapi).fallback(|| async { not_allowed("GET, HEAD") }),
+        )
+        .with_state(doc);
+    attempts
+        .merge(service)
+        .merge(openapi)
+        .fallback(not_found)
+        .layer(middleware::from_fn(connection_rules))
+        .layer(middleware::map_response(no_store))
+}
+
+fn error(status: StatusCode, error: &'static str, message: &'static str) -> Response {
+    (status, axum::Json(ErrorBody { error, message })).into_response()
+}
+
+fn unauthenticated() -> Response {
+    let mut r = error(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "a valid bearer credential for an approved caller is required; no attempt was started",
+    );
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+/// Extracts the bearer credential bytes. The value is never logged or echoed.
+fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let bytes = value.as_bytes();
+    let scheme = bytes.get(..7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let cred = bytes.get(7..)?.trim_ascii();
+    (!cred.is_empty()).then_some(cred)
+}
+
+/// Authentication runs before the body is read: no or bad credential, no attempt.
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    // The attempt's deadline runs from here: the request's arrival, before its body is read.
+    let arrived = Instant::now();
+    let peer = req.extensions().get::<PeerCertificate>().and_then(|p| p.0);
+    let caller =
+        bearer(req.headers()).and_then(|c| state.rail.bearer_caller(c, peer.as_ref()).ok());
+    match caller {
+        Some(caller) => {
+            req.extensions_mut().insert(caller);
+            req.extensions_mut().insert(Arrived(arrived));
+            next.run(req).await
+        }
+        None => {
+            bump(&state.metrics.unauthenticated);
+            unauthenticated()
+        }
+    }
+}
+
+/// Run one attempt; the terminal outcome is the response.
+#[utoipa::path(
+    post,
+    path = "/v1/attempts",
+    tag = "attempts",
+    request_body(
+        content = AttemptRequestSchema,
+        content_type = "application/json",
+        description = "The attempt request (the same JSON as `mig06 attempt --request`). Malformed JSON or unknown fields from an authenticated caller end the attempt DENIED_REQUEST_INVALID."
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "COMPLETED_* : the terminal outcome, with the draft reference and evidence.", body = OutcomeSchema),
+        (status = 403, description = "DENIED_* : the terminal outcome of a denied attempt (recorded once).", body = OutcomeSchema),
+        (status = 422, description = "ABORTED_* : the terminal outcome of an aborted attempt (failed closed; nothing continues in the background).", body = OutcomeSchema),
+        (status = 400, description = "The body could not be read; no attempt was started.", body = ErrorBody),
+        (status = 401, description = "No or bad bearer credential; no attempt was started, nothing recorded.", body = ErrorBody),
+        (status = 405, description = "Method not allowed.", body = ErrorBody),
+        (status = 413, description = "Body larger than max_request_bytes; no attempt was started.", body = ErrorBody),
+        (status = 503, description = "As many attempts as the server admits are already in flight; no attempt was started, nothing recorded. Not an outcome: the caller decides whether to send a new request.", body = ErrorBody),
+    )
+)]
+pub(super) async fn post_attempt(
+    State(state): State<Arc<AppState>>,
+    caller: Option<axum::Extension<AuthenticatedCaller>>,
+    arrived: Option<axum::Extension<Arrived>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (Some(axum::Extension(caller)), Some(axum::Extension(Arrived(arrived)))) =
+        (caller, arrived)
+    else {
+        return unauthenticated();
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return unread_body(&state, &rejection),
+    };
+    // No hidden queue: an attempt starts now, on a thread of its own, or not at all.
+    let Ok(permit) = Arc::clone(&state.admission).try_acquire_owned() else {
+        bump(&state.metrics.overloaded);
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is running as many attempts as it admits; no attempt was started",
+        );
+    };
+    run_attempt(&state, caller, body, arrived, permit).await
+}
+
+/// The answer to a body that could not be read (no attempt is started for it).
+fn unread_body(state: &AppState, rejection: &BytesRejection) -> Response {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        bump(&state.metrics.too_large);
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body exceeds max_request_bytes; no attempt was started",
+        );
+    }
+    error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "the request body could not be read; no attempt was started",
+    )
+}
+
+/// Runs an admitted attempt to its terminal outcome and answers with it.
+async fn run_attempt(
+    state: &AppState,
+    caller: AuthenticatedCaller,
+    body: Bytes,
+    arrived: Instant,
+    permit: OwnedSemaphorePermit,
+) -> Response {
+    let started = Instant::now();
+    let rail = Arc::clone(&state.rail);
+    let deadline = Deadline::after(
+        rail.config()
+            .attempt_timeout
+            .saturating_sub(arrived.elapsed()),
+    );
+    // The attempt runs to its terminal outcome on a blocking thread even if the client goes
+    // away: it is never cancelled half-way and never re-run. Its permit is given back when it
+    // has its outcome.
+    let joined = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let outcome = rail.attempt_by(&caller, &body, deadline);
+        let json = serde_json::to_vec(&outcome);
+        (outcome.code, json)
+    })
+    .await;
+    match joined {
+        Ok((code, Ok(json))) => {
+            state.metrics.record(code, started);
+            (
+                status_for(code),
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                json,
+            )
+                .into_response()
+        }
+        Ok((code, Err(_))) => {
+            state.metrics.record(code, started);
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the outcome could not be encoded; see the audit log for the attempt",
+            )
+        }
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the attempt's thread failed; see the audit log",
+        ),
+    }
+}
+
+/// Service health and the policy bundle digest in force.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    tag = "service",
+    responses(
+        (status = 200, description = "The service is up.", body = HealthBody),
+        (status = 405, description = "Method not allowed.", body = ErrorBody),
+    )
+)]
+pub(super) async fn get_health(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(HealthBody {
+        status: "ok",
+        policy_digest: state.policy_digest.clone(),
+        log_size: state.rail.log_size(),
+        version: env!("CARGO_PKG_VERSION"),
+    })
+    .into_response()
+}
+
+/// Prometheus text: attempts per terminal code, pre-attempt rejections, latency histogram.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4.", body = String, content_type = "text/plain"),
+        (status = 405, description = "Method not allowed.", body = ErrorBody),
+    )
+)]
+pub(super) async fn get_metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// This OpenAPI document.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "service",
+    responses(
+        (status = 200, description = "The OpenAPI document.", body = Object, content_type = "application/json"),
+        (status = 405, description = "Method not allowed.", body = ErrorBody),
+    )
+)]
+pub(super) async fn get_openapi(State(doc): State<Arc<String>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        doc.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+fn not_allowed(allow: &'static str) -> Response {
+    let mut r = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method; no route changes configuration",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Clears the connection's "request in progress" mark when the answer is built, or when the
+/// request is dropped (the client went away).
+struct RequestDone(Arc<ConnState>);
+
+impl Drop for RequestDone {
+    fn drop(&mut self) {
+        self.0.request_done();
+    }
+}
+
+/// The connection guard's part of each answer: the status of a head the guard refused (in place
+/// of the stand-in request it handed hyper), and `Connection: close` on a connection's last
+/// answer.
+async fn connection_rules(req: Request, next: Next) -> Response {
+    let Some(conn) = req.extensions().get::<Arc<ConnState>>().cloned() else {
+        return next.run(req).await;
+    };
+    let _done = RequestDone(Arc::clone(&conn));
+    let mut response = match conn.refused() {
+        Some(status) => refused_head(status),
+        None => next.run(req).await,
+    };
+    if conn.is_last() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// The answer to a request head the connection guard refused with `status`.
+fn refused_head(status: StatusCode) -> Response {
+    match status {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "the request head exceeds max_header_bytes or max_headers; no attempt was started",
+        ),
+        StatusCode::LENGTH_REQUIRED => error(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "a request body needs Content-Length (Transfer-Encoding is not accepted); no attempt was started",
+        ),
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request head is not valid HTTP/1.1; no attempt was started",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mig06_rail::outcome::ALL_CODES;
+
+    use super::*;
+
+    #[test]
+    fn status_mapping_never_uses_5xx_for_an_outcome() {
+        for c in ALL_CODES {
+            assert!(!status_for(c).is_server_error(), "{c}");
+        }
+        assert_eq!(status_for(TerminalCode::CompletedDraft), StatusCode::OK);
+        assert_eq!(
+            status_for(TerminalCode::DeniedPolicy),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status_for(TerminalCode::AbortedDeadline),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = HeaderMap::new();
+        assert!(bearer(&h).is_none());
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer(&h), Some(&b"abc"[..]));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
+        assert_eq!(bearer(&h), Some(&b"abc"[..]));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(bearer(&h).is_none());
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert!(bearer(&h).is_none());
+    }
+}

@@ -1,0 +1,173 @@
+//! `mig06 serve`: the rail's HTTP service.
+//!
+//! The decision that matters: HTTP is only a transport. Each `POST /v1/attempts` authenticates
+//! the bearer credential, then runs the synchronous [`Rail::attempt_by`] on a blocking thread and
+//! answers with its terminal outcome in the same response. Nothing is queued, deferred,
+//! retried or cached; no route creates, changes or reloads policy, callers or configuration;
+//! every response carries `Cache-Control: no-store`. Request bodies and header values are never
+//! echoed or logged (they may hold PHI).
+//!
+//! Status mapping (fixed, documented in the OpenAPI document and `docs/HTTP.md`): `COMPLETED_*`
+//! 200, `DENIED_*` 403, `ABORTED_*` 422. A terminal outcome is never a 5xx, because proxies and
+//! clients retry 502/503/504 automatically and the rail forbids retries.
+//!
+//! The parts: [`handlers`] (routes and middleware), [`schema`] and [`openapi`] (the document),
+//! [`metrics`], [`listener`] (accept loop, connection life, shutdown) and [`conn`] (the guard
+//! every connection's bytes pass through).
+
+mod conn;
+mod handlers;
+mod listener;
+mod metrics;
+mod openapi;
+mod schema;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use mig06_rail::config::Config;
+use mig06_rail::rail::Rail;
+
+use conn::Limits;
+use listener::Transport;
+use metrics::Metrics;
+
+/// Added to the attempt deadline to bound the SIGTERM drain and a closing connection: enough
+/// to encode and send the last answer after an attempt that ran to its deadline.
+const DRAIN_MARGIN: Duration = Duration::from_secs(2);
+
+/// The largest request head hyper is let near: hyper refuses a header name of 64 KiB or more by
+/// itself (with an answer the service never built), so a configured cap is clamped below that.
+const HEAD_BYTES_CEILING: usize = 60 * 1024;
+
+/// Attempts in flight per available CPU, by default. Attempts mostly wait (on `fdatasync`, on a
+/// downstream), so the bound is well above the CPU count.
+const IN_FLIGHT_PER_CPU: usize = 32;
+/// The default bound on attempts in flight is at least this, however few CPUs are reported.
+const MIN_DEFAULT_IN_FLIGHT: usize = 32;
+/// The default bound on attempts in flight is at most this (one blocking thread each).
+const MAX_DEFAULT_IN_FLIGHT: usize = 512;
+
+/// Shared state: the rail (loaded once, read-only), the metrics counters, and the admission
+/// bound (one permit per attempt in flight).
+struct AppState {
+    rail: Arc<Rail>,
+    metrics: Metrics,
+    policy_digest: String,
+    admission: Arc<tokio::sync::Semaphore>,
+}
+
+/// The server's limits from the configuration (`[server]`), with `--max-in-flight` applied.
+fn limits(config: &Config) -> Limits {
+    let server = &config.server;
+    Limits {
+        max_connections: server.max_connections,
+        max_per_peer: server.max_connections_per_peer,
+        header_timeout: Duration::from_millis(server.header_read_timeout_ms),
+        idle_timeout: Duration::from_millis(server.idle_timeout_ms),
+        max_requests: server.max_requests_per_connection,
+        max_lifetime: Duration::from_millis(server.max_connection_lifetime_ms),
+        max_header_bytes: server.max_header_bytes.min(HEAD_BYTES_CEILING),
+        max_headers: server.max_headers,
+        drain: config.attempt_timeout + DRAIN_MARGIN,
+    }
+}
+
+/// The default bound on attempts in flight: [`IN_FLIGHT_PER_CPU`] per available CPU, between
+/// [`MIN_DEFAULT_IN_FLIGHT`] and [`MAX_DEFAULT_IN_FLIGHT`]. It exists so that nothing queues:
+/// every admitted attempt has a thread at once.
+fn default_max_in_flight() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    cpus.saturating_mul(IN_FLIGHT_PER_CPU)
+        .clamp(MIN_DEFAULT_IN_FLIGHT, MAX_DEFAULT_IN_FLIGHT)
+}
+
+/// `mig06 serve`: opens the rail once and serves it until SIGTERM/SIGINT.
+///
+/// # Errors
+/// Configuration, rail start-up, bind or runtime errors.
+pub(crate) fn run(
+    config: &Path,
+    listen: SocketAddr,
+    tls: Option<(&Path, &Path)>,
+    max_in_flight: Option<usize>,
+) -> Result<ExitCode> {
+    let tls = tls
+        .map(|(cert, key)| crate::tls::server_config(cert, key))
+        .transpose()?
+        .map(Arc::new);
+    let rail = crate::open_rail(config)?;
+    if tls.is_none() && rail.pins_client_certificates() {
+        bail!(
+            "a caller in {} is pinned to a client certificate (client_cert_sha256), which needs TLS: start serve with --tls-cert and --tls-key",
+            config.display()
+        );
+    }
+    let max_in_flight = max_in_flight
+        .or(rail.config().server.max_in_flight)
+        .unwrap_or_else(default_max_in_flight);
+    if max_in_flight == 0 {
+        bail!("--max-in-flight must be positive");
+    }
+    let limits = limits(rail.config());
+    let state = Arc::new(AppState {
+        policy_digest: rail.policy_digest().to_string(),
+        rail: Arc::new(rail),
+        metrics: Metrics::default(),
+        admission: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
+    });
+    let transport = match tls {
+        None => Transport::Plain,
+        Some(tls) => Transport::Tls(tokio_rustls::TlsAcceptor::from(tls)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("mig06-http")
+        // One blocking thread per admitted attempt, so an admitted attempt never waits for a
+        // thread (nothing else here runs on the blocking pool).
+        .max_blocking_threads(max_in_flight)
+        .build()
+        .context("cannot start the HTTP runtime")?;
+    runtime.block_on(listen_and_serve(
+        listen,
+        transport,
+        limits,
+        state,
+        max_in_flight,
+    ))?;
+    // Dropping the runtime waits for any blocking attempt still running to reach its outcome.
+    drop(runtime);
+    eprintln!("mig06 serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Binds `listen`, announces it, and serves until shutdown.
+async fn listen_and_serve(
+    listen: SocketAddr,
+    transport: Transport,
+    limits: Limits,
+    state: Arc<AppState>,
+    max_in_flight: usize,
+) -> Result<()> {
+    let doc = Arc::new(openapi::openapi_json()?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    let scheme = match transport {
+        Transport::Plain => "http",
+        Transport::Tls(_) => "https",
+    };
+    println!("mig06 serve: listening on {scheme}://{local}");
+    eprintln!(
+        "mig06 serve: policy digest {}; routes POST /v1/attempts, GET /v1/health, GET /metrics, GET /v1/openapi.json; at most {max_in_flight} attempts in flight",
+        state.policy_digest
+    );
+    let app = handlers::router(Arc::clone(&state), doc);
+    listener::serve_loop(listener, app, transport, limits, &state.metrics).await;
+    Ok(())
+}
