@@ -165,6 +165,8 @@ impl PgStore {
         connect_writer(&self.settings).map_err(AuditError::from)
     }
 
+    // INV-FAIL-CLOSED-PG: The PostgreSQL store fails closed: unreachable, a failed commit or a
+    // connection lost…
     /// Runs `f` on the connection; keeps the connection only when `f` succeeded. After any
     /// error the connection is dropped (the server then rolls back whatever was open and frees
     /// the head lock) and the next operation connects anew.
@@ -308,6 +310,8 @@ impl PgStore {
         }
     }
 
+    // INV-AUDIT-PG-ONE-LOG: Several instances append to one log: leaf indices without gaps or
+    // duplicates, one tree…
     /// One batch, two round trips: (1) begin, lock the head row, read the records past this
     /// instance's size; (2) insert the batch, its claims and kept checkpoints, move the head,
     /// commit. Mirrors the file store's `append_batch_locked`: overdue open records are ended

@@ -30,6 +30,8 @@ fn read_err(op: &'static str) -> impl Fn(postgres::Error) -> PgError {
     }
 }
 
+// INV-AUDIT-PG-APPEND-ONLY: The PostgreSQL log is append-only: the rail's role has no UPDATE,
+// DELETE or TRUNCATE…
 /// Reads and checks every record, the head row and the kept checkpoints in one snapshot.
 pub(crate) fn read_log(
     client: &mut Client,

@@ -42,6 +42,8 @@ pub struct HttpExecutor {
 }
 
 impl HttpExecutor {
+    // INV-EXECUTOR-ONLY-CONFIGURED-URL: The HTTP executor sends the step input only to its
+    // configured URL: proxy environment…
     /// An executor for `url`.
     ///
     /// # Errors
@@ -92,6 +94,7 @@ impl HttpExecutor {
 /// Longest a connection may take to open, whatever the attempt has left.
 const MAX_CONNECT: Duration = Duration::from_secs(5);
 
+// INV-SYNC-PROXY: The sync proxy gives a synchronous, authoritative answer or fails closed.
 /// What an HTTP status means to the rail: only 200 and 201 are a final success; 1xx (such as
 /// 102) and 202 Accepted are not final (async ambiguity, fail closed); anything else is a fault.
 ///

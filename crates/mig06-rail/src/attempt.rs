@@ -37,6 +37,15 @@
 //!     t.into_outcome()
 //! }
 //! ```
+//!
+//! INV-FAIL-CLOSED: Fail closed at every boundary.
+//!
+//! INV-NO-RETRY: No implicit or explicit retries for policy, execution, audit or any downstream
+//! boundary.
+//!
+//! INV-DRAFT-ONLY: Output is draft-only.
+//!
+//! INV-CONT-NOT-RETRY: A continuation must not behave like a retry.
 
 #![expect(
     clippy::result_large_err,
@@ -239,6 +248,13 @@ impl Attempt<Received> {
 }
 
 impl Attempt<Parsed> {
+    // INV-CONT-NEW-ATTEMPT: A continuation is not a resumption: it is a new attempt referencing
+    // prior terminal…
+    // INV-CONT-EVIDENCE: A continuation references prior terminal evidence that verifies against
+    // this log.
+    // INV-CONT-DEPTH: Continuation chains are bounded (no unbounded chaining).
+    // INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites
+    // a…
     /// Verifies a continuation's evidence against this log and derives its facts.
     ///
     /// Once the evidence verified, the attempt cites the prior whatever its outcome: its records
@@ -335,6 +351,10 @@ impl Attempt<Parsed> {
 }
 
 impl Attempt<Checked> {
+    // INV-DENY-BY-DEFAULT: Deny by default at every governance boundary.
+    // INV-CONT-CLAIM: A continuation claims its prior only after passing authentication, the
+    // caller's…
+    // INV-TRIGGER-POLICY: Every trigger category is policy-driven, deny-by-default and auditable.
     /// The gates, in this order: the caller's registration for the trigger, policy on the
     /// trigger (Cedar action `invoke`), the one-continuation claim, then policy on the step.
     ///
@@ -402,6 +422,7 @@ impl Attempt<Checked> {
 }
 
 impl Attempt<Permitted> {
+    // INV-AUDIT-BEFORE-EXECUTE: Nothing executes without a durably confirmed open record.
     /// Writes the open record and waits for durable confirmation. No confirmation, no execution.
     /// A continuation's open record takes the claim on its prior; the store refuses it when
     /// another attempt took the claim first, and the attempt then ends
@@ -433,6 +454,7 @@ impl Attempt<Permitted> {
 }
 
 impl Attempt<Opened> {
+    // INV-SYNC-PROXY: The sync proxy gives a synchronous, authoritative answer or fails closed.
     /// Runs the one step through the executor, once, and checks the receipt.
     ///
     /// # Errors
@@ -488,6 +510,7 @@ impl Attempt<Ending> {
         }
     }
 
+    // INV-TERMINAL-DETERMINISM: Each attempt ends in a single, deterministic terminal state.
     /// Appends the terminal record and waits for durable confirmation. Unconfirmed: the outcome
     /// is `ABORTED_AUDIT_UNCONFIRMED` and any draft reference is withheld.
     ///

@@ -2,6 +2,10 @@
 //!
 //! There is deliberately no API to write or reload a loaded [`Config`]: approved callers, the
 //! policy bundle and its pinned digest only change by editing the file and restarting.
+//!
+//! INV-NO-RUNTIME-AUTHORING: No new Control Plane contracts.
+//!
+//! INV-TRIGGER-POLICY: Every trigger category is policy-driven, deny-by-default and auditable.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -103,6 +107,8 @@ pub enum ExecutorConfig {
     },
 }
 
+// INV-SERVER-LIMITS: One hardened HTTP/1.1 connection loop for plain HTTP and TLS: a request's head
+// and…
 /// Limits of `mig06 serve` (the `[server]` table; every key optional). The binary applies them
 /// to both transports, plain HTTP and TLS; `docs/HTTP.md` documents each one.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -378,6 +384,8 @@ impl Config {
         Self::parse(path, &text)
     }
 
+    // INV-CONFIG-UNIQUE-CREDENTIALS: Two callers never share a credential digest: such a
+    // configuration is refused at load,…
     /// Parses configuration text as if read from `path`.
     ///
     /// # Errors

@@ -4,6 +4,8 @@
 //! bytes are inside, so the verifier recomputes the RFC 6962 leaf hash itself and reads attempt
 //! id, code and fingerprint from the hashed bytes: nothing in the token is taken on trust. Anyone
 //! with the log's verifier key can check a token offline (modelled on C2SP tlog-proof).
+//!
+//! INV-NO-DURABLE-STATE: No durable orchestration/workflow state.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -136,6 +138,8 @@ pub fn encode(appended: &Appended) -> Option<String> {
     Some(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(json)))
 }
 
+// INV-CONT-EVIDENCE: A continuation references prior terminal evidence that verifies against this
+// log.
 /// Verifies a token offline with the log's verifier key.
 ///
 /// # Errors

@@ -3,12 +3,17 @@
 //! Parse, don't validate: each type has private fields and one fallible constructor, so a value
 //! of the type is proof that the string had the strict format. Words, names and separators that
 //! carry meaning cannot fit an opaque id, which is the first line of the PHI boundary.
+//!
+//! INV-METADATA-ONLY: Artifacts, decision signals, audit material, correlation ids and outputs are
+//! metadata-only.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
+// INV-NO-PHI-LEAK: No PHI/PII in logs, audits, decision signals, correlation ids, outputs —
+// including in…
 /// Why a string is not an identifier. Carries the kind and length, never the string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid {expected} ({len} bytes)")]

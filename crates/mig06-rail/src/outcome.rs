@@ -13,6 +13,7 @@ use crate::ids::{AttemptId, OpaqueId, Sha256Digest};
 
 pub use reason::Reason;
 
+// INV-TERMINAL-DETERMINISM: Each attempt ends in a single, deterministic terminal state.
 /// The terminal code of an attempt. Closed: extend only by a documented decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -136,6 +137,10 @@ impl TerminalCode {
         }
     }
 
+    // INV-CONT-EXPLICIT: A continuation is never automatic: explicit invocation, the continuation
+    // trigger, a…
+    // INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites
+    // a…
     /// Whether an attempt that ended with this code may be continued (by the rail, before any
     /// policy sees the request). Not continuable: a `COMPLETED_DRAFT` (its chain has its one
     /// draft), the denials of the continuation rules (`DENIED_CONTINUATION_ALREADY_USED`,
@@ -276,6 +281,8 @@ impl Detail {
     }
 }
 
+// INV-NO-PHI-LEAK: No PHI/PII in logs, audits, decision signals, correlation ids, outputs —
+// including in…
 /// A refusal: the terminal code, and where and what, never the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {

@@ -9,6 +9,12 @@
 //! Its digest is SHA-256 over, for each file in that order, the file name, a NUL, the length as
 //! 8 big-endian bytes, and the contents; it is pinned in the configuration and stamped on every
 //! audit record. It is read once; there is no reload.
+//!
+//! INV-FAIL-CLOSED: Fail closed at every boundary.
+//!
+//! INV-NO-RUNTIME-AUTHORING: No new Control Plane contracts.
+//!
+//! INV-CONT-CLAIM: A continuation claims its prior only after passing authentication, the caller's…
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -82,6 +88,8 @@ pub enum PolicyError {
     },
 }
 
+// INV-CONT-NEW-ATTEMPT: A continuation is not a resumption: it is a new attempt referencing prior
+// terminal…
 /// Facts about a continuation, put in the Cedar context.
 #[derive(Debug, Clone, Default)]
 pub struct ContinuationFacts {
@@ -294,6 +302,7 @@ impl PolicyGate {
         self.decide(caller, kind, self.names.actions.get(action), context)
     }
 
+    // INV-DENY-BY-DEFAULT: Deny by default at every governance boundary.
     /// One Cedar decision. The entities and context are built directly as Cedar values (no JSON
     /// round trip: parsing them from JSON against the schema was half the cost of an attempt's
     /// two decisions); `Entities::from_entities` and `Request::new` still check both against

@@ -31,6 +31,8 @@ impl Wake for ThreadWaker {
     }
 }
 
+// INV-SYNC-RAIL: The rail is synchronous only.
+// INV-SYNC-PROXY: The sync proxy gives a synchronous, authoritative answer or fails closed.
 /// Polls `fut` on the calling thread until it is ready or `deadline` passes. At the deadline the
 /// future is dropped, which cancels whatever it was doing.
 ///

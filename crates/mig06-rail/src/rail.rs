@@ -4,6 +4,8 @@
 //! holds no state between attempts beyond what was loaded at start-up (configuration, policy
 //! bundle, detector, the audit store's handle), and it never starts an attempt by itself: there is
 //! no timer, loop, queue or callback anywhere in this crate that calls it.
+//!
+//! INV-NO-DURABLE-STATE: No durable orchestration/workflow state.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -225,6 +227,8 @@ impl Rail {
         &self.verifier
     }
 
+    // INV-EXPLICIT-INVOCATION: Attempts exist only when explicitly invoked by an approved caller
+    // context.
     /// Admits a local caller by id: see [`auth::local_caller`].
     ///
     /// # Errors
@@ -253,6 +257,7 @@ impl Rail {
         auth::pins_client_certificates(&self.config)
     }
 
+    // INV-NO-AUTONOMY: No self-triggering, self-expansion, self-resumption.
     /// Runs one attempt to its one terminal outcome. Synchronous; calls each dependency at most
     /// once; a panic anywhere inside ends the attempt `ABORTED_INVARIANT`.
     #[must_use]
@@ -264,6 +269,8 @@ impl Rail {
         )
     }
 
+    // INV-ADMISSION-BOUNDED: The server never queues an attempt it cannot start: attempts in flight
+    // are bounded.
     /// As [`Rail::attempt`], with a deadline the caller fixed when the request arrived (the HTTP
     /// service: `attempt_timeout` from the request's arrival, not from when a thread picked it
     /// up). An attempt whose deadline has already passed is never opened or executed: it ends

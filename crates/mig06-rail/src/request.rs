@@ -8,6 +8,11 @@
 //! Precedence is fixed so that the same request always ends the same way: oversize, malformed
 //! JSON, PHI anywhere (values and keys), more than one step, then the first structural error in
 //! document order.
+//!
+//! INV-TERMINAL-DETERMINISM: Each attempt ends in a single, deterministic terminal state.
+//!
+//! INV-CONT-EXPLICIT: A continuation is never automatic: explicit invocation, the continuation
+//! trigger, a…
 
 use std::collections::BTreeMap;
 
@@ -108,6 +113,7 @@ pub const REQUEST_KEYS: &[&str] = &[
 pub(crate) const MAX_STRING: usize = 256;
 /// Longest evidence token accepted.
 pub(crate) const MAX_EVIDENCE: usize = 32 * 1024;
+// INV-PHI-ABORT: PHI/PII inclusion is an abort condition.
 /// Scans a request: every string and every unrecognised key, by position.
 ///
 /// Only `$.continuation.evidence` is an evidence token: a value under a key named `evidence`
@@ -179,6 +185,7 @@ fn known_key(vocab: &Vocabulary, key: &str) -> bool {
     REQUEST_KEYS.contains(&key) || vocab.declares_param(key)
 }
 
+// INV-SINGLE-STEP: Single-step only.
 /// Parses request bytes into an [`AttemptRequest`].
 ///
 /// # Errors
@@ -246,6 +253,7 @@ pub fn parse_request(
     })
 }
 
+// INV-NO-AUTONOMY: No self-triggering, self-expansion, self-resumption.
 fn parse_trigger(s: &str, path: &Path) -> Result<Trigger, Rejection> {
     if let Some(t) = Trigger::from_code(s) {
         return Ok(t);

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{OpaqueId, Sha256Digest};
 
+// INV-NO-AUTONOMY: No self-triggering, self-expansion, self-resumption.
 /// The closed trigger taxonomy (outline §4.4). Self, scheduled, event-driven or retry triggers
 /// are unrepresentable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -148,6 +149,8 @@ impl<'de> Deserialize<'de> for Code {
     }
 }
 
+// INV-METADATA-ONLY: Artifacts, decision signals, audit material, correlation ids and outputs are
+// metadata-only.
 /// A value that may reach an artifact: always one of these closed shapes, never free text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]

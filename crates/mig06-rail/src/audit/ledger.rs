@@ -17,6 +17,9 @@
 //! - `checkpoints`: appended and synced at every [`CHECKPOINT_EVERY`]-th record, before the
 //!   latest checkpoint that covers that size is synced, so a durable latest checkpoint at or
 //!   past a kept size implies the kept checkpoint is durable too.
+//!
+//! INV-AUDIT-POWER-LOSS: After a power loss at any point the rail starts and the log verifies: the
+//! log is…
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -79,6 +82,8 @@ impl From<LogFault> for AuditError {
     }
 }
 
+// INV-AUDIT-AUTHENTIC: Nothing is ever signed that this rail did not write: a record past the
+// latest signed…
 /// Record signatures: the `sig` member, always the record's last member.
 ///
 /// A record's signature is Ed25519, by the log's key, over `RECORD_SIG_DOMAIN`, LF, the log's
@@ -149,6 +154,8 @@ impl Uncovered {
     }
 }
 
+// INV-AUDIT-VERIFY-AGREES: `audit verify` checks every rule that opening the store enforces: the
+// two never…
 /// The log as read so far: its tree, the end of its hash chain, and the state of the rules
 /// every record must keep.
 #[derive(Debug)]
@@ -929,6 +936,7 @@ impl<'v> LineChecker<'v> {
     }
 }
 
+// INV-AUDIT-READONLY: Auditor commands never write: no lock, no cut, no signature, no private key.
 /// An auditor's read-only view of a log directory: it takes no lock, cuts nothing, signs
 /// nothing and needs only the log's public key. It runs the same checks as opening the store.
 #[derive(Debug)]

@@ -7,6 +7,8 @@
 //! [`group`]) is all durability costs. The latest checkpoint is signed when a terminal record is
 //! appended (its evidence needs one), not for an attempt's open record, which the terminal
 //! record's checkpoint then covers.
+//!
+//! INV-PROVENANCE: Provenance is metadata-only links between attempts and never a workflow store.
 
 pub mod file;
 pub mod group;
@@ -90,6 +92,8 @@ pub enum RecordKind {
     Terminal,
 }
 
+// INV-METADATA-ONLY: Artifacts, decision signals, audit material, correlation ids and outputs are
+// metadata-only.
 /// One audit record. Metadata only: every field is a closed type.
 ///
 /// Whether it is an open or a terminal record, and a terminal record's code, are one private

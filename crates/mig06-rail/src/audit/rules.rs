@@ -92,6 +92,8 @@ fn key(id: &AttemptId) -> u128 {
     )
 }
 
+// INV-CONT-NOT-RETRY: A continuation must not behave like a retry.
+// INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites a…
 /// The state the rules keep: claims, terminated attempts, completed chain roots.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerRules {

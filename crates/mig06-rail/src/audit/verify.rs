@@ -6,6 +6,11 @@
 //! The decision that matters: verification is [`LogView::open`], the same reading and checking
 //! the store does when it opens (so the two can never disagree), on the log directory and the
 //! log's public key only: an auditor can run it on a read-only copy, without the private key.
+//!
+//! INV-AUDIT-TAMPER-EVIDENT: Audit material is tamper-evident: any altered, removed, reordered byte
+//! is detected.
+//!
+//! INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites a…
 
 use std::path::Path;
 
@@ -38,6 +43,10 @@ pub struct VerifyReport {
 /// Why a log did not verify.
 pub type VerifyFailure = LogFault;
 
+// INV-AUDIT-AUTHENTIC: Nothing is ever signed that this rail did not write: a record past the
+// latest signed…
+// INV-AUDIT-VERIFY-AGREES: `audit verify` checks every rule that opening the store enforces: the
+// two never…
 /// Verifies the audit log in `dir` with the log's verifier key. When `trusted` (a signed
 /// checkpoint note the auditor kept, from an evidence token or an earlier run) is given, the log
 /// must be consistent with it: a log rolled back below it, or rewritten under it, fails.

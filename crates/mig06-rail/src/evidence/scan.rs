@@ -21,6 +21,7 @@ use super::{PREFIX, Wire};
 use crate::audit::AuditRecord;
 use crate::phi_scan::{Finding, PhiScan, TokenPhi, scan_value};
 
+// INV-PHI-ABORT: PHI/PII inclusion is an abort condition.
 /// Scans an evidence token's text, or the record it carries.
 ///
 /// # Errors

@@ -12,6 +12,8 @@
 //! nothing running. On completion the leader has already been reaped when the group is killed;
 //! POSIX never gives a new process the id of a process group that still has a member, so the
 //! signal reaches only what is left of this step's group (or finds no group at all).
+//!
+//! INV-NO-BACKGROUND: No background loops, daemons, workers, queues, brokers or schedulers.
 
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
@@ -130,6 +132,8 @@ impl CommandExecutor {
     }
 }
 
+// INV-EXECUTOR-NO-LEFTOVER-PROCESS: The command executor leaves no process behind: the program's
+// whole process group ends…
 /// Ends the step's process group: `SIGKILL` to every process in it, then reaps the leader if it
 /// is still there. A group that no longer exists (`ESRCH`) is the normal case for a program that
 /// started nothing in the background.

@@ -4,6 +4,8 @@
 //! the executor, decides whether it is a draft-only, final, metadata-only receipt
 //! (`Receipt::check`). So a new executor cannot weaken the draft-only doctrine or the PHI
 //! boundary by accident.
+//!
+//! INV-PHI-ABORT: PHI/PII inclusion is an abort condition.
 
 pub mod command;
 mod error;

@@ -67,6 +67,8 @@ const FINAL_STATUSES: &[&str] = &["completed", "complete", "done", "ok", "succee
 type Checked = Result<(), Rejection>;
 
 impl Receipt {
+    // INV-SYNC-PROXY: The sync proxy gives a synchronous, authoritative answer or fails closed.
+    // INV-DRAFT-ONLY: Output is draft-only.
     /// Checks a raw receipt: PHI anywhere aborts; a non-final status is async ambiguity; any
     /// sign of finalisation is not-draft; anything else unexpected is an executor fault.
     ///

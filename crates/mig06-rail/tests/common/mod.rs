@@ -1,5 +1,7 @@
 //! Shared set-up for the rail's integration tests: a real `mig06 init` directory, the real file
 //! store and policy gate, and (where a test needs to observe calls) a counting fake executor.
+//!
+//! INV-SYNC-RAIL: The rail is synchronous only.
 #![allow(dead_code, reason = "shared by two test binaries; each uses a part")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};

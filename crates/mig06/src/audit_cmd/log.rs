@@ -31,6 +31,7 @@ pub(super) fn verifier_for(cfg: &Config, pubkey: Option<&Path>) -> Result<LogVer
     Ok(load_signer(cfg)?.verifier())
 }
 
+// INV-AUDIT-READONLY: Auditor commands never write: no lock, no cut, no signature, no private key.
 /// The checked, read-only view of the configured log and its records: no lock, no repair, no
 /// signature, no private key.
 pub(super) fn checked_log(config: &Path, pubkey: Option<&Path>) -> Result<(LogView, Records)> {

@@ -29,6 +29,7 @@ pub(super) fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+// INV-PROVENANCE: Provenance is metadata-only links between attempts and never a workflow store.
 /// The terminal records of the chain that `attempt_id` belongs to, root first.
 fn provenance_chain<'a>(records: &'a Records, attempt_id: &str) -> Result<Vec<&'a AuditRecord>> {
     let Some(root) = records

@@ -193,6 +193,9 @@ enum Clock {
     Request,
 }
 
+// INV-NO-CACHING: Execution, decision, mutation and audit paths are non-cacheable.
+// INV-SERVER-LIMITS: One hardened HTTP/1.1 connection loop for plain HTTP and TLS: a request's head
+// and…
 /// A connection's byte stream as hyper reads it: only checked heads, exact bodies, and the
 /// connection's clocks (see the module documentation).
 pub(crate) struct Guarded<S> {

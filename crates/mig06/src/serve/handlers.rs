@@ -157,6 +157,8 @@ async fn authenticate(
         (status = 503, description = "As many attempts as the server admits are already in flight; no attempt was started, nothing recorded. Not an outcome: the caller decides whether to send a new request.", body = ErrorBody),
     )
 )]
+// INV-ADMISSION-BOUNDED: The server never queues an attempt it cannot start: attempts in flight are
+// bounded.
 pub(super) async fn post_attempt(
     State(state): State<Arc<AppState>>,
     caller: Option<axum::Extension<AuthenticatedCaller>>,
@@ -332,6 +334,7 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 
+// INV-NO-CACHING: Execution, decision, mutation and audit paths are non-cacheable.
 async fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()

@@ -15,6 +15,16 @@
 //! checkpoint over a record it did not write. Node hashes are kept in memory, level by level
 //! (`mig06_tlog::Tree`), rebuilt from the log at open: proofs are O(log n) lookups and the only
 //! file that must be durable on every append is the log itself.
+//!
+//! INV-NO-RETRY: No implicit or explicit retries for policy, execution, audit or any downstream
+//! boundary.
+//!
+//! INV-AUDIT-BEFORE-EXECUTE: Nothing executes without a durably confirmed open record.
+//!
+//! INV-AUDIT-TAMPER-EVIDENT: Audit material is tamper-evident: any altered, removed, reordered byte
+//! is detected.
+//!
+//! INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites a…
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -79,6 +89,8 @@ impl std::fmt::Debug for FileStore {
 }
 
 impl FileStore {
+    // INV-AUDIT-POWER-LOSS: After a power loss at any point the rail starts and the log verifies:
+    // the log is…
     /// Opens (creating when absent) the store in `dir`, signing with `signer`.
     ///
     /// # Errors
@@ -265,6 +277,12 @@ impl FileStore {
         self.log.sync_data()
     }
 
+    // INV-TERMINAL-DETERMINISM: Each attempt ends in a single, deterministic terminal state.
+    // INV-AUDIT-AUTHENTIC: Nothing is ever signed that this rail did not write: a record past the
+    // latest signed…
+    // INV-AUDIT-ANSWER-MATCHES-LOG: Once a record is durable the answer is the one the log holds:
+    // nothing after the…
+    // INV-CONT-NOT-RETRY: A continuation must not behave like a retry.
     /// Appends `records` in order with one write and one `fdatasync`. Must hold the lock.
     ///
     /// First, every open record whose deadline has passed without a terminal record is ended
