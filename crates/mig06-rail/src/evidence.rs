@@ -17,6 +17,7 @@ use crate::audit::{Appended, AuditRecord, RecordKind};
 use crate::ids::{AttemptId, Sha256Digest};
 use crate::outcome::TerminalCode;
 
+pub mod proof;
 mod scan;
 
 pub(crate) use scan::scan_token;

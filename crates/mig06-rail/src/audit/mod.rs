@@ -13,7 +13,6 @@
 pub mod file;
 pub mod group;
 pub mod ledger;
-pub mod proof;
 pub mod rules;
 pub mod verify;
 mod wire;
@@ -25,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, Reason, TerminalCode};
-use crate::request::{Code, ContinuationReason, Trigger};
+use crate::vocab::{Code, ContinuationReason, Trigger};
 
 pub use mig06_tlog::Hash;
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{AuditRecord, RecordKind, Stage};
 use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, TerminalCode};
-use crate::request::{Code, ContinuationReason, Trigger};
+use crate::vocab::{Code, ContinuationReason, Trigger};
 
 /// A record as written: the members of `docs/AUDIT-LOG.md`, in order.
 #[derive(Serialize)]

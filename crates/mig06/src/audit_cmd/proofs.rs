@@ -2,7 +2,7 @@
 //!
 //! The decision that matters: every proof printed here is against a signed checkpoint the
 //! checked view holds, so it verifies with the log's public key alone; the assembly of an
-//! attempt's evidence is the library's ([`mig06_rail::audit::proof`]), this only prints it.
+//! attempt's evidence is the library's ([`mig06_rail::evidence::proof`]), this only prints it.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -35,11 +35,11 @@ pub(super) fn checkpoint(config: &Path, pubkey: Option<&Path>) -> Result<ExitCod
 ///
 /// # Errors
 /// The log could not be read or does not verify, or the library cannot prove the attempt
-/// ([`mig06_rail::audit::proof::ProveError`]).
+/// ([`mig06_rail::evidence::proof::ProveError`]).
 pub(super) fn prove(config: &Path, pubkey: Option<&Path>, attempt_id: &str) -> Result<ExitCode> {
     let (view, records) = checked_log(config, pubkey)?;
     let records = records.iter().map(|(line, r)| (line.as_bytes(), r));
-    let token = mig06_rail::audit::proof::evidence_token(&view, records, attempt_id)?;
+    let token = mig06_rail::evidence::proof::evidence_token(&view, records, attempt_id)?;
     println!("{token}");
     Ok(ExitCode::SUCCESS)
 }

@@ -6,8 +6,8 @@
 //! record the latest checkpoint does not yet cover has no evidence until the rail next opens the
 //! log and signs one; it is refused here rather than given a proof no one can check.
 
-use super::ledger::LogView;
-use super::{Appended, AuditRecord};
+use crate::audit::ledger::LogView;
+use crate::audit::{Appended, AuditRecord};
 
 /// Why no evidence could be assembled. No variant carries record contents.
 #[derive(Debug, thiserror::Error)]
@@ -65,5 +65,5 @@ pub fn evidence_token<'a>(
         checkpoint: Some(note.clone()),
         record: record.clone(),
     };
-    crate::evidence::encode(&appended).ok_or(ProveError::NoCheckpoint)
+    super::encode(&appended).ok_or(ProveError::NoCheckpoint)
 }
