@@ -278,40 +278,9 @@ impl Attempt<Parsed> {
                 prior_claimed: false,
             }));
         };
-        let invalid = |a: Self, reason: Reason| {
-            Err(a.end(
-                TerminalCode::DeniedContinuationInvalid,
-                detail("$.continuation.evidence", reason),
-            ))
-        };
-        let prior = match evidence::verify(cont.evidence.as_str(), verifier) {
-            Ok(p) => p,
-            Err(evidence::EvidenceError::Malformed(_)) => return invalid(self, Reason::Malformed),
-            Err(evidence::EvidenceError::BadSignature) => {
-                return invalid(self, Reason::BadSignature);
-            }
-            Err(evidence::EvidenceError::BadProof) => return invalid(self, Reason::BadProof),
-            Err(evidence::EvidenceError::NotTerminal) => return invalid(self, Reason::NotTerminal),
-        };
-        // Signed by our key is not enough: the record must be in this log, at that index.
-        // A poisoned store may hold a half-applied append: `with_store` fails closed.
-        let in_log = store.with_store(|s| {
-            let leaf = s.leaf_at(prior.index)?;
-            let root = s.root_at(prior.tree_size)?;
-            let claimed = s.is_continued(prior.attempt_id())?;
-            Ok((leaf == prior.leaf_hash && root == prior.root, claimed))
-        });
-        let prior_claimed = match in_log {
-            Ok((false, _)) | Err(AuditError::Corrupt { .. }) => {
-                return invalid(self, Reason::NotInThisLog);
-            }
-            Ok((true, claimed)) => claimed,
-            Err(_) => {
-                return Err(self.end(
-                    TerminalCode::AbortedAuditUnconfirmed,
-                    detail("$audit", Reason::LogUnreadable),
-                ));
-            }
+        let (prior, prior_claimed) = match verified_in_log(&cont.evidence, store, verifier) {
+            Ok(found) => found,
+            Err((code, why)) => return Err(self.end(code, why)),
         };
         // The prior is verified: from here on, every outcome of this attempt cites it.
         let depth = prior.record.depth.saturating_add(1);
@@ -327,7 +296,10 @@ impl Attempt<Parsed> {
         // line and yields at most one completed draft.
         let cited_without_claim = prior.record.continues.is_some() && !prior.record.claim;
         if !prior.code.is_continuable() || cited_without_claim {
-            return invalid(self, Reason::PriorNotContinuable);
+            return Err(self.end(
+                TerminalCode::DeniedContinuationInvalid,
+                detail("$.continuation.evidence", Reason::PriorNotContinuable),
+            ));
         }
         // A prior without a fingerprint (its request never parsed, or carried PHI) cannot be
         // compared: that counts as unchanged, so the rail fails closed (see docs/OPERATIONS.md).
@@ -347,6 +319,46 @@ impl Attempt<Parsed> {
             facts,
             prior_claimed,
         }))
+    }
+}
+
+/// A continuation's prior: its evidence verifies under this log's key, and its record is in this
+/// log at that index under that root. Also whether another attempt holds the prior's claim (a
+/// hint; the store decides at append). The failure is the attempt's code and detail.
+fn verified_in_log(
+    token: &request::EvidenceText,
+    store: &SharedStore,
+    verifier: &LogVerifier,
+) -> Result<(evidence::VerifiedEvidence, bool), (TerminalCode, Option<Detail>)> {
+    let invalid = |reason: Reason| {
+        (
+            TerminalCode::DeniedContinuationInvalid,
+            detail("$.continuation.evidence", reason),
+        )
+    };
+    let prior = evidence::verify(token.as_str(), verifier).map_err(|e| {
+        invalid(match e {
+            evidence::EvidenceError::Malformed(_) => Reason::Malformed,
+            evidence::EvidenceError::BadSignature => Reason::BadSignature,
+            evidence::EvidenceError::BadProof => Reason::BadProof,
+            evidence::EvidenceError::NotTerminal => Reason::NotTerminal,
+        })
+    })?;
+    // Signed by our key is not enough: the record must be in this log, at that index.
+    // A poisoned store may hold a half-applied append: `with_store` fails closed.
+    let in_log = store.with_store(|s| {
+        let leaf = s.leaf_at(prior.index)?;
+        let root = s.root_at(prior.tree_size)?;
+        let claimed = s.is_continued(prior.attempt_id())?;
+        Ok((leaf == prior.leaf_hash && root == prior.root, claimed))
+    });
+    match in_log {
+        Ok((true, claimed)) => Ok((prior, claimed)),
+        Ok((false, _)) | Err(AuditError::Corrupt { .. }) => Err(invalid(Reason::NotInThisLog)),
+        Err(_) => Err((
+            TerminalCode::AbortedAuditUnconfirmed,
+            detail("$audit", Reason::LogUnreadable),
+        )),
     }
 }
 
