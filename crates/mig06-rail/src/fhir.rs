@@ -38,11 +38,11 @@ pub const EVENT_TYPE_CODE: &str = "attempt";
 /// System of the `AuditEvent.subtype` codes: the bundle's vocabulary actions.
 pub const SYSTEM_ACTION: &str = "urn:mig06:action";
 /// System of caller identifiers (agents).
-pub const SYSTEM_CALLER: &str = "urn:mig06:caller";
+pub(crate) const SYSTEM_CALLER: &str = "urn:mig06:caller";
 /// The rail's own URI, the `AuditEvent.source.observer` identifier value.
 pub const RAIL_URI: &str = "urn:mig06:rail";
 /// The FHIR system for an identifier whose value is a URI.
-pub const SYSTEM_URI: &str = "urn:ietf:rfc:3986";
+pub(crate) const SYSTEM_URI: &str = "urn:ietf:rfc:3986";
 /// System of attempt-id identifiers.
 pub const SYSTEM_ATTEMPT: &str = "urn:mig06:attempt";
 /// System of draft-reference identifiers.
@@ -52,15 +52,17 @@ pub const SYSTEM_REQUEST_FP: &str = "urn:mig06:request-fingerprint";
 /// System of policy-bundle-digest identifiers.
 pub const SYSTEM_POLICY_BUNDLE: &str = "urn:mig06:policy-bundle";
 /// System of the continuation reasons (`Provenance.reason`).
-pub const SYSTEM_CONTINUATION_REASON: &str = "urn:mig06:continuation-reason";
+pub(crate) const SYSTEM_CONTINUATION_REASON: &str = "urn:mig06:continuation-reason";
 /// System of the `Provenance.activity` code [`ACTIVITY_CONTINUATION`].
-pub const SYSTEM_PROVENANCE_ACTIVITY: &str = "urn:mig06:provenance-activity";
+pub(crate) const SYSTEM_PROVENANCE_ACTIVITY: &str = "urn:mig06:provenance-activity";
 /// The one `Provenance.activity` code.
 pub const ACTIVITY_CONTINUATION: &str = "continuation";
 /// HL7 security source types (`AuditEvent.source.type`, code `4`: application server).
-pub const SYSTEM_SOURCE_TYPE: &str = "http://terminology.hl7.org/CodeSystem/security-source-type";
+pub(crate) const SYSTEM_SOURCE_TYPE: &str =
+    "http://terminology.hl7.org/CodeSystem/security-source-type";
 /// HL7 audit entity types (`AuditEvent.entity.type`, code `2`: system object).
-pub const SYSTEM_ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
+pub(crate) const SYSTEM_ENTITY_TYPE: &str =
+    "http://terminology.hl7.org/CodeSystem/audit-entity-type";
 
 /// Every URI the export writes (code and identifier systems, and [`RAIL_URI`]).
 pub const ALL_SYSTEMS: [&str; 13] = [

@@ -35,7 +35,7 @@ fn id_error(expected: &'static str, s: &str) -> IdError {
 pub const OPAQUE_PREFIXES: &[&str] = &["subj", "enc", "draft", "doc", "ord", "ref"];
 
 /// Minimum body length of a prefixed opaque id: 16 Crockford base32 characters = 80 bits.
-pub const OPAQUE_BODY_MIN: usize = 16;
+pub(crate) const OPAQUE_BODY_MIN: usize = 16;
 const OPAQUE_BODY_MAX: usize = 52;
 
 fn is_crockford_lower(b: u8) -> bool {

@@ -187,7 +187,7 @@ impl GroupCommit {
     ///
     /// # Errors
     /// `f`'s error, or an I/O error when the store's lock is poisoned.
-    pub fn with_store<T>(
+    pub(crate) fn with_store<T>(
         &self,
         f: impl FnOnce(&mut dyn AuditStore) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
@@ -196,13 +196,13 @@ impl GroupCommit {
     }
 
     /// Records a log size seen by this instance (sizes only grow).
-    pub fn note_size(&self, size: u64) {
+    pub(crate) fn note_size(&self, size: u64) {
         self.known_size.fetch_max(size, Ordering::Relaxed);
     }
 
     /// The log size this instance last saw; other processes may have appended since.
     #[must_use]
-    pub fn known_size(&self) -> u64 {
+    pub(crate) fn known_size(&self) -> u64 {
         self.known_size.load(Ordering::Relaxed)
     }
 

@@ -114,7 +114,7 @@ pub mod seal {
 
     /// Whether `line` (which parsed as `record`) carries a valid signature by the log's key.
     #[must_use]
-    pub fn is_sealed(line: &[u8], record: &AuditRecord, verifier: &LogVerifier) -> bool {
+    pub(crate) fn is_sealed(line: &[u8], record: &AuditRecord, verifier: &LogVerifier) -> bool {
         let Some(sig) = &record.sig else {
             return false;
         };
@@ -607,7 +607,7 @@ pub(crate) fn read_lines<E: From<std::io::Error>>(
 ///
 /// # Errors
 /// A [`LogFault`] when it cannot be read or is not signed by this log's key.
-pub fn read_latest(
+pub(crate) fn read_latest(
     dir: &Path,
     verifier: &LogVerifier,
 ) -> Result<Option<(String, Checkpoint)>, LogFault> {
@@ -641,7 +641,7 @@ pub fn verify_latest(
 ///
 /// # Errors
 /// A [`LogFault`] naming the first bad kept checkpoint.
-pub fn read_kept(
+pub(crate) fn read_kept(
     dir: &Path,
     verifier: &LogVerifier,
 ) -> Result<Vec<(String, Checkpoint)>, LogFault> {
@@ -685,7 +685,7 @@ pub fn verify_kept(
 ///
 /// # Errors
 /// A [`LogFault`] naming the record the mismatch points at.
-pub fn check_against_tree(cp: &Checkpoint, tree: &Tree, what: &str) -> Result<(), LogFault> {
+pub(crate) fn check_against_tree(cp: &Checkpoint, tree: &Tree, what: &str) -> Result<(), LogFault> {
     if cp.size > tree.size() {
         return Err(fault(
             Some(tree.size()),
@@ -716,7 +716,7 @@ pub fn check_against_tree(cp: &Checkpoint, tree: &Tree, what: &str) -> Result<()
 ///
 /// # Errors
 /// A [`LogFault`] when `new` is smaller or not consistent.
-pub fn check_consistency(
+pub(crate) fn check_consistency(
     old: &Checkpoint,
     new: &Checkpoint,
     tree: &Tree,
@@ -1014,12 +1014,6 @@ impl LogView {
     #[must_use]
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
-    }
-
-    /// The checked ledger, for a writer that goes on appending to the log it read.
-    #[must_use]
-    pub fn into_ledger(self) -> Ledger {
-        self.ledger
     }
 
     /// The latest signed checkpoint, as the file holds it, and its body.

@@ -366,7 +366,7 @@ pub fn hash_hex(h: &Hash) -> String {
 
 /// The current time as RFC 3339 UTC.
 #[must_use]
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))

@@ -143,13 +143,14 @@ impl LedgerRules {
 
     /// Whether `attempt` has a terminal record.
     #[must_use]
-    pub fn is_terminated(&self, attempt: &AttemptId) -> bool {
+    pub(crate) fn is_terminated(&self, attempt: &AttemptId) -> bool {
         self.terminal.contains(&key(attempt))
     }
 
+    #[cfg(test)]
     /// Whether the chain rooted at `root` has a `COMPLETED_DRAFT`.
     #[must_use]
-    pub fn is_completed(&self, root: &AttemptId) -> bool {
+    pub(crate) fn is_completed(&self, root: &AttemptId) -> bool {
         self.completed.contains(&key(root))
     }
 
@@ -217,9 +218,10 @@ impl Staged<'_> {
         Ok(())
     }
 
+    #[cfg(test)]
     /// What was staged, for [`LedgerRules::commit`].
     #[must_use]
-    pub fn into_added(self) -> LedgerRules {
+    pub(crate) fn into_added(self) -> LedgerRules {
         self.added
     }
 }

@@ -25,3 +25,4 @@ mod group_commit;
 mod invariants;
 mod invariants_table;
 mod operations_doc;
+mod public_interface;

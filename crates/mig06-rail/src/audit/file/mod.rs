@@ -206,10 +206,11 @@ impl FileStore {
         self.verifier.clone()
     }
 
+    #[cfg(test)]
     /// How many times writing [`LATEST_CHECKPOINT`] or [`CHECKPOINTS_FILE`] failed after the
     /// records it covers were durable (the answers stood; the next open covers the records).
     #[must_use]
-    pub fn checkpoint_write_failures(&self) -> u64 {
+    pub(crate) fn checkpoint_write_failures(&self) -> u64 {
         self.checkpoint_write_failures.load(Ordering::Relaxed)
     }
 
@@ -217,7 +218,7 @@ impl FileStore {
     ///
     /// # Errors
     /// [`AuditError::Corrupt`] when `size` exceeds the log.
-    pub fn signed_checkpoint(&self, size: u64) -> Result<String, AuditError> {
+    pub(crate) fn signed_checkpoint(&self, size: u64) -> Result<String, AuditError> {
         self.signed_checkpoint_of(self.ledger.tree(), size)
     }
 
