@@ -189,3 +189,74 @@ where
         )?
     }
 }
+
+/// What a test store does around the real store's appends: observe, delay, fail or crash.
+pub trait AppendHook: Send {
+    /// Appends one record to `inner`, or fails it.
+    fn append_one(
+        &mut self,
+        inner: &mut dyn mig06_rail::audit::AuditStore,
+        record: mig06_rail::audit::AuditRecord,
+    ) -> Result<mig06_rail::audit::Appended, mig06_rail::audit::AuditError>;
+
+    /// Appends a batch; by default one record at a time, as a store without batches does.
+    fn append_batch(
+        &mut self,
+        inner: &mut dyn mig06_rail::audit::AuditStore,
+        records: Vec<mig06_rail::audit::AuditRecord>,
+    ) -> Vec<Result<mig06_rail::audit::Appended, mig06_rail::audit::AuditError>> {
+        records
+            .into_iter()
+            .map(|r| self.append_one(inner, r))
+            .collect()
+    }
+
+    /// Runs before the continuation check reads the claims index.
+    fn before_is_continued(&mut self, _prior: &mig06_rail::ids::AttemptId) {}
+}
+
+/// A real store whose appends go through a hook; everything else reads the real store.
+pub struct Hooked<H> {
+    pub inner: Box<dyn mig06_rail::audit::AuditStore>,
+    pub hook: H,
+}
+
+impl<H: AppendHook> mig06_rail::audit::AuditStore for Hooked<H> {
+    fn append(
+        &mut self,
+        record: mig06_rail::audit::AuditRecord,
+    ) -> Result<mig06_rail::audit::Appended, mig06_rail::audit::AuditError> {
+        self.hook.append_one(self.inner.as_mut(), record)
+    }
+    fn append_batch(
+        &mut self,
+        records: Vec<mig06_rail::audit::AuditRecord>,
+    ) -> Vec<Result<mig06_rail::audit::Appended, mig06_rail::audit::AuditError>> {
+        self.hook.append_batch(self.inner.as_mut(), records)
+    }
+    fn is_continued(
+        &mut self,
+        prior: &mig06_rail::ids::AttemptId,
+    ) -> Result<bool, mig06_rail::audit::AuditError> {
+        self.hook.before_is_continued(prior);
+        self.inner.is_continued(prior)
+    }
+    fn root_at(
+        &mut self,
+        size: u64,
+    ) -> Result<mig06_rail::audit::Hash, mig06_rail::audit::AuditError> {
+        self.inner.root_at(size)
+    }
+    fn leaf_at(
+        &mut self,
+        index: u64,
+    ) -> Result<mig06_rail::audit::Hash, mig06_rail::audit::AuditError> {
+        self.inner.leaf_at(index)
+    }
+    fn verifier_key(&self) -> String {
+        self.inner.verifier_key()
+    }
+    fn syncs(&self) -> Option<u64> {
+        self.inner.syncs()
+    }
+}

@@ -37,7 +37,7 @@ use std::time::Duration;
 use crate::common::*;
 use mig06_rail::audit::file::FileStore;
 use mig06_rail::audit::ledger::LogView;
-use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind};
+use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, RecordKind};
 use mig06_rail::config::Config;
 use mig06_rail::executor::{Deadline, Executor, ExecutorError, StepInput};
 use mig06_rail::ids::AttemptId;
@@ -421,7 +421,6 @@ fn rows() -> Vec<Row> {
 
 /// A store around the real file store that fails an append or kills the process.
 struct FaultyStore {
-    inner: Box<dyn AuditStore>,
     fail_append: Option<(usize, std::io::ErrorKind)>,
     crash: Option<(CrashAt, PathBuf)>,
     appends: usize,
@@ -435,8 +434,12 @@ fn die(dir: &Path, attempt: &AttemptId) -> ! {
     std::process::abort()
 }
 
-impl AuditStore for FaultyStore {
-    fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
+impl AppendHook for FaultyStore {
+    fn append_one(
+        &mut self,
+        inner: &mut dyn AuditStore,
+        record: AuditRecord,
+    ) -> Result<Appended, AuditError> {
         self.appends += 1;
         if let Some((n, kind)) = self.fail_append
             && n == self.appends
@@ -452,7 +455,7 @@ impl AuditStore for FaultyStore {
             die(dir, &record.attempt_id);
         }
         let (kind, id) = (record.kind(), record.attempt_id.clone());
-        let appended = self.inner.append(record);
+        let appended = inner.append(record);
         if let Some((at, dir)) = &self.crash
             && at.after(kind)
             && appended.is_ok()
@@ -461,25 +464,15 @@ impl AuditStore for FaultyStore {
         }
         appended
     }
-    fn is_continued(&mut self, p: &AttemptId) -> Result<bool, AuditError> {
+    fn before_is_continued(&mut self, prior: &AttemptId) {
         if let Some((CrashAt::ContinuationCheck, dir)) = &self.crash {
-            die(dir, p);
+            die(dir, prior);
         }
-        self.inner.is_continued(p)
-    }
-    fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
-        self.inner.root_at(size)
-    }
-    fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
-        self.inner.leaf_at(index)
-    }
-    fn verifier_key(&self) -> String {
-        self.inner.verifier_key()
     }
 }
 
 /// A rail on the configuration's real gate, detector and file store, the store wrapped.
-fn rail_around(config: &Config, executor: Box<dyn Executor>, store: FaultyStore) -> Rail {
+fn rail_around(config: &Config, executor: Box<dyn Executor>, store: Hooked<FaultyStore>) -> Rail {
     let gate = PolicyGate::load(&config.policy_bundle, Some(&config.policy_digest)).unwrap();
     let signer = load_signer(config).unwrap();
     let verifier = signer.verifier();
@@ -493,13 +486,15 @@ fn rail_around(config: &Config, executor: Box<dyn Executor>, store: FaultyStore)
     )
 }
 
-fn faulty(config: &Config) -> FaultyStore {
+fn faulty(config: &Config) -> Hooked<FaultyStore> {
     let signer = load_signer(config).unwrap();
-    FaultyStore {
+    Hooked {
         inner: Box::new(FileStore::open(&audit_dir(config), signer).unwrap()),
-        fail_append: None,
-        crash: None,
-        appends: 0,
+        hook: FaultyStore {
+            fail_append: None,
+            crash: None,
+            appends: 0,
+        },
     }
 }
 
@@ -673,7 +668,7 @@ fn run(row: &Row) -> Ran {
         Fault::AppendFails(n) => {
             let (exec, calls) = counting(Answer::Draft);
             let mut store = faulty(&config);
-            store.fail_append = Some((*n, std::io::ErrorKind::Other));
+            store.hook.fail_append = Some((*n, std::io::ErrorKind::Other));
             let rail = rail_around(&config, exec, store);
             ran.got = run_attempt(&rail, &req);
             ran.calls = calls;
@@ -777,7 +772,8 @@ fn disk_full(ran: &mut Ran, at_open: bool, req: &Value) {
         );
         let (exec, calls) = counting(Answer::Draft);
         let mut store = faulty(&ran.config);
-        store.fail_append = Some((if at_open { 1 } else { 2 }, std::io::ErrorKind::StorageFull));
+        store.hook.fail_append =
+            Some((if at_open { 1 } else { 2 }, std::io::ErrorKind::StorageFull));
         let rail = rail_around(&ran.config, exec, store);
         ran.got = run_attempt(&rail, req);
         ran.calls = calls;
@@ -944,7 +940,7 @@ fn crash_child(at: &str, config: &str) {
         crash_in_step: at == CrashAt::InStep,
     };
     let mut store = faulty(&config);
-    store.crash = Some((at, dir));
+    store.hook.crash = Some((at, dir));
     let rail = rail_around(&config, Box::new(exec), store);
     let req = if at == CrashAt::DeniedBeforeTerminal {
         request("prior_authorisation")

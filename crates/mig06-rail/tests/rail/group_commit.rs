@@ -7,9 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::*;
-use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash};
+use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore};
 use mig06_rail::evidence;
-use mig06_rail::ids::AttemptId;
 use mig06_rail::outcome::{Outcome, TerminalCode as C};
 use mig06_rail::rail::{AuditSyncs, Rail, audit_dir};
 
@@ -23,18 +22,25 @@ type Sizes = Arc<std::sync::Mutex<Vec<(usize, bool)>>>;
 /// behind the leader whatever the disk), and batches after the first `ok` ones whose size is
 /// above one fail as a whole, as a failed `fdatasync` would.
 struct Batches {
-    inner: Box<dyn AuditStore>,
     delay: Duration,
     fail_multi_after: usize,
     batches: Arc<AtomicUsize>,
     sizes: Sizes,
 }
 
-impl AuditStore for Batches {
-    fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
-        self.append_batch(vec![record]).pop().unwrap()
+impl AppendHook for Batches {
+    fn append_one(
+        &mut self,
+        inner: &mut dyn AuditStore,
+        record: AuditRecord,
+    ) -> Result<Appended, AuditError> {
+        self.append_batch(inner, vec![record]).pop().unwrap()
     }
-    fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
+    fn append_batch(
+        &mut self,
+        inner: &mut dyn AuditStore,
+        records: Vec<AuditRecord>,
+    ) -> Vec<Result<Appended, AuditError>> {
         std::thread::sleep(self.delay);
         let n = self.batches.fetch_add(1, Ordering::SeqCst);
         let fail = n >= self.fail_multi_after && records.len() > 1;
@@ -50,22 +56,7 @@ impl AuditStore for Batches {
                 })
                 .collect();
         }
-        self.inner.append_batch(records)
-    }
-    fn is_continued(&mut self, p: &AttemptId) -> Result<bool, AuditError> {
-        self.inner.is_continued(p)
-    }
-    fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
-        self.inner.root_at(size)
-    }
-    fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
-        self.inner.leaf_at(index)
-    }
-    fn verifier_key(&self) -> String {
-        self.inner.verifier_key()
-    }
-    fn syncs(&self) -> Option<u64> {
-        self.inner.syncs()
+        inner.append_batch(records)
     }
 }
 
@@ -77,12 +68,14 @@ fn rail_with_batches(
 ) -> (Rail, Sizes) {
     let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
     let rail = rail_around_store(s, exec, |inner| {
-        Box::new(Batches {
+        Box::new(Hooked {
             inner,
-            delay,
-            fail_multi_after,
-            batches: Arc::new(AtomicUsize::new(0)),
-            sizes: sizes.clone(),
+            hook: Batches {
+                delay,
+                fail_multi_after,
+                batches: Arc::new(AtomicUsize::new(0)),
+                sizes: sizes.clone(),
+            },
         })
     });
     (rail, sizes)

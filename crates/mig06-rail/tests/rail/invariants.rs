@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::common::*;
-use mig06_rail::audit::{AuditError, AuditRecord, AuditStore, Hash};
+use mig06_rail::audit::{AuditError, AuditRecord, AuditStore};
 use mig06_rail::executor::ExecutorError;
 use mig06_rail::outcome::TerminalCode as C;
 use mig06_rail::policy::PolicyGate;
@@ -102,14 +102,17 @@ fn inv_fail_closed_a_panicking_dependency_ends_aborted_invariant_and_is_recorded
 /// An audit store that fails every append after the first `ok` ones, and counts calls; with
 /// `unsigned`, the appends it confirms carry no signed checkpoint.
 struct FlakyStore {
-    inner: Box<dyn AuditStore>,
     ok: usize,
     unsigned: bool,
     calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl AuditStore for FlakyStore {
-    fn append(&mut self, record: AuditRecord) -> Result<mig06_rail::audit::Appended, AuditError> {
+impl AppendHook for FlakyStore {
+    fn append_one(
+        &mut self,
+        inner: &mut dyn AuditStore,
+        record: AuditRecord,
+    ) -> Result<mig06_rail::audit::Appended, AuditError> {
         let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if n >= self.ok {
             return Err(AuditError::Io {
@@ -117,23 +120,11 @@ impl AuditStore for FlakyStore {
                 source: std::io::Error::other("disk full"),
             });
         }
-        let mut appended = self.inner.append(record)?;
+        let mut appended = inner.append(record)?;
         if self.unsigned {
             appended.checkpoint = None;
         }
         Ok(appended)
-    }
-    fn is_continued(&mut self, p: &mig06_rail::ids::AttemptId) -> Result<bool, AuditError> {
-        self.inner.is_continued(p)
-    }
-    fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
-        self.inner.root_at(size)
-    }
-    fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
-        self.inner.leaf_at(index)
-    }
-    fn verifier_key(&self) -> String {
-        self.inner.verifier_key()
     }
 }
 
@@ -153,11 +144,13 @@ fn rail_with_store(
 ) -> (Rail, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let rail = rail_around_store(s, exec, |inner| {
-        Box::new(FlakyStore {
+        Box::new(Hooked {
             inner,
-            ok,
-            unsigned,
-            calls: calls.clone(),
+            hook: FlakyStore {
+                ok,
+                unsigned,
+                calls: calls.clone(),
+            },
         })
     });
     (rail, calls)
