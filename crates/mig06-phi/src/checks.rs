@@ -304,7 +304,6 @@ pub(crate) fn is_opaque_id(v: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ctx::{
+use crate::context::{
     C_ACCT, C_ADDR, C_AGE, C_DL, C_MBI, C_MRN, C_NAME, C_NPI, C_PDATE, C_PHONE, C_PLAN, C_PLATE,
     C_SERIAL, C_SSN, C_ZIP,
 };
@@ -336,7 +336,7 @@ impl KeyVocab {
         }
         // Any name context except the bare `name` key is an explicit person-name key.
         if c & C_NAME != 0 && !(toks.len() == 1 && has("name")) {
-            c |= crate::ctx::C_PNAME;
+            c |= crate::context::C_PNAME;
         }
         if !person && toks.iter().any(|t| self.infra.contains(t)) {
             c = strong;

@@ -356,3 +356,161 @@ fn infra_v6(a: Ipv6Addr) -> bool {
         || (s0 & 0xffc0) == 0xfe80
         || a.to_ipv4_mapped().is_some_and(infra_v4)
 }
+
+/// Words that give an IP literal a person's or device's role, and words that make it part
+/// of the service's network plan.
+const IP_PERSON_WORDS: &[&str] = &[
+    "patient",
+    "pt",
+    "device",
+    "home",
+    "client",
+    "remote",
+    "caller",
+    "user",
+    "subscriber",
+    "member",
+    "wearable",
+    "pump",
+    "monitor",
+    "cgm",
+    "pacemaker",
+    "implant",
+    "mobile",
+    "phone",
+    "forwarded",
+    "xff",
+    "visitor",
+    "customer",
+    "browser",
+    "sensor",
+    "transmitter",
+    "glucose",
+];
+const IP_INFRA_WORDS: &[&str] = &[
+    "server",
+    "upstream",
+    "host",
+    "node",
+    "pod",
+    "service",
+    "svc",
+    "dns",
+    "nameserver",
+    "resolver",
+    "gateway",
+    "gw",
+    "proxy",
+    "lb",
+    "loadbalancer",
+    "endpoint",
+    "peer",
+    "listen",
+    "bind",
+    "cidr",
+    "subnet",
+    "route",
+    "egress",
+    "ingress",
+    "nat",
+    "vip",
+    "cluster",
+    "backend",
+    "target",
+    "dst",
+    "dest",
+    "destination",
+    "internal",
+    "private",
+    "network",
+    "net",
+    "vpc",
+    "allow",
+    "allowlist",
+    "whitelist",
+    "range",
+    "ranges",
+    "mask",
+    "netmask",
+    "broker",
+    "db",
+    "database",
+    "redis",
+    "kafka",
+    "etcd",
+    "api",
+    "apiserver",
+    "kubelet",
+    "container",
+    "docker",
+    "interface",
+    "eth",
+    "router",
+    "ntp",
+    "smtp",
+    "registry",
+    "mirror",
+    "replica",
+    "primary",
+    "leader",
+    "follower",
+    "master",
+    "worker",
+    "instance",
+    "vm",
+    "cloud",
+    "tailscale",
+    "wireguard",
+];
+
+/// True when a key names a person's or device's address (`home_ip`, `client.address`).
+pub(crate) fn key_ip_person(key: &str) -> bool {
+    crate::keys::key_tokens(key)
+        .iter()
+        .any(|t| IP_PERSON_WORDS.contains(&t.as_str()))
+}
+
+/// Decides whether an IP literal at `start..end` is reported (see the module docs).
+pub(crate) fn ip_reported(
+    key: Option<&str>,
+    text: &str,
+    start: usize,
+    end: usize,
+    ip: std::net::IpAddr,
+) -> bool {
+    // CIDR notation is a network, not a host.
+    let b = text.as_bytes();
+    if b.get(end) == Some(&b'/') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut from = start.saturating_sub(48);
+    while from > 0 && !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let window = text.get(from..start).unwrap_or("");
+    // A person or device word anywhere before it (or in the key) wins (`home router`);
+    // otherwise an infrastructure word makes it part of the network plan.
+    let mut role = 0i8;
+    for src in [key.unwrap_or(""), window] {
+        for t in crate::keys::key_tokens(src) {
+            if IP_PERSON_WORDS.contains(&t.as_str()) {
+                role = 1;
+            } else if role == 0 && IP_INFRA_WORDS.contains(&t.as_str()) {
+                role = -1;
+            }
+        }
+    }
+    if is_infra_ip(ip) {
+        // A private address with no words around it at all has an unknown role: fail
+        // closed.
+        let alone = key.is_none()
+            && !text
+                .get(..start)
+                .into_iter()
+                .chain(text.get(end..))
+                .any(|s| s.bytes().any(|c| c.is_ascii_alphabetic()));
+        role > 0 || (role == 0 && alone)
+    } else {
+        role >= 0
+    }
+}
