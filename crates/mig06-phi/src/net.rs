@@ -166,6 +166,40 @@ const SYSTEM_USERS: &[&str] = &[
     "${home}",
 ];
 
+/// Path segments after a person collection that are routes, not a person
+/// (`/patients/search`, `/users/me`).
+const ROUTE_WORDS: &[&str] = &[
+    "search",
+    "me",
+    "self",
+    "new",
+    "list",
+    "all",
+    "count",
+    "_search",
+    "_history",
+    "$everything",
+    "metadata",
+    "bulk",
+    "export",
+    "import",
+    "login",
+    "logout",
+    "settings",
+    "health",
+    "status",
+    "v1",
+    "v2",
+    "api",
+];
+
+/// First characters of a route template parameter (`{id}`, `:id`, `<id>`).
+const ROUTE_PARAM_OPENERS: [char; 3] = ['{', ':', '<'];
+
+/// First characters of a placeholder that stands for a user (`$USER`, `${user}`,
+/// `<user>`, `%USERNAME%`).
+const PLACEHOLDER_OPENERS: [char; 4] = ['$', '{', '<', '%'];
+
 /// True when `url` is a terminology or code-system URI.
 pub(crate) fn is_terminology(url: &str) -> bool {
     let l = url.trim_start_matches(['"', '\'', '(', '<']);
@@ -210,10 +244,7 @@ pub(crate) fn home_dir_user(text: &str) -> bool {
             if user.len() >= 2
                 && !SYSTEM_USERS.contains(&user)
                 && user.chars().any(|c| c.is_alphabetic())
-                && !user.starts_with('$')
-                && !user.starts_with('{')
-                && !user.starts_with('<')
-                && !user.starts_with('%')
+                && !user.starts_with(PLACEHOLDER_OPENERS)
             {
                 return true;
             }
@@ -283,34 +314,7 @@ pub(crate) fn url_identifies(url: &str, query_key_is_phi: &dyn Fn(&str) -> bool)
 /// (`/patients/search`, `/users/me`).
 fn person_segment(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
-    if matches!(
-        l.as_str(),
-        "search"
-            | "me"
-            | "self"
-            | "new"
-            | "list"
-            | "all"
-            | "count"
-            | "_search"
-            | "_history"
-            | "$everything"
-            | "metadata"
-            | "bulk"
-            | "export"
-            | "import"
-            | "login"
-            | "logout"
-            | "settings"
-            | "health"
-            | "status"
-            | "v1"
-            | "v2"
-            | "api"
-    ) || l.starts_with('{')
-        || l.starts_with(':')
-        || l.starts_with('<')
-    {
+    if ROUTE_WORDS.contains(&l.as_str()) || l.starts_with(ROUTE_PARAM_OPENERS) {
         return false;
     }
     s.len() >= 3
