@@ -1,19 +1,8 @@
 //! Per-kind positives, must-not-fire negatives, and a proptest.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
+use crate::common::det;
 use mig06_phi::{Detector, PhiKind};
 use proptest::prelude::*;
-use std::sync::OnceLock;
-
-fn det() -> &'static Detector {
-    static D: OnceLock<Detector> = OnceLock::new();
-    D.get_or_init(|| Detector::new().unwrap())
-}
 
 fn fires(key: Option<&str>, text: &str, kind: PhiKind) {
     let got = det().scan(key, text);
