@@ -1,4 +1,8 @@
 //! Checksum and layout validators. They take candidate strings and return booleans only.
+//!
+//! They are pure functions of the candidate, with no regex and no context, so that each
+//! rule (Luhn, mod 97, the SSA, DEA, NANP and CMS rules) is checked by its own unit test
+//! against published examples, apart from the patterns that propose the candidates.
 
 /// Digits of `s` (ASCII), skipping everything else.
 pub(crate) fn digits(s: &str) -> impl Iterator<Item = u32> + '_ {
