@@ -4,7 +4,7 @@
 Installs nothing. Needs `pip install presidio-analyzer` (no spaCy model is loaded: the
 predefined pattern recognizers are called directly with nlp_artifacts=None, so Presidio's
 NER, and with it PERSON / LOCATION, is off; context words are not used either).
-Our detector runs through the `scan` example (run_scan), built with
+Our detector runs through the `scan` example (Detector::scan), built with
   CARGO_TARGET_DIR=/work/target-phi cargo build --release -p mig06-phi --example scan
 
 Usage: python3 eval/phi/presidio_compare.py [eval/phi/set.jsonl] [--bin PATH]
@@ -76,7 +76,7 @@ def main():
     t0 = time.perf_counter()
     pres = [presidio_scan(recs, r["text"]) for r in rows]
     tp = time.perf_counter() - t0
-    # Ours: best of 3 runs of the scan example over the whole set. `scan` is run_scan's
+    # Ours: best of 3 runs of the scan example over the whole set. `scan` is the example's
     # own time (JSON parse + scan + write, detector already built, as Presidio's
     # recognizers are); `wall` adds process start, Detector::new and pipe I/O.
     scan_t, wall_t = [], []
@@ -88,9 +88,9 @@ def main():
     n = len(rows)
     print(f"set: {os.path.relpath(args.set)}  texts: {n}")
     print(f"presidio pattern recognizers ({len(recs)}): {tp:8.3f}s  {n / tp:12,.0f} texts/s")
-    print(f"mig06-phi run_scan:                    {ts:8.4f}s  {n / ts:12,.0f} texts/s")
+    print(f"mig06-phi scan:                        {ts:8.4f}s  {n / ts:12,.0f} texts/s")
     print(f"mig06-phi whole process (start+build):  {tw:8.4f}s  {n / tw:12,.0f} texts/s")
-    print(f"speed ratio (run_scan): {tp / ts:,.0f}x   (whole process): {tp / tw:,.0f}x")
+    print(f"speed ratio (scan): {tp / ts:,.0f}x   (whole process): {tp / tw:,.0f}x")
     pos, hit = collections.Counter(), collections.Counter()
     neg = fp = 0
     for r, got in zip(rows, pres):

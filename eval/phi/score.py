@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Scores mig06-phi on a labelled set via the `scan` example (which calls run_scan).
+"""Scores mig06-phi on a labelled set via the `scan` example (Detector::scan, `mig06 scan` verdicts).
 
 Usage: python3 eval/phi/score.py [eval/phi/set.jsonl] [--bin PATH] [--show-misses KIND]
 Builds nothing itself; build first with
@@ -62,7 +62,7 @@ def main():
                 if args.show_fp:
                     print("FP", json.dumps({"text": r["text"], "key": r.get("key")}), v["kinds"])
     tm = run_detector.timing
-    print(f"set: {os.path.relpath(args.set)}  rows: {len(rows)}  run_scan: {tm['scan_seconds']:.4f}s "
+    print(f"set: {os.path.relpath(args.set)}  rows: {len(rows)}  scan: {tm['scan_seconds']:.4f}s "
           f"({len(rows) / tm['scan_seconds']:,.0f} texts/s); Detector::new {tm['build_seconds'] * 1000:.1f} ms; "
           f"process wall {dt:.3f}s")
     print(f"{'kind':28} {'n':>6} {'recall':>8}")

@@ -10,7 +10,6 @@
 //! the fuzzer's bytes, signed with a fixed test key, and then mutated, so the property "a
 //! mutation never yields a different accepted value" is exercised, not only "no panic".
 
-use std::io::Cursor;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
@@ -532,9 +531,9 @@ const PHI_KEYS: &[&str] = &[
 
 /// PHI detector. First byte chooses the key context; the rest is the text.
 ///
-/// Properties: kinds are sorted and distinct; `contains_phi` agrees with `scan`; the result is
-/// deterministic; the `mig06 scan` contract (`run_scan`) writes exactly one verdict line that
-/// agrees with `scan` and never contains the text.
+/// Properties: kinds are sorted and distinct; the result is deterministic; the result is
+/// codes only and never contains the text. (The `mig06 scan` contract, which writes these
+/// codes as JSON verdicts, lives in the binary and has its own tests in `scan_cmd.rs`.)
 pub fn check_phi(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
@@ -550,30 +549,12 @@ pub fn check_phi(data: &[u8]) {
         kinds.windows(2).all(|w| w[0] < w[1]),
         "kinds not sorted and distinct"
     );
-    assert_eq!(DETECTOR.contains_phi(key, text), !kinds.is_empty());
     assert_eq!(DETECTOR.scan(key, text), kinds, "scan not deterministic");
-
-    let line = match key {
-        Some(k) => serde_json::json!({"text": text, "key": k}),
-        None => serde_json::json!({"text": text}),
-    };
-    let mut out = Vec::new();
-    let n = mig06_phi::run_scan(&DETECTOR, Cursor::new(format!("{line}\n")), &mut out, false)
-        .expect("run_scan on memory");
-    assert_eq!(n, 1);
-    let out = String::from_utf8(out).expect("verdict is UTF-8");
-    assert_eq!(out.matches('\n').count(), 1, "one verdict line");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("verdict is JSON");
-    assert_eq!(v["phi"].as_bool(), Some(!kinds.is_empty()));
     let codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
-    let got: Vec<&str> = v["kinds"]
-        .as_array()
-        .expect("kinds array")
-        .iter()
-        .filter_map(|k| k.as_str())
-        .collect();
-    assert_eq!(got, codes);
-    assert_no_echo(text.as_bytes(), &out, |c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || "{}[]\":,_\n".contains(c)
+    for code in &codes {
+        assert_eq!(mig06_phi::PhiKind::from_code(code).map(|k| k.code()), Some(*code));
+    }
+    assert_no_echo(text.as_bytes(), &codes.join(","), |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || "_,".contains(c)
     });
 }

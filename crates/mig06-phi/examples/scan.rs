@@ -1,32 +1,56 @@
-//! Example CLI over [`mig06_phi::run_scan`]: JSON lines on stdin, verdicts on stdout.
-//! `--lines` treats each input line as plain text. Same function `mig06 scan` will call.
-//! `--time` also writes `{"lines": N, "build_seconds": B, "scan_seconds": S}` to stderr
-//! (S covers run_scan only: JSON parsing, scanning and writing; B is Detector::new).
+//! Evaluation driver for `eval/phi`: JSON lines `{"text": …, "key": …}` on stdin, one
+//! verdict `{"phi": bool, "kinds": [codes]}` per line on stdout, as `mig06 scan` writes
+//! them, through the library API alone ([`mig06_phi::Detector::scan`]).
+//! `--lines` treats each input line as plain text. `--time` also writes
+//! `{"lines": N, "build_seconds": B, "scan_seconds": S}` to stderr (S covers reading,
+//! scanning and writing; B is `Detector::new`). Unlike `mig06 scan`, a line that is not
+//! such a JSON object stops the run: evaluation sets are generated, so one is a bug.
 
-use std::io::{BufReader, BufWriter};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
+
+use mig06_phi::Detector;
+
+/// Scans every input line and writes its verdict; returns the number of lines.
+fn scan_all(detector: &Detector, lines: bool) -> Result<u64, String> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut n = 0u64;
+    for line in BufReader::new(std::io::stdin().lock()).lines() {
+        let line = line.map_err(|e| format!("read failed ({:?})", e.kind()))?;
+        let kinds = if lines {
+            detector.scan(None, &line)
+        } else {
+            let v: serde_json::Value =
+                serde_json::from_str(&line).map_err(|_| format!("line {} is not JSON", n + 1))?;
+            let text = v.get("text").and_then(|t| t.as_str());
+            let text = text.ok_or_else(|| format!("line {} has no string text", n + 1))?;
+            detector.scan(v.get("key").and_then(|k| k.as_str()), text)
+        };
+        let codes: Vec<String> = kinds.iter().map(|k| format!("\"{}\"", k.code())).collect();
+        let phi = !kinds.is_empty();
+        writeln!(out, "{{\"phi\":{phi},\"kinds\":[{}]}}", codes.join(","))
+            .map_err(|e| format!("write failed ({:?})", e.kind()))?;
+        n += 1;
+    }
+    out.flush()
+        .map_err(|e| format!("write failed ({:?})", e.kind()))?;
+    Ok(n)
+}
 
 fn main() -> ExitCode {
     let lines = std::env::args().skip(1).any(|a| a == "--lines");
     let timed = std::env::args().skip(1).any(|a| a == "--time");
     let t0 = std::time::Instant::now();
-    let detector = match mig06_phi::Detector::new() {
+    let detector = match Detector::new() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
     let build = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
-    let res = mig06_phi::run_scan(
-        &detector,
-        BufReader::new(stdin.lock()),
-        BufWriter::new(stdout.lock()),
-        lines,
-    );
+    let res = scan_all(&detector, lines);
     let scan = t1.elapsed().as_secs_f64();
     match res {
         Ok(n) => {
@@ -38,7 +62,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: scan failed ({:?})", e.kind());
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }

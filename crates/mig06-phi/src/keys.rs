@@ -10,9 +10,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ctx::{
+use crate::context::{
     C_ACCT, C_ADDR, C_AGE, C_DL, C_MBI, C_MRN, C_NAME, C_NPI, C_PDATE, C_PHONE, C_PLAN, C_PLATE,
-    C_SERIAL, C_SSN, C_ZIP,
+    C_PNAME, C_SERIAL, C_SSN, C_ZIP,
 };
 
 const KEYS: &str = include_str!("../data/keys.txt");
@@ -274,11 +274,23 @@ impl KeyVocab {
         }
         // Long dotted paths: only the last six tokens matter.
         let toks = toks.get(toks.len().saturating_sub(6)..).unwrap_or(&[]);
-        let has = |w: &str| toks.iter().any(|t| t == w);
-        let any = |ws: &[&str]| ws.iter().any(|w| has(w));
-        let mut c = 0u32;
-        // Person dates named by two or more tokens together (`service_date`) are specific enough to survive an infrastructure word in the same key.
-        let mut strong = 0u32;
+        let (mut c, mut strong) = self.vocabulary_flags(toks);
+        let combined = combination_flags(toks);
+        c |= combined;
+        strong |= combined & C_PDATE;
+        c |= name_flags(toks, c);
+        let person = toks.iter().any(|t| PERSON_WORDS.contains(&t.as_str()));
+        if !person && toks.iter().any(|t| self.infra.contains(t)) {
+            c = strong;
+        }
+        c
+    }
+
+    /// Flags of every run of up to four adjacent tokens looked up in the vocabulary, and
+    /// the person-date flag of runs of two or more tokens (`service_date`), which are
+    /// specific enough to survive an infrastructure word in the same key.
+    fn vocabulary_flags(&self, toks: &[String]) -> (u32, u32) {
+        let (mut c, mut strong) = (0u32, 0u32);
         for i in 0..toks.len() {
             let mut joined = String::new();
             for (n, t) in toks.iter().skip(i).take(4).enumerate() {
@@ -290,57 +302,67 @@ impl KeyVocab {
                 }
             }
         }
-        // Combinations of general words.
-        if any(&["date", "dt", "datetime", "time", "ts", "on", "at", "day"])
-            && any(&[
-                "birth",
-                "death",
-                "admit",
-                "admission",
-                "discharge",
-                "service",
-                "visit",
-                "encounter",
-                "procedure",
-                "surgery",
-                "appointment",
-                "appt",
-                "deceased",
-            ])
-        {
-            c |= C_PDATE;
-            strong |= C_PDATE;
-        }
-        if any(&["license", "licence"]) && any(&["number", "no", "num", "id", "nbr"]) {
-            c |= C_DL;
-        }
-        if has("plan") && any(&["id", "number", "no", "member"]) {
-            c |= C_PLAN;
-        }
-        if has("device") && any(&["serial", "id", "sn", "udi"]) {
-            c |= C_SERIAL;
-        }
-        if has("patient") && any(&["id", "number", "no", "num", "nbr", "identifier"]) {
-            c |= C_MRN;
-        }
-        let person = toks.iter().any(|t| PERSON_WORDS.contains(&t.as_str()));
-        if has("name")
-            && (toks.len() == 1
-                || toks.windows(2).any(|w| {
-                    w.last().is_some_and(|n| n == "name")
-                        && w.first()
-                            .is_some_and(|p| PERSON_PREFIX.contains(&p.as_str()))
-                }))
-        {
-            c |= C_NAME;
-        }
-        // Any name context except the bare `name` key is an explicit person-name key.
-        if c & C_NAME != 0 && !(toks.len() == 1 && has("name")) {
-            c |= crate::ctx::C_PNAME;
-        }
-        if !person && toks.iter().any(|t| self.infra.contains(t)) {
-            c = strong;
-        }
-        c
+        (c, strong)
     }
+}
+
+/// Flags given by combinations of general words (`birth` + `date`, `license` + `number`).
+fn combination_flags(toks: &[String]) -> u32 {
+    let has = |w: &str| toks.iter().any(|t| t == w);
+    let any = |ws: &[&str]| ws.iter().any(|w| has(w));
+    let mut c = 0u32;
+    if any(&["date", "dt", "datetime", "time", "ts", "on", "at", "day"])
+        && any(&[
+            "birth",
+            "death",
+            "admit",
+            "admission",
+            "discharge",
+            "service",
+            "visit",
+            "encounter",
+            "procedure",
+            "surgery",
+            "appointment",
+            "appt",
+            "deceased",
+        ])
+    {
+        c |= C_PDATE;
+    }
+    if any(&["license", "licence"]) && any(&["number", "no", "num", "id", "nbr"]) {
+        c |= C_DL;
+    }
+    if has("plan") && any(&["id", "number", "no", "member"]) {
+        c |= C_PLAN;
+    }
+    if has("device") && any(&["serial", "id", "sn", "udi"]) {
+        c |= C_SERIAL;
+    }
+    if has("patient") && any(&["id", "number", "no", "num", "nbr", "identifier"]) {
+        c |= C_MRN;
+    }
+    c
+}
+
+/// Name flags: a bare `name`, or `name` after a person word (`pt_name`); and, for any name
+/// context except the bare `name` key (`c` holds the flags found so far), the explicit
+/// person-name flag.
+fn name_flags(toks: &[String], c: u32) -> u32 {
+    let has_name = toks.iter().any(|t| t == "name");
+    let mut f = 0u32;
+    if has_name
+        && (toks.len() == 1
+            || toks.windows(2).any(|w| {
+                w.last().is_some_and(|n| n == "name")
+                    && w.first()
+                        .is_some_and(|p| PERSON_PREFIX.contains(&p.as_str()))
+            }))
+    {
+        f |= C_NAME;
+    }
+    if (c | f) & C_NAME != 0 && !(toks.len() == 1 && has_name) {
+        f |= C_PNAME;
+    }
+    f
 }

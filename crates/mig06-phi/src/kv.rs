@@ -22,7 +22,6 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
             i += 1;
             continue;
         }
-        let sep = i;
         // `://` (a URL) and `::` (IPv6) are not separators; `:=` and `=>` are one.
         if c == b':' && matches!(b.get(i + 1), Some(b'/' | b':')) {
             i += 2;
@@ -32,95 +31,11 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
             i += 1;
             continue;
         }
-        // Key: back over an optional closing quote and spaces.
-        let mut k_end = sep;
-        while k_end > 0 && b.get(k_end - 1) == Some(&b' ') {
-            k_end -= 1;
-        }
-        let quoted_key = k_end > 0 && matches!(b.get(k_end - 1), Some(b'"' | b'\''));
-        if quoted_key {
-            k_end -= 1;
-        }
-        let mut k_start = k_end;
-        while k_start > 0 && b.get(k_start - 1).copied().is_some_and(is_key_byte) {
-            k_start -= 1;
-        }
-        let key = text.get(k_start..k_end).unwrap_or("");
-        // `registry/app:1.2.3` and `path/to:x` are references, not `key: value`.
-        let key_ok = !(key.is_empty() || c == b':' && key.contains('/'))
-            && key.len() <= 96
-            && key
-                .bytes()
-                .next()
-                .is_some_and(|x| x.is_ascii_alphabetic() || x == b'_' || x == b'@')
-            && key.bytes().any(|x| x.is_ascii_alphabetic());
-        // Value.
-        let mut v = sep + 1;
-        if matches!(b.get(v), Some(b'>' | b'=')) {
-            v += 1;
-        }
-        while matches!(b.get(v), Some(b' ' | b'\t')) {
-            v += 1;
-        }
-        while matches!(b.get(v), Some(b'[' | b' ')) {
-            v += 1;
-        }
-        let (v_start, v_end) = match b.get(v) {
-            Some(&q @ (b'"' | b'\'')) => {
-                let s = v + 1;
-                let mut e = s;
-                while e < b.len() && b.get(e) != Some(&q) {
-                    if b.get(e) == Some(&b'\\') {
-                        e += 1;
-                    }
-                    e += 1;
-                }
-                (s, e.min(b.len()))
-            }
-            Some(b'{') | None => (v, v),
-            Some(_) => {
-                let mut e = v;
-                let mut parens = 0usize;
-                while let Some(&x) = b.get(e) {
-                    // `(0231) 987575`: a parenthesis opened inside the value is its own.
-                    if x == b'(' {
-                        parens += 1;
-                    } else if x == b')' && parens > 0 {
-                        parens -= 1;
-                        e += 1;
-                        continue;
-                    }
-                    // `, ` inside a value (`Dec 24, 1976`, `Via Roma, 1`) continues it unless
-                    // another pair follows.
-                    if x == b',' && b.get(e + 1) == Some(&b' ') && !next_is_pair(b, e + 2) {
-                        e += 1;
-                        continue;
-                    }
-                    if matches!(
-                        x,
-                        b',' | b';' | b'&' | b'}' | b']' | b')' | b'|' | b'\n' | b'\r' | b'"'
-                    ) {
-                        break;
-                    }
-                    if x == b' ' && next_is_pair(b, e + 1) {
-                        break;
-                    }
-                    if c == b'=' && x == b' ' && !quoted_key {
-                        // `k=v k2=v2`: an unquoted `=` value ends at the first space
-                        // unless the words after it carry no separator of their own.
-                        if next_word_has_sep(b, e + 1) {
-                            break;
-                        }
-                    }
-                    e += 1;
-                }
-                (v, e)
-            }
-        };
-        if key_ok && v_end > v_start {
-            let end = v_end.min(v_start + MAX_VALUE);
+        let (key, quoted_key) = key_before(text, i);
+        let (v_start, v_end) = value_after(b, i, quoted_key);
+        if key_ok(key, c) && v_end > v_start {
+            let mut end = v_end.min(v_start + MAX_VALUE);
             // Stay on a char boundary.
-            let mut end = end;
             while end > v_start && !text.is_char_boundary(end) {
                 end -= 1;
             }
@@ -128,8 +43,109 @@ pub(crate) fn for_each_pair<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a st
                 f(key, value.trim());
             }
         }
-        i = sep + 1;
+        i += 1;
     }
+}
+
+/// The key before the separator at `sep` (back over an optional closing quote and
+/// spaces), and whether it was quoted.
+fn key_before(text: &str, sep: usize) -> (&str, bool) {
+    let b = text.as_bytes();
+    let mut k_end = sep;
+    while k_end > 0 && b.get(k_end - 1) == Some(&b' ') {
+        k_end -= 1;
+    }
+    let quoted_key = k_end > 0 && matches!(b.get(k_end - 1), Some(b'"' | b'\''));
+    if quoted_key {
+        k_end -= 1;
+    }
+    let mut k_start = k_end;
+    while k_start > 0 && b.get(k_start - 1).copied().is_some_and(is_key_byte) {
+        k_start -= 1;
+    }
+    (text.get(k_start..k_end).unwrap_or(""), quoted_key)
+}
+
+/// True when `key` (before separator `c`) can be a key.
+fn key_ok(key: &str, c: u8) -> bool {
+    // `registry/app:1.2.3` and `path/to:x` are references, not `key: value`.
+    !(key.is_empty() || c == b':' && key.contains('/'))
+        && key.len() <= 96
+        && key
+            .bytes()
+            .next()
+            .is_some_and(|x| x.is_ascii_alphabetic() || x == b'_' || x == b'@')
+        && key.bytes().any(|x| x.is_ascii_alphabetic())
+}
+
+/// The byte range of the value after the separator at `sep`.
+fn value_after(b: &[u8], sep: usize, quoted_key: bool) -> (usize, usize) {
+    let mut v = sep + 1;
+    if matches!(b.get(v), Some(b'>' | b'=')) {
+        v += 1;
+    }
+    while matches!(b.get(v), Some(b' ' | b'\t')) {
+        v += 1;
+    }
+    while matches!(b.get(v), Some(b'[' | b' ')) {
+        v += 1;
+    }
+    match b.get(v) {
+        Some(&q @ (b'"' | b'\'')) => {
+            let s = v + 1;
+            let mut e = s;
+            while e < b.len() && b.get(e) != Some(&q) {
+                if b.get(e) == Some(&b'\\') {
+                    e += 1;
+                }
+                e += 1;
+            }
+            (s, e.min(b.len()))
+        }
+        Some(b'{') | None => (v, v),
+        Some(_) => {
+            let unquoted_equals = b.get(sep) == Some(&b'=') && !quoted_key;
+            (v, unquoted_value_end(b, v, unquoted_equals))
+        }
+    }
+}
+
+/// Where an unquoted value starting at `v` ends.
+fn unquoted_value_end(b: &[u8], v: usize, unquoted_equals: bool) -> usize {
+    let mut e = v;
+    let mut parens = 0usize;
+    while let Some(&x) = b.get(e) {
+        // `(0231) 987575`: a parenthesis opened inside the value is its own.
+        if x == b'(' {
+            parens += 1;
+        } else if x == b')' && parens > 0 {
+            parens -= 1;
+            e += 1;
+            continue;
+        }
+        // `, ` inside a value (`Dec 24, 1976`, `Via Roma, 1`) continues it unless
+        // another pair follows.
+        if x == b',' && b.get(e + 1) == Some(&b' ') && !next_is_pair(b, e + 2) {
+            e += 1;
+            continue;
+        }
+        if matches!(
+            x,
+            b',' | b';' | b'&' | b'}' | b']' | b')' | b'|' | b'\n' | b'\r' | b'"'
+        ) {
+            break;
+        }
+        if x == b' ' && next_is_pair(b, e + 1) {
+            break;
+        }
+        // `k=v k2=v2`: an unquoted `=` value ends at the first space unless the words
+        // after it carry no separator of their own.
+        if unquoted_equals && x == b' ' && next_word_has_sep(b, e + 1) {
+            break;
+        }
+        e += 1;
+    }
+    e
 }
 
 /// True when the bytes from `i` start a `word=` or `word:` token.

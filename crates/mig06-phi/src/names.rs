@@ -148,89 +148,100 @@ fn tokenize(text: &str) -> Vec<Tok> {
             continue;
         }
         let start = i;
-        let mut tok = Tok {
-            start,
-            first: false,
-            rank: None,
-            common: false,
-            buf: [0; MAX_TOK],
-            len: 0,
-            case: Case::Other,
-            sep: Sep::Break,
-            poss: false,
-        };
-        let (mut upper, mut lower, mut first_upper) = (0usize, 0usize, false);
-        let mut overflow = false;
-        while let Some(&c) = b.get(i) {
-            if c.is_ascii_alphabetic() {
-                // camelCase split: lower followed by upper starts a new token.
-                if c.is_ascii_uppercase()
-                    && lower > 0
-                    && i > start
-                    && let Some(p) = b.get(i - 1)
-                    && p.is_ascii_lowercase()
-                {
-                    break;
-                }
-                if c.is_ascii_uppercase() {
-                    upper += 1;
-                    if tok.len == 0 {
-                        first_upper = true;
-                    }
-                } else {
-                    lower += 1;
-                }
-                if let Some(slot) = tok.buf.get_mut(tok.len) {
-                    *slot = c.to_ascii_lowercase();
-                    tok.len += 1;
-                } else {
-                    overflow = true;
-                }
-                i += 1;
-            } else if c == b'\''
-                && matches!(b.get(i + 1), Some(b's' | b'S'))
-                && !b.get(i + 2).is_some_and(u8::is_ascii_alphabetic)
-                && tok.len > 0
-            {
-                // Possessive `Smith's`: the token ends before the apostrophe.
-                tok.poss = true;
-                i += 2;
-                break;
-            } else if c == b'\'' && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) && tok.len > 0
-            {
-                i += 1;
-            } else {
-                break;
-            }
-        }
-        let sep_bytes = if out.is_empty() {
-            &[][..]
-        } else {
-            b.get(last_end..start).unwrap_or(&[])
-        };
+        let (mut tok, end) = read_token(b, start);
+        i = end;
         tok.sep = if out.is_empty() {
             Sep::Break
         } else {
-            classify_sep(sep_bytes)
-        };
-        tok.case = if lower == 0 && upper > 1 {
-            Case::Upper
-        } else if upper == 0 {
-            Case::Lower
-        } else if first_upper && upper == 1 {
-            Case::Title
-        } else if upper == 1 && tok.len == 1 {
-            Case::Upper
-        } else {
-            Case::Other
+            classify_sep(b.get(last_end..start).unwrap_or(&[]))
         };
         last_end = i;
-        if overflow {
-            tok.len = 0;
-        }
         out.push(tok);
     }
     out
+}
+
+/// Reads the token that starts at `start` (an ASCII letter): letters up to a camelCase
+/// boundary, an apostrophe between letters joined (`O'Brien`), a possessive `'s` noted
+/// and skipped. Returns the token and the index after it. A token longer than
+/// [`MAX_TOK`] is kept with length 0, so that it separates its neighbours but never
+/// matches the lexicon.
+fn read_token(b: &[u8], start: usize) -> (Tok, usize) {
+    let mut tok = Tok {
+        start,
+        first: false,
+        rank: None,
+        common: false,
+        buf: [0; MAX_TOK],
+        len: 0,
+        case: Case::Other,
+        sep: Sep::Break,
+        poss: false,
+    };
+    let (mut upper, mut lower, mut first_upper) = (0usize, 0usize, false);
+    let mut overflow = false;
+    let mut i = start;
+    while let Some(&c) = b.get(i) {
+        if c.is_ascii_alphabetic() {
+            // camelCase split: lower followed by upper starts a new token.
+            if c.is_ascii_uppercase()
+                && lower > 0
+                && i > start
+                && let Some(p) = b.get(i - 1)
+                && p.is_ascii_lowercase()
+            {
+                break;
+            }
+            if c.is_ascii_uppercase() {
+                upper += 1;
+                if tok.len == 0 {
+                    first_upper = true;
+                }
+            } else {
+                lower += 1;
+            }
+            if let Some(slot) = tok.buf.get_mut(tok.len) {
+                *slot = c.to_ascii_lowercase();
+                tok.len += 1;
+            } else {
+                overflow = true;
+            }
+            i += 1;
+        } else if c == b'\''
+            && matches!(b.get(i + 1), Some(b's' | b'S'))
+            && !b.get(i + 2).is_some_and(u8::is_ascii_alphabetic)
+            && tok.len > 0
+        {
+            // Possessive `Smith's`: the token ends before the apostrophe.
+            tok.poss = true;
+            i += 2;
+            break;
+        } else if c == b'\'' && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) && tok.len > 0 {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    tok.case = case_of(upper, lower, first_upper, tok.len);
+    if overflow {
+        tok.len = 0;
+    }
+    (tok, i)
+}
+
+/// The letter case of a token from its counts of upper- and lowercase letters.
+fn case_of(upper: usize, lower: usize, first_upper: bool, len: usize) -> Case {
+    if lower == 0 && upper > 1 {
+        Case::Upper
+    } else if upper == 0 {
+        Case::Lower
+    } else if first_upper && upper == 1 {
+        Case::Title
+    } else if upper == 1 && len == 1 {
+        Case::Upper
+    } else {
+        Case::Other
+    }
 }
 
 /// Blanks tokens that sit inside random-looking words (base64, mixed-case ids): a word
@@ -461,111 +472,129 @@ impl Lexicon {
         for t in &mut toks {
             self.annotate(t);
         }
-        if name_key {
-            for t in &toks {
-                if (self.is_first(t) || self.is_last(t)) && (!self.common(t) || t.capitalised()) {
-                    return true;
-                }
-            }
+        (name_key && toks.iter().any(|t| self.keyed_name(t)))
+            || (0..toks.len()).any(|i| self.phrase_name(&toks, i))
+            || (1..toks.len()).any(|i| self.pair_name(&toks, i))
+    }
+
+    /// Under a name key, one lexicon token is enough (a common word only capitalised).
+    fn keyed_name(&self, t: &Tok) -> bool {
+        (self.is_first(t) || self.is_last(t)) && (!self.common(t) || t.capitalised())
+    }
+
+    /// A capitalised lexicon name in a phrase: after a relationship or reference word
+    /// (`per Okafor`), or before `'s` and such a word (`Nguyen's daughter`).
+    fn phrase_name(&self, toks: &[Tok], i: usize) -> bool {
+        let Some(t) = toks.get(i) else { return false };
+        if t.len < 2
+            || t.case != Case::Title
+            || self.common(t)
+            || !(self.is_first(t) || self.is_last(t))
+        {
+            return false;
         }
-        for (i, t) in toks.iter().enumerate() {
-            if t.len < 2
-                || t.case != Case::Title
-                || self.common(t)
-                || !(self.is_first(t) || self.is_last(t))
-            {
-                continue;
-            }
-            let next_kin = t.poss
-                && toks
-                    .get(i + 1)
-                    .is_some_and(|n| n.sep == Sep::Space && PHRASE_WORDS.contains(&n.text()));
-            let prev_word = t.sep == Sep::Space
-                && i.checked_sub(1)
-                    .and_then(|j| toks.get(j))
-                    .is_some_and(|p| p.case != Case::Upper && PHRASE_WORDS.contains(&p.text()));
-            if next_kin || prev_word {
-                return true;
-            }
+        let next_kin = t.poss
+            && toks
+                .get(i + 1)
+                .is_some_and(|n| n.sep == Sep::Space && PHRASE_WORDS.contains(&n.text()));
+        let prev_word = t.sep == Sep::Space
+            && i.checked_sub(1)
+                .and_then(|j| toks.get(j))
+                .is_some_and(|p| p.case != Case::Upper && PHRASE_WORDS.contains(&p.text()));
+        next_kin || prev_word
+    }
+
+    /// A name made by token `i` and the one before it.
+    fn pair_name(&self, toks: &[Tok], i: usize) -> bool {
+        let (Some(a), Some(b)) = (i.checked_sub(1).and_then(|j| toks.get(j)), toks.get(i)) else {
+            return false;
+        };
+        if b.sep == Sep::Break || a.len == 0 || b.len == 0 {
+            return false;
         }
-        for (i, b) in toks.iter().enumerate().skip(1) {
-            let Some(a) = toks.get(i - 1) else { continue };
-            if b.sep == Sep::Break || a.len == 0 || b.len == 0 {
-                continue;
-            }
-            // First Last / first.last / first_last
-            if matches!(b.sep, Sep::Handle | Sep::Space)
-                && self.is_first(a)
-                && self.is_last(b)
-                && self.strong_pair(a, b)
-                && self.pair_case_ok(a, b, b.sep)
-            {
-                return true;
-            }
-            // jdoe_smith: glued initial + surname, then a surname.
-            if b.sep == Sep::Handle
-                && b.case == Case::Lower
-                && let (Some((_, rest_common)), Some(rb)) =
-                    (self.initial_surname(a), self.last_rank(b))
-                && rb < GLUED_PARTNER_RANK
-                && !(rest_common && self.common(b))
-            {
-                return true;
-            }
-            // last.first (handles only)
-            if b.sep == Sep::Handle
-                && self.is_last(a)
-                && self.is_first(b)
-                && self.strong_pair(b, a)
-                && self.pair_case_ok(a, b, b.sep)
-            {
-                return true;
-            }
-            // Last, First
-            if b.sep == Sep::Comma
-                && self.is_last(a)
-                && self.is_first(b)
-                && self.strong_pair(b, a)
-                && self.pair_case_ok(a, b, b.sep)
-            {
-                return true;
-            }
-            // j.doe / J. Doe / j_doe
-            let prev_single =
-                i >= 2 && a.sep != Sep::Break && toks.get(i - 2).is_some_and(|p| p.len == 1);
-            if a.len == 1
-                && !prev_single
-                && matches!(b.sep, Sep::Handle | Sep::Space)
-                && self
-                    .last_rank(b)
-                    .is_some_and(|r| r < GLUED_RANK || (r < INITIAL_RANK && !self.common(b)))
-                && (b.sep == Sep::Handle && a.case == Case::Lower && b.case == Case::Lower
-                    || b.sep == Sep::Space && a.capitalised() && b.capitalised())
-            {
-                return true;
-            }
-            // Dr. Smith
-            if b.sep == Sep::Space
-                && a.case == Case::Title
-                && TITLES.contains(&a.text())
-                && b.capitalised()
-                && self.is_last(b)
-            {
-                return true;
-            }
-            // First Q. Last
-            if a.len == 1
-                && a.capitalised()
-                && a.sep == Sep::Space
-                && b.sep == Sep::Space
-                && let Some(f) = i.checked_sub(2).and_then(|j| toks.get(j))
-                && self.is_first(f)
-                && f.capitalised()
-                && b.capitalised()
-                && self.is_last(b)
-            {
-                return true;
-            }
+        self.full_name(a, b) || self.initial_or_title(toks, i, a, b)
+    }
+
+    /// First and last name in any of their orders: `First Last`, `first.last`,
+    /// `jdoe_smith`, `last.first`, `Last, First`.
+    fn full_name(&self, a: &Tok, b: &Tok) -> bool {
+        // First Last / first.last / first_last
+        if matches!(b.sep, Sep::Handle | Sep::Space)
+            && self.is_first(a)
+            && self.is_last(b)
+            && self.strong_pair(a, b)
+            && self.pair_case_ok(a, b, b.sep)
+        {
+            return true;
+        }
+        // jdoe_smith: glued initial + surname, then a surname.
+        if b.sep == Sep::Handle
+            && b.case == Case::Lower
+            && let (Some((_, rest_common)), Some(rb)) = (self.initial_surname(a), self.last_rank(b))
+            && rb < GLUED_PARTNER_RANK
+            && !(rest_common && self.common(b))
+        {
+            return true;
+        }
+        // last.first (handles only)
+        if b.sep == Sep::Handle
+            && self.is_last(a)
+            && self.is_first(b)
+            && self.strong_pair(b, a)
+            && self.pair_case_ok(a, b, b.sep)
+        {
+            return true;
+        }
+        // Last, First
+        if b.sep == Sep::Comma
+            && self.is_last(a)
+            && self.is_first(b)
+            && self.strong_pair(b, a)
+            && self.pair_case_ok(a, b, b.sep)
+        {
+            return true;
+        }
+        false
+    }
+
+    /// An initial, a title or a middle initial with a surname: `j.doe`, `J. Doe`,
+    /// `Dr. Smith`, `First Q. Last`.
+    fn initial_or_title(&self, toks: &[Tok], i: usize, a: &Tok, b: &Tok) -> bool {
+        // j.doe / J. Doe / j_doe
+        let prev_single =
+            i >= 2 && a.sep != Sep::Break && toks.get(i - 2).is_some_and(|p| p.len == 1);
+        if a.len == 1
+            && !prev_single
+            && matches!(b.sep, Sep::Handle | Sep::Space)
+            && self
+                .last_rank(b)
+                .is_some_and(|r| r < GLUED_RANK || (r < INITIAL_RANK && !self.common(b)))
+            && (b.sep == Sep::Handle && a.case == Case::Lower && b.case == Case::Lower
+                || b.sep == Sep::Space && a.capitalised() && b.capitalised())
+        {
+            return true;
+        }
+        // Dr. Smith
+        if b.sep == Sep::Space
+            && a.case == Case::Title
+            && TITLES.contains(&a.text())
+            && b.capitalised()
+            && self.is_last(b)
+        {
+            return true;
+        }
+        // First Q. Last
+        if a.len == 1
+            && a.capitalised()
+            && a.sep == Sep::Space
+            && b.sep == Sep::Space
+            && let Some(f) = i.checked_sub(2).and_then(|j| toks.get(j))
+            && self.is_first(f)
+            && f.capitalised()
+            && b.capitalised()
+            && self.is_last(b)
+        {
+            return true;
         }
         false
     }

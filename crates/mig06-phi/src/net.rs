@@ -166,6 +166,40 @@ const SYSTEM_USERS: &[&str] = &[
     "${home}",
 ];
 
+/// Path segments after a person collection that are routes, not a person
+/// (`/patients/search`, `/users/me`).
+const ROUTE_WORDS: &[&str] = &[
+    "search",
+    "me",
+    "self",
+    "new",
+    "list",
+    "all",
+    "count",
+    "_search",
+    "_history",
+    "$everything",
+    "metadata",
+    "bulk",
+    "export",
+    "import",
+    "login",
+    "logout",
+    "settings",
+    "health",
+    "status",
+    "v1",
+    "v2",
+    "api",
+];
+
+/// First characters of a route template parameter (`{id}`, `:id`, `<id>`).
+const ROUTE_PARAM_OPENERS: [char; 3] = ['{', ':', '<'];
+
+/// First characters of a placeholder that stands for a user (`$USER`, `${user}`,
+/// `<user>`, `%USERNAME%`).
+const PLACEHOLDER_OPENERS: [char; 4] = ['$', '{', '<', '%'];
+
 /// True when `url` is a terminology or code-system URI.
 pub(crate) fn is_terminology(url: &str) -> bool {
     let l = url.trim_start_matches(['"', '\'', '(', '<']);
@@ -210,10 +244,7 @@ pub(crate) fn home_dir_user(text: &str) -> bool {
             if user.len() >= 2
                 && !SYSTEM_USERS.contains(&user)
                 && user.chars().any(|c| c.is_alphabetic())
-                && !user.starts_with('$')
-                && !user.starts_with('{')
-                && !user.starts_with('<')
-                && !user.starts_with('%')
+                && !user.starts_with(PLACEHOLDER_OPENERS)
             {
                 return true;
             }
@@ -283,34 +314,7 @@ pub(crate) fn url_identifies(url: &str, query_key_is_phi: &dyn Fn(&str) -> bool)
 /// (`/patients/search`, `/users/me`).
 fn person_segment(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
-    if matches!(
-        l.as_str(),
-        "search"
-            | "me"
-            | "self"
-            | "new"
-            | "list"
-            | "all"
-            | "count"
-            | "_search"
-            | "_history"
-            | "$everything"
-            | "metadata"
-            | "bulk"
-            | "export"
-            | "import"
-            | "login"
-            | "logout"
-            | "settings"
-            | "health"
-            | "status"
-            | "v1"
-            | "v2"
-            | "api"
-    ) || l.starts_with('{')
-        || l.starts_with(':')
-        || l.starts_with('<')
-    {
+    if ROUTE_WORDS.contains(&l.as_str()) || l.starts_with(ROUTE_PARAM_OPENERS) {
         return false;
     }
     s.len() >= 3
@@ -355,4 +359,162 @@ fn infra_v6(a: Ipv6Addr) -> bool {
         || (s0 & 0xfe00) == 0xfc00
         || (s0 & 0xffc0) == 0xfe80
         || a.to_ipv4_mapped().is_some_and(infra_v4)
+}
+
+/// Words that give an IP literal a person's or device's role, and words that make it part
+/// of the service's network plan.
+const IP_PERSON_WORDS: &[&str] = &[
+    "patient",
+    "pt",
+    "device",
+    "home",
+    "client",
+    "remote",
+    "caller",
+    "user",
+    "subscriber",
+    "member",
+    "wearable",
+    "pump",
+    "monitor",
+    "cgm",
+    "pacemaker",
+    "implant",
+    "mobile",
+    "phone",
+    "forwarded",
+    "xff",
+    "visitor",
+    "customer",
+    "browser",
+    "sensor",
+    "transmitter",
+    "glucose",
+];
+const IP_INFRA_WORDS: &[&str] = &[
+    "server",
+    "upstream",
+    "host",
+    "node",
+    "pod",
+    "service",
+    "svc",
+    "dns",
+    "nameserver",
+    "resolver",
+    "gateway",
+    "gw",
+    "proxy",
+    "lb",
+    "loadbalancer",
+    "endpoint",
+    "peer",
+    "listen",
+    "bind",
+    "cidr",
+    "subnet",
+    "route",
+    "egress",
+    "ingress",
+    "nat",
+    "vip",
+    "cluster",
+    "backend",
+    "target",
+    "dst",
+    "dest",
+    "destination",
+    "internal",
+    "private",
+    "network",
+    "net",
+    "vpc",
+    "allow",
+    "allowlist",
+    "whitelist",
+    "range",
+    "ranges",
+    "mask",
+    "netmask",
+    "broker",
+    "db",
+    "database",
+    "redis",
+    "kafka",
+    "etcd",
+    "api",
+    "apiserver",
+    "kubelet",
+    "container",
+    "docker",
+    "interface",
+    "eth",
+    "router",
+    "ntp",
+    "smtp",
+    "registry",
+    "mirror",
+    "replica",
+    "primary",
+    "leader",
+    "follower",
+    "master",
+    "worker",
+    "instance",
+    "vm",
+    "cloud",
+    "tailscale",
+    "wireguard",
+];
+
+/// True when a key names a person's or device's address (`home_ip`, `client.address`).
+pub(crate) fn key_ip_person(key: &str) -> bool {
+    crate::keys::key_tokens(key)
+        .iter()
+        .any(|t| IP_PERSON_WORDS.contains(&t.as_str()))
+}
+
+/// Decides whether an IP literal at `start..end` is reported (see the module docs).
+pub(crate) fn ip_reported(
+    key: Option<&str>,
+    text: &str,
+    start: usize,
+    end: usize,
+    ip: std::net::IpAddr,
+) -> bool {
+    // CIDR notation is a network, not a host.
+    let b = text.as_bytes();
+    if b.get(end) == Some(&b'/') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut from = start.saturating_sub(48);
+    while from > 0 && !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let window = text.get(from..start).unwrap_or("");
+    // A person or device word anywhere before it (or in the key) wins (`home router`);
+    // otherwise an infrastructure word makes it part of the network plan.
+    let mut role = 0i8;
+    for src in [key.unwrap_or(""), window] {
+        for t in crate::keys::key_tokens(src) {
+            if IP_PERSON_WORDS.contains(&t.as_str()) {
+                role = 1;
+            } else if role == 0 && IP_INFRA_WORDS.contains(&t.as_str()) {
+                role = -1;
+            }
+        }
+    }
+    if is_infra_ip(ip) {
+        // A private address with no words around it at all has an unknown role: fail
+        // closed.
+        let alone = key.is_none()
+            && !text
+                .get(..start)
+                .into_iter()
+                .chain(text.get(end..))
+                .any(|s| s.bytes().any(|c| c.is_ascii_alphabetic()));
+        role > 0 || (role == 0 && alone)
+    } else {
+        role >= 0
+    }
 }

@@ -9,6 +9,7 @@ mod audit_cmd;
 mod caller_cmd;
 mod demo;
 mod evidence_cmd;
+mod scan_cmd;
 mod serve;
 mod tls;
 
@@ -162,18 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: PolicyCommand::Check { config },
         } => policy_check(&config),
         Command::Explain { code } => explain(code.as_deref()),
-        Command::Scan { lines } => {
-            let detector = mig06_rail::phi::Detector::new()?;
-            let stdin = std::io::stdin();
-            let stdout = std::io::stdout();
-            mig06_rail::phi::run_scan(
-                &detector,
-                stdin.lock(),
-                std::io::BufWriter::new(stdout.lock()),
-                lines,
-            )?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Scan { lines } => scan_cmd::run(lines),
         Command::Demo { dir } => demo::run(dir),
         Command::Serve {
             config,

@@ -1,12 +1,6 @@
 //! Cross-check against ct-merkle (rozbb/ct-merkle), an RFC 6962 implementation nobody on this
 //! project wrote: roots and proofs must be equal byte for byte, and each side's proofs must
 //! verify with the other side's verifier.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
 use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};

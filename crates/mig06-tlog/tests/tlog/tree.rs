@@ -1,10 +1,4 @@
 //! Merkle tree and proof tests: published vectors, every proof up to size 64, ct-merkle.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use mig06_tlog::{
     Hash, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency, verify_inclusion,

@@ -1,20 +1,9 @@
 //! Issue 12: key context inside text, key vocabulary by parts, international formats,
 //! names beyond one census, and context rules for URLs and IP addresses.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
-use mig06_phi::{Detector, PhiKind};
+use crate::common::det;
+use mig06_phi::PhiKind;
 use proptest::prelude::*;
-use std::sync::OnceLock;
-
-fn det() -> &'static Detector {
-    static D: OnceLock<Detector> = OnceLock::new();
-    D.get_or_init(|| Detector::new().unwrap())
-}
 
 // Failure messages name the case index, never the scanned text.
 fn fires_all(kind: PhiKind, cases: &[&str]) {

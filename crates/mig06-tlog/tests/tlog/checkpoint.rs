@@ -1,10 +1,4 @@
 //! Signed checkpoints through the public API: round trips, determinism, tampering, fuzzing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use mig06_tlog::checkpoint::{Checkpoint, CheckpointError, LogSigner, LogVerifier};
 use proptest::prelude::*;

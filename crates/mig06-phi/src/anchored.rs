@@ -1,0 +1,240 @@
+//! Context-anchored identifiers: numbers that have no checksum and no shape of their own
+//! (MRN, plan and member ids, account numbers, driver's licences, plates, device serials).
+//!
+//! Such a value is only an identifier because something names it: a label in the text
+//! (`MRN: A1234567`) or the key it sits under. Each kind is one row of [`ANCHORS`] that
+//! holds everything about it together (its label regex, the cheap keywords that gate the
+//! regex, the key context that names it, the shape its value must have), so a kind is
+//! added or changed in one place and the tables cannot drift apart.
+
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+
+use crate::checks;
+use crate::context::{C_ACCT, C_DL, C_MRN, C_PLAN, C_PLATE, C_SERIAL};
+use crate::kind::PhiKind;
+use crate::patterns::{Compiler, DetectorError};
+
+/// The shape an anchored value must have (counted after dropping `- . /` and spaces).
+struct ValueShape {
+    /// Allowed length of the value.
+    len: std::ops::RangeInclusive<usize>,
+    /// Allowed number of digits.
+    digits: std::ops::RangeInclusive<usize>,
+    /// Most letters allowed.
+    max_letters: usize,
+}
+
+/// One context-anchored kind.
+struct Anchor {
+    /// The kind reported.
+    kind: PhiKind,
+    /// The key context that makes a whole value this kind.
+    key_context: u32,
+    /// ASCII case-insensitive substrings, one of which must occur before the label regex
+    /// runs (the regexes are the slow part of a scan; most texts have none of these).
+    keywords: &'static [&'static str],
+    /// Regex alternation of the labels that name the value.
+    label: &'static str,
+    /// The value's shape.
+    shape: ValueShape,
+}
+
+const ANY: usize = usize::MAX;
+
+/// Every context-anchored kind.
+const ANCHORS: &[Anchor] = &[
+    Anchor {
+        kind: PhiKind::Mrn,
+        key_context: C_MRN,
+        keywords: &["mrn", "record", "med", "chart", "patient", "pt", "hospital"],
+        label: r"mrn|medical\s+record(?:\s+(?:number|no|num))?|med\.?\s*rec(?:ord)?(?:\s*(?:no|number))?|chart(?:\s*(?:number|no|num))?|patient\s*(?:id|number|no)|pt\.?\s*id|hospital\s*(?:number|no)",
+        shape: ValueShape {
+            len: 0..=ANY,
+            digits: 5..=12,
+            max_letters: 4,
+        },
+    },
+    Anchor {
+        kind: PhiKind::HealthPlanId,
+        key_context: C_PLAN,
+        keywords: &[
+            "member",
+            "subscriber",
+            "plan",
+            "insurance",
+            "beneficiary",
+            "policy",
+            "group",
+            "medicaid",
+            "hicn",
+        ],
+        label: r"member(?:ship)?(?:\s*(?:id|number|no|num))?|subscriber(?:\s*(?:id|number|no))?|health\s*plan(?:\s*(?:id|number|no))?|insurance\s*(?:id|number|no)|beneficiary(?:\s*(?:id|number|no))?|policy\s*(?:number|no)|group\s*(?:number|no)|plan\s*id|medicaid(?:\s*(?:id|number|no))?|hicn",
+        shape: ValueShape {
+            len: 6..=20,
+            digits: 4..=ANY,
+            max_letters: 8,
+        },
+    },
+    Anchor {
+        kind: PhiKind::AccountNumber,
+        key_context: C_ACCT,
+        keywords: &["account", "acct", "a/c", "routing", "bank"],
+        label: r"account(?:\s*(?:number|no|num))?|acct\.?(?:\s*(?:number|no|num))?|a/c|routing(?:\s*(?:number|no))?|bank\s*account",
+        shape: ValueShape {
+            len: 0..=ANY,
+            digits: 6..=20,
+            max_letters: 4,
+        },
+    },
+    Anchor {
+        kind: PhiKind::DriversLicense,
+        key_context: C_DL,
+        keywords: &["driv", "dl", "licen"],
+        label: r"driver'?s?\s*licen[cs]e(?:\s*(?:number|no|num))?|driving\s*licen[cs]e|dl(?:\s*(?:number|no))?|dln|licen[cs]e\s*(?:number|no|num)",
+        shape: ValueShape {
+            len: 5..=18,
+            digits: 2..=ANY,
+            max_letters: ANY,
+        },
+    },
+    Anchor {
+        kind: PhiKind::LicensePlate,
+        key_context: C_PLATE,
+        keywords: &["plate", "vehicle", "tag"],
+        label: r"licen[cs]e\s*plate(?:\s*(?:number|no))?|plate(?:\s*(?:number|no))?|vehicle\s*(?:plate|tag|registration)|tag\s*(?:number|no)",
+        shape: ValueShape {
+            len: 4..=9,
+            digits: 1..=ANY,
+            max_letters: ANY,
+        },
+    },
+    Anchor {
+        kind: PhiKind::DeviceSerial,
+        key_context: C_SERIAL,
+        keywords: &[
+            "serial",
+            "s/n",
+            "sn",
+            "imei",
+            "udi",
+            "device",
+            "implant",
+            "pacemaker",
+            "transmitter",
+            "sensor",
+        ],
+        label: r"serial(?:\s*(?:number|no|num))?|s/n|sn|imei|udi|device\s*(?:id|serial)|implant\s*(?:id|serial)?|pacemaker\s*(?:id|serial)?|transmitter(?:\s*(?:id|serial|sn))?|sensor\s*(?:id|serial|sn)",
+        shape: ValueShape {
+            len: 5..=30,
+            digits: 2..=ANY,
+            max_letters: ANY,
+        },
+    },
+];
+
+/// The compiled label regexes and their keyword gate.
+pub(crate) struct Anchors {
+    /// One label regex per row of [`ANCHORS`], in order.
+    labels: Vec<Regex>,
+    gate: AhoCorasick,
+    /// For each gate keyword (by pattern id), the row of [`ANCHORS`] it belongs to.
+    gate_rows: Vec<usize>,
+}
+
+impl Anchors {
+    /// Compiles the label regexes and the keyword gate.
+    ///
+    /// # Errors
+    /// `Pattern` or `Gate` if a built-in pattern fails to compile.
+    pub(crate) fn new(c: &mut Compiler) -> Result<Self, DetectorError> {
+        let labels = ANCHORS
+            .iter()
+            .map(|a| {
+                let label = a.label;
+                c.regex(&format!(
+                    r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9-]{{1,24}}(?: [A-Z0-9]{{1,6}}\b)?)"
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (words, gate_rows): (Vec<&str>, Vec<usize>) = ANCHORS
+            .iter()
+            .enumerate()
+            .flat_map(|(row, a)| a.keywords.iter().map(move |w| (*w, row)))
+            .unzip();
+        Ok(Self {
+            labels,
+            gate: c.gate(&words)?,
+            gate_rows,
+        })
+    }
+
+    /// Number of anchored kinds (for `Debug`).
+    pub(crate) fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Calls `hit` for each anchored kind found in `text`: after a label, or as the whole
+    /// value under a key whose context (`key_ctx`) names the kind.
+    pub(crate) fn scan(&self, text: &str, key_ctx: u32, hit: &mut impl FnMut(PhiKind)) {
+        let gated = self.gated_rows(text);
+        for ((row, anchor), label) in ANCHORS.iter().enumerate().zip(&self.labels) {
+            if gated & (1 << row) != 0 && labelled_value(label, anchor, text) {
+                hit(anchor.kind);
+            }
+        }
+        let t = text.trim();
+        let head = t.split_whitespace().next().unwrap_or("");
+        for anchor in ANCHORS {
+            if key_ctx & anchor.key_context != 0 && (anchor.value_ok(t) || anchor.value_ok(head)) {
+                hit(anchor.kind);
+            }
+        }
+    }
+
+    /// Bit set of the rows whose keywords occur in `text`.
+    fn gated_rows(&self, text: &str) -> u32 {
+        self.gate
+            .find_overlapping_iter(text)
+            .filter_map(|m| self.gate_rows.get(m.pattern().as_usize()))
+            .fold(0, |g, row| g | 1 << row)
+    }
+}
+
+/// True when `label` finds a value of `anchor`'s shape after a label in `text`.
+fn labelled_value(label: &Regex, anchor: &Anchor, text: &str) -> bool {
+    let b = text.as_bytes();
+    label.captures_iter(text).any(|c| {
+        // A capture cut short by its length limit is part of a longer token (a ULID, a
+        // digest): not an identifier of this kind.
+        c.get(1).is_some_and(|m| {
+            let v = m.as_str();
+            let head = v.split(' ').next().unwrap_or("");
+            !b.get(m.end()).is_some_and(u8::is_ascii_alphanumeric)
+                && (anchor.value_ok(v) || anchor.value_ok(head))
+        })
+    })
+}
+
+impl Anchor {
+    /// Validates the value captured after a label (or the whole value under a key).
+    fn value_ok(&self, v: &str) -> bool {
+        let v = v.trim();
+        if v.is_empty() || checks::is_opaque_id(v) {
+            return false;
+        }
+        let core: String = v
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' ' | '.' | '/'))
+            .map(|c| if c == '*' { 'X' } else { c })
+            .collect();
+        if !core.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return false;
+        }
+        let digits = core.bytes().filter(u8::is_ascii_digit).count();
+        let letters = core.len() - digits;
+        self.shape.len.contains(&core.len())
+            && self.shape.digits.contains(&digits)
+            && letters <= self.shape.max_letters
+    }
+}

@@ -1,0 +1,354 @@
+//! Patterns: the regular expressions and keyword gates of the shaped identifiers.
+//!
+//! Every pattern is a named constant (or a function, where it is assembled from the word
+//! tables below) and is compiled once in [`Patterns::new`]. A pattern only proposes
+//! candidates: whether a candidate is reported is decided afterwards by a checksum (see
+//! [`crate::checks`]) or by context (see [`crate::context`]). That split keeps the
+//! regexes permissive and readable, and puts every rule that can reject a candidate in
+//! code that a unit test can reach directly.
+
+use aho_corasick::AhoCorasick;
+use regex::{Regex, RegexSet};
+
+/// Errors building the detector.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectorError {
+    /// A built-in pattern failed to compile.
+    #[error("detector pattern {index} failed to compile")]
+    Pattern {
+        /// Index of the pattern, in compilation order.
+        index: usize,
+        /// The regex compiler's error.
+        #[source]
+        source: regex::Error,
+    },
+    /// A built-in keyword gate failed to build.
+    #[error("detector keyword gate {index} failed to build")]
+    Gate {
+        /// Index of the gate, in compilation order.
+        index: usize,
+        /// The automaton builder's error.
+        #[source]
+        source: aho_corasick::BuildError,
+    },
+}
+
+/// Compiles the built-in patterns, numbering them so that an error names which one failed
+/// (the pattern text is not in the error: it would only repeat the source).
+#[derive(Debug, Default)]
+pub(crate) struct Compiler {
+    next: usize,
+}
+
+impl Compiler {
+    fn index(&mut self) -> usize {
+        let index = self.next;
+        self.next += 1;
+        index
+    }
+
+    /// Compiles one regex.
+    ///
+    /// # Errors
+    /// `Pattern` if it fails to compile.
+    pub(crate) fn regex(&mut self, pattern: &str) -> Result<Regex, DetectorError> {
+        let index = self.index();
+        Regex::new(pattern).map_err(|source| DetectorError::Pattern { index, source })
+    }
+
+    /// Compiles a set of regexes matched together.
+    ///
+    /// # Errors
+    /// `Pattern` if one fails to compile.
+    pub(crate) fn set<I, S>(&mut self, patterns: I) -> Result<RegexSet, DetectorError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let index = self.index();
+        RegexSet::new(patterns).map_err(|source| DetectorError::Pattern { index, source })
+    }
+
+    /// Builds an ASCII case-insensitive substring gate over `words`.
+    ///
+    /// # Errors
+    /// `Gate` if the automaton cannot be built.
+    pub(crate) fn gate<S: AsRef<[u8]>>(
+        &mut self,
+        words: &[S],
+    ) -> Result<AhoCorasick, DetectorError> {
+        let index = self.index();
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(words)
+            .map_err(|source| DetectorError::Gate { index, source })
+    }
+}
+
+/// Street suffixes (USPS Publication 28 names and abbreviations).
+const STREET_SUFFIX: &str = "Alley|Aly|Annex|Arcade|Avenue|Ave|Av|Bayou|Beach|Bend|Bluffs?|Bottom|Boulevard|Blvd|Branch|Bridge|Brooks?|Burgs?|Bypass|Camp|Canyon|Cape|Causeway|Centers?|Ctr|Circles?|Cir|Cliffs?|Club|Common|Corners?|Course|Courts?|Ct|Coves?|Creek|Crescent|Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drives?|Dr|Estates?|Expressway|Expy|Extensions?|Falls?|Ferry|Fields?|Flats?|Fords?|Forest|Forges?|Fork|Forks|Fort|Freeway|Fwy|Gardens?|Gateway|Glens?|Greens?|Groves?|Harbors?|Haven|Heights|Hts|Highway|Hwy|Hills?|Hollow|Inlet|Island|Islands|Isle|Junctions?|Keys?|Knolls?|Lakes?|Land|Landing|Lane|Ln|Light|Lights|Loaf|Locks?|Lodge|Loop|Mall|Manors?|Meadows?|Mews|Mill|Mills|Mission|Motorway|Mount|Mountains?|Neck|Orchard|Oval|Overpass|Park|Parks|Parkway|Parkways|Pkwy|Pass|Passage|Path|Pike|Pines?|Place|Pl|Plains?|Plaza|Plz|Points?|Ports?|Prairie|Radial|Ranch|Rapids?|Rest|Ridges?|River|Road|Roads|Rd|Route|Rte|Row|Rue|Run|Shoals?|Shores?|Skyway|Springs?|Spur|Spurs|Square|Squares|Sq|Station|Stravenue|Stream|Streets?|St|Summit|Terrace|Ter|Throughway|Trace|Track|Trafficway|Trail|Trl|Trailer|Tunnel|Turnpike|Tpke|Underpass|Unions?|Valleys?|Via|Viaducts?|Views?|Village|Villages|Ville|Vista|Walks?|Wall|Way|Ways|Wells?";
+
+/// US state and territory abbreviations (USPS).
+const US_STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|PW|FM|MH|AA|AE|AP";
+
+/// Substrings that gate the European street regexes (suffixes and prefixes they use).
+const EU_STREET_WORDS: &[&str] = &[
+    "stra",
+    "str.",
+    "weg",
+    "gasse",
+    "allee",
+    "platz",
+    "ring",
+    "damm",
+    "ufer",
+    "laan",
+    "plein",
+    "gracht",
+    "kade",
+    "singel",
+    "steeg",
+    "dijk",
+    "gata",
+    "vägen",
+    "vagen",
+    "gade",
+    "vej",
+    "veien",
+    "vegen",
+    "katu",
+    "utca",
+    "ulica",
+    "rue",
+    "avenue",
+    "boulevard",
+    "bd ",
+    "chemin",
+    "impasse",
+    "all",
+    "place",
+    "quai",
+    "route",
+    "via",
+    "piazza",
+    "corso",
+    "largo",
+    "vicolo",
+    "calle",
+    "avenida",
+    "avda",
+    "paseo",
+    "plaza",
+    "carrer",
+    "rua ",
+    "travessa",
+    "pra",
+    "ul.",
+    "aleja",
+    "al.",
+];
+
+/// English, German, French, Spanish, Italian, Dutch and Portuguese month names.
+const MONTH: &str = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|januar|februar|m[äa]rz|mai|juni|juli|okt|dez|janv|f[ée]vr?|mars|avr|juin|juil|ao[uû]t|d[ée]c|ene|abr|ago|dic|gen|mag|giu|lug|ott|maart|mei|okt|fev|out|set)[a-zéèûçñ]*\.?";
+
+/// SSN with separators (`123-45-6789`, `123 45 6789`); the separators must agree.
+const SSN: &str = r"\b(\d{3})([-. ])(\d{2})([-. ])(\d{4})\b";
+
+/// Nine bare digits: an SSN only with SSN context.
+const SSN_BARE: &str = r"\b\d{9}\b";
+
+/// NANP number (optional `+1`/`001`, optional parentheses, optional extension).
+const PHONE: &str = r"(?:(?:\+|\b00)?1[-. ]?)?(?:\(([2-9]\d{2})\)\s?|\b([2-9]\d{2}))([-. ]?)([2-9]\d{2})[-. ]?(\d{4})(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?\b";
+
+/// International number in E.164 form (`+<country code>…`).
+const E164: &str = r"\+[1-9](?:[-. ()]{0,2}\d){6,14}\b";
+
+/// Email address.
+const EMAIL: &str = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b";
+
+/// Web URL (with a scheme, or starting `www.`).
+const URL: &str =
+    r"(?i)\b(?:https?|ftp|wss?)://[^\s/$.?#][^\s]*|\bwww\.[a-z0-9-]+\.[a-z]{2,}[^\s]*";
+
+/// IPv4 literal, not part of a longer dotted run (capture 1).
+const IPV4: &str =
+    r"(?:^|[^0-9A-Za-z.])(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?:$|[^0-9A-Za-z.]|\.(?:$|[^0-9]))";
+
+/// Candidate IPv6 literal: parsed and checked afterwards.
+const IPV6: &str = r"[0-9A-Za-z:.%]*:[0-9A-Za-z:.%]*:[0-9A-Za-z:.%]*";
+
+/// Payment card candidate: 12 to 19 digits, optionally grouped.
+const CARD: &str = r"\b\d(?:[ -]?\d){11,18}\b";
+
+/// IBAN candidate: country code, check digits, 11 to 32 alphanumerics.
+const IBAN: &str = r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,32}";
+
+/// NPI candidate: ten digits starting 1 or 2.
+const NPI: &str = r"\b[12]\d{3}[- ]?\d{3}[- ]?\d{3}\b";
+
+/// DEA registration number candidate.
+const DEA: &str = r"(?i)\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b";
+
+/// Medicare Beneficiary Identifier layout (letters exclude S, L, O, I, B, Z).
+const MBI: &str = r"(?i)\b[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y]{2}\d{2}\b";
+
+/// ZIP+4.
+const ZIP4: &str = r"\b\d{5}-\d{4}\b";
+
+/// PO box.
+const PO_BOX: &str = r"(?i)\bp\.?\s?o\.?\s*box\s+\d+";
+
+/// Compact date (`19840305`, optionally with a time): only under a person-date key.
+const DATE_COMPACT: &str =
+    r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\d{4}(?:\d{2})?)?\b";
+
+/// Age phrases (`aged 93`, `93 years old`, `93yo`); the number is capture 1, 2 or 3.
+const AGE: &str = r"(?i)\b(?:age[ds]?\s*(?:[:=]|of|is)?\s*(\d{2,3})\b|(\d{2,3})\s*-?\s*(?:years?|yrs?|yr|y)\s*-?\s*old\b|(\d{2,3})\s*(?:y/o|y\.o\.?|yo|yof|yom)(?:\b|$))";
+
+/// Seven-digit local numbers (under a phone key, or after a contact phrase).
+const PHONE_LOCAL: &str = r"\b[2-9]\d{2}[-. ]?\d{4}\b";
+
+/// Trunk-prefixed national numbers (`030 1234567`, `06 12 34 56 78`, `07700 900123`).
+const PHONE_TRUNK: &str = r"(?:\b0|\(0)\d{1,4}\)?(?:[ ./-]?\d{2,4}){2,5}\b";
+
+/// European street name + number: German, Dutch, Nordic, Polish suffixes.
+const STREET_EU: &str = r"(?i)\b[a-zà-ɏ][a-zà-ɏ'-]*(?:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|ring|damm|ufer|straat|laan|plein|gracht|kade|singel|steeg|dijk|gatan|v[äa]gen|gata|gade|vej|veien|vegen|katu|utca|ulica)\s+\d{1,4}\s?[a-z]?\b";
+
+/// Romance-language and Polish street prefixes: `Via Roma 10`, `Calle Mayor 5`,
+/// `12 rue de la Paix`, `Rua Augusta 100`, `ul. Długa 5`.
+const STREET_EU_PREFIX: &str = r"(?:\b\d{1,4}(?:\s?(?:bis|ter|[a-z]))?,?\s+(?i:rue|avenue|boulevard|bd|chemin|impasse|all[ée]e|place|quai|route|via|viale|piazza|corso|calle|avenida|rua|travessa|pra[çc]a|carrer|paseo|plaza)\s+[A-Za-zÀ-ɏ]|\b(?:Rue|Avenue|Boulevard|Chemin|Impasse|All[ée]e|Place|Quai|Via|Viale|Piazza|Corso|Largo|Vicolo|Calle|Avenida|Avda\.|Paseo|Plaza|Carrer|Rua|Travessa|Pra[çc]a|Ulica|ul\.|Aleja|al\.)\s+(?:(?:[A-ZÀ-Þ][A-Za-zà-ɏ'’.-]*|de|del|della|di|do|da|das|dos|des|du|la|le|les|los|las|van|von)\s+){1,5}\d{1,4}\b)";
+
+/// Postcodes with a distinctive shape: UK, Canada, Netherlands + town.
+const POSTCODE_INTL: &str = r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s\d[ABD-HJLNP-UW-Z]{2}|[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s\d[ABCEGHJ-NPRSTV-Z]\d|\d{4}\s?[A-Z]{2}\s+[A-Z][a-z]+)\b";
+
+/// Any postcode shape, under a postcode key or label.
+const POSTCODE_CTX: &str = r"(?i)\b(?:\d{5}-?\d{3}|\d{2}-\d{3}|\d{4,6}|\d{3}\s?\d{2,3}|\d{4}\s?[a-z]{2}|[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}|[a-z]\d[a-z]\s?\d[a-z]\d)\b";
+
+/// GS1 UDI (AI 01 GTIN-14 with lot/serial/expiry AIs), bracketed or not.
+const UDI: &str = r"\(01\)\d{14}|\b01\d{14}(?:1[0-7]\d{6}|10[A-Za-z0-9]{1,20}|21[A-Za-z0-9]{1,20})";
+
+/// US state abbreviation followed by a ZIP code.
+fn state_zip_pattern() -> String {
+    format!(r"\b(?:{US_STATES}),?\s+\d{{5}}(?:-\d{{4}})?\b")
+}
+
+/// US street address: house number, up to four words, a street suffix.
+fn street_pattern() -> String {
+    format!(
+        r"\b\d{{1,6}}[A-Z]?\s+(?:[NSEW]\.?\s+|North\s+|South\s+|East\s+|West\s+)?(?:(?:\d{{1,3}}(?:st|nd|rd|th)|[A-Z][a-z]+|[A-Z]{{2,}})\s+){{1,4}}(?:{STREET_SUFFIX})\b"
+    )
+}
+
+/// US street address in any case, used under address context only.
+fn street_ci_pattern() -> String {
+    format!(r"(?i)\b\d{{1,6}}\s+(?:[a-z0-9]+\s+){{1,4}}(?:{STREET_SUFFIX})\b")
+}
+
+/// Dates in the numeric and month-name layouts of the supported languages.
+fn dates_pattern() -> String {
+    format!(
+        r"(?i)\b(?:(?:19|20)\d{{2}}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])|(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01])[/-](?:(?:19|20)\d{{2}}|\d{{2}})|(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|1[0-2])[/.-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}/(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])|{MONTH}[\s./-]*\d{{1,2}}(?:st|nd|rd|th)?,?[\s./-]*(?:19|20)\d{{2}}|\d{{1,2}}(?:st|nd|rd|th|\.)?[\s./-]*(?:of\s+|de\s+)?{MONTH},?[\s./-]*(?:de\s+)?(?:(?:19|20)\d{{2}}|\d{{2}}\b)|(?:19|20)\d{{2}}[\s./-]*{MONTH}[\s./-]*\d{{1,2}}\b|(?:19|20)\d{{2}}\.(?:0?[1-9]|1[0-2])\.(?:0?[1-9]|[12]\d|3[01])\b|(?:0?[1-9]|[12]\d|3[01])\.\s?(?:0?[1-9]|1[0-2])\.\s?(?:19|20)\d{{2}}|(?:0?[1-9]|[12]\d|3[01])[/-](?:0?[1-9]|1[0-2])[/-]\d{{2}}\b)"
+    )
+}
+
+/// The compiled shape patterns. They find candidates only: checksums and context decide.
+pub(crate) struct Patterns {
+    /// SSN with separators (`123-45-6789`, `123 45 6789`); the separators must agree.
+    pub(crate) ssn: Regex,
+    /// Nine bare digits: an SSN only with SSN context.
+    pub(crate) ssn_bare: Regex,
+    /// NANP number (optional `+1`/`001`, optional parentheses, optional extension).
+    pub(crate) phone: Regex,
+    /// International number in E.164 form (`+<country code>…`).
+    pub(crate) e164: Regex,
+    /// Email address.
+    pub(crate) email: Regex,
+    /// Web URL (with a scheme, or starting `www.`).
+    pub(crate) url: Regex,
+    /// IPv4 literal, not part of a longer dotted run (capture 1).
+    pub(crate) ipv4: Regex,
+    /// Candidate IPv6 literal: parsed and checked afterwards.
+    pub(crate) ipv6: Regex,
+    /// Payment card candidate: 12 to 19 digits, optionally grouped.
+    pub(crate) card: Regex,
+    /// IBAN candidate: country code, check digits, 11 to 32 alphanumerics.
+    pub(crate) iban: Regex,
+    /// NPI candidate: ten digits starting 1 or 2.
+    pub(crate) npi: Regex,
+    /// DEA registration number candidate.
+    pub(crate) dea: Regex,
+    /// Medicare Beneficiary Identifier layout (letters exclude S, L, O, I, B, Z).
+    pub(crate) mbi: Regex,
+    /// ZIP+4.
+    pub(crate) zip4: Regex,
+    /// US state abbreviation followed by a ZIP code.
+    pub(crate) state_zip: Regex,
+    /// US street address: house number, up to four words, a street suffix.
+    pub(crate) street: Regex,
+    /// US street address in any case, used under address context only.
+    pub(crate) street_ci: Regex,
+    /// PO box.
+    pub(crate) po_box: Regex,
+    /// Dates in the numeric and month-name layouts of the supported languages.
+    pub(crate) dates: Regex,
+    /// Compact date (`19840305`, optionally with a time): only under a person-date key.
+    pub(crate) date_compact: Regex,
+    /// Age phrases (`aged 93`, `93 years old`, `93yo`); the number is capture 1, 2 or 3.
+    pub(crate) age: Regex,
+    /// Seven-digit local numbers (under a phone key, or after a contact phrase).
+    pub(crate) phone_local: Regex,
+    /// Trunk-prefixed national numbers (`030 1234567`, `06 12 34 56 78`, `07700 900123`).
+    pub(crate) phone_trunk: Regex,
+    /// European street name + number: German, Dutch, Nordic, Polish suffixes.
+    pub(crate) street_eu: Regex,
+    /// Romance-language and Polish street prefixes: `Via Roma 10`, `Calle Mayor 5`,
+    pub(crate) street_eu_prefix: Regex,
+    /// Gates the European street regexes: one of their words occurs.
+    pub(crate) eu_street_gate: AhoCorasick,
+    /// Postcodes with a distinctive shape: UK, Canada, Netherlands + town.
+    pub(crate) postcode_intl: Regex,
+    /// Any postcode shape, under a postcode key or label.
+    pub(crate) postcode_ctx: Regex,
+    /// GS1 UDI (AI 01 GTIN-14 with lot/serial/expiry AIs), bracketed or not.
+    pub(crate) udi: Regex,
+}
+
+impl Patterns {
+    /// Compiles every shape pattern.
+    ///
+    /// # Errors
+    /// `Pattern` or `Gate` if a built-in pattern fails to compile.
+    pub(crate) fn new(c: &mut Compiler) -> Result<Self, DetectorError> {
+        Ok(Self {
+            ssn: c.regex(SSN)?,
+            ssn_bare: c.regex(SSN_BARE)?,
+            phone: c.regex(PHONE)?,
+            e164: c.regex(E164)?,
+            email: c.regex(EMAIL)?,
+            url: c.regex(URL)?,
+            ipv4: c.regex(IPV4)?,
+            ipv6: c.regex(IPV6)?,
+            card: c.regex(CARD)?,
+            iban: c.regex(IBAN)?,
+            npi: c.regex(NPI)?,
+            dea: c.regex(DEA)?,
+            mbi: c.regex(MBI)?,
+            zip4: c.regex(ZIP4)?,
+            state_zip: c.regex(&state_zip_pattern())?,
+            street: c.regex(&street_pattern())?,
+            street_ci: c.regex(&street_ci_pattern())?,
+            po_box: c.regex(PO_BOX)?,
+            dates: c.regex(&dates_pattern())?,
+            date_compact: c.regex(DATE_COMPACT)?,
+            age: c.regex(AGE)?,
+            phone_local: c.regex(PHONE_LOCAL)?,
+            phone_trunk: c.regex(PHONE_TRUNK)?,
+            street_eu: c.regex(STREET_EU)?,
+            street_eu_prefix: c.regex(STREET_EU_PREFIX)?,
+            eu_street_gate: c.gate(EU_STREET_WORDS)?,
+            postcode_intl: c.regex(POSTCODE_INTL)?,
+            postcode_ctx: c.regex(POSTCODE_CTX)?,
+            udi: c.regex(UDI)?,
+        })
+    }
+}
