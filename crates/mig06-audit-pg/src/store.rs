@@ -476,23 +476,14 @@ impl AuditStore for PgStore {
         if size > self.ledger.size() || !self.opened {
             self.refresh()?;
         }
-        self.ledger
-            .tree()
-            .root_at(size)
-            .map_err(|_| AuditError::Corrupt {
-                index: size,
-                what: "size beyond the log".into(),
-            })
+        self.ledger.root_at(size)
     }
 
     fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
         if index >= self.ledger.size() || !self.opened {
             self.refresh()?;
         }
-        self.ledger.tree().leaf(index).ok_or(AuditError::Corrupt {
-            index,
-            what: "index beyond the log".into(),
-        })
+        self.ledger.leaf_at(index)
     }
 
     fn verifier_key(&self) -> String {

@@ -173,6 +173,28 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// The tree root at `size`.
+    ///
+    /// # Errors
+    /// [`AuditError::Corrupt`] when `size` exceeds the log.
+    pub fn root_at(&self, size: u64) -> Result<Hash, AuditError> {
+        self.tree().root_at(size).map_err(|_| AuditError::Corrupt {
+            index: size,
+            what: "size beyond the log".into(),
+        })
+    }
+
+    /// The leaf hash at `index`.
+    ///
+    /// # Errors
+    /// [`AuditError::Corrupt`] when `index` is beyond the log.
+    pub fn leaf_at(&self, index: u64) -> Result<Hash, AuditError> {
+        self.tree().leaf(index).ok_or(AuditError::Corrupt {
+            index,
+            what: "index beyond the log".into(),
+        })
+    }
+
     /// An empty ledger whose latest signed checkpoint covers `covered` records.
     #[must_use]
     pub fn new(covered: u64) -> Self {

@@ -417,23 +417,14 @@ impl AuditStore for FileStore {
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.ledger
-                .tree()
-                .root_at(size)
-                .map_err(|_| AuditError::Corrupt {
-                    index: size,
-                    what: "size beyond the log".into(),
-                })
+            s.ledger.root_at(size)
         })
     }
 
     fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.ledger.tree().leaf(index).ok_or(AuditError::Corrupt {
-                index,
-                what: "index beyond the log".into(),
-            })
+            s.ledger.leaf_at(index)
         })
     }
 
