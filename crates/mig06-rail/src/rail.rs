@@ -39,7 +39,7 @@ pub enum RailError {
     #[error("PHI detector")]
     Detector(#[source] mig06_phi::DetectorError),
     /// The signing key file could not be read.
-    #[error("cannot read log signing key {path}")]
+    #[error("log signing key {path}")]
     KeyRead {
         /// The key file.
         path: std::path::PathBuf,
@@ -47,7 +47,7 @@ pub enum RailError {
         source: std::io::Error,
     },
     /// The signing key file does not hold a key.
-    #[error("log signing key {path} is not a key")]
+    #[error("log signing key {path}")]
     KeyInvalid {
         /// The key file.
         path: std::path::PathBuf,
