@@ -16,7 +16,7 @@ use crate::audit::file::{FileStore, OpenReport};
 use crate::audit::group::GroupCommit;
 use crate::audit::{AuditError, AuditRecord, AuditStore};
 use crate::auth;
-pub use crate::auth::{AuthError, AuthenticatedCaller};
+use crate::auth::{AuthError, AuthenticatedCaller};
 use crate::config::{AuditBackend, Config, ExecutorConfig};
 use crate::executor::command::CommandExecutor;
 use crate::executor::reference::ReferenceExecutor;

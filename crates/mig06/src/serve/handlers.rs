@@ -18,9 +18,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use mig06_rail::auth::AuthenticatedCaller;
 use mig06_rail::executor::Deadline;
 use mig06_rail::outcome::{CodeClass, TerminalCode};
-use mig06_rail::rail::AuthenticatedCaller;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::AppState;
