@@ -125,22 +125,30 @@ pub fn rail_around_store(
     exec: &Counting,
     wrap: impl FnOnce(Box<dyn mig06_rail::audit::AuditStore>) -> Box<dyn mig06_rail::audit::AuditStore>,
 ) -> Rail {
-    let gate = mig06_rail::policy::PolicyGate::load(
-        &s.config.policy_bundle,
-        Some(&s.config.policy_digest),
-    )
-    .unwrap();
     let signer = mig06_rail::rail::load_signer(&s.config).unwrap();
-    let verifier = signer.verifier();
     let inner =
         mig06_rail::audit::file::FileStore::open(&mig06_rail::rail::audit_dir(&s.config), signer)
             .unwrap();
+    rail_from_parts(&s.config, Box::new(exec.clone()), wrap(Box::new(inner)))
+}
+
+/// A rail on the configuration's real policy gate, detector and signing key, with `store` and
+/// `executor` as given.
+pub fn rail_from_parts(
+    config: &Config,
+    executor: Box<dyn Executor>,
+    store: Box<dyn mig06_rail::audit::AuditStore>,
+) -> Rail {
+    let gate =
+        mig06_rail::policy::PolicyGate::load(&config.policy_bundle, Some(&config.policy_digest))
+            .unwrap();
+    let verifier = mig06_rail::rail::load_signer(config).unwrap().verifier();
     Rail::from_parts(
-        s.config.clone(),
+        config.clone(),
         gate,
         Box::new(mig06_rail::phi::Detector::new().unwrap()),
-        wrap(Box::new(inner)),
-        Box::new(exec.clone()),
+        store,
+        executor,
         verifier,
     )
 }

@@ -42,7 +42,6 @@ use mig06_rail::config::Config;
 use mig06_rail::executor::{Deadline, Executor, ExecutorError, StepInput};
 use mig06_rail::ids::AttemptId;
 use mig06_rail::outcome::{Outcome, TerminalCode as C};
-use mig06_rail::policy::PolicyGate;
 use mig06_rail::rail::{Rail, audit_dir, load_signer};
 use serde_json::{Value, json};
 
@@ -471,21 +470,6 @@ impl AppendHook for FaultyStore {
     }
 }
 
-/// A rail on the configuration's real gate, detector and file store, the store wrapped.
-fn rail_around(config: &Config, executor: Box<dyn Executor>, store: Hooked<FaultyStore>) -> Rail {
-    let gate = PolicyGate::load(&config.policy_bundle, Some(&config.policy_digest)).unwrap();
-    let signer = load_signer(config).unwrap();
-    let verifier = signer.verifier();
-    Rail::from_parts(
-        config.clone(),
-        gate,
-        Box::new(mig06_rail::phi::Detector::new().unwrap()),
-        Box::new(store),
-        executor,
-        verifier,
-    )
-}
-
 fn faulty(config: &Config) -> Hooked<FaultyStore> {
     let signer = load_signer(config).unwrap();
     Hooked {
@@ -669,7 +653,7 @@ fn run(row: &Row) -> Ran {
             let (exec, calls) = counting(Answer::Draft);
             let mut store = faulty(&config);
             store.hook.fail_append = Some((*n, std::io::ErrorKind::Other));
-            let rail = rail_around(&config, exec, store);
+            let rail = rail_from_parts(&config, exec, Box::new(store));
             ran.got = run_attempt(&rail, &req);
             ran.calls = calls;
         }
@@ -774,7 +758,7 @@ fn disk_full(ran: &mut Ran, at_open: bool, req: &Value) {
         let mut store = faulty(&ran.config);
         store.hook.fail_append =
             Some((if at_open { 1 } else { 2 }, std::io::ErrorKind::StorageFull));
-        let rail = rail_around(&ran.config, exec, store);
+        let rail = rail_from_parts(&ran.config, exec, Box::new(store));
         ran.got = run_attempt(&rail, req);
         ran.calls = calls;
         return;
@@ -941,7 +925,7 @@ fn crash_child(at: &str, config: &str) {
     };
     let mut store = faulty(&config);
     store.hook.crash = Some((at, dir));
-    let rail = rail_around(&config, Box::new(exec), store);
+    let rail = rail_from_parts(&config, Box::new(exec), Box::new(store));
     let req = if at == CrashAt::DeniedBeforeTerminal {
         request("prior_authorisation")
     } else if at.continuation() {
