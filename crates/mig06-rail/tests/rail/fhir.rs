@@ -66,7 +66,7 @@ fn make_run() -> Run {
 
 fn records(s: &Setup) -> Vec<AuditRecord> {
     let verifier = mig06_rail::rail::load_signer(&s.config).unwrap().verifier();
-    mig06_rail::audit::ledger::read_checked(&s.config.data_dir.join("audit"), &verifier)
+    mig06_rail::audit::file::read_checked(&s.config.data_dir.join("audit"), &verifier)
         .unwrap()
         .1
         .into_iter()

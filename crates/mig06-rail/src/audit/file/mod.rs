@@ -16,6 +16,19 @@
 //! (`mig06_tlog::Tree`), rebuilt from the log at open: proofs are O(log n) lookups and the only
 //! file that must be durable on every append is the log itself.
 //!
+//! Files and what survives a power loss:
+//! - `log.jsonl`: every append is `fdatasync`ed before it is confirmed.
+//! - `checkpoint.latest`: created (size 0) and synced with its directory entry when the store is
+//!   created; rewritten in place without a sync on ordinary appends, synced when a kept
+//!   checkpoint is written. After a power loss it may lag the log; the records past it carry
+//!   their own signatures, and the rail signs a new latest checkpoint when it next opens the log.
+//! - `checkpoints`: appended and synced at every [`CHECKPOINT_EVERY`]-th record, before the
+//!   latest checkpoint that covers that size is synced, so a durable latest checkpoint at or
+//!   past a kept size implies the kept checkpoint is durable too.
+//!
+//! INV-AUDIT-POWER-LOSS: After a power loss at any point the rail starts and the log verifies: the
+//! log is…
+//!
 //! INV-NO-RETRY: No implicit or explicit retries for policy, execution, audit or any downstream
 //! boundary.
 //!
@@ -38,15 +51,22 @@ use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 
 pub(super) mod checkpoints;
 mod fsio;
+mod read;
 
 use checkpoints::CheckpointFiles;
 use fsio::{io, open_regular, sync_dir};
 
 use super::group::batch_failure;
-use super::ledger::{self, Ledger, check_checkpoints, fault, read_kept, read_latest, read_lines};
-pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT, LOG_FILE};
+pub use read::read_checked;
+use read::{count_kept, read_kept, read_latest, read_lines};
+
+use super::ledger::{self, Ledger, check_checkpoints, fault};
+pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT};
 use super::{Appended, AuditError, AuditRecord, AuditStore, Hash};
 use crate::ids::AttemptId;
+
+/// The log file's name in the audit directory.
+pub const LOG_FILE: &str = "log.jsonl";
 
 /// What opening the store found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -338,7 +358,7 @@ impl FileStore {
             let kept_on_file = if start / CHECKPOINT_EVERY == size / CHECKPOINT_EVERY {
                 size / CHECKPOINT_EVERY
             } else {
-                ledger::count_kept(&self.dir).unwrap_or(start / CHECKPOINT_EVERY)
+                count_kept(&self.dir).unwrap_or(start / CHECKPOINT_EVERY)
             };
             match self.write_checkpoints(kept_on_file, size, note) {
                 Ok(()) => self.ledger.mark_covered(),

@@ -1,0 +1,191 @@
+//! The file store's readers: the lines of `log.jsonl`, the checkpoint files, and a whole log
+//! directory as an auditor's [`LogView`]. The writing store and the read-only view read through
+//! the same functions.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::Path;
+
+use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
+
+use super::LOG_FILE;
+use crate::audit::AuditRecord;
+use crate::audit::ledger::{
+    CHECKPOINTS_FILE, LATEST_CHECKPOINT, LineChecker, LogFault, LogView, fault, verify_kept,
+    verify_latest,
+};
+
+/// Reads the complete lines of `file` from byte `from` to its end, calling `f(offset, line)`
+/// for each (without its newline). Returns the bytes of complete lines read and the length of a
+/// torn tail (a last line without its newline), which is never passed to `f`.
+///
+/// # Errors
+/// I/O errors, or what `f` returns.
+pub(crate) fn read_lines<E: From<std::io::Error>>(
+    file: &File,
+    from: u64,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<(u64, u64), E> {
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader.seek(SeekFrom::Start(from))?;
+    let mut line = Vec::with_capacity(1024);
+    let mut offset = from;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok((offset - from, 0));
+        }
+        match line.strip_suffix(b"\n") {
+            Some(body) => f(offset, body)?,
+            None => return Ok((offset - from, n as u64)),
+        }
+        offset += n as u64;
+    }
+}
+
+/// Reads and verifies [`LATEST_CHECKPOINT`]: `None` when the file does not exist.
+///
+/// # Errors
+/// A [`LogFault`] when it cannot be read or is not signed by this log's key.
+pub(crate) fn read_latest(
+    dir: &Path,
+    verifier: &LogVerifier,
+) -> Result<Option<(String, Checkpoint)>, LogFault> {
+    match std::fs::read_to_string(dir.join(LATEST_CHECKPOINT)) {
+        Ok(note) => verify_latest(note, verifier).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fault(None, format!("cannot read {LATEST_CHECKPOINT}: {e}"))),
+    }
+}
+
+/// Reads and verifies every note of [`CHECKPOINTS_FILE`] (empty when absent): each must be
+/// signed by this log's key, at a multiple of [`CHECKPOINT_EVERY`](super::CHECKPOINT_EVERY), in
+/// increasing order with no gap.
+///
+/// # Errors
+/// A [`LogFault`] naming the first bad kept checkpoint.
+pub(crate) fn read_kept(
+    dir: &Path,
+    verifier: &LogVerifier,
+) -> Result<Vec<(String, Checkpoint)>, LogFault> {
+    verify_kept(read_notes(&dir.join(CHECKPOINTS_FILE))?, verifier)
+}
+
+/// How many notes [`CHECKPOINTS_FILE`] holds (not verified: for the writer, which appends the
+/// kept sizes past them).
+///
+/// # Errors
+/// A [`LogFault`] when the file cannot be read.
+pub(crate) fn count_kept(dir: &Path) -> Result<u64, LogFault> {
+    Ok(read_notes(&dir.join(CHECKPOINTS_FILE))?.len() as u64)
+}
+
+/// Every record of the checked log in `dir`, with its exact text, for auditors' commands.
+///
+/// # Errors
+/// A [`LogFault`] when the log does not check out (see [`LogView::open`]).
+pub fn read_checked(
+    dir: &Path,
+    verifier: &LogVerifier,
+) -> Result<(LogView, Vec<(String, AuditRecord)>), LogFault> {
+    let mut records = Vec::new();
+    let view = LogView::open(
+        dir,
+        verifier,
+        &mut |_, line, record| {
+            records.push((String::from_utf8_lossy(line).into_owned(), record.clone()));
+        },
+        &mut |_, _| {},
+    )?;
+    Ok((view, records))
+}
+
+/// Splits a file of signed notes (each: body, blank line, signature lines, blank line).
+fn read_notes(path: &Path) -> Result<Vec<String>, LogFault> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(fault(None, format!("cannot read {}: {e}", path.display()))),
+    };
+    let mut notes = Vec::new();
+    let mut current = String::new();
+    let mut in_sigs = false;
+    for line in text.split_inclusive('\n') {
+        if line == "\n" {
+            if in_sigs {
+                notes.push(std::mem::take(&mut current));
+                in_sigs = false;
+            } else {
+                current.push_str(line);
+                in_sigs = true;
+            }
+        } else {
+            current.push_str(line);
+        }
+    }
+    if !current.is_empty() {
+        notes.push(current);
+    }
+    Ok(notes)
+}
+
+impl LogView {
+    // INV-AUDIT-READONLY: opens the log for reading only: no lock, no cut of a torn tail, no
+    // signature, only the log's public key.
+    /// Reads and checks the log in `dir`; `on_record(index, line, record)` sees each admitted
+    /// record, `progress(done, total)` byte counts.
+    ///
+    /// # Errors
+    /// A [`LogFault`] naming the first bad record when one can be named.
+    pub fn open(
+        dir: &Path,
+        verifier: &LogVerifier,
+        on_record: &mut dyn FnMut(u64, &[u8], &AuditRecord),
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Self, LogFault> {
+        let latest = read_latest(dir, verifier)?;
+        let kept = read_kept(dir, verifier)?;
+        let path = dir.join(LOG_FILE);
+        let file = match File::open(&path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(fault(None, format!("cannot open {LOG_FILE}: {e}"))),
+        };
+        let mut torn_tail = 0;
+        let mut checker = LineChecker::new(latest.as_ref().map_or(0, |(_, cp)| cp.size), verifier);
+        if let Some(file) = file {
+            let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut next_report = 0u64;
+            let read = read_lines(&file, 0, |offset, line| -> Result<(), ReadFault> {
+                let index = checker.size();
+                let record = checker.push(line)?;
+                on_record(index, line, &record);
+                if offset >= next_report {
+                    progress(offset, total);
+                    next_report = offset + (1 << 22);
+                }
+                Ok(())
+            });
+            let read = read.map_err(|e| e.0)?;
+            progress(read.0, total);
+            torn_tail = read.1;
+        }
+        Self::assemble(checker.finish()?, latest, kept, torn_tail)
+    }
+}
+
+/// A [`LogFault`] or an I/O error while reading lines.
+struct ReadFault(LogFault);
+
+impl From<std::io::Error> for ReadFault {
+    fn from(e: std::io::Error) -> Self {
+        ReadFault(fault(None, format!("read error: {e}")))
+    }
+}
+
+impl From<LogFault> for ReadFault {
+    fn from(f: LogFault) -> Self {
+        ReadFault(f)
+    }
+}

@@ -1,0 +1,215 @@
+//! Signed checkpoints: signing the tree, verifying the notes a store holds, and checking them
+//! against the tree once the whole log is read (the same checks for every store and for
+//! `audit verify`).
+
+use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
+use mig06_tlog::{Tree, verify_consistency};
+
+use super::fault::{LogFault, fault};
+use crate::audit::AuditError;
+
+/// The latest signed checkpoint.
+pub const LATEST_CHECKPOINT: &str = "checkpoint.latest";
+/// Signed checkpoints kept every [`CHECKPOINT_EVERY`] records.
+pub const CHECKPOINTS_FILE: &str = "checkpoints";
+/// How often (in records) a checkpoint is kept in [`CHECKPOINTS_FILE`].
+pub const CHECKPOINT_EVERY: u64 = 256;
+
+/// The signed checkpoint (C2SP note) of `tree` at `size`, by `signer`.
+///
+/// # Errors
+/// [`AuditError::Corrupt`] when `size` exceeds the tree.
+pub fn sign_tree(signer: &LogSigner, tree: &Tree, size: u64) -> Result<String, AuditError> {
+    let root = tree.root_at(size).map_err(|_| AuditError::Corrupt {
+        index: size,
+        what: "size beyond the log".into(),
+    })?;
+    Ok(signer.sign(&Checkpoint {
+        origin: signer.origin().to_owned(),
+        size,
+        root,
+    }))
+}
+
+/// Verifies the latest signed checkpoint's note, wherever the store keeps it.
+///
+/// # Errors
+/// A [`LogFault`] when it is not signed by this log's key.
+pub fn verify_latest(
+    note: String,
+    verifier: &LogVerifier,
+) -> Result<(String, Checkpoint), LogFault> {
+    let cp = verifier.verify(&note).map_err(|e| {
+        fault(
+            None,
+            format!("{LATEST_CHECKPOINT}: {e} (not signed by this log's key, or altered)"),
+        )
+    })?;
+    Ok((note, cp))
+}
+
+/// Verifies kept checkpoint notes, in order, wherever the store keeps them: each must be
+/// signed by this log's key, at a multiple of [`CHECKPOINT_EVERY`], in increasing order with no
+/// gap.
+///
+/// # Errors
+/// A [`LogFault`] naming the first bad kept checkpoint.
+pub fn verify_kept(
+    notes: Vec<String>,
+    verifier: &LogVerifier,
+) -> Result<Vec<(String, Checkpoint)>, LogFault> {
+    let mut out: Vec<(String, Checkpoint)> = Vec::with_capacity(notes.len());
+    for (i, note) in notes.into_iter().enumerate() {
+        let cp = verifier.verify(&note).map_err(|e| {
+            fault(
+                None,
+                format!("kept checkpoint {i}: {e} (not signed by this log's key, or altered)"),
+            )
+        })?;
+        let expected = (i as u64 + 1).saturating_mul(CHECKPOINT_EVERY);
+        if cp.size != expected {
+            return Err(fault(
+                None,
+                format!(
+                    "kept checkpoint {i} is of size {} where {expected} belongs: kept checkpoints were removed, reordered or inserted",
+                    cp.size
+                ),
+            ));
+        }
+        out.push((note, cp));
+    }
+    Ok(out)
+}
+
+/// Checks a checkpoint against the tree: its size within the log and its root the tree's.
+///
+/// # Errors
+/// A [`LogFault`] naming the record the mismatch points at.
+pub(crate) fn check_against_tree(cp: &Checkpoint, tree: &Tree, what: &str) -> Result<(), LogFault> {
+    if cp.size > tree.size() {
+        return Err(fault(
+            Some(tree.size()),
+            format!(
+                "{what} covers {} records but the log has {}: records were removed from the end",
+                cp.size,
+                tree.size()
+            ),
+        ));
+    }
+    let root = tree
+        .root_at(cp.size)
+        .map_err(|_| fault(None, format!("{what}: size out of range")))?;
+    if root != cp.root {
+        let bad = cp.size.saturating_sub(1);
+        return Err(fault(
+            Some(bad),
+            format!(
+                "{what}: the tree of size {} does not match its signed root: a record up to {bad} was altered",
+                cp.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `new` extends `old` (RFC 6962 §2.1.2 consistency, built from the tree).
+///
+/// # Errors
+/// A [`LogFault`] when `new` is smaller or not consistent.
+pub(crate) fn check_consistency(
+    old: &Checkpoint,
+    new: &Checkpoint,
+    tree: &Tree,
+    what: &str,
+) -> Result<(), LogFault> {
+    if new.size < old.size {
+        return Err(fault(
+            None,
+            format!(
+                "{what}: checkpoints go backwards: {} after {}",
+                new.size, old.size
+            ),
+        ));
+    }
+    let proof = tree.consistency_proof(old.size, new.size).map_err(|_| {
+        fault(
+            None,
+            format!("{what}: consistency proof could not be built"),
+        )
+    })?;
+    verify_consistency(old.size, new.size, &old.root, &new.root, &proof).map_err(|_| {
+        fault(
+            None,
+            format!(
+                "{what}: checkpoints of sizes {} and {} are not consistent",
+                old.size, new.size
+            ),
+        )
+    })
+}
+
+// INV-AUDIT-AUTHENTIC: kept checkpoints are required once the log passed their size, and the
+// latest is never older than the newest kept one nor inconsistent with it.
+// INV-AUDIT-VERIFY-AGREES: the one checkpoint check, run by the stores' open and by `LogView`.
+/// The checks on the checkpoint files once the whole log is read, shared by the store and
+/// `audit verify`:
+/// - a non-empty log has a latest checkpoint, and it matches the tree;
+/// - every kept checkpoint matches the tree, and they are consistent one after the other;
+/// - the kept file holds every kept size up to the latest checkpoint's size (it is required
+///   once the log has passed its first kept size), and the latest checkpoint is not older than
+///   the newest kept one, and extends it.
+///
+/// # Errors
+/// The first [`LogFault`].
+pub fn check_checkpoints(
+    tree: &Tree,
+    latest: Option<&Checkpoint>,
+    kept: &[(String, Checkpoint)],
+) -> Result<(), LogFault> {
+    let Some(latest) = latest else {
+        if tree.size() == 0 && kept.is_empty() {
+            return Ok(());
+        }
+        return Err(fault(
+            None,
+            format!(
+                "{LATEST_CHECKPOINT} is missing from a log of {} records",
+                tree.size()
+            ),
+        ));
+    };
+    check_against_tree(latest, tree, LATEST_CHECKPOINT)?;
+    let mut previous: Option<&Checkpoint> = None;
+    for (i, (_, cp)) in kept.iter().enumerate() {
+        let what = format!("kept checkpoint {i}");
+        check_against_tree(cp, tree, &what)?;
+        if let Some(prev) = previous {
+            check_consistency(prev, cp, tree, &what)?;
+        }
+        previous = Some(cp);
+    }
+    let required = latest.size / CHECKPOINT_EVERY;
+    if (kept.len() as u64) < required {
+        return Err(fault(
+            None,
+            format!(
+                "{CHECKPOINTS_FILE} holds {} kept checkpoints but the latest checkpoint (size {}) has passed {required} kept sizes: kept checkpoints were removed",
+                kept.len(),
+                latest.size
+            ),
+        ));
+    }
+    if let Some(newest) = previous {
+        if latest.size < newest.size {
+            return Err(fault(
+                None,
+                format!(
+                    "{LATEST_CHECKPOINT} (size {}) is older than the newest kept checkpoint (size {}): it was rolled back",
+                    latest.size, newest.size
+                ),
+            ));
+        }
+        check_consistency(newest, latest, tree, LATEST_CHECKPOINT)?;
+    }
+    Ok(())
+}
