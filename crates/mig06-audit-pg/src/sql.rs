@@ -13,8 +13,10 @@ use postgres::{Client, NoTls, SimpleQueryMessage};
 
 use crate::{Grants, MigrateReport, PgError, SCHEMA_VERSION};
 
-/// The schema of [`SCHEMA_VERSION`] 1.
+/// The schema of version 1.
 const SCHEMA_V1: &str = include_str!("schema.sql");
+/// Version 1 to version 2: one attempt per request id.
+const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 
 /// How long a batch waits for another instance's head lock before it fails.
 pub(crate) const LOCK_TIMEOUT: &str = "5s";
@@ -221,8 +223,19 @@ pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateRepor
         None => {
             tx.batch_execute(SCHEMA_V1)
                 .map_err(sql_error("create schema"))?;
+            tx.batch_execute(SCHEMA_V2)
+                .map_err(sql_error("create schema"))?;
             tx.execute(
                 "INSERT INTO mig06_meta (singleton, schema_version) VALUES (true, $1)",
+                &[&SCHEMA_VERSION],
+            )
+            .map_err(sql_error("record schema version"))?;
+        }
+        Some(1) => {
+            tx.batch_execute(SCHEMA_V2)
+                .map_err(sql_error("upgrade schema to version 2"))?;
+            tx.execute(
+                "UPDATE mig06_meta SET schema_version = $1",
                 &[&SCHEMA_VERSION],
             )
             .map_err(sql_error("record schema version"))?;
@@ -235,7 +248,7 @@ pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateRepor
             });
         }
     }
-    const LOG_TABLES: &str = "mig06_records, mig06_claims, mig06_checkpoints";
+    const LOG_TABLES: &str = "mig06_records, mig06_claims, mig06_checkpoints, mig06_request_ids";
     if let Some(w) = &grants.writer {
         let w = role_ident(w)?;
         tx.batch_execute(&format!(

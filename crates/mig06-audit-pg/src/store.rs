@@ -6,7 +6,7 @@ use mig06_rail::audit::group::batch_failure;
 use mig06_rail::audit::ledger::{Ledger, StagedRecord, sign_tree};
 use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind};
 use mig06_rail::config::PostgresAudit;
-use mig06_rail::ids::AttemptId;
+use mig06_rail::ids::{AttemptId, RequestId};
 use mig06_rail::outcome::TerminalCode;
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 use postgres::Client;
@@ -345,7 +345,12 @@ impl PgStore {
             last: leaves.last().copied().unwrap_or_else(|| self.ledger.last()),
             signed: signed.as_ref(),
         };
-        let sql = commit_sql(&batch.records, &self.new_claims(&batch.records), &head);
+        let sql = commit_sql(
+            &batch.records,
+            &self.new_claims(&batch.records),
+            &self.new_request_ids(&batch.records),
+            &head,
+        );
         // The commit is synchronous (`synchronous_commit = on` for this session): when this
         // returns Ok the batch is durable. An error here may leave the outcome unknown (the
         // connection broke during the commit); the batch is failed, never re-sent, and the next
@@ -423,6 +428,24 @@ impl PgStore {
         claims
     }
 
+    /// The first record of each attempt that takes a request id in this batch: a row of the
+    /// request-id table (its primary key refuses a second attempt with the id).
+    fn new_request_ids<'a>(
+        &self,
+        staged: &'a [StagedRecord],
+    ) -> Vec<(&'a RequestId, &'a AttemptId, u64)> {
+        let mut ids: Vec<(&RequestId, &AttemptId, u64)> = Vec::new();
+        for r in staged {
+            if let Some(rid) = &r.record.request_id
+                && self.ledger.rules().request_id_holder(rid).is_none()
+                && !ids.iter().any(|(x, _, _)| *x == rid)
+            {
+                ids.push((rid, &r.record.attempt_id, r.index));
+            }
+        }
+        ids
+    }
+
     /// The signed checkpoint of the tree of `size` (the log with the staged leaves) and one for
     /// every kept size the batch reaches past `start`.
     fn ledger_with_staged(
@@ -472,6 +495,36 @@ impl AuditStore for PgStore {
         Ok(self.ledger.rules().is_claimed(prior))
     }
 
+    fn request_id_holder(
+        &mut self,
+        request_id: &RequestId,
+    ) -> Result<Option<AttemptId>, AuditError> {
+        self.refresh()?;
+        Ok(self.ledger.rules().request_id_holder(request_id))
+    }
+
+    fn witness_checkpoint(
+        &mut self,
+        at_least: u64,
+    ) -> Result<mig06_rail::witness::WitnessCheckpoint, AuditError> {
+        self.refresh()?;
+        self.ledger.witness_checkpoint(&self.signer, at_least)
+    }
+
+    fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {
+        if new > self.ledger.size() || !self.opened {
+            self.refresh()?;
+        }
+        self.ledger.consistency_proof(old, new)
+    }
+
+    fn inclusion_proof(&mut self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
+        if size > self.ledger.size() || !self.opened {
+            self.refresh()?;
+        }
+        self.ledger.inclusion_proof(index, size)
+    }
+
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
         if size > self.ledger.size() || !self.opened {
             self.refresh()?;
@@ -505,6 +558,7 @@ struct Head<'a> {
 fn commit_sql(
     staged: &[StagedRecord],
     claims: &[(&AttemptId, &AttemptId, u64)],
+    request_ids: &[(&RequestId, &AttemptId, u64)],
     head: &Head<'_>,
 ) -> String {
     let mut sql = String::with_capacity(staged.iter().map(|s| s.bytes.len() * 2 + 200).sum());
@@ -542,6 +596,21 @@ fn commit_sql(
             })
             .collect();
         sql.push_str("INSERT INTO mig06_claims (prior, attempt_id, seq) VALUES ");
+        sql.push_str(&rows.join(","));
+        sql.push_str("; ");
+    }
+    if !request_ids.is_empty() {
+        let rows: Vec<String> = request_ids
+            .iter()
+            .map(|(rid, attempt, seq)| {
+                format!(
+                    "({}, {}, {seq})",
+                    text_literal(rid.as_str()),
+                    text_literal(attempt.as_str())
+                )
+            })
+            .collect();
+        sql.push_str("INSERT INTO mig06_request_ids (request_id, attempt_id, seq) VALUES ");
         sql.push_str(&rows.join(","));
         sql.push_str("; ");
     }

@@ -62,10 +62,11 @@ use crate::audit::{Appended, AuditError, AuditRecord};
 use crate::auth::AuthenticatedCaller;
 use crate::evidence;
 use crate::executor::{Deadline, Executor, Receipt, StepInput};
-use crate::ids::{AttemptId, Sha256Digest};
+use crate::ids::{AttemptId, RequestId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, Effect, Outcome, Provenance, Reason, TerminalCode};
 use crate::policy::{ContinuationFacts, PolicyGate};
 use crate::request::{self, AttemptRequest, PhiScan, Trigger};
+use crate::witness::Tamper;
 
 /// The shared audit store: concurrent appends are committed in groups, one `fdatasync` each.
 pub type SharedStore = GroupCommit;
@@ -93,6 +94,13 @@ struct Core {
     /// Whether this attempt's records hold the claim on `provenance.continues`: set once the
     /// attempt passed registration, the trigger gate and the claim check.
     claims_prior: bool,
+    /// The request's id, once it parsed.
+    request_id: Option<RequestId>,
+    /// Whether this attempt's records hold `request_id`: from the parse on, until the log shows
+    /// another attempt holds it.
+    holds_request_id: bool,
+    /// The attempt that holds `request_id` when it is not this one.
+    request_id_holder: Option<AttemptId>,
 }
 
 /// Received: the caller is authenticated, nothing else is known.
@@ -165,6 +173,17 @@ impl TerminalFlag {
 type Step<S> = Result<Attempt<S>, Attempt<Ending>>;
 
 impl<S> Attempt<S> {
+    /// Ends the attempt `DENIED_REQUEST_ID_REUSED`: its records hold neither the request id
+    /// nor a claim on a prior.
+    fn refuse_request_id(mut self, holder: Option<AttemptId>) -> Attempt<Ending> {
+        self.core.holds_request_id = false;
+        self.core.claims_prior = false;
+        self.core.request_id_holder = holder;
+        self.end(
+            TerminalCode::DeniedRequestIdReused,
+            detail("$.request_id", Reason::RequestIdUsed),
+        )
+    }
     fn end(self, code: TerminalCode, detail: Option<Detail>) -> Attempt<Ending> {
         self.to(Ending(Ended::Decided {
             code,
@@ -219,6 +238,9 @@ impl Attempt<Received> {
                 decision: None,
                 reason: None,
                 claims_prior: false,
+                request_id: None,
+                holds_request_id: false,
+                request_id_holder: None,
             },
             state: Received,
         }
@@ -240,6 +262,8 @@ impl Attempt<Received> {
                 self.core.trigger = Some(request.trigger);
                 self.core.action = Some(request.step.action.clone());
                 self.core.fingerprint = Some(request.fingerprint());
+                self.core.request_id = Some(request.request_id.clone());
+                self.core.holds_request_id = true;
                 Ok(self.to(Parsed { request }))
             }
             Err(r) => Err(self.end(r.code, Some(r.detail))),
@@ -255,15 +279,20 @@ impl Attempt<Parsed> {
     // INV-CONT-DEPTH: Continuation chains are bounded (no unbounded chaining).
     // INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites
     // a…
-    /// Verifies a continuation's evidence against this log and derives its facts.
+    /// Checks that no other attempt of this log holds the request id, then verifies a
+    /// continuation's evidence against this log and derives its facts.
+    ///
+    /// A request id another attempt holds is refused here, before anything runs: the request
+    /// was sent twice, and running it again would be a retry (INV-NO-RETRY). Nothing of the
+    /// earlier attempt is replayed: the answer names it, and its outcome is in the log.
     ///
     /// Once the evidence verified, the attempt cites the prior whatever its outcome: its records
     /// carry `continues`, the prior's chain root and the prior's depth + 1. It does not claim
     /// the prior here: only [`Attempt::gate`] does, after the gates that can refuse the caller.
     ///
     /// # Errors
-    /// The attempt, ending `DENIED_CONTINUATION_INVALID` (a token that does not verify against
-    /// this log, or a prior that is not continuable: see
+    /// The attempt, ending `DENIED_REQUEST_ID_REUSED`, `DENIED_CONTINUATION_INVALID` (a token
+    /// that does not verify against this log, or a prior that is not continuable: see
     /// [`TerminalCode::is_continuable`]), or `ABORTED_AUDIT_UNCONFIRMED` when the log cannot
     /// be read.
     pub fn check_continuation(
@@ -271,6 +300,26 @@ impl Attempt<Parsed> {
         store: &SharedStore,
         verifier: &LogVerifier,
     ) -> Step<Checked> {
+        // INV-WITNESSED: once the log was found rolled back or forked, nothing runs on it.
+        if store.witnesses().tampered().is_some() {
+            return Err(self.end(
+                TerminalCode::AbortedLogRollback,
+                detail("$audit", Reason::RollbackLatched),
+            ));
+        }
+        // INV-NO-RETRY: a request id another attempt of this log holds is refused before
+        // anything runs.
+        let rid = self.state.request.request_id.clone();
+        match store.with_store(|s| s.request_id_holder(&rid)) {
+            Ok(None) => {}
+            Ok(Some(holder)) => return Err(self.refuse_request_id(Some(holder))),
+            Err(_) => {
+                return Err(self.end(
+                    TerminalCode::AbortedAuditUnconfirmed,
+                    detail("$audit", Reason::LogUnreadable),
+                ));
+            }
+        }
         let Some(cont) = self.state.request.continuation.clone() else {
             return Ok(self.map(|Parsed { request }| Checked {
                 request,
@@ -346,20 +395,47 @@ fn verified_in_log(
     })?;
     // Signed by our key is not enough: the record must be in this log, at that index.
     // A poisoned store may hold a half-applied append: `with_store` fails closed.
+    // INV-WITNESSED: a checkpoint signed by this log's key is a witness of the log's past: one
+    // beyond the log, or with another root at its size, proves a rollback or a fork.
     let in_log = store.with_store(|s| {
+        let root = match s.root_at(prior.tree_size) {
+            Ok(root) => root,
+            Err(AuditError::Corrupt { .. }) => return Ok(InLog::Tampered(Tamper::EvidenceBeyondLog)),
+            Err(e) => return Err(e),
+        };
+        if root != prior.root {
+            return Ok(InLog::Tampered(Tamper::EvidenceRootMismatch));
+        }
         let leaf = s.leaf_at(prior.index)?;
-        let root = s.root_at(prior.tree_size)?;
         let claimed = s.is_continued(prior.attempt_id())?;
-        Ok((leaf == prior.leaf_hash && root == prior.root, claimed))
+        Ok(if leaf == prior.leaf_hash {
+            InLog::Found { claimed }
+        } else {
+            InLog::Absent
+        })
     });
     match in_log {
-        Ok((true, claimed)) => Ok((prior, claimed)),
-        Ok((false, _)) | Err(AuditError::Corrupt { .. }) => Err(invalid(Reason::NotInThisLog)),
+        Ok(InLog::Found { claimed }) => Ok((prior, claimed)),
+        Ok(InLog::Tampered(t)) => {
+            store.witnesses().latch(t);
+            Err((TerminalCode::AbortedLogRollback, detail("$audit", t.reason())))
+        }
+        Ok(InLog::Absent) | Err(AuditError::Corrupt { .. }) => Err(invalid(Reason::NotInThisLog)),
         Err(_) => Err((
             TerminalCode::AbortedAuditUnconfirmed,
             detail("$audit", Reason::LogUnreadable),
         )),
     }
+}
+
+/// Where a verified token's record stands in this log.
+enum InLog {
+    /// At its index under its root; whether another attempt holds the prior's claim.
+    Found { claimed: bool },
+    /// The root matches but the leaf does not (cannot happen with a verified proof).
+    Absent,
+    /// The token's signed checkpoint proves the log was rolled back or forked.
+    Tampered(Tamper),
 }
 
 impl Attempt<Checked> {
@@ -459,6 +535,20 @@ impl Attempt<Permitted> {
                     TerminalCode::DeniedContinuationAlreadyUsed,
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
                 ))
+            }
+            // Another attempt took the request id since the check (a concurrent resend).
+            Err(AuditError::Rule(RuleViolation::RequestIdTaken)) => {
+                let holder = self.core.current_holder(store);
+                Err(self.refuse_request_id(holder))
+            }
+            // The open record is durable but no quorum of witnesses cosigned it: the step may
+            // not run, and the terminal record says why.
+            Err(AuditError::WitnessUnconfirmed) => Err(self.end(
+                TerminalCode::AbortedAuditUnconfirmed,
+                detail("$audit", Reason::WitnessQuorumUnconfirmed),
+            )),
+            Err(AuditError::Tampered(t)) => {
+                Err(self.end(TerminalCode::AbortedLogRollback, detail("$audit", t.reason())))
             }
             Err(_) => Err(self.to(Ending(Ended::OpenUnconfirmed))),
         }
@@ -578,6 +668,18 @@ impl Core {
                 );
                 store.append(refused).map(|a| (a, None))
             }
+            // A concurrent resend took the request id first: this attempt is the resend.
+            Err(AuditError::Rule(RuleViolation::RequestIdTaken)) if self.holds_request_id => {
+                self.holds_request_id = false;
+                self.claims_prior = false;
+                self.request_id_holder = self.current_holder(store);
+                let refused = self.terminal_record(
+                    TerminalCode::DeniedRequestIdReused,
+                    detail("$.request_id", Reason::RequestIdUsed),
+                    None,
+                );
+                store.append(refused).map(|a| (a, None))
+            }
             other => other.map(|a| (a, receipt)),
         };
         match appended {
@@ -587,6 +689,16 @@ impl Core {
             }
             Err(_) => self.unconfirmed(),
         }
+    }
+
+    /// The attempt holding this attempt's request id, as the log says now.
+    fn current_holder(&self, store: &SharedStore) -> Option<AttemptId> {
+        let rid = self.request_id.as_ref()?;
+        store
+            .with_store(|s| s.request_id_holder(rid))
+            .ok()
+            .flatten()
+            .filter(|h| *h != self.id)
     }
 
     fn open_record(&self) -> AuditRecord {
@@ -618,6 +730,7 @@ impl Core {
 
     /// What the attempt knows so far, on one of its records.
     fn attribute(&self, mut r: AuditRecord, receipt: Option<&Receipt>) -> AuditRecord {
+        r.request_id = self.request_id.clone().filter(|_| self.holds_request_id);
         r.trigger = self.trigger;
         r.action = self.action.clone();
         r.request_fp = self.fingerprint;
@@ -669,6 +782,7 @@ impl Core {
             },
             evidence: Some(evidence),
             recorded: true,
+            request_id_holder: self.request_id_holder.clone(),
         }
     }
 
@@ -688,6 +802,7 @@ impl Core {
             provenance: self.provenance.clone(),
             evidence: None,
             recorded: false,
+            request_id_holder: None,
         }
     }
 }

@@ -264,6 +264,73 @@ struct RawAudit {
     url: Option<String>,
     url_env: Option<String>,
     connect_timeout_ms: Option<u64>,
+    witnesses: Vec<WitnessConfig>,
+    witness_quorum: Option<usize>,
+}
+
+/// One witness of the log (`[[audit.witnesses]]`): C2SP `tlog-witness`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// The witness's name, as in its verifier key.
+    pub name: String,
+    /// Its submission prefix: `add-checkpoint` is posted to `URL/add-checkpoint`.
+    pub url: String,
+    /// Its verifier key (C2SP vkey: `name+hexkeyid+base64(0x04 || Ed25519 public key)`).
+    pub vkey: String,
+}
+
+/// The log's witnesses and how many of them must cosign before a step executes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WitnessesConfig {
+    /// The witnesses, in the order they are asked.
+    pub list: Vec<WitnessConfig>,
+    /// How many must cosign (k of n); 0 when there are none.
+    pub quorum: usize,
+}
+
+impl RawAudit {
+    fn witnesses(&mut self, path: &Path) -> Result<WitnessesConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let list = std::mem::take(&mut self.witnesses);
+        let mut names = BTreeSet::new();
+        for w in &list {
+            if w.name.is_empty() || !names.insert(w.name.clone()) {
+                return Err(invalid(
+                    "each [[audit.witnesses]] needs its own non-empty name".into(),
+                ));
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err(invalid(format!(
+                    "audit.witnesses {}: url must start with http:// or https://",
+                    w.name
+                )));
+            }
+            if !w.vkey.starts_with(&format!("{}+", w.name)) {
+                return Err(invalid(format!(
+                    "audit.witnesses {}: vkey must be the witness's verifier key, whose name is the witness's name",
+                    w.name
+                )));
+            }
+        }
+        // Without a stated quorum every witness must cosign: the strictest reading.
+        let quorum = self.witness_quorum.unwrap_or(list.len());
+        if list.is_empty() && quorum != 0 {
+            return Err(invalid(
+                "audit.witness_quorum is set but no [[audit.witnesses]] are listed".into(),
+            ));
+        }
+        if !list.is_empty() && (quorum == 0 || quorum > list.len()) {
+            return Err(invalid(format!(
+                "audit.witness_quorum must be between 1 and the number of witnesses ({})",
+                list.len()
+            )));
+        }
+        Ok(WitnessesConfig { list, quorum })
+    }
 }
 
 impl RawAudit {
@@ -367,6 +434,9 @@ pub struct Config {
     pub server: ServerConfig,
     /// Where the audit log lives.
     pub audit: AuditBackend,
+    /// The log's witnesses (`[[audit.witnesses]]`, `audit.witness_quorum`); none by default,
+    /// and then the store alone confirms an append.
+    pub witnesses: WitnessesConfig,
 }
 
 impl Config {
@@ -448,7 +518,9 @@ impl Config {
                 message: "attempt_timeout_ms must be positive".into(),
             });
         }
-        let audit = raw.audit.resolve(path)?;
+        let mut raw_audit = raw.audit;
+        let witnesses = raw_audit.witnesses(path)?;
+        let audit = raw_audit.resolve(path)?;
         let executor = match raw.executor {
             ExecutorConfig::Command { program, args } => ExecutorConfig::Command {
                 program: base.join(program),
@@ -468,6 +540,7 @@ impl Config {
             callers: raw.callers,
             server: raw.server,
             audit,
+            witnesses,
         })
     }
 

@@ -37,6 +37,9 @@ pub enum InitError {
     /// Key generation failed.
     #[error("key generation failed")]
     Key(#[source] mig06_tlog::checkpoint::CheckpointError),
+    /// The origin is not a schema-less URL.
+    #[error("the origin must be a schema-less URL the organisation controls, such as audit.hospital.example/mig06/1 (printable ASCII, no spaces, no '+', no scheme)")]
+    Origin,
 }
 
 /// What `init` wrote.
@@ -65,11 +68,38 @@ fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InitError> {
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(err)
 }
 
-/// Writes `dir/mig06.toml`, `dir/policy/`, `dir/keys/` and `dir/data/`.
+/// Writes `dir/mig06.toml`, `dir/policy/`, `dir/keys/` and `dir/data/`, with a log whose
+/// origin is `mig06.invalid/log/<random>` (see [`init_with_origin`] to name it).
 ///
 /// # Errors
 /// [`InitError`]; an existing `mig06.toml` is never overwritten.
 pub fn init(dir: &Path) -> Result<InitReport, InitError> {
+    init_with_origin(dir, None)
+}
+
+/// Whether `origin` may name a log: a schema-less URL (`host/path`) of printable ASCII without
+/// spaces or `+` (C2SP tlog-checkpoint: the origin line; signed-note: a key name).
+#[must_use]
+pub fn is_valid_origin(origin: &str) -> bool {
+    !origin.is_empty()
+        && origin.len() <= 255
+        && !origin.contains("://")
+        && !origin.starts_with('/')
+        && origin.contains('.')
+        && origin.bytes().all(|b| b.is_ascii_graphic() && b != b'+')
+}
+
+/// As [`init`], with the log's origin: the permanent name witnesses and verifiers know the log
+/// by (a schema-less URL the organisation controls, e.g. `audit.hospital.example/mig06/1`).
+///
+/// # Errors
+/// As [`init`]; [`InitError::Origin`] when `origin` is not a schema-less URL.
+pub fn init_with_origin(dir: &Path, origin: Option<&str>) -> Result<InitReport, InitError> {
+    if let Some(o) = origin
+        && !is_valid_origin(o)
+    {
+        return Err(InitError::Origin);
+    }
     let config = dir.join("mig06.toml");
     if config.exists() {
         return Err(InitError::Exists(config));
@@ -89,9 +119,14 @@ pub fn init(dir: &Path) -> Result<InitReport, InitError> {
         write(&policy.join(name), text.as_bytes(), 0o644)?;
     }
     let (digest, _) = bundle_digest(&policy)?;
-    let origin = format!(
-        "mig06.invalid/log/{}",
-        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    let origin = origin.map_or_else(
+        || {
+            format!(
+                "mig06.invalid/log/{}",
+                ulid::Ulid::new().to_string().to_ascii_lowercase()
+            )
+        },
+        str::to_owned,
     );
     let signer = LogSigner::generate(&origin).map_err(InitError::Key)?;
     write(

@@ -23,6 +23,7 @@ pub mod proxy;
 pub mod rail;
 pub mod request;
 pub mod vocab;
+pub mod witness;
 
 pub use mig06_phi as phi;
 pub use mig06_tlog as tlog;

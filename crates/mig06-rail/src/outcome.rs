@@ -34,6 +34,8 @@ pub enum TerminalCode {
     DeniedContinuationIsRetry,
     /// The prior attempt has already been continued once.
     DeniedContinuationAlreadyUsed,
+    /// The request id is already held by another attempt of this log (a resent request).
+    DeniedRequestIdReused,
     /// A PHI/PII detector hit in a request or a receipt.
     AbortedPhiDetected,
     /// A dependency gave no synchronous, authoritative answer (pending, accepted, queued).
@@ -51,10 +53,13 @@ pub enum TerminalCode {
     /// The process running the attempt died after its open record: ended by the next caller
     /// that opened the log for writing once the attempt's deadline had passed.
     AbortedInterrupted,
+    /// The audit log was rolled back or forked: a witness or a caller's evidence knows a history
+    /// this log does not hold. Every attempt is refused before execution until an operator acts.
+    AbortedLogRollback,
 }
 
 /// Every terminal code, in documentation order.
-pub const ALL_CODES: [TerminalCode; 16] = [
+pub const ALL_CODES: [TerminalCode; 18] = [
     TerminalCode::CompletedDraft,
     TerminalCode::DeniedPolicy,
     TerminalCode::DeniedUnapprovedTrigger,
@@ -63,6 +68,7 @@ pub const ALL_CODES: [TerminalCode; 16] = [
     TerminalCode::DeniedContinuationInvalid,
     TerminalCode::DeniedContinuationIsRetry,
     TerminalCode::DeniedContinuationAlreadyUsed,
+    TerminalCode::DeniedRequestIdReused,
     TerminalCode::AbortedPhiDetected,
     TerminalCode::AbortedAsyncAmbiguity,
     TerminalCode::AbortedAuditUnconfirmed,
@@ -71,6 +77,7 @@ pub const ALL_CODES: [TerminalCode; 16] = [
     TerminalCode::AbortedOutputNotDraft,
     TerminalCode::AbortedInvariant,
     TerminalCode::AbortedInterrupted,
+    TerminalCode::AbortedLogRollback,
 ];
 
 /// The class of a code, which fixes the CLI exit status.
@@ -97,6 +104,7 @@ impl TerminalCode {
             Self::DeniedContinuationInvalid => "DENIED_CONTINUATION_INVALID",
             Self::DeniedContinuationIsRetry => "DENIED_CONTINUATION_IS_RETRY",
             Self::DeniedContinuationAlreadyUsed => "DENIED_CONTINUATION_ALREADY_USED",
+            Self::DeniedRequestIdReused => "DENIED_REQUEST_ID_REUSED",
             Self::AbortedPhiDetected => "ABORTED_PHI_DETECTED",
             Self::AbortedAsyncAmbiguity => "ABORTED_ASYNC_AMBIGUITY",
             Self::AbortedAuditUnconfirmed => "ABORTED_AUDIT_UNCONFIRMED",
@@ -105,6 +113,7 @@ impl TerminalCode {
             Self::AbortedOutputNotDraft => "ABORTED_OUTPUT_NOT_DRAFT",
             Self::AbortedInvariant => "ABORTED_INVARIANT",
             Self::AbortedInterrupted => "ABORTED_INTERRUPTED",
+            Self::AbortedLogRollback => "ABORTED_LOG_ROLLBACK",
         }
     }
 
@@ -125,7 +134,8 @@ impl TerminalCode {
             | Self::DeniedMultiStep
             | Self::DeniedContinuationInvalid
             | Self::DeniedContinuationIsRetry
-            | Self::DeniedContinuationAlreadyUsed => CodeClass::Denied,
+            | Self::DeniedContinuationAlreadyUsed
+            | Self::DeniedRequestIdReused => CodeClass::Denied,
             Self::AbortedPhiDetected
             | Self::AbortedAsyncAmbiguity
             | Self::AbortedAuditUnconfirmed
@@ -133,7 +143,8 @@ impl TerminalCode {
             | Self::AbortedDeadline
             | Self::AbortedOutputNotDraft
             | Self::AbortedInvariant
-            | Self::AbortedInterrupted => CodeClass::Aborted,
+            | Self::AbortedInterrupted
+            | Self::AbortedLogRollback => CodeClass::Aborted,
         }
     }
 
@@ -154,7 +165,9 @@ impl TerminalCode {
             | Self::DeniedUnapprovedTrigger
             | Self::DeniedContinuationInvalid
             | Self::DeniedContinuationIsRetry
-            | Self::DeniedContinuationAlreadyUsed => false,
+            | Self::DeniedContinuationAlreadyUsed
+            | Self::DeniedRequestIdReused
+            | Self::AbortedLogRollback => false,
             Self::DeniedPolicy
             | Self::DeniedRequestInvalid
             | Self::DeniedMultiStep
@@ -198,6 +211,9 @@ impl TerminalCode {
             Self::DeniedContinuationAlreadyUsed => {
                 "The prior attempt has already been continued once; each terminal attempt can be continued only once, so nothing was executed and nothing continues in the background. Next step: continue the latest attempt of the chain instead (see `mig06 audit provenance`)."
             }
+            Self::DeniedRequestIdReused => {
+                "Another attempt of this log already holds this request id (the same request sent twice: a client, proxy or script that resent it); each request id runs at most one attempt, so nothing was executed, no earlier answer is replayed, and nothing continues in the background. The answer names the attempt that holds the id. Next step: read that attempt's outcome (`mig06 audit show ID`, its evidence with `mig06 audit prove ID`); to ask again, send a new request with a new request id."
+            }
             Self::AbortedPhiDetected => {
                 "A PHI/PII detector found an identifier in the request or the executor's receipt (the message names the field path and identifier kind, never the value); the attempt was aborted and nothing continues in the background. Next step: remove the identifier and submit the request as a new attempt (a request that carried PHI is never fingerprinted, so a continuation of it counts as unchanged); after an abort on the receipt, continue with reason operator_confirmed_dependency_restored once the executor is fixed."
             }
@@ -218,6 +234,9 @@ impl TerminalCode {
             }
             Self::AbortedInvariant => {
                 "Something unexpected happened inside the rail and it failed closed; nothing continues in the background. Next step: report the attempt id to the platform team, and after a fix submit a continuation with reason operator_confirmed_dependency_restored."
+            }
+            Self::AbortedLogRollback => {
+                "The audit log was rolled back or forked: a witness has cosigned a larger tree than this log holds, a witness's cosignature did not verify, or a caller's evidence carries a checkpoint signed by this log's key that this log does not contain; the step was not executed and every attempt is refused the same way until an operator acts; nothing continues in the background. Next step: an operator restores the log's lost records (or follows the procedure in docs/OPERATIONS.md, \"A rolled-back or forked log\"), then restarts the rail."
             }
             Self::AbortedInterrupted => {
                 "The process running the attempt stopped (a crash or a kill) after the attempt was opened in the audit log; once its deadline had passed, the next process to open the log ended it. The step may have run, and any draft it made is not part of the record; nothing continues in the background. Next step: check the downstream for a draft, then submit a continuation with reason operator_amended_request or operator_confirmed_dependency_restored."
@@ -358,6 +377,10 @@ pub struct Outcome {
     pub evidence: Option<String>,
     /// Whether the terminal record is durably in the audit log.
     pub recorded: bool,
+    /// `DENIED_REQUEST_ID_REUSED`: the attempt of this log that holds the request id (its
+    /// outcome is in the log: `mig06 audit show`, `mig06 audit prove`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id_holder: Option<AttemptId>,
 }
 
 #[cfg(test)]

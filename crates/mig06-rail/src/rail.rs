@@ -11,6 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 
+use crate::witness::{Witness, Witnesses};
 use crate::attempt::{Attempt, SharedStore, TerminalFlag};
 use crate::audit::file::{FileStore, OpenReport};
 use crate::audit::group::GroupCommit;
@@ -176,15 +177,33 @@ impl Rail {
         executor: Box<dyn Executor>,
         verifier: LogVerifier,
     ) -> Self {
+        // Witnesses the configuration lists but nobody supplied can never reach the quorum, so
+        // no step runs until the binary supplies them ([`Rail::with_witnesses`]).
+        let unsupplied = Witnesses::new(Vec::new(), config.witnesses.quorum);
         Self {
             config,
             gate,
             detector,
-            store: GroupCommit::new(store),
+            store: GroupCommit::new(store).with_witnesses(unsupplied),
             executor,
             verifier,
             open_report: OpenReport::default(),
         }
+    }
+
+    /// The rail with the witnesses the configuration lists, built by the binary (the library
+    /// holds no HTTP client), in the configuration's order. The quorum is the configuration's.
+    #[must_use]
+    pub fn with_witnesses(mut self, witnesses: Vec<Box<dyn Witness>>) -> Self {
+        let quorum = self.config.witnesses.quorum;
+        self.store = self.store.with_witnesses(Witnesses::new(witnesses, quorum));
+        self
+    }
+
+    /// The witnesses and the rollback latch (for `/metrics` and readiness).
+    #[must_use]
+    pub fn witnesses(&self) -> &Witnesses {
+        self.store.witnesses()
     }
 
     /// What opening the audit store found (records, a torn tail that was cut).
@@ -366,6 +385,7 @@ impl Rail {
             },
             evidence: None,
             recorded,
+            request_id_holder: None,
         }
     }
 }

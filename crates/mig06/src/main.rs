@@ -12,6 +12,7 @@ mod evidence_cmd;
 mod scan_cmd;
 mod serve;
 mod tls;
+mod witnesses;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,11 @@ enum Command {
     Init {
         /// The directory to set up.
         dir: PathBuf,
+        /// The log's permanent name: a schema-less URL your organisation controls
+        /// (e.g. audit.hospital.example/mig06/1). Witnesses know the log by it. Default: a
+        /// random name under mig06.invalid.
+        #[arg(long)]
+        origin: Option<String>,
     },
     /// Run one attempt and print its outcome as JSON.
     Attempt {
@@ -151,7 +157,7 @@ fn main() -> ExitCode {
 /// Runs the parsed command; each arm hands its arguments to the one function for it.
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Init { dir } => init(&dir),
+        Command::Init { dir, origin } => init(&dir, origin.as_deref()),
         Command::Attempt {
             config,
             caller,
@@ -182,8 +188,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// `mig06 init DIR`.
-fn init(dir: &Path) -> Result<ExitCode> {
-    let report = mig06_rail::init::init(dir)?;
+fn init(dir: &Path, origin: Option<&str>) -> Result<ExitCode> {
+    let report = mig06_rail::init::init_with_origin(dir, origin)?;
     println!("wrote {}", report.config.display());
     println!("policy digest: {}", report.policy_digest);
     println!("log public key: {}", report.verifier_key);
@@ -254,7 +260,8 @@ pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
             Some((Box::new(store), report))
         }
     };
-    let rail = Rail::open_with(cfg, store, executor)?;
+    let witnesses = witnesses::from_config(&cfg)?;
+    let rail = Rail::open_with(cfg, store, executor)?.with_witnesses(witnesses);
     let cut = rail.audit_open_report().torn_tail_cut;
     if cut > 0 {
         eprintln!(

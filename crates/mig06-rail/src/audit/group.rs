@@ -18,12 +18,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::{Appended, AuditError, AuditRecord, AuditStore};
+use crate::executor::Deadline;
+use crate::witness::Witnesses;
 
 /// A shared audit store whose appends are committed in groups.
 pub struct GroupCommit {
     state: Mutex<State>,
     done: Condvar,
     store: Mutex<Box<dyn AuditStore>>,
+    /// The witnesses each batch is submitted to, and the rollback latch.
+    witnesses: Witnesses,
     /// The log size this instance last saw (after open or its own latest batch), for health
     /// reports that must not wait behind an `fdatasync`.
     known_size: AtomicU64,
@@ -79,6 +83,8 @@ pub fn batch_failure(e: &AuditError) -> AuditError {
         AuditError::Encode => AuditError::Encode,
         AuditError::NoResult => AuditError::NoResult,
         AuditError::Rule(v) => AuditError::Rule(*v),
+        AuditError::WitnessUnconfirmed => AuditError::WitnessUnconfirmed,
+        AuditError::Tampered(t) => AuditError::Tampered(*t),
     }
 }
 
@@ -129,8 +135,22 @@ impl GroupCommit {
             state: Mutex::new(State::default()),
             done: Condvar::new(),
             store: Mutex::new(store),
+            witnesses: Witnesses::none(),
             known_size: AtomicU64::new(0),
         }
+    }
+
+    /// Submits every batch to `witnesses` from now on ([`Witnesses::settle`]).
+    #[must_use]
+    pub fn with_witnesses(mut self, witnesses: Witnesses) -> Self {
+        self.witnesses = witnesses;
+        self
+    }
+
+    /// The witnesses and the rollback latch.
+    #[must_use]
+    pub fn witnesses(&self) -> &Witnesses {
+        &self.witnesses
     }
 
     fn state(&self) -> Result<MutexGuard<'_, State>, AuditError> {
@@ -178,7 +198,13 @@ impl GroupCommit {
     fn commit(&self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
         let n = records.len();
         match self.store.lock() {
-            Ok(mut store) => store.append_batch(records),
+            Ok(mut store) => {
+                let mut results = store.append_batch(records);
+                // TODO(i26 merge): the batch's earliest deadline.
+                let bound = Deadline::after(std::time::Duration::from_secs(5));
+                self.witnesses.settle(store.as_mut(), &mut results, bound);
+                results
+            }
             Err(_) => (0..n).map(|_| Err(poisoned("lock store"))).collect(),
         }
     }

@@ -27,6 +27,7 @@ use crate::ids::AttemptId;
 mod checker;
 mod checkpoints;
 mod fault;
+mod proofs;
 pub mod seal;
 mod staging;
 mod view;

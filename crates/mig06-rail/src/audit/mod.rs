@@ -22,7 +22,7 @@ mod integrity_tests;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
+use crate::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, Reason, TerminalCode};
 use crate::vocab::{Code, ContinuationReason, Trigger};
 
@@ -72,6 +72,14 @@ pub enum AuditError {
     /// The record breaks a rule of the log ([`rules::LedgerRules`]); it was not written.
     #[error("audit record refused: {0}")]
     Rule(#[from] rules::RuleViolation),
+    /// The open record is durable, but fewer witnesses than the quorum cosigned a checkpoint
+    /// that includes it in time: its step may not execute.
+    #[error("the witnesses' quorum did not cosign the checkpoint in time")]
+    WitnessUnconfirmed,
+    /// The log was rolled back or forked (a witness or a caller's evidence knows a history the
+    /// log does not hold): no step may execute.
+    #[error("the audit log was rolled back or forked: {0}")]
+    Tampered(crate::witness::Tamper),
 }
 
 /// An open record, or a terminal record and its one code.
@@ -115,6 +123,10 @@ pub struct AuditRecord {
     pub attempt_id: AttemptId,
     /// The authenticated caller.
     pub caller: CallerId,
+    /// The caller's request id, on every record of the attempt that holds it: at most one
+    /// attempt of a log holds a request id ([`rules`]). Absent when the request did not parse
+    /// that far, and on the refusal of a request whose id another attempt holds.
+    pub request_id: Option<RequestId>,
     /// The trigger, when the request parsed that far.
     pub trigger: Option<Trigger>,
     /// The action, when the request parsed.
@@ -258,6 +270,7 @@ impl AuditRecord {
             chain_root: attempt_id.clone(),
             attempt_id,
             caller,
+            request_id: None,
             trigger: None,
             action: None,
             request_fp: None,
@@ -337,6 +350,16 @@ pub trait AuditStore: Send {
     /// I/O errors while catching up with other writers.
     fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError>;
 
+    /// The attempt of this log that holds `request_id`, if any (a hint;
+    /// [`AuditStore::append`] decides).
+    ///
+    /// # Errors
+    /// I/O errors while catching up with other writers.
+    fn request_id_holder(
+        &mut self,
+        request_id: &RequestId,
+    ) -> Result<Option<AttemptId>, AuditError>;
+
     /// The tree root at `size`, to check a continuation's checkpoint against this log.
     ///
     /// # Errors
@@ -351,6 +374,30 @@ pub trait AuditStore: Send {
 
     /// The log's verifier key text (`name+keyid+base64`).
     fn verifier_key(&self) -> String;
+
+    /// After catching up with other writers: a checkpoint signed now over the whole log as the
+    /// store knows it, for the witnesses. Its tree holds only records that a signature of the
+    /// log's key covers (every record read or written is checked or sealed).
+    ///
+    /// # Errors
+    /// [`AuditError::Corrupt`] when the log holds fewer than `at_least` records (a witness
+    /// knows a larger tree: the log was rolled back); any other error: not now.
+    fn witness_checkpoint(
+        &mut self,
+        at_least: u64,
+    ) -> Result<crate::witness::WitnessCheckpoint, AuditError>;
+
+    /// The RFC 6962 consistency proof from `old` to `new` records.
+    ///
+    /// # Errors
+    /// [`AuditError::Corrupt`] when a size exceeds the log.
+    fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError>;
+
+    /// The RFC 6962 inclusion proof of leaf `index` in the tree of `size` records.
+    ///
+    /// # Errors
+    /// [`AuditError::Corrupt`] when `index` or `size` exceeds the log.
+    fn inclusion_proof(&mut self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError>;
 
     /// How many times the store synced its log, when it counts (for tests and metrics).
     fn syncs(&self) -> Option<u64> {

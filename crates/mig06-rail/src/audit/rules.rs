@@ -15,13 +15,16 @@
 //! - **One `COMPLETED_DRAFT` per chain root**, and a completed continuation holds its claim.
 //!   With the claim rule, this makes every chain a single line: each attempt has at most one
 //!   claiming successor, and only a claiming successor can complete.
+//! - **One attempt per request id.** Every record of the attempt that holds a request id may
+//!   carry it (its open and terminal records); no record of another attempt may. A request sent
+//!   twice (a client's or a proxy's resend, a script run twice) is therefore never run twice.
 //!
 //! Attempt ids are kept as their 128-bit ULID value, so the index costs a few dozen bytes per
 //! attempt.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ids::{AttemptId, Sha256Digest};
+use crate::ids::{AttemptId, RequestId, Sha256Digest};
 use crate::outcome::TerminalCode;
 
 use super::{AuditRecord, RecordKind};
@@ -44,6 +47,9 @@ pub enum RuleViolation {
     /// A `COMPLETED_DRAFT` continuation that does not hold the claim on its prior attempt.
     #[error("a completed continuation that does not hold its claim")]
     CompletionWithoutClaim,
+    /// Another attempt already holds the record's request id.
+    #[error("a second attempt with the same request id")]
+    RequestIdTaken,
 }
 
 /// The fields of a record the rules read (the file store reads only these when it indexes).
@@ -61,6 +67,8 @@ pub struct Facts<'a> {
     pub claim: bool,
     /// The chain's first attempt.
     pub chain_root: &'a AttemptId,
+    /// The request id the record's attempt holds.
+    pub request_id: Option<&'a RequestId>,
 }
 
 impl<'a> From<&'a AuditRecord> for Facts<'a> {
@@ -72,6 +80,7 @@ impl<'a> From<&'a AuditRecord> for Facts<'a> {
             continues: r.continues.as_ref(),
             claim: r.claim,
             chain_root: &r.chain_root,
+            request_id: r.request_id.as_ref(),
         }
     }
 }
@@ -92,6 +101,31 @@ fn key(id: &AttemptId) -> u128 {
     )
 }
 
+/// A request id as a compact key: which grammar it parsed under (a ULID and a UUID with the
+/// same 128 bits are different ids) and its 128-bit value.
+type RidKey = (u8, u128);
+
+fn rid_key(id: &RequestId) -> RidKey {
+    let s = id.as_str();
+    if let Ok(u) = ulid::Ulid::from_string(s) {
+        return (0, u128::from(u));
+    }
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    match u128::from_str_radix(&hex, 16) {
+        Ok(v) => (1, v),
+        // A parsed `RequestId` is a ULID or a UUID; anything else keys by its digest.
+        Err(_) => {
+            let digest = Sha256Digest::of(s.as_bytes());
+            let mut k = [0u8; 16];
+            for (slot, b) in k.iter_mut().zip(digest.bytes()) {
+                *slot = *b;
+            }
+            (2, u128::from_be_bytes(k))
+        }
+    }
+}
+
+// INV-NO-RETRY: one attempt per request id, so a resent request never runs again.
 // INV-CONT-NOT-RETRY: A continuation must not behave like a retry.
 // INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites a…
 /// The state the rules keep: claims, terminated attempts, completed chain roots.
@@ -103,6 +137,8 @@ pub struct LedgerRules {
     terminal: HashSet<u128>,
     /// Chain roots with a `COMPLETED_DRAFT`.
     completed: HashSet<u128>,
+    /// Request id → the attempt holding it.
+    request_ids: HashMap<RidKey, u128>,
 }
 
 /// The effect of one admitted record on the rules' state.
@@ -111,6 +147,7 @@ struct Effect {
     claim: Option<(u128, u128)>,
     terminal: Option<u128>,
     completed: Option<u128>,
+    request_id: Option<(RidKey, u128)>,
 }
 
 impl LedgerRules {
@@ -129,6 +166,7 @@ impl LedgerRules {
             facts,
             |k| self.claims.get(&k).copied(),
             |k| (self.terminal.contains(&k), self.completed.contains(&k)),
+            |k| self.request_ids.get(&k).copied(),
         )?;
         self.apply(effect);
         Ok(())
@@ -139,6 +177,15 @@ impl LedgerRules {
     #[must_use]
     pub fn is_claimed(&self, prior: &AttemptId) -> bool {
         self.claims.contains_key(&key(prior))
+    }
+
+    /// The attempt holding `request_id`, if any. (A hint for the rail; the store decides when
+    /// it appends.)
+    #[must_use]
+    pub fn request_id_holder(&self, request_id: &RequestId) -> Option<AttemptId> {
+        self.request_ids
+            .get(&rid_key(request_id))
+            .and_then(|a| AttemptId::parse(&ulid::Ulid::from(*a).to_string()).ok())
     }
 
     /// Whether `attempt` has a terminal record.
@@ -169,6 +216,7 @@ impl LedgerRules {
         self.claims.extend(added.claims);
         self.terminal.extend(added.terminal);
         self.completed.extend(added.completed);
+        self.request_ids.extend(added.request_ids);
     }
 
     fn apply(&mut self, e: Effect) {
@@ -180,6 +228,9 @@ impl LedgerRules {
         }
         if let Some(root) = e.completed {
             self.completed.insert(root);
+        }
+        if let Some((rid, holder)) = e.request_id {
+            self.request_ids.entry(rid).or_insert(holder);
         }
     }
 }
@@ -213,6 +264,12 @@ impl Staged<'_> {
                     base.completed.contains(&k) || added.completed.contains(&k),
                 )
             },
+            |k| {
+                base.request_ids
+                    .get(&k)
+                    .or_else(|| added.request_ids.get(&k))
+                    .copied()
+            },
         )?;
         self.added.apply(effect);
         Ok(())
@@ -227,13 +284,22 @@ impl Staged<'_> {
 }
 
 /// The rules themselves: what `facts` does to a state read through `holder` (the claim holder
-/// of a prior) and `seen` (whether an attempt is terminated, whether a root is completed).
+/// of a prior), `seen` (whether an attempt is terminated, whether a root is completed) and
+/// `rid_holder` (the attempt holding a request id).
 fn evaluate(
     facts: Facts<'_>,
     holder: impl Fn(u128) -> Option<u128>,
     seen: impl Fn(u128) -> (bool, bool),
+    rid_holder: impl Fn(RidKey) -> Option<u128>,
 ) -> Result<Effect, RuleViolation> {
     let me = key(facts.attempt_id);
+    let request_id = match facts.request_id.map(rid_key) {
+        None => None,
+        Some(rid) => match rid_holder(rid) {
+            Some(h) if h != me => return Err(RuleViolation::RequestIdTaken),
+            Some(_) | None => Some((rid, me)),
+        },
+    };
     let claim = match (facts.claim, facts.continues) {
         (false, _) => None,
         (true, None) => return Err(RuleViolation::ClaimWithoutPrior),
@@ -249,6 +315,7 @@ fn evaluate(
         claim,
         terminal: None,
         completed: None,
+        request_id,
     };
     if facts.kind == RecordKind::Terminal {
         if seen(me).0 {
@@ -283,6 +350,7 @@ mod tests {
         continues: Option<usize>,
         claim: bool,
         root: usize,
+        rid: Option<usize>,
     }
 
     fn gen_record() -> impl Strategy<Value = Gen> {
@@ -293,20 +361,34 @@ mod tests {
             proptest::option::of(0..6usize),
             any::<bool>(),
             0..3usize,
+            proptest::option::of(0..3usize),
         )
             .prop_map(
-                |(attempt, terminal, completed, continues, claim, root)| Gen {
+                |(attempt, terminal, completed, continues, claim, root, rid)| Gen {
                     attempt,
                     terminal,
                     completed,
                     continues,
                     claim,
                     root,
+                    rid,
                 },
             )
     }
 
-    fn facts<'a>(g: &Gen, ids: &'a [AttemptId]) -> Facts<'a> {
+    /// Three request ids: two ULIDs and a UUID.
+    fn rids() -> Vec<RequestId> {
+        [
+            "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "01BX5ZZKBKACTAV9WEVGEMMVRZ",
+            "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+        ]
+        .iter()
+        .filter_map(|s| RequestId::parse(s).ok())
+        .collect()
+    }
+
+    fn facts<'a>(g: &Gen, ids: &'a [AttemptId], rids: &'a [RequestId]) -> Facts<'a> {
         Facts {
             attempt_id: &ids[g.attempt],
             kind: if g.terminal {
@@ -322,11 +404,19 @@ mod tests {
             continues: g.continues.map(|c| &ids[c]),
             claim: g.claim,
             chain_root: &ids[g.root],
+            request_id: g.rid.map(|r| &rids[r]),
         }
     }
 
     /// The rules stated directly over the records admitted so far (quadratic, obviously right).
     fn reference(g: &Gen, admitted: &[Gen]) -> Result<(), RuleViolation> {
+        if let Some(rid) = g.rid
+            && admitted
+                .iter()
+                .any(|a| a.rid == Some(rid) && a.attempt != g.attempt)
+        {
+            return Err(RuleViolation::RequestIdTaken);
+        }
         if g.claim {
             let Some(prior) = g.continues else {
                 return Err(RuleViolation::ClaimWithoutPrior);
@@ -369,11 +459,12 @@ mod tests {
             records in proptest::collection::vec(gen_record(), 0..60)
         ) {
             let ids: Vec<AttemptId> = (0..6).map(|_| AttemptId::mint()).collect();
+            let rids = rids();
             let mut rules = LedgerRules::new();
             let mut admitted: Vec<Gen> = Vec::new();
             for g in &records {
                 let expected = reference(g, &admitted);
-                prop_assert_eq!(rules.admit(facts(g, &ids)), expected);
+                prop_assert_eq!(rules.admit(facts(g, &ids, &rids)), expected);
                 if expected.is_ok() {
                     admitted.push(*g);
                 }
@@ -391,6 +482,16 @@ mod tests {
                 let terminals = admitted.iter().filter(|r| r.terminal && r.attempt == a).count();
                 prop_assert!(terminals <= 1);
                 prop_assert_eq!(rules.is_terminated(attempt_id), terminals == 1);
+            }
+            for (r, rid) in rids.iter().enumerate() {
+                let holders: HashSet<usize> = admitted
+                    .iter()
+                    .filter(|a| a.rid == Some(r))
+                    .map(|a| a.attempt)
+                    .collect();
+                prop_assert!(holders.len() <= 1);
+                let holder = rules.request_id_holder(rid);
+                prop_assert_eq!(holder.as_ref(), holders.iter().next().map(|a| &ids[*a]));
             }
             for (root, root_id) in ids.iter().enumerate().take(3) {
                 let done = admitted
@@ -410,10 +511,11 @@ mod tests {
             cuts in proptest::collection::vec(0..60usize, 0..8),
         ) {
             let ids: Vec<AttemptId> = (0..6).map(|_| AttemptId::mint()).collect();
+            let rids = rids();
             let mut one_by_one = LedgerRules::new();
             let expected: Vec<_> = records
                 .iter()
-                .map(|g| one_by_one.admit(facts(g, &ids)))
+                .map(|g| one_by_one.admit(facts(g, &ids, &rids)))
                 .collect();
             let mut bounds: Vec<usize> = cuts.into_iter().filter(|c| *c < records.len()).collect();
             bounds.push(records.len());
@@ -424,7 +526,7 @@ mod tests {
             for to in bounds {
                 let mut staged = batched.stage();
                 for g in &records[from..to] {
-                    verdicts.push(staged.admit(facts(g, &ids)));
+                    verdicts.push(staged.admit(facts(g, &ids, &rids)));
                 }
                 let added = staged.into_added();
                 batched.commit(added);
@@ -444,10 +546,11 @@ mod tests {
             records in proptest::collection::vec(gen_record(), 0..30)
         ) {
             let ids: Vec<AttemptId> = (0..6).map(|_| AttemptId::mint()).collect();
+            let rids = rids();
             let rules = LedgerRules::new();
             let mut staged = rules.stage();
             for g in &records {
-                let _ = staged.admit(facts(g, &ids));
+                let _ = staged.admit(facts(g, &ids, &rids));
             }
             drop(staged);
             for id in &ids {

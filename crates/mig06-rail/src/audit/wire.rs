@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AuditRecord, RecordKind, Stage};
-use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
+use crate::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, TerminalCode};
 use crate::vocab::{Code, ContinuationReason, Trigger};
 
@@ -22,6 +22,8 @@ struct RecordRef<'a> {
     kind: RecordKind,
     attempt_id: &'a AttemptId,
     caller: &'a CallerId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a RequestId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trigger: Option<Trigger>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +64,7 @@ impl Serialize for AuditRecord {
             kind: self.kind(),
             attempt_id: &self.attempt_id,
             caller: &self.caller,
+            request_id: self.request_id.as_ref(),
             trigger: self.trigger,
             action: self.action.as_ref(),
             request_fp: self.request_fp,
@@ -93,6 +96,8 @@ pub(super) struct Record {
     kind: RecordKind,
     attempt_id: AttemptId,
     caller: CallerId,
+    #[serde(default)]
+    request_id: Option<RequestId>,
     #[serde(default)]
     trigger: Option<Trigger>,
     #[serde(default)]
@@ -152,6 +157,7 @@ impl TryFrom<Record> for AuditRecord {
             stage,
             attempt_id: r.attempt_id,
             caller: r.caller,
+            request_id: r.request_id,
             trigger: r.trigger,
             action: r.action,
             request_fp: r.request_fp,

@@ -112,6 +112,20 @@ pub enum Reason {
     Panic,
     /// The process running the attempt stopped after its open record.
     Interrupted,
+    /// The request id is already held by another attempt of this log.
+    RequestIdUsed,
+    /// Fewer witnesses than the quorum cosigned the checkpoint in time.
+    WitnessQuorumUnconfirmed,
+    /// A witness has cosigned a larger tree of this log than the log holds.
+    WitnessKnowsLargerTree,
+    /// A witness refused this log's history from the size it knows, or its cosignature did not verify.
+    WitnessDisagrees,
+    /// A caller's evidence carries this log's signed checkpoint of a size the log does not reach.
+    EvidenceBeyondLog,
+    /// A caller's evidence carries this log's signed checkpoint whose root disagrees with the log.
+    EvidenceRootMismatch,
+    /// An earlier attempt found the log rolled back or forked; every attempt is refused until an operator acts.
+    RollbackLatched,
 
     // The executor (ABORTED_EXECUTOR_FAULT, ABORTED_DEADLINE, ABORTED_ASYNC_AMBIGUITY).
     /// The executor was stopped at the deadline.
@@ -198,7 +212,7 @@ const PHI_PREFIX: &str = "phi:";
 
 impl Reason {
     /// Every reason, in documentation order; the parameterised ones with placeholder values.
-    pub const ALL: [Reason; 69] = [
+    pub const ALL: [Reason; 76] = [
         Self::TooLarge,
         Self::MalformedJson { line: 0, column: 0 },
         Self::TooDeep,
@@ -240,6 +254,13 @@ impl Reason {
         Self::EvidenceUnavailable,
         Self::Panic,
         Self::Interrupted,
+        Self::RequestIdUsed,
+        Self::WitnessQuorumUnconfirmed,
+        Self::WitnessKnowsLargerTree,
+        Self::WitnessDisagrees,
+        Self::EvidenceBeyondLog,
+        Self::EvidenceRootMismatch,
+        Self::RollbackLatched,
         Self::Deadline,
         Self::LateAnswer,
         Self::ScratchUnavailable,
@@ -326,6 +347,13 @@ impl Reason {
             Self::EvidenceUnavailable => Form::Code("evidence_unavailable"),
             Self::Panic => Form::Code("panic"),
             Self::Interrupted => Form::Code("interrupted"),
+            Self::RequestIdUsed => Form::Code("request_id_used"),
+            Self::WitnessQuorumUnconfirmed => Form::Code("witness_quorum_unconfirmed"),
+            Self::WitnessKnowsLargerTree => Form::Code("witness_knows_larger_tree"),
+            Self::WitnessDisagrees => Form::Code("witness_disagrees"),
+            Self::EvidenceBeyondLog => Form::Code("evidence_beyond_log"),
+            Self::EvidenceRootMismatch => Form::Code("evidence_root_mismatch"),
+            Self::RollbackLatched => Form::Code("rollback_latched"),
             Self::Deadline => Form::Code("deadline"),
             Self::LateAnswer => Form::Code("late_answer"),
             Self::ScratchUnavailable => Form::Code("scratch_unavailable"),

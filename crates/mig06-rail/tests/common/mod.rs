@@ -249,6 +249,32 @@ impl<H: AppendHook> mig06_rail::audit::AuditStore for Hooked<H> {
         self.hook.before_is_continued(prior);
         self.inner.is_continued(prior)
     }
+    fn request_id_holder(
+        &mut self,
+        request_id: &mig06_rail::ids::RequestId,
+    ) -> Result<Option<mig06_rail::ids::AttemptId>, mig06_rail::audit::AuditError> {
+        self.inner.request_id_holder(request_id)
+    }
+    fn witness_checkpoint(
+        &mut self,
+        at_least: u64,
+    ) -> Result<mig06_rail::witness::WitnessCheckpoint, mig06_rail::audit::AuditError> {
+        self.inner.witness_checkpoint(at_least)
+    }
+    fn consistency_proof(
+        &mut self,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<mig06_rail::audit::Hash>, mig06_rail::audit::AuditError> {
+        self.inner.consistency_proof(old, new)
+    }
+    fn inclusion_proof(
+        &mut self,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<mig06_rail::audit::Hash>, mig06_rail::audit::AuditError> {
+        self.inner.inclusion_proof(index, size)
+    }
     fn root_at(
         &mut self,
         size: u64,

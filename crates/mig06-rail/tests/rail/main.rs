@@ -26,3 +26,5 @@ mod invariants;
 mod invariants_table;
 mod operations_doc;
 mod public_interface;
+mod request_ids;
+mod witnessed;

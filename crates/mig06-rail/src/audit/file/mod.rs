@@ -63,7 +63,7 @@ use read::{count_kept, read_kept, read_latest, read_lines};
 use super::ledger::{self, Ledger, check_checkpoints, fault};
 pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT};
 use super::{Appended, AuditError, AuditRecord, AuditStore, Hash};
-use crate::ids::AttemptId;
+use crate::ids::{AttemptId, RequestId};
 
 /// The log file's name in the audit directory.
 pub const LOG_FILE: &str = "log.jsonl";
@@ -431,6 +431,40 @@ impl AuditStore for FileStore {
         self.with_lock(|s| {
             s.catch_up()?;
             Ok(s.ledger.rules().is_claimed(prior))
+        })
+    }
+
+    fn request_id_holder(
+        &mut self,
+        request_id: &RequestId,
+    ) -> Result<Option<AttemptId>, AuditError> {
+        self.with_lock(|s| {
+            s.catch_up()?;
+            Ok(s.ledger.rules().request_id_holder(request_id))
+        })
+    }
+
+    fn witness_checkpoint(
+        &mut self,
+        at_least: u64,
+    ) -> Result<crate::witness::WitnessCheckpoint, AuditError> {
+        self.with_lock(|s| {
+            s.catch_up()?;
+            s.ledger.witness_checkpoint(&s.signer, at_least)
+        })
+    }
+
+    fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {
+        self.with_lock(|s| {
+            s.catch_up()?;
+            s.ledger.consistency_proof(old, new)
+        })
+    }
+
+    fn inclusion_proof(&mut self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
+        self.with_lock(|s| {
+            s.catch_up()?;
+            s.ledger.inclusion_proof(index, size)
         })
     }
 

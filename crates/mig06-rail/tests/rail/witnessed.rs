@@ -1,0 +1,309 @@
+//! Witnessed history (INV-WITNESSED): no step runs unless a quorum of witnesses cosigned a
+//! checkpoint that includes its open record, and a rolled-back or forked log is refused. The
+//! witnesses here are the real `mig06-witness` witness (its checks, its durable state, its
+//! cosignatures), called in process instead of over HTTP.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use mig06_rail::audit::Hash;
+use mig06_rail::executor::Deadline;
+use mig06_rail::outcome::TerminalCode;
+use mig06_rail::rail::Rail;
+use mig06_rail::witness::{Witness, WitnessError};
+use mig06_tlog::cosignature::{WitnessSigner, WitnessVerifier, note_text};
+use mig06_witness::protocol::AddCheckpointRequest;
+use mig06_witness::store::Store;
+use mig06_witness::witness::AddError;
+
+use crate::common::{self, Answer, Counting, Setup};
+
+/// A real witness with its own state directory, reachable or not.
+#[derive(Clone)]
+struct Real {
+    name: String,
+    inner: Arc<mig06_witness::witness::Witness>,
+    verifier: WitnessVerifier,
+    up: Arc<AtomicBool>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Real {
+    fn new(name: &str, state: &Path, s: &Setup) -> Self {
+        let signer = WitnessSigner::generate(name).unwrap();
+        let verifier = signer.verifier();
+        let log = mig06_rail::rail::load_signer(&s.config).unwrap().verifier();
+        let inner = mig06_witness::witness::Witness::new(signer, vec![log], Store::open(state).unwrap());
+        Self {
+            name: name.to_owned(),
+            inner: Arc::new(inner),
+            verifier,
+            up: Arc::new(AtomicBool::new(true)),
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+    fn boxed(&self) -> Box<dyn Witness> {
+        Box::new(self.clone())
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Witness for Real {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn add_checkpoint(
+        &self,
+        old_size: u64,
+        proof: &[Hash],
+        checkpoint: &str,
+        _deadline: Deadline,
+    ) -> Result<String, WitnessError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if !self.up.load(Ordering::SeqCst) {
+            return Err(WitnessError::Unavailable);
+        }
+        let body = AddCheckpointRequest::new(old_size, proof, checkpoint)
+            .map_err(|_| WitnessError::Malformed)?
+            .encode();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        match self.inner.add_checkpoint(body.as_bytes(), now) {
+            Ok(lines) => {
+                let text = note_text(checkpoint).map_err(|_| WitnessError::Malformed)?;
+                self.verifier
+                    .verify_lines(text, &lines)
+                    .map(|(ours, _)| ours)
+                    .map_err(|_| WitnessError::BadCosignature)
+            }
+            Err(AddError::Conflict { size }) => Err(WitnessError::Conflict { size }),
+            Err(e) => Err(WitnessError::Refused { status: e.status() }),
+        }
+    }
+}
+
+/// A set-up whose configuration lists `n` witnesses with quorum `k` (the configuration is what
+/// decides the quorum; the witnesses are supplied as the binary would).
+fn witnessed_setup(n: usize, k: usize) -> (Setup, Vec<Real>, tempfile::TempDir) {
+    let s = common::setup();
+    let state = tempfile::tempdir().unwrap();
+    let witnesses: Vec<Real> = (0..n)
+        .map(|i| {
+            let dir = state.path().join(format!("w{i}"));
+            Real::new(&format!("witness-{i}.example"), &dir, &s)
+        })
+        .collect();
+    let mut text = std::fs::read_to_string(&s.config.path).unwrap();
+    for (i, w) in witnesses.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[[audit.witnesses]]\nname = \"{}\"\nurl = \"http://127.0.0.1:9/w{i}\"\nvkey = \"{}\"\n",
+            w.name,
+            w.verifier.vkey()
+        ));
+    }
+    text = text.replacen("[[audit.witnesses]]", &format!("[audit]\nwitness_quorum = {k}\n\n[[audit.witnesses]]"), 1);
+    std::fs::write(&s.config.path, text).unwrap();
+    let config = mig06_rail::config::Config::load(&s.config.path).unwrap();
+    (Setup { dir: s.dir, config }, witnesses, state)
+}
+
+fn open(s: &Setup, exec: &Counting, witnesses: &[Real]) -> Rail {
+    common::rail_with(s, exec).with_witnesses(witnesses.iter().map(Real::boxed).collect())
+}
+
+fn cosigners(checkpoint_note_in_token: &str, witnesses: &[Real]) -> usize {
+    witnesses
+        .iter()
+        .filter(|w| {
+            checkpoint_note_in_token
+                .lines()
+                .any(|l| l.starts_with(&format!("\u{2014} {} ", w.name)))
+        })
+        .count()
+}
+
+/// The checkpoint note inside an evidence token.
+fn token_note(token: &str) -> String {
+    use base64::Engine as _;
+    let body = token.strip_prefix(mig06_rail::evidence::PREFIX).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    json["checkpoint"].as_str().unwrap().to_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target: PathBuf = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Puts `snapshot` back as the log directory: a restored backup, a rolled-back volume.
+fn restore(s: &Setup, snapshot: &Path) {
+    let dir = mig06_rail::rail::audit_dir(&s.config);
+    std::fs::remove_dir_all(&dir).unwrap();
+    copy_dir(snapshot, &dir);
+}
+
+fn snapshot(s: &Setup, into: &Path) {
+    copy_dir(&mig06_rail::rail::audit_dir(&s.config), into);
+}
+
+#[test]
+fn inv_witnessed_a_step_runs_once_a_quorum_cosigned_and_tokens_carry_the_cosignatures() {
+    let (s, ws, _state) = witnessed_setup(3, 2);
+    ws[1].up.store(false, Ordering::SeqCst);
+    let exec = Counting::new(Answer::Draft);
+    let rail = open(&s, &exec, &ws);
+    let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(out.code, TerminalCode::CompletedDraft, "{:?}", out.detail);
+    assert_eq!(exec.calls(), 1);
+    let note = token_note(out.evidence.as_deref().unwrap());
+    assert!(cosigners(&note, &ws) >= 2, "the token carries the quorum's cosignatures");
+    // The token still verifies offline with the log's key alone.
+    let verifier = mig06_rail::rail::load_signer(&s.config).unwrap().verifier();
+    assert!(mig06_rail::evidence::verify(out.evidence.as_deref().unwrap(), &verifier).is_ok());
+}
+
+#[test]
+fn inv_witnessed_below_the_quorum_no_step_runs() {
+    let (s, ws, _state) = witnessed_setup(3, 2);
+    ws[0].up.store(false, Ordering::SeqCst);
+    ws[2].up.store(false, Ordering::SeqCst);
+    let exec = Counting::new(Answer::Draft);
+    let rail = open(&s, &exec, &ws);
+    let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(out.code, TerminalCode::AbortedAuditUnconfirmed);
+    assert_eq!(out.detail.unwrap().reason.code(), "witness_quorum_unconfirmed");
+    assert_eq!(exec.calls(), 0, "no step without the quorum");
+    assert!(out.recorded, "the abort itself is recorded");
+    // The witnesses come back: the next attempt runs.
+    ws[0].up.store(true, Ordering::SeqCst);
+    let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(out.code, TerminalCode::CompletedDraft);
+}
+
+#[test]
+fn inv_witnessed_listed_witnesses_that_were_not_supplied_refuse_every_step() {
+    let (s, _ws, _state) = witnessed_setup(1, 1);
+    let exec = Counting::new(Answer::Draft);
+    let rail = common::rail_with(&s, &exec);
+    let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(out.code, TerminalCode::AbortedAuditUnconfirmed);
+    assert_eq!(exec.calls(), 0);
+}
+
+#[test]
+fn inv_witnessed_one_submission_per_witness_per_batch() {
+    let (s, ws, _state) = witnessed_setup(1, 1);
+    let exec = Counting::new(Answer::Draft);
+    let rail = open(&s, &exec, &ws);
+    for _ in 0..4 {
+        let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+        assert_eq!(out.code, TerminalCode::CompletedDraft);
+    }
+    let batches = rail.audit_syncs().batches.unwrap();
+    // One submission per batch, plus at most one 409 recovery at start-up.
+    assert!(ws[0].calls() <= usize::try_from(batches).unwrap() + 1, "{} calls, {batches} batches", ws[0].calls());
+}
+
+#[test]
+fn inv_witnessed_two_writers_of_one_log_share_one_witness() {
+    let (s, ws, _state) = witnessed_setup(1, 1);
+    let exec = Counting::new(Answer::Draft);
+    let a = open(&s, &exec, &ws);
+    let b = open(&s, &exec, &ws);
+    for i in 0..6 {
+        let rail = if i % 2 == 0 { &a } else { &b };
+        let out = common::attempt(rail, "operator-1", &common::request("discharge_summary"));
+        assert_eq!(out.code, TerminalCode::CompletedDraft, "{i}: {:?}", out.detail);
+    }
+    assert_eq!(exec.calls(), 6);
+}
+
+#[test]
+fn inv_witnessed_a_rolled_back_log_runs_no_step_and_no_chain_completes_twice() {
+    // The attack of the issue: a denial is continued into a COMPLETED_DRAFT; the store is put
+    // back to just after the denial; a second continuation of the denial must not complete.
+    let (s, ws, _state) = witnessed_setup(1, 1);
+    let snap = tempfile::tempdir().unwrap();
+    let exec = Counting::new(Answer::Draft);
+    let denial = {
+        let rail = open(&s, &exec, &ws);
+        let denial = common::attempt(&rail, "operator-1", &common::request("prior_authorisation"));
+        assert_eq!(denial.code, TerminalCode::DeniedPolicy);
+        snapshot(&s, &snap.path().join("audit"));
+        let cont = common::continuation(&denial, "discharge_summary", "operator_amended_request");
+        let done = common::attempt(&rail, "operator-1", &cont);
+        assert_eq!(done.code, TerminalCode::CompletedDraft);
+        denial
+    };
+    restore(&s, &snap.path().join("audit"));
+    let rail = open(&s, &exec, &ws);
+    let cont = common::continuation(&denial, "referral_letter", "operator_amended_request");
+    let again = common::attempt(&rail, "operator-1", &cont);
+    assert_eq!(again.code, TerminalCode::AbortedLogRollback, "{:?}", again.detail);
+    assert_eq!(again.detail.unwrap().reason.code(), "witness_knows_larger_tree");
+    let fresh = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(fresh.code, TerminalCode::AbortedLogRollback);
+    assert_eq!(fresh.detail.unwrap().reason.code(), "rollback_latched");
+    assert_eq!(exec.calls(), 1, "only the draft before the rollback ran");
+    assert!(rail.witnesses().detections() >= 1);
+}
+
+#[test]
+fn inv_witnessed_without_witnesses_a_token_from_beyond_the_log_proves_a_rollback() {
+    let s = common::setup();
+    let snap = tempfile::tempdir().unwrap();
+    let exec = Counting::new(Answer::Draft);
+    snapshot(&s, &snap.path().join("audit"));
+    let later = {
+        let rail = common::rail_with(&s, &exec);
+        common::attempt(&rail, "operator-1", &common::request("prior_authorisation"))
+    };
+    assert_eq!(later.code, TerminalCode::DeniedPolicy);
+    restore(&s, &snap.path().join("audit"));
+    let rail = common::rail_with(&s, &exec);
+    let cont = common::continuation(&later, "discharge_summary", "operator_amended_request");
+    let out = common::attempt(&rail, "operator-1", &cont);
+    assert_eq!(out.code, TerminalCode::AbortedLogRollback);
+    assert_eq!(out.detail.unwrap().reason.code(), "evidence_beyond_log");
+    let fresh = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(fresh.code, TerminalCode::AbortedLogRollback);
+    assert_eq!(exec.calls(), 0);
+}
+
+#[test]
+fn inv_witnessed_without_witnesses_a_token_from_a_fork_proves_a_fork() {
+    let s = common::setup();
+    let snap = tempfile::tempdir().unwrap();
+    let exec = Counting::new(Answer::Draft);
+    snapshot(&s, &snap.path().join("audit"));
+    let theirs = {
+        let rail = common::rail_with(&s, &exec);
+        common::attempt(&rail, "operator-1", &common::request("prior_authorisation"))
+    };
+    restore(&s, &snap.path().join("audit"));
+    let rail = common::rail_with(&s, &exec);
+    // The same number of records, another history.
+    let ours = common::attempt(&rail, "operator-1", &common::request("prior_authorisation"));
+    assert_eq!(ours.code, TerminalCode::DeniedPolicy);
+    let cont = common::continuation(&theirs, "discharge_summary", "operator_amended_request");
+    let out = common::attempt(&rail, "operator-1", &cont);
+    assert_eq!(out.code, TerminalCode::AbortedLogRollback);
+    assert_eq!(out.detail.unwrap().reason.code(), "evidence_root_mismatch");
+    assert_eq!(exec.calls(), 0);
+}
