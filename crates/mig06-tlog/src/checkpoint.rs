@@ -18,10 +18,10 @@ use sha2::{Digest as _, Sha256};
 /// signed-note: the Ed25519 signature type byte.
 const ALG_ED25519: u8 = 0x01;
 /// signed-note: a signature line starts with U+2014 EM DASH and a space.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 /// Go's `note.Open` limit; bounds the work an attacker can make us do.
 const MAX_SIGS: usize = 100;
-const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
+pub(crate) const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
 
 /// Errors from keys and signed notes.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum CheckpointError {
     BadSignature,
 }
 
-fn malformed(what: &'static str) -> CheckpointError {
+pub(crate) fn malformed(what: &'static str) -> CheckpointError {
     CheckpointError::Malformed { what }
 }
 
@@ -71,7 +71,7 @@ pub struct Checkpoint {
 
 /// signed-note key name: non-empty, no whitespace, no `+` (Go's `isValidName`). Control
 /// characters are refused too: Go's `Open` would reject any note carrying them.
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name
             .chars()
@@ -80,9 +80,16 @@ fn is_valid_name(name: &str) -> bool {
 
 /// signed-note key ID: first 4 bytes of SHA-256(name || 0x0A || 0x01 || public key), big-endian.
 fn key_id(name: &str, key: &VerifyingKey) -> u32 {
+    key_id_for(name, ALG_ED25519, key)
+}
+
+/// C2SP signed-note "Signatures": key ID = SHA-256(name || 0x0A || type byte || key)[:4],
+/// big-endian; the type byte is 0x01 for a log's Ed25519 key, 0x04 for a cosigner's
+/// (C2SP tlog-cosignature, "Format").
+pub(crate) fn key_id_for(name: &str, alg: u8, key: &VerifyingKey) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ALG_ED25519]);
+    h.update([b'\n', alg]);
     h.update(key.as_bytes());
     let digest: [u8; 32] = h.finalize().into();
     let [a, b, c, d, ..] = digest;
@@ -91,20 +98,36 @@ fn key_id(name: &str, key: &VerifyingKey) -> u32 {
 
 /// Parses `hex8+base64(0x01 || 32 bytes)`, the tail shared by both key texts.
 fn parse_key_tail(hex: &str, b64: &str) -> Result<(u32, [u8; 32]), CheckpointError> {
+    parse_key_tail_for(ALG_ED25519, hex, b64)
+}
+
+/// Parses `hex8+base64(alg || 32 bytes)` (signed-note "Verifier keys").
+pub(crate) fn parse_key_tail_for(
+    alg: u8,
+    hex: &str,
+    b64: &str,
+) -> Result<(u32, [u8; 32]), CheckpointError> {
     if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(malformed("key id"));
     }
     let id = u32::from_str_radix(hex, 16).map_err(|_| malformed("key id"))?;
     let raw = B64.decode(b64).map_err(|_| malformed("key"))?;
     match raw.split_first() {
-        Some((&ALG_ED25519, key)) => Ok((id, key.try_into().map_err(|_| malformed("key"))?)),
+        Some((&first, key)) if first == alg => {
+            Ok((id, key.try_into().map_err(|_| malformed("key"))?))
+        }
         _ => Err(malformed("key")),
     }
 }
 
 fn encode_key(bytes: &[u8; 32]) -> String {
+    encode_key_for(ALG_ED25519, bytes)
+}
+
+/// base64(alg || 32 key bytes), the last part of a signed-note key text.
+pub(crate) fn encode_key_for(alg: u8, bytes: &[u8; 32]) -> String {
     let mut raw = Vec::with_capacity(33);
-    raw.push(ALG_ED25519);
+    raw.push(alg);
     raw.extend_from_slice(bytes);
     B64.encode(raw)
 }
@@ -115,7 +138,7 @@ fn checkpoint_body(origin: &str, size: u64, root: &Hash) -> String {
 }
 
 /// Parses a C2SP tlog-checkpoint body (extension lines allowed, blank lines not).
-fn parse_checkpoint(text: &str) -> Result<Checkpoint, CheckpointError> {
+pub(crate) fn parse_checkpoint(text: &str) -> Result<Checkpoint, CheckpointError> {
     let body = text.strip_suffix('\n').ok_or(malformed("checkpoint"))?;
     let mut lines = body.split('\n');
     let origin = lines.next().unwrap_or_default();
@@ -338,34 +361,56 @@ impl LogVerifier {
         Ok(cp)
     }
 
+    /// Verifies a signed note and returns its checkpoint with the exact signed body text (final
+    /// newline included): what a witness cosigns (C2SP tlog-cosignature, "Ed25519 signed
+    /// message": the whole note body, extension lines included).
+    ///
+    /// # Errors
+    /// As [`LogVerifier::verify`].
+    pub fn verify_body<'a>(&self, note: &'a str) -> Result<(Checkpoint, &'a str), CheckpointError> {
+        let text = self.verify_note(note)?;
+        let cp = parse_checkpoint(text)?;
+        if cp.origin != self.name {
+            return Err(malformed("checkpoint origin"));
+        }
+        Ok((cp, text))
+    }
+
+    /// The log key's name (the origin line of the checkpoints it signs).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This key's signature lines in `note` (name and key ID match), each newline-terminated,
+    /// in order; empty when the note is malformed or has none. Call after a successful
+    /// [`LogVerifier::verify_body`]: this does not verify them again.
+    #[must_use]
+    pub fn own_lines(&self, note: &str) -> String {
+        let Ok(split) = split_note(note) else {
+            return String::new();
+        };
+        split
+            .lines()
+            .iter()
+            .filter(|l| l.name == self.name && l.id == self.id)
+            .map(|l| {
+                let mut raw = l.id.to_be_bytes().to_vec();
+                raw.extend_from_slice(l.sig);
+                format!("{SIG_PREFIX}{} {}\n", l.name, B64.encode(raw))
+            })
+            .collect()
+    }
+
     /// Verifies a signed note (any text) and returns its signed text, final newline included.
     pub(crate) fn verify_note<'a>(&self, note: &'a str) -> Result<&'a str, CheckpointError> {
-        if note.chars().any(|c| c < ' ' && c != '\n') {
-            return Err(malformed("note"));
-        }
-        // The signature block follows the last blank line.
-        let split = note.rfind("\n\n").ok_or(malformed("note"))?;
-        let text = note.get(..=split).ok_or(malformed("note"))?;
-        let sigs = note.get(split + 2..).ok_or(malformed("note"))?;
-        let sigs = sigs.strip_suffix('\n').ok_or(malformed("note"))?;
+        let split = split_note(note)?;
+        let text = split.text;
         let mut verified = false;
-        for (n, line) in sigs.split('\n').enumerate() {
-            if n >= MAX_SIGS {
-                return Err(malformed("note"));
-            }
-            let line = line
-                .strip_prefix(SIG_PREFIX)
-                .ok_or(malformed("signature line"))?;
-            let (name, b64) = line.split_once(' ').ok_or(malformed("signature line"))?;
-            let sig = B64.decode(b64).map_err(|_| malformed("signature line"))?;
-            let Some((id, sig)) = sig.split_first_chunk::<4>() else {
-                return Err(malformed("signature line"));
-            };
-            if !is_valid_name(name) || sig.is_empty() {
-                return Err(malformed("signature line"));
-            }
-            if name == self.name && u32::from_be_bytes(*id) == self.id {
-                let sig = Signature::from_slice(sig).map_err(|_| CheckpointError::BadSignature)?;
+        for line in split.lines() {
+            if line.name == self.name && line.id == self.id {
+                let sig =
+                    Signature::from_slice(line.sig).map_err(|_| CheckpointError::BadSignature)?;
                 self.key
                     .verify_strict(text.as_bytes(), &sig)
                     .map_err(|_| CheckpointError::BadSignature)?;
@@ -378,6 +423,67 @@ impl LogVerifier {
             Err(CheckpointError::BadSignature)
         }
     }
+}
+
+/// One well-formed signature line of a signed note: key name, key ID, signature bytes.
+pub(crate) struct SigLine<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) id: u32,
+    pub(crate) sig: &'a [u8],
+}
+
+/// Decoded signature lines, their bytes owned by the caller of [`split_note`].
+pub(crate) struct SplitNote<'a> {
+    /// The signed text, final newline included.
+    pub(crate) text: &'a str,
+    decoded: Vec<(&'a str, Vec<u8>)>,
+}
+
+impl SplitNote<'_> {
+    /// The signature lines, in order.
+    pub(crate) fn lines(&self) -> Vec<SigLine<'_>> {
+        self.decoded
+            .iter()
+            .filter_map(|(name, raw)| {
+                let (id, sig) = raw.split_first_chunk::<4>()?;
+                Some(SigLine {
+                    name,
+                    id: u32::from_be_bytes(*id),
+                    sig,
+                })
+            })
+            .collect()
+    }
+}
+
+/// C2SP signed-note "Format" and "Signatures": splits a note into its text and its signature
+/// lines, as strictly as Go's `note.Open` (no control characters but newline, a final block of
+/// at most [`MAX_SIGS`] lines `— <name> base64(key ID || signature)`, each well formed).
+pub(crate) fn split_note(note: &str) -> Result<SplitNote<'_>, CheckpointError> {
+    if note.chars().any(|c| c < ' ' && c != '\n') {
+        return Err(malformed("note"));
+    }
+    // The signature block follows the last blank line.
+    let split = note.rfind("\n\n").ok_or(malformed("note"))?;
+    let text = note.get(..=split).ok_or(malformed("note"))?;
+    let sigs = note.get(split + 2..).ok_or(malformed("note"))?;
+    let sigs = sigs.strip_suffix('\n').ok_or(malformed("note"))?;
+    let mut decoded = Vec::new();
+    for (n, line) in sigs.split('\n').enumerate() {
+        if n >= MAX_SIGS {
+            return Err(malformed("note"));
+        }
+        let line = line
+            .strip_prefix(SIG_PREFIX)
+            .ok_or(malformed("signature line"))?;
+        let (name, b64) = line.split_once(' ').ok_or(malformed("signature line"))?;
+        let sig = B64.decode(b64).map_err(|_| malformed("signature line"))?;
+        if !is_valid_name(name) || sig.len() <= 4 {
+            return Err(malformed("signature line"));
+        }
+        decoded.push((name, sig));
+    }
+    Ok(SplitNote { text, decoded })
 }
 
 #[cfg(test)]

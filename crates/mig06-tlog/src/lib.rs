@@ -8,6 +8,7 @@
 //! to prove inclusion and consistency against old checkpoints, not just the latest one.
 
 pub mod checkpoint;
+pub mod cosignature;
 
 use sha2::{Digest, Sha256};
 
