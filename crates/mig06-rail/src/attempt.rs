@@ -248,13 +248,13 @@ impl Attempt<Received> {
 }
 
 impl Attempt<Parsed> {
-    // INV-CONT-NEW-ATTEMPT: A continuation is not a resumption: it is a new attempt referencing
-    // prior terminal…
+    // INV-CONT-NEW-ATTEMPT: a continuation runs as a new attempt with its own id: it only cites the
+    // prior through the prior's verified evidence.
     // INV-CONT-EVIDENCE: A continuation references prior terminal evidence that verifies against
     // this log.
     // INV-CONT-DEPTH: Continuation chains are bounded (no unbounded chaining).
-    // INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites
-    // a…
+    // INV-CONT-CHAIN: once the evidence verified, the attempt records the prior's chain root and
+    // depth + 1 whatever its outcome, and a prior whose code is not continuable is refused.
     /// Verifies a continuation's evidence against this log and derives its facts.
     ///
     /// Once the evidence verified, the attempt cites the prior whatever its outcome: its records
@@ -364,8 +364,8 @@ fn verified_in_log(
 
 impl Attempt<Checked> {
     // INV-DENY-BY-DEFAULT: Deny by default at every governance boundary.
-    // INV-CONT-CLAIM: A continuation claims its prior only after passing authentication, the
-    // caller's…
+    // INV-CONT-CLAIM: the prior's claim is taken only after the caller's registration and the
+    // trigger policy passed, and only when no other attempt holds it.
     // INV-TRIGGER-POLICY: Every trigger category is policy-driven, deny-by-default and auditable.
     /// The gates, in this order: the caller's registration for the trigger, policy on the
     /// trigger (Cedar action `invoke`), the one-continuation claim, then policy on the step.

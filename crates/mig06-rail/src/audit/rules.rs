@@ -93,7 +93,8 @@ fn key(id: &AttemptId) -> u128 {
 }
 
 // INV-CONT-NOT-RETRY: A continuation must not behave like a retry.
-// INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites a…
+// INV-CONT-CHAIN: one claim holder per prior, one terminal record per attempt and one
+// `COMPLETED_DRAFT` per chain root, over every record of the log.
 /// The state the rules keep: claims, terminated attempts, completed chain roots.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerRules {

@@ -194,8 +194,8 @@ enum Clock {
 }
 
 // INV-NO-CACHING: Execution, decision, mutation and audit paths are non-cacheable.
-// INV-SERVER-LIMITS: One hardened HTTP/1.1 connection loop for plain HTTP and TLS: a request's head
-// and…
+// INV-SERVER-LIMITS: hyper reads only through this stream: a head is checked for size and time
+// before hyper sees it, and a body is exactly its declared length.
 /// A connection's byte stream as hyper reads it: only checked heads, exact bodies, and the
 /// connection's clocks (see the module documentation).
 pub(crate) struct Guarded<S> {
