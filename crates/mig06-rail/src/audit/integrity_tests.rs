@@ -17,6 +17,10 @@ use crate::outcome::TerminalCode;
 
 const ORIGIN: &str = "mig06.example/audit";
 
+/// What a reader said of a log: `None` when it checks out, else the record it names (when it
+/// can) and its words.
+type Said = Option<(Option<u64>, String)>;
+
 struct Log {
     dir: tempfile::TempDir,
     key: String,
@@ -97,7 +101,7 @@ impl Log {
     }
     /// What `audit verify` and then the writer's open (what `mig06 attempt` does) say of a copy
     /// of the directory: `None` when it checks out, else the record each names and its words.
-    fn verify_then_open(&self) -> (Option<(Option<u64>, String)>, Option<(Option<u64>, String)>) {
+    fn verify_then_open(&self) -> (Said, Said) {
         let copy = tempfile::tempdir().unwrap();
         for f in [LOG_FILE, LATEST_CHECKPOINT, CHECKPOINTS_FILE] {
             let from = self.path().join(f);
