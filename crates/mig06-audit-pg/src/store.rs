@@ -427,7 +427,7 @@ impl PgStore {
         let mut claims: Vec<(&AttemptId, &AttemptId, u64)> = Vec::new();
         for r in staged {
             if let (true, Some(prior)) = (r.record.claim, &r.record.continues)
-                && !self.checker.ledger().rules().is_claimed(prior)
+                && !self.checker.ledger().rules().is_claim_held(prior)
                 && !claims.iter().any(|(p, _, _)| *p == prior)
             {
                 claims.push((prior, &r.record.attempt_id, r.index));
@@ -480,9 +480,9 @@ impl AuditStore for PgStore {
         Some(self.commits)
     }
 
-    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
+    fn is_claim_held(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
         self.refresh()?;
-        Ok(self.checker.ledger().rules().is_claimed(prior))
+        Ok(self.checker.ledger().rules().is_claim_held(prior))
     }
 
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {

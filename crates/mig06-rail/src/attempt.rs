@@ -92,7 +92,7 @@ struct Core {
     reason: Option<request::ContinuationReason>,
     /// Whether this attempt's records hold the claim on `provenance.continues`: set once the
     /// attempt passed registration, the trigger gate and the claim check.
-    claims_prior: bool,
+    holds_claim: bool,
 }
 
 /// Received: the caller is authenticated, nothing else is known.
@@ -110,7 +110,7 @@ pub struct Checked {
     facts: ContinuationFacts,
     /// Whether another attempt already held the prior's claim when the evidence was checked
     /// (a hint the gate acts on in its order; the store decides at append).
-    prior_claimed: bool,
+    claim_held: bool,
 }
 /// Permitted: trigger and step allowed by registration and policy.
 #[derive(Debug)]
@@ -162,7 +162,8 @@ impl TerminalFlag {
     }
 }
 
-type Step<S> = Result<Attempt<S>, Attempt<Ending>>;
+/// What a stage returns: the attempt in its next stage, or ended.
+type NextStage<S> = Result<Attempt<S>, Attempt<Ending>>;
 
 impl<S> Attempt<S> {
     fn end(self, code: TerminalCode, detail: Option<Detail>) -> Attempt<Ending> {
@@ -218,7 +219,7 @@ impl Attempt<Received> {
                 fingerprint: None,
                 decision: None,
                 reason: None,
-                claims_prior: false,
+                holds_claim: false,
             },
             state: Received,
         }
@@ -234,7 +235,7 @@ impl Attempt<Received> {
         max_bytes: usize,
         gate: &PolicyGate,
         phi: &dyn PhiScan,
-    ) -> Step<Parsed> {
+    ) -> NextStage<Parsed> {
         match request::parse_request(bytes, max_bytes, gate.vocabulary(), phi) {
             Ok(request) => {
                 self.core.trigger = Some(request.trigger);
@@ -270,15 +271,15 @@ impl Attempt<Parsed> {
         mut self,
         store: &SharedStore,
         verifier: &LogVerifier,
-    ) -> Step<Checked> {
+    ) -> NextStage<Checked> {
         let Some(cont) = self.state.request.continuation.clone() else {
             return Ok(self.map(|Parsed { request }| Checked {
                 request,
                 facts: ContinuationFacts::default(),
-                prior_claimed: false,
+                claim_held: false,
             }));
         };
-        let (prior, prior_claimed) = match verified_in_log(&cont.evidence, store, verifier) {
+        let (prior, claim_held) = match verified_in_log(&cont.evidence, store, verifier) {
             Ok(found) => found,
             Err((code, why)) => return Err(self.end(code, why)),
         };
@@ -317,7 +318,7 @@ impl Attempt<Parsed> {
         Ok(self.map(|Parsed { request }| Checked {
             request,
             facts,
-            prior_claimed,
+            claim_held,
         }))
     }
 }
@@ -349,11 +350,11 @@ fn verified_in_log(
     let in_log = store.with_store(|s| {
         let leaf = s.leaf_at(prior.index)?;
         let root = s.root_at(prior.tree_size)?;
-        let claimed = s.is_continued(prior.attempt_id())?;
-        Ok((leaf == prior.leaf_hash && root == prior.root, claimed))
+        let claim_held = s.is_claim_held(prior.attempt_id())?;
+        Ok((leaf == prior.leaf_hash && root == prior.root, claim_held))
     });
     match in_log {
-        Ok((true, claimed)) => Ok((prior, claimed)),
+        Ok((true, claim_held)) => Ok((prior, claim_held)),
         Ok((false, _)) | Err(AuditError::Corrupt { .. }) => Err(invalid(Reason::NotInThisLog)),
         Err(_) => Err((
             TerminalCode::AbortedAuditUnconfirmed,
@@ -378,11 +379,11 @@ impl Attempt<Checked> {
     /// # Errors
     /// The attempt, ending `DENIED_UNAPPROVED_TRIGGER`, `DENIED_CONTINUATION_ALREADY_USED`,
     /// `DENIED_POLICY` or `DENIED_CONTINUATION_IS_RETRY`.
-    pub fn gate(mut self, gate: &PolicyGate) -> Step<Permitted> {
+    pub fn gate(mut self, gate: &PolicyGate) -> NextStage<Permitted> {
         let Checked {
             request,
             facts,
-            prior_claimed,
+            claim_held,
         } = &self.state;
         let caller = &self.core.caller;
         if !caller.triggers().contains(&request.trigger) {
@@ -400,13 +401,13 @@ impl Attempt<Checked> {
             ));
         }
         if facts.is_continuation {
-            if *prior_claimed {
+            if *claim_held {
                 return Err(self.end(
                     TerminalCode::DeniedContinuationAlreadyUsed,
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
                 ));
             }
-            self.core.claims_prior = true;
+            self.core.holds_claim = true;
         }
         let d = gate.authorize_step(
             caller.id(),
@@ -422,7 +423,7 @@ impl Attempt<Checked> {
         match (effect, unchanged) {
             (Effect::Permit, _) => Ok(self.map(|Checked { request, .. }| Permitted { request })),
             (Effect::Deny, true) => {
-                self.core.claims_prior = false;
+                self.core.holds_claim = false;
                 Err(self.end(
                     TerminalCode::DeniedContinuationIsRetry,
                     detail("$.steps[0]", Reason::UnchangedRequest),
@@ -444,7 +445,7 @@ impl Attempt<Permitted> {
     /// The attempt, ending `ABORTED_DEADLINE` (its deadline passed before the open record was
     /// written: INV-ADMISSION-BOUNDED), `DENIED_CONTINUATION_ALREADY_USED`, or
     /// `ABORTED_AUDIT_UNCONFIRMED` with nothing more written for it.
-    pub fn open(mut self, store: &SharedStore) -> Step<Opened> {
+    pub fn open(mut self, store: &SharedStore) -> NextStage<Opened> {
         if self.core.deadline.passed() {
             return Err(self.end(
                 TerminalCode::AbortedDeadline,
@@ -454,7 +455,7 @@ impl Attempt<Permitted> {
         match store.append(self.core.open_record()) {
             Ok(_) => Ok(self.map(|Permitted { request }| Opened { request })),
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) => {
-                self.core.claims_prior = false;
+                self.core.holds_claim = false;
                 Err(self.end(
                     TerminalCode::DeniedContinuationAlreadyUsed,
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
@@ -472,7 +473,7 @@ impl Attempt<Opened> {
     /// # Errors
     /// The attempt, ending with the executor's failure code, `ABORTED_DEADLINE`,
     /// `ABORTED_PHI_DETECTED`, `ABORTED_ASYNC_AMBIGUITY` or `ABORTED_OUTPUT_NOT_DRAFT`.
-    pub fn execute(self, executor: &dyn Executor, phi: &dyn PhiScan) -> Step<Executed> {
+    pub fn execute(self, executor: &dyn Executor, phi: &dyn PhiScan) -> NextStage<Executed> {
         let req = &self.state.request;
         let input = StepInput {
             attempt_id: self.core.id.clone(),
@@ -569,8 +570,8 @@ impl Core {
         receipt: Option<&Receipt>,
     ) -> Outcome {
         let appended = match store.append(self.terminal_record(code, why, receipt)) {
-            Err(AuditError::Rule(RuleViolation::ClaimTaken)) if self.claims_prior => {
-                self.claims_prior = false;
+            Err(AuditError::Rule(RuleViolation::ClaimTaken)) if self.holds_claim => {
+                self.holds_claim = false;
                 let refused = self.terminal_record(
                     TerminalCode::DeniedContinuationAlreadyUsed,
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
@@ -628,7 +629,7 @@ impl Core {
         r.chain_root = self.provenance.chain_root.clone();
         r.depth = self.provenance.depth;
         r.reason = self.reason;
-        r.claim = self.claims_prior && self.provenance.continues.is_some();
+        r.claim = self.holds_claim && self.provenance.continues.is_some();
         r
     }
 

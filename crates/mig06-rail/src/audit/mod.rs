@@ -335,7 +335,7 @@ pub trait AuditStore: Send {
     ///
     /// # Errors
     /// I/O errors while catching up with other writers.
-    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError>;
+    fn is_claim_held(&mut self, prior: &AttemptId) -> Result<bool, AuditError>;
 
     /// The tree root at `size`, to check a continuation's checkpoint against this log.
     ///

@@ -444,10 +444,10 @@ impl AuditStore for FileStore {
         Some(FileStore::syncs(self))
     }
 
-    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
+    fn is_claim_held(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            Ok(s.checker.ledger().rules().is_claimed(prior))
+            Ok(s.checker.ledger().rules().is_claim_held(prior))
         })
     }
 
