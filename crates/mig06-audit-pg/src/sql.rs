@@ -27,8 +27,8 @@ pub(crate) const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
 pub(crate) const STATEMENT_TIMEOUT: &str = "10s";
 /// How long data sent to the server may stay unacknowledged before the connection fails.
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
-// INV-FAIL-CLOSED-PG: The PostgreSQL store fails closed: unreachable, a failed commit or a
-// connection lost…
+// INV-FAIL-CLOSED-PG: every batch transaction commits synchronously (a commit that returns is
+// durable) and waits for a lock only so long: a stuck batch fails, never hangs.
 /// The settings every batch transaction applies for itself (`SET LOCAL`), so they hold even
 /// through a transaction-mode connection pooler: synchronous commit (the commit returns only once
 /// the batch is durable) and bounded waits.
@@ -196,8 +196,8 @@ fn role_ident(role: &str) -> Result<String, PgError> {
     }
 }
 
-// INV-AUDIT-PG-APPEND-ONLY: The PostgreSQL log is append-only: the rail's role has no UPDATE,
-// DELETE or TRUNCATE…
+// INV-AUDIT-PG-APPEND-ONLY: the writer role gets SELECT and INSERT on the log's tables (UPDATE only
+// on the head row), the reader SELECT; the schema's triggers refuse the rest to every role.
 /// Creates the schema, or upgrades it to [`SCHEMA_VERSION`], in one transaction; grants the
 /// writer and reader roles when given. Run it as the schema's owner.
 ///

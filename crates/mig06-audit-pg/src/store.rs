@@ -3,7 +3,7 @@
 
 use mig06_rail::audit::file::{CHECKPOINT_EVERY, OpenReport};
 use mig06_rail::audit::group::batch_failure;
-use mig06_rail::audit::ledger::{Ledger, StagedRecord, sign_tree};
+use mig06_rail::audit::ledger::{Ledger, LineChecker, StagedRecord, sign_tree};
 use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind};
 use mig06_rail::config::PostgresAudit;
 use mig06_rail::ids::{AttemptId, RequestId};
@@ -22,7 +22,9 @@ pub struct PgStore {
     settings: PostgresAudit,
     /// `None` after an error: the next operation connects anew (never the same operation).
     client: Option<Client>,
-    ledger: Ledger,
+    /// The log as this instance read it: every line others appended goes through the one
+    /// checker that `audit verify` uses, so both blame the same record with the same words.
+    checker: LineChecker,
     /// Whether the whole log has been read and checked (at open, or, when the database was
     /// unreachable then, at the first operation that reached it).
     opened: bool,
@@ -59,7 +61,7 @@ const LOCKED_CATCH_UP: u64 = 256;
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
-            .field("records", &self.ledger.size())
+            .field("records", &self.checker.ledger().size())
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +95,7 @@ pub fn open_store(
     let mut store = PgStore {
         settings: settings.clone(),
         client: None,
-        ledger: Ledger::new(0),
+        checker: LineChecker::new(0, verifier.clone()),
         opened: false,
         signer,
         verifier,
@@ -112,7 +114,8 @@ pub fn open_store(
     store.read_all(&mut client)?;
     store.client = Some(client);
     if !store
-        .ledger
+        .checker
+        .ledger()
         .overdue(time::OffsetDateTime::now_utc())
         .is_empty()
     {
@@ -123,7 +126,7 @@ pub fn open_store(
                 message: e.to_string(),
             })?;
     }
-    store.report.records = store.ledger.size();
+    store.report.records = store.checker.ledger().size();
     let report = store.report.clone();
     Ok((store, report))
 }
@@ -140,7 +143,7 @@ impl PgStore {
     /// Records in the log as this instance last read it.
     #[must_use]
     pub fn size(&self) -> u64 {
-        self.ledger.size()
+        self.checker.ledger().size()
     }
 
     /// What opening found, and attempts this store has ended `ABORTED_INTERRUPTED` since.
@@ -165,8 +168,8 @@ impl PgStore {
         connect_writer(&self.settings).map_err(AuditError::from)
     }
 
-    // INV-FAIL-CLOSED-PG: The PostgreSQL store fails closed: unreachable, a failed commit or a
-    // connection lost…
+    // INV-FAIL-CLOSED-PG: after any error the connection is dropped (the server rolls back and
+    // frees the head lock) and the operation fails: nothing is sent again.
     /// Runs `f` on the connection; keeps the connection only when `f` succeeded. After any
     /// error the connection is dropped (the server then rolls back whatever was open and frees
     /// the head lock) and the next operation connects anew.
@@ -186,7 +189,7 @@ impl PgStore {
     /// Reads the records other instances committed since this one last looked, without the
     /// head lock: commits are serialised by it, so committed records are a gap-free prefix.
     fn catch_up(&mut self, client: &mut Client) -> Result<(), AuditError> {
-        let from = i64::try_from(self.ledger.size()).unwrap_or(i64::MAX);
+        let from = i64::try_from(self.checker.ledger().size()).unwrap_or(i64::MAX);
         let lines = client
             .query(
                 "SELECT line FROM mig06_records WHERE seq >= $1 ORDER BY seq",
@@ -195,8 +198,9 @@ impl PgStore {
             .map_err(backend("catch up"))?;
         for row in lines {
             let line: Vec<u8> = row.try_get(0).map_err(backend("catch up"))?;
-            self.ledger.admit_next(&line, &self.verifier)?;
+            self.checker.push(&line)?;
         }
+        self.checker.check_end()?;
         Ok(())
     }
 
@@ -216,11 +220,11 @@ impl PgStore {
     fn read_all(&mut self, client: &mut Client) -> Result<(), PgError> {
         let read = read_log(client, &self.verifier, &mut |_, _, _| {}, &mut |_, _| {})?;
         mig06_rail::audit::ledger::check_checkpoints(
-            read.ledger.tree(),
+            read.checker.ledger().tree(),
             read.latest.as_ref().map(|(_, cp)| cp),
             &read.kept,
         )?;
-        self.ledger = read.ledger;
+        self.checker = read.checker;
         self.opened = true;
         Ok(())
     }
@@ -250,7 +254,7 @@ impl PgStore {
     /// stopped); a long tail is checked after the lock is released again ([`Locked::Lagging`]),
     /// so no other instance waits for that check.
     fn lock_head(&mut self, client: &mut Client) -> Result<Locked, AuditError> {
-        let n = self.ledger.size();
+        let n = self.checker.ledger().size();
         let msgs = client
             .simple_query(&format!(
                 "SELECT 'r', seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} ORDER BY seq; \
@@ -298,11 +302,12 @@ impl PgStore {
         // Rows in log order from this instance's size; a gap (more was appended between the
         // reads than the locked read returns) stops the catch-up, and the head check fails.
         for (seq, line) in lines {
-            if seq != self.ledger.size() {
+            if seq != self.checker.size() {
                 break;
             }
-            self.ledger.admit_next(&line, &self.verifier)?;
+            self.checker.push(&line)?;
         }
+        self.checker.check_end()?;
         match (lagging, head) {
             (true, _) => Ok(Locked::Lagging),
             (false, Some(head)) => Ok(Locked::Head(head)),
@@ -310,8 +315,8 @@ impl PgStore {
         }
     }
 
-    // INV-AUDIT-PG-ONE-LOG: Several instances append to one log: leaf indices without gaps or
-    // duplicates, one tree…
+    // INV-AUDIT-PG-ONE-LOG: the head row's lock serialises batches across instances: a batch starts
+    // at the head's size and links to its last leaf, so indices have no gap and no duplicate.
     /// One batch, two round trips: (1) begin, lock the head row, read the records past this
     /// instance's size; (2) insert the batch, its claims and kept checkpoints, move the head,
     /// commit. Mirrors the file store's `append_batch_locked`: overdue open records are ended
@@ -324,9 +329,11 @@ impl PgStore {
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
         self.lock_current_head(client)?;
         let n = records.len();
-        let batch =
-            self.ledger
-                .stage_batch(records, &self.signer, time::OffsetDateTime::now_utc())?;
+        let batch = self.checker.ledger().stage_batch(
+            records,
+            &self.signer,
+            time::OffsetDateTime::now_utc(),
+        )?;
         if batch.records.is_empty() {
             client
                 .simple_query("ROLLBACK")
@@ -342,7 +349,10 @@ impl PgStore {
         };
         let head = Head {
             size,
-            last: leaves.last().copied().unwrap_or_else(|| self.ledger.last()),
+            last: leaves
+                .last()
+                .copied()
+                .unwrap_or_else(|| self.checker.ledger().last()),
             signed: signed.as_ref(),
         };
         let sql = commit_sql(
@@ -360,11 +370,13 @@ impl PgStore {
 
         // Durable from here on: nothing below may turn these records into a failure.
         let interrupted = batch.interrupted;
-        let results =
-            self.ledger
-                .admit_staged(batch, n, signed.as_ref().map(|(note, _)| note.as_str()))?;
+        let results = self.checker.ledger_mut().admit_staged(
+            batch,
+            n,
+            signed.as_ref().map(|(note, _)| note.as_str()),
+        )?;
         if signed.is_some() {
-            self.ledger.mark_covered();
+            self.checker.ledger_mut().mark_covered();
         }
         self.report.interrupted_ended = self.report.interrupted_ended.saturating_add(interrupted);
         Ok(results)
@@ -398,12 +410,13 @@ impl PgStore {
             },
         };
         let (head_size, head_last) = head;
-        if head_size != self.ledger.size() || head_last.as_slice() != self.ledger.last().as_slice()
+        if head_size != self.checker.ledger().size()
+            || head_last.as_slice() != self.checker.ledger().last().as_slice()
         {
             return Err(AuditError::CheckpointMismatch {
                 what: format!(
                     "the head row counts {head_size} records but {} records link to it: records were removed or the head was altered",
-                    self.ledger.size()
+                    self.checker.ledger().size()
                 ),
             });
         }
@@ -419,7 +432,7 @@ impl PgStore {
         let mut claims: Vec<(&AttemptId, &AttemptId, u64)> = Vec::new();
         for r in staged {
             if let (true, Some(prior)) = (r.record.claim, &r.record.continues)
-                && !self.ledger.rules().is_claimed(prior)
+                && !self.checker.ledger().rules().is_claim_held(prior)
                 && !claims.iter().any(|(p, _, _)| *p == prior)
             {
                 claims.push((prior, &r.record.attempt_id, r.index));
@@ -455,7 +468,7 @@ impl PgStore {
         size: u64,
     ) -> Result<(String, Vec<(u64, String)>), AuditError> {
         let signer = &self.signer;
-        self.ledger.with_staged(leaves, |tree| {
+        self.checker.ledger_mut().with_staged(leaves, |tree| {
             let note = sign_tree(signer, tree, size)?;
             let mut kept = Vec::new();
             for k in (start / CHECKPOINT_EVERY + 1)..=(size / CHECKPOINT_EVERY) {
@@ -490,9 +503,9 @@ impl AuditStore for PgStore {
         Some(self.commits)
     }
 
-    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
+    fn is_claim_held(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
         self.refresh()?;
-        Ok(self.ledger.rules().is_claimed(prior))
+        Ok(self.checker.ledger().rules().is_claim_held(prior))
     }
 
     fn request_id_holder(
@@ -526,17 +539,17 @@ impl AuditStore for PgStore {
     }
 
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
-        if size > self.ledger.size() || !self.opened {
+        if size > self.checker.ledger().size() || !self.opened {
             self.refresh()?;
         }
-        self.ledger.root_at(size)
+        self.checker.ledger().root_at(size)
     }
 
     fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
-        if index >= self.ledger.size() || !self.opened {
+        if index >= self.checker.ledger().size() || !self.opened {
             self.refresh()?;
         }
-        self.ledger.leaf_at(index)
+        self.checker.ledger().leaf_at(index)
     }
 
     fn verifier_key(&self) -> String {

@@ -2,12 +2,12 @@
 //!
 //! Both read inside one `REPEATABLE READ READ ONLY` transaction, so the head row, the records and
 //! the kept checkpoints are one consistent snapshot while other instances go on appending, and
-//! both check what they read with the file store's own checker
+//! both check what they read with the one checker of every store and of `audit verify`
 //! ([`mig06_rail::audit::ledger::LineChecker`]): a log that opens for writing is a log that
-//! `audit verify` passes, and the other way round.
+//! `audit verify` passes, and the other way round, and both blame the same record.
 
 use mig06_rail::audit::AuditRecord;
-use mig06_rail::audit::ledger::{Ledger, LineChecker, LogView, fault, verify_kept, verify_latest};
+use mig06_rail::audit::ledger::{LineChecker, LogView, fault, verify_kept, verify_latest};
 use mig06_rail::config::PostgresAudit;
 use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
 use postgres::fallible_iterator::FallibleIterator;
@@ -16,9 +16,10 @@ use postgres::{Client, IsolationLevel};
 use crate::PgError;
 use crate::sql::{check_schema, connect, describe};
 
-/// What [`read_log`] read: the checked ledger and the checkpoints as the database holds them.
+/// What [`read_log`] read: the checker holding the checked ledger, and the checkpoints as the
+/// database holds them.
 pub(crate) struct ReadLog {
-    pub(crate) ledger: Ledger,
+    pub(crate) checker: LineChecker,
     pub(crate) latest: Option<(String, Checkpoint)>,
     pub(crate) kept: Vec<(String, Checkpoint)>,
 }
@@ -30,8 +31,8 @@ fn read_err(op: &'static str) -> impl Fn(postgres::Error) -> PgError {
     }
 }
 
-// INV-AUDIT-PG-APPEND-ONLY: The PostgreSQL log is append-only: the rail's role has no UPDATE,
-// DELETE or TRUNCATE…
+// INV-AUDIT-PG-APPEND-ONLY: a change made with the append-only triggers disabled breaks a link, a
+// signature, a checkpoint or the head row, and this read refuses the log.
 /// Reads and checks every record, the head row and the kept checkpoints in one snapshot.
 pub(crate) fn read_log(
     client: &mut Client,
@@ -63,7 +64,10 @@ pub(crate) fn read_log(
         .collect();
     let kept = verify_kept(kept_notes, verifier)?;
     let total = u64::try_from(head_size).unwrap_or(0);
-    let mut checker = LineChecker::new(latest.as_ref().map_or(0, |(_, cp)| cp.size), verifier);
+    let mut checker = LineChecker::new(
+        latest.as_ref().map_or(0, |(_, cp)| cp.size),
+        verifier.clone(),
+    );
     let mut rows = tx
         .query_raw(
             "SELECT line FROM mig06_records ORDER BY seq",
@@ -81,7 +85,8 @@ pub(crate) fn read_log(
     }
     drop(rows);
     tx.commit().map_err(read_err("end read"))?;
-    let ledger = checker.finish()?;
+    checker.check_end()?;
+    let ledger = checker.ledger();
     progress(ledger.size(), total);
     // The head row is moved in the same transaction as the records it counts.
     if ledger.size() != total || ledger.last().as_slice() != head_last.as_slice() {
@@ -95,7 +100,7 @@ pub(crate) fn read_log(
         .into());
     }
     Ok(ReadLog {
-        ledger,
+        checker,
         latest,
         kept,
     })
@@ -117,5 +122,10 @@ pub fn read_view(
     let mut client = connect(settings)?;
     check_schema(&mut client)?;
     let read = read_log(&mut client, verifier, on_record, progress)?;
-    Ok(LogView::assemble(read.ledger, read.latest, read.kept, 0)?)
+    Ok(LogView::assemble(
+        read.checker.finish()?,
+        read.latest,
+        read.kept,
+        0,
+    )?)
 }

@@ -294,8 +294,8 @@ fn inv_audit_pg_one_log_a_continuation_raced_across_two_instances_is_accepted_on
     a.append(terminal_record(&prior, TerminalCode::AbortedExecutorFault))
         .unwrap();
     // Both instances saw the prior unclaimed before either appended.
-    assert!(!a.is_continued(&prior).unwrap());
-    assert!(!b.is_continued(&prior).unwrap());
+    assert!(!a.is_claim_held(&prior).unwrap());
+    assert!(!b.is_claim_held(&prior).unwrap());
     let x = AttemptId::mint();
     let y = AttemptId::mint();
     let first = a.append(claiming(&x, &prior, &prior, TerminalCode::CompletedDraft));
@@ -305,7 +305,7 @@ fn inv_audit_pg_one_log_a_continuation_raced_across_two_instances_is_accepted_on
         matches!(second, Err(AuditError::Rule(RuleViolation::ClaimTaken))),
         "{second:?}"
     );
-    assert!(b.is_continued(&prior).unwrap());
+    assert!(b.is_claim_held(&prior).unwrap());
     let claims: i64 = db
         .client()
         .query_one("SELECT count(*) FROM mig06_claims", &[])

@@ -42,8 +42,8 @@ pub struct HttpExecutor {
 }
 
 impl HttpExecutor {
-    // INV-EXECUTOR-ONLY-CONFIGURED-URL: The HTTP executor sends the step input only to its
-    // configured URL: proxy environment…
+    // INV-EXECUTOR-ONLY-CONFIGURED-URL: the agent has no proxy (whatever the environment says) and
+    // follows no redirect, so the step input goes to `url` only.
     /// An executor for `url`.
     ///
     /// # Errors

@@ -93,7 +93,7 @@ struct Core {
     reason: Option<request::ContinuationReason>,
     /// Whether this attempt's records hold the claim on `provenance.continues`: set once the
     /// attempt passed registration, the trigger gate and the claim check.
-    claims_prior: bool,
+    holds_claim: bool,
     /// The request's id, once it parsed.
     request_id: Option<RequestId>,
     /// Whether this attempt's records hold `request_id`: from the parse on, until the log shows
@@ -118,7 +118,7 @@ pub struct Checked {
     facts: ContinuationFacts,
     /// Whether another attempt already held the prior's claim when the evidence was checked
     /// (a hint the gate acts on in its order; the store decides at append).
-    prior_claimed: bool,
+    claim_held: bool,
 }
 /// Permitted: trigger and step allowed by registration and policy.
 #[derive(Debug)]
@@ -170,14 +170,15 @@ impl TerminalFlag {
     }
 }
 
-type Step<S> = Result<Attempt<S>, Attempt<Ending>>;
+/// What a stage returns: the attempt in its next stage, or ended.
+type NextStage<S> = Result<Attempt<S>, Attempt<Ending>>;
 
 impl<S> Attempt<S> {
     /// Ends the attempt `DENIED_REQUEST_ID_REUSED`: its records hold neither the request id
     /// nor a claim on a prior.
     fn refuse_request_id(mut self, holder: Option<AttemptId>) -> Attempt<Ending> {
         self.core.holds_request_id = false;
-        self.core.claims_prior = false;
+        self.core.holds_claim = false;
         self.core.request_id_holder = holder;
         self.end(
             TerminalCode::DeniedRequestIdReused,
@@ -237,7 +238,7 @@ impl Attempt<Received> {
                 fingerprint: None,
                 decision: None,
                 reason: None,
-                claims_prior: false,
+                holds_claim: false,
                 request_id: None,
                 holds_request_id: false,
                 request_id_holder: None,
@@ -256,7 +257,7 @@ impl Attempt<Received> {
         max_bytes: usize,
         gate: &PolicyGate,
         phi: &dyn PhiScan,
-    ) -> Step<Parsed> {
+    ) -> NextStage<Parsed> {
         match request::parse_request(bytes, max_bytes, gate.vocabulary(), phi) {
             Ok(request) => {
                 self.core.trigger = Some(request.trigger);
@@ -272,8 +273,8 @@ impl Attempt<Received> {
 }
 
 impl Attempt<Parsed> {
-    // INV-CONT-NEW-ATTEMPT: A continuation is not a resumption: it is a new attempt referencing
-    // prior terminal…
+    // INV-CONT-NEW-ATTEMPT: a continuation runs as a new attempt with its own id: it only cites the
+    // prior through the prior's verified evidence.
     // INV-CONT-EVIDENCE: A continuation references prior terminal evidence that verifies against
     // this log.
     // INV-CONT-DEPTH: Continuation chains are bounded (no unbounded chaining).
@@ -299,7 +300,7 @@ impl Attempt<Parsed> {
         mut self,
         store: &SharedStore,
         verifier: &LogVerifier,
-    ) -> Step<Checked> {
+    ) -> NextStage<Checked> {
         // INV-WITNESSED: once the log was found rolled back or forked, nothing runs on it.
         if store.witnesses().tampered().is_some() {
             return Err(self.end(
@@ -324,10 +325,10 @@ impl Attempt<Parsed> {
             return Ok(self.map(|Parsed { request }| Checked {
                 request,
                 facts: ContinuationFacts::default(),
-                prior_claimed: false,
+                claim_held: false,
             }));
         };
-        let (prior, prior_claimed) = match verified_in_log(&cont.evidence, store, verifier) {
+        let (prior, claim_held) = match verified_in_log(&cont.evidence, store, verifier) {
             Ok(found) => found,
             Err((code, why)) => return Err(self.end(code, why)),
         };
@@ -366,7 +367,7 @@ impl Attempt<Parsed> {
         Ok(self.map(|Parsed { request }| Checked {
             request,
             facts,
-            prior_claimed,
+            claim_held,
         }))
     }
 }
@@ -407,7 +408,7 @@ fn verified_in_log(
             return Ok(InLog::Tampered(Tamper::EvidenceRootMismatch));
         }
         let leaf = s.leaf_at(prior.index)?;
-        let claimed = s.is_continued(prior.attempt_id())?;
+        let claimed = s.is_claim_held(prior.attempt_id())?;
         Ok(if leaf == prior.leaf_hash {
             InLog::Found { claimed }
         } else {
@@ -440,8 +441,8 @@ enum InLog {
 
 impl Attempt<Checked> {
     // INV-DENY-BY-DEFAULT: Deny by default at every governance boundary.
-    // INV-CONT-CLAIM: A continuation claims its prior only after passing authentication, the
-    // caller's…
+    // INV-CONT-CLAIM: the prior's claim is taken only after the caller's registration and the
+    // trigger policy passed, and only when no other attempt holds it.
     // INV-TRIGGER-POLICY: Every trigger category is policy-driven, deny-by-default and auditable.
     /// The gates, in this order: the caller's registration for the trigger, policy on the
     /// trigger (Cedar action `invoke`), the one-continuation claim, then policy on the step.
@@ -454,11 +455,11 @@ impl Attempt<Checked> {
     /// # Errors
     /// The attempt, ending `DENIED_UNAPPROVED_TRIGGER`, `DENIED_CONTINUATION_ALREADY_USED`,
     /// `DENIED_POLICY` or `DENIED_CONTINUATION_IS_RETRY`.
-    pub fn gate(mut self, gate: &PolicyGate) -> Step<Permitted> {
+    pub fn gate(mut self, gate: &PolicyGate) -> NextStage<Permitted> {
         let Checked {
             request,
             facts,
-            prior_claimed,
+            claim_held,
         } = &self.state;
         let caller = &self.core.caller;
         if !caller.triggers().contains(&request.trigger) {
@@ -476,13 +477,13 @@ impl Attempt<Checked> {
             ));
         }
         if facts.is_continuation {
-            if *prior_claimed {
+            if *claim_held {
                 return Err(self.end(
                     TerminalCode::DeniedContinuationAlreadyUsed,
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
                 ));
             }
-            self.core.claims_prior = true;
+            self.core.holds_claim = true;
         }
         let d = gate.authorize_step(
             caller.id(),
@@ -498,7 +499,7 @@ impl Attempt<Checked> {
         match (effect, unchanged) {
             (Effect::Permit, _) => Ok(self.map(|Checked { request, .. }| Permitted { request })),
             (Effect::Deny, true) => {
-                self.core.claims_prior = false;
+                self.core.holds_claim = false;
                 Err(self.end(
                     TerminalCode::DeniedContinuationIsRetry,
                     detail("$.steps[0]", Reason::UnchangedRequest),
@@ -520,7 +521,7 @@ impl Attempt<Permitted> {
     /// The attempt, ending `ABORTED_DEADLINE` (its deadline passed before the open record was
     /// written: INV-ADMISSION-BOUNDED), `DENIED_CONTINUATION_ALREADY_USED`, or
     /// `ABORTED_AUDIT_UNCONFIRMED` with nothing more written for it.
-    pub fn open(mut self, store: &SharedStore) -> Step<Opened> {
+    pub fn open(mut self, store: &SharedStore) -> NextStage<Opened> {
         if self.core.deadline.passed() {
             return Err(self.end(
                 TerminalCode::AbortedDeadline,
@@ -530,7 +531,7 @@ impl Attempt<Permitted> {
         match store.append(self.core.open_record()) {
             Ok(_) => Ok(self.map(|Permitted { request }| Opened { request })),
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) => {
-                self.core.claims_prior = false;
+                self.core.holds_claim = false;
                 Err(self.end(
                     TerminalCode::DeniedContinuationAlreadyUsed,
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
@@ -562,7 +563,7 @@ impl Attempt<Opened> {
     /// # Errors
     /// The attempt, ending with the executor's failure code, `ABORTED_DEADLINE`,
     /// `ABORTED_PHI_DETECTED`, `ABORTED_ASYNC_AMBIGUITY` or `ABORTED_OUTPUT_NOT_DRAFT`.
-    pub fn execute(self, executor: &dyn Executor, phi: &dyn PhiScan) -> Step<Executed> {
+    pub fn execute(self, executor: &dyn Executor, phi: &dyn PhiScan) -> NextStage<Executed> {
         let req = &self.state.request;
         let input = StepInput {
             attempt_id: self.core.id.clone(),
@@ -659,8 +660,8 @@ impl Core {
         receipt: Option<&Receipt>,
     ) -> Outcome {
         let appended = match store.append(self.terminal_record(code, why, receipt)) {
-            Err(AuditError::Rule(RuleViolation::ClaimTaken)) if self.claims_prior => {
-                self.claims_prior = false;
+            Err(AuditError::Rule(RuleViolation::ClaimTaken)) if self.holds_claim => {
+                self.holds_claim = false;
                 let refused = self.terminal_record(
                     TerminalCode::DeniedContinuationAlreadyUsed,
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
@@ -671,7 +672,7 @@ impl Core {
             // A concurrent resend took the request id first: this attempt is the resend.
             Err(AuditError::Rule(RuleViolation::RequestIdTaken)) if self.holds_request_id => {
                 self.holds_request_id = false;
-                self.claims_prior = false;
+                self.holds_claim = false;
                 self.request_id_holder = self.current_holder(store);
                 let refused = self.terminal_record(
                     TerminalCode::DeniedRequestIdReused,
@@ -741,7 +742,7 @@ impl Core {
         r.chain_root = self.provenance.chain_root.clone();
         r.depth = self.provenance.depth;
         r.reason = self.reason;
-        r.claim = self.claims_prior && self.provenance.continues.is_some();
+        r.claim = self.holds_claim && self.provenance.continues.is_some();
         r
     }
 

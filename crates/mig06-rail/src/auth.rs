@@ -28,6 +28,8 @@ pub enum AuthError {
     ClientCertificate,
 }
 
+// INV-EXPLICIT-INVOCATION: an attempt takes an `AuthenticatedCaller`, whose fields are private:
+// only `local_caller` and `bearer_caller` make one, from an approved caller of the configuration.
 /// A caller the rail admitted: an approved caller from the configuration.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedCaller {

@@ -107,8 +107,7 @@ pub enum ExecutorConfig {
     },
 }
 
-// INV-SERVER-LIMITS: One hardened HTTP/1.1 connection loop for plain HTTP and TLS: a request's head
-// and…
+// INV-SERVER-LIMITS: the server's limits, each bounded by default, for both transports.
 /// Limits of `mig06 serve` (the `[server]` table; every key optional). The binary applies them
 /// to both transports, plain HTTP and TLS; `docs/HTTP.md` documents each one.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -454,8 +453,8 @@ impl Config {
         Self::parse(path, &text)
     }
 
-    // INV-CONFIG-UNIQUE-CREDENTIALS: Two callers never share a credential digest: such a
-    // configuration is refused at load,…
+    // INV-CONFIG-UNIQUE-CREDENTIALS: a configuration in which two callers share a credential digest
+    // is refused here, at load.
     /// Parses configuration text as if read from `path`.
     ///
     /// # Errors

@@ -12,8 +12,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
-// INV-NO-PHI-LEAK: No PHI/PII in logs, audits, decision signals, correlation ids, outputs —
-// including in…
+// INV-NO-PHI-LEAK: an identifier that does not parse is reported by its kind and length, never by
+// its text.
 /// Why a string is not an identifier. Carries the kind and length, never the string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid {expected} ({len} bytes)")]

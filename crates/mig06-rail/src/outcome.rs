@@ -148,10 +148,10 @@ impl TerminalCode {
         }
     }
 
-    // INV-CONT-EXPLICIT: A continuation is never automatic: explicit invocation, the continuation
-    // trigger, a…
-    // INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites
-    // a…
+    // INV-CONT-EXPLICIT: only an explicit continuation request may cite a prior, and only a prior
+    // whose code this allows.
+    // INV-CONT-CHAIN: completed drafts and denials of the continuation rules and of the trigger
+    // gate are not continuable, so a chain is never forked or restarted.
     /// Whether an attempt that ended with this code may be continued (by the rail, before any
     /// policy sees the request). Not continuable: a `COMPLETED_DRAFT` (its chain has its one
     /// draft), the denials of the continuation rules (`DENIED_CONTINUATION_ALREADY_USED`,
@@ -300,8 +300,7 @@ impl Detail {
     }
 }
 
-// INV-NO-PHI-LEAK: No PHI/PII in logs, audits, decision signals, correlation ids, outputs —
-// including in…
+// INV-NO-PHI-LEAK: a refusal carries a code, a field path and a reason, never the value it refused.
 /// A refusal: the terminal code, and where and what, never the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {

@@ -14,7 +14,8 @@
 //!
 //! INV-NO-RUNTIME-AUTHORING: No new Control Plane contracts.
 //!
-//! INV-CONT-CLAIM: A continuation claims its prior only after passing authentication, the caller's…
+//! INV-CONT-CLAIM: policy sees whether the caller is the prior's caller (`same_caller`), so by
+//! default only that caller may continue it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -88,8 +89,8 @@ pub enum PolicyError {
     },
 }
 
-// INV-CONT-NEW-ATTEMPT: A continuation is not a resumption: it is a new attempt referencing prior
-// terminal…
+// INV-CONT-NEW-ATTEMPT: a continuation is judged as a new attempt: policy gets facts about the
+// prior, never its state.
 /// Facts about a continuation, put in the Cedar context.
 #[derive(Debug, Clone, Default)]
 pub struct ContinuationFacts {

@@ -11,8 +11,8 @@
 //!
 //! INV-TERMINAL-DETERMINISM: Each attempt ends in a single, deterministic terminal state.
 //!
-//! INV-CONT-EXPLICIT: A continuation is never automatic: explicit invocation, the continuation
-//! trigger, a…
+//! INV-CONT-EXPLICIT: a request is a continuation only when it carries an explicit `continuation`
+//! member (evidence and a reason); nothing else makes one.
 
 use std::collections::BTreeMap;
 

@@ -264,8 +264,8 @@ impl LogSigner {
         self.sign_text(&checkpoint_body(&self.name, cp.size, &cp.root))
     }
 
-    // INV-AUDIT-AUTHENTIC: Nothing is ever signed that this rail did not write: a record past the
-    // latest signed…
+    // INV-AUDIT-AUTHENTIC: the rail signs every record it appends with this, so a reader trusts a
+    // record past the latest checkpoint only when the log's key signed it.
     /// Signs one audit record's unsigned bytes (see [`record_message`]): the record's own
     /// authenticator, so a record past the latest signed checkpoint can be told from a forgery.
     /// Returns the Ed25519 signature in standard base64.

@@ -59,8 +59,8 @@ impl Uncovered {
     }
 }
 
-// INV-AUDIT-VERIFY-AGREES: `audit verify` checks every rule that opening the store enforces: the
-// two never…
+// INV-AUDIT-VERIFY-AGREES: the one state that the stores and `audit verify` build from a log, under
+// the same rules.
 /// The log as read so far: its tree, the end of its hash chain, and the state of the rules
 /// every record must keep.
 #[derive(Debug)]
@@ -160,7 +160,7 @@ impl Ledger {
     ///
     /// # Errors
     /// A [`LogFault`] naming the record.
-    pub fn decode(&self, line: &[u8]) -> Result<AuditRecord, LogFault> {
+    fn decode(&self, line: &[u8]) -> Result<AuditRecord, LogFault> {
         let index = self.tree.size();
         let record: AuditRecord = serde_json::from_slice(line).map_err(|_| {
             fault(
@@ -180,8 +180,7 @@ impl Ledger {
     }
 
     /// Whether `record` links to the previous record.
-    #[must_use]
-    pub fn links(&self, record: &AuditRecord) -> bool {
+    fn links(&self, record: &AuditRecord) -> bool {
         record.prev == hash_hex(&self.last)
     }
 
@@ -192,7 +191,7 @@ impl Ledger {
     ///
     /// # Errors
     /// A [`LogFault`] naming the record.
-    pub fn admit(
+    fn admit(
         &mut self,
         line: &[u8],
         record: &AuditRecord,
@@ -218,23 +217,6 @@ impl Ledger {
         self.tree.push(h);
         self.last = h;
         Ok(())
-    }
-
-    /// Decodes `line` as the next record, checks its link to the record before, and admits it
-    /// ([`Ledger::admit`]): how a writing store reads what others appended.
-    ///
-    /// # Errors
-    /// A [`LogFault`] naming the record.
-    pub fn admit_next(&mut self, line: &[u8], verifier: &LogVerifier) -> Result<(), LogFault> {
-        let index = self.tree.size();
-        let record = self.decode(line)?;
-        if !self.links(&record) {
-            return Err(fault(
-                Some(index),
-                format!("record {index}: the link to the previous record is broken"),
-            ));
-        }
-        self.admit(line, &record, verifier)
     }
 
     /// Open records without a terminal record whose deadline is before `now` (RFC 3339 UTC

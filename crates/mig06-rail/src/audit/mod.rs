@@ -348,7 +348,7 @@ pub trait AuditStore: Send {
     ///
     /// # Errors
     /// I/O errors while catching up with other writers.
-    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError>;
+    fn is_claim_held(&mut self, prior: &AttemptId) -> Result<bool, AuditError>;
 
     /// The attempt of this log that holds `request_id`, if any (a hint;
     /// [`AuditStore::append`] decides).

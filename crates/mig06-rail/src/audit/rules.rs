@@ -127,7 +127,8 @@ fn rid_key(id: &RequestId) -> RidKey {
 
 // INV-NO-RETRY: one attempt per request id, so a resent request never runs again.
 // INV-CONT-NOT-RETRY: A continuation must not behave like a retry.
-// INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites a…
+// INV-CONT-CHAIN: one claim holder per prior, one terminal record per attempt and one
+// `COMPLETED_DRAFT` per chain root, over every record of the log.
 /// The state the rules keep: claims, terminated attempts, completed chain roots.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerRules {
@@ -175,7 +176,7 @@ impl LedgerRules {
     /// Whether an attempt holds the claim on `prior`. (A hint for the rail; the store decides
     /// when it appends.)
     #[must_use]
-    pub fn is_claimed(&self, prior: &AttemptId) -> bool {
+    pub fn is_claim_held(&self, prior: &AttemptId) -> bool {
         self.claims.contains_key(&key(prior))
     }
 
@@ -476,7 +477,7 @@ mod tests {
                     .map(|a| a.attempt)
                     .collect();
                 prop_assert!(holders.len() <= 1);
-                prop_assert_eq!(rules.is_claimed(prior_id), !holders.is_empty());
+                prop_assert_eq!(rules.is_claim_held(prior_id), !holders.is_empty());
             }
             for (a, attempt_id) in ids.iter().enumerate().take(6) {
                 let terminals = admitted.iter().filter(|r| r.terminal && r.attempt == a).count();
@@ -534,7 +535,7 @@ mod tests {
             }
             prop_assert_eq!(verdicts, expected);
             for id in &ids {
-                prop_assert_eq!(batched.is_claimed(id), one_by_one.is_claimed(id));
+                prop_assert_eq!(batched.is_claim_held(id), one_by_one.is_claim_held(id));
                 prop_assert_eq!(batched.is_terminated(id), one_by_one.is_terminated(id));
                 prop_assert_eq!(batched.is_completed(id), one_by_one.is_completed(id));
             }
@@ -554,7 +555,7 @@ mod tests {
             }
             drop(staged);
             for id in &ids {
-                prop_assert!(!rules.is_claimed(id) && !rules.is_terminated(id));
+                prop_assert!(!rules.is_claim_held(id) && !rules.is_terminated(id));
                 prop_assert!(!rules.is_completed(id));
             }
         }

@@ -10,7 +10,8 @@
 //! INV-AUDIT-TAMPER-EVIDENT: Audit material is tamper-evident: any altered, removed, reordered byte
 //! is detected.
 //!
-//! INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites a…
+//! INV-CONT-CHAIN: verification applies the log's rules (`LedgerRules`) to every record, as the
+//! stores do.
 
 use std::path::Path;
 
@@ -43,10 +44,10 @@ pub struct VerifyReport {
 /// Why a log did not verify.
 pub type VerifyFailure = LogFault;
 
-// INV-AUDIT-AUTHENTIC: Nothing is ever signed that this rail did not write: a record past the
-// latest signed…
-// INV-AUDIT-VERIFY-AGREES: `audit verify` checks every rule that opening the store enforces: the
-// two never…
+// INV-AUDIT-AUTHENTIC: with a trusted checkpoint, a log rolled back below it or rewritten under it
+// fails.
+// INV-AUDIT-VERIFY-AGREES: verification is `LogView::open`: the same line checker and checkpoint
+// checks as the store's open.
 /// Verifies the audit log in `dir` with the log's verifier key. When `trusted` (a signed
 /// checkpoint note the auditor kept, from an evidence token or an earlier run) is given, the log
 /// must be consistent with it: a log rolled back below it, or rewritten under it, fails.

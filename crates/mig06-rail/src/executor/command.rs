@@ -132,8 +132,8 @@ impl CommandExecutor {
     }
 }
 
-// INV-EXECUTOR-NO-LEFTOVER-PROCESS: The command executor leaves no process behind: the program's
-// whole process group ends…
+// INV-EXECUTOR-NO-LEFTOVER-PROCESS: `SIGKILL` to the step's whole process group when the step ends,
+// so nothing it started outlives it.
 /// Ends the step's process group: `SIGKILL` to every process in it, then reaps the leader if it
 /// is still there. A group that no longer exists (`ESRCH`) is the normal case for a program that
 /// started nothing in the background.

@@ -69,6 +69,8 @@ type Checked = Result<(), Rejection>;
 impl Receipt {
     // INV-SYNC-PROXY: The sync proxy gives a synchronous, authoritative answer or fails closed.
     // INV-DRAFT-ONLY: Output is draft-only.
+    // INV-PHI-ABORT: every value and every unrecognised key of the receipt is scanned first; PHI
+    // anywhere aborts the attempt before the receipt is read any further.
     /// Checks a raw receipt: PHI anywhere aborts; a non-final status is async ambiguity; any
     /// sign of finalisation is not-draft; anything else unexpected is an executor fault.
     ///

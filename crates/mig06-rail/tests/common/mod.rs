@@ -220,7 +220,7 @@ pub trait AppendHook: Send {
     }
 
     /// Runs before the continuation check reads the claims index.
-    fn before_is_continued(&mut self, _prior: &mig06_rail::ids::AttemptId) {}
+    fn before_is_claim_held(&mut self, _prior: &mig06_rail::ids::AttemptId) {}
 }
 
 /// A real store whose appends go through a hook; everything else reads the real store.
@@ -242,12 +242,12 @@ impl<H: AppendHook> mig06_rail::audit::AuditStore for Hooked<H> {
     ) -> Vec<Result<mig06_rail::audit::Appended, mig06_rail::audit::AuditError>> {
         self.hook.append_batch(self.inner.as_mut(), records)
     }
-    fn is_continued(
+    fn is_claim_held(
         &mut self,
         prior: &mig06_rail::ids::AttemptId,
     ) -> Result<bool, mig06_rail::audit::AuditError> {
-        self.hook.before_is_continued(prior);
-        self.inner.is_continued(prior)
+        self.hook.before_is_claim_held(prior);
+        self.inner.is_claim_held(prior)
     }
     fn request_id_holder(
         &mut self,

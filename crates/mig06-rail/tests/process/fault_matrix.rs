@@ -463,7 +463,7 @@ impl AppendHook for FaultyStore {
         }
         appended
     }
-    fn before_is_continued(&mut self, prior: &AttemptId) {
+    fn before_is_claim_held(&mut self, prior: &AttemptId) {
         if let Some((CrashAt::ContinuationCheck, dir)) = &self.crash {
             die(dir, prior);
         }

@@ -112,6 +112,115 @@ fn ids_in(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `text` (Rust source) defines `name`: a `fn`, `struct`, `enum`, `trait`, `const`,
+/// `static`, `type`, `mod` or macro of that name, or a field or enum variant (a line that
+/// starts with the name, then `:`, `(`, `{` or `,`). With `owner` (`Owner::name`), the file must
+/// also define or implement `Owner`. A name the file only uses is not a definition.
+fn defines(text: &str, name: &str, owner: Option<&str>) -> bool {
+    const KEYWORDS: [&str; 9] = [
+        "fn",
+        "struct",
+        "enum",
+        "trait",
+        "const",
+        "static",
+        "type",
+        "mod",
+        "macro_rules!",
+    ];
+    let item = KEYWORDS
+        .iter()
+        .any(|k| contains_word(text, &format!("{k} {name}")));
+    let member = text.lines().any(|line| {
+        let line = line.trim_start();
+        let line = line
+            .strip_prefix("pub(crate) ")
+            .or_else(|| line.strip_prefix("pub(super) "))
+            .or_else(|| line.strip_prefix("pub "))
+            .unwrap_or(line);
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.trim_start().starts_with([':', '(', '{', ',']))
+    });
+    let owned = owner.is_none_or(|owner| {
+        ["struct", "enum", "trait"]
+            .iter()
+            .any(|k| contains_word(text, &format!("{k} {owner}")))
+            || text.lines().any(|line| {
+                let line = line.trim_start();
+                line.starts_with("impl") && contains_word(line, owner)
+            })
+    });
+    (item || member) && owned
+}
+
+/// Codes of the closed sets (`COMPLETED_DRAFT`, `ABORTED_INVARIANT`): cited as what the code
+/// writes, defined once in `outcome.rs`.
+fn is_terminal_code(root: &Path, word: &str) -> bool {
+    let outcome = std::fs::read_to_string(root.join("crates/mig06-rail/src/outcome.rs")).unwrap();
+    word.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        && outcome.contains(&format!("\"{word}\""))
+}
+
+/// An item of another crate (`std::panic::catch_unwind`): cited as what the code calls.
+fn is_foreign(item: &str) -> bool {
+    ["std::", "core::", "tokio::", "serde::", "libc::"]
+        .iter()
+        .any(|p| item.starts_with(p))
+}
+
+/// Every identifier the "enforced by" column cites after a Rust source file, up to the next
+/// cited path, is defined in that file (the rule's enforcing code lives where the table says),
+/// unless it is a code of the closed sets or another crate's item. Strings are cited quoted
+/// (`"draft"`), and so are never taken for identifiers.
+#[test]
+fn inv_non_regression_cited_identifiers_are_defined_in_the_cited_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let table = std::fs::read_to_string(root.join("docs/INVARIANTS.md")).unwrap();
+    let mut wrong = Vec::new();
+    for row in table.lines().filter(|l| l.starts_with("| INV-")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let id = cells[1];
+        let mut file: Option<String> = None;
+        for item in cells[4].split('`').skip(1).step_by(2) {
+            if let Some(path) = cited_path(item) {
+                file = Some(path);
+                continue;
+            }
+            let (Some(path), Some(name)) = (&file, cited_identifier(item)) else {
+                continue;
+            };
+            if !(path.ends_with(".rs") && root.join(path).is_file())
+                || is_foreign(item)
+                || is_terminal_code(&root, name)
+            {
+                continue;
+            }
+            let item = item.strip_suffix("()").unwrap_or(item);
+            let mut segments = item.rsplit("::");
+            segments.next();
+            let owner = segments.next();
+            let text = std::fs::read_to_string(root.join(path)).unwrap();
+            if !defines(&text, name, owner) {
+                wrong.push(format!(
+                    "{id}: cites `{item}` for {path}, which does not define it"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn defines_tells_a_definition_from_a_use() {
+    let src = "pub struct Receipt { pub draft: bool }\nimpl Receipt {\n    pub(crate) fn check() {}\n}\nfn other() { Receipt::check(); let x = catch_unwind(); }\nenum Reason {\n    PriorNotContinuable,\n}\n";
+    assert!(defines(src, "check", Some("Receipt")));
+    assert!(defines(src, "Receipt", None));
+    assert!(defines(src, "PriorNotContinuable", Some("Reason")));
+    assert!(!defines(src, "catch_unwind", None));
+    assert!(!defines(src, "check", Some("Ledger")));
+    assert!(!defines(src, "admit", None));
+}
+
 /// Both directions: from a rule to its code (every file and identifier the "enforced by" column
 /// cites exists, and every cited source file names the rule's ID at the enforcing site) and from
 /// code to its rule (every ID a source file names is a row of the table).

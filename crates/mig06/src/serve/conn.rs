@@ -194,8 +194,8 @@ enum Clock {
 }
 
 // INV-NO-CACHING: Execution, decision, mutation and audit paths are non-cacheable.
-// INV-SERVER-LIMITS: One hardened HTTP/1.1 connection loop for plain HTTP and TLS: a request's head
-// and…
+// INV-SERVER-LIMITS: hyper reads only through this stream: a head is checked for size and time
+// before hyper sees it, and a body is exactly its declared length.
 /// A connection's byte stream as hyper reads it: only checked heads, exact bodies, and the
 /// connection's clocks (see the module documentation).
 pub(crate) struct Guarded<S> {
@@ -315,7 +315,7 @@ fn read_some<S: AsyncRead + Unpin>(
 }
 
 /// What one step of the read loop decided.
-enum Step {
+enum ReadDecision {
     /// State changed; look again.
     Again,
     /// Answer hyper's read with this.
@@ -342,10 +342,10 @@ impl<S: AsyncRead + Unpin> Guarded<S> {
     }
 
     /// Passes the current request's body through, exactly `body_left` bytes of it.
-    fn step_body(&mut self, cx: &mut Context<'_>, dst: &mut ReadBuf<'_>) -> Step {
+    fn step_body(&mut self, cx: &mut Context<'_>, dst: &mut ReadBuf<'_>) -> ReadDecision {
         if self.body_left == 0 {
             self.phase = Phase::Head;
-            return Step::Again;
+            return ReadDecision::Again;
         }
         if !self.pending.is_empty() {
             let n = self
@@ -356,32 +356,32 @@ impl<S: AsyncRead + Unpin> Guarded<S> {
             self.ready = std::mem::replace(&mut self.pending, rest);
             self.ready_pos = 0;
             self.body_left -= n as u64;
-            return Step::Again;
+            return ReadDecision::Again;
         }
         if self.clock_expired(cx) {
             // The body did not arrive in time: hyper sees the body end early.
             self.phase = Phase::Closed;
-            return Step::Return(Poll::Ready(Err(io::ErrorKind::TimedOut.into())));
+            return ReadDecision::Return(Poll::Ready(Err(io::ErrorKind::TimedOut.into())));
         }
         let limit = usize::try_from(self.body_left).unwrap_or(usize::MAX);
         match read_some(&mut self.io, cx, dst, limit) {
             Poll::Ready(Ok(0)) => {
                 self.phase = Phase::Closed;
-                Step::Return(Poll::Ready(Ok(())))
+                ReadDecision::Return(Poll::Ready(Ok(())))
             }
             Poll::Ready(Ok(n)) => {
                 self.body_left -= n as u64;
                 if self.body_left == 0 {
                     self.set_clock(Clock::Off);
                 }
-                Step::Return(Poll::Ready(Ok(())))
+                ReadDecision::Return(Poll::Ready(Ok(())))
             }
-            other => Step::Return(other.map(|r| r.map(|_| ()))),
+            other => ReadDecision::Return(other.map(|r| r.map(|_| ()))),
         }
     }
 
     /// Assembles and checks the next head, or closes the connection between requests.
-    fn step_head(&mut self, cx: &mut Context<'_>) -> Step {
+    fn step_head(&mut self, cx: &mut Context<'_>) -> ReadDecision {
         let open = self.state.request_open.load(Ordering::Acquire);
         if open {
             // An answer is still being built: hold any next (pipelined) head unread and
@@ -389,9 +389,9 @@ impl<S: AsyncRead + Unpin> Guarded<S> {
             self.set_clock(Clock::Off);
             if !self.pending.is_empty() {
                 return if self.state.park(cx.waker()) {
-                    Step::Return(Poll::Pending)
+                    ReadDecision::Return(Poll::Pending)
                 } else {
-                    Step::Again
+                    ReadDecision::Again
                 };
             }
         } else if let Some(step) = self.between_requests(cx) {
@@ -403,7 +403,7 @@ impl<S: AsyncRead + Unpin> Guarded<S> {
     /// With no request in progress: hands over or refuses a whole head if one is buffered, and
     /// closes on shutdown, at the end of the connection's lifetime, or when its clock runs out
     /// (a half-sent head is dropped, answered nothing: no attempt exists for it).
-    fn between_requests(&mut self, cx: &mut Context<'_>) -> Option<Step> {
+    fn between_requests(&mut self, cx: &mut Context<'_>) -> Option<ReadDecision> {
         if self.pending.is_empty() {
             self.set_clock(Clock::Idle);
         } else {
@@ -411,11 +411,11 @@ impl<S: AsyncRead + Unpin> Guarded<S> {
             match check_head(&self.pending, self.max_header_bytes, self.max_headers) {
                 Head::Complete { len, body } => {
                     self.hand_over(len, body);
-                    return Some(Step::Again);
+                    return Some(ReadDecision::Again);
                 }
                 Head::Refuse(status) => {
                     self.refuse(status);
-                    return Some(Step::Again);
+                    return Some(ReadDecision::Again);
                 }
                 Head::Partial => {}
             }
@@ -423,30 +423,30 @@ impl<S: AsyncRead + Unpin> Guarded<S> {
         if self.closing.as_mut().poll(cx).is_ready() || self.clock_expired(cx) {
             self.phase = Phase::Closed;
             self.pending = Vec::new();
-            return Some(Step::Return(Poll::Ready(Ok(()))));
+            return Some(ReadDecision::Return(Poll::Ready(Ok(()))));
         }
         None
     }
 
     /// Reads more of a head from the socket into `pending`.
-    fn read_head_bytes(&mut self, cx: &mut Context<'_>, open: bool) -> Step {
+    fn read_head_bytes(&mut self, cx: &mut Context<'_>, open: bool) -> ReadDecision {
         let mut chunk = [0u8; HEAD_READ_CHUNK];
         let mut into = ReadBuf::new(&mut chunk);
         match Pin::new(&mut self.io).poll_read(cx, &mut into) {
             Poll::Ready(Ok(())) if into.filled().is_empty() => {
                 self.phase = Phase::Closed;
-                Step::Return(Poll::Ready(Ok(())))
+                ReadDecision::Return(Poll::Ready(Ok(())))
             }
             Poll::Ready(Ok(())) => {
                 self.pending.extend_from_slice(into.filled());
                 if open && self.state.park(cx.waker()) {
-                    Step::Return(Poll::Pending)
+                    ReadDecision::Return(Poll::Pending)
                 } else {
-                    Step::Again
+                    ReadDecision::Again
                 }
             }
-            Poll::Ready(Err(e)) => Step::Return(Poll::Ready(Err(e))),
-            Poll::Pending => Step::Return(Poll::Pending),
+            Poll::Ready(Err(e)) => ReadDecision::Return(Poll::Ready(Err(e))),
+            Poll::Pending => ReadDecision::Return(Poll::Pending),
         }
     }
 }
@@ -470,7 +470,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 Phase::Body => this.step_body(cx, dst),
                 Phase::Head => this.step_head(cx),
             };
-            if let Step::Return(poll) = step {
+            if let ReadDecision::Return(poll) = step {
                 return poll;
             }
         }

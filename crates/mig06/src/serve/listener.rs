@@ -44,8 +44,8 @@ struct Shared {
 /// What a connection holds while it is open: its place under both connection caps.
 type Held = (OwnedSemaphorePermit, PeerSlot);
 
-// INV-SERVER-LIMITS: One hardened HTTP/1.1 connection loop for plain HTTP and TLS: a request's head
-// and…
+// INV-SERVER-LIMITS: every connection, plain HTTP or TLS, goes through this one loop: the caps on
+// connections overall and per peer, and the bounded drain on shutdown.
 /// Serves `app` on `listener` (plain HTTP or TLS: one loop, the same limits) until
 /// SIGTERM/SIGINT. A connection beyond `max_connections`, or beyond `max_connections_per_peer`
 /// from one address, is closed at once. On shutdown the listener closes, idle and half-sent

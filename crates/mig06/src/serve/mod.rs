@@ -36,8 +36,8 @@ use conn::Limits;
 use listener::Transport;
 use metrics::Metrics;
 
-// INV-SERVER-LIMITS: One hardened HTTP/1.1 connection loop for plain HTTP and TLS: a request's head
-// and…
+// INV-SERVER-LIMITS: the shutdown drain and a closing connection wait at most the attempt deadline
+// plus this margin.
 /// Added to the attempt deadline to bound the SIGTERM drain and a closing connection: enough
 /// to encode and send the last answer after an attempt that ran to its deadline.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);

@@ -26,8 +26,8 @@
 //!   latest checkpoint that covers that size is synced, so a durable latest checkpoint at or
 //!   past a kept size implies the kept checkpoint is durable too.
 //!
-//! INV-AUDIT-POWER-LOSS: After a power loss at any point the rail starts and the log verifies: the
-//! log is…
+//! INV-AUDIT-POWER-LOSS: the files are synced in the order above, so after a power loss the store
+//! opens and the log verifies.
 //!
 //! INV-NO-RETRY: No implicit or explicit retries for policy, execution, audit or any downstream
 //! boundary.
@@ -37,7 +37,8 @@
 //! INV-AUDIT-TAMPER-EVIDENT: Audit material is tamper-evident: any altered, removed, reordered byte
 //! is detected.
 //!
-//! INV-CONT-CHAIN: Continuations are judged at the level of the chain: every attempt that cites a…
+//! INV-CONT-CHAIN: the store applies the log's rules (`LedgerRules`) to every record it reads or
+//! appends, as `audit verify` does.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -60,7 +61,7 @@ use super::group::batch_failure;
 pub use read::read_checked;
 use read::{count_kept, read_kept, read_latest, read_lines};
 
-use super::ledger::{self, Ledger, check_checkpoints, fault};
+use super::ledger::{self, Ledger, LineChecker, check_checkpoints, fault};
 pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT};
 use super::{Appended, AuditError, AuditRecord, AuditStore, Hash};
 use crate::ids::{AttemptId, RequestId};
@@ -88,7 +89,9 @@ pub struct FileStore {
     dir: PathBuf,
     log: File,
     len: u64,
-    ledger: Ledger,
+    /// The log as read so far: every line goes through the one checker that `audit verify`
+    /// uses, so both blame the same record with the same words.
+    checker: LineChecker,
     signer: LogSigner,
     verifier: LogVerifier,
     pub(super) checkpoints: CheckpointFiles,
@@ -103,14 +106,14 @@ impl std::fmt::Debug for FileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileStore")
             .field("dir", &self.dir)
-            .field("records", &self.ledger.size())
+            .field("records", &self.checker.ledger().size())
             .finish_non_exhaustive()
     }
 }
 
 impl FileStore {
-    // INV-AUDIT-POWER-LOSS: After a power loss at any point the rail starts and the log verifies:
-    // the log is…
+    // INV-AUDIT-POWER-LOSS: a new log's directory entry and empty latest checkpoint are durable
+    // before its first record, and records past a lagging checkpoint are covered here.
     /// Opens (creating when absent) the store in `dir`, signing with `signer`.
     ///
     /// # Errors
@@ -137,7 +140,7 @@ impl FileStore {
             dir: dir.to_owned(),
             log,
             len: 0,
-            ledger: Ledger::new(0),
+            checker: LineChecker::new(0, verifier.clone()),
             signer,
             verifier,
             checkpoints: CheckpointFiles::new(dir.to_owned()),
@@ -154,7 +157,7 @@ impl FileStore {
         let unlock = store.log.unlock().map_err(io("unlock log"));
         result?;
         unlock?;
-        store.report.records = store.ledger.size();
+        store.report.records = store.checker.ledger().size();
         Ok(store)
     }
 
@@ -175,25 +178,33 @@ impl FileStore {
                 .map_err(|_| fault(None, "a checkpoint this store signed does not verify"))?;
             latest = Some((note, cp));
         }
-        self.ledger = Ledger::new(latest.as_ref().map_or(0, |(_, cp)| cp.size));
+        self.checker = LineChecker::new(
+            latest.as_ref().map_or(0, |(_, cp)| cp.size),
+            self.verifier.clone(),
+        );
         self.catch_up()?;
-        check_checkpoints(self.ledger.tree(), latest.as_ref().map(|(_, cp)| cp), &kept)?;
+        check_checkpoints(
+            self.checker.ledger().tree(),
+            latest.as_ref().map(|(_, cp)| cp),
+            &kept,
+        )?;
         // Records past the latest checkpoint (a crash after their fdatasync, before the
         // checkpoint reached the disk) were each authenticated by their own signature in
         // `catch_up`: cover them now, with any kept checkpoint they pass.
-        let uncovered = self.ledger.uncovered().count();
+        let uncovered = self.checker.ledger().uncovered().count();
         if uncovered > 0 {
-            let size = self.ledger.size();
+            let size = self.checker.ledger().size();
             let note = self.signed_checkpoint(size)?;
             self.write_checkpoints(kept.len() as u64, size, &note)?;
             self.checkpoints.sync_latest()?;
-            self.ledger.mark_covered();
+            self.checker.ledger_mut().mark_covered();
             self.report.uncovered_signed = uncovered;
         }
         // Attempts whose process stopped after their open record, past their deadline: end
         // them now, before any caller's work.
         if !self
-            .ledger
+            .checker
+            .ledger()
             .overdue(time::OffsetDateTime::now_utc())
             .is_empty()
         {
@@ -211,13 +222,13 @@ impl FileStore {
     /// The number of records.
     #[must_use]
     pub fn size(&self) -> u64 {
-        self.ledger.size()
+        self.checker.ledger().size()
     }
 
     /// The in-memory tree (for proofs).
     #[must_use]
     pub fn tree(&self) -> &Tree {
-        self.ledger.tree()
+        self.checker.ledger().tree()
     }
 
     /// The log's verifier.
@@ -239,7 +250,7 @@ impl FileStore {
     /// # Errors
     /// [`AuditError::Corrupt`] when `size` exceeds the log.
     pub(crate) fn signed_checkpoint(&self, size: u64) -> Result<String, AuditError> {
-        self.signed_checkpoint_of(self.ledger.tree(), size)
+        self.signed_checkpoint_of(self.checker.ledger().tree(), size)
     }
 
     fn signed_checkpoint_of(&self, tree: &Tree, size: u64) -> Result<String, AuditError> {
@@ -247,8 +258,8 @@ impl FileStore {
     }
 
     /// Reads what was appended since we last looked (by us or another process), checking every
-    /// record as [`super::ledger`] does. Must hold the lock. A partial last line is a torn tail:
-    /// reported and cut.
+    /// record with the [`LineChecker`], as `audit verify` does. Must hold the lock. A partial
+    /// last line is a torn tail: reported and cut, once the lines before it check out.
     fn catch_up(&mut self) -> Result<(), AuditError> {
         let end = self.log.metadata().map_err(io("stat log"))?.len();
         if end == self.len {
@@ -259,12 +270,12 @@ impl FileStore {
                 what: format!("log shrank from {} to {end} bytes while open", self.len),
             });
         }
-        let ledger = &mut self.ledger;
-        let verifier = &self.verifier;
+        let checker = &mut self.checker;
         let (complete, torn) = read_lines(&self.log, self.len, |_, line| {
-            ledger.admit_next(line, verifier)?;
+            checker.push(line)?;
             Ok::<(), AuditError>(())
         })?;
+        checker.check_end()?;
         self.len += complete;
         if torn > 0 {
             // An append that never reached fdatasync: it was never confirmed to anyone.
@@ -282,7 +293,7 @@ impl FileStore {
         size: u64,
         note: &str,
     ) -> Result<(), AuditError> {
-        let (signer, tree) = (&self.signer, self.ledger.tree());
+        let (signer, tree) = (&self.signer, self.checker.ledger().tree());
         self.checkpoints.write(kept_on_file, size, note, |at| {
             ledger::sign_tree(signer, tree, at)
         })
@@ -299,10 +310,10 @@ impl FileStore {
     }
 
     // INV-TERMINAL-DETERMINISM: Each attempt ends in a single, deterministic terminal state.
-    // INV-AUDIT-AUTHENTIC: Nothing is ever signed that this rail did not write: a record past the
-    // latest signed…
-    // INV-AUDIT-ANSWER-MATCHES-LOG: Once a record is durable the answer is the one the log holds:
-    // nothing after the…
+    // INV-AUDIT-AUTHENTIC: every record is sealed (signed) as it is written, and a checkpoint is
+    // signed only over records this store admitted.
+    // INV-AUDIT-ANSWER-MATCHES-LOG: once the fdatasync returned, nothing below fails these records:
+    // a checkpoint file that cannot be written is counted, not returned.
     // INV-CONT-NOT-RETRY: A continuation must not behave like a retry.
     /// Appends `records` in order with one write and one `fdatasync`. Must hold the lock.
     ///
@@ -322,9 +333,11 @@ impl FileStore {
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
         self.catch_up()?;
         let n = records.len();
-        let batch =
-            self.ledger
-                .stage_batch(records, &self.signer, time::OffsetDateTime::now_utc())?;
+        let batch = self.checker.ledger().stage_batch(
+            records,
+            &self.signer,
+            time::OffsetDateTime::now_utc(),
+        )?;
         self.report.interrupted_ended += batch.interrupted;
         if batch.records.is_empty() {
             return Ok(Ledger::refused_only(batch, n));
@@ -349,11 +362,15 @@ impl FileStore {
             let leaves: Vec<Hash> = batch.records.iter().map(|r| r.leaf).collect();
             let signer = &self.signer;
             let signed = self
-                .ledger
+                .checker
+                .ledger_mut()
                 .with_staged(&leaves, |tree| ledger::sign_tree(signer, tree, size))?;
             checkpoint = Some(signed);
         }
-        let results = self.ledger.admit_staged(batch, n, checkpoint.as_deref())?;
+        let results = self
+            .checker
+            .ledger_mut()
+            .admit_staged(batch, n, checkpoint.as_deref())?;
         if let Some(note) = &checkpoint {
             let kept_on_file = if start / CHECKPOINT_EVERY == size / CHECKPOINT_EVERY {
                 size / CHECKPOINT_EVERY
@@ -361,7 +378,7 @@ impl FileStore {
                 count_kept(&self.dir).unwrap_or(start / CHECKPOINT_EVERY)
             };
             match self.write_checkpoints(kept_on_file, size, note) {
-                Ok(()) => self.ledger.mark_covered(),
+                Ok(()) => self.checker.ledger_mut().mark_covered(),
                 // The records are durable and signed; the note is valid evidence. The files
                 // catch up at the next signed batch or open.
                 Err(_) => {
@@ -427,10 +444,10 @@ impl AuditStore for FileStore {
         Some(FileStore::syncs(self))
     }
 
-    fn is_continued(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
+    fn is_claim_held(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            Ok(s.ledger.rules().is_claimed(prior))
+            Ok(s.checker.ledger().rules().is_claim_held(prior))
         })
     }
 
@@ -471,14 +488,14 @@ impl AuditStore for FileStore {
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.ledger.root_at(size)
+            s.checker.ledger().root_at(size)
         })
     }
 
     fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.ledger.leaf_at(index)
+            s.checker.ledger().leaf_at(index)
         })
     }
 

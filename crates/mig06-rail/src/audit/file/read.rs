@@ -153,7 +153,10 @@ impl LogView {
             Err(e) => return Err(fault(None, format!("cannot open {LOG_FILE}: {e}"))),
         };
         let mut torn_tail = 0;
-        let mut checker = LineChecker::new(latest.as_ref().map_or(0, |(_, cp)| cp.size), verifier);
+        let mut checker = LineChecker::new(
+            latest.as_ref().map_or(0, |(_, cp)| cp.size),
+            verifier.clone(),
+        );
         if let Some(file) = file {
             let total = file.metadata().map(|m| m.len()).unwrap_or(0);
             let mut next_report = 0u64;

@@ -9,8 +9,8 @@ use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 
 use crate::audit::{AuditError, AuditRecord};
 
-// INV-AUDIT-AUTHENTIC: Nothing is ever signed that this rail did not write: a record past the
-// latest signed…
+// INV-AUDIT-AUTHENTIC: the store signs every record it writes with the log's key; `is_sealed` is
+// how a reader tells such a record from a forgery.
 /// Serialises `record` (its `sig` is replaced) and signs it: the line to append, without the
 /// newline.
 ///
