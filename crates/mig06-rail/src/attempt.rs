@@ -58,7 +58,7 @@ use mig06_tlog::checkpoint::LogVerifier;
 
 use crate::audit::group::GroupCommit;
 use crate::audit::rules::RuleViolation;
-use crate::audit::{Appended, AuditError, AuditRecord};
+use crate::audit::{Appended, AuditError, AuditRecord, TERMINAL_APPEND_MARGIN};
 use crate::auth::AuthenticatedCaller;
 use crate::evidence;
 use crate::executor::{Deadline, Executor, Receipt, StepInput};
@@ -278,7 +278,8 @@ impl Attempt<Parsed> {
                 prior_claimed: false,
             }));
         };
-        let (prior, prior_claimed) = match verified_in_log(&cont.evidence, store, verifier) {
+        let found = verified_in_log(&cont.evidence, store, verifier, self.core.deadline);
+        let (prior, prior_claimed) = match found {
             Ok(found) => found,
             Err((code, why)) => return Err(self.end(code, why)),
         };
@@ -329,6 +330,7 @@ fn verified_in_log(
     token: &request::EvidenceText,
     store: &SharedStore,
     verifier: &LogVerifier,
+    deadline: Deadline,
 ) -> Result<(evidence::VerifiedEvidence, bool), (TerminalCode, Option<Detail>)> {
     let invalid = |reason: Reason| {
         (
@@ -346,7 +348,8 @@ fn verified_in_log(
     })?;
     // Signed by our key is not enough: the record must be in this log, at that index.
     // A poisoned store may hold a half-applied append: `with_store` fails closed.
-    let in_log = store.with_store(|s| {
+    // Bounded by the deadline: a database that stops answering ends the check by then.
+    let in_log = store.read_by(deadline, |s| {
         let leaf = s.leaf_at(prior.index)?;
         let root = s.root_at(prior.tree_size)?;
         let claimed = s.is_continued(prior.attempt_id())?;
@@ -442,8 +445,9 @@ impl Attempt<Permitted> {
     ///
     /// # Errors
     /// The attempt, ending `ABORTED_DEADLINE` (its deadline passed before the open record was
-    /// written: INV-ADMISSION-BOUNDED), `DENIED_CONTINUATION_ALREADY_USED`, or
-    /// `ABORTED_AUDIT_UNCONFIRMED` with nothing more written for it.
+    /// written, or while it waited for the store with nothing sent: INV-ADMISSION-BOUNDED),
+    /// `DENIED_CONTINUATION_ALREADY_USED`, or `ABORTED_AUDIT_UNCONFIRMED` with nothing more
+    /// written for it (the store failed, or did not confirm by the deadline).
     pub fn open(mut self, store: &SharedStore) -> Step<Opened> {
         if self.core.deadline.passed() {
             return Err(self.end(
@@ -451,8 +455,15 @@ impl Attempt<Permitted> {
                 detail("$rail", Reason::DeadlinePassedBeforeOpen),
             ));
         }
-        match store.append(self.core.open_record()) {
+        // Bounded by the deadline: an open record not confirmed by then is of no use.
+        match store.append(self.core.open_record(), self.core.deadline) {
             Ok(_) => Ok(self.map(|Permitted { request }| Opened { request })),
+            // Nothing was sent and the deadline passed waiting for the store. (A record
+            // failed with its batch before its own deadline is unconfirmed, below.)
+            Err(AuditError::BoundPassed { sent: false }) if self.core.deadline.passed() => Err(self.end(
+                TerminalCode::AbortedDeadline,
+                detail("$rail", Reason::DeadlinePassedBeforeOpen),
+            )),
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) => {
                 self.core.claims_prior = false;
                 Err(self.end(
@@ -568,7 +579,10 @@ impl Core {
         why: Option<Detail>,
         receipt: Option<&Receipt>,
     ) -> Outcome {
-        let appended = match store.append(self.terminal_record(code, why, receipt)) {
+        // Still attempted after an executor that used the whole budget, but never waited for
+        // past the margin: the attempt is answered by its deadline plus the margin.
+        let bound = self.deadline.plus(TERMINAL_APPEND_MARGIN);
+        let appended = match store.append(self.terminal_record(code, why, receipt), bound) {
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) if self.claims_prior => {
                 self.claims_prior = false;
                 let refused = self.terminal_record(
@@ -576,7 +590,7 @@ impl Core {
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
                     None,
                 );
-                store.append(refused).map(|a| (a, None))
+                store.append(refused, bound).map(|a| (a, None))
             }
             other => other.map(|a| (a, receipt)),
         };
