@@ -71,6 +71,9 @@ def parse_ts(text: str) -> float:
 class Answered:
     code: str
     cycle: int
+    # A COMPLETED_DRAFT answer's draft reference and content digest (`sha256:<hex>`).
+    draft_ref: str | None = None
+    content_sha256: str | None = None
 
 
 @dataclass
@@ -248,7 +251,9 @@ class Harness:
             with self.shared.lock:
                 if attempt in self.shared.answered:
                     self.fail(f"attempt id {attempt} answered twice")
-                self.shared.answered[attempt] = Answered(code, cycle)
+                self.shared.answered[attempt] = Answered(
+                    code, cycle, out.get("draft_ref"), out.get("content_sha256")
+                )
                 self.shared.codes[code] = self.shared.codes.get(code, 0) + 1
                 if prior is not None:
                     cc = self.shared.continuation_codes

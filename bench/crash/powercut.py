@@ -10,7 +10,9 @@ operation fails. Then, on the after-cut image, it checks:
   1. `mig06 audit verify` passes;
   2. the rail starts (`mig06 serve` answers /v1/health);
   3. every attempt whose answer a client received before the cut is in the log with that
-     answer's code.
+     answer's code;
+  4. every confirmed COMPLETED_DRAFT answer names a draft file (`drafts/<draft_ref>.json`, the
+     reference executor's) that exists with the SHA-256 its `content_sha256` names.
 
 Each round continues from the previous round's after-cut image (a fresh set-up after a round
 whose image the rail cannot use). `--cold` skips the `sync` that makes the fresh set-up durable
@@ -25,6 +27,7 @@ error, 77 skipped.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -53,6 +56,54 @@ def mounted(path: str) -> bool:
     real = os.path.realpath(path)
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         return any(line.split()[4] == real for line in f)
+
+
+def check_drafts(data_dir: str, confirmed: dict) -> tuple[int, list[str], list[str]]:
+    """Every confirmed COMPLETED_DRAFT's draft file under `data_dir/drafts`: returns the number
+    checked, the draft references with no file, and those whose file's SHA-256 differs from the
+    answer's `content_sha256`."""
+    checked, missing, differ = 0, [], []
+    for ans in confirmed.values():
+        if ans.code != "COMPLETED_DRAFT":
+            continue
+        checked += 1
+        ref, want = ans.draft_ref, ans.content_sha256
+        path = os.path.join(data_dir, "drafts", f"{ref}.json") if ref else None
+        if path is None or not os.path.isfile(path):
+            missing.append(str(ref))
+            continue
+        with open(path, "rb") as f:
+            got = "sha256:" + hashlib.sha256(f.read()).hexdigest()
+        if got != want:
+            differ.append(str(ref))
+    return checked, missing, differ
+
+
+def self_test() -> int:
+    """The draft check on a made-up image: a good draft, a missing one, a changed one."""
+    from crash import Answered  # noqa: E402
+
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "drafts"))
+        good, bad = b'{"a": 1}', b'{"a": 2}'
+        for name, data in (("draft_good", good), ("draft_changed", bad)):
+            with open(os.path.join(d, "drafts", f"{name}.json"), "wb") as f:
+                f.write(data)
+        digest = "sha256:" + hashlib.sha256(good).hexdigest()
+        confirmed = {
+            "a1": Answered("COMPLETED_DRAFT", 1, "draft_good", digest),
+            "a2": Answered("COMPLETED_DRAFT", 1, "draft_gone", digest),
+            "a3": Answered("COMPLETED_DRAFT", 1, "draft_changed", digest),
+            "a4": Answered("DENIED_POLICY", 1),
+            "a5": Answered("COMPLETED_DRAFT", 1),
+        }
+        got = check_drafts(d, confirmed)
+    want = (4, ["draft_gone", "None"], ["draft_changed"])
+    if got != want:
+        print(f"self-test FAILED: check_drafts gave {got}, expected {want}")
+        return 1
+    print("self-test passed: a missing draft, a changed draft and a draft-less answer are caught")
+    return 0
 
 
 class PowerCut:
@@ -162,7 +213,8 @@ class PowerCut:
         for line in lost_lines:
             kind, rest = line.split(":", 1)
             path = rest.strip().split(" ")[0].removeprefix("./").rstrip(":")
-            # The reference executor's drafts (a stand-in downstream) are counted per directory.
+            # Draft files lost by a cut are counted per directory (drafts of attempts not yet
+            # confirmed may be lost; a confirmed one fails the round, below).
             path = re.sub(r"^drafts/.+", "drafts/<draft files>", path)
             key = f"{kind}: {path}"
             grouped[key] = grouped.get(key, 0) + 1
@@ -219,10 +271,20 @@ class PowerCut:
             ok = False
             print(f"cut {k}: FAIL {lost} confirmed answers missing from the log, {changed} with another code", flush=True)
             self.note("confirmed answers missing after a cut")
+        drafts, no_file, differ = check_drafts(backing, confirmed)
+        if no_file or differ:
+            ok = False
+            print(
+                f"cut {k}: FAIL of {drafts} confirmed drafts, {len(no_file)} have no draft file and "
+                f"{len(differ)} a file whose SHA-256 differs from content_sha256",
+                flush=True,
+            )
+            self.note("confirmed drafts missing or changed after a cut")
         print(
             f"cut {k}: after the cut: log records {len(recs)} (from {source}), verify "
             f"{'ok' if v.returncode == 0 else 'FAILED'}, rail {'starts' if started else 'DOES NOT START'}, "
-            f"confirmed answers lost {lost}, changed {changed}",
+            f"confirmed answers lost {lost}, changed {changed}; confirmed drafts {drafts}, "
+            f"without their file {len(no_file)}, with another hash {len(differ)}",
             flush=True,
         )
         if not ok:
@@ -287,8 +349,10 @@ class PowerCut:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mig06", required=True, help="path to the mig06 binary")
-    ap.add_argument("--powercut", required=True, help="path to the powercut binary (tools/powercut)")
+    ap.add_argument("--mig06", help="path to the mig06 binary")
+    ap.add_argument("--powercut", help="path to the powercut binary (tools/powercut)")
+    ap.add_argument("--self-test", action="store_true",
+                    help="check the draft check on a made-up image, without FUSE or mig06")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--cuts", type=int, default=5)
     ap.add_argument("--clients", type=int, default=4)
@@ -303,6 +367,10 @@ def main() -> int:
     ap.add_argument("--report-only", action="store_true",
                     help="exit 0 even when a check fails (CI, until the store's durability fixes land)")
     args = ap.parse_args()
+    if args.self_test:
+        return self_test()
+    if not args.mig06 or not args.powercut:
+        ap.error("--mig06 and --powercut are required")
     return PowerCut(args).main()
 
 

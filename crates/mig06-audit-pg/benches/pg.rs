@@ -31,6 +31,7 @@ use mig06_audit_pg::{Grants, migrate, open_store};
 use mig06_rail::audit::group::GroupCommit;
 use mig06_rail::audit::{AuditRecord, AuditStore, RecordKind};
 use mig06_rail::config::{Config, PostgresAudit};
+use mig06_rail::executor::Deadline;
 use mig06_rail::ids::{AttemptId, CallerId, Sha256Digest};
 use mig06_rail::outcome::TerminalCode;
 use mig06_rail::rail::Rail;
@@ -146,8 +147,9 @@ fn appends(
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let id = AttemptId::mint();
-                    g.append(record(&id, RecordKind::Open)).unwrap();
-                    g.append(record(&id, RecordKind::Terminal)).unwrap();
+                    let bound = Deadline::after(Duration::from_secs(60));
+                    g.append(record(&id, RecordKind::Open), bound).unwrap();
+                    g.append(record(&id, RecordKind::Terminal), bound).unwrap();
                     count.fetch_add(2, Ordering::Relaxed);
                 }
             })

@@ -6,6 +6,7 @@ use mig06_rail::audit::group::batch_failure;
 use mig06_rail::audit::ledger::{Ledger, LineChecker, StagedRecord, sign_tree};
 use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind};
 use mig06_rail::config::PostgresAudit;
+use mig06_rail::executor::Deadline;
 use mig06_rail::ids::{AttemptId, RequestId};
 use mig06_rail::outcome::TerminalCode;
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
@@ -491,7 +492,11 @@ impl AuditStore for PgStore {
         one.pop().unwrap_or(Err(AuditError::NoResult))
     }
 
-    fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
+    fn append_batch(
+        &mut self,
+        records: Vec<AuditRecord>,
+        _bound: Deadline,
+    ) -> Vec<Result<Appended, AuditError>> {
         let n = records.len();
         match self.append_batch_inner(records) {
             Ok(results) => results,

@@ -25,11 +25,17 @@ use mig06_rail::audit::group::GroupCommit;
 use mig06_rail::audit::rules::RuleViolation;
 use mig06_rail::audit::verify::verify_view;
 use mig06_rail::audit::{AuditError, AuditRecord, AuditStore, RecordKind};
+use mig06_rail::executor::Deadline;
 use mig06_rail::ids::{AttemptId, CallerId, Sha256Digest};
 use mig06_rail::outcome::TerminalCode;
 use mig06_tlog::checkpoint::LogSigner;
 use mig06_tlog::{leaf_hash, verify_inclusion};
 use proptest::prelude::*;
+
+/// A bound no test reaches.
+fn far() -> Deadline {
+    Deadline::after(Duration::from_secs(600))
+}
 
 fn open_record(id: &AttemptId) -> AuditRecord {
     AuditRecord::open(
@@ -262,9 +268,9 @@ fn inv_audit_pg_one_log_many_writers_get_gap_free_unique_indices() {
                 let mut got = Vec::new();
                 for _ in 0..25 {
                     let id = AttemptId::mint();
-                    got.push(g.append(open_record(&id)).unwrap().index);
+                    got.push(g.append(open_record(&id), far()).unwrap().index);
                     got.push(
-                        g.append(terminal_record(&id, TerminalCode::DeniedPolicy))
+                        g.append(terminal_record(&id, TerminalCode::DeniedPolicy), far())
                             .unwrap()
                             .index,
                     );
@@ -557,7 +563,7 @@ fn a_lagging_instance_catches_up_without_stalling_the_other_instances() {
         let batch: Vec<AuditRecord> = (0..1000)
             .map(|_| terminal_record(&AttemptId::mint(), TerminalCode::DeniedPolicy))
             .collect();
-        for r in busy.append_batch(batch) {
+        for r in busy.append_batch(batch, far()) {
             r.unwrap();
         }
     }

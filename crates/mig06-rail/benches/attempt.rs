@@ -5,6 +5,11 @@
 //! - a denied attempt (`DENIED_POLICY`: parse, PHI scan, two Cedar evaluations, one durable append);
 //! - a completed attempt (two durable appends and the reference executor's draft file).
 //!
+//! And the cost of a durable draft (issue 25), interleaved iteration by iteration in the same
+//! run: a completed attempt with the reference executor (the draft's data, its directory entry
+//! and, once, the data directory synced) against the same attempt with a copy of the executor as
+//! it was before (the draft's data synced, never its directory entry), each on its own set-up.
+//!
 //! The set-up is a real `mig06 init` in `MIG06_BENCH_DIR` (default `<target dir>/mig06-bench-attempt`,
 //! a real disk), `MIG06_BENCH_ITERS` iterations each (default 2,000), median and p99 reported.
 #![allow(
@@ -17,10 +22,13 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mig06_rail::config::{CallerKind, Config};
-use mig06_rail::ids::CallerId;
+use mig06_rail::executor::{Deadline, Executor, ExecutorError, StepInput};
+use mig06_rail::ids::{CallerId, OpaqueId, OpaquePrefix, Sha256Digest};
 use mig06_rail::outcome::TerminalCode;
 use mig06_rail::policy::{ContinuationFacts, PolicyGate};
 use mig06_rail::rail::Rail;
@@ -40,6 +48,52 @@ fn time(iters: usize, mut f: impl FnMut()) -> (Duration, Duration) {
         out.push(t.elapsed());
     }
     stats(out)
+}
+
+/// The reference executor before issue 25: the draft's data synced, its directory entry never.
+struct DataSyncOnly {
+    drafts: PathBuf,
+}
+
+impl Executor for DataSyncOnly {
+    fn execute(
+        &self,
+        input: &StepInput,
+        _deadline: Deadline,
+    ) -> Result<serde_json::Value, ExecutorError> {
+        let draft_ref = OpaqueId::random(OpaquePrefix::Draft);
+        let bytes = serde_json::to_vec_pretty(&json!({
+            "resourceType": "DocumentReference",
+            "docStatus": "preliminary",
+            "draft_ref": draft_ref,
+            "attempt_id": input.attempt_id,
+            "action": input.action,
+            "params": input.params,
+            "sections": ["summary", "findings", "plan"],
+        }))
+        .unwrap();
+        std::fs::create_dir_all(&self.drafts).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.drafts.join(format!("{draft_ref}.json")))
+            .unwrap();
+        f.write_all(&bytes).unwrap();
+        f.sync_data().unwrap();
+        Ok(json!({
+            "draft_ref": draft_ref,
+            "disposition": "draft",
+            "docStatus": "preliminary",
+            "content_sha256": Sha256Digest::of(&bytes),
+        }))
+    }
+}
+
+/// A fresh `mig06 init` set-up in `dir`.
+fn setup(dir: &Path) -> Config {
+    let _ = std::fs::remove_dir_all(dir);
+    let report = mig06_rail::init::init(dir).unwrap();
+    Config::load(&report.config).unwrap()
 }
 
 fn main() {
@@ -98,6 +152,26 @@ fn main() {
     let c = time(iters, || {
         black_box(rail.attempt(&caller, &completed));
     });
+    // The durable draft against the data-only sync, interleaved on two fresh set-ups.
+    let base_config = setup(&dir.with_extension("data-sync-only"));
+    let drafts = base_config.data_dir.join("drafts");
+    let base_rail = Rail::open(base_config, Some(Box::new(DataSyncOnly { drafts }))).unwrap();
+    let base_caller = base_rail.local_caller("operator-1").unwrap();
+    let durable_config = setup(&dir.with_extension("durable-draft"));
+    let durable_rail = Rail::open(durable_config, None).unwrap();
+    let durable_caller = durable_rail.local_caller("operator-1").unwrap();
+    let (mut base, mut durable) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
+    for _ in 0..iters {
+        let t = Instant::now();
+        let o = base_rail.attempt(&base_caller, &completed);
+        base.push(t.elapsed());
+        assert_eq!(o.code, TerminalCode::CompletedDraft);
+        let t = Instant::now();
+        let o = durable_rail.attempt(&durable_caller, &completed);
+        durable.push(t.elapsed());
+        assert_eq!(o.code, TerminalCode::CompletedDraft);
+    }
+    let (base, durable) = (stats(base), stats(durable));
     println!("iterations: {iters} each, data dir {}", dir.display());
     println!(
         "{:<34} {:>12} {:>12} {:>10}",
@@ -115,4 +189,20 @@ fn main() {
             m.as_secs_f64() / cedar.0.as_secs_f64()
         );
     }
+    println!("durable draft (issue 25), interleaved on two fresh set-ups:");
+    for (name, (m, p)) in [
+        ("completed, draft data sync only", base),
+        ("completed, durable draft", durable),
+    ] {
+        println!(
+            "{name:<34} {:>10.1}us {:>10.1}us",
+            m.as_secs_f64() * 1e6,
+            p.as_secs_f64() * 1e6,
+        );
+    }
+    println!(
+        "RESULT durable draft: median ratio durable / data-sync-only {:.3}, p99 ratio {:.3}",
+        durable.0.as_secs_f64() / base.0.as_secs_f64(),
+        durable.1.as_secs_f64() / base.1.as_secs_f64()
+    );
 }

@@ -58,7 +58,7 @@ use mig06_tlog::checkpoint::LogVerifier;
 
 use crate::audit::group::GroupCommit;
 use crate::audit::rules::RuleViolation;
-use crate::audit::{Appended, AuditError, AuditRecord};
+use crate::audit::{Appended, AuditError, AuditRecord, TERMINAL_APPEND_MARGIN};
 use crate::auth::AuthenticatedCaller;
 use crate::evidence;
 use crate::executor::{Deadline, Executor, Receipt, StepInput};
@@ -328,7 +328,8 @@ impl Attempt<Parsed> {
                 claim_held: false,
             }));
         };
-        let (prior, claim_held) = match verified_in_log(&cont.evidence, store, verifier) {
+        let found = verified_in_log(&cont.evidence, store, verifier, self.core.deadline);
+        let (prior, claim_held) = match found {
             Ok(found) => found,
             Err((code, why)) => return Err(self.end(code, why)),
         };
@@ -379,6 +380,7 @@ fn verified_in_log(
     token: &request::EvidenceText,
     store: &SharedStore,
     verifier: &LogVerifier,
+    deadline: Deadline,
 ) -> Result<(evidence::VerifiedEvidence, bool), (TerminalCode, Option<Detail>)> {
     let invalid = |reason: Reason| {
         (
@@ -396,9 +398,10 @@ fn verified_in_log(
     })?;
     // Signed by our key is not enough: the record must be in this log, at that index.
     // A poisoned store may hold a half-applied append: `with_store` fails closed.
+    // Bounded by the deadline: a database that stops answering ends the check by then.
     // INV-WITNESSED: a checkpoint signed by this log's key is a witness of the log's past: one
     // beyond the log, or with another root at its size, proves a rollback or a fork.
-    let in_log = store.with_store(|s| {
+    let in_log = store.read_by(deadline, |s| {
         let root = match s.root_at(prior.tree_size) {
             Ok(root) => root,
             Err(AuditError::Corrupt { .. }) => return Ok(InLog::Tampered(Tamper::EvidenceBeyondLog)),
@@ -519,8 +522,9 @@ impl Attempt<Permitted> {
     ///
     /// # Errors
     /// The attempt, ending `ABORTED_DEADLINE` (its deadline passed before the open record was
-    /// written: INV-ADMISSION-BOUNDED), `DENIED_CONTINUATION_ALREADY_USED`, or
-    /// `ABORTED_AUDIT_UNCONFIRMED` with nothing more written for it.
+    /// written, or while it waited for the store with nothing sent: INV-ADMISSION-BOUNDED),
+    /// `DENIED_CONTINUATION_ALREADY_USED`, or `ABORTED_AUDIT_UNCONFIRMED` with nothing more
+    /// written for it (the store failed, or did not confirm by the deadline).
     pub fn open(mut self, store: &SharedStore) -> NextStage<Opened> {
         if self.core.deadline.passed() {
             return Err(self.end(
@@ -528,8 +532,15 @@ impl Attempt<Permitted> {
                 detail("$rail", Reason::DeadlinePassedBeforeOpen),
             ));
         }
-        match store.append(self.core.open_record()) {
+        // Bounded by the deadline: an open record not confirmed by then is of no use.
+        match store.append(self.core.open_record(), self.core.deadline) {
             Ok(_) => Ok(self.map(|Permitted { request }| Opened { request })),
+            // Nothing was sent and the deadline passed waiting for the store. (A record
+            // failed with its batch before its own deadline is unconfirmed, below.)
+            Err(AuditError::BoundPassed { sent: false }) if self.core.deadline.passed() => Err(self.end(
+                TerminalCode::AbortedDeadline,
+                detail("$rail", Reason::DeadlinePassedBeforeOpen),
+            )),
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) => {
                 self.core.holds_claim = false;
                 Err(self.end(
@@ -659,7 +670,10 @@ impl Core {
         why: Option<Detail>,
         receipt: Option<&Receipt>,
     ) -> Outcome {
-        let appended = match store.append(self.terminal_record(code, why, receipt)) {
+        // Still attempted after an executor that used the whole budget, but never waited for
+        // past the margin: the attempt is answered by its deadline plus the margin.
+        let bound = self.deadline.plus(TERMINAL_APPEND_MARGIN);
+        let appended = match store.append(self.terminal_record(code, why, receipt), bound) {
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) if self.holds_claim => {
                 self.holds_claim = false;
                 let refused = self.terminal_record(
@@ -667,7 +681,7 @@ impl Core {
                     detail("$.continuation.evidence", Reason::AlreadyContinued),
                     None,
                 );
-                store.append(refused).map(|a| (a, None))
+                store.append(refused, bound).map(|a| (a, None))
             }
             // A concurrent resend took the request id first: this attempt is the resend.
             Err(AuditError::Rule(RuleViolation::RequestIdTaken)) if self.holds_request_id => {
@@ -679,7 +693,7 @@ impl Core {
                     detail("$.request_id", Reason::RequestIdUsed),
                     None,
                 );
-                store.append(refused).map(|a| (a, None))
+                store.append(refused, bound).map(|a| (a, None))
             }
             other => other.map(|a| (a, receipt)),
         };

@@ -15,7 +15,7 @@ use crate::witness::{Witness, Witnesses};
 use crate::attempt::{Attempt, SharedStore, TerminalFlag};
 use crate::audit::file::{FileStore, OpenReport};
 use crate::audit::group::GroupCommit;
-use crate::audit::{AuditError, AuditRecord, AuditStore};
+use crate::audit::{AuditError, AuditRecord, AuditStore, TERMINAL_APPEND_MARGIN};
 use crate::auth;
 use crate::auth::{AuthError, AuthenticatedCaller};
 use crate::config::{AuditBackend, Config, ExecutorConfig};
@@ -308,7 +308,7 @@ impl Rail {
         }));
         match run {
             Ok(outcome) => outcome,
-            Err(_) => self.invariant_abort(id, caller, &written),
+            Err(_) => self.invariant_abort(id, caller, &written, deadline),
         }
     }
 
@@ -354,6 +354,7 @@ impl Rail {
         id: AttemptId,
         caller: &AuthenticatedCaller,
         written: &TerminalFlag,
+        deadline: Deadline,
     ) -> Outcome {
         let code = TerminalCode::AbortedInvariant;
         let detail = Detail::new("$rail", Reason::Panic);
@@ -365,7 +366,9 @@ impl Rail {
                 code,
                 Some(detail.clone()),
             );
-            self.store.append(record).is_ok()
+            self.store
+                .append(record, deadline.plus(TERMINAL_APPEND_MARGIN))
+                .is_ok()
         };
         Outcome {
             attempt_id: id.clone(),

@@ -10,10 +10,19 @@
 //! gets its [`Appended`] before the batch holding its record is durable; a failed batch fails
 //! every record in it, and nothing is retried.
 //!
+//! Every append carries a bound (an open record's attempt deadline, a terminal record's deadline
+//! plus [`super::TERMINAL_APPEND_MARGIN`]), and no caller waits past its own: the leader hands
+//! the store the earliest bound of its batch ([`AuditStore::append_batch`]; a database store
+//! returns by it), and a follower waits on the condition variable only until its bound. A
+//! follower whose bound passes while its record is still queued withdraws it and fails with
+//! nothing sent ([`AuditError::BoundPassed`] `{ sent: false }`); one whose record a leader already
+//! took fails unconfirmed (`sent: true`), and the leader's later result for it is dropped when
+//! published. A leader never takes a record whose bound has passed: its owner withdraws it.
+//!
 //! A poisoned lock (a panic while it was held) is an audit failure: the caller is told its
 //! record is unconfirmed (fail closed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -41,16 +50,26 @@ impl std::fmt::Debug for GroupCommit {
 
 #[derive(Default)]
 struct State {
-    /// Records waiting for a leader, in arrival order, with their tickets.
-    pending: Vec<(u64, AuditRecord)>,
+    /// Records waiting for a leader, in arrival order, with their tickets and bounds.
+    pending: Vec<Pending>,
     /// The next ticket.
     next_ticket: u64,
     /// Whether a caller is committing a batch now.
     leading: bool,
     /// Results the leader published, by ticket, until their caller takes them.
     results: HashMap<u64, Result<Appended, AuditError>>,
+    /// Tickets whose callers stopped waiting (their bound passed) after a leader took their
+    /// record: the leader drops their results instead of publishing them.
+    abandoned: HashSet<u64>,
     /// Batches committed (for tests and metrics).
     batches: u64,
+}
+
+/// A queued record.
+struct Pending {
+    ticket: u64,
+    record: AuditRecord,
+    bound: Deadline,
 }
 
 fn poisoned(what: &'static str) -> AuditError {
@@ -85,6 +104,7 @@ pub fn batch_failure(e: &AuditError) -> AuditError {
         AuditError::Rule(v) => AuditError::Rule(*v),
         AuditError::WitnessUnconfirmed => AuditError::WitnessUnconfirmed,
         AuditError::Tampered(t) => AuditError::Tampered(*t),
+        AuditError::BoundPassed { sent } => AuditError::BoundPassed { sent: *sent },
     }
 }
 
@@ -118,7 +138,10 @@ impl Drop for Leader<'_> {
             let r = results
                 .next()
                 .unwrap_or_else(|| Err(poisoned("commit batch")));
-            st.results.insert(ticket, r);
+            // A caller that stopped waiting gets nothing: its result is dropped, not kept.
+            if !st.abandoned.remove(&ticket) {
+                st.results.insert(ticket, r);
+            }
         }
         st.leading = false;
         st.batches = st.batches.saturating_add(1);
@@ -158,50 +181,83 @@ impl GroupCommit {
     }
 
     /// Appends `record` together with whatever other callers append at the same time, and
-    /// returns once it is durable (see [`AuditStore::append`]).
+    /// returns once it is durable (see [`AuditStore::append`]), or once `bound` has passed.
     ///
     /// # Errors
-    /// Any error means the append is not confirmed: the batch failed, or a lock was poisoned.
-    pub fn append(&self, record: AuditRecord) -> Result<Appended, AuditError> {
+    /// Any error means the append is not confirmed: the batch failed, a lock was poisoned, or
+    /// `bound` passed first ([`AuditError::BoundPassed`], `sent: false` when the record was
+    /// withdrawn before any leader took it).
+    pub fn append(&self, record: AuditRecord, bound: Deadline) -> Result<Appended, AuditError> {
         let mut st = self.state()?;
         let ticket = st.next_ticket;
         st.next_ticket = st.next_ticket.wrapping_add(1);
-        st.pending.push((ticket, record));
+        st.pending.push(Pending {
+            ticket,
+            record,
+            bound,
+        });
         loop {
             if let Some(result) = st.results.remove(&ticket) {
                 return result;
             }
+            let Some(left) = bound.remaining() else {
+                // Our bound passed: withdraw the record if no leader took it yet, else stop
+                // waiting for it (its result, when the leader publishes it, is dropped).
+                if let Some(at) = st.pending.iter().position(|p| p.ticket == ticket) {
+                    drop(st.pending.remove(at));
+                    return Err(AuditError::BoundPassed { sent: false });
+                }
+                st.abandoned.insert(ticket);
+                return Err(AuditError::BoundPassed { sent: true });
+            };
             if st.leading {
                 st = self
                     .done
-                    .wait(st)
-                    .map_err(|_| poisoned("wait for group commit"))?;
+                    .wait_timeout(st, left)
+                    .map_err(|_| poisoned("wait for group commit"))?
+                    .0;
                 continue;
             }
-            // Lead: commit everything queued so far (our own record is among it, unless an
-            // earlier leader already took it, in which case its result is published above).
+            // Lead: commit everything queued so far whose bound has not passed (our own record
+            // is among it, unless an earlier leader already took it, in which case its result
+            // is published above). Records whose bound passed stay for their owners to withdraw.
+            let (due, live): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut st.pending)
+                .into_iter()
+                .partition(|p| p.bound.passed());
+            st.pending = due;
+            let Some(batch_bound) = live.iter().map(|p| p.bound).min() else {
+                if st.pending.iter().any(|p| p.ticket == ticket) {
+                    // Our own bound passed just now: withdraw it on the next turn.
+                    continue;
+                }
+                // Our record is neither queued nor answered: a broken contract, not a wait.
+                return Err(AuditError::NoResult);
+            };
             st.leading = true;
-            let (tickets, records): (Vec<u64>, Vec<AuditRecord>) =
-                std::mem::take(&mut st.pending).into_iter().unzip();
             drop(st);
+            let (tickets, records): (Vec<u64>, Vec<AuditRecord>) =
+                live.into_iter().map(|p| (p.ticket, p.record)).unzip();
             let mut leader = Leader {
                 group: self,
                 tickets,
                 results: Vec::new(),
             };
-            leader.results = self.commit(records);
+            leader.results = self.commit(records, batch_bound);
             drop(leader);
             st = self.state()?;
         }
     }
 
-    fn commit(&self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
+    /// The leader's one call: the batch to the store, bounded by the batch's earliest bound.
+    fn commit(
+        &self,
+        records: Vec<AuditRecord>,
+        bound: Deadline,
+    ) -> Vec<Result<Appended, AuditError>> {
         let n = records.len();
         match self.store.lock() {
             Ok(mut store) => {
-                let mut results = store.append_batch(records);
-                // TODO(i26 merge): the batch's earliest deadline.
-                let bound = Deadline::after(std::time::Duration::from_secs(5));
+                let mut results = store.append_batch(records, bound);
                 self.witnesses.settle(store.as_mut(), &mut results, bound);
                 results
             }
@@ -221,6 +277,24 @@ impl GroupCommit {
         f(store.as_mut())
     }
 
+    /// As [`GroupCommit::with_store`], with the store's reads bounded by `bound`
+    /// ([`AuditStore::bound_reads`]): reads an attempt waits on (a continuation's checks).
+    ///
+    /// # Errors
+    /// `f`'s error, or an I/O error when the store's lock is poisoned.
+    pub(crate) fn read_by<T>(
+        &self,
+        bound: Deadline,
+        f: impl FnOnce(&mut dyn AuditStore) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        self.with_store(|s| {
+            s.bound_reads(Some(bound));
+            let out = f(&mut *s);
+            s.bound_reads(None);
+            out
+        })
+    }
+
     /// Records a log size seen by this instance (sizes only grow).
     pub(crate) fn note_size(&self, size: u64) {
         self.known_size.fetch_max(size, Ordering::Relaxed);
@@ -238,5 +312,156 @@ impl GroupCommit {
     /// When the lock is poisoned.
     pub fn batches(&self) -> Result<u64, AuditError> {
         Ok(self.state()?.batches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The bounded wait, driven deterministically: the test plays the leader by holding the
+    //! `leading` flag and taking (or not) the queued records itself.
+
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::audit::file::FileStore;
+    use crate::audit::file::tests::record;
+    use mig06_tlog::checkpoint::LogSigner;
+
+    const BOUND: Duration = Duration::from_millis(200);
+    /// How late past its bound a follower may return (thread scheduling on a loaded machine).
+    const SLACK: Duration = Duration::from_secs(2);
+
+    fn group() -> (tempfile::TempDir, Arc<GroupCommit>) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let store = FileStore::open(dir.path(), signer).unwrap();
+        (dir, Arc::new(GroupCommit::new(Box::new(store))))
+    }
+
+    /// Marks a (pretend) leader as committing, runs `append` on a thread with a short bound, and
+    /// lets `meanwhile` act on the state while it waits.
+    fn follower_behind_a_stuck_leader(
+        meanwhile: impl FnOnce(&GroupCommit),
+    ) -> (Arc<GroupCommit>, Result<Appended, AuditError>, Duration, tempfile::TempDir) {
+        let (dir, g) = group();
+        g.state().unwrap().leading = true;
+        let follower = Arc::clone(&g);
+        let bound = Deadline::after(BOUND);
+        let started = Instant::now();
+        let h = std::thread::spawn(move || follower.append(record(), bound));
+        while g.state().unwrap().pending.is_empty() {
+            std::thread::yield_now();
+        }
+        meanwhile(&g);
+        let r = h.join().unwrap();
+        (g, r, started.elapsed(), dir)
+    }
+
+    #[test]
+    fn a_follower_whose_record_is_still_queued_withdraws_it_at_its_bound() {
+        let (g, r, took, _dir) = follower_behind_a_stuck_leader(|_| {});
+        assert!(
+            matches!(r, Err(AuditError::BoundPassed { sent: false })),
+            "{r:?}"
+        );
+        assert!(took >= BOUND && took < BOUND + SLACK, "returned after {took:?}");
+        let st = g.state().unwrap();
+        assert!(st.pending.is_empty(), "the withdrawn record is not left queued");
+        assert!(st.abandoned.is_empty());
+    }
+
+    #[test]
+    fn a_follower_whose_record_was_taken_fails_unconfirmed_and_its_late_result_is_dropped() {
+        let mut taken = Vec::new();
+        let (g, r, took, _dir) = follower_behind_a_stuck_leader(|g| {
+            // The stuck leader took the record into its batch.
+            taken = std::mem::take(&mut g.state().unwrap().pending);
+        });
+        assert!(
+            matches!(r, Err(AuditError::BoundPassed { sent: true })),
+            "{r:?}"
+        );
+        assert!(took >= BOUND && took < BOUND + SLACK, "returned after {took:?}");
+        // The leader's batch ends long after: its result for the abandoned ticket is dropped.
+        let leader = Leader {
+            group: &g,
+            tickets: taken.iter().map(|p| p.ticket).collect(),
+            results: taken
+                .iter()
+                .map(|_| Err(AuditError::Encode))
+                .collect(),
+        };
+        drop(leader);
+        let st = g.state().unwrap();
+        assert!(st.results.is_empty(), "no result waits for a caller that left");
+        assert!(st.abandoned.is_empty(), "the abandoned ticket is forgotten once settled");
+        assert!(!st.leading);
+    }
+
+    /// The file store, noting the bound each batch was given.
+    struct Noting {
+        inner: FileStore,
+        bounds: Arc<Mutex<Vec<Deadline>>>,
+    }
+
+    impl AuditStore for Noting {
+        fn append(&mut self, record: AuditRecord) -> Result<Appended, AuditError> {
+            self.inner.append(record)
+        }
+        fn append_batch(
+            &mut self,
+            records: Vec<AuditRecord>,
+            bound: Deadline,
+        ) -> Vec<Result<Appended, AuditError>> {
+            self.bounds.lock().unwrap().push(bound);
+            self.inner.append_batch(records, bound)
+        }
+        fn is_continued(&mut self, prior: &crate::ids::AttemptId) -> Result<bool, AuditError> {
+            self.inner.is_continued(prior)
+        }
+        fn root_at(&mut self, size: u64) -> Result<super::super::Hash, AuditError> {
+            self.inner.root_at(size)
+        }
+        fn leaf_at(&mut self, index: u64) -> Result<super::super::Hash, AuditError> {
+            self.inner.leaf_at(index)
+        }
+        fn verifier_key(&self) -> String {
+            self.inner.verifier_key()
+        }
+    }
+
+    #[test]
+    fn a_leader_gives_the_store_its_batch_earliest_bound_and_never_sends_a_record_past_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let bounds = Arc::new(Mutex::new(Vec::new()));
+        let g = GroupCommit::new(Box::new(Noting {
+            inner: FileStore::open(dir.path(), signer).unwrap(),
+            bounds: Arc::clone(&bounds),
+        }));
+        // Queued by other callers: one whose bound passed while it waited, one still waiting
+        // with an earlier bound than ours.
+        let earlier = Deadline::after(Duration::from_secs(30));
+        {
+            let mut st = g.state().unwrap();
+            st.pending.push(Pending {
+                ticket: u64::MAX,
+                record: record(),
+                bound: Deadline::after(Duration::ZERO),
+            });
+            st.pending.push(Pending {
+                ticket: u64::MAX - 1,
+                record: record(),
+                bound: earlier,
+            });
+        }
+        let a = g.append(record(), Deadline::after(Duration::from_secs(60)));
+        assert!(a.is_ok(), "{a:?}");
+        assert_eq!(*bounds.lock().unwrap(), vec![earlier], "one batch, the earliest bound");
+        let mut st = g.state().unwrap();
+        assert_eq!(st.pending.len(), 1, "the record past its bound was not sent");
+        assert!(st.results.remove(&(u64::MAX - 1)).is_some_and(|r| r.is_ok()));
+        assert!(st.results.is_empty());
     }
 }

@@ -22,6 +22,7 @@ mod integrity_tests;
 
 use serde::{Deserialize, Serialize};
 
+use crate::executor::Deadline;
 use crate::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, Reason, TerminalCode};
 use crate::vocab::{Code, ContinuationReason, Trigger};
@@ -80,6 +81,15 @@ pub enum AuditError {
     /// log does not hold): no step may execute.
     #[error("the audit log was rolled back or forked: {0}")]
     Tampered(crate::witness::Tamper),
+    /// The append's bound passed before the store answered (a database that stopped
+    /// answering, or a batch ahead of it that did): the append is not confirmed. `sent` is
+    /// false when nothing of it reached the store (it was withdrawn from the queue), true when
+    /// it may have (its outcome is then settled by the log, never by sending it again).
+    #[error("the audit store did not answer by the append's bound")]
+    BoundPassed {
+        /// Whether the record may have reached the store.
+        sent: bool,
+    },
 }
 
 /// An open record, or a terminal record and its one code.
@@ -169,6 +179,17 @@ pub struct AuditRecord {
 /// returned at the deadline, then the terminal append waited for its group commit) before the
 /// attempt counts as interrupted.
 pub const TERMINAL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long after an attempt's deadline its terminal record's append may still take: a
+/// terminal append is bounded by the attempt's deadline plus this margin (so it is still
+/// attempted after an executor that used the whole budget), an open append by the deadline
+/// itself. Every attempt is therefore answered by its deadline plus this margin, whatever the
+/// audit store does (docs/OPERATIONS.md, "answered by deadline + margin"). Shorter than
+/// [`TERMINAL_GRACE`], so a terminal record is never still being appended when another writer
+/// may end its attempt `ABORTED_INTERRUPTED`.
+pub const TERMINAL_APPEND_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+const _: () = assert!(TERMINAL_APPEND_MARGIN.as_millis() < TERMINAL_GRACE.as_millis());
 
 impl AuditRecord {
     /// An attempt's open record: written, and durable, before its one step runs. `deadline` is
@@ -340,9 +361,25 @@ pub trait AuditStore: Send {
     /// the whole batch durable at once (the file store: one write, one `fdatasync`, one signed
     /// checkpoint); then a failure fails every record of the batch. The default appends one by
     /// one.
-    fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
+    ///
+    /// `bound` is the earliest bound of the batch's records (an open record's attempt deadline,
+    /// a terminal record's deadline plus [`TERMINAL_APPEND_MARGIN`]). A store whose round trips
+    /// can be abandoned (a database) returns by it, failing the batch with
+    /// [`AuditError::BoundPassed`], discarding its connection and re-sending nothing; a store
+    /// whose sync cannot be abandoned safely (the file store's `fdatasync`) ignores it, and the
+    /// group commit's followers stop waiting at their own bounds instead.
+    fn append_batch(
+        &mut self,
+        records: Vec<AuditRecord>,
+        _bound: Deadline,
+    ) -> Vec<Result<Appended, AuditError>> {
         records.into_iter().map(|r| self.append(r)).collect()
     }
+
+    /// Bounds the round trips of the reads that follow ([`AuditStore::is_continued`],
+    /// [`AuditStore::root_at`], [`AuditStore::leaf_at`]) by `bound`, until called again with
+    /// `None`; a store without round trips ignores it (the default).
+    fn bound_reads(&mut self, _bound: Option<Deadline>) {}
 
     /// Whether an attempt holds the claim on `prior` (a hint; [`AuditStore::append`] decides).
     ///

@@ -22,8 +22,9 @@ use crate::request::Code;
 pub use error::{ExecutorError, ExecutorFault, PendingAnswer};
 pub(crate) use receipt::Receipt;
 
-/// The attempt's deadline: a fixed instant, never extended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The attempt's deadline: a fixed instant, never extended. Also the bound of a wait on a
+/// synchronous dependency (an audit append: [`crate::audit::group::GroupCommit::append`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Deadline(Instant);
 
 impl Deadline {
@@ -31,6 +32,22 @@ impl Deadline {
     #[must_use]
     pub fn after(budget: Duration) -> Self {
         Self(Instant::now() + budget)
+    }
+    /// A deadline at `instant`.
+    #[must_use]
+    pub fn at(instant: Instant) -> Self {
+        Self(instant)
+    }
+    /// The instant.
+    #[must_use]
+    pub fn instant(&self) -> Instant {
+        self.0
+    }
+    /// Another bound, `margin` after this one (a terminal record's append is bounded by the
+    /// attempt's deadline plus [`crate::audit::TERMINAL_APPEND_MARGIN`]); this one is unchanged.
+    #[must_use]
+    pub fn plus(&self, margin: Duration) -> Self {
+        Self(self.0 + margin)
     }
     /// Time left, or `None` once passed.
     #[must_use]

@@ -212,6 +212,7 @@ pub trait AppendHook: Send {
         &mut self,
         inner: &mut dyn mig06_rail::audit::AuditStore,
         records: Vec<mig06_rail::audit::AuditRecord>,
+        _bound: mig06_rail::executor::Deadline,
     ) -> Vec<Result<mig06_rail::audit::Appended, mig06_rail::audit::AuditError>> {
         records
             .into_iter()
@@ -239,8 +240,9 @@ impl<H: AppendHook> mig06_rail::audit::AuditStore for Hooked<H> {
     fn append_batch(
         &mut self,
         records: Vec<mig06_rail::audit::AuditRecord>,
+        bound: mig06_rail::executor::Deadline,
     ) -> Vec<Result<mig06_rail::audit::Appended, mig06_rail::audit::AuditError>> {
-        self.hook.append_batch(self.inner.as_mut(), records)
+        self.hook.append_batch(self.inner.as_mut(), records, bound)
     }
     fn is_claim_held(
         &mut self,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::common::*;
 use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore};
 use mig06_rail::evidence;
+use mig06_rail::executor::Deadline;
 use mig06_rail::outcome::{Outcome, TerminalCode as C};
 use mig06_rail::rail::{AuditSyncs, Rail, audit_dir};
 
@@ -34,12 +35,15 @@ impl AppendHook for Batches {
         inner: &mut dyn AuditStore,
         record: AuditRecord,
     ) -> Result<Appended, AuditError> {
-        self.append_batch(inner, vec![record]).pop().unwrap()
+        self.append_batch(inner, vec![record], Deadline::after(Duration::from_secs(60)))
+            .pop()
+            .unwrap()
     }
     fn append_batch(
         &mut self,
         inner: &mut dyn AuditStore,
         records: Vec<AuditRecord>,
+        bound: Deadline,
     ) -> Vec<Result<Appended, AuditError>> {
         std::thread::sleep(self.delay);
         let n = self.batches.fetch_add(1, Ordering::SeqCst);
@@ -56,7 +60,7 @@ impl AppendHook for Batches {
                 })
                 .collect();
         }
-        inner.append_batch(records)
+        inner.append_batch(records, bound)
     }
 }
 

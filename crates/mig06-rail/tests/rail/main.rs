@@ -28,3 +28,4 @@ mod operations_doc;
 mod public_interface;
 mod request_ids;
 mod witnessed;
+mod reference_executor;

@@ -220,6 +220,8 @@ pub(super) struct OutcomeSchema {
     evidence: Option<String>,
     /// Whether the terminal record is durably in the audit log.
     recorded: bool,
+    /// `DENIED_REQUEST_ID_REUSED`: the attempt of this log that holds the request id.
+    request_id_holder: Option<String>,
 }
 
 /// An error that is not an attempt outcome (no attempt exists).

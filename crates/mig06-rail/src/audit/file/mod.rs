@@ -64,6 +64,7 @@ use read::{count_kept, read_kept, read_latest, read_lines};
 use super::ledger::{self, Ledger, LineChecker, check_checkpoints, fault};
 pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT};
 use super::{Appended, AuditError, AuditRecord, AuditStore, Hash};
+use crate::executor::Deadline;
 use crate::ids::{AttemptId, RequestId};
 
 /// The log file's name in the audit directory.
@@ -432,7 +433,15 @@ impl AuditStore for FileStore {
         one.pop().unwrap_or(Err(AuditError::NoResult))
     }
 
-    fn append_batch(&mut self, records: Vec<AuditRecord>) -> Vec<Result<Appended, AuditError>> {
+    /// The bound is ignored: an `fdatasync` cannot be abandoned safely (the kernel goes on
+    /// writing, and a caller told "unconfirmed" could not tell what a later sync made durable),
+    /// so a batch on a stalled disk holds its leader; the group commit's followers stop waiting
+    /// at their own bounds ([`crate::audit::group`]).
+    fn append_batch(
+        &mut self,
+        records: Vec<AuditRecord>,
+        _bound: Deadline,
+    ) -> Vec<Result<Appended, AuditError>> {
         let n = records.len();
         match self.with_lock(|s| s.append_batch_locked(records)) {
             Ok(results) => results,

@@ -4,6 +4,11 @@
 use super::*;
 use crate::ids::{CallerId, Sha256Digest};
 
+/// A bound no test reaches (the file store ignores bounds anyway).
+pub(crate) fn far() -> Deadline {
+    Deadline::after(std::time::Duration::from_secs(600))
+}
+
 pub(crate) fn record() -> AuditRecord {
     AuditRecord::open(
         AttemptId::mint(),
@@ -160,7 +165,7 @@ fn a_batch_is_one_write_one_sync_one_checkpoint_and_a_failed_sync_fails_all_of_i
 
     // A failed fdatasync: every member fails, nothing stays in the log or the tree.
     store.fail_sync = true;
-    let failed = store.append_batch(vec![record(), record(), record()]);
+    let failed = store.append_batch(vec![record(), record(), record()], far());
     assert_eq!(failed.len(), 3);
     assert!(failed.iter().all(Result::is_err));
     assert_eq!(store.syncs(), 2);
@@ -171,7 +176,7 @@ fn a_batch_is_one_write_one_sync_one_checkpoint_and_a_failed_sync_fails_all_of_i
     // batch's final tree, each proof against it.
     store.fail_sync = false;
     let ok: Vec<Appended> = store
-        .append_batch(vec![record(), terminal(), record()])
+        .append_batch(vec![record(), terminal(), record()], far())
         .into_iter()
         .map(Result::unwrap)
         .collect();
@@ -198,9 +203,9 @@ fn a_batch_crossing_a_kept_checkpoint_size_still_keeps_it() {
     let signer = LogSigner::generate("mig06.example/audit").unwrap();
     let mut store = FileStore::open(dir.path(), signer).unwrap();
     let first: Vec<AuditRecord> = (0..CHECKPOINT_EVERY - 2).map(|_| record()).collect();
-    assert!(store.append_batch(first).iter().all(Result::is_ok));
+    assert!(store.append_batch(first, far()).iter().all(Result::is_ok));
     let second: Vec<AuditRecord> = (0..5).map(|_| record()).collect();
-    assert!(store.append_batch(second).iter().all(Result::is_ok));
+    assert!(store.append_batch(second, far()).iter().all(Result::is_ok));
     let kept = std::fs::read_to_string(dir.path().join(CHECKPOINTS_FILE)).unwrap();
     let verifier = store.verifier();
     let cp = verifier.verify(kept.strip_suffix('\n').unwrap()).unwrap();
