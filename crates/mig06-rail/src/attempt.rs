@@ -311,7 +311,7 @@ impl Attempt<Parsed> {
         // INV-NO-RETRY: a request id another attempt of this log holds is refused before
         // anything runs.
         let rid = self.state.request.request_id.clone();
-        match store.with_store(|s| s.request_id_holder(&rid)) {
+        match store.read_by(self.core.deadline, |s| s.request_id_holder(&rid)) {
             Ok(None) => {}
             Ok(Some(holder)) => return Err(self.refuse_request_id(Some(holder))),
             Err(_) => {
