@@ -144,6 +144,7 @@ impl Store {
     /// # Errors
     /// `Io` when writing, syncing or renaming fails.
     pub fn put(&mut self, origin: &str, state: Latest) -> Result<(), StoreError> {
+        // INV-WITNESS-ATOMIC: durable before the caller answers: file data, rename, directory.
         let name = origin_hash(origin);
         let tmp = self.dir.join(format!("{name}{TMP_SUFFIX}"));
         let path = self.dir.join(&name);

@@ -11,5 +11,6 @@
 )]
 
 mod checkpoint;
+mod cosignature_python;
 mod ct_merkle;
 mod tree;
