@@ -17,6 +17,8 @@ pub mod rules;
 pub mod verify;
 mod wire;
 
+pub(crate) use wire::{is_member, read_record};
+
 #[cfg(test)]
 mod integrity_tests;
 

@@ -13,6 +13,53 @@ use crate::ids::{AttemptId, CallerId, OpaqueId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, TerminalCode};
 use crate::vocab::{Code, ContinuationReason, Trigger};
 
+/// Every member name an audit record holds, at any depth (the record's own, then `detail`'s
+/// and `decision`'s): the names a reader may show in a field path.
+const MEMBER_NAMES: &[&str] = &[
+    "prev",
+    "seq",
+    "ts",
+    "kind",
+    "attempt_id",
+    "caller",
+    "trigger",
+    "action",
+    "request_fp",
+    "policy_digest",
+    "decision",
+    "code",
+    "detail",
+    "draft_ref",
+    "content_sha256",
+    "continues",
+    "chain_root",
+    "depth",
+    "reason",
+    "claim",
+    "deadline",
+    "sig",
+    "field",
+    "effect",
+    "policies",
+    "errors",
+];
+
+/// Whether `name` is a member name of an audit record (shown by name in a field path).
+pub(crate) fn is_member(name: &str) -> bool {
+    MEMBER_NAMES.contains(&name)
+}
+
+/// Reads one record's bytes: the one JSON reader ([`crate::json::read`]), so a repeated
+/// member name is refused at any depth (the derived `Record`, `Detail` and `DecisionSignal`
+/// would refuse a repeat of their own fields too, but nothing below them would be checked if a
+/// member ever held a map).
+///
+/// # Errors
+/// The reader's [`crate::json::JsonError`] (never the record's contents).
+pub(crate) fn read_record(bytes: &[u8]) -> Result<AuditRecord, crate::json::JsonError> {
+    crate::json::read(bytes, &is_member)
+}
+
 /// A record as written: the members of `docs/AUDIT-LOG.md`, in order.
 #[derive(Serialize)]
 struct RecordRef<'a> {

@@ -22,6 +22,24 @@ use crate::request::Code;
 pub use error::{ExecutorError, ExecutorFault, PendingAnswer};
 pub(crate) use receipt::Receipt;
 
+/// Reads an executor's answer bytes as JSON, the one way the rail reads JSON it did not
+/// write ([`crate::json`]): an answer that is not JSON is `not_json` (each executor names its
+/// own), one that repeats a member name anywhere is
+/// [`ExecutorFault::ReceiptRepeatedMember`], refused before it is read as a receipt.
+///
+/// # Errors
+/// [`ExecutorError::Fault`] with `not_json` or [`ExecutorFault::ReceiptRepeatedMember`].
+pub fn read_answer(bytes: &[u8], not_json: ExecutorFault) -> Result<Value, ExecutorError> {
+    crate::json::read_value(bytes, &|_| false).map_err(|e| match e {
+        crate::json::JsonError::RepeatedMember { .. } => {
+            ExecutorError::Fault(ExecutorFault::ReceiptRepeatedMember)
+        }
+        crate::json::JsonError::Syntax { .. } | crate::json::JsonError::Shape { .. } => {
+            ExecutorError::Fault(not_json)
+        }
+    })
+}
+
 /// The attempt's deadline: a fixed instant, never extended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline(Instant);

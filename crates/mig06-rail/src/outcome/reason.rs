@@ -30,6 +30,9 @@ pub enum Reason {
     },
     /// The request nests deeper than the parser accepts.
     TooDeep,
+    /// An object in the request (or a receipt) repeats a member name (I-JSON, RFC 7493 §2.3);
+    /// the field is where the second occurrence stands.
+    DuplicateMember,
     /// A JSON object was expected (the request, a step, `params`, `continuation`, a receipt).
     NotAnObject,
     /// The request asked for more than one step; rendered `N_steps`.
@@ -198,10 +201,11 @@ const PHI_PREFIX: &str = "phi:";
 
 impl Reason {
     /// Every reason, in documentation order; the parameterised ones with placeholder values.
-    pub const ALL: [Reason; 69] = [
+    pub const ALL: [Reason; 70] = [
         Self::TooLarge,
         Self::MalformedJson { line: 0, column: 0 },
         Self::TooDeep,
+        Self::DuplicateMember,
         Self::NotAnObject,
         Self::Steps(0),
         Self::UnknownField,
@@ -288,6 +292,7 @@ impl Reason {
             Self::TooLarge => Form::Code("too_large"),
             Self::MalformedJson { line, column } => Form::MalformedJson(*line, *column),
             Self::TooDeep => Form::Code("too_deep"),
+            Self::DuplicateMember => Form::Code("duplicate_member"),
             Self::NotAnObject => Form::Code("not_an_object"),
             Self::Steps(n) => Form::Steps(*n),
             Self::UnknownField => Form::Code("unknown_field"),

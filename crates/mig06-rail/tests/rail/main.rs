@@ -26,3 +26,4 @@ mod invariants;
 mod invariants_table;
 mod operations_doc;
 mod public_interface;
+mod repeated_members;
