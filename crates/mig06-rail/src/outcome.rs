@@ -169,6 +169,29 @@ impl TerminalCode {
         }
     }
 
+    /// Whether this code can end an attempt at the request stage (the parse and its PHI scan),
+    /// before the request has a fingerprint. Such an attempt's outcome is a function of the
+    /// request bytes and the configuration. Exhaustive on purpose: a new code must decide.
+    #[must_use]
+    pub fn is_request_stage_refusal(self) -> bool {
+        match self {
+            Self::DeniedRequestInvalid | Self::DeniedMultiStep | Self::AbortedPhiDetected => true,
+            Self::CompletedDraft
+            | Self::DeniedPolicy
+            | Self::DeniedUnapprovedTrigger
+            | Self::DeniedContinuationInvalid
+            | Self::DeniedContinuationIsRetry
+            | Self::DeniedContinuationAlreadyUsed
+            | Self::AbortedAsyncAmbiguity
+            | Self::AbortedAuditUnconfirmed
+            | Self::AbortedExecutorFault
+            | Self::AbortedDeadline
+            | Self::AbortedOutputNotDraft
+            | Self::AbortedInvariant
+            | Self::AbortedInterrupted => false,
+        }
+    }
+
     /// The fixed operator explanation. The same text is in `docs/OPERATIONS.md` and printed by
     /// `mig06 explain`.
     #[must_use]
