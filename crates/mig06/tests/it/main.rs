@@ -15,6 +15,7 @@
 mod common;
 
 mod cli;
+mod explain;
 mod http_caller;
 mod http_executor;
 mod http_limits;
