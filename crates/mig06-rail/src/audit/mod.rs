@@ -42,7 +42,9 @@ pub enum AuditError {
         source: std::io::Error,
     },
     /// The log on disk does not verify; the store refuses to open or append.
-    #[error("audit log is corrupt at record {index}: {what}; run `mig06 audit verify`")]
+    #[error(
+        "audit log is corrupt at record {index}: {what}; run `mig06 audit verify` and see docs/OPERATIONS.md, \"A log that no longer verifies\""
+    )]
     Corrupt {
         /// The first bad record's index (0-based).
         index: u64,
@@ -50,7 +52,9 @@ pub enum AuditError {
         what: String,
     },
     /// The stored signed checkpoint does not match the log (truncation or tampering).
-    #[error("audit log does not match its signed checkpoint: {what}; run `mig06 audit verify`")]
+    #[error(
+        "audit log does not match its signed checkpoint: {what}; run `mig06 audit verify` and see docs/OPERATIONS.md, \"A log that no longer verifies\""
+    )]
     CheckpointMismatch {
         /// What is wrong.
         what: String,

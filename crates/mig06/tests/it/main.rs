@@ -14,6 +14,7 @@
 
 mod common;
 
+mod auditor_keys;
 mod cli;
 mod explain;
 mod http_caller;
