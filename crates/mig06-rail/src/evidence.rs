@@ -161,6 +161,7 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
     let json = URL_SAFE_NO_PAD
         .decode(body)
         .map_err(|_| EvidenceError::Malformed(TokenPart::Base64))?;
+    // INV-CLOSED-INPUT: the token's JSON and its record are read by the one JSON reader.
     let wire: Wire = crate::json::read(&json, &is_wire_member)
         .map_err(|_| EvidenceError::Malformed(TokenPart::Json))?;
     let cp = verifier

@@ -189,7 +189,9 @@ impl PolicyGate {
             }
         }
         let vocabulary: Vocabulary =
-            // The operator's own file: every name may be shown in a path.
+            // INV-CLOSED-INPUT: the vocabulary is read by the one JSON reader (a map would keep
+            // the last of two actions of one name). The operator's own file: every name may be
+            // shown in a path.
             crate::json::read(vocab_text.as_bytes(), &|_| true).map_err(PolicyError::VocabularyJson)?;
         let names = CedarNames {
             caller: EntityTypeName::from_str("Caller")

@@ -57,7 +57,7 @@ impl Verdict {
 /// Scans one JSON line `{"text": "...", "key": "..."}`; `None` when the line is not a
 /// JSON object with a string `text`.
 fn scan_json_line(detector: &Detector, line: &str) -> Option<Vec<PhiKind>> {
-    // The rail's one JSON reader: a line that repeats `text` (or any name) is invalid, not
+    // INV-CLOSED-INPUT: the rail's one JSON reader: a line that repeats `text` (or any name) is invalid, not
     // scanned for one of its values only.
     let v = mig06_rail::json::read_value(line.as_bytes(), &|_| false).ok()?;
     let text = v.get("text")?.as_str()?;

@@ -49,6 +49,8 @@ pub(crate) fn is_member(name: &str) -> bool {
     MEMBER_NAMES.contains(&name)
 }
 
+// INV-CLOSED-INPUT: every audit line (file store, PostgreSQL store, audit verify, an evidence
+// token's record) is read here, by the one JSON reader.
 /// Reads one record's bytes: the one JSON reader ([`crate::json::read`]), so a repeated
 /// member name is refused at any depth (the derived `Record`, `Detail` and `DecisionSignal`
 /// would refuse a repeat of their own fields too, but nothing below them would be checked if a

@@ -22,6 +22,8 @@ use crate::request::Code;
 pub use error::{ExecutorError, ExecutorFault, PendingAnswer};
 pub(crate) use receipt::Receipt;
 
+// INV-CLOSED-INPUT: an executor's answer is read by the one JSON reader; a repeated member name
+// is an executor fault before the answer is read as a receipt.
 /// Reads an executor's answer bytes as JSON, the one way the rail reads JSON it did not
 /// write ([`crate::json`]): an answer that is not JSON is `not_json` (each executor names its
 /// own), one that repeats a member name anywhere is
