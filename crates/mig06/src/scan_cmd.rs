@@ -174,4 +174,15 @@ mod tests {
             assert_eq!(v["phi"].as_bool(), Some(!kinds.is_empty()));
         }
     }
+
+    #[test]
+    fn inv_closed_input_a_line_that_repeats_text_is_invalid_not_half_scanned() {
+        // The first `text` is PHI; a reader that kept the last would call the line clean.
+        let line = r#"{"text":"SSN 078-05-1120","text":"nothing here"}"#;
+        let (n, out) = scan_to_string(&format!("{line}\n"), false);
+        assert_eq!(n, 1);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["phi"], true);
+        assert_eq!(v["error"], "invalid_line");
+    }
 }
