@@ -153,8 +153,7 @@ impl Executor for HttpExecutor {
         if deadline.passed() {
             return Err(ExecutorError::Deadline);
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|_| ExecutorError::Fault(ExecutorFault::ReceiptNotJson))
+        mig06_rail::executor::read_answer(&bytes, ExecutorFault::ReceiptNotJson)
     }
 }
 

@@ -352,15 +352,13 @@ impl Attempt<Parsed> {
                 detail("$.continuation.evidence", Reason::PriorNotContinuable),
             ));
         }
-        // A prior without a fingerprint (its request never parsed, or carried PHI) cannot be
-        // compared: that counts as unchanged, so the rail fails closed (see docs/OPERATIONS.md).
         let prior_fp = prior.fingerprint();
         let facts = ContinuationFacts {
             is_continuation: true,
             depth,
             prior_code: Some(prior.code),
             reason: Some(cont.reason),
-            unchanged_request: prior_fp.is_none() || prior_fp == self.core.fingerprint,
+            unchanged_request: unchanged_request(&prior, self.core.fingerprint),
             prior_request_known: prior_fp.is_some(),
             prior_caller: Some(prior.record.caller.clone()),
             same_caller: prior.record.caller == *self.core.caller.id(),
@@ -370,6 +368,28 @@ impl Attempt<Parsed> {
             facts,
             claim_held,
         }))
+    }
+}
+
+// INV-CONT-NOT-RETRY: a continuation is unchanged only when it is the same request as its
+// prior; this decides which continuations are retries.
+/// Whether a continuation (which has parsed: it reached this check) repeats its prior's request
+/// unchanged (see docs/OPERATIONS.md, "Continuations and chains").
+///
+/// A prior with a fingerprint is compared by fingerprint. A prior without one that ended at the
+/// request stage (`DENIED_REQUEST_INVALID`, `DENIED_MULTI_STEP`, `ABORTED_PHI_DETECTED` on the
+/// request) was refused by the parse, which is a function of the bytes and the configuration:
+/// the same request would be refused there again, so one that parsed is amended. Any other
+/// prior without a fingerprint (`ABORTED_INVARIANT`: the rail failed on an unexpected
+/// condition, which the same request may or may not meet again) cannot be compared, and
+/// counts as unchanged, failing closed.
+fn unchanged_request(
+    prior: &evidence::VerifiedEvidence,
+    fingerprint: Option<Sha256Digest>,
+) -> bool {
+    match prior.fingerprint() {
+        Some(fp) => Some(fp) == fingerprint,
+        None => !prior.code.is_request_stage_refusal(),
     }
 }
 

@@ -34,6 +34,14 @@ struct Wire {
     checkpoint: String,
 }
 
+/// The member names of a token's wire form.
+const WIRE_MEMBERS: &[&str] = &["record", "index", "proof", "checkpoint"];
+
+/// Whether `name` is a member of a token's wire form.
+fn is_wire_member(name: &str) -> bool {
+    WIRE_MEMBERS.contains(&name)
+}
+
 /// Why a token did not verify. Never carries token bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EvidenceError {
@@ -153,8 +161,9 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
     let json = URL_SAFE_NO_PAD
         .decode(body)
         .map_err(|_| EvidenceError::Malformed(TokenPart::Base64))?;
-    let wire: Wire =
-        serde_json::from_slice(&json).map_err(|_| EvidenceError::Malformed(TokenPart::Json))?;
+    // INV-CLOSED-INPUT: the token's JSON and its record are read by the one JSON reader.
+    let wire: Wire = crate::json::read(&json, &is_wire_member)
+        .map_err(|_| EvidenceError::Malformed(TokenPart::Json))?;
     let cp = verifier
         .verify(&wire.checkpoint)
         .map_err(|_| EvidenceError::BadSignature)?;
@@ -168,7 +177,7 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
     let leaf = leaf_hash(wire.record.as_bytes());
     verify_inclusion(&leaf, wire.index, cp.size, &proof, &cp.root)
         .map_err(|_| EvidenceError::BadProof)?;
-    let record: AuditRecord = serde_json::from_str(&wire.record)
+    let record = crate::audit::read_record(wire.record.as_bytes())
         .map_err(|_| EvidenceError::Malformed(TokenPart::Record))?;
     if record.seq != wire.index {
         return Err(EvidenceError::BadProof);

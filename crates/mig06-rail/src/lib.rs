@@ -16,6 +16,7 @@ pub mod executor;
 pub mod fhir;
 pub mod ids;
 pub mod init;
+pub mod json;
 pub mod outcome;
 pub mod phi_scan;
 pub mod policy;

@@ -182,6 +182,29 @@ impl TerminalCode {
         }
     }
 
+    /// Whether this code can end an attempt at the request stage (the parse and its PHI scan),
+    /// before the request has a fingerprint. Such an attempt's outcome is a function of the
+    /// request bytes and the configuration. Exhaustive on purpose: a new code must decide.
+    #[must_use]
+    pub fn is_request_stage_refusal(self) -> bool {
+        match self {
+            Self::DeniedRequestInvalid | Self::DeniedMultiStep | Self::AbortedPhiDetected => true,
+            Self::CompletedDraft
+            | Self::DeniedPolicy
+            | Self::DeniedUnapprovedTrigger
+            | Self::DeniedContinuationInvalid
+            | Self::DeniedContinuationIsRetry
+            | Self::DeniedContinuationAlreadyUsed
+            | Self::AbortedAsyncAmbiguity
+            | Self::AbortedAuditUnconfirmed
+            | Self::AbortedExecutorFault
+            | Self::AbortedDeadline
+            | Self::AbortedOutputNotDraft
+            | Self::AbortedInvariant
+            | Self::AbortedInterrupted => false,
+        }
+    }
+
     /// The fixed operator explanation. The same text is in `docs/OPERATIONS.md` and printed by
     /// `mig06 explain`.
     #[must_use]
@@ -200,13 +223,13 @@ impl TerminalCode {
                 "The request did not parse into the closed request format (see the message for the field path); nothing was executed and nothing continues in the background. Next step: correct the request and submit it again as a new, explicitly invoked attempt."
             }
             Self::DeniedMultiStep => {
-                "The request asked for more than one step; the rail executes exactly one step per attempt, so nothing was executed and nothing continues in the background. Next step: submit one step, and chain further steps as explicit continuations, each a new attempt."
+                "The request asked for more than one step; the rail executes exactly one step per attempt, so nothing was executed and nothing continues in the background. Next step: send each step as its own new attempt, one step per request (or continue this denial once with one of the steps and reason operator_amended_request); a completed draft cannot be continued, so every further step is a new attempt."
             }
             Self::DeniedContinuationInvalid => {
                 "The continuation's evidence token did not verify against this log (invalid, forged, foreign), or the prior attempt is not continuable (a completed draft, or a denial of the continuation rules or of the trigger gate); nothing was executed and nothing continues in the background. Next step: continue the latest continuable attempt of the chain (see `mig06 audit provenance`; `mig06 audit prove` gives its evidence), or submit a new attempt."
             }
             Self::DeniedContinuationIsRetry => {
-                "The continuation repeats the prior request unchanged (or the prior request was never fingerprinted, which counts as unchanged), which would be a retry; retries are forbidden, so nothing was executed and nothing continues in the background. The prior attempt stays continuable. Next step: continue the prior attempt again with an amended request, or with a reason that policy allows for an unchanged request (operator_confirmed_dependency_restored) if the operator has confirmed the cause is fixed."
+                "The continuation is the prior request unchanged (or the prior ended ABORTED_INVARIANT without a request fingerprint, which cannot be compared and counts as unchanged), which would be a retry; retries are forbidden, so nothing was executed and nothing continues in the background. The prior attempt stays continuable. Next step: continue the prior attempt again with an amended request, or with a reason that policy allows for an unchanged request (operator_confirmed_dependency_restored) if the operator has confirmed the cause is fixed."
             }
             Self::DeniedContinuationAlreadyUsed => {
                 "The prior attempt has already been continued once; each terminal attempt can be continued only once, so nothing was executed and nothing continues in the background. Next step: continue the latest attempt of the chain instead (see `mig06 audit provenance`)."
@@ -215,13 +238,13 @@ impl TerminalCode {
                 "Another attempt of this log already holds this request id (the same request sent twice: a client, proxy or script that resent it); each request id runs at most one attempt, so nothing was executed, no earlier answer is replayed, and nothing continues in the background. The answer names the attempt that holds the id. Next step: read that attempt's outcome (`mig06 audit show ID`, its evidence with `mig06 audit prove ID`); to ask again, send a new request with a new request id."
             }
             Self::AbortedPhiDetected => {
-                "A PHI/PII detector found an identifier in the request or the executor's receipt (the message names the field path and identifier kind, never the value); the attempt was aborted and nothing continues in the background. Next step: remove the identifier and submit the request as a new attempt (a request that carried PHI is never fingerprinted, so a continuation of it counts as unchanged); after an abort on the receipt, continue with reason operator_confirmed_dependency_restored once the executor is fixed."
+                "A PHI/PII detector found an identifier in the request or the executor's receipt (the message names the field path and identifier kind, never the value); the attempt was aborted and nothing continues in the background. Next step: remove the identifier and submit the request again, as a new attempt or as a continuation of this one with reason operator_amended_request; after an abort on the receipt, continue with reason operator_confirmed_dependency_restored once the executor is fixed."
             }
             Self::AbortedAsyncAmbiguity => {
                 "A dependency answered without a final, synchronous confirmation (pending, accepted, queued or still running at the deadline); the rail does not wait, buffer or deliver later, so nothing continues in the background. Next step: once an operator has confirmed the dependency is answering synchronously, submit a continuation with reason operator_confirmed_dependency_restored."
             }
             Self::AbortedAuditUnconfirmed => {
-                "The audit log did not confirm a durable append, so the step was not executed or its result was withheld; nothing continues in the background. Next step: restore the audit store (check disk and `mig06 audit verify`), then submit a continuation with reason operator_confirmed_dependency_restored."
+                "The audit log did not confirm a durable append, so the step was not executed or its result was withheld; nothing continues in the background. Next step: restore the audit store (check disk and `mig06 audit verify`); then, if this attempt's terminal record is in the log (its evidence is in the answer, or `mig06 audit prove` gives it), submit a continuation with reason operator_confirmed_dependency_restored, and otherwise submit the request as a new attempt."
             }
             Self::AbortedExecutorFault => {
                 "The executor failed or returned a receipt the rail cannot check; its output was discarded and nothing continues in the background. Next step: fix the executor, then submit a continuation with reason operator_confirmed_dependency_restored."
@@ -233,13 +256,13 @@ impl TerminalCode {
                 "The executor's output claimed finalisation, signing, attestation or write-back, which the rail never allows; it was discarded and nothing continues in the background. Next step: fix the executor to return draft-only output, then submit a continuation with reason operator_confirmed_dependency_restored."
             }
             Self::AbortedInvariant => {
-                "Something unexpected happened inside the rail and it failed closed; nothing continues in the background. Next step: report the attempt id to the platform team, and after a fix submit a continuation with reason operator_confirmed_dependency_restored."
+                "Something unexpected happened inside the rail and it failed closed; nothing continues in the background. Next step: report the attempt id to the platform team, and after a fix submit a continuation (`mig06 audit prove` gives this attempt's evidence) with reason operator_confirmed_dependency_restored."
             }
             Self::AbortedLogRollback => {
                 "The audit log was rolled back or forked: a witness has cosigned a larger tree than this log holds, a witness's cosignature did not verify, or a caller's evidence carries a checkpoint signed by this log's key that this log does not contain; the step was not executed and every attempt is refused the same way until an operator acts; nothing continues in the background. Next step: an operator restores the log's lost records (or follows the procedure in docs/OPERATIONS.md, \"A rolled-back or forked log\"), then restarts the rail."
             }
             Self::AbortedInterrupted => {
-                "The process running the attempt stopped (a crash or a kill) after the attempt was opened in the audit log; once its deadline had passed, the next process to open the log ended it. The step may have run, and any draft it made is not part of the record; nothing continues in the background. Next step: check the downstream for a draft, then submit a continuation with reason operator_amended_request or operator_confirmed_dependency_restored."
+                "The process running the attempt stopped (a crash or a kill) after the attempt was opened in the audit log; once its deadline had passed, the next process to open the log ended it. The step may have run, and any draft it made is not part of the record; nothing continues in the background. Next step: check the downstream for a draft, then submit a continuation (`mig06 audit prove` gives this attempt's evidence): an amended request with reason operator_amended_request, or the same request with reason operator_confirmed_dependency_restored."
             }
         }
     }

@@ -162,6 +162,25 @@ pub(crate) fn scan_value(
     .value(v, None, &Path::default(), 0)
 }
 
+/// Scans a document read with its repeats kept (both occurrences of a repeated member), as
+/// [`scan_value`] does a value.
+///
+/// # Errors
+/// The first [`Finding`].
+pub(crate) fn scan_document(
+    doc: &crate::json::Document,
+    path_keys: &dyn Fn(&str) -> bool,
+    phi: &dyn PhiScan,
+) -> Result<(), Finding> {
+    Walk {
+        known: path_keys,
+        slot: &|_| Slot::Plain,
+        token: &|_| Ok(()),
+        phi,
+    }
+    .document(doc)
+}
+
 /// One scan: which keys are recognised, what each position holds, how a token is scanned.
 pub(crate) struct Walk<'a> {
     /// Keys shown by name in paths (and not scanned themselves).
@@ -175,6 +194,16 @@ pub(crate) struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// Scans a document read with its repeats kept: the value, then every later occurrence of
+    /// a repeated member where it stands, so PHI in either occurrence is found.
+    pub(crate) fn document(&self, doc: &crate::json::Document) -> Result<(), Finding> {
+        self.value(&doc.value, None, &Path::default(), 0)?;
+        for r in &doc.repeats {
+            self.value(&r.value, Some(&r.name), &r.path, r.path.0.len())?;
+        }
+        Ok(())
+    }
+
     /// Scans `v`, found under `key` at `path`, `depth` levels down.
     pub(crate) fn value(
         &self,

@@ -6,8 +6,13 @@
 //! only from keys the rail recognises (unknown keys are shown as `<key#N>`) and a reason code.
 //!
 //! Precedence is fixed so that the same request always ends the same way: oversize, malformed
-//! JSON, PHI anywhere (values and keys), more than one step, then the first structural error in
-//! document order.
+//! JSON, PHI anywhere (values and keys, in either occurrence of a repeated member), a repeated
+//! member name (`duplicate_member`, at the second occurrence), more than one step, then the
+//! first structural error in document order.
+//!
+//! The bytes are read by [`crate::json`], which keeps the value of every repeated member, so
+//! the PHI scan reads what the caller sent, both values included, before the repeat is
+//! refused: the rail never judges a request other than the one it was sent.
 //!
 //! INV-TERMINAL-DETERMINISM: Each attempt ends in a single, deterministic terminal state.
 //!
@@ -133,14 +138,19 @@ pub(crate) const MAX_EVIDENCE: usize = 32 * 1024;
 /// key name; every other value, an almost-id included, is scanned in full; and the ids
 /// themselves are references by contract: the request id is not written or passed on at all,
 /// the subject and id parameters reach only the executor (the audit log holds none of them).
-fn scan_request(v: &Value, vocab: &Vocabulary, phi: &dyn PhiScan) -> Result<(), Rejection> {
+fn scan_request(
+    doc: &crate::json::Document,
+    vocab: &Vocabulary,
+    phi: &dyn PhiScan,
+) -> Result<(), Rejection> {
+    let v = &doc.value;
     Walk {
         known: &|k| known_key(vocab, k),
         slot: &|path| request_slot(v, vocab, path),
         token: &|token| crate::evidence::scan_token(token, phi),
         phi,
     }
-    .value(v, None, &Path::default(), 0)
+    .document(doc)
     .map_err(Rejection::from)
 }
 
@@ -201,13 +211,22 @@ pub fn parse_request(
     if bytes.len() > max_bytes {
         return Err(root.invalid(Reason::TooLarge));
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        root.invalid(Reason::MalformedJson {
-            line: e.line(),
-            column: e.column(),
-        })
+    let known = |k: &str| known_key(vocab, k);
+    let doc = crate::json::read_document(bytes, &known).map_err(|e| match e {
+        crate::json::JsonError::Syntax { line, column }
+        | crate::json::JsonError::Shape { line, column, .. } => {
+            root.invalid(Reason::MalformedJson { line, column })
+        }
+        // Not produced when repeats are kept; refused below, after the scan.
+        crate::json::JsonError::RepeatedMember { .. } => root.invalid(Reason::DuplicateMember),
     })?;
-    scan_request(&value, vocab, phi)?;
+    scan_request(&doc, vocab, phi)?;
+    // INV-CLOSED-INPUT: one request, one reading: a repeated member name is refused where its
+    // second occurrence stands, after both values were scanned.
+    if let Some(repeat) = doc.repeats.first() {
+        return Err(repeat.path.invalid(Reason::DuplicateMember));
+    }
+    let value = doc.value;
     let Value::Object(top) = &value else {
         return Err(root.invalid(Reason::NotAnObject));
     };

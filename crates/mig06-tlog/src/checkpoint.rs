@@ -287,6 +287,26 @@ impl LogSigner {
     }
 }
 
+/// The keys (`name+keyid`) a signed note's signature lines name, in order, without verifying
+/// any: for telling an operator that a note is signed by another key than the one given. Empty
+/// when the note has no well-formed signature block.
+#[must_use]
+pub fn note_signers(note: &str) -> Vec<String> {
+    let Some(split) = note.rfind("\n\n") else {
+        return Vec::new();
+    };
+    let sigs = note.get(split + 2..).unwrap_or_default();
+    sigs.lines()
+        .take(MAX_SIGS)
+        .filter_map(|line| {
+            let (name, b64) = line.strip_prefix(SIG_PREFIX)?.split_once(' ')?;
+            let sig = B64.decode(b64).ok()?;
+            let (id, _) = sig.split_first_chunk::<4>()?;
+            is_valid_name(name).then(|| format!("{name}+{:08x}", u32::from_be_bytes(*id)))
+        })
+        .collect()
+}
+
 /// A log's verifier key.
 #[derive(Debug, Clone)]
 pub struct LogVerifier {
@@ -318,6 +338,12 @@ impl LogVerifier {
             id,
             key,
         })
+    }
+
+    /// The key's name and id, `name+keyid`: how a note's signature line names its key.
+    #[must_use]
+    pub fn key_name(&self) -> String {
+        format!("{}+{:08x}", self.name, self.id)
     }
 
     /// The verifier key text.
@@ -499,6 +525,18 @@ mod tests {
                         then you don't know what your problem is.\n";
     const PETER_SIG: &str = "\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
     const ENOCH_SIG: &str = "\u{2014} EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
+
+    #[test]
+    fn note_signers_names_every_signature_line_without_verifying() {
+        let note = format!("{TEXT}\n{PETER_SIG}{ENOCH_SIG}");
+        assert_eq!(
+            note_signers(&note),
+            ["PeterNeumann+c74f20a3", "EnochRoot+af0cfe78"]
+        );
+        let peter = LogVerifier::parse(PETER_VKEY).unwrap();
+        assert_eq!(peter.key_name(), "PeterNeumann+c74f20a3");
+        assert!(note_signers(TEXT).is_empty());
+    }
 
     #[test]
     fn go_note_vectors_reproduce() {

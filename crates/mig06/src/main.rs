@@ -75,7 +75,8 @@ enum Command {
     },
     /// Print the fixed operator explanation of a terminal code (or all codes).
     Explain {
-        /// A terminal code, e.g. DENIED_POLICY; omit to list all.
+        /// A terminal code (DENIED_POLICY) or a reason code (duplicate_member), in any case;
+        /// omit to list the terminal codes.
         code: Option<String>,
     },
     /// Scan JSON lines {"text": ...} (or plain lines) for PHI; one verdict per line, no echo.
@@ -302,13 +303,25 @@ fn exit_for(code: TerminalCode) -> ExitCode {
     }
 }
 
+/// `mig06 explain [CODE]`: a terminal code's explanation, or a reason code's meaning, named in
+/// any case; all terminal codes without an argument. The argument is never echoed.
 fn explain(code: Option<&str>) -> Result<ExitCode> {
     match code {
         Some(c) => {
-            let Some(code) = TerminalCode::from_code(c) else {
-                bail!("unknown terminal code; `mig06 explain` lists them all");
-            };
-            println!("{}\n\n{}", code.as_str(), code.explanation());
+            if let Some(code) = TerminalCode::from_code(&c.trim().to_ascii_uppercase()) {
+                println!("{}\n\n{}", code.as_str(), code.explanation());
+            } else if let Some(reason) = mig06_rail::outcome::Reason::lookup(c) {
+                let (codes, meaning) = reason.meaning();
+                println!(
+                    "{} (reason code)\n\n{meaning}\n\nCarried by: {}. `mig06 explain CODE` gives each terminal code's next step.",
+                    reason.code(),
+                    codes.replace('`', "")
+                );
+            } else {
+                bail!(
+                    "unknown terminal or reason code; `mig06 explain` lists the terminal codes, docs/OPERATIONS.md (\"Reason codes\") the reason codes"
+                );
+            }
         }
         None => {
             for code in mig06_rail::outcome::ALL_CODES {

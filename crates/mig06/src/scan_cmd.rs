@@ -57,7 +57,9 @@ impl Verdict {
 /// Scans one JSON line `{"text": "...", "key": "..."}`; `None` when the line is not a
 /// JSON object with a string `text`.
 fn scan_json_line(detector: &Detector, line: &str) -> Option<Vec<PhiKind>> {
-    let v = serde_json::from_str::<serde_json::Value>(line).ok()?;
+    // INV-CLOSED-INPUT: the rail's one JSON reader: a line that repeats `text` (or any name) is invalid, not
+    // scanned for one of its values only.
+    let v = mig06_rail::json::read_value(line.as_bytes(), &|_| false).ok()?;
     let text = v.get("text")?.as_str()?;
     let key = v.get("key").and_then(|k| k.as_str());
     Some(detector.scan(key, text))
@@ -171,5 +173,16 @@ mod tests {
             let kinds = det().scan(None, &s);
             assert_eq!(v["phi"].as_bool(), Some(!kinds.is_empty()));
         }
+    }
+
+    #[test]
+    fn inv_closed_input_a_line_that_repeats_text_is_invalid_not_half_scanned() {
+        // The first `text` is PHI; a reader that kept the last would call the line clean.
+        let line = r#"{"text":"SSN 078-05-1120","text":"nothing here"}"#;
+        let (n, out) = scan_to_string(&format!("{line}\n"), false);
+        assert_eq!(n, 1);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["phi"], true);
+        assert_eq!(v["error"], "invalid_line");
     }
 }

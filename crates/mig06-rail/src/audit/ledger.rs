@@ -162,10 +162,18 @@ impl Ledger {
     /// A [`LogFault`] naming the record.
     fn decode(&self, line: &[u8]) -> Result<AuditRecord, LogFault> {
         let index = self.tree.size();
-        let record: AuditRecord = serde_json::from_slice(line).map_err(|_| {
+        let record: AuditRecord = super::read_record(line).map_err(|e| {
+            let why = match e {
+                crate::json::JsonError::RepeatedMember { path } => {
+                    format!(" (a member name is repeated at {path})")
+                }
+                crate::json::JsonError::Syntax { .. } | crate::json::JsonError::Shape { .. } => {
+                    String::new()
+                }
+            };
             fault(
                 Some(index),
-                format!("record {index} is not a valid audit record"),
+                format!("record {index} is not a valid audit record{why}"),
             )
         })?;
         if record.seq != index {

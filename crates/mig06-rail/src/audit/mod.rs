@@ -17,6 +17,8 @@ pub mod rules;
 pub mod verify;
 mod wire;
 
+pub(crate) use wire::{is_member, read_record};
+
 #[cfg(test)]
 mod integrity_tests;
 
@@ -41,7 +43,9 @@ pub enum AuditError {
         source: std::io::Error,
     },
     /// The log on disk does not verify; the store refuses to open or append.
-    #[error("audit log is corrupt at record {index}: {what}; run `mig06 audit verify`")]
+    #[error(
+        "audit log is corrupt at record {index}: {what}; run `mig06 audit verify` and see docs/OPERATIONS.md, \"A log that no longer verifies\""
+    )]
     Corrupt {
         /// The first bad record's index (0-based).
         index: u64,
@@ -49,7 +53,9 @@ pub enum AuditError {
         what: String,
     },
     /// The stored signed checkpoint does not match the log (truncation or tampering).
-    #[error("audit log does not match its signed checkpoint: {what}; run `mig06 audit verify`")]
+    #[error(
+        "audit log does not match its signed checkpoint: {what}; run `mig06 audit verify` and see docs/OPERATIONS.md, \"A log that no longer verifies\""
+    )]
     CheckpointMismatch {
         /// What is wrong.
         what: String,

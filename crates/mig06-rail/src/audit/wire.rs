@@ -13,6 +13,59 @@ use crate::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, TerminalCode};
 use crate::vocab::{Code, ContinuationReason, Trigger};
 
+/// Every member name an audit record holds, at any depth (the record's own, then `detail`'s
+/// and `decision`'s): the names a reader may show in a field path.
+const MEMBER_NAMES: &[&str] = &[
+    "prev",
+    "seq",
+    "ts",
+    "kind",
+    "attempt_id",
+    "caller",
+    "trigger",
+    "action",
+    "request_fp",
+    "policy_digest",
+    "decision",
+    "code",
+    "detail",
+    "draft_ref",
+    "content_sha256",
+    "continues",
+    "chain_root",
+    "depth",
+    "reason",
+    "claim",
+    "deadline",
+    "sig",
+    "field",
+    "effect",
+    "policies",
+    "errors",
+];
+
+/// Whether `name` is a member name of an audit record (shown by name in a field path).
+pub(crate) fn is_member(name: &str) -> bool {
+    MEMBER_NAMES.contains(&name)
+}
+
+// INV-CLOSED-INPUT: every audit line (file store, PostgreSQL store, audit verify, an evidence
+// token's record) is read here, by the one JSON reader.
+/// Reads one record's bytes: the one JSON reader ([`crate::json::read_closed`]), so a repeated
+/// member name is refused at any depth, and named where it stands. Every object of a record is
+/// a derived struct, which refuses a repeat itself, so a good line is parsed once (the speed
+/// `audit verify` needs); the check pass names the repeat after a failed parse.
+///
+/// # Errors
+/// The reader's [`crate::json::JsonError`] (never the record's contents).
+pub(crate) fn read_record(bytes: &[u8]) -> Result<AuditRecord, crate::json::JsonError> {
+    crate::json::read_closed(bytes, &is_member)
+}
+
+// Every object of a record is a derived struct (`Record`, `Detail`, `DecisionSignal`): no map,
+// no `Value`, no `flatten`; the test below repeats a member of each and sees the parse refuse.
+impl crate::json::ClosedObjects for AuditRecord {}
+
 /// A record as written: the members of `docs/AUDIT-LOG.md`, in order.
 #[derive(Serialize)]
 struct RecordRef<'a> {
@@ -174,5 +227,61 @@ impl TryFrom<Record> for AuditRecord {
             deadline: r.deadline,
             sig: r.sig,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real record's line: a policy denial with a decision and a detail.
+    fn line() -> String {
+        let rec = AuditRecord::terminal(
+            AttemptId::mint(),
+            CallerId::parse("operator-1").unwrap(),
+            Sha256Digest::of(b"bundle"),
+            TerminalCode::DeniedPolicy,
+            Some(Detail::new(
+                "$.steps[0]",
+                crate::outcome::Reason::UnknownAction,
+            )),
+        );
+        let mut rec = rec;
+        rec.decision = Some(DecisionSignal {
+            effect: crate::outcome::Effect::Deny,
+            policies: vec!["p".into()],
+            errors: false,
+        });
+        serde_json::to_string(&rec).unwrap()
+    }
+
+    #[test]
+    fn inv_closed_input_the_derive_refuses_a_repeat_in_every_object_of_a_record() {
+        let line = line();
+        assert!(read_record(line.as_bytes()).is_ok());
+        // Each member of each object, once more at the object's start.
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let objects = [
+            ("$", "{", value.clone()),
+            ("$.detail", "\"detail\":{", value["detail"].clone()),
+            ("$.decision", "\"decision\":{", value["decision"].clone()),
+        ];
+        for (path, open, object) in objects {
+            for (name, member) in object.as_object().unwrap() {
+                let one = format!("{open}{}:{member},", serde_json::json!(name));
+                let twice = line.replacen(open, &one, 1);
+                assert_ne!(twice, line, "{path}.{name}");
+                assert!(
+                    serde_json::from_str::<AuditRecord>(&twice).is_err(),
+                    "the derive kept a repeated {path}.{name}"
+                );
+                match read_record(twice.as_bytes()) {
+                    Err(crate::json::JsonError::RepeatedMember { path: at }) => {
+                        assert_eq!(at, format!("{path}.{name}"));
+                    }
+                    other => panic!("{path}.{name}: {other:?}"),
+                }
+            }
+        }
     }
 }

@@ -9,39 +9,50 @@
 //! other payload has every string scanned, keys included. The token's signed material (proof,
 //! checkpoint) is not: it is base64 and hex, and nothing of it is ever written.
 
-use std::collections::HashSet;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mig06_phi::PhiKind;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{PREFIX, Wire};
+use super::PREFIX;
 use crate::audit::AuditRecord;
-use crate::phi_scan::{Finding, PhiScan, TokenPhi, scan_value};
+use crate::phi_scan::{Finding, PhiScan, Seg, TokenPhi, scan_document};
 
 // INV-PHI-ABORT: PHI/PII inclusion is an abort condition.
-/// Scans an evidence token's text, or the record it carries.
+/// Scans an evidence token's text, or the record it carries (every occurrence of it, when the
+/// token's JSON repeats the member: verification refuses such a token, but it is request text
+/// and is scanned first).
 ///
 /// # Errors
 /// The path within the token (`""` for the token text, `.record.<field>` for a record field,
 /// unknown keys as `<key#N>`) and the kinds found.
 pub(crate) fn scan_token(token: &str, phi: &dyn PhiScan) -> Result<(), TokenPhi> {
-    let Some(wire) = decode_wire(token) else {
+    let Some(records) = decode_records(token) else {
         return found(String::new(), phi.kinds(Some("evidence"), token));
     };
-    if let Some(strings) = record_free_strings(&wire.record) {
+    for record in records {
+        scan_record(record, phi)?;
+    }
+    Ok(())
+}
+
+/// Scans one record text: its free strings when it has a record's shape, else every string.
+fn scan_record(record: String, phi: &dyn PhiScan) -> Result<(), TokenPhi> {
+    if let Some(strings) = record_free_strings(&record) {
         for (field, text) in strings {
             found(field.to_owned(), phi.kinds(field.rsplit('.').next(), &text))?;
         }
         return Ok(());
     }
-    let value: Value = match serde_json::from_str(&wire.record) {
-        Ok(v) => v,
-        Err(_) => Value::String(wire.record),
+    let doc = match crate::json::read_document(record.as_bytes(), &|_| false) {
+        Ok(doc) => doc,
+        Err(_) => crate::json::Document {
+            value: Value::String(record),
+            repeats: Vec::new(),
+        },
     };
-    match scan_value(&value, &|_| false, phi) {
+    match scan_document(&doc, &|_| false, phi) {
         Err(Finding::Phi { field, kinds }) => Err(TokenPhi {
             within: format!(".record{}", field.strip_prefix('$').unwrap_or_default()),
             kinds,
@@ -59,11 +70,21 @@ fn found(within: String, kinds: Vec<PhiKind>) -> Result<(), TokenPhi> {
     }
 }
 
-/// Decodes a token's wire form without verifying anything.
-fn decode_wire(token: &str) -> Option<Wire> {
+/// Decodes a token's wire form without verifying anything: the text of its `record` member,
+/// and of every repeat of it.
+fn decode_records(token: &str) -> Option<Vec<String>> {
     let body = token.trim().strip_prefix(PREFIX)?;
     let json = URL_SAFE_NO_PAD.decode(body).ok()?;
-    serde_json::from_slice(&json).ok()
+    let doc = crate::json::read_document(&json, &|k| k == "record").ok()?;
+    let first = doc.value.get("record")?.as_str()?.to_owned();
+    let repeats = doc
+        .repeats
+        .into_iter()
+        .filter_map(|r| match (r.path.0.as_slice(), r.value) {
+            ([Seg::Key(k)], Value::String(text)) if k == "record" => Some(text),
+            _ => None,
+        });
+    Some(std::iter::once(first).chain(repeats).collect())
 }
 
 /// A record's `detail` read with any string as its reason.
@@ -77,16 +98,15 @@ struct LooseDetail {
 /// The free strings of a record text that has an audit record's shape, with their paths in
 /// record order; `None` for any other text.
 fn record_free_strings(text: &str) -> Option<Vec<(&'static str, String)>> {
-    if let Ok(record) = serde_json::from_str::<AuditRecord>(text) {
+    if let Ok(record) = crate::audit::read_record(text.as_bytes()) {
         let detail = record
             .detail
             .as_ref()
             .map(|d| (d.field.clone(), d.reason.to_string()));
         return Some(free_strings(&record, detail));
     }
-    // The typed parse refuses a repeated key; the detour through `Value` would keep the last.
-    serde_json::from_str::<NoRepeatedKeys>(text).ok()?;
-    let mut value: Value = serde_json::from_str(text).ok()?;
+    // A repeated member is not a record's shape: such a text is scanned whole.
+    let mut value = crate::json::read_value(text.as_bytes(), &crate::audit::is_member).ok()?;
     let detail = value
         .as_object_mut()?
         .remove("detail")
@@ -118,63 +138,6 @@ fn free_strings(
         );
     }
     out
-}
-
-/// Any JSON value in which no object repeats a key.
-struct NoRepeatedKeys;
-
-impl<'de> Deserialize<'de> for NoRepeatedKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NoRepeatedKeysVisitor)
-    }
-}
-
-struct NoRepeatedKeysVisitor;
-
-impl<'de> serde::de::Visitor<'de> for NoRepeatedKeysVisitor {
-    type Value = NoRepeatedKeys;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JSON without repeated keys")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<NoRepeatedKeys, E> {
-        Ok(NoRepeatedKeys)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<NoRepeatedKeys, E> {
-        Ok(NoRepeatedKeys)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<NoRepeatedKeys, E> {
-        Ok(NoRepeatedKeys)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<NoRepeatedKeys, E> {
-        Ok(NoRepeatedKeys)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<NoRepeatedKeys, E> {
-        Ok(NoRepeatedKeys)
-    }
-    fn visit_unit<E>(self) -> Result<NoRepeatedKeys, E> {
-        Ok(NoRepeatedKeys)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> Result<NoRepeatedKeys, A::Error> {
-        while seq.next_element::<NoRepeatedKeys>()?.is_some() {}
-        Ok(NoRepeatedKeys)
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> Result<NoRepeatedKeys, A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key) {
-                return Err(serde::de::Error::custom("repeated key"));
-            }
-            map.next_value::<NoRepeatedKeys>()?;
-        }
-        Ok(NoRepeatedKeys)
-    }
 }
 
 #[cfg(test)]

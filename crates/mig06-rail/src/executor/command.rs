@@ -108,7 +108,7 @@ impl CommandExecutor {
         if buf.len() as u64 > MAX_RECEIPT_BYTES {
             return Err(ExecutorError::Fault(ExecutorFault::OutputTooLarge));
         }
-        serde_json::from_slice(&buf).map_err(|_| ExecutorError::Fault(ExecutorFault::OutputNotJson))
+        super::read_answer(&buf, ExecutorFault::OutputNotJson)
     }
 
     /// Writes the input to the program's stdin and waits for it until `budget` runs out.

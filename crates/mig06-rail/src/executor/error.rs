@@ -84,11 +84,14 @@ pub enum ExecutorFault {
     ReceiptTooLarge,
     /// The service's body is not JSON.
     ReceiptNotJson,
+    /// The answer (program output or service body) repeats a member name in some object: it
+    /// is refused before it is read as a receipt (I-JSON, RFC 7493 §2.3).
+    ReceiptRepeatedMember,
 }
 
 impl ExecutorFault {
     /// Every fault.
-    pub const ALL: [ExecutorFault; 19] = [
+    pub const ALL: [ExecutorFault; 20] = [
         Self::ScratchUnavailable,
         Self::SpawnFailed,
         Self::WaitFailed,
@@ -108,6 +111,7 @@ impl ExecutorFault {
         Self::HttpStatus,
         Self::ReceiptTooLarge,
         Self::ReceiptNotJson,
+        Self::ReceiptRepeatedMember,
     ];
 
     /// The reason recorded for this fault.
@@ -133,6 +137,7 @@ impl ExecutorFault {
             Self::HttpStatus => Reason::HttpStatus,
             Self::ReceiptTooLarge => Reason::ReceiptTooLarge,
             Self::ReceiptNotJson => Reason::ReceiptNotJson,
+            Self::ReceiptRepeatedMember => Reason::DuplicateMember,
         }
     }
 

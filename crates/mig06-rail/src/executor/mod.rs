@@ -22,6 +22,26 @@ use crate::request::Code;
 pub use error::{ExecutorError, ExecutorFault, PendingAnswer};
 pub(crate) use receipt::Receipt;
 
+// INV-CLOSED-INPUT: an executor's answer is read by the one JSON reader; a repeated member name
+// is an executor fault before the answer is read as a receipt.
+/// Reads an executor's answer bytes as JSON, the one way the rail reads JSON it did not
+/// write ([`crate::json`]): an answer that is not JSON is `not_json` (each executor names its
+/// own), one that repeats a member name anywhere is
+/// [`ExecutorFault::ReceiptRepeatedMember`], refused before it is read as a receipt.
+///
+/// # Errors
+/// [`ExecutorError::Fault`] with `not_json` or [`ExecutorFault::ReceiptRepeatedMember`].
+pub fn read_answer(bytes: &[u8], not_json: ExecutorFault) -> Result<Value, ExecutorError> {
+    crate::json::read_value(bytes, &|_| false).map_err(|e| match e {
+        crate::json::JsonError::RepeatedMember { .. } => {
+            ExecutorError::Fault(ExecutorFault::ReceiptRepeatedMember)
+        }
+        crate::json::JsonError::Syntax { .. } | crate::json::JsonError::Shape { .. } => {
+            ExecutorError::Fault(not_json)
+        }
+    })
+}
+
 /// The attempt's deadline: a fixed instant, never extended. Also the bound of a wait on a
 /// synchronous dependency (an audit append: [`crate::audit::group::GroupCommit::append`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

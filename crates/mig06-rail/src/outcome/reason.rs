@@ -30,6 +30,9 @@ pub enum Reason {
     },
     /// The request nests deeper than the parser accepts.
     TooDeep,
+    /// An object in the request (or a receipt) repeats a member name (I-JSON, RFC 7493 §2.3);
+    /// the field is where the second occurrence stands.
+    DuplicateMember,
     /// A JSON object was expected (the request, a step, `params`, `continuation`, a receipt).
     NotAnObject,
     /// The request asked for more than one step; rendered `N_steps`.
@@ -216,6 +219,7 @@ impl Reason {
         Self::TooLarge,
         Self::MalformedJson { line: 0, column: 0 },
         Self::TooDeep,
+        Self::DuplicateMember,
         Self::NotAnObject,
         Self::Steps(0),
         Self::UnknownField,
@@ -309,6 +313,7 @@ impl Reason {
             Self::TooLarge => Form::Code("too_large"),
             Self::MalformedJson { line, column } => Form::MalformedJson(*line, *column),
             Self::TooDeep => Form::Code("too_deep"),
+            Self::DuplicateMember => Form::Code("duplicate_member"),
             Self::NotAnObject => Form::Code("not_an_object"),
             Self::Steps(n) => Form::Steps(*n),
             Self::UnknownField => Form::Code("unknown_field"),
@@ -385,12 +390,332 @@ impl Reason {
         }
     }
 
+    /// The terminal codes that carry this reason and what it means, exactly as its row of
+    /// `docs/OPERATIONS.md` ("Reason codes") reads (a test keeps the two identical); `mig06
+    /// explain` prints it.
+    #[must_use]
+    pub fn meaning(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::TooLarge => (
+                "`DENIED_REQUEST_INVALID`",
+                "the request body is larger than the configured limit",
+            ),
+            Self::MalformedJson { .. } => (
+                "`DENIED_REQUEST_INVALID`",
+                "the request is not JSON; the position of the first error is given, never the text",
+            ),
+            Self::TooDeep => (
+                "`DENIED_REQUEST_INVALID`",
+                "the request (or a receipt) nests deeper than 8 levels",
+            ),
+            Self::DuplicateMember => (
+                "`DENIED_REQUEST_INVALID`, `ABORTED_EXECUTOR_FAULT`",
+                "an object repeats a member name (I-JSON, RFC 7493 §2.3), at any depth: in the request, the field is where the second occurrence stands (PHI in either occurrence is `ABORTED_PHI_DETECTED` first); in the executor's answer, the field is `$executor` and the answer is refused before it is read as a receipt",
+            ),
+            Self::NotAnObject => (
+                "`DENIED_REQUEST_INVALID`, `ABORTED_EXECUTOR_FAULT`",
+                "a JSON object was expected: the request, a step, `params`, `continuation`, or the executor's receipt",
+            ),
+            Self::Steps(_) => (
+                "`DENIED_MULTI_STEP`",
+                "the request asked for N steps; the rail runs exactly one",
+            ),
+            Self::UnknownField => (
+                "`DENIED_REQUEST_INVALID`, `ABORTED_EXECUTOR_FAULT`",
+                "a key the position does not allow, in the request or the receipt (named only if it is one of the rail's own words)",
+            ),
+            Self::MissingField => (
+                "`DENIED_REQUEST_INVALID`, `ABORTED_EXECUTOR_FAULT`",
+                "a required key is missing from the request, or `disposition` from the receipt",
+            ),
+            Self::NotAString => ("`DENIED_REQUEST_INVALID`", "a string was expected"),
+            Self::TooLong => (
+                "`DENIED_REQUEST_INVALID`",
+                "a string is longer than 256 bytes (32 KiB for an evidence token)",
+            ),
+            Self::NotUlidOrUuid => (
+                "`DENIED_REQUEST_INVALID`",
+                "`request_id` is neither a ULID nor a lowercase UUID",
+            ),
+            Self::UnknownTrigger => (
+                "`DENIED_REQUEST_INVALID`",
+                "the trigger is not one of the closed trigger codes",
+            ),
+            Self::ForbiddenAutonomousTrigger => (
+                "`DENIED_REQUEST_INVALID`",
+                "the trigger names an autonomous category (scheduled, retry, event, ...)",
+            ),
+            Self::NotOpaqueId => (
+                "`DENIED_REQUEST_INVALID`, `ABORTED_EXECUTOR_FAULT`",
+                "an opaque id was expected: `subject`, an `id` parameter, or the receipt's `draft_ref`",
+            ),
+            Self::NotAnArray => ("`DENIED_REQUEST_INVALID`", "`steps` is not an array"),
+            Self::NoStep => ("`DENIED_REQUEST_INVALID`", "`steps` is empty"),
+            Self::UnknownAction => (
+                "`DENIED_REQUEST_INVALID`",
+                "the action is not in the bundle's vocabulary",
+            ),
+            Self::UnknownParam => (
+                "`DENIED_REQUEST_INVALID`",
+                "a parameter the action does not declare",
+            ),
+            Self::MissingParam => (
+                "`DENIED_REQUEST_INVALID`",
+                "a required parameter is missing",
+            ),
+            Self::NotInVocabulary => (
+                "`DENIED_REQUEST_INVALID`",
+                "an enum parameter's value is not one of its codes (free text is never accepted)",
+            ),
+            Self::OutOfRange => (
+                "`DENIED_REQUEST_INVALID`",
+                "an integer parameter is outside its declared range",
+            ),
+            Self::NotSha256Digest => (
+                "`DENIED_REQUEST_INVALID`, `ABORTED_EXECUTOR_FAULT`",
+                "a `sha256:` digest was expected: a `digest` parameter, or the receipt's `content_sha256`",
+            ),
+            Self::WrongType => (
+                "`DENIED_REQUEST_INVALID`",
+                "a parameter has the wrong JSON type",
+            ),
+            Self::NotAnEvidenceToken => (
+                "`DENIED_REQUEST_INVALID`",
+                "the continuation's evidence is not token-shaped text",
+            ),
+            Self::UnknownReason => (
+                "`DENIED_REQUEST_INVALID`",
+                "the continuation reason is not one of the closed continuation reasons",
+            ),
+            Self::Phi(_) => (
+                "`ABORTED_PHI_DETECTED`",
+                "the detector found identifiers of these kinds at the field path, in the request (keys included), an evidence token's record, or the receipt",
+            ),
+            Self::Malformed => (
+                "`DENIED_CONTINUATION_INVALID`",
+                "the evidence token is not a token of this format",
+            ),
+            Self::BadSignature => (
+                "`DENIED_CONTINUATION_INVALID`",
+                "the token's checkpoint is not signed by this log's key",
+            ),
+            Self::BadProof => (
+                "`DENIED_CONTINUATION_INVALID`",
+                "the token's inclusion proof does not lead to its signed root",
+            ),
+            Self::NotTerminal => (
+                "`DENIED_CONTINUATION_INVALID`",
+                "the token's record is not a terminal record",
+            ),
+            Self::NotInThisLog => (
+                "`DENIED_CONTINUATION_INVALID`",
+                "the token verified, but its record is not in this log at that index",
+            ),
+            Self::LogUnreadable => (
+                "`ABORTED_AUDIT_UNCONFIRMED`",
+                "the audit log could not be read to check the token",
+            ),
+            Self::PriorNotContinuable => (
+                "`DENIED_CONTINUATION_INVALID`",
+                "the prior attempt is not continuable (see \"Continuations and chains\")",
+            ),
+            Self::AlreadyContinued => (
+                "`DENIED_CONTINUATION_ALREADY_USED`",
+                "another attempt holds the prior's one continuation",
+            ),
+            Self::UnchangedRequest => (
+                "`DENIED_CONTINUATION_IS_RETRY`",
+                "the continuation is the prior's request, unchanged (or the prior is an `ABORTED_INVARIANT` without a fingerprint, which cannot be compared), and policy did not allow its reason",
+            ),
+            Self::NotRegisteredForCaller => (
+                "`DENIED_UNAPPROVED_TRIGGER`",
+                "the caller's registration does not include the trigger",
+            ),
+            Self::NotPermittedByPolicy => (
+                "`DENIED_UNAPPROVED_TRIGGER`",
+                "the policy's trigger gate did not permit the trigger",
+            ),
+            Self::DeadlinePassedBeforeOpen => (
+                "`ABORTED_DEADLINE`",
+                "the deadline passed before the open record was written, so the step never ran",
+            ),
+            Self::AppendUnconfirmed => (
+                "`ABORTED_AUDIT_UNCONFIRMED`",
+                "the audit log did not confirm a durable append",
+            ),
+            Self::EvidenceUnavailable => (
+                "`ABORTED_AUDIT_UNCONFIRMED`",
+                "the terminal record was appended without a signed checkpoint, so no evidence can be given",
+            ),
+            Self::Panic => (
+                "`ABORTED_INVARIANT`",
+                "the rail caught a panic while the attempt ran",
+            ),
+            Self::Interrupted => (
+                "`ABORTED_INTERRUPTED`",
+                "the process running the attempt stopped after its open record; a later writer ended it",
+            ),
+            Self::RequestIdUsed => (
+                "`DENIED_REQUEST_ID_REUSED`",
+                "another attempt of this log holds the request id",
+            ),
+            Self::WitnessQuorumUnconfirmed => (
+                "`ABORTED_AUDIT_UNCONFIRMED`",
+                "the open record is durable, but fewer witnesses than the quorum cosigned a checkpoint that includes it in time",
+            ),
+            Self::WitnessKnowsLargerTree => (
+                "`ABORTED_LOG_ROLLBACK`",
+                "a witness has cosigned a larger tree of this log than the log holds",
+            ),
+            Self::WitnessDisagrees => (
+                "`ABORTED_LOG_ROLLBACK`",
+                "a witness refused this log's history from the size it knows, or its cosignature did not verify",
+            ),
+            Self::EvidenceBeyondLog => (
+                "`ABORTED_LOG_ROLLBACK`",
+                "a caller's token carries this log's signed checkpoint of a size the log does not reach",
+            ),
+            Self::EvidenceRootMismatch => (
+                "`ABORTED_LOG_ROLLBACK`",
+                "a caller's token carries this log's signed checkpoint whose root differs from the log's at that size",
+            ),
+            Self::RollbackLatched => (
+                "`ABORTED_LOG_ROLLBACK`",
+                "an earlier attempt found the log rolled back or forked; every attempt is refused until an operator acts",
+            ),
+            Self::Deadline => (
+                "`ABORTED_DEADLINE`",
+                "the executor was stopped at the deadline",
+            ),
+            Self::LateAnswer => (
+                "`ABORTED_DEADLINE`",
+                "the executor answered after the deadline; the answer was discarded",
+            ),
+            Self::ScratchUnavailable => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "command executor: its private scratch directory or output file could not be used",
+            ),
+            Self::SpawnFailed => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "command executor: the program could not be started",
+            ),
+            Self::WaitFailed => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "command executor: waiting for the program failed",
+            ),
+            Self::NonzeroExit => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "command executor: the program exited non-zero",
+            ),
+            Self::ReadOutput => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "command executor: the program's output could not be read",
+            ),
+            Self::OutputTooLarge => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "command executor: the output exceeded 64 KiB",
+            ),
+            Self::OutputNotJson => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "command executor: the output is not JSON",
+            ),
+            Self::EncodeInput => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "command executor: the step input could not be encoded",
+            ),
+            Self::EncodeDraft => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "reference executor: the draft could not be encoded",
+            ),
+            Self::DraftStoreUnavailable => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "reference executor: the draft directory or file could not be created",
+            ),
+            Self::DraftStoreWriteFailed => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "reference executor: the draft could not be written and synced",
+            ),
+            Self::InputNotSerialisable => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "HTTP executor: the step input could not be encoded",
+            ),
+            Self::HostNotFound => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "HTTP executor: the service's host name did not resolve",
+            ),
+            Self::ConnectionFailed => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "HTTP executor: no connection to the service could be made",
+            ),
+            Self::TransportError => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "HTTP executor: the connection failed during the exchange",
+            ),
+            Self::HttpError => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "HTTP executor: any other client error (a malformed answer, say)",
+            ),
+            Self::HttpStatus => (
+                "`ABORTED_ASYNC_AMBIGUITY`, `ABORTED_EXECUTOR_FAULT`",
+                "HTTP executor: the status was not 200 or 201; 1xx and 202 are not final (ambiguity), any other status is a fault",
+            ),
+            Self::ReceiptTooLarge => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "HTTP executor: the body exceeded 64 KiB",
+            ),
+            Self::ReceiptNotJson => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "HTTP executor: the body is not JSON",
+            ),
+            Self::FuturePendingAtDeadline => (
+                "`ABORTED_ASYNC_AMBIGUITY`",
+                "an async executor's future was still pending at the deadline and was dropped",
+            ),
+            Self::HttpExecutorUnavailable => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "written only by early builds that had no HTTP executor; still read in old logs, never written now",
+            ),
+            Self::NotFinal => (
+                "`ABORTED_ASYNC_AMBIGUITY`",
+                "the receipt's `status` is pending, queued, accepted, processing, in progress, running or scheduled",
+            ),
+            Self::UnknownStatus => (
+                "`ABORTED_EXECUTOR_FAULT`",
+                "the receipt's `status` is not a known final status",
+            ),
+            Self::FinalisationClaim => (
+                "`ABORTED_OUTPUT_NOT_DRAFT`",
+                "the receipt claims finalisation, signing, attestation or write-back",
+            ),
+            Self::NotPreliminary => (
+                "`ABORTED_OUTPUT_NOT_DRAFT`",
+                "the receipt's `docStatus` is not `preliminary`",
+            ),
+            Self::NotDraft => (
+                "`ABORTED_OUTPUT_NOT_DRAFT`",
+                "the receipt's `disposition` is not `draft`",
+            ),
+        }
+    }
+
     /// Whether the reason carries data, so its rendered string is not its [`Reason::code`].
     fn has_data(&self) -> bool {
         match self.form() {
             Form::Code(_) => false,
             Form::MalformedJson(..) | Form::Steps(_) | Form::Phi(_) => true,
         }
+    }
+
+    /// The reason a `mig06 explain` argument names: a code (`duplicate_member`, `phi`,
+    /// `steps`, `malformed_json`) or a rendered reason (`phi:us_ssn`, `2_steps`), in any case.
+    #[must_use]
+    pub fn lookup(name: &str) -> Option<Self> {
+        let lower = name.trim().to_ascii_lowercase();
+        Self::ALL
+            .iter()
+            .find(|r| r.code() == lower)
+            .cloned()
+            .or_else(|| Self::parse(&lower))
     }
 
     /// Parses a rendered reason, exactly: only a string that [`fmt::Display`] would produce is

@@ -436,7 +436,7 @@ fn inv_cont_claim_another_callers_evidence_is_denied_and_leaves_the_claim_availa
 }
 
 #[test]
-fn inv_cont_not_retry_a_prior_without_a_fingerprint_counts_as_unchanged() {
+fn inv_cont_not_retry_a_prior_refused_at_the_request_stage_is_continued_by_an_amended_request() {
     let (s, exec, rail) = draft_rail();
     // PHI in the request id: the request never parses, so the abort records no fingerprint.
     let mut req = request("discharge_summary");
@@ -448,38 +448,139 @@ fn inv_cont_not_retry_a_prior_without_a_fingerprint_counts_as_unchanged() {
             .get("request_fp")
             .is_none()
     );
-    // The same step again, as a continuation claiming an amendment: the rail cannot tell, so it
-    // counts as unchanged, and the example policy allows that only for a confirmed restore.
-    let o = attempt(
-        &rail,
-        "operator-1",
-        &continuation(&phi, "discharge_summary", "operator_amended_request"),
+    // The same request again, as a continuation: refused where the prior was, whatever reason.
+    let mut same = continuation(
+        &phi,
+        "discharge_summary",
+        "operator_confirmed_dependency_restored",
     );
-    assert_eq!(o.code, C::DeniedContinuationIsRetry);
+    same["request_id"] = json!("jane.doe@example.org");
     assert_eq!(
-        o.detail.unwrap().reason,
-        mig06_rail::outcome::Reason::UnchangedRequest
+        attempt(&rail, "operator-1", &same).code,
+        C::AbortedPhiDetected
     );
-    // A different step is no better: nothing to compare it with.
-    let o = attempt(
-        &rail,
-        "operator-1",
-        &continuation(&phi, "referral_letter", "operator_amended_request"),
-    );
-    assert_eq!(o.code, C::DeniedContinuationIsRetry);
-    assert_eq!(exec.calls(), 0);
-    // The retry denials took no claim: a reason policy allows for an unchanged request runs.
-    let o = attempt(
-        &rail,
-        "operator-1",
-        &continuation(
-            &phi,
+    // Two steps that became one, an unknown kind that became a permitted one: each parsed, so
+    // each is amended, and the step gate judges it as the new request it is.
+    let mut two = request("discharge_summary");
+    two["steps"] = json!([two["steps"][0], two["steps"][0]]);
+    let multi = attempt(&rail, "operator-1", &two);
+    assert_eq!(multi.code, C::DeniedMultiStep);
+    let unknown = attempt(&rail, "operator-1", &request("not_a_kind"));
+    assert_eq!(unknown.code, C::DeniedRequestInvalid);
+    for prior in [&phi, &multi, &unknown] {
+        let o = attempt(
+            &rail,
+            "operator-1",
+            &continuation(prior, "discharge_summary", "operator_amended_request"),
+        );
+        assert_eq!(o.code, C::CompletedDraft, "{:?}", o.detail);
+        assert_eq!(o.provenance.continues.as_ref(), Some(&prior.attempt_id));
+    }
+    assert_eq!(exec.calls(), 3);
+}
+
+/// A prior request body of the generated continuation sequences: a note kind (the fourth is
+/// not in the vocabulary), optional pages, two steps, PHI in the subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Body {
+    note: usize,
+    pages: Option<i64>,
+    two_steps: bool,
+    phi: bool,
+}
+
+fn gen_body() -> impl proptest::strategy::Strategy<Value = Body> {
+    use proptest::prelude::*;
+    (
+        0..4usize,
+        proptest::option::of(1i64..=4),
+        prop_oneof![4 => Just(false), 1 => Just(true)],
+        prop_oneof![4 => Just(false), 1 => Just(true)],
+    )
+        .prop_map(|(note, pages, two_steps, phi)| Body {
+            note,
+            pages,
+            two_steps,
+            phi,
+        })
+}
+
+fn body_of(b: &Body) -> serde_json::Value {
+    let mut r = request(
+        [
             "discharge_summary",
-            "operator_confirmed_dependency_restored",
-        ),
+            "referral_letter",
+            "prior_authorisation",
+            "not_a_kind",
+        ][b.note],
     );
-    assert_eq!(o.code, C::CompletedDraft, "{:?}", o.detail);
-    assert_eq!(exec.calls(), 1);
+    if let Some(p) = b.pages {
+        r["steps"][0]["params"]["pages"] = json!(p);
+    }
+    if b.two_steps {
+        r["steps"] = json!([r["steps"][0], r["steps"][0]]);
+    }
+    if b.phi {
+        r["subject"] = json!("jane.doe@example.org");
+    }
+    r
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Whatever the prior (completed, denied by policy, invalid, multi-step, PHI, executor
+    /// fault), a continuation that is the prior's request unchanged never reaches the executor
+    /// unless its reason is one policy allows for an unchanged request, and one that changed
+    /// anything is never called unchanged.
+    #[test]
+    fn inv_cont_not_retry_unchanged_is_never_accepted_and_amended_is_never_called_unchanged(
+        prior_body in gen_body(),
+        next in gen_body(),
+        unchanged in proptest::prelude::any::<bool>(),
+        reason in 0..3usize,
+    ) {
+        let s = setup();
+        let exec = OddPagesFault::default();
+        let rail = mig06_rail::rail::Rail::open(s.config.clone(), Some(Box::new(exec.clone())))
+            .unwrap();
+        let prior = attempt(&rail, "operator-1", &body_of(&prior_body));
+        proptest::prop_assume!(prior.code.is_continuable() && prior.evidence.is_some());
+        let body = if unchanged { prior_body.clone() } else { next };
+        let amended = body != prior_body;
+        let mut req = body_of(&body);
+        req["trigger"] = json!("operator_continuation");
+        req["continuation"] = json!({
+            "evidence": prior.evidence.clone().unwrap(),
+            "reason": REASONS[reason],
+        });
+        let calls = exec.0.load(std::sync::atomic::Ordering::SeqCst);
+        let o = attempt(&rail, "operator-1", &req);
+        let ran = exec.0.load(std::sync::atomic::Ordering::SeqCst) > calls;
+        let called_unchanged = o
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.reason == mig06_rail::outcome::Reason::UnchangedRequest);
+        if amended {
+            proptest::prop_assert!(!called_unchanged, "{prior_body:?} -> {body:?}: {:?}", o.code);
+            proptest::prop_assert_ne!(o.code, C::DeniedContinuationIsRetry);
+        } else {
+            let allowed_unchanged = REASONS[reason] == "operator_confirmed_dependency_restored";
+            if !allowed_unchanged || prior.code.is_request_stage_refusal() {
+                proptest::prop_assert!(!ran, "{prior_body:?} ({:?}): {:?}", prior.code, o.code);
+                proptest::prop_assert_ne!(o.code, C::CompletedDraft);
+            }
+            if prior.code.is_request_stage_refusal() {
+                // Refused where the prior was refused, for the same reason.
+                proptest::prop_assert_eq!(o.code, prior.code);
+                proptest::prop_assert_eq!(o.detail, prior.detail);
+            }
+        }
+    }
 }
 
 #[test]

@@ -59,3 +59,22 @@ fn operations_doc_lists_exactly_the_reason_codes() {
     assert!(missing.is_empty(), "not in docs/OPERATIONS.md: {missing:?}");
     assert!(extra.is_empty(), "not a Reason code: {extra:?}");
 }
+
+#[test]
+fn operations_doc_reason_rows_are_what_explain_prints() {
+    let doc = doc();
+    for reason in mig06_rail::outcome::Reason::ALL {
+        let (codes, meaning) = reason.meaning();
+        let row = format!("| `{}` | {codes} | {meaning} |\n", reason.code());
+        assert!(
+            doc.contains(&row),
+            "{} differs in docs/OPERATIONS.md",
+            reason.code()
+        );
+        assert_eq!(
+            mig06_rail::outcome::Reason::lookup(&reason.code().to_ascii_uppercase())
+                .map(|r| r.code()),
+            Some(reason.code())
+        );
+    }
+}

@@ -61,8 +61,12 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         config: PathBuf,
         /// The log's verifier key file (default: the configuration's `.vkey` beside its key).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from_signing_key")]
         pubkey: Option<PathBuf>,
+        /// Derive it from the configured private key instead (the operator, on the rail's
+        /// host, recreating a lost `.vkey`); no other auditor command ever opens that key.
+        #[arg(long)]
+        from_signing_key: bool,
     },
     /// Create or upgrade the PostgreSQL audit schema (`[audit] backend = "postgres"`), as the
     /// schema's owner; optionally grant the rail's writer role and an auditors' reader role.
@@ -171,9 +175,18 @@ pub(crate) fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             grant_writer,
             grant_reader,
         } => migrate(&config, grant_writer, grant_reader),
-        AuditCommand::Pubkey { config, pubkey } => {
+        AuditCommand::Pubkey {
+            config,
+            pubkey,
+            from_signing_key,
+        } => {
             let cfg = Config::load(&config)?;
-            println!("{}", log::verifier_for(&cfg, pubkey.as_deref())?.vkey());
+            let verifier = if from_signing_key {
+                log::verifier_from_signing_key(&cfg)?
+            } else {
+                log::verifier_for(&cfg, pubkey.as_deref())?.verifier
+            };
+            println!("{}", verifier.vkey());
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Prove {

@@ -14,7 +14,7 @@ use mig06_rail::audit::ledger::LogFault;
 use mig06_rail::audit::verify::{self, VerifyReport};
 use mig06_rail::config::Config;
 
-use super::log::{hex_string, open_view, verifier_for};
+use super::log::{hex_string, open_view, verifier_for, what_to_do};
 
 /// Verifies the configured log, against `trusted_checkpoint` too when one is given.
 ///
@@ -27,7 +27,8 @@ pub(super) fn run(
     trusted_checkpoint: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let cfg = Config::load(config)?;
-    let verifier = verifier_for(&cfg, pubkey)?;
+    let key = verifier_for(&cfg, pubkey)?;
+    let verifier = &key.verifier;
     let trusted = trusted_checkpoint
         .map(|p| {
             std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
@@ -36,10 +37,10 @@ pub(super) fn run(
     let bar = progress_bar();
     let trusted = trusted
         .as_deref()
-        .map(|note| verify::trusted_checkpoint(note, &verifier))
+        .map(|note| verify::trusted_checkpoint(note, verifier))
         .transpose();
     let result = match trusted {
-        Ok(trusted) => open_view(&cfg, &verifier, &mut |_, _, _| {}, &mut |done, total| {
+        Ok(trusted) => open_view(&cfg, verifier, &mut |_, _, _| {}, &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);
         })?
@@ -53,7 +54,7 @@ pub(super) fn run(
             Ok(ExitCode::SUCCESS)
         }
         Err(f) => {
-            print_fault(&f);
+            print_fault(&f, &what_to_do(&cfg, &key));
             Ok(ExitCode::from(1))
         }
     }
@@ -107,11 +108,11 @@ fn print_report(r: &VerifyReport) {
     }
 }
 
-/// The report of a log that does not verify.
-fn print_fault(f: &LogFault) {
+/// The report of a log that does not verify, and what to do about it.
+fn print_fault(f: &LogFault, what_to_do: &str) {
     println!(
         "{}",
-        serde_json::json!({"ok": false, "first_bad_record": f.first_bad_record, "error": f.message})
+        serde_json::json!({"ok": false, "first_bad_record": f.first_bad_record, "error": f.message, "next_step": what_to_do})
     );
-    eprintln!("mig06: audit verify FAILED: {}", f.message);
+    eprintln!("mig06: audit verify FAILED: {}; {what_to_do}", f.message);
 }

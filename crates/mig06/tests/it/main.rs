@@ -14,7 +14,9 @@
 
 mod common;
 
+mod auditor_keys;
 mod cli;
+mod explain;
 mod http_caller;
 mod http_executor;
 mod http_limits;
