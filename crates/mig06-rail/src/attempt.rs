@@ -66,6 +66,7 @@ use crate::ids::{AttemptId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, Effect, Outcome, Provenance, Reason, TerminalCode};
 use crate::policy::{ContinuationFacts, PolicyGate};
 use crate::request::{self, AttemptRequest, PhiScan, Trigger};
+use crate::telemetry::TraceContext;
 
 /// The shared audit store: concurrent appends are committed in groups, one `fdatasync` each.
 pub type SharedStore = GroupCommit;
@@ -93,6 +94,8 @@ struct Core {
     /// Whether this attempt's records hold the claim on `provenance.continues`: set once the
     /// attempt passed registration, the trigger gate and the claim check.
     claims_prior: bool,
+    /// The W3C trace context the attempt runs in (its trace id goes on its records).
+    trace: Option<TraceContext>,
 }
 
 /// Received: the caller is authenticated, nothing else is known.
@@ -219,9 +222,18 @@ impl Attempt<Received> {
                 decision: None,
                 reason: None,
                 claims_prior: false,
+                trace: None,
             },
             state: Received,
         }
+    }
+
+    /// The attempt runs in `trace`: its records carry the trace id, and the executor gets
+    /// the context to pass downstream.
+    #[must_use]
+    pub fn with_trace(mut self, trace: Option<TraceContext>) -> Self {
+        self.core.trace = trace;
+        self
     }
 
     /// Parses the request into closed types; PHI anywhere aborts.
@@ -479,6 +491,7 @@ impl Attempt<Opened> {
             action: req.step.action.clone(),
             subject: req.subject.clone(),
             params: req.params_json(),
+            trace: self.core.trace.clone(),
         };
         // The executor's own failure wins; an answer that arrives after the deadline is discarded.
         let raw = match executor.execute(&input, self.core.deadline) {

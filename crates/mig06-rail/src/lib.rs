@@ -22,6 +22,7 @@ pub mod policy;
 pub mod proxy;
 pub mod rail;
 pub mod request;
+pub mod telemetry;
 pub mod vocab;
 
 pub use mig06_phi as phi;

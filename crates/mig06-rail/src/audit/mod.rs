@@ -356,6 +356,15 @@ pub trait AuditStore: Send {
     fn syncs(&self) -> Option<u64> {
         None
     }
+
+    /// Whether the store would attempt an append now (a readiness probe): the PostgreSQL store
+    /// reaches its database and reads what others appended; the default is ready.
+    ///
+    /// # Errors
+    /// Why it would not: the same error an append would meet.
+    fn ready(&mut self) -> Result<(), AuditError> {
+        Ok(())
+    }
 }
 
 /// Hex of a hash.
