@@ -784,7 +784,7 @@ mod tests {
         assert_eq!(
             check(b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n"),
             Head::Complete {
-                len: 46,
+                len: 47,
                 body: Framing::Chunked
             }
         );
