@@ -166,6 +166,12 @@ impl PgStore {
                 return Ok(c);
             }
         }
+        tracing::info!(
+            target: "mig06::audit",
+            event = "pg_reconnect",
+            cause = if idle >= IDLE_CHECK_AFTER { "idle_check" } else { "no_connection" },
+            "audit database: connecting"
+        );
         connect_writer(&self.settings).map_err(AuditError::from)
     }
 
@@ -391,6 +397,12 @@ impl PgStore {
         self.connection_lost = false;
         let read = match self.lock_head(client) {
             Err(_) if client.is_closed() || self.connection_lost => {
+                tracing::warn!(
+                    target: "mig06::audit",
+                    event = "pg_reconnect",
+                    cause = "connection_lost",
+                    "audit database: the connection was lost before the batch; connecting once"
+                );
                 *client = connect_writer(&self.settings)?;
                 self.lock_head(client)?
             }
@@ -506,6 +518,10 @@ impl AuditStore for PgStore {
 
     fn syncs(&self) -> Option<u64> {
         Some(self.commits)
+    }
+
+    fn ready(&mut self) -> Result<(), AuditError> {
+        self.refresh()
     }
 
     fn is_claim_held(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {

@@ -132,7 +132,7 @@ impl Executor for HttpExecutor {
         let body = serde_json::to_vec(&input.to_json())
             .map_err(|_| ExecutorError::Fault(ExecutorFault::InputNotSerialisable))?;
         let connect = left.min(MAX_CONNECT);
-        let mut response = self
+        let mut request = self
             .agent
             .post(&self.url)
             .config()
@@ -140,9 +140,15 @@ impl Executor for HttpExecutor {
             .timeout_connect(Some(connect))
             .build()
             .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .send(&body[..])
-            .map_err(|e| map_error(&e))?;
+            .header("accept", "application/json");
+        // W3C trace context: the downstream's span is a child of the attempt's.
+        if let Some(trace) = &input.trace {
+            request = request.header("traceparent", trace.traceparent());
+            if let Some(state) = trace.tracestate() {
+                request = request.header("tracestate", state);
+            }
+        }
+        let mut response = request.send(&body[..]).map_err(|e| map_error(&e))?;
         classify_status(response.status().as_u16())?;
         let bytes = response
             .body_mut()

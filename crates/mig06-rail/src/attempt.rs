@@ -67,6 +67,7 @@ use crate::outcome::{DecisionSignal, Detail, Effect, Outcome, Provenance, Reason
 use crate::policy::{ContinuationFacts, PolicyGate};
 use crate::request::{self, AttemptRequest, PhiScan, Trigger};
 use crate::witness::Tamper;
+use crate::telemetry::TraceContext;
 
 /// The shared audit store: concurrent appends are committed in groups, one `fdatasync` each.
 pub type SharedStore = GroupCommit;
@@ -101,6 +102,8 @@ struct Core {
     holds_request_id: bool,
     /// The attempt that holds `request_id` when it is not this one.
     request_id_holder: Option<AttemptId>,
+    /// The W3C trace context the attempt runs in (its trace id goes on its records).
+    trace: Option<TraceContext>,
 }
 
 /// Received: the caller is authenticated, nothing else is known.
@@ -242,9 +245,18 @@ impl Attempt<Received> {
                 request_id: None,
                 holds_request_id: false,
                 request_id_holder: None,
+                trace: None,
             },
             state: Received,
         }
+    }
+
+    /// The attempt runs in `trace`: its records carry the trace id, and the executor gets
+    /// the context to pass downstream.
+    #[must_use]
+    pub fn with_trace(mut self, trace: Option<TraceContext>) -> Self {
+        self.core.trace = trace;
+        self
     }
 
     /// Parses the request into closed types; PHI anywhere aborts.
@@ -601,6 +613,7 @@ impl Attempt<Opened> {
             action: req.step.action.clone(),
             subject: req.subject.clone(),
             params: req.params_json(),
+            trace: self.core.trace.clone(),
         };
         // The executor's own failure wins; an answer that arrives after the deadline is discarded.
         let raw = match executor.execute(&input, self.core.deadline) {

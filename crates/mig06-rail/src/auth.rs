@@ -95,10 +95,16 @@ pub fn bearer_caller(
     let mut found = None;
     for c in &config.callers {
         // Every caller is compared, matched or not, so timing does not reveal which matched.
-        let matched = c
+        // The retiring credential (mid-rotation) is compared too, always, for the same reason.
+        let current = c
             .credential_sha256
             .as_ref()
             .is_some_and(|d| digests_equal(d, &digest));
+        let retiring = c
+            .retiring_credential_sha256
+            .as_ref()
+            .is_some_and(|d| digests_equal(d, &digest));
+        let matched = current | retiring;
         if matched {
             found = Some(c);
         }

@@ -80,6 +80,11 @@ pub struct CallerConfig {
     /// SHA-256 of the bearer credential (HTTP only); the credential itself is never stored.
     #[serde(default)]
     pub credential_sha256: Option<Sha256Digest>,
+    /// SHA-256 of the caller's previous bearer credential while it is rotated out (`mig06
+    /// caller rotate`): admitted as well, until `caller rotate --finish` removes it, so
+    /// clients can switch credentials without a window in which neither works.
+    #[serde(default)]
+    pub retiring_credential_sha256: Option<Sha256Digest>,
     /// SHA-256 of the DER bytes of the client certificate this caller must present over TLS, in
     /// addition to its bearer credential (HTTP with TLS only; needs `credential_sha256`).
     #[serde(default)]
@@ -473,6 +478,15 @@ impl Config {
                     message: format!("caller {} is listed twice", c.id),
                 });
             }
+            if c.retiring_credential_sha256.is_some() && c.credential_sha256.is_none() {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message: format!(
+                        "caller {} has retiring_credential_sha256 but no credential_sha256",
+                        c.id
+                    ),
+                });
+            }
             if c.client_cert_sha256.is_some() && c.credential_sha256.is_none() {
                 return Err(ConfigError::Invalid {
                     path: path.to_owned(),
@@ -486,16 +500,18 @@ impl Config {
         // Two callers with one credential digest: a bearer credential would admit whichever
         // matched last, so the identity an attempt is recorded under would be arbitrary. Name
         // both callers, never the digest (it identifies the credential).
-        for (i, a) in raw.callers.iter().enumerate() {
-            let Some(digest) = &a.credential_sha256 else {
-                continue;
-            };
-            if let Some(b) = raw
-                .callers
-                .iter()
-                .skip(i + 1)
-                .find(|b| b.credential_sha256.as_ref() == Some(digest))
-            {
+        let digests: Vec<(&CallerConfig, &Sha256Digest)> = raw
+            .callers
+            .iter()
+            .flat_map(|c| {
+                [&c.credential_sha256, &c.retiring_credential_sha256]
+                    .into_iter()
+                    .flatten()
+                    .map(move |d| (c, d))
+            })
+            .collect();
+        for (i, (a, digest)) in digests.iter().enumerate() {
+            if let Some((b, _)) = digests.iter().skip(i + 1).find(|(_, d)| d == digest) {
                 return Err(ConfigError::Invalid {
                     path: path.to_owned(),
                     message: format!(

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod proxy;
 pub mod rail;
 pub mod request;
+pub mod telemetry;
 pub mod vocab;
 pub mod witness;
 

@@ -26,6 +26,7 @@ use crate::ids::{AttemptId, Sha256Digest};
 use crate::outcome::{Detail, Outcome, Provenance, Reason, TerminalCode};
 use crate::policy::{PolicyError, PolicyGate};
 use crate::request::PhiScan;
+use crate::telemetry::{self, ExecutorOutcome, ObservedStore, Stage, StageTimes, TraceContext};
 
 /// Errors starting the rail. The rail refuses to start rather than run half-configured.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +164,13 @@ impl Rail {
         let mut rail =
             Self::from_parts(config, gate, Box::new(detector), store, executor, verifier);
         rail.store.note_size(open_report.records);
+        telemetry::store_opened(
+            &open_report,
+            match rail.config.audit {
+                AuditBackend::File => "file",
+                AuditBackend::Postgres(_) => "postgres",
+            },
+        );
         rail.open_report = open_report;
         Ok(rail)
     }
@@ -184,7 +192,7 @@ impl Rail {
             config,
             gate,
             detector,
-            store: GroupCommit::new(store).with_witnesses(unsupplied),
+            store: GroupCommit::new(Box::new(ObservedStore::new(store))).with_witnesses(unsupplied),
             executor,
             verifier,
             open_report: OpenReport::default(),
@@ -226,6 +234,16 @@ impl Rail {
     #[must_use]
     pub fn log_size(&self) -> u64 {
         self.store.known_size()
+    }
+
+    /// Whether the rail would accept an attempt's append now: the audit store is reachable and
+    /// caught up (`GET /v1/ready`). Not a promise: the next append may still fail, and then
+    /// fails closed as always.
+    ///
+    /// # Errors
+    /// The store's reason it would not accept an append (see [`telemetry::audit_error_code`]).
+    pub fn ready(&self) -> Result<(), AuditError> {
+        self.store.with_store(|s| s.ready())
     }
 
     /// The configuration in force.
@@ -301,19 +319,46 @@ impl Rail {
         request: &[u8],
         deadline: Deadline,
     ) -> Outcome {
+        self.attempt_traced(caller, request, deadline, None)
+    }
+
+    /// As [`Rail::attempt_by`], in a W3C trace context (the HTTP service: from the request's
+    /// `traceparent`): its trace id goes on the attempt's records and its operations-log event,
+    /// and the executor gets the context to pass downstream.
+    #[must_use]
+    pub fn attempt_traced(
+        &self,
+        caller: &AuthenticatedCaller,
+        request: &[u8],
+        deadline: Deadline,
+        trace: Option<&TraceContext>,
+    ) -> Outcome {
         let id = AttemptId::mint();
         let written = TerminalFlag::default();
+        let trace_id = trace.map(TraceContext::trace_id);
         let run = catch_unwind(AssertUnwindSafe(|| {
-            self.run(id.clone(), caller, request, deadline, &written)
+            self.run(id.clone(), caller, request, deadline, &written, trace)
         }));
         match run {
             Ok(outcome) => outcome,
-            Err(_) => self.invariant_abort(id, caller, &written, deadline),
+            Err(_) => {
+                let outcome = self.invariant_abort(id, caller, &written, deadline);
+                telemetry::attempt_finished(
+                    &outcome,
+                    caller.id().as_str(),
+                    &StageTimes::default(),
+                    ExecutorOutcome::NotRun,
+                    trace_id.as_deref(),
+                );
+                outcome
+            }
         }
     }
 
     /// The attempt's stages in order, each once (INV-NO-RETRY); the first that fails ends it,
-    /// and its one terminal record is written by the one `record` call.
+    /// and its one terminal record is written by the one `record` call. Each stage is timed for
+    /// the operations log ([`telemetry::attempt_finished`]), emitted after the outcome is
+    /// decided and recorded, so it cannot change it.
     fn run(
         &self,
         id: AttemptId,
@@ -321,30 +366,57 @@ impl Rail {
         request: &[u8],
         deadline: Deadline,
         written: &TerminalFlag,
+        trace: Option<&TraceContext>,
     ) -> Outcome {
-        let received = Attempt::receive(id, caller.clone(), deadline, self.gate.digest());
+        let received = Attempt::receive(id, caller.clone(), deadline, self.gate.digest())
+            .with_trace(trace.cloned());
+        let mut times = StageTimes::default();
+        let mut executor = ExecutorOutcome::NotRun;
         #[expect(
             clippy::result_large_err,
             reason = "the error is the attempt itself, moved once to its ending, never stored"
         )]
         let executed = || {
-            received
-                .parse(
+            let parsed = times.time(Stage::Parse, || {
+                received.parse(
                     request,
                     self.config.max_request_bytes,
                     &self.gate,
                     self.detector.as_ref(),
-                )?
-                .check_continuation(&self.store, &self.verifier)?
-                .gate(&self.gate)?
-                .open(&self.store)?
-                .execute(self.executor.as_ref(), self.detector.as_ref())
+                )
+            })?;
+            let checked = times.time(Stage::ContinuationCheck, || {
+                parsed.check_continuation(&self.store, &self.verifier)
+            })?;
+            let permitted = times.time(Stage::PolicyGate, || checked.gate(&self.gate))?;
+            let opened = times.time(Stage::OpenAppend, || permitted.open(&self.store))?;
+            let done = times.time(Stage::Execute, || {
+                opened.execute(self.executor.as_ref(), self.detector.as_ref())
+            });
+            executor = match &done {
+                Ok(_) => ExecutorOutcome::Completed,
+                Err(ending) => ExecutorOutcome::Ended(ending.code()),
+            };
+            done
         };
         let ending = match executed() {
             Ok(done) => done.complete(),
             Err(ending) => ending,
         };
-        ending.record(&self.store, written).into_outcome()
+        let outcome = times
+            .time(Stage::TerminalAppend, || {
+                ending.record(&self.store, written)
+            })
+            .into_outcome();
+        let trace_id = trace.map(TraceContext::trace_id);
+        telemetry::attempt_finished(
+            &outcome,
+            caller.id().as_str(),
+            &times,
+            executor,
+            trace_id.as_deref(),
+        );
+        outcome
     }
 
     /// The panic path (INV-FAIL-CLOSED): `ABORTED_INVARIANT`, recorded unless the attempt's

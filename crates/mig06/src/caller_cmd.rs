@@ -1,4 +1,4 @@
-//! `mig06 caller add`: registers an approved HTTP caller in the configuration file.
+//! `mig06 caller add|list|remove|rotate`: the approved callers in the configuration file.
 //!
 //! The decision that matters: the credential is generated here (32 bytes from the OS RNG,
 //! base64url), printed once, and never stored; only its SHA-256 goes into the file. The command
@@ -40,6 +40,35 @@ pub(crate) enum CallerCommand {
         #[arg(long)]
         client_cert: Option<PathBuf>,
     },
+    /// List the approved callers: one JSON object per line (id, kind, triggers, whether it has
+    /// a bearer credential, a retiring one, a pinned client certificate). Never a digest.
+    List {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Remove an approved caller's table from the configuration file. Restart `mig06 serve`
+    /// for it to take effect; its records in the audit log stay.
+    Remove {
+        /// The caller id.
+        id: String,
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Rotate a caller's bearer credential without a gap: the current credential becomes the
+    /// retiring one (still admitted) and a new one is written and printed once, alone on the
+    /// last line of stdout. Restart, switch the client, then `--finish` and restart again.
+    Rotate {
+        /// The caller id.
+        id: String,
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// End the rotation: remove the retiring credential (it is refused after a restart).
+        #[arg(long)]
+        finish: bool,
+    },
 }
 
 /// The caller kinds.
@@ -73,7 +102,206 @@ pub(crate) fn run(command: CallerCommand) -> Result<ExitCode> {
             config,
             client_cert,
         } => add(&id, kind, &triggers, &config, client_cert.as_deref()),
+        CallerCommand::List { config } => list(&config),
+        CallerCommand::Remove { id, config } => remove(&id, &config),
+        CallerCommand::Rotate { id, config, finish } => rotate(&id, &config, finish),
     }
+}
+
+/// `mig06 caller list`.
+fn list(config: &Path) -> Result<ExitCode> {
+    let cfg = Config::load(config)?;
+    let mut out = std::io::stdout().lock();
+    for c in &cfg.callers {
+        let line = serde_json::json!({
+            "id": c.id.as_str(),
+            "kind": c.kind.as_str(),
+            "triggers": c.triggers.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "bearer_credential": c.credential_sha256.is_some(),
+            "retiring_credential": c.retiring_credential_sha256.is_some(),
+            "client_cert_pinned": c.client_cert_sha256.is_some(),
+        });
+        writeln!(out, "{line}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The line ranges of the file's `[[callers]]` tables: from the comment lines right above the
+/// header to the line before the next table header. Each with the id it holds.
+fn caller_tables(text: &str) -> Vec<(std::ops::Range<usize>, Option<String>)> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let is_header = |l: &str| l.trim_start().starts_with('[');
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim() != "[[callers]]" {
+            continue;
+        }
+        let mut start = i;
+        while start > 0
+            && lines
+                .get(start - 1)
+                .is_some_and(|l| l.trim_start().starts_with('#'))
+        {
+            start -= 1;
+        }
+        let mut end = (i + 1..lines.len())
+            .find(|j| lines.get(*j).is_some_and(|l| is_header(l)))
+            .unwrap_or(lines.len());
+        // Comment lines right above the next header are that table's.
+        while end > i + 1
+            && end < lines.len()
+            && lines
+                .get(end - 1)
+                .is_some_and(|l| l.trim_start().starts_with('#'))
+        {
+            end -= 1;
+        }
+        let body: String = lines.get(i..end).unwrap_or_default().concat();
+        let id = toml::from_str::<toml::Table>(&body)
+            .ok()
+            .and_then(|t| t.get("callers").cloned())
+            .and_then(|c| c.as_array().and_then(|a| a.first().cloned()))
+            .and_then(|c| c.get("id").and_then(|v| v.as_str()).map(str::to_owned));
+        out.push((start..end, id));
+    }
+    out
+}
+
+/// The file's text with the lines of `range` replaced by `with`.
+fn splice(text: &str, range: &std::ops::Range<usize>, with: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out: String = lines.get(..range.start).unwrap_or_default().concat();
+    out.push_str(with);
+    out.push_str(&lines.get(range.end..).unwrap_or_default().concat());
+    out
+}
+
+/// Reads `config` and finds the `[[callers]]` table of `id`.
+fn find_caller(config: &Path, id: &str) -> Result<(String, Config, std::ops::Range<usize>)> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read configuration {}", config.display()))?;
+    let current = Config::parse(config, &text)?;
+    let caller_id = CallerId::parse(id).map_err(|_| anyhow::anyhow!("invalid caller id"))?;
+    if current.caller(&caller_id).is_none() {
+        bail!("no caller {caller_id} in {}", config.display());
+    }
+    let mut found = caller_tables(&text)
+        .into_iter()
+        .filter(|(_, found)| found.as_deref() == Some(id));
+    let (Some((range, _)), None) = (found.next(), found.next()) else {
+        bail!(
+            "caller {caller_id} is not written as one [[callers]] table in {}; edit the file by hand",
+            config.display()
+        );
+    };
+    Ok((text, current, range))
+}
+
+/// Writes `text` to `config` through a temporary file in the same directory, synced, then
+/// renamed over it, so a crash leaves the old file or the new one.
+fn replace_file(config: &Path, text: &str) -> Result<()> {
+    let dir = config.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        config
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("mig06.toml")
+    ));
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    if let Ok(meta) = std::fs::metadata(config) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, config)
+        .with_context(|| format!("cannot replace {}", config.display()))?;
+    Ok(())
+}
+
+/// `mig06 caller remove`.
+fn remove(id: &str, config: &Path) -> Result<ExitCode> {
+    let (text, before, range) = find_caller(config, id)?;
+    let updated = splice(&text, &range, "");
+    let after = Config::parse(config, &updated)?;
+    let kept = |c: &Config| {
+        c.callers
+            .iter()
+            .filter(|c| c.id.as_str() != id)
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>()
+    };
+    if after.callers.len() + 1 != before.callers.len() || kept(&after) != kept(&before) {
+        bail!("removing the table would change other callers; nothing was written");
+    }
+    replace_file(config, &updated)?;
+    println!(
+        "removed caller {id} from {}; restart `mig06 serve` for it to take effect (its audit records stay)",
+        config.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mig06 caller rotate [--finish]`.
+fn rotate(id: &str, config: &Path, finish: bool) -> Result<ExitCode> {
+    let (text, current, range) = find_caller(config, id)?;
+    let caller_id = CallerId::parse(id).map_err(|_| anyhow::anyhow!("invalid caller id"))?;
+    let Some(caller) = current.caller(&caller_id) else {
+        bail!("no caller {caller_id} in {}", config.display());
+    };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let table: Vec<&str> = lines.get(range.clone()).unwrap_or_default().to_vec();
+    let keep = |l: &str| {
+        let key = l.trim_start();
+        !key.starts_with("credential_sha256") && !key.starts_with("retiring_credential_sha256")
+    };
+    let mut block: String = table.iter().copied().filter(|l| keep(l)).collect();
+    if !block.ends_with('\n') {
+        block.push('\n');
+    }
+    let credential = if finish {
+        let Some(d) = &caller.credential_sha256 else {
+            bail!("caller {caller_id} has no bearer credential");
+        };
+        block.push_str(&format!("credential_sha256 = \"{d}\"\n"));
+        None
+    } else {
+        let Some(old) = &caller.credential_sha256 else {
+            bail!("caller {caller_id} has no bearer credential to rotate; use `caller add`");
+        };
+        if caller.retiring_credential_sha256.is_some() {
+            bail!(
+                "caller {caller_id} is already rotating; finish it first (`mig06 caller rotate {caller_id} --finish`)"
+            );
+        }
+        let credential = new_credential()?;
+        block.push_str(&format!(
+            "credential_sha256 = \"{}\"\nretiring_credential_sha256 = \"{old}\"\n",
+            Sha256Digest::of(credential.as_bytes())
+        ));
+        Some(credential)
+    };
+    let updated = splice(&text, &range, &block);
+    let after = Config::parse(config, &updated)?;
+    if after.callers.len() != current.callers.len() || after.caller(&caller_id).is_none() {
+        bail!("the rotated table did not parse as the same callers; nothing was written");
+    }
+    replace_file(config, &updated)?;
+    match credential {
+        Some(credential) => {
+            println!(
+                "rotating caller {caller_id}: after a restart both its old and its new credential are admitted; switch the client, then run `mig06 caller rotate {caller_id} --finish --config {}` and restart again. The new credential (shown once) follows:",
+                config.display()
+            );
+            println!("{credential}");
+        }
+        None => println!(
+            "finished rotating caller {caller_id}: its old credential is refused after a restart"
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_triggers(given: &[String]) -> Result<Vec<Trigger>> {

@@ -105,6 +105,13 @@ enum Command {
         /// no record. Overrides `[server] max_in_flight`; default 32 per CPU (32 to 512).
         #[arg(long)]
         max_in_flight: Option<usize>,
+        /// The operations log's format on stderr: JSON lines (default) or text.
+        #[arg(long, value_enum, default_value = "json")]
+        log_format: serve::oplog::LogFormat,
+        /// The operations log's level or filter (`error`, `warn`, `info`, `debug`, or a
+        /// `RUST_LOG`-style directive); default: `RUST_LOG` when set, else `info`.
+        #[arg(long)]
+        log_level: Option<String>,
     },
     /// Approved callers in the configuration file.
     Caller {
@@ -178,11 +185,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tls_cert,
             tls_key,
             max_in_flight,
+            log_format,
+            log_level,
         } => serve::run(
             &config,
             listen,
             tls_cert.as_deref().zip(tls_key.as_deref()),
             max_in_flight,
+            (log_format, log_level.as_deref()),
         ),
         Command::Caller { command } => caller_cmd::run(command),
     }
@@ -254,9 +264,13 @@ pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
             let signer = mig06_rail::rail::load_signer(&cfg)?;
             let (store, report) = mig06_audit_pg::open_store(pg, signer)?;
             if !store.is_open() {
-                eprintln!(
-                    "mig06: the audit database is unreachable; attempts end ABORTED_AUDIT_UNCONFIRMED until it is back, and the log is read and checked then"
-                );
+                let message = "the audit database is unreachable; attempts end ABORTED_AUDIT_UNCONFIRMED until it is back, and the log is read and checked then";
+                // `serve` has its operations log; the CLI commands say it on stderr.
+                if tracing::dispatcher::has_been_set() {
+                    tracing::warn!(target: "mig06::audit", event = "audit_unreachable_at_start", "{message}");
+                } else {
+                    eprintln!("mig06: {message}");
+                }
             }
             Some((Box::new(store), report))
         }
@@ -264,7 +278,8 @@ pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
     let witnesses = witnesses::from_config(&cfg)?;
     let rail = Rail::open_with(cfg, store, executor)?.with_witnesses(witnesses);
     let cut = rail.audit_open_report().torn_tail_cut;
-    if cut > 0 {
+    if cut > 0 && !tracing::dispatcher::has_been_set() {
+        // `serve` logs it in its `audit_store_opened` event (`torn_tail_bytes`).
         eprintln!(
             "mig06: audit log: cut a torn tail of {cut} bytes (an append that was never confirmed)"
         );

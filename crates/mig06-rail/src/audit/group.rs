@@ -417,8 +417,34 @@ mod tests {
             self.bounds.lock().unwrap().push(bound);
             self.inner.append_batch(records, bound)
         }
-        fn is_continued(&mut self, prior: &crate::ids::AttemptId) -> Result<bool, AuditError> {
-            self.inner.is_continued(prior)
+        fn is_claim_held(&mut self, prior: &crate::ids::AttemptId) -> Result<bool, AuditError> {
+            self.inner.is_claim_held(prior)
+        }
+        fn request_id_holder(
+            &mut self,
+            request_id: &crate::ids::RequestId,
+        ) -> Result<Option<crate::ids::AttemptId>, AuditError> {
+            self.inner.request_id_holder(request_id)
+        }
+        fn witness_checkpoint(
+            &mut self,
+            at_least: u64,
+        ) -> Result<crate::witness::WitnessCheckpoint, AuditError> {
+            self.inner.witness_checkpoint(at_least)
+        }
+        fn consistency_proof(
+            &mut self,
+            old: u64,
+            new: u64,
+        ) -> Result<Vec<super::super::Hash>, AuditError> {
+            self.inner.consistency_proof(old, new)
+        }
+        fn inclusion_proof(
+            &mut self,
+            index: u64,
+            size: u64,
+        ) -> Result<Vec<super::super::Hash>, AuditError> {
+            self.inner.inclusion_proof(index, size)
         }
         fn root_at(&mut self, size: u64) -> Result<super::super::Hash, AuditError> {
             self.inner.root_at(size)

@@ -382,7 +382,7 @@ pub trait AuditStore: Send {
         records.into_iter().map(|r| self.append(r)).collect()
     }
 
-    /// Bounds the round trips of the reads that follow ([`AuditStore::is_continued`],
+    /// Bounds the round trips of the reads that follow ([`AuditStore::is_claim_held`],
     /// [`AuditStore::root_at`], [`AuditStore::leaf_at`]) by `bound`, until called again with
     /// `None`; a store without round trips ignores it (the default).
     fn bound_reads(&mut self, _bound: Option<Deadline>) {}
@@ -445,6 +445,15 @@ pub trait AuditStore: Send {
     /// How many times the store synced its log, when it counts (for tests and metrics).
     fn syncs(&self) -> Option<u64> {
         None
+    }
+
+    /// Whether the store would attempt an append now (a readiness probe): the PostgreSQL store
+    /// reaches its database and reads what others appended; the default is ready.
+    ///
+    /// # Errors
+    /// Why it would not: the same error an append would meet.
+    fn ready(&mut self) -> Result<(), AuditError> {
+        Ok(())
     }
 }
 

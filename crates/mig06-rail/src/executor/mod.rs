@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::ids::{AttemptId, OpaqueId};
 use crate::request::Code;
+use crate::telemetry::TraceContext;
 
 pub use error::{ExecutorError, ExecutorFault, PendingAnswer};
 pub(crate) use receipt::Receipt;
@@ -94,6 +95,9 @@ pub struct StepInput {
     pub subject: OpaqueId,
     /// The parameters (closed values).
     pub params: Value,
+    /// The W3C trace context the attempt runs in, for an executor that propagates it (the
+    /// HTTP executor sends `traceparent` and `tracestate`); never part of [`StepInput::to_json`].
+    pub trace: Option<TraceContext>,
 }
 
 impl StepInput {

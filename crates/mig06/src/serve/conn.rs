@@ -12,9 +12,11 @@
 //! The guard also owns the connection's clocks: a request's head and body must arrive within
 //! `header_read_timeout` of its first byte (a slow-loris client is closed, answered nothing), and
 //! a connection with no request in progress is closed after `idle_timeout`, or at once on
-//! shutdown or when its lifetime is up. Request bodies must carry `Content-Length`
-//! (`Transfer-Encoding` is refused with 411), so the guard always knows where a request ends and
-//! the next head begins. The caps on open connections, in total and per peer address, are the
+//! shutdown or when its lifetime is up. A request body is framed by `Content-Length` or by
+//! `Transfer-Encoding: chunked` (that one coding, once, never with `Content-Length`: ambiguous
+//! framing is refused), and the guard follows a chunked body's framing as it passes through
+//! ([`ChunkTracker`]), so it always knows where a request ends and the next head begins; the
+//! decoded size is capped by the service while it reads (413 past `max_request_bytes`). The caps on open connections, in total and per peer address, are the
 //! accept loop's ([`super::listener`]).
 
 use std::future::Future;
@@ -111,15 +113,25 @@ const STAND_IN: &[u8] = b"GET / HTTP/1.1\r\nhost: refused\r\n\r\n";
 enum Head {
     /// Not a whole head yet.
     Partial,
-    /// A whole, valid head of `len` bytes announcing a body of `body` bytes.
-    Complete { len: usize, body: u64 },
+    /// A whole, valid head of `len` bytes announcing `body`.
+    Complete { len: usize, body: Framing },
     /// A head hyper would refuse, or one this server refuses: answer with this status.
     Refuse(StatusCode),
 }
 
+/// How a request's body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// `Content-Length` bytes (0 without a body).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
 /// Checks a request head as hyper's HTTP/1 server would parse it (the same `httparse`, method,
 /// URI and header-name rules), and stricter where this server is: at most `max_bytes` and
-/// `max_headers`, `Content-Length` digits only and agreeing, no `Transfer-Encoding`.
+/// `max_headers`, `Content-Length` digits only and agreeing, `Transfer-Encoding` only as the
+/// one coding `chunked` and never with `Content-Length` (ambiguous framing is refused).
 fn check_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Head {
     let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
     let mut req = httparse::Request::new(&mut headers);
@@ -145,6 +157,7 @@ fn check_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Head {
         return Head::Refuse(StatusCode::BAD_REQUEST);
     }
     let mut body: Option<u64> = None;
+    let mut chunked = false;
     for h in req.headers.iter() {
         if HeaderName::from_bytes(h.name.as_bytes()).is_err()
             || HeaderValue::from_bytes(h.value).is_err()
@@ -152,7 +165,13 @@ fn check_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Head {
             return Head::Refuse(StatusCode::BAD_REQUEST);
         }
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Head::Refuse(StatusCode::LENGTH_REQUIRED);
+            // One `Transfer-Encoding: chunked` only: a repeated header, a list of codings or
+            // any other coding leaves the body's end to interpretation.
+            if chunked || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Head::Refuse(StatusCode::LENGTH_REQUIRED);
+            }
+            chunked = true;
+            continue;
         }
         if h.name.eq_ignore_ascii_case("content-length") {
             let digits = h.value.trim_ascii();
@@ -168,9 +187,125 @@ fn check_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Head {
             body = Some(n);
         }
     }
-    Head::Complete {
-        len,
-        body: body.unwrap_or(0),
+    match (chunked, body) {
+        // Both: the request smuggling shape; refused whatever the values.
+        (true, Some(_)) => Head::Refuse(StatusCode::BAD_REQUEST),
+        (true, None) => Head::Complete {
+            len,
+            body: Framing::Chunked,
+        },
+        (false, n) => Head::Complete {
+            len,
+            body: Framing::Length(n.unwrap_or(0)),
+        },
+    }
+}
+
+/// The longest chunk-size line (with extensions) and the longest trailer section accepted.
+const MAX_CHUNK_LINE: usize = 1024;
+const MAX_TRAILER: usize = 8 * 1024;
+
+/// Where a chunked body is in its framing.
+#[derive(Debug, PartialEq, Eq)]
+enum Chunk {
+    /// Reading a chunk-size line.
+    Size(Vec<u8>),
+    /// Passing this many more data bytes of the current chunk.
+    Data(u64),
+    /// Expecting the CRLF after a chunk's data; how many of its bytes were seen.
+    DataEnd(u8),
+    /// Reading the trailer section after the last chunk.
+    Trailer(Vec<u8>),
+    /// The body is complete.
+    Done,
+}
+
+/// Follows a chunked body's framing as its bytes pass through, so the guard knows where it
+/// ends and the next head begins. It decodes nothing for hyper (hyper decodes the chunks
+/// itself, and the service caps the decoded size while reading: 413 past the cap).
+#[derive(Debug, PartialEq, Eq)]
+struct ChunkTracker(Chunk);
+
+/// A chunked body whose framing is broken: hyper gets the bytes up to the fault, then the end of
+/// the stream, and the request's body fails to read (400, built by the service).
+#[derive(Debug, PartialEq, Eq)]
+struct BadFraming;
+
+impl ChunkTracker {
+    fn new() -> Self {
+        Self(Chunk::Size(Vec::new()))
+    }
+
+    fn done(&self) -> bool {
+        self.0 == Chunk::Done
+    }
+
+    /// How many bytes of `buf`, from its start, belong to the body (all of them unless the
+    /// body ends inside `buf`).
+    fn feed(&mut self, buf: &[u8]) -> Result<usize, BadFraming> {
+        let mut used = 0;
+        while used < buf.len() && !self.done() {
+            let rest = buf.get(used..).unwrap_or_default();
+            used += self.step(rest)?;
+        }
+        Ok(used)
+    }
+
+    /// Consumes a prefix of `buf` (non-empty) and moves the framing on.
+    fn step(&mut self, buf: &[u8]) -> Result<usize, BadFraming> {
+        match &mut self.0 {
+            Chunk::Size(line) => {
+                let Some(&b) = buf.first() else { return Ok(0) };
+                line.push(b);
+                if line.len() > MAX_CHUNK_LINE {
+                    return Err(BadFraming);
+                }
+                if b == b'\n' {
+                    let size = match httparse::parse_chunk_size(line) {
+                        Ok(httparse::Status::Complete((n, size))) if n == line.len() => size,
+                        _ => return Err(BadFraming),
+                    };
+                    self.0 = if size == 0 {
+                        Chunk::Trailer(Vec::new())
+                    } else {
+                        Chunk::Data(size)
+                    };
+                }
+                Ok(1)
+            }
+            Chunk::Data(left) => {
+                let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
+                *left -= n as u64;
+                if *left == 0 {
+                    self.0 = Chunk::DataEnd(0);
+                }
+                Ok(n)
+            }
+            Chunk::DataEnd(seen) => {
+                let want = if *seen == 0 { b'\r' } else { b'\n' };
+                if buf.first() != Some(&want) {
+                    return Err(BadFraming);
+                }
+                if *seen == 0 {
+                    *seen = 1;
+                } else {
+                    self.0 = Chunk::Size(Vec::new());
+                }
+                Ok(1)
+            }
+            Chunk::Trailer(section) => {
+                let Some(&b) = buf.first() else { return Ok(0) };
+                section.push(b);
+                if section.len() > MAX_TRAILER {
+                    return Err(BadFraming);
+                }
+                if section.as_slice() == b"\r\n" || section.ends_with(b"\r\n\r\n") {
+                    self.0 = Chunk::Done;
+                }
+                Ok(1)
+            }
+            Chunk::Done => Ok(0),
+        }
     }
 }
 
@@ -184,6 +319,49 @@ enum Phase {
     Refused,
     /// End of stream for hyper.
     Closed,
+}
+
+/// What is left of the current request's body.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyLeft {
+    /// This many bytes (0: the body is complete).
+    Length(u64),
+    /// The rest of a chunked body.
+    Chunked(ChunkTracker),
+    /// A chunked body whose framing broke: what came before the fault was handed over, and
+    /// hyper sees the stream end next.
+    Broken,
+}
+
+impl BodyLeft {
+    /// Splits `buf` into the part that belongs to the body (taking it off what is left) and
+    /// the rest (the next request's head).
+    fn take(&mut self, buf: &[u8]) -> usize {
+        match self {
+            Self::Length(left) => {
+                let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
+                *left -= n as u64;
+                n
+            }
+            Self::Chunked(t) => match t.feed(buf) {
+                Ok(n) => {
+                    if t.done() {
+                        *self = Self::Length(0);
+                    }
+                    n
+                }
+                Err(BadFraming) => {
+                    *self = Self::Broken;
+                    buf.len()
+                }
+            },
+            Self::Broken => 0,
+        }
+    }
+
+    fn complete(&self) -> bool {
+        matches!(self, Self::Length(0) | Self::Broken)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +391,7 @@ pub(crate) struct Guarded<S> {
     /// Bytes handed over but not yet copied into hyper's buffer.
     ready: Vec<u8>,
     ready_pos: usize,
-    body_left: u64,
+    body: BodyLeft,
     clock: Clock,
     timer: Pin<Box<Sleep>>,
     /// Resolves when the connection must close between requests (shutdown or lifetime).
@@ -239,7 +417,7 @@ impl<S> Guarded<S> {
             pending: Vec::new(),
             ready: Vec::new(),
             ready_pos: 0,
-            body_left: 0,
+            body: BodyLeft::Length(0),
             clock: Clock::Off,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             closing,
@@ -275,20 +453,23 @@ impl<S> Guarded<S> {
     }
 
     /// Hands over a checked head of `len` bytes and whatever of its body is already buffered.
-    fn hand_over(&mut self, len: usize, body: u64) {
-        let buffered = self.pending.len().saturating_sub(len) as u64;
-        let take = len + usize::try_from(body.min(buffered)).unwrap_or(0);
+    fn hand_over(&mut self, len: usize, framing: Framing) {
+        self.body = match framing {
+            Framing::Length(n) => BodyLeft::Length(n),
+            Framing::Chunked => BodyLeft::Chunked(ChunkTracker::new()),
+        };
+        let buffered = self.body.take(self.pending.get(len..).unwrap_or_default());
+        let take = len + buffered;
         let rest = self.pending.split_off(take.min(self.pending.len()));
         self.ready = std::mem::replace(&mut self.pending, rest);
         self.ready_pos = 0;
-        self.body_left = body - body.min(buffered);
         self.state.request_open.store(true, Ordering::Release);
         let n = self.state.requests.fetch_add(1, Ordering::AcqRel) + 1;
         if n >= self.max_requests {
             self.state.last.store(true, Ordering::Release);
         }
         self.phase = Phase::Body;
-        if self.body_left == 0 {
+        if self.body.complete() {
             self.set_clock(Clock::Off);
         }
     }
@@ -341,21 +522,28 @@ impl<S: AsyncRead + Unpin> Guarded<S> {
         true
     }
 
-    /// Passes the current request's body through, exactly `body_left` bytes of it.
+    /// Passes the current request's body through: exactly its `Content-Length`, or its chunks
+    /// up to the end of the last one's trailer section.
     fn step_body(&mut self, cx: &mut Context<'_>, dst: &mut ReadBuf<'_>) -> ReadDecision {
-        if self.body_left == 0 {
-            self.phase = Phase::Head;
-            return ReadDecision::Again;
+        match self.body {
+            BodyLeft::Length(0) => {
+                self.phase = Phase::Head;
+                return ReadDecision::Again;
+            }
+            BodyLeft::Broken => {
+                self.phase = Phase::Closed;
+                return ReadDecision::Return(Poll::Ready(Ok(())));
+            }
+            BodyLeft::Length(_) | BodyLeft::Chunked(_) => {}
         }
         if !self.pending.is_empty() {
-            let n = self
-                .pending
-                .len()
-                .min(usize::try_from(self.body_left).unwrap_or(usize::MAX));
+            let n = self.body.take(&self.pending);
             let rest = self.pending.split_off(n);
             self.ready = std::mem::replace(&mut self.pending, rest);
             self.ready_pos = 0;
-            self.body_left -= n as u64;
+            if self.body.complete() {
+                self.set_clock(Clock::Off);
+            }
             return ReadDecision::Again;
         }
         if self.clock_expired(cx) {
@@ -363,20 +551,46 @@ impl<S: AsyncRead + Unpin> Guarded<S> {
             self.phase = Phase::Closed;
             return ReadDecision::Return(Poll::Ready(Err(io::ErrorKind::TimedOut.into())));
         }
-        let limit = usize::try_from(self.body_left).unwrap_or(usize::MAX);
-        match read_some(&mut self.io, cx, dst, limit) {
-            Poll::Ready(Ok(0)) => {
+        if let BodyLeft::Length(left) = self.body {
+            let limit = usize::try_from(left).unwrap_or(usize::MAX);
+            return match read_some(&mut self.io, cx, dst, limit) {
+                Poll::Ready(Ok(0)) => {
+                    self.phase = Phase::Closed;
+                    ReadDecision::Return(Poll::Ready(Ok(())))
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.body = BodyLeft::Length(left - n as u64);
+                    if self.body.complete() {
+                        self.set_clock(Clock::Off);
+                    }
+                    ReadDecision::Return(Poll::Ready(Ok(())))
+                }
+                other => ReadDecision::Return(other.map(|r| r.map(|_| ()))),
+            };
+        }
+        // Chunked: read into a local buffer first, since the body may end inside what arrives
+        // and the bytes after it are the next head, which hyper must not see unchecked.
+        let mut chunk = [0u8; HEAD_READ_CHUNK];
+        let limit = dst.remaining().min(HEAD_READ_CHUNK);
+        let mut into = ReadBuf::new(chunk.get_mut(..limit).unwrap_or_default());
+        match Pin::new(&mut self.io).poll_read(cx, &mut into) {
+            Poll::Ready(Ok(())) if into.filled().is_empty() => {
                 self.phase = Phase::Closed;
                 ReadDecision::Return(Poll::Ready(Ok(())))
             }
-            Poll::Ready(Ok(n)) => {
-                self.body_left -= n as u64;
-                if self.body_left == 0 {
+            Poll::Ready(Ok(())) => {
+                let got = into.filled();
+                let n = self.body.take(got);
+                let (body, next) = got.split_at(n.min(got.len()));
+                dst.put_slice(body);
+                self.pending.extend_from_slice(next);
+                if self.body.complete() {
                     self.set_clock(Clock::Off);
                 }
                 ReadDecision::Return(Poll::Ready(Ok(())))
             }
-            other => ReadDecision::Return(other.map(|r| r.map(|_| ()))),
+            Poll::Ready(Err(e)) => ReadDecision::Return(Poll::Ready(Err(e))),
+            Poll::Pending => ReadDecision::Return(Poll::Pending),
         }
     }
 
@@ -511,6 +725,30 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn chunk_tracker_finds_the_end_of_a_chunked_body() {
+        let body = b"5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
+        let end = body.len() - b"GET / HTTP/1.1\r\n".len();
+        // All at once, and byte by byte.
+        let mut t = ChunkTracker::new();
+        assert_eq!(t.feed(body), Ok(end));
+        assert!(t.done());
+        let mut t = ChunkTracker::new();
+        let mut used = 0;
+        for b in body.chunks(1) {
+            used += t.feed(b).unwrap();
+        }
+        assert_eq!(used, end);
+        // A trailer section.
+        let mut t = ChunkTracker::new();
+        let with_trailer = b"1\r\na\r\n0\r\nx-t: 1\r\n\r\nrest";
+        assert_eq!(t.feed(with_trailer), Ok(with_trailer.len() - 4));
+        // Broken framing.
+        for bad in [&b"zz\r\n"[..], b"1\r\nab\r\n", b"ffffffffffffffffffff\r\n"] {
+            assert_eq!(ChunkTracker::new().feed(bad), Err(BadFraming), "{bad:?}");
+        }
+    }
+
     fn check(head: &[u8]) -> Head {
         check_head(head, 1024, 8)
     }
@@ -519,11 +757,17 @@ mod tests {
     fn heads_hyper_would_refuse_are_refused_here_first() {
         assert_eq!(
             check(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n"),
-            Head::Complete { len: 27, body: 0 }
+            Head::Complete {
+                len: 27,
+                body: Framing::Length(0)
+            }
         );
         assert_eq!(
             check(b"POST /v1/attempts HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello"),
-            Head::Complete { len: 49, body: 5 }
+            Head::Complete {
+                len: 49,
+                body: Framing::Length(5)
+            }
         );
         assert_eq!(check(b"GET / HTTP/1.1\r\nhost: a\r\n"), Head::Partial);
         for bad in [
@@ -539,8 +783,25 @@ mod tests {
         }
         assert_eq!(
             check(b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n"),
-            Head::Refuse(StatusCode::LENGTH_REQUIRED)
+            Head::Complete {
+                len: 47,
+                body: Framing::Chunked
+            }
         );
+        // Ambiguous framing stays refused: both headers, a repeated or listed coding, another
+        // coding.
+        assert_eq!(
+            check(b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n"),
+            Head::Refuse(StatusCode::BAD_REQUEST)
+        );
+        for te in [
+            &b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n"
+                [..],
+            b"POST / HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n",
+        ] {
+            assert_eq!(check(te), Head::Refuse(StatusCode::LENGTH_REQUIRED));
+        }
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "a: b\r\n".repeat(9));
         assert_eq!(
             check(many.as_bytes()),

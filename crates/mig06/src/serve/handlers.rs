@@ -7,26 +7,29 @@
 //! PHI.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::handler::Handler;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mig06_rail::auth::AuthenticatedCaller;
 use mig06_rail::executor::Deadline;
 use mig06_rail::outcome::{CodeClass, TerminalCode};
+use mig06_rail::telemetry::TraceContext;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::AppState;
 use super::conn::ConnState;
-use super::metrics::bump;
-use super::schema::{AttemptRequestSchema, ErrorBody, HealthBody, OutcomeSchema};
+use super::metrics::{Metrics, bump};
+use super::oplog::SERVE_TARGET;
+use super::schema::{AttemptRequestSchema, ErrorBody, HealthBody, OutcomeSchema, ReadyBody};
 use crate::tls::PeerCertificate;
 
 /// When a request arrived (before its body was read): its attempt's deadline runs from here.
@@ -62,6 +65,10 @@ pub(super) fn router(state: Arc<AppState>, doc: Arc<String>) -> Router {
             get(get_health).fallback(|| async { not_allowed("GET, HEAD") }),
         )
         .route(
+            "/v1/ready",
+            get(get_ready).fallback(|| async { not_allowed("GET, HEAD") }),
+        )
+        .route(
             "/metrics",
             get(get_metrics).fallback(|| async { not_allowed("GET, HEAD") }),
         )
@@ -78,6 +85,7 @@ pub(super) fn router(state: Arc<AppState>, doc: Arc<String>) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(connection_rules))
         .layer(middleware::map_response(no_store))
+        .layer(middleware::from_fn(access_log))
 }
 
 fn error(status: StatusCode, error: &'static str, message: &'static str) -> Response {
@@ -163,6 +171,7 @@ pub(super) async fn post_attempt(
     State(state): State<Arc<AppState>>,
     caller: Option<axum::Extension<AuthenticatedCaller>>,
     arrived: Option<axum::Extension<Arrived>>,
+    trace: Option<axum::Extension<TraceContext>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let (Some(axum::Extension(caller)), Some(axum::Extension(Arrived(arrived)))) =
@@ -170,20 +179,135 @@ pub(super) async fn post_attempt(
     else {
         return unauthenticated();
     };
+    let note = AccessNote {
+        caller: Some(caller.id().as_str().to_owned()),
+        ..AccessNote::default()
+    };
     let body = match body {
         Ok(body) => body,
-        Err(rejection) => return unread_body(&state, &rejection),
+        Err(rejection) => return with_note(unread_body(&state, &rejection), note),
     };
     // No hidden queue: an attempt starts now, on a thread of its own, or not at all.
     let Ok(permit) = Arc::clone(&state.admission).try_acquire_owned() else {
         bump(&state.metrics.overloaded);
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "the server is running as many attempts as it admits; no attempt was started",
+        tracing::warn!(
+            target: SERVE_TARGET,
+            event = "admission_refused",
+            caller_id = caller.id().as_str(),
+            max_in_flight = state.metrics.max_in_flight.load(Ordering::Relaxed),
+            "attempt refused: as many attempts in flight as admitted"
+        );
+        return with_note(
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the server is running as many attempts as it admits; no attempt was started",
+            ),
+            note,
         );
     };
-    run_attempt(&state, caller, body, arrived, permit).await
+    let trace = trace.map(|axum::Extension(t)| t);
+    run_attempt(&state, caller, body, arrived, permit, trace).await
+}
+
+/// What a handler tells the access line about a request: the authenticated caller, and the
+/// attempt and its terminal code when there was one (a response extension, never sent).
+#[derive(Debug, Clone, Default)]
+pub(super) struct AccessNote {
+    caller: Option<String>,
+    attempt_id: Option<String>,
+    code: Option<&'static str>,
+}
+
+fn with_note(mut response: Response, note: AccessNote) -> Response {
+    response.extensions_mut().insert(note);
+    response
+}
+
+/// The peer's address, set per connection by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PeerAddr(pub(super) std::net::SocketAddr);
+
+/// A method name for the log: a standard method, or `other` (an extension method is request
+/// text and stays out of the log).
+fn method_name(m: &Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "CONNECT" => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// One access line per request: method, route (a route pattern of this server, never the
+/// request's path), status, response bytes, duration, peer address, and the caller, attempt,
+/// terminal code and trace id when there are ones. It also reads the request's W3C trace
+/// context for the attempt route.
+async fn access_log(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_name(req.method());
+    let refused = req
+        .extensions()
+        .get::<Arc<ConnState>>()
+        .and_then(|c| c.refused())
+        .is_some();
+    let route: &'static str = if refused {
+        "refused_head"
+    } else {
+        match req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+        {
+            Some("/v1/attempts") => "/v1/attempts",
+            Some("/v1/health") => "/v1/health",
+            Some("/v1/ready") => "/v1/ready",
+            Some("/metrics") => "/metrics",
+            Some("/v1/openapi.json") => "/v1/openapi.json",
+            _ => "unmatched",
+        }
+    };
+    let peer = req.extensions().get::<PeerAddr>().map(|p| p.0);
+    let trace = (route == "/v1/attempts").then(|| {
+        let headers = req.headers();
+        let one = |name: &str| {
+            let mut all = headers.get_all(name).iter();
+            match (all.next(), all.next()) {
+                (Some(v), None) => Some(v.as_bytes()),
+                _ => None,
+            }
+        };
+        TraceContext::from_headers(one("traceparent"), one("tracestate"))
+    });
+    if let Some(trace) = &trace {
+        req.extensions_mut().insert(trace.clone());
+    }
+    let response = next.run(req).await;
+    let note = response.extensions().get::<AccessNote>();
+    let bytes = axum::body::HttpBody::size_hint(response.body()).exact();
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    tracing::info!(
+        target: SERVE_TARGET,
+        event = "access",
+        method,
+        route,
+        status = response.status().as_u16(),
+        bytes,
+        duration_us,
+        peer = peer.map(tracing::field::display),
+        caller_id = note.and_then(|n| n.caller.as_deref()),
+        attempt_id = note.and_then(|n| n.attempt_id.as_deref()),
+        code = note.and_then(|n| n.code),
+        trace_id = trace.as_ref().map(TraceContext::trace_id),
+        "request"
+    );
+    response
 }
 
 /// The answer to a body that could not be read (no attempt is started for it).
@@ -210,9 +334,13 @@ async fn run_attempt(
     body: Bytes,
     arrived: Instant,
     permit: OwnedSemaphorePermit,
+    trace: Option<TraceContext>,
 ) -> Response {
     let started = Instant::now();
     let rail = Arc::clone(&state.rail);
+    let caller_id = caller.id().as_str().to_owned();
+    let in_flight = InFlight::start(&state.metrics);
+
     let deadline = Deadline::after(
         rail.config()
             .attempt_timeout
@@ -223,37 +351,104 @@ async fn run_attempt(
     // has its outcome.
     let joined = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let outcome = rail.attempt_by(&caller, &body, deadline);
+        let _in_flight = in_flight;
+        let outcome = rail.attempt_traced(&caller, &body, deadline, trace.as_ref());
         let json = serde_json::to_vec(&outcome);
-        (outcome.code, json)
+        (outcome.code, outcome.attempt_id.as_str().to_owned(), json)
     })
     .await;
-    match joined {
-        Ok((code, Ok(json))) => {
+    let mut note = AccessNote {
+        caller: Some(caller_id),
+        ..AccessNote::default()
+    };
+    let response = match joined {
+        Ok((code, id, json)) => {
             state.metrics.record(code, started);
-            (
-                status_for(code),
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                json,
-            )
-                .into_response()
-        }
-        Ok((code, Err(_))) => {
-            state.metrics.record(code, started);
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the outcome could not be encoded; see the audit log for the attempt",
-            )
+            note.attempt_id = Some(id);
+            note.code = Some(code.as_str());
+            match json {
+                Ok(json) => (
+                    status_for(code),
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    json,
+                )
+                    .into_response(),
+                Err(_) => error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the outcome could not be encoded; see the audit log for the attempt",
+                ),
+            }
         }
         Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "the attempt's thread failed; see the audit log",
         ),
+    };
+    with_note(response, note)
+}
+
+/// An attempt in flight, counted in `mig06_attempts_in_flight` until dropped.
+struct InFlight(Arc<Metrics>);
+
+impl InFlight {
+    fn start(metrics: &Arc<Metrics>) -> Self {
+        metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(metrics))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Ready for attempts: the audit store would accept an append now. A load balancer should
+/// send attempts only to a ready instance; one that is not ready can only fail them closed.
+#[utoipa::path(
+    get,
+    path = "/v1/ready",
+    tag = "service",
+    responses(
+        (status = 200, description = "Ready: the audit store would accept an append now.", body = ReadyBody),
+        (status = 503, description = "Not ready: attempts would end ABORTED_AUDIT_UNCONFIRMED. `reason` is a closed code.", body = ReadyBody),
+        (status = 405, description = "Method not allowed.", body = ErrorBody),
+    )
+)]
+pub(super) async fn get_ready(State(state): State<Arc<AppState>>) -> Response {
+    let rail = Arc::clone(&state.rail);
+    // The store may need a round trip (PostgreSQL): off the async threads.
+    let ready = tokio::task::spawn_blocking(move || rail.ready())
+        .await
+        .map_err(|_| "internal")
+        .and_then(|r| r.map_err(|e| mig06_rail::telemetry::audit_error_code(&e)));
+    match ready {
+        Ok(()) => axum::Json(ReadyBody {
+            status: "ready",
+            reason: None,
+        })
+        .into_response(),
+        Err(reason) => {
+            tracing::warn!(
+                target: SERVE_TARGET,
+                event = "not_ready",
+                reason,
+                "readiness probe: the audit store would not accept an append"
+            );
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(ReadyBody {
+                    status: "not_ready",
+                    reason: Some(reason),
+                }),
+            )
+                .into_response()
+        }
     }
 }
 
@@ -383,7 +578,7 @@ fn refused_head(status: StatusCode) -> Response {
         StatusCode::LENGTH_REQUIRED => error(
             StatusCode::LENGTH_REQUIRED,
             "length_required",
-            "a request body needs Content-Length (Transfer-Encoding is not accepted); no attempt was started",
+            "a request body needs Content-Length or Transfer-Encoding: chunked (that one coding, once, without Content-Length); no attempt was started",
         ),
         _ => error(
             StatusCode::BAD_REQUEST,

@@ -7,7 +7,7 @@
 //! connection watches, so the drain is bounded by one timeout and not by the slowest client.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +18,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::conn::{ConnState, Guarded, Limits};
+use super::handlers::PeerAddr;
 use super::metrics::{Metrics, bump};
+use super::oplog::SERVE_TARGET;
 use crate::tls::PeerCertificate;
 
 /// Pause after a failed `accept` (out of file descriptors, say) instead of spinning on it.
@@ -34,6 +36,7 @@ pub(super) enum Transport {
 
 /// Everything a connection task needs.
 struct Shared {
+    metrics: Arc<Metrics>,
     app: Router,
     limits: Limits,
     builder: hyper::server::conn::http1::Builder,
@@ -57,10 +60,11 @@ pub(super) async fn serve_loop(
     app: Router,
     transport: Transport,
     limits: Limits,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
 ) {
     let (tx, rx) = watch::channel(false);
     let shared = Arc::new(Shared {
+        metrics: Arc::clone(metrics),
         app,
         builder: http1_builder(&limits),
         limits: limits.clone(),
@@ -89,7 +93,7 @@ pub(super) async fn serve_loop(
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let _held = held;
-            shared.serve_tcp(tcp).await;
+            shared.serve_tcp(tcp, peer).await;
         });
     }
     drop(listener);
@@ -99,9 +103,11 @@ pub(super) async fn serve_loop(
         .await
         .is_err()
     {
-        eprintln!(
-            "mig06 serve: connections still open {} ms after shutdown began were closed",
-            limits.drain.as_millis()
+        tracing::warn!(
+            target: SERVE_TARGET,
+            event = "drain_timeout",
+            drain_ms = u64::try_from(limits.drain.as_millis()).unwrap_or(u64::MAX),
+            "connections still open after the drain were closed"
         );
     }
 }
@@ -129,10 +135,24 @@ fn admit(
 ) -> Option<Held> {
     let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
         bump(&metrics.refused_total_cap);
+        tracing::warn!(
+            target: SERVE_TARGET,
+            event = "connection_refused",
+            limit = "max_connections",
+            peer_ip = %ip,
+            "connection closed at accept: a connection cap was reached"
+        );
         return None;
     };
     let Some(peer_slot) = peers.acquire(ip, max_per_peer) else {
         bump(&metrics.refused_peer_cap);
+        tracing::warn!(
+            target: SERVE_TARGET,
+            event = "connection_refused",
+            limit = "max_connections_per_peer",
+            peer_ip = %ip,
+            "connection closed at accept: a connection cap was reached"
+        );
         return None;
     };
     Some((slot, peer_slot))
@@ -141,14 +161,32 @@ fn admit(
 impl Shared {
     /// Serves an accepted TCP connection on this listener's transport. A TLS handshake that does
     /// not finish within the head clock ends the connection, answered nothing.
-    async fn serve_tcp(&self, tcp: TcpStream) {
+    async fn serve_tcp(&self, tcp: TcpStream, addr: SocketAddr) {
         match &self.transport {
-            Transport::Plain => serve_connection(tcp, None, self).await,
+            Transport::Plain => serve_connection(tcp, None, addr, self).await,
             Transport::Tls(acceptor) => {
-                let Ok(Ok(stream)) =
-                    tokio::time::timeout(self.limits.header_timeout, acceptor.accept(tcp)).await
-                else {
-                    return;
+                let failure =
+                    match tokio::time::timeout(self.limits.header_timeout, acceptor.accept(tcp))
+                        .await
+                    {
+                        Ok(Ok(stream)) => Ok(stream),
+                        Ok(Err(_)) => Err("handshake_error"),
+                        Err(_) => Err("handshake_timeout"),
+                    };
+                let stream = match failure {
+                    Ok(stream) => stream,
+                    Err(cause) => {
+                        // The error's text may quote what the client sent: only a closed cause.
+                        bump(&self.metrics.tls_handshake_failures);
+                        tracing::warn!(
+                            target: SERVE_TARGET,
+                            event = "tls_handshake_failed",
+                            cause,
+                            peer = %addr,
+                            "TLS handshake failed; connection closed"
+                        );
+                        return;
+                    }
                 };
                 let peer = stream
                     .get_ref()
@@ -156,7 +194,7 @@ impl Shared {
                     .peer_certificates()
                     .and_then(<[_]>::first)
                     .map(|cert| Sha256Digest::of(cert.as_ref()));
-                serve_connection(stream, Some(PeerCertificate(peer)), self).await;
+                serve_connection(stream, Some(PeerCertificate(peer)), addr, self).await;
             }
         }
     }
@@ -178,7 +216,11 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    eprintln!("mig06 serve: shutting down; in-flight attempts finish, no new ones start");
+    tracing::info!(
+        target: SERVE_TARGET,
+        event = "shutdown",
+        "shutting down; in-flight attempts finish, no new ones start"
+    );
 }
 
 /// Resolves once shutdown has begun.
@@ -188,8 +230,12 @@ async fn shutdown_begun(mut rx: watch::Receiver<bool>) {
 
 /// Serves one connection (plain or TLS stream) through the guard, until it ends, or until it is
 /// told to close (shutdown or lifetime) and then at most `drain` more.
-async fn serve_connection<S>(io: S, peer: Option<PeerCertificate>, shared: &Shared)
-where
+async fn serve_connection<S>(
+    io: S,
+    peer: Option<PeerCertificate>,
+    addr: SocketAddr,
+    shared: &Shared,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let limits = &shared.limits;
@@ -206,7 +252,11 @@ where
         })
     };
     let guarded = Guarded::new(io, Arc::clone(&conn), limits, closing);
-    let mut app = shared.app.clone().layer(axum::Extension(conn));
+    let mut app = shared
+        .app
+        .clone()
+        .layer(axum::Extension(conn))
+        .layer(axum::Extension(PeerAddr(addr)));
     if let Some(peer) = peer {
         app = app.layer(axum::Extension(peer));
     }

@@ -20,6 +20,7 @@ mod handlers;
 mod listener;
 mod metrics;
 mod openapi;
+pub(crate) mod oplog;
 mod schema;
 
 use std::net::SocketAddr;
@@ -58,7 +59,7 @@ const MAX_DEFAULT_IN_FLIGHT: usize = 512;
 /// bound (one permit per attempt in flight).
 struct AppState {
     rail: Arc<Rail>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     policy_digest: String,
     admission: Arc<tokio::sync::Semaphore>,
 }
@@ -97,7 +98,10 @@ pub(crate) fn run(
     listen: SocketAddr,
     tls: Option<(&Path, &Path)>,
     max_in_flight: Option<usize>,
+    log: (oplog::LogFormat, Option<&str>),
 ) -> Result<ExitCode> {
+    let metrics = Arc::new(Metrics::default());
+    oplog::install(log.0, log.1, Arc::clone(&metrics))?;
     let tls = tls
         .map(|(cert, key)| crate::tls::server_config(cert, key))
         .transpose()?
@@ -116,10 +120,24 @@ pub(crate) fn run(
         bail!("--max-in-flight must be positive");
     }
     let limits = limits(rail.config());
+    metrics
+        .max_in_flight
+        .store(max_in_flight as u64, std::sync::atomic::Ordering::Relaxed);
+    metrics.set_build(metrics::BuildInfo {
+        policy_digest: rail.policy_digest().to_string(),
+        log_origin: rail
+            .verifier()
+            .vkey()
+            .split('+')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    });
+    announce_callers(&rail, config);
     let state = Arc::new(AppState {
         policy_digest: rail.policy_digest().to_string(),
         rail: Arc::new(rail),
-        metrics: Metrics::default(),
+        metrics,
         admission: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
     });
     let transport = match tls {
@@ -143,8 +161,43 @@ pub(crate) fn run(
     ))?;
     // Dropping the runtime waits for any blocking attempt still running to reach its outcome.
     drop(runtime);
-    eprintln!("mig06 serve: stopped");
+    tracing::info!(target: oplog::SERVE_TARGET, event = "stopped", "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says at start-up which callers the service will admit, and warns when none can be: a caller
+/// without a credential digest can only use the CLI, so with none every POST gets 401.
+fn announce_callers(rail: &Rail, config: &Path) {
+    let callers = &rail.config().callers;
+    let mut http = 0usize;
+    for c in callers {
+        let credential = c.credential_sha256.is_some();
+        http += usize::from(credential);
+        tracing::info!(
+            target: oplog::SERVE_TARGET,
+            event = "caller",
+            caller_id = c.id.as_str(),
+            kind = c.kind.as_str(),
+            triggers = c
+                .triggers
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            bearer_credential = credential,
+            client_certificate_pinned = c.client_cert_sha256.is_some(),
+            "approved caller"
+        );
+    }
+    if http == 0 {
+        tracing::warn!(
+            target: oplog::SERVE_TARGET,
+            event = "no_http_caller",
+            callers = callers.len(),
+            "no approved caller has a bearer credential, so every POST /v1/attempts gets 401: add one with `mig06 caller add --config {} ...` and restart",
+            config.display()
+        );
+    }
 }
 
 /// Binds `listen`, announces it, and serves until shutdown.
@@ -165,9 +218,15 @@ async fn listen_and_serve(
         Transport::Tls(_) => "https",
     };
     println!("mig06 serve: listening on {scheme}://{local}");
-    eprintln!(
-        "mig06 serve: policy digest {}; routes POST /v1/attempts, GET /v1/health, GET /metrics, GET /v1/openapi.json; at most {max_in_flight} attempts in flight",
-        state.policy_digest
+    tracing::info!(
+        target: oplog::SERVE_TARGET,
+        event = "listening",
+        address = %local,
+        scheme,
+        policy_digest = state.policy_digest.as_str(),
+        max_in_flight,
+        routes = "POST /v1/attempts, GET /v1/health, GET /v1/ready, GET /metrics, GET /v1/openapi.json",
+        "listening"
     );
     let app = handlers::router(Arc::clone(&state), doc);
     listener::serve_loop(listener, app, transport, limits, &state.metrics).await;

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 use super::handlers;
 use super::schema::{
     AttemptRequestSchema, ContinuationSchema, DecisionSchema, DetailSchema, EffectSchema,
-    ErrorBody, HealthBody, OutcomeSchema, ProvenanceSchema, ReasonSchema, StepSchema,
+    ErrorBody, HealthBody, OutcomeSchema, ProvenanceSchema, ReadyBody, ReasonSchema, StepSchema,
     TerminalCodeSchema, TriggerSchema,
 };
 
@@ -39,11 +39,12 @@ impl utoipa::Modify for BearerScheme {
     paths(
         handlers::post_attempt,
         handlers::get_health,
+        handlers::get_ready,
         handlers::get_metrics,
         handlers::get_openapi
     ),
     components(schemas(
-        AttemptRequestSchema, OutcomeSchema, ErrorBody, HealthBody, TerminalCodeSchema,
+        AttemptRequestSchema, OutcomeSchema, ErrorBody, HealthBody, ReadyBody, TerminalCodeSchema,
         TriggerSchema, ReasonSchema, StepSchema, ContinuationSchema, DecisionSchema,
         DetailSchema, ProvenanceSchema, EffectSchema
     )),

@@ -250,3 +250,15 @@ pub(super) struct HealthBody {
     /// The `mig06` version.
     pub(super) version: &'static str,
 }
+
+/// Readiness: whether the audit store would accept an append now.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Ready)]
+pub(super) struct ReadyBody {
+    /// `ready` or `not_ready`.
+    pub(super) status: &'static str,
+    /// Why not ready, a closed code: `io`, `corrupt`, `checkpoint_mismatch`, `backend`,
+    /// `encode`, `no_result`, `rule`, `internal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) reason: Option<&'static str>,
+}

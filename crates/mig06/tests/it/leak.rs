@@ -8,7 +8,7 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-const CANARIES: &[(&str, &str)] = &[
+pub(crate) const CANARIES: &[(&str, &str)] = &[
     ("us_ssn", "219-09-9999"),
     ("email", "zebulon.quixote@example.org"),
     ("phone", "(415) 555-2671"),
@@ -31,7 +31,7 @@ fn base_request() -> Value {
 }
 
 /// Every request shape with the canary placed somewhere in it.
-fn shapes(c: &str) -> Vec<Value> {
+pub(crate) fn shapes(c: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for ptr in [
         "/request_id",

@@ -23,4 +23,5 @@ mod http_limits;
 mod http_service;
 mod http_tls;
 mod leak;
+mod oplog;
 mod pg_instances;
