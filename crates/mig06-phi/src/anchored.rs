@@ -11,7 +11,7 @@ use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use crate::checks;
-use crate::context::{C_ACCT, C_DL, C_MRN, C_PLAN, C_PLATE, C_SERIAL};
+use crate::context::{C_ACCT, C_BIO, C_DL, C_ENC, C_MRN, C_PASSPORT, C_PLAN, C_PLATE, C_SERIAL};
 use crate::kind::PhiKind;
 use crate::patterns::{Compiler, DetectorError};
 
@@ -38,6 +38,9 @@ struct Anchor {
     label: &'static str,
     /// The value's shape.
     shape: ValueShape,
+    /// Whether an opaque machine id (UUID, long hex) still counts: a photo or biometric
+    /// template is often named by one, and under its label it is the person's.
+    opaque_ok: bool,
 }
 
 const ANY: usize = usize::MAX;
@@ -54,6 +57,7 @@ const ANCHORS: &[Anchor] = &[
             digits: 5..=12,
             max_letters: 4,
         },
+        opaque_ok: false,
     },
     Anchor {
         kind: PhiKind::HealthPlanId,
@@ -75,6 +79,7 @@ const ANCHORS: &[Anchor] = &[
             digits: 4..=ANY,
             max_letters: 8,
         },
+        opaque_ok: false,
     },
     Anchor {
         kind: PhiKind::AccountNumber,
@@ -86,6 +91,7 @@ const ANCHORS: &[Anchor] = &[
             digits: 6..=20,
             max_letters: 4,
         },
+        opaque_ok: false,
     },
     Anchor {
         kind: PhiKind::DriversLicense,
@@ -97,6 +103,7 @@ const ANCHORS: &[Anchor] = &[
             digits: 2..=ANY,
             max_letters: ANY,
         },
+        opaque_ok: false,
     },
     Anchor {
         kind: PhiKind::LicensePlate,
@@ -108,6 +115,7 @@ const ANCHORS: &[Anchor] = &[
             digits: 1..=ANY,
             max_letters: ANY,
         },
+        opaque_ok: false,
     },
     Anchor {
         kind: PhiKind::DeviceSerial,
@@ -130,6 +138,78 @@ const ANCHORS: &[Anchor] = &[
             digits: 2..=ANY,
             max_letters: ANY,
         },
+        opaque_ok: false,
+    },
+    Anchor {
+        kind: PhiKind::Passport,
+        key_context: C_PASSPORT,
+        keywords: &[
+            "passport",
+            "reisepass",
+            "passeport",
+            "pasaporte",
+            "passaporto",
+            "paspoort",
+            "paszport",
+            "паспорт",
+            "护照",
+            "여권",
+            "旅券",
+            "パスポート",
+        ],
+        label: r"passport(?:\s*(?:number|no|num|nr|id))?|reisepass(?:nummer)?|passeport|pasaporte|passaporto|paspoort|paszport|паспорт|护照(?:号码?)?|여권(?:번호)?|旅券(?:番号)?|パスポート(?:番号)?",
+        shape: ValueShape {
+            len: 6..=10,
+            digits: 4..=ANY,
+            max_letters: 5,
+        },
+        opaque_ok: false,
+    },
+    Anchor {
+        kind: PhiKind::EncounterId,
+        key_context: C_ENC,
+        keywords: &[
+            "encounter",
+            "visit",
+            "csn",
+            "fin",
+            "admission",
+            "episode",
+            "case",
+            "fallnummer",
+            "aufnahme",
+        ],
+        label: r"encounter(?:\s*(?:id|number|no|num|nbr))?|visit\s*(?:id|number|no|num|nbr)|csn|fin(?:\s*(?:number|no|nbr))|admission\s*(?:id|number|no|num)|episode\s*(?:id|number|no)|case\s*(?:id|number|no)|fallnummer|aufnahmenummer",
+        shape: ValueShape {
+            len: 4..=20,
+            digits: 4..=ANY,
+            max_letters: 6,
+        },
+        opaque_ok: false,
+    },
+    Anchor {
+        kind: PhiKind::BiometricId,
+        key_context: C_BIO,
+        keywords: &[
+            "biometric",
+            "fingerprint",
+            "face",
+            "iris",
+            "retina",
+            "voice",
+            "palm",
+            "photo",
+            "headshot",
+            "mugshot",
+            "selfie",
+        ],
+        label: r"biometric(?:\s*(?:id|template|hash|ref))?|fingerprint(?:\s*(?:id|template|hash|ref))?|face\s*(?:id|template|print|hash)|faceprint|iris\s*(?:id|template|code|scan)|retina(?:l)?\s*(?:id|scan|template)|voice\s*print(?:\s*id)?|voiceprint(?:\s*id)?|palm\s*(?:print|vein)(?:\s*id)?|photo(?:graph)?\s*(?:id|ref|reference|file)|headshot(?:\s*id)?|mugshot(?:\s*id)?|selfie(?:\s*id)?",
+        shape: ValueShape {
+            len: 4..=64,
+            digits: 1..=ANY,
+            max_letters: ANY,
+        },
+        opaque_ok: true,
     },
 ];
 
@@ -153,7 +233,7 @@ impl Anchors {
             .map(|a| {
                 let label = a.label;
                 c.regex(&format!(
-                    r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9-]{{1,24}}(?: [A-Z0-9]{{1,6}}\b)?)"
+                    r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9-]{{1,63}}(?: [A-Z0-9]{{1,6}}\b)?)"
                 ))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -220,7 +300,7 @@ impl Anchor {
     /// Validates the value captured after a label (or the whole value under a key).
     fn value_ok(&self, v: &str) -> bool {
         let v = v.trim();
-        if v.is_empty() || checks::is_opaque_id(v) {
+        if v.is_empty() || (!self.opaque_ok && checks::is_opaque_id(v)) {
             return false;
         }
         let core: String = v

@@ -46,6 +46,17 @@ pub(crate) const C_NAME: u32 = 1 << 14;
 /// bare `name` that FHIR also uses for organisations, locations and medications.
 pub(crate) const C_PNAME: u32 = 1 << 15;
 
+/// Passport context.
+pub(crate) const C_PASSPORT: u32 = 1 << 16;
+/// Encounter / visit / case number context.
+pub(crate) const C_ENC: u32 = 1 << 17;
+/// Biometric or photograph identifier context.
+pub(crate) const C_BIO: u32 = 1 << 18;
+/// Vehicle identification number context.
+pub(crate) const C_VIN: u32 = 1 << 19;
+/// Geographic coordinates context (a home, a position).
+pub(crate) const C_GEO: u32 = 1 << 20;
+
 /// Label words in free text and the context they give.
 struct TextLabel {
     /// The context flag the words give.
@@ -58,7 +69,7 @@ struct TextLabel {
 const TEXT_LABELS: &[TextLabel] = &[
     TextLabel {
         flag: C_SSN,
-        words: r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|tax\s+id",
+        words: r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|tax\s+id|ein|fein|employer\s+id(?:entification)?(?:\s+number)?|national\s+id(?:entity)?|id\s+card|identity\s+(?:card|number)|nhs(?:\s+(?:no|number))?|bsn|burgerservicenummer|sofinummer|pesel|dni|nie|nif|codice\s+fiscale|steuer-?id(?:nr)?|steuer-?identifikationsnummer|idnr|nir|insee|s[ée]curit[ée]\s+sociale|cpf|aadhaar|aadhar|uidai|t\.?c\.?\s+kimlik(?:\s+no)?|kimlik|personnummer|cpr|rrn|resident\s+(?:id|registration)|身份证(?:号码?)?|주민등록번호|個人番号|マイナンバー|снилс|инн",
     },
     TextLabel {
         flag: C_PHONE,
@@ -111,6 +122,18 @@ const TEXT_LABELS: &[TextLabel] = &[
     TextLabel {
         flag: C_ADDR,
         words: r"address|addr|street|residence|lives\s+at|home|adresse|anschrift|direcci[oó]n|indirizzo",
+    },
+    TextLabel {
+        flag: C_PASSPORT,
+        words: r"passport(?:\s+(?:no|number|#))?|reisepass|passeport|pasaporte|passaporto|paspoort|paszport|паспорт|护照(?:号码?)?|여권(?:번호)?|旅券|パスポート",
+    },
+    TextLabel {
+        flag: C_VIN,
+        words: r"vin|vehicle\s+identification(?:\s+number)?|chassis(?:\s+(?:no|number))?",
+    },
+    TextLabel {
+        flag: C_GEO,
+        words: r"lat|latitude|lon|lng|long|longitude|gps|geo|geolocation|coordinates|coords|location|lives|home|residence|address",
     },
 ];
 

@@ -28,9 +28,12 @@ mod keys;
 mod kind;
 mod kv;
 mod names;
+mod natid;
 mod net;
+mod normalize;
 mod numeric;
 mod patterns;
+mod scripts;
 mod unescape;
 mod values;
 
