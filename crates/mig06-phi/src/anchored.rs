@@ -203,7 +203,7 @@ const ANCHORS: &[Anchor] = &[
             "mugshot",
             "selfie",
         ],
-        label: r"biometric(?:\s*(?:id|template|hash|ref))?|fingerprint(?:\s*(?:id|template|hash|ref))?|face\s*(?:id|template|print|hash)|faceprint|iris\s*(?:id|template|code|scan)|retina(?:l)?\s*(?:id|scan|template)|voice\s*print(?:\s*id)?|voiceprint(?:\s*id)?|palm\s*(?:print|vein)(?:\s*id)?|photo(?:graph)?\s*(?:id|ref|reference|file)|headshot(?:\s*id)?|mugshot(?:\s*id)?|selfie(?:\s*id)?",
+        label: r"(?:(?:biometric|fingerprint|faceprint|voiceprint|headshot|mugshot)(?:[\s_-]*(?:id|template|hash|ref|reference|file|scan|code|no|number)){0,3}|(?:face|photo|photograph|iris|retina|retinal|palm|selfie|voice)(?:[\s_-]*(?:print|vein|scan))?(?:[\s_-]*(?:id|template|hash|ref|reference|file|code|no|number)){1,3})",
         shape: ValueShape {
             len: 4..=64,
             digits: 1..=ANY,
@@ -285,6 +285,19 @@ impl Anchors {
 fn labelled_value(label: &Regex, anchor: &Anchor, text: &str) -> bool {
     let b = text.as_bytes();
     label.captures_iter(text).any(|c| {
+        // A label that is also a unit of measure (`dL` in `13.5 g/dL`) names nothing when
+        // written as a unit: after `/` or a number.
+        if let Some(l) = c.get(0)
+            && l.as_str()
+                .find(|ch: char| !ch.is_alphanumeric())
+                .is_some_and(|n| n <= 3)
+            && text.get(..l.start()).is_some_and(|h| {
+                h.trim_end()
+                    .ends_with(|ch: char| ch == '/' || ch.is_ascii_digit())
+            })
+        {
+            return false;
+        }
         // A capture cut short by its length limit is part of a longer token (a ULID, a
         // digest): not an identifier of this kind.
         c.get(1).is_some_and(|m| {
