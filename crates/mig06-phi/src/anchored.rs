@@ -41,6 +41,8 @@ struct Anchor {
     /// Whether an opaque machine id (UUID, long hex) still counts: a photo or biometric
     /// template is often named by one, and under its label it is the person's.
     opaque_ok: bool,
+    /// Whether the label must be a word of its own (not inside `a-b`, `a_b`, `a.b`).
+    own_word: bool,
 }
 
 const ANY: usize = usize::MAX;
@@ -58,6 +60,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: 4,
         },
         opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::HealthPlanId,
@@ -80,6 +83,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: 8,
         },
         opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::AccountNumber,
@@ -92,6 +96,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: 4,
         },
         opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::DriversLicense,
@@ -104,6 +109,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: ANY,
         },
         opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::LicensePlate,
@@ -116,6 +122,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: ANY,
         },
         opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::DeviceSerial,
@@ -139,6 +146,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: ANY,
         },
         opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::Passport,
@@ -164,6 +172,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: 5,
         },
         opaque_ok: false,
+        own_word: true,
     },
     Anchor {
         kind: PhiKind::EncounterId,
@@ -186,6 +195,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: 6,
         },
         opaque_ok: false,
+        own_word: true,
     },
     Anchor {
         kind: PhiKind::BiometricId,
@@ -210,6 +220,7 @@ const ANCHORS: &[Anchor] = &[
             max_letters: ANY,
         },
         opaque_ok: true,
+        own_word: true,
     },
 ];
 
@@ -233,7 +244,7 @@ impl Anchors {
             .map(|a| {
                 let label = a.label;
                 c.regex(&format!(
-                    r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9-]{{1,63}}(?: [A-Z0-9]{{1,6}}\b)?)"
+                    r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9_-]{{1,63}}(?: [A-Z0-9]{{1,6}}\b)?)"
                 ))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -285,6 +296,19 @@ impl Anchors {
 fn labelled_value(label: &Regex, anchor: &Anchor, text: &str) -> bool {
     let b = text.as_bytes();
     label.captures_iter(text).any(|c| {
+        // A label inside a machine token (`tlog-encounter-5236d9a`, `case_id_cache`) names
+        // nothing: the newer anchors (passport, encounter, biometric) need a word of their
+        // own.
+        if anchor.own_word
+            && let Some(l) = c.get(0)
+            && text.get(..l.start()).is_some_and(|h| {
+                let mut cs = h.chars().rev();
+                matches!(cs.next(), Some('-' | '_' | '.' | '/'))
+                    && cs.next().is_some_and(char::is_alphanumeric)
+            })
+        {
+            return false;
+        }
         // A label that is also a unit of measure (`dL` in `13.5 g/dL`) names nothing when
         // written as a unit: after `/` or a number.
         if let Some(l) = c.get(0)
@@ -318,7 +342,7 @@ impl Anchor {
         }
         let core: String = v
             .chars()
-            .filter(|c| !matches!(c, '-' | ' ' | '.' | '/'))
+            .filter(|c| !matches!(c, '-' | ' ' | '.' | '/' | '_'))
             .map(|c| if c == '*' { 'X' } else { c })
             .collect();
         if !core.bytes().all(|c| c.is_ascii_alphanumeric()) {

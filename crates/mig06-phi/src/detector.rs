@@ -239,7 +239,17 @@ impl Detector {
     fn person_name(&self, s: &Subject<'_>) -> bool {
         let text = s.text;
         let ascii = text.is_ascii();
-        let name_key = s.key_ctx & C_NAME != 0;
+        // Under the bare `name` key (FHIR and configuration use it for services, env
+        // variables, containers), a machine identifier (`ENERGY_COACH`, `intake-worker`)
+        // is not a person's name.
+        let bare_name_key = s.key_ctx & C_NAME != 0 && s.key_ctx & C_PNAME == 0;
+        let machine = bare_name_key && values::machine_ident(text);
+        if machine && !text.bytes().any(|c| c.is_ascii_lowercase()) {
+            return false;
+        }
+        // A lowercase handle (`intake-worker`, `john_smith`) still counts by the pair
+        // rules, not as a single lexicon word under the key.
+        let name_key = s.key_ctx & C_NAME != 0 && !machine;
         // Letters of another script are a name only with a name's shape and context (see
         // `scripts`), or as the whole value under a key that names a person's name.
         if !ascii

@@ -128,6 +128,8 @@ impl Tok {
 
 fn classify_sep(s: &[u8]) -> Sep {
     match s {
+        // A camelCase boundary (`JohnSmith`, `johnSmith`): words joined as in a handle.
+        [] => Sep::Handle,
         [b'.' | b'_' | b'-'] => Sep::Handle,
         [b',', rest @ ..] if rest.iter().all(|c| *c == b' ') => Sep::Comma,
         [b'.', rest @ ..] if !rest.is_empty() && rest.iter().all(|c| *c == b' ') => Sep::Space,

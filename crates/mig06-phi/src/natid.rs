@@ -375,14 +375,28 @@ pub(crate) fn vin_check_valid(s: &str) -> bool {
     }
 }
 
+/// True when `start..end` continues a longer run of digit groups (`ip-10-218-155-125`,
+/// `1.2.840.113619…`): a separator and a digit right before or after it.
+fn glued_run(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let sep = |c: Option<&u8>| matches!(c, Some(b'-' | b'.' | b'_' | b':' | b'/'));
+    let digit = |c: Option<&u8>| c.is_some_and(u8::is_ascii_digit);
+    let before = start >= 2 && sep(b.get(start - 1)) && digit(b.get(start - 2));
+    let after = sep(b.get(end)) && digit(b.get(end + 1));
+    before || after
+}
+
 impl Detector {
     /// National, tax and vehicle identifiers, MAC addresses and coordinates.
     pub(crate) fn national_ids(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
         let text = s.text;
         let natctx = s.ctx & (C_SSN | C_MRN) != 0;
         let any = |re: &regex::Regex, ok: &dyn Fn(&str) -> bool| {
-            re.find_iter(text)
-                .any(|m| ok(m.as_str()) && !checks::in_opaque_token(text, m.start(), m.end()))
+            re.find_iter(text).any(|m| {
+                ok(m.as_str())
+                    && !checks::in_opaque_token(text, m.start(), m.end())
+                    && !glued_run(text, m.start(), m.end())
+            })
         };
         if s.ndigits >= 9 {
             // Distinctive layouts with a check: no context needed.
@@ -397,7 +411,9 @@ impl Detector {
             let bare = natctx
                 && self.nat.bare.find_iter(text).any(|m| {
                     let v = m.as_str();
-                    if checks::in_opaque_token(text, m.start(), m.end()) {
+                    if checks::in_opaque_token(text, m.start(), m.end())
+                        || glued_run(text, m.start(), m.end())
+                    {
                         return false;
                     }
                     match digits(v).count() {

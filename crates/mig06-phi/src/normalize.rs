@@ -122,7 +122,8 @@ impl Normaliser {
             cur = self.at_bracket.replace_all(&cur, "@").into_owned();
             cur = self.dot_bracket.replace_all(&cur, ".").into_owned();
         }
-        if has_word_ci(cur.as_bytes(), b"dot") {
+        let spelled_dot = has_word_ci(cur.as_bytes(), b"dot");
+        if spelled_dot {
             // Two passes: `a dot b dot c` overlaps at `b`.
             for _ in 0..2 {
                 cur = self.dot_word.replace_all(&cur, "$1.$2").into_owned();
@@ -137,7 +138,8 @@ impl Normaliser {
                     let whole = c.get(0).map_or("", |m| m.as_str());
                     // A mailbox-like local part (`jane.doe`, `jdoe42`) or the upper-case `AT`
                     // of an obfuscated address; plain `seen at example.org` stays prose.
-                    let mailbox = local.contains(['.', '_', '+'])
+                    let mailbox = spelled_dot
+                        || local.contains(['.', '_', '+'])
                         || local.bytes().any(|x| x.is_ascii_digit())
                         || whole.contains(" AT ");
                     if mailbox {
@@ -189,7 +191,7 @@ fn spaced_run(b: &[u8]) -> bool {
         b.get(i).is_some_and(|c| c.is_ascii_alphanumeric())
             && i.checked_sub(1)
                 .and_then(|j| b.get(j))
-                .is_none_or(|c| *c == b' ')
+                .is_none_or(|c| *c == b' ' || (!c.is_ascii_alphanumeric() && *c != b'-'))
             && b.get(i + 1).is_none_or(|c| *c == b' ')
     };
     (0..b.len()).any(|i| single(i) && single(i + 2) && single(i + 4))
@@ -219,7 +221,7 @@ fn percent(s: &str) -> String {
             continue;
         }
         let between = |j: usize| b.get(j).is_some_and(u8::is_ascii_alphanumeric);
-        if c == b'+' && i > 0 && between(i - 1) && between(i + 1) {
+        if c == b'+' && i > 0 && between(i - 1) && between(i + 1) && !in_base64(b, i) {
             out.push(b' ');
         } else {
             out.push(c);
@@ -227,6 +229,25 @@ fn percent(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// True when position `i` lies in a base64-looking token (16+ characters of the base64
+/// alphabet with upper- and lowercase letters and digits): its `+` is data, not a space.
+fn in_base64(b: &[u8], i: usize) -> bool {
+    let b64 = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
+    let from = b
+        .get(..i)
+        .and_then(|h| h.iter().rposition(|c| !b64(c)))
+        .map_or(0, |p| p + 1);
+    let to = b
+        .get(i..)
+        .and_then(|t| t.iter().position(|c| !b64(c)))
+        .map_or(b.len(), |p| i + p);
+    let tok = b.get(from..to).unwrap_or(&[]);
+    tok.len() >= 16
+        && tok.iter().any(u8::is_ascii_uppercase)
+        && tok.iter().any(u8::is_ascii_lowercase)
+        && tok.iter().any(u8::is_ascii_digit)
 }
 
 /// Named character references decoded (HTML Living Standard §13.5): the ones that spell
@@ -578,7 +599,7 @@ fn join_spaced(s: &str) -> String {
         chars.get(i).is_some_and(|c| !c.is_whitespace())
             && i.checked_sub(1)
                 .and_then(|j| chars.get(j))
-                .is_none_or(|c| c.is_whitespace())
+                .is_none_or(|c| c.is_whitespace() || (!c.is_alphanumeric() && *c != '-'))
             && chars.get(i + 1).is_none_or(|c| c.is_whitespace())
     };
     let mut out = String::with_capacity(s.len());
@@ -622,7 +643,7 @@ fn join_lines(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut i = 0usize;
     while let Some(&c) = chars.get(i) {
-        let prev_letter = out.chars().last().is_some_and(char::is_alphabetic);
+        let prev_letter = out.chars().last().is_some_and(char::is_alphanumeric);
         if prev_letter && (c == '\n' || (c == '-' && chars.get(i + 1) == Some(&'\n'))) {
             let j = if c == '-' { i + 2 } else { i + 1 };
             let next = chars.get(j).copied();
@@ -632,13 +653,13 @@ fn join_lines(s: &str) -> String {
             while chars.get(k).is_some_and(|x| x.is_alphabetic()) {
                 k += 1;
             }
-            let keyish = matches!(chars.get(k), Some(':' | '=' | '_' | '.'));
+            let keyish = c == '\n' && matches!(chars.get(k), Some(':' | '=' | '_' | '.'));
             let joins = !keyish
                 && next.is_some_and(|n| {
                     if c == '-' {
-                        n.is_alphabetic()
+                        n.is_alphanumeric()
                     } else {
-                        n.is_lowercase()
+                        n.is_lowercase() && out.chars().last().is_some_and(char::is_alphabetic)
                     }
                 });
             if joins {

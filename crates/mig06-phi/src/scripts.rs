@@ -186,8 +186,10 @@ const WORD_BEFORE: &[&str] = &[
     "ασθενούς",
     "κύριος",
     "κυρία",
-    "κ.",
+    "κ",
     "ονοματεπώνυμο",
+    "κυρ",
+    "πιб",
     "السيد",
     "السيدة",
     "الاسم",
@@ -196,6 +198,11 @@ const WORD_BEFORE: &[&str] = &[
     "المريضة",
     "مريض",
     "مريضة",
+    "بیمار",
+    "نام",
+    "آقای",
+    "خانم",
+    "جناب",
     "श्री",
     "श्रीमती",
     "सुश्री",
@@ -210,6 +217,14 @@ const WORD_BEFORE: &[&str] = &[
 
 /// Arabic words that introduce a name part: nasab (`بن`, `ابن`, `بنت`) and kunya (`أبو`).
 const ARABIC_PARTICLES: &[&str] = &["بن", "ابن", "بنت", "أبو", "ابو", "أبي", "ابي"];
+
+/// Arabic and Persian prepositions, conjunctions and auxiliaries: a name does not start
+/// with one (`المريض في حالة مستقرة`: the patient is in a stable condition).
+const ARABIC_FUNCTION: &[&str] = &[
+    "في", "من", "على", "إلى", "الى", "عن", "مع", "و", "ثم", "هو", "هي", "لا", "لم", "لن", "قد",
+    "تم", "يتم", "كان", "كانت", "بعد", "قبل", "حالة", "غير", "در", "از", "به", "با", "که", "را",
+    "این", "آن", "است", "شد", "برای", "تا", "هم", "نیز",
+];
 
 /// Surname endings of East Slavic (and Georgian, Armenian in Cyrillic) surnames.
 const CYR_SUR_ENDS: &[&str] = &[
@@ -467,10 +482,16 @@ impl ScriptNames {
         if split_name || self.cjk_candidate(word, before, after) {
             return true;
         }
+        // A surname word before it (`遠藤 裕太様`): this word's head is the given name.
+        let prev_surname =
+            prev.is_some_and(|p| self.han_surname_len(p.text) == Some(p.text.chars().count()));
         // An honorific inside the run: the one to three characters before it.
         for a in CJK_AFTER {
             for (p, _) in word.match_indices(a) {
                 let head = word.get(..p).unwrap_or("");
+                if prev_surname && (1..=3).contains(&head.chars().count()) {
+                    return true;
+                }
                 let chars: Vec<(usize, char)> = head.char_indices().collect();
                 let kana_tail = chars
                     .iter()
@@ -577,7 +598,8 @@ impl ScriptNames {
             surs.contains(&l) || ends_with_any(&l, ends)
         };
         let patronymic = |t: &str| ends_with_any(&t.to_lowercase(), CYR_PATRONYMIC_ENDS);
-        if name_key && (first(w.text) || surname(w.text)) {
+        // Under a name key a capitalised word is a name (the key says what it is).
+        if name_key {
             return true;
         }
         let next = ws
@@ -611,13 +633,23 @@ impl ScriptNames {
         if is_surname && (initial_after || initial_before) {
             return true;
         }
-        // A person word before it (`пациент Иванов`, `ασθενής Παπαδόπουλος`).
-        let person_before = ws.get(i.wrapping_sub(1)).is_some_and(|p| {
-            WORD_BEFORE.contains(&p.text.to_lowercase().as_str())
+        // Any capitalised word before a patronymic is a given name (`Миколай Олегович`).
+        if !greek && next.is_some_and(|n| capitalised(n.text) && patronymic(n.text)) {
+            return true;
+        }
+        // A lexicon given name next to another capitalised word (`Максим Сич`).
+        if first(w.text) && next.is_some_and(|n| capitalised(n.text)) {
+            return true;
+        }
+        // A capitalised word right after a person word or label (`пациент Иванов`,
+        // `ФИО: Иванов`, `κ. Παπαδόπουλος`): mid-sentence capitals in these languages are
+        // proper nouns.
+        ws.get(i.wrapping_sub(1)).is_some_and(|p| {
+            let pl = p.text.to_lowercase();
+            WORD_BEFORE.contains(&pl.as_str())
                 && p.script == w.script
-                && w.gap.chars().all(|c| c == ' ' || c == ':')
-        });
-        person_before && (is_surname || first(w.text))
+                && w.gap.chars().all(|c| matches!(c, ' ' | ':' | '.'))
+        })
     }
 
     /// Arabic: a nasab or kunya particle between or before words, `عبد` + a word, a given
@@ -627,9 +659,9 @@ impl ScriptNames {
         let next = ws
             .get(i + 1)
             .filter(|n| n.script == Script::Arabic && n.gap.trim().is_empty());
-        let prev = ws
-            .get(i.wrapping_sub(1))
-            .filter(|p| p.script == Script::Arabic && w.gap.trim().is_empty());
+        let prev = ws.get(i.wrapping_sub(1)).filter(|p| {
+            p.script == Script::Arabic && w.gap.chars().all(|c| matches!(c, ' ' | ':' | '\u{FF1A}'))
+        });
         let given = self.arab_first.contains(w.text)
             || w.text
                 .strip_prefix("عبد")
@@ -644,11 +676,30 @@ impl ScriptNames {
         if w.text == "عبد" && next.is_some() {
             return true;
         }
+        let function_word = ARABIC_FUNCTION.contains(&w.text);
+        if function_word {
+            return false;
+        }
+        // Two words after a person word (`المريض محمد علي`, `بیمار سبحان ایروانی`).
+        if prev.is_some_and(|p| WORD_BEFORE.contains(&p.text))
+            && next.is_some_and(|n| !ARABIC_FUNCTION.contains(&n.text))
+        {
+            return true;
+        }
         let person_before = prev.is_some_and(|p| WORD_BEFORE.contains(&p.text))
             || ws
                 .get(i.wrapping_sub(1))
                 .is_some_and(|p| matches!(p.text, "اسم" | "الاسم") && w.gap.contains(':'));
-        (given && (next.is_some() || person_before))
+        // A given name counts before another given name (a nasab chain, `محمد علي`) or
+        // a family name (`ال…`, Persian `…ی`, `…پور`, `…زاده`, `…یان`).
+        let family_next = next.is_some_and(|n| {
+            self.arab_first.contains(n.text)
+                || n.text.starts_with("ال")
+                || ["ی", "پور", "زاده", "یان", "ي"]
+                    .iter()
+                    .any(|e| n.text.ends_with(e))
+        });
+        (given && (family_next || person_before))
             || (person_before && prev.is_some_and(|p| matches!(p.text, "السيد" | "السيدة")))
             || (person_before && w.gap.contains(':'))
     }
