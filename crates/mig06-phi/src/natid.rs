@@ -375,6 +375,78 @@ pub(crate) fn vin_check_valid(s: &str) -> bool {
     }
 }
 
+/// The spans of MAC addresses in `b`: six hex pairs joined by one `:` or `-` throughout,
+/// or three groups of four hex digits joined by `.`, not inside a longer hex token.
+fn mac_spans(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let free = |i: Option<usize>| {
+        i.and_then(|i| b.get(i))
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, b':' | b'-' | b'.')))
+    };
+    (0..b.len()).filter_map(move |st| {
+        if !hex(st) || !free(st.checked_sub(1)) {
+            return None;
+        }
+        let sep = b.get(st + 2).copied();
+        let colon = matches!(sep, Some(b':' | b'-'))
+            && (0..6).all(|k| hex(st + 3 * k) && hex(st + 3 * k + 1))
+            && (1..6).all(|k| b.get(st + 3 * k - 1).copied() == sep)
+            && free(Some(st + 17));
+        if colon {
+            return Some((st, st + 17));
+        }
+        let dotted = (0..3).all(|g| (0..4).all(|k| hex(st + 5 * g + k)))
+            && b.get(st + 4) == Some(&b'.')
+            && b.get(st + 9) == Some(&b'.')
+            && free(Some(st + 14));
+        dotted.then_some((st, st + 14))
+    })
+}
+
+/// Length in digits of the longest run of digits in which single separators
+/// (` . - /`) may sit between digits: the cheap gate before the id patterns.
+fn longest_digit_run(b: &[u8]) -> usize {
+    let (mut best, mut cur) = (0usize, 0usize);
+    for (i, c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            cur += 1;
+            best = best.max(cur);
+        } else if !(matches!(c, b' ' | b'.' | b'-' | b'/')
+            && i > 0
+            && b.get(i - 1).is_some_and(u8::is_ascii_digit)
+            && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
+            cur = 0;
+        }
+    }
+    best
+}
+
+/// True when `b` holds a run of `n` ASCII alphanumerics.
+fn alnum_run(b: &[u8], n: usize) -> bool {
+    let mut cur = 0usize;
+    for c in b {
+        if c.is_ascii_alphanumeric() {
+            cur += 1;
+            if cur >= n {
+                return true;
+            }
+        } else {
+            cur = 0;
+        }
+    }
+    false
+}
+
+/// Number of decimal numbers with at least two decimals (`40.71`) in `b`.
+fn decimals(b: &[u8]) -> usize {
+    b.windows(4)
+        .filter(|w| {
+            matches!(w, [a, b'.', c, d] if a.is_ascii_digit() && c.is_ascii_digit() && d.is_ascii_digit())
+        })
+        .count()
+}
+
 /// True when `start..end` continues a longer run of digit groups (`ip-10-218-155-125`,
 /// `1.2.840.113619…`): a separator and a digit right before or after it.
 fn glued_run(text: &str, start: usize, end: usize) -> bool {
@@ -398,15 +470,25 @@ impl Detector {
                     && !glued_run(text, m.start(), m.end())
             })
         };
-        if s.ndigits >= 9 {
+        let b = text.as_bytes();
+        // A NIR of Corsica carries `2A`/`2B` inside its digits, so 13 digits anywhere
+        // also open the gate.
+        if s.ndigits >= 9 && (longest_digit_run(b) >= 9 || s.ndigits >= 13) {
             // Distinctive layouts with a check: no context needed.
-            let laid_out = any(&self.nat.cpf_fmt, &cpf_valid)
-                || any(&self.nat.sin_fmt, &sin_valid)
-                || any(&self.nat.aadhaar_fmt, &aadhaar_valid)
-                || any(&self.nat.nhs_fmt, &nhs_valid)
-                || any(&self.nat.nir, &nir_valid)
-                || any(&self.nat.prc, &prc_ric_valid)
-                || any(&self.nat.rrn, &rrn_layout_valid);
+            // One pass of the layout set says which layouts occur at all.
+            let present = self.nat.layouts.matches(text);
+            let laid_out = [
+                (&self.nat.cpf_fmt, cpf_valid as fn(&str) -> bool),
+                (&self.nat.sin_fmt, sin_valid),
+                (&self.nat.aadhaar_fmt, aadhaar_valid),
+                (&self.nat.nhs_fmt, nhs_valid),
+                (&self.nat.nir, nir_valid),
+                (&self.nat.prc, prc_ric_valid),
+                (&self.nat.rrn, rrn_layout_valid),
+            ]
+            .into_iter()
+            .enumerate()
+            .any(|(i, (re, ok))| present.matched(i) && any(re, &ok));
             // Bare digit runs: with national-id context, any of the checks.
             let bare = natctx
                 && self.nat.bare.find_iter(text).any(|m| {
@@ -437,19 +519,21 @@ impl Detector {
             }
         }
         if s.ndigits >= 7
-            && s.text.bytes().any(|c| c.is_ascii_uppercase())
+            && longest_digit_run(b) >= 7
+            && b.iter().any(u8::is_ascii_uppercase)
             && any(&self.nat.dni, &dni_valid)
         {
             hit(PhiKind::NationalId);
         }
         if s.ndigits >= 7
             && text.len() >= 16
+            && alnum_run(b, 16)
             && any(&self.nat.codice_fiscale, &codice_fiscale_valid)
         {
             hit(PhiKind::NationalId);
         }
         // VINs: the check digit, or any 17-character VIN shape with VIN context.
-        if s.ndigits >= 3 && text.len() >= 17 {
+        if s.ndigits >= 3 && text.len() >= 17 && alnum_run(b, 17) {
             let vin = self.nat.vin.find_iter(text).any(|m| {
                 let v = m.as_str();
                 let letters = v.bytes().filter(u8::is_ascii_alphabetic).count();
@@ -465,10 +549,10 @@ impl Detector {
         }
         // MAC addresses: reported like an IP literal of unknown role, unless the words
         // around it make it the service's own network plan.
-        if (s.has(b':') || s.has(b'-') || s.has(b'.')) && s.ndigits >= 2 {
-            let mac = self.nat.mac.find_iter(text).any(|m| {
+        if s.ndigits >= 2 {
+            let mac = mac_spans(b).any(|(st, en)| {
                 let doc = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
-                net::ip_reported(s.key, text, m.start(), m.end(), doc)
+                net::ip_reported(s.key, text, st, en, doc)
             });
             if mac {
                 hit(PhiKind::MacAddress);
@@ -476,7 +560,7 @@ impl Detector {
         }
         // Coordinates: a latitude/longitude pair with four decimals (about 10 m, one
         // house), or two with a position or home word.
-        if s.ndigits >= 6 && s.has(b'.') {
+        if s.ndigits >= 6 && decimals(b) >= 2 {
             let geo = self.nat.latlon.captures_iter(text).any(|c| {
                 let (Some(a), Some(b)) = (c.get(1), c.get(2)) else {
                     return false;
@@ -528,8 +612,8 @@ pub(crate) struct NatPatterns {
     codice_fiscale: regex::Regex,
     /// VIN shape.
     vin: regex::Regex,
-    /// MAC address (colon, dash or Cisco dotted layout).
-    mac: regex::Regex,
+    /// The seven layouts above (CPF … RRN), matched together as a prefilter.
+    layouts: regex::RegexSet,
     /// Latitude, longitude pair.
     latlon: regex::Regex,
 }
@@ -556,8 +640,16 @@ impl NatPatterns {
             dni: c.regex(r"\b(?:[XYZ]-?\d{7}|\d{8})-?[A-Z]\b")?,
             codice_fiscale: c.regex(r"(?i)\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b")?,
             vin: c.regex(r"(?i)\b[A-HJ-NPR-Z0-9]{17}\b")?,
-            mac: c.regex(r"(?i)\b[0-9a-f]{2}([:-])[0-9a-f]{2}(?:[:-][0-9a-f]{2}){4}\b|\b[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}\b")?,
             latlon: c.regex(r"(-?\d{1,2}\.\d{2,})\s*°?\s*[NS]?\s*[,;/ ]\s*(?:lon(?:g|gitude)?\s*[:=]\s*)?(-?\d{1,3}\.\d{2,})")?,
+            layouts: c.set([
+                r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b",
+                r"\b\d{3}([ -])\d{3}[ -]\d{3}\b",
+                r"\b[2-9]\d{3}[ -]\d{4}[ -]\d{4}\b",
+                r"\b\d{3}[ -]\d{3}[ -]\d{4}\b",
+                r"\b[1-478] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[ABab]) ?\d{3} ?\d{3} ?\d{2}\b",
+                r"\b\d{17}[\dXx]\b",
+                r"\b\d{6}-\d{7}\b",
+            ])?,
         })
     }
 }

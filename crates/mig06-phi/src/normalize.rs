@@ -14,7 +14,7 @@
 //!    (RFC 3986 §2.1) and `+` for a space between words (HTML form encoding); HTML
 //!    character references, numeric and a small set of named ones (HTML Living Standard
 //!    §13.5); backslash escapes (`\uXXXX`, `\u{…}`, `\UXXXXXXXX`, `\xHH` byte runs, `\n`,
-//!    `\t`, an escaped punctuation mark).
+//!    `\t`, an escaped `@ . - _ ( ) + # *`).
 //! 2. Unicode NFKC (UAX #15), which folds fullwidth forms, mathematical alphanumerics,
 //!    enclosed and circled letters and digits, ligatures and compatibility spaces.
 //! 3. Per character: `Default_Ignorable_Code_Point` (UCD DerivedCoreProperties: zero-width
@@ -98,7 +98,8 @@ impl Normaliser {
             .any(|c| matches!(c, b'%' | b'&' | b'\\' | b'+' | b'\n' | b'\r'));
         let spaced = spaced_run(b);
         let bracket = self.bracket_gate.is_match(text);
-        let spoken_at = has_word_ci(b, b"dot") || has_word_cs(b, b"AT") || has_word_ci(b, b"at");
+        // ` at ` matters only before a dotted domain, or with a spelled-out ` dot `.
+        let spoken_at = has_word_ci(b, b"dot") || (b.contains(&b'.') && has_word_ci(b, b"at"));
         let numbers = self.number_gate.is_match(text);
         if ascii && !encoded && !spaced && !bracket && !spoken_at && !numbers {
             return None;
@@ -160,11 +161,6 @@ impl Normaliser {
 /// True when `w` occurs in `b` as a word of its own, ASCII case-insensitively.
 fn has_word_ci(b: &[u8], w: &[u8]) -> bool {
     word_positions(b, w, true)
-}
-
-/// True when `w` occurs in `b` as a word of its own, case-sensitively.
-fn has_word_cs(b: &[u8], w: &[u8]) -> bool {
-    word_positions(b, w, false)
 }
 
 fn word_positions(b: &[u8], w: &[u8], ci: bool) -> bool {
@@ -424,7 +420,14 @@ fn backslashes(s: &str) -> String {
                 out.push(b'\t');
                 i += 2;
             }
-            Some(x) if x.is_ascii_punctuation() => {
+            // An escaped mark that can sit inside an identifier (`jane\.doe\@x`,
+            // Markdown's `\_`); not HL7's `\&` or an escaped quote, which hide nothing.
+            Some(x)
+                if matches!(
+                    x,
+                    b'@' | b'.' | b'-' | b'_' | b'(' | b')' | b'+' | b'#' | b'*'
+                ) =>
+            {
                 out.push(*x);
                 i += 2;
             }
