@@ -91,5 +91,15 @@ texts = [
     "MRN 00000000", "a@example.invalid", "4111 1111 1111 1111", "age 93 years old",
     "12 Example Street", "https://example.invalid/x", "10.0.0.1", "DE00 0000 0000 0000 0000 00",
 ]
+# Issue 23: encodings the normaliser decodes, other scripts, checksummed ids (all synthetic
+# or the published examples of python-stdnum's documentation).
+texts += [
+    "ssn %25252534%2531%2531", "J&#111;hn &#x53;mith", r"\u004a\x6fhn", "\uff14\uff11\uff11",
+    "J\u200bo\u00adh\u202en", "J o h n  S m i t h", "jane [at] example [dot] invalid",
+    "aged ninety-three", "born the third of March nineteen sixty-one", "Smi-\nth",
+    "\u60a3\u8005\u738b\u5c0f\u660e", "\u0418\u0432\u0430\u043d\u043e\u0432 \u0418. \u0418.",
+    "NHS 943 476 5870", "CPF 390.533.447-05", "VIN 1M8GDM9AXKP042788", "00:1A:2B:3C:4D:5E",
+    "40.71283, -74.00601", "&#", "%", r"\u{110000}", r"\U0010FFFF",
+]
 for i, t in enumerate(texts):
     put("phi", bytes([i % 13]) + t.encode())

@@ -11,7 +11,7 @@ use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use crate::checks;
-use crate::context::{C_ACCT, C_DL, C_MRN, C_PLAN, C_PLATE, C_SERIAL};
+use crate::context::{C_ACCT, C_BIO, C_DL, C_ENC, C_MRN, C_PASSPORT, C_PLAN, C_PLATE, C_SERIAL};
 use crate::kind::PhiKind;
 use crate::patterns::{Compiler, DetectorError};
 
@@ -38,6 +38,11 @@ struct Anchor {
     label: &'static str,
     /// The value's shape.
     shape: ValueShape,
+    /// Whether an opaque machine id (UUID, long hex) still counts: a photo or biometric
+    /// template is often named by one, and under its label it is the person's.
+    opaque_ok: bool,
+    /// Whether the label must be a word of its own (not inside `a-b`, `a_b`, `a.b`).
+    own_word: bool,
 }
 
 const ANY: usize = usize::MAX;
@@ -54,6 +59,8 @@ const ANCHORS: &[Anchor] = &[
             digits: 5..=12,
             max_letters: 4,
         },
+        opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::HealthPlanId,
@@ -75,6 +82,8 @@ const ANCHORS: &[Anchor] = &[
             digits: 4..=ANY,
             max_letters: 8,
         },
+        opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::AccountNumber,
@@ -86,6 +95,8 @@ const ANCHORS: &[Anchor] = &[
             digits: 6..=20,
             max_letters: 4,
         },
+        opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::DriversLicense,
@@ -97,6 +108,8 @@ const ANCHORS: &[Anchor] = &[
             digits: 2..=ANY,
             max_letters: ANY,
         },
+        opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::LicensePlate,
@@ -108,6 +121,8 @@ const ANCHORS: &[Anchor] = &[
             digits: 1..=ANY,
             max_letters: ANY,
         },
+        opaque_ok: false,
+        own_word: false,
     },
     Anchor {
         kind: PhiKind::DeviceSerial,
@@ -130,6 +145,88 @@ const ANCHORS: &[Anchor] = &[
             digits: 2..=ANY,
             max_letters: ANY,
         },
+        opaque_ok: false,
+        own_word: false,
+    },
+    Anchor {
+        kind: PhiKind::Passport,
+        key_context: C_PASSPORT,
+        keywords: &[
+            "passport",
+            "reisepass",
+            "passeport",
+            "pasaporte",
+            "passaporto",
+            "paspoort",
+            "paszport",
+            "паспорт",
+            "护照",
+            "여권",
+            "旅券",
+            "パスポート",
+        ],
+        label: r"passport(?:\s*(?:number|no|num|nr|id))?|reisepass(?:nummer)?|passeport|pasaporte|passaporto|paspoort|paszport|паспорт|护照(?:号码?)?|여권(?:번호)?|旅券(?:番号)?|パスポート(?:番号)?",
+        shape: ValueShape {
+            len: 6..=10,
+            digits: 4..=ANY,
+            max_letters: 5,
+        },
+        opaque_ok: false,
+        own_word: true,
+    },
+    Anchor {
+        kind: PhiKind::EncounterId,
+        key_context: C_ENC,
+        keywords: &[
+            "encounter",
+            "visit",
+            "csn",
+            "fin n",
+            "finn",
+            "admission",
+            "episode",
+            "case n",
+            "case i",
+            "caseno",
+            "caseid",
+            "fallnummer",
+            "aufnahme",
+        ],
+        label: r"encounter(?:\s*(?:id|number|no|num|nbr))?|visit\s*(?:id|number|no|num|nbr)|csn|fin(?:\s*(?:number|no|nbr))|admission\s*(?:id|number|no|num)|episode\s*(?:id|number|no)|case\s*(?:id|number|no)|fallnummer|aufnahmenummer",
+        shape: ValueShape {
+            len: 4..=20,
+            digits: 4..=ANY,
+            max_letters: 6,
+        },
+        opaque_ok: false,
+        own_word: true,
+    },
+    Anchor {
+        kind: PhiKind::BiometricId,
+        key_context: C_BIO,
+        keywords: &[
+            "biometric",
+            "fingerprint",
+            "faceprint",
+            "voiceprint",
+            "headshot",
+            "mugshot",
+            "face",
+            "photo",
+            "iris",
+            "retina",
+            "palm",
+            "selfie",
+            "voice",
+        ],
+        label: r"(?:(?:biometric|fingerprint|faceprint|voiceprint|headshot|mugshot)(?:[\s_-]*(?:id|template|hash|ref|reference|file|scan|code|no|number)){0,3}|(?:face|photo|photograph|iris|retina|retinal|palm|selfie|voice)(?:[\s_-]*(?:print|vein|scan))?(?:[\s_-]*(?:id|template|hash|ref|reference|file|code|no|number)){1,3})",
+        shape: ValueShape {
+            len: 4..=64,
+            digits: 1..=ANY,
+            max_letters: ANY,
+        },
+        opaque_ok: true,
+        own_word: true,
     },
 ];
 
@@ -153,7 +250,7 @@ impl Anchors {
             .map(|a| {
                 let label = a.label;
                 c.regex(&format!(
-                    r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9-]{{1,24}}(?: [A-Z0-9]{{1,6}}\b)?)"
+                    r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9_-]{{1,63}}(?: [A-Z0-9]{{1,6}}\b)?)"
                 ))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -205,6 +302,32 @@ impl Anchors {
 fn labelled_value(label: &Regex, anchor: &Anchor, text: &str) -> bool {
     let b = text.as_bytes();
     label.captures_iter(text).any(|c| {
+        // A label inside a machine token (`tlog-encounter-5236d9a`, `case_id_cache`) names
+        // nothing: the newer anchors (passport, encounter, biometric) need a word of their
+        // own.
+        if anchor.own_word
+            && let Some(l) = c.get(0)
+            && text.get(..l.start()).is_some_and(|h| {
+                let mut cs = h.chars().rev();
+                matches!(cs.next(), Some('-' | '_' | '.' | '/'))
+                    && cs.next().is_some_and(char::is_alphanumeric)
+            })
+        {
+            return false;
+        }
+        // A label that is also a unit of measure (`dL` in `13.5 g/dL`) names nothing when
+        // written as a unit: after `/` or a number.
+        if let Some(l) = c.get(0)
+            && l.as_str()
+                .find(|ch: char| !ch.is_alphanumeric())
+                .is_some_and(|n| n <= 3)
+            && text.get(..l.start()).is_some_and(|h| {
+                h.trim_end()
+                    .ends_with(|ch: char| ch == '/' || ch.is_ascii_digit())
+            })
+        {
+            return false;
+        }
         // A capture cut short by its length limit is part of a longer token (a ULID, a
         // digest): not an identifier of this kind.
         c.get(1).is_some_and(|m| {
@@ -220,12 +343,12 @@ impl Anchor {
     /// Validates the value captured after a label (or the whole value under a key).
     fn value_ok(&self, v: &str) -> bool {
         let v = v.trim();
-        if v.is_empty() || checks::is_opaque_id(v) {
+        if v.is_empty() || (!self.opaque_ok && checks::is_opaque_id(v)) {
             return false;
         }
         let core: String = v
             .chars()
-            .filter(|c| !matches!(c, '-' | ' ' | '.' | '/'))
+            .filter(|c| !matches!(c, '-' | ' ' | '.' | '/' | '_'))
             .map(|c| if c == '*' { 'X' } else { c })
             .collect();
         if !core.bytes().all(|c| c.is_ascii_alphanumeric()) {

@@ -266,6 +266,53 @@ pub(crate) fn nanp_valid(area: &str, exchange: &str) -> bool {
     a.len() == 3 && e.len() == 3 && ok_first(a) && ok_first(e) && !n11(a)
 }
 
+/// True when `start..end` of `text` lies inside a longer opaque machine token (a UUID, a
+/// ULID, a digest, a `prefix_base32` id): the token is the run of characters around the
+/// match up to whitespace, quotes or `,;=()[]{}<>`. A payment card or national id found
+/// inside a UUID's digit groups is not one.
+pub(crate) fn in_opaque_token(text: &str, start: usize, end: usize) -> bool {
+    let stop = |c: &u8| {
+        c.is_ascii_whitespace()
+            || matches!(
+                c,
+                b'"' | b'\''
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'('
+                    | b')'
+                    | b'['
+                    | b']'
+                    | b'{'
+                    | b'}'
+                    | b'<'
+                    | b'>'
+                    | b'/'
+                    | b'@'
+            )
+    };
+    let b = text.as_bytes();
+    let from = b
+        .get(..start)
+        .and_then(|h| h.iter().rposition(stop))
+        .map_or(0, |i| i + 1);
+    let to = b
+        .get(end..)
+        .and_then(|t| t.iter().position(stop))
+        .map_or(b.len(), |i| end + i);
+    if from == start && to == end {
+        return false;
+    }
+    let token = text.get(from..to).unwrap_or("");
+    let token = token.trim_matches(|c: char| c == ':' || c == '.');
+    // Hex groups joined by dashes (UUIDs, GUIDs in any case) or a long hex run.
+    let hex_dashed = token.len() >= 20
+        && token.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-')
+        && token.bytes().any(|c| c.is_ascii_alphabetic())
+        && token.contains('-');
+    hex_dashed || is_opaque_id(token) || token.rsplit(':').next().is_some_and(is_opaque_id)
+}
+
 /// Opaque machine id shapes that must never be reported as context-anchored identifiers.
 pub(crate) fn is_opaque_id(v: &str) -> bool {
     let b = v.as_bytes();

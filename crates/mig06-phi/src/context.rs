@@ -46,6 +46,17 @@ pub(crate) const C_NAME: u32 = 1 << 14;
 /// bare `name` that FHIR also uses for organisations, locations and medications.
 pub(crate) const C_PNAME: u32 = 1 << 15;
 
+/// Passport context.
+pub(crate) const C_PASSPORT: u32 = 1 << 16;
+/// Encounter / visit / case number context.
+pub(crate) const C_ENC: u32 = 1 << 17;
+/// Biometric or photograph identifier context.
+pub(crate) const C_BIO: u32 = 1 << 18;
+/// Vehicle identification number context.
+pub(crate) const C_VIN: u32 = 1 << 19;
+/// Geographic coordinates context (a home, a position).
+pub(crate) const C_GEO: u32 = 1 << 20;
+
 /// Label words in free text and the context they give.
 struct TextLabel {
     /// The context flag the words give.
@@ -114,9 +125,102 @@ const TEXT_LABELS: &[TextLabel] = &[
     },
 ];
 
+/// Label words added by issue 23 (national ids, passports, VINs, positions). They run as
+/// a second set only when one of [`EXTRA_GATE`]'s substrings occurs, so the common scan
+/// keeps the smaller set of [`TEXT_LABELS`].
+const TEXT_LABELS_EXTRA: &[TextLabel] = &[
+    TextLabel {
+        flag: C_SSN,
+        words: r"ein|fein|employer\s+id(?:entification)?(?:\s+number)?|national\s+id(?:entity)?|id\s+card|identity\s+(?:card|number)|nhs(?:\s+(?:no|number))?|bsn|burgerservicenummer|sofinummer|pesel|dni|nie|nif|codice\s+fiscale|steuer-?id(?:nr)?|steuer-?identifikationsnummer|idnr|nir|insee|s[ée]curit[ée]\s+sociale|cpf|aadhaar|aadhar|uidai|t\.?c\.?\s+kimlik(?:\s+no)?|kimlik|personnummer|cpr|rrn|resident\s+(?:id|registration)",
+    },
+    TextLabel {
+        flag: C_PASSPORT,
+        words: r"passport(?:\s+(?:no|number|#))?|reisepass|passeport|pasaporte|passaporto|paspoort|paszport",
+    },
+    TextLabel {
+        flag: C_VIN,
+        words: r"vin|vehicle\s+identification(?:\s+number)?|chassis(?:\s+(?:no|number))?",
+    },
+    TextLabel {
+        flag: C_GEO,
+        words: r"lat|latitude|lon|lng|long|longitude|gps|geo|geolocation|coordinates|coords|location|lives|home|residence|address",
+    },
+];
+
+/// Substrings (ASCII case-insensitive) one of which must occur before
+/// [`TEXT_LABELS_EXTRA`] runs.
+const EXTRA_GATE: &[&str] = &[
+    "ein",
+    "employer",
+    "national",
+    "id card",
+    "identity",
+    "nhs",
+    "bsn",
+    "burgerservice",
+    "sofinummer",
+    "pesel",
+    "dni",
+    "nie",
+    "nif",
+    "codice",
+    "steuer",
+    "idnr",
+    "nir",
+    "insee",
+    "curit",
+    "cpf",
+    "aadha",
+    "uidai",
+    "kimlik",
+    "personnummer",
+    "cpr",
+    "rrn",
+    "resident",
+    "passport",
+    "reisepass",
+    "passeport",
+    "pasaporte",
+    "passaporto",
+    "paspoort",
+    "paszport",
+    "vin",
+    "vehicle",
+    "chassis",
+    "lat",
+    "lon",
+    "lng",
+    "gps",
+    "geo",
+    "coord",
+    "location",
+    "lives",
+    "home",
+    "residence",
+    "address",
+];
+
+/// Label words written in other scripts, matched only in non-ASCII text (a separate
+/// small set, so that the common ASCII scan does not carry them).
+const TEXT_LABELS_NON_ASCII: &[TextLabel] = &[
+    TextLabel {
+        flag: C_SSN,
+        words: r"身份证|주민등록번호|個人番号|マイナンバー|снилс|инн|ідентифікаційний",
+    },
+    TextLabel {
+        flag: C_PASSPORT,
+        words: r"паспорт|护照|여권|旅券|パスポート",
+    },
+];
+
 /// The compiled label words.
 pub(crate) struct TextContext {
     labels: RegexSet,
+    /// [`TEXT_LABELS_EXTRA`] and its gate.
+    labels_extra: RegexSet,
+    extra_gate: aho_corasick::AhoCorasick,
+    /// [`TEXT_LABELS_NON_ASCII`], as substrings (these scripts have no word spaces).
+    labels_non_ascii: RegexSet,
 }
 
 impl TextContext {
@@ -128,22 +232,47 @@ impl TextContext {
         // A label word counts only as a word of its own: not inside a dotted, dashed or
         // snake_case token, not as the value of a `k=v` pair (`event=encounter`) and not
         // as a whole quoted value (`kind="encounter"`).
-        let patterns = TEXT_LABELS.iter().map(|label| {
+        let own_word = |label: &TextLabel| {
             let p = label.words;
             format!(r#"(?i)(?:^|[^\w.=/-])(?:{p})(?:$|[^\w.\-"'])"#)
-        });
+        };
         Ok(Self {
-            labels: compiler.set(patterns)?,
+            labels: compiler.set(TEXT_LABELS.iter().map(own_word))?,
+            labels_extra: compiler.set(TEXT_LABELS_EXTRA.iter().map(own_word))?,
+            extra_gate: compiler.gate(EXTRA_GATE)?,
+            labels_non_ascii: compiler.set(
+                TEXT_LABELS_NON_ASCII
+                    .iter()
+                    .map(|l| format!("(?i)(?:{})", l.words)),
+            )?,
         })
     }
 
     /// Context flags the label words in `text` give.
     pub(crate) fn flags(&self, text: &str) -> u32 {
-        self.labels
+        let ascii = self
+            .labels
             .matches(text)
             .iter()
             .filter_map(|i| TEXT_LABELS.get(i))
-            .fold(0, |c, label| c | label.flag)
+            .fold(0, |c, label| c | label.flag);
+        let ascii = if self.extra_gate.is_match(text) {
+            self.labels_extra
+                .matches(text)
+                .iter()
+                .filter_map(|i| TEXT_LABELS_EXTRA.get(i))
+                .fold(ascii, |c, label| c | label.flag)
+        } else {
+            ascii
+        };
+        if text.is_ascii() {
+            return ascii;
+        }
+        self.labels_non_ascii
+            .matches(text)
+            .iter()
+            .filter_map(|i| TEXT_LABELS_NON_ASCII.get(i))
+            .fold(ascii, |c, label| c | label.flag)
     }
 }
 

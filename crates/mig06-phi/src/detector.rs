@@ -9,8 +9,9 @@
 use crate::anchored::Anchors;
 use crate::context::{C_ADDR, C_NAME, C_PNAME, TextContext};
 use crate::kind::{KindSet, PhiKind};
+use crate::normalize::Normaliser;
 use crate::patterns::{Compiler, DetectorError, Patterns};
-use crate::{keys, kv, names, net, unescape, values};
+use crate::{keys, kv, names, natid, net, scripts, unescape, values};
 
 /// The detector: build once, scan many. `Send + Sync`, no interior mutability.
 pub struct Detector {
@@ -19,6 +20,9 @@ pub struct Detector {
     pub(crate) anchors: Anchors,
     lexicon: names::Lexicon,
     keys: keys::KeyVocab,
+    normaliser: Normaliser,
+    scripts: scripts::ScriptNames,
+    pub(crate) nat: natid::NatPatterns,
 }
 
 impl std::fmt::Debug for Detector {
@@ -82,6 +86,9 @@ impl Detector {
             re: Patterns::new(&mut c)?,
             lexicon: names::Lexicon::new(),
             keys: keys::KeyVocab::new(),
+            normaliser: Normaliser::new(&mut c)?,
+            scripts: scripts::ScriptNames::new(),
+            nat: natid::NatPatterns::new(&mut c)?,
         })
     }
 
@@ -90,7 +97,7 @@ impl Detector {
     #[must_use]
     pub fn scan(&self, key: Option<&str>, text: &str) -> Vec<PhiKind> {
         // JSON embedded in a string carries `\uXXXX` escapes: scan the decoded text.
-        let found = match text
+        let mut found = match text
             .contains("\\u")
             .then(|| unescape::json_escapes(text))
             .flatten()
@@ -98,6 +105,11 @@ impl Detector {
             Some(decoded) => self.scan_structured(key, &decoded),
             None => self.scan_structured(key, text),
         };
+        // The text as a person reads it (encodings decoded, look-alike characters folded):
+        // scanned as well, so an encoding can only add findings, never hide one.
+        if let Some(normalised) = self.normaliser.normalise(text) {
+            found.extend(self.scan_structured(key, &normalised));
+        }
         found.to_vec()
     }
 
@@ -227,12 +239,25 @@ impl Detector {
     fn person_name(&self, s: &Subject<'_>) -> bool {
         let text = s.text;
         let ascii = text.is_ascii();
-        // Machine metadata is ASCII vocabulary: letters of another script are treated as
-        // a person's name (fail closed).
-        if !ascii && values::non_latin_letters(text) >= 2 {
+        // Under the bare `name` key (FHIR and configuration use it for services, env
+        // variables, containers), a machine identifier (`ENERGY_COACH`, `intake-worker`)
+        // is not a person's name.
+        let bare_name_key = s.key_ctx & C_NAME != 0 && s.key_ctx & C_PNAME == 0;
+        let machine = bare_name_key && values::machine_ident(text);
+        if machine && !text.bytes().any(|c| c.is_ascii_lowercase()) {
+            return false;
+        }
+        // A lowercase handle (`intake-worker`, `john_smith`) still counts by the pair
+        // rules, not as a single lexicon word under the key.
+        let name_key = s.key_ctx & C_NAME != 0 && !machine;
+        // Letters of another script are a name only with a name's shape and context (see
+        // `scripts`), or as the whole value under a key that names a person's name.
+        if !ascii
+            && values::non_latin_letters(text) >= 2
+            && (s.key_ctx & C_PNAME != 0 || self.scripts.has_name(text, name_key))
+        {
             return true;
         }
-        let name_key = s.key_ctx & C_NAME != 0;
         // Host names of URLs (company domains such as `smith-jones.com`) are not read as
         // names; paths and query strings are.
         let masked;

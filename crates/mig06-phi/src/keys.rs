@@ -11,8 +11,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::context::{
-    C_ACCT, C_ADDR, C_AGE, C_DL, C_MBI, C_MRN, C_NAME, C_NPI, C_PDATE, C_PHONE, C_PLAN, C_PLATE,
-    C_PNAME, C_SERIAL, C_SSN, C_ZIP,
+    C_ACCT, C_ADDR, C_AGE, C_BIO, C_DL, C_ENC, C_GEO, C_MBI, C_MRN, C_NAME, C_NPI, C_PASSPORT,
+    C_PDATE, C_PHONE, C_PLAN, C_PLATE, C_PNAME, C_SERIAL, C_SSN, C_VIN, C_ZIP,
 };
 
 const KEYS: &str = include_str!("../data/keys.txt");
@@ -134,6 +134,11 @@ fn flag_of(name: &str) -> u32 {
         "zip" => C_ZIP,
         "addr" => C_ADDR,
         "name" => C_NAME,
+        "passport" => C_PASSPORT,
+        "enc" => C_ENC,
+        "bio" => C_BIO,
+        "vin" => C_VIN,
+        "geo" => C_GEO,
         _ => 0,
     }
 }

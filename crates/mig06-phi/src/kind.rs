@@ -50,11 +50,29 @@ pub enum PhiKind {
     Url,
     /// Person name (lexicon plus shape).
     PersonName,
+    /// National identity or social-insurance number with a published layout or check
+    /// digit (NHS number, BSN, PESEL, DNI/NIE, codice fiscale, Steuer-IdNr, NIR, SIN, CPF,
+    /// Aadhaar, TC Kimlik, PRC resident id, RRN).
+    NationalId,
+    /// Passport number (context-anchored) or a passport machine-readable zone.
+    Passport,
+    /// Vehicle identification number (ISO 3779; North American check digit).
+    Vin,
+    /// Individual taxpayer numbers other than the SSN: ITIN, and EIN with context.
+    TaxId,
+    /// Encounter, visit, admission or case number (context-anchored).
+    EncounterId,
+    /// MAC address of a person's device.
+    MacAddress,
+    /// Biometric or full-face photograph identifier (context-anchored).
+    BiometricId,
+    /// Geographic coordinates precise enough to locate a home.
+    GeoLocation,
 }
 
 impl PhiKind {
     /// Every kind, in sort order.
-    pub const ALL: [PhiKind; 21] = [
+    pub const ALL: [PhiKind; 29] = [
         Self::Ssn,
         Self::Phone,
         Self::Email,
@@ -76,6 +94,14 @@ impl PhiKind {
         Self::IpAddress,
         Self::Url,
         Self::PersonName,
+        Self::NationalId,
+        Self::Passport,
+        Self::Vin,
+        Self::TaxId,
+        Self::EncounterId,
+        Self::MacAddress,
+        Self::BiometricId,
+        Self::GeoLocation,
     ];
 
     /// Stable code.
@@ -103,6 +129,14 @@ impl PhiKind {
             Self::IpAddress => "ip_address",
             Self::Url => "url",
             Self::PersonName => "person_name",
+            Self::NationalId => "national_id",
+            Self::Passport => "passport",
+            Self::Vin => "vin",
+            Self::TaxId => "tax_id",
+            Self::EncounterId => "encounter_id",
+            Self::MacAddress => "mac_address",
+            Self::BiometricId => "biometric_id",
+            Self::GeoLocation => "geo_location",
         }
     }
 

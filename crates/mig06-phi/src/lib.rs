@@ -10,8 +10,11 @@
 //! value sits under, a key written inside the text (`k=v`, `k: v`, embedded JSON, a CSV
 //! header, an HL7 field; see [`kv`] and [`keys`]) or a label word in the text. URLs and IP
 //! literals are reported by role (see [`net`]). Person names come from a compiled-in
-//! multi-country lexicon and need shape evidence or a name key (see [`names`]); letters of
-//! non-Latin scripts in metadata are reported as names (fail closed).
+//! multi-country lexicon and need shape evidence or a name key (see [`names`]); names in
+//! other scripts need their script's name shape and context (see [`scripts`]). National,
+//! tax and vehicle identifiers are checked by their published check digits (see
+//! [`natid`]). Every string is also scanned as a person reads it, with encodings decoded
+//! (see [`normalize`]), so an encoding can add findings but never hide one.
 //!
 //! The one decision that shapes the crate: nothing here stores, logs or returns scanned
 //! text. Results are [`PhiKind`] codes only, and `Debug` of the detector prints pattern
@@ -28,9 +31,12 @@ mod keys;
 mod kind;
 mod kv;
 mod names;
+mod natid;
 mod net;
+mod normalize;
 mod numeric;
 mod patterns;
+mod scripts;
 mod unescape;
 mod values;
 

@@ -128,6 +128,8 @@ impl Tok {
 
 fn classify_sep(s: &[u8]) -> Sep {
     match s {
+        // A camelCase boundary (`JohnSmith`, `johnSmith`): words joined as in a handle.
+        [] => Sep::Handle,
         [b'.' | b'_' | b'-'] => Sep::Handle,
         [b',', rest @ ..] if rest.iter().all(|c| *c == b' ') => Sep::Comma,
         [b'.', rest @ ..] if !rest.is_empty() && rest.iter().all(|c| *c == b' ') => Sep::Space,
@@ -341,6 +343,145 @@ const PHRASE_WORDS: &[&str] = &[
     "poa",
 ];
 
+/// Generic head nouns of organisations, places and eponymous terms. A name followed by
+/// one (`Johns Hopkins Hospital`, `Glasgow Coma Scale`, `Swan Ganz catheter`,
+/// `Becton Dickinson Inc`) or preceded by `St`/`Saint`/`Mount` names the thing, not a
+/// person: the rule is the grammar of proper names, the list is the generic nouns.
+const ORG_HEADS: &[&str] = &[
+    "hospital",
+    "hospitals",
+    "clinic",
+    "clinics",
+    "klinik",
+    "klinikum",
+    "institute",
+    "institut",
+    "institutes",
+    "institution",
+    "center",
+    "centre",
+    "centers",
+    "centres",
+    "university",
+    "universitat",
+    "college",
+    "school",
+    "academy",
+    "foundation",
+    "memorial",
+    "medical",
+    "health",
+    "healthcare",
+    "cancer",
+    "children",
+    "research",
+    "laboratory",
+    "laboratories",
+    "lab",
+    "labs",
+    "pharmacy",
+    "pharmaceuticals",
+    "pharma",
+    "hall",
+    "building",
+    "pavilion",
+    "wing",
+    "tower",
+    "library",
+    "museum",
+    "trust",
+    "society",
+    "association",
+    "inc",
+    "ltd",
+    "llc",
+    "gmbh",
+    "corp",
+    "corporation",
+    "company",
+    "co",
+    "ag",
+    "plc",
+    "group",
+    "systems",
+    "scientific",
+    "diagnostics",
+    "healthineers",
+    "lifesciences",
+    "technologies",
+    "devices",
+    "scale",
+    "score",
+    "syndrome",
+    "disease",
+    "sign",
+    "test",
+    "catheter",
+    "tube",
+    "forceps",
+    "retractor",
+    "procedure",
+    "operation",
+    "maneuver",
+    "manoeuvre",
+    "classification",
+    "criteria",
+    "index",
+    "equation",
+    "formula",
+    "method",
+    "stain",
+    "reflex",
+    "law",
+    "effect",
+    "template",
+    "protocol",
+    "pathway",
+    "form",
+    "award",
+    "prize",
+    "fellowship",
+    "lecture",
+    "ward",
+    "campus",
+    "lymphoma",
+    "disorder",
+    "protein",
+    "fracture",
+    "graft",
+    "shunt",
+    "valve",
+    "needle",
+    "blade",
+    "clamp",
+    "incision",
+    "tourniquet",
+];
+
+/// Words before a name that make it a place or an organisation (`St Mary`, `Mount Sinai`).
+const PLACE_BEFORE: &[&str] = &[
+    "st", "saint", "ste", "san", "santa", "mount", "mt", "fort", "lake",
+];
+
+/// True when the name ending at token `i` is part of the proper name of a thing: followed
+/// by a generic head noun (directly or after one more capitalised word) or preceded by a
+/// place word.
+fn eponym(toks: &[Tok], i: usize) -> bool {
+    let head_at = |j: usize| {
+        toks.get(j)
+            .is_some_and(|t| t.sep == Sep::Space && ORG_HEADS.contains(&t.text()))
+    };
+    let next_cap = toks
+        .get(i + 1)
+        .is_some_and(|t| t.sep == Sep::Space && t.capitalised());
+    let place = i
+        .checked_sub(2)
+        .and_then(|j| toks.get(j))
+        .is_some_and(|p| PLACE_BEFORE.contains(&p.text()))
+        && toks.get(i - 1).is_some_and(|a| a.sep == Sep::Space);
+    head_at(i + 1) || (next_cap && head_at(i + 2)) || place
+}
+
 const TITLES: &[&str] = &[
     "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "nurse", "patient",
 ];
@@ -474,7 +615,7 @@ impl Lexicon {
         }
         (name_key && toks.iter().any(|t| self.keyed_name(t)))
             || (0..toks.len()).any(|i| self.phrase_name(&toks, i))
-            || (1..toks.len()).any(|i| self.pair_name(&toks, i))
+            || (1..toks.len()).any(|i| self.pair_name(&toks, i) && !eponym(&toks, i))
     }
 
     /// Under a name key, one lexicon token is enough (a common word only capitalised).

@@ -234,6 +234,16 @@ pub(crate) fn home_dir_user(text: &str) -> bool {
         let mut from = 0usize;
         while let Some(p) = lower.get(from..).and_then(|s| s.find(marker)) {
             let start = from + p + marker.len();
+            // The path starts here, not after a host name (`registry.example.org/home/x:1`
+            // is an image reference, `https://host/home/…` a web page).
+            let after_host = lower
+                .get(..from + p)
+                .and_then(|h| h.chars().last())
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if after_host {
+                from = start;
+                continue;
+            }
             let user: String = lower
                 .get(start..)
                 .unwrap_or("")

@@ -36,6 +36,7 @@ impl Detector {
             hit(PhiKind::AgeOver89);
         }
         self.anchors.scan(s.text, s.key_ctx, &mut hit);
+        self.national_ids(s, &mut hit);
     }
 
     fn ssn(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
@@ -113,7 +114,12 @@ impl Detector {
         let valid = |re: &regex::Regex, ok: &dyn Fn(&str) -> bool| {
             re.find_iter(text).any(|m| ok(m.as_str()))
         };
-        if s.ndigits >= 12 && valid(&self.re.card, &checks::card_valid) {
+        // A card's digits inside a UUID or digest are not a card.
+        if s.ndigits >= 12
+            && self.re.card.find_iter(text).any(|m| {
+                checks::card_valid(m.as_str()) && !checks::in_opaque_token(text, m.start(), m.end())
+            })
+        {
             hit(PhiKind::PaymentCard);
         }
         if s.ndigits >= 10 && s.ctx & C_NPI != 0 && valid(&self.re.npi, &checks::npi_valid) {

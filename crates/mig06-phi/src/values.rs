@@ -75,3 +75,18 @@ pub(crate) fn non_latin_letters(text: &str) -> usize {
         })
         .count()
 }
+
+/// A machine identifier: `UPPER_SNAKE`, `lower-kebab`, `lower_snake` or `dotted.lower`
+/// with at least one separator, and nothing else (no space).
+pub(crate) fn machine_ident(text: &str) -> bool {
+    let t = text.trim().trim_matches('"');
+    let b = t.as_bytes();
+    let sep = b.iter().any(|c| matches!(c, b'_' | b'-' | b'.'));
+    let upper = b
+        .iter()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.'));
+    let lower = b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.'));
+    !b.is_empty() && sep && (upper || lower)
+}

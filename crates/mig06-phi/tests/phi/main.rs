@@ -12,3 +12,4 @@
 mod common;
 mod detector;
 mod generalise;
+mod issue23;
