@@ -463,7 +463,7 @@ impl PgStore {
         let mut ids: Vec<(&RequestId, &AttemptId, u64)> = Vec::new();
         for r in staged {
             if let Some(rid) = &r.record.request_id
-                && self.ledger.rules().request_id_holder(rid).is_none()
+                && self.checker.ledger().rules().request_id_holder(rid).is_none()
                 && !ids.iter().any(|(x, _, _)| *x == rid)
             {
                 ids.push((rid, &r.record.attempt_id, r.index));
@@ -534,7 +534,7 @@ impl AuditStore for PgStore {
         request_id: &RequestId,
     ) -> Result<Option<AttemptId>, AuditError> {
         self.refresh()?;
-        Ok(self.ledger.rules().request_id_holder(request_id))
+        Ok(self.checker.ledger().rules().request_id_holder(request_id))
     }
 
     fn witness_checkpoint(
@@ -542,21 +542,21 @@ impl AuditStore for PgStore {
         at_least: u64,
     ) -> Result<mig06_rail::witness::WitnessCheckpoint, AuditError> {
         self.refresh()?;
-        self.ledger.witness_checkpoint(&self.signer, at_least)
+        self.checker.ledger().witness_checkpoint(&self.signer, at_least)
     }
 
     fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {
-        if new > self.ledger.size() || !self.opened {
+        if new > self.checker.ledger().size() || !self.opened {
             self.refresh()?;
         }
-        self.ledger.consistency_proof(old, new)
+        self.checker.ledger().consistency_proof(old, new)
     }
 
     fn inclusion_proof(&mut self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
-        if size > self.ledger.size() || !self.opened {
+        if size > self.checker.ledger().size() || !self.opened {
             self.refresh()?;
         }
-        self.ledger.inclusion_proof(index, size)
+        self.checker.ledger().inclusion_proof(index, size)
     }
 
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {

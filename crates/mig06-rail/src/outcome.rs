@@ -201,7 +201,9 @@ impl TerminalCode {
             | Self::AbortedDeadline
             | Self::AbortedOutputNotDraft
             | Self::AbortedInvariant
-            | Self::AbortedInterrupted => false,
+            | Self::AbortedInterrupted
+            | Self::DeniedRequestIdReused
+            | Self::AbortedLogRollback => false,
         }
     }
 

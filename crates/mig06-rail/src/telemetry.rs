@@ -218,6 +218,9 @@ pub fn audit_error_code(e: &AuditError) -> &'static str {
         AuditError::Encode => "encode",
         AuditError::NoResult => "no_result",
         AuditError::Rule(_) => "rule",
+        AuditError::WitnessUnconfirmed => "witness_unconfirmed",
+        AuditError::Tampered(_) => "log_rollback",
+        AuditError::BoundPassed { .. } => "bound_passed",
     }
 }
 

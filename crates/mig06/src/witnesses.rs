@@ -45,7 +45,7 @@ impl Witness for Configured {
 ///
 /// # Errors
 /// A witness whose verifier key does not parse or whose URL is not usable.
-pub fn from_config(config: &Config) -> Result<Vec<Box<dyn Witness>>> {
+pub(crate) fn from_config(config: &Config) -> Result<Vec<Box<dyn Witness>>> {
     config
         .witnesses
         .list

@@ -489,7 +489,7 @@ proptest! {
                     _ => {
                         let o = record();
                         let t = o.ended(TerminalCode::AbortedExecutorFault, None);
-                        for r in s.append_batch(vec![o, t]) {
+                        for r in s.append_batch(vec![o, t], crate::executor::Deadline::after(std::time::Duration::from_secs(60))) {
                             r.unwrap();
                         }
                     }

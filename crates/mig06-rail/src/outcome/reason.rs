@@ -215,7 +215,7 @@ const PHI_PREFIX: &str = "phi:";
 
 impl Reason {
     /// Every reason, in documentation order; the parameterised ones with placeholder values.
-    pub const ALL: [Reason; 76] = [
+    pub const ALL: [Reason; 77] = [
         Self::TooLarge,
         Self::MalformedJson { line: 0, column: 0 },
         Self::TooDeep,

@@ -16,6 +16,7 @@ fn input() -> StepInput {
         action: Code::parse("draft_note").unwrap(),
         subject: OpaqueId::parse("subj_7k3m9q2x4w8r5t6v").unwrap(),
         params: json!({"note_kind": "discharge_summary"}),
+        trace: None,
     }
 }
 

@@ -207,6 +207,7 @@ fn inv_closed_input_the_command_executor_refuses_a_repeated_member_and_the_attem
         action: Code::parse("draft_note").unwrap(),
         subject: OpaqueId::parse(SUBJECT).unwrap(),
         params: json!({"note_kind": "discharge_summary"}),
+        trace: None,
     };
     let err = exec
         .execute(&input, Deadline::after(std::time::Duration::from_secs(10)))

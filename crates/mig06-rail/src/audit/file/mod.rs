@@ -466,7 +466,7 @@ impl AuditStore for FileStore {
     ) -> Result<Option<AttemptId>, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            Ok(s.ledger.rules().request_id_holder(request_id))
+            Ok(s.checker.ledger().rules().request_id_holder(request_id))
         })
     }
 
@@ -476,21 +476,21 @@ impl AuditStore for FileStore {
     ) -> Result<crate::witness::WitnessCheckpoint, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.ledger.witness_checkpoint(&s.signer, at_least)
+            s.checker.ledger().witness_checkpoint(&s.signer, at_least)
         })
     }
 
     fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.ledger.consistency_proof(old, new)
+            s.checker.ledger().consistency_proof(old, new)
         })
     }
 
     fn inclusion_proof(&mut self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.ledger.inclusion_proof(index, size)
+            s.checker.ledger().inclusion_proof(index, size)
         })
     }
 
