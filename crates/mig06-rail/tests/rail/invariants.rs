@@ -269,8 +269,13 @@ fn inv_terminal_determinism_same_inputs_same_code_and_detail() {
         request("prior_authorisation"),
         json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "trigger": "retry", "subject": SUBJECT, "steps": []}),
     ] {
+        // The same inputs but for a valid request id, which runs one attempt per log.
+        let mut again = req.clone();
+        if req["request_id"] != json!("x") {
+            again["request_id"] = json!(mig06_rail::ids::AttemptId::mint().to_string());
+        }
         let a = attempt(&rail, "operator-1", &req);
-        let b = attempt(&rail, "operator-1", &req);
+        let b = attempt(&rail, "operator-1", &again);
         assert_ne!(a.attempt_id, b.attempt_id);
         assert_eq!((a.code, &a.detail), (b.code, &b.detail));
         assert_eq!(a.explanation, b.explanation);
@@ -402,9 +407,12 @@ fn inv_no_autonomy_the_library_has_no_spawn_timer_async_or_loop_that_starts_atte
 #[test]
 fn inv_no_caching_identical_requests_are_each_gated_executed_and_recorded() {
     let (s, exec, rail) = draft_rail();
+    // Identical but for the request id (a request id runs one attempt per log: INV-NO-RETRY).
     let req = request("discharge_summary");
+    let mut again = req.clone();
+    again["request_id"] = json!(mig06_rail::ids::AttemptId::mint().to_string());
     let a = attempt(&rail, "operator-1", &req);
-    let b = attempt(&rail, "operator-1", &req);
+    let b = attempt(&rail, "operator-1", &again);
     assert_eq!((a.code, b.code), (C::CompletedDraft, C::CompletedDraft));
     assert_ne!(a.attempt_id, b.attempt_id);
     assert_eq!(exec.calls(), 2, "no memoised result");

@@ -159,6 +159,8 @@ fn restore(s: &Setup, snapshot: &Path) {
 }
 
 fn snapshot(s: &Setup, into: &Path) {
+    // The store's directory exists once a rail has opened it.
+    drop(common::rail_with(s, &Counting::new(Answer::Draft)));
     copy_dir(&mig06_rail::rail::audit_dir(&s.config), into);
 }
 

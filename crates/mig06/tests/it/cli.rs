@@ -57,7 +57,8 @@ impl Env {
 }
 
 fn request(kind: &str) -> Value {
-    json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "trigger": "operator_explicit", "subject": SUBJECT,
+    // A fresh request id each time: a request id runs at most one attempt per log.
+    json!({"request_id": ulid::Ulid::new().to_string(), "trigger": "operator_explicit", "subject": SUBJECT,
            "steps": [{"action": "draft_note", "params": {"note_kind": kind}}]})
 }
 

@@ -149,12 +149,13 @@ fn inv_audit_pg_one_log_two_instances_through_a_kill_and_a_session_cut() {
         priors.push(d["evidence"].clone());
     }
 
-    // A continuation raced across the two instances: accepted exactly once.
+    // A continuation raced across the two instances (two requests, each with its own request
+    // id): accepted exactly once.
     for ev in priors.iter().take(5) {
-        let body = continuation_of(ev);
+        let (body_a, body_b) = (continuation_of(ev), continuation_of(ev));
         let (ra, rb) = std::thread::scope(|sc| {
-            let ha = sc.spawn(|| post(&a, &cont, &body));
-            let hb = sc.spawn(|| post(&b, &cont, &body));
+            let ha = sc.spawn(|| post(&a, &cont, &body_a));
+            let hb = sc.spawn(|| post(&b, &cont, &body_b));
             (ha.join().unwrap().unwrap(), hb.join().unwrap().unwrap())
         });
         let codes = [ra["code"].as_str().unwrap(), rb["code"].as_str().unwrap()];
