@@ -463,7 +463,12 @@ impl PgStore {
         let mut ids: Vec<(&RequestId, &AttemptId, u64)> = Vec::new();
         for r in staged {
             if let Some(rid) = &r.record.request_id
-                && self.checker.ledger().rules().request_id_holder(rid).is_none()
+                && self
+                    .checker
+                    .ledger()
+                    .rules()
+                    .request_id_holder(rid)
+                    .is_none()
                 && !ids.iter().any(|(x, _, _)| *x == rid)
             {
                 ids.push((rid, &r.record.attempt_id, r.index));
@@ -533,7 +538,8 @@ impl AuditStore for PgStore {
         &mut self,
         request_id: &RequestId,
     ) -> Result<Option<AttemptId>, AuditError> {
-        self.refresh()?;
+        // A hint from what this instance has read (no round trip): a resend to another
+        // instance is refused at its append, where the rule is checked under the head lock.
         Ok(self.checker.ledger().rules().request_id_holder(request_id))
     }
 
@@ -542,7 +548,9 @@ impl AuditStore for PgStore {
         at_least: u64,
     ) -> Result<mig06_rail::witness::WitnessCheckpoint, AuditError> {
         self.refresh()?;
-        self.checker.ledger().witness_checkpoint(&self.signer, at_least)
+        self.checker
+            .ledger()
+            .witness_checkpoint(&self.signer, at_least)
     }
 
     fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {

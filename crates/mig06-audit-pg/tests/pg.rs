@@ -122,10 +122,19 @@ fn inv_audit_pg_append_only_for_the_writer_role_and_even_for_the_owner() {
         reader: Some("mig06_t_reader".into()),
     };
     let report = migrate(&pgtest::settings(&url), &grants).unwrap();
-    assert_eq!((report.from, report.to), (None, mig06_audit_pg::SCHEMA_VERSION));
+    assert_eq!(
+        (report.from, report.to),
+        (None, mig06_audit_pg::SCHEMA_VERSION)
+    );
     // Migrating again is a no-op that keeps the version.
     let again = migrate(&pgtest::settings(&url), &grants).unwrap();
-    assert_eq!((again.from, again.to), (Some(mig06_audit_pg::SCHEMA_VERSION), mig06_audit_pg::SCHEMA_VERSION));
+    assert_eq!(
+        (again.from, again.to),
+        (
+            Some(mig06_audit_pg::SCHEMA_VERSION),
+            mig06_audit_pg::SCHEMA_VERSION
+        )
+    );
 
     let signer = LogSigner::generate("mig06.test/audit").unwrap();
     let writer_url = pgtest::with_user(&url, "mig06_t_writer");
@@ -201,7 +210,13 @@ fn a_database_without_the_schema_or_with_an_unknown_version_is_refused_naming_mi
         .unwrap();
     let e = open_store(&pgtest::settings(&url), signer).unwrap_err();
     assert!(
-        matches!(e, PgError::UnknownSchema { found: 7, known: mig06_audit_pg::SCHEMA_VERSION }),
+        matches!(
+            e,
+            PgError::UnknownSchema {
+                found: 7,
+                known: mig06_audit_pg::SCHEMA_VERSION
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("mig06 audit migrate --config"));

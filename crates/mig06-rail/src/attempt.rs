@@ -66,8 +66,8 @@ use crate::ids::{AttemptId, RequestId, Sha256Digest};
 use crate::outcome::{DecisionSignal, Detail, Effect, Outcome, Provenance, Reason, TerminalCode};
 use crate::policy::{ContinuationFacts, PolicyGate};
 use crate::request::{self, AttemptRequest, PhiScan, Trigger};
-use crate::witness::Tamper;
 use crate::telemetry::TraceContext;
+use crate::witness::Tamper;
 
 /// The shared audit store: concurrent appends are committed in groups, one `fdatasync` each.
 pub type SharedStore = GroupCommit;
@@ -436,7 +436,9 @@ fn verified_in_log(
     let in_log = store.read_by(deadline, |s| {
         let root = match s.root_at(prior.tree_size) {
             Ok(root) => root,
-            Err(AuditError::Corrupt { .. }) => return Ok(InLog::Tampered(Tamper::EvidenceBeyondLog)),
+            Err(AuditError::Corrupt { .. }) => {
+                return Ok(InLog::Tampered(Tamper::EvidenceBeyondLog));
+            }
             Err(e) => return Err(e),
         };
         if root != prior.root {
@@ -454,7 +456,10 @@ fn verified_in_log(
         Ok(InLog::Found { claimed }) => Ok((prior, claimed)),
         Ok(InLog::Tampered(t)) => {
             store.witnesses().latch(t);
-            Err((TerminalCode::AbortedLogRollback, detail("$audit", t.reason())))
+            Err((
+                TerminalCode::AbortedLogRollback,
+                detail("$audit", t.reason()),
+            ))
         }
         Ok(InLog::Absent) | Err(AuditError::Corrupt { .. }) => Err(invalid(Reason::NotInThisLog)),
         Err(_) => Err((
@@ -569,10 +574,12 @@ impl Attempt<Permitted> {
             Ok(_) => Ok(self.map(|Permitted { request }| Opened { request })),
             // Nothing was sent and the deadline passed waiting for the store. (A record
             // failed with its batch before its own deadline is unconfirmed, below.)
-            Err(AuditError::BoundPassed { sent: false }) if self.core.deadline.passed() => Err(self.end(
-                TerminalCode::AbortedDeadline,
-                detail("$rail", Reason::DeadlinePassedBeforeOpen),
-            )),
+            Err(AuditError::BoundPassed { sent: false }) if self.core.deadline.passed() => {
+                Err(self.end(
+                    TerminalCode::AbortedDeadline,
+                    detail("$rail", Reason::DeadlinePassedBeforeOpen),
+                ))
+            }
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) => {
                 self.core.holds_claim = false;
                 Err(self.end(
@@ -591,9 +598,10 @@ impl Attempt<Permitted> {
                 TerminalCode::AbortedAuditUnconfirmed,
                 detail("$audit", Reason::WitnessQuorumUnconfirmed),
             )),
-            Err(AuditError::Tampered(t)) => {
-                Err(self.end(TerminalCode::AbortedLogRollback, detail("$audit", t.reason())))
-            }
+            Err(AuditError::Tampered(t)) => Err(self.end(
+                TerminalCode::AbortedLogRollback,
+                detail("$audit", t.reason()),
+            )),
             Err(_) => Err(self.to(Ending(Ended::OpenUnconfirmed))),
         }
     }

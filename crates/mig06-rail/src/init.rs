@@ -38,7 +38,9 @@ pub enum InitError {
     #[error("key generation failed")]
     Key(#[source] mig06_tlog::checkpoint::CheckpointError),
     /// The origin is not a schema-less URL.
-    #[error("the origin must be a schema-less URL the organisation controls, such as audit.hospital.example/mig06/1 (printable ASCII, no spaces, no '+', no scheme)")]
+    #[error(
+        "the origin must be a schema-less URL the organisation controls, such as audit.hospital.example/mig06/1 (printable ASCII, no spaces, no '+', no scheme)"
+    )]
     Origin,
 }
 

@@ -229,6 +229,10 @@ struct Seen<'de> {
 impl<'de> Seen<'de> {
     /// Records `name`: `Ok` with its position when it is new, `Err` with the position of its
     /// first occurrence when it is a repeat.
+    #[expect(
+        clippy::ptr_arg,
+        reason = "the name is kept as the borrowed or owned Cow it arrived as, without a copy"
+    )]
     fn insert(&mut self, name: &Cow<'de, str>) -> Result<usize, usize> {
         let present = match &self.index {
             Some(map) => map.get(name.as_ref()).copied(),

@@ -11,7 +11,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
 
-use crate::witness::{Witness, Witnesses};
 use crate::attempt::{Attempt, SharedStore, TerminalFlag};
 use crate::audit::file::{FileStore, OpenReport};
 use crate::audit::group::GroupCommit;
@@ -27,6 +26,7 @@ use crate::outcome::{Detail, Outcome, Provenance, Reason, TerminalCode};
 use crate::policy::{PolicyError, PolicyGate};
 use crate::request::PhiScan;
 use crate::telemetry::{self, ExecutorOutcome, ObservedStore, Stage, StageTimes, TraceContext};
+use crate::witness::{Witness, Witnesses};
 
 /// Errors starting the rail. The rail refuses to start rather than run half-configured.
 #[derive(Debug, thiserror::Error)]

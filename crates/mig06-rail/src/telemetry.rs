@@ -320,7 +320,6 @@ impl AuditStore for ObservedStore {
         self.inner.inclusion_proof(index, size)
     }
 
-
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
         self.inner.root_at(size)
     }

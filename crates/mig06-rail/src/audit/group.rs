@@ -316,6 +316,10 @@ impl GroupCommit {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test plays a second caller on a thread of its own; the library itself starts none"
+)]
 mod tests {
     //! The bounded wait, driven deterministically: the test plays the leader by holding the
     //! `leading` flag and taking (or not) the queued records itself.
@@ -343,7 +347,12 @@ mod tests {
     /// lets `meanwhile` act on the state while it waits.
     fn follower_behind_a_stuck_leader(
         meanwhile: impl FnOnce(&GroupCommit),
-    ) -> (Arc<GroupCommit>, Result<Appended, AuditError>, Duration, tempfile::TempDir) {
+    ) -> (
+        Arc<GroupCommit>,
+        Result<Appended, AuditError>,
+        Duration,
+        tempfile::TempDir,
+    ) {
         let (dir, g) = group();
         g.state().unwrap().leading = true;
         let follower = Arc::clone(&g);
@@ -365,9 +374,15 @@ mod tests {
             matches!(r, Err(AuditError::BoundPassed { sent: false })),
             "{r:?}"
         );
-        assert!(took >= BOUND && took < BOUND + SLACK, "returned after {took:?}");
+        assert!(
+            took >= BOUND && took < BOUND + SLACK,
+            "returned after {took:?}"
+        );
         let st = g.state().unwrap();
-        assert!(st.pending.is_empty(), "the withdrawn record is not left queued");
+        assert!(
+            st.pending.is_empty(),
+            "the withdrawn record is not left queued"
+        );
         assert!(st.abandoned.is_empty());
     }
 
@@ -382,20 +397,26 @@ mod tests {
             matches!(r, Err(AuditError::BoundPassed { sent: true })),
             "{r:?}"
         );
-        assert!(took >= BOUND && took < BOUND + SLACK, "returned after {took:?}");
+        assert!(
+            took >= BOUND && took < BOUND + SLACK,
+            "returned after {took:?}"
+        );
         // The leader's batch ends long after: its result for the abandoned ticket is dropped.
         let leader = Leader {
             group: &g,
             tickets: taken.iter().map(|p| p.ticket).collect(),
-            results: taken
-                .iter()
-                .map(|_| Err(AuditError::Encode))
-                .collect(),
+            results: taken.iter().map(|_| Err(AuditError::Encode)).collect(),
         };
         drop(leader);
         let st = g.state().unwrap();
-        assert!(st.results.is_empty(), "no result waits for a caller that left");
-        assert!(st.abandoned.is_empty(), "the abandoned ticket is forgotten once settled");
+        assert!(
+            st.results.is_empty(),
+            "no result waits for a caller that left"
+        );
+        assert!(
+            st.abandoned.is_empty(),
+            "the abandoned ticket is forgotten once settled"
+        );
         assert!(!st.leading);
     }
 
@@ -484,10 +505,22 @@ mod tests {
         }
         let a = g.append(record(), Deadline::after(Duration::from_secs(60)));
         assert!(a.is_ok(), "{a:?}");
-        assert_eq!(*bounds.lock().unwrap(), vec![earlier], "one batch, the earliest bound");
+        assert_eq!(
+            *bounds.lock().unwrap(),
+            vec![earlier],
+            "one batch, the earliest bound"
+        );
         let mut st = g.state().unwrap();
-        assert_eq!(st.pending.len(), 1, "the record past its bound was not sent");
-        assert!(st.results.remove(&(u64::MAX - 1)).is_some_and(|r| r.is_ok()));
+        assert_eq!(
+            st.pending.len(),
+            1,
+            "the record past its bound was not sent"
+        );
+        assert!(
+            st.results
+                .remove(&(u64::MAX - 1))
+                .is_some_and(|r| r.is_ok())
+        );
         assert!(st.results.is_empty());
     }
 }

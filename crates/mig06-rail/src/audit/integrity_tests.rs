@@ -203,7 +203,11 @@ fn inv_audit_authentic_kept_checkpoints_are_required_and_the_latest_is_never_old
     {
         let mut s = log.open().unwrap();
         let batch: Vec<AuditRecord> = (0..n).map(|_| terminal()).collect();
-        assert!(s.append_batch(batch, super::file::tests::far()).iter().all(Result::is_ok));
+        assert!(
+            s.append_batch(batch, super::file::tests::far())
+                .iter()
+                .all(Result::is_ok)
+        );
     }
     assert!(log.verify(None).is_ok());
     let kept = std::fs::read_to_string(log.path().join(CHECKPOINTS_FILE)).unwrap();

@@ -35,9 +35,13 @@ impl AppendHook for Batches {
         inner: &mut dyn AuditStore,
         record: AuditRecord,
     ) -> Result<Appended, AuditError> {
-        self.append_batch(inner, vec![record], Deadline::after(Duration::from_secs(60)))
-            .pop()
-            .unwrap()
+        self.append_batch(
+            inner,
+            vec![record],
+            Deadline::after(Duration::from_secs(60)),
+        )
+        .pop()
+        .unwrap()
     }
     fn append_batch(
         &mut self,

@@ -30,8 +30,8 @@ fn a_receipt_names_a_draft_file_with_the_content_its_hash_names() {
             .execute(&input(), Deadline::after(Duration::from_secs(5)))
             .unwrap();
         let draft_ref = receipt["draft_ref"].as_str().unwrap();
-        let bytes = std::fs::read(dir.path().join("drafts").join(format!("{draft_ref}.json")))
-            .unwrap();
+        let bytes =
+            std::fs::read(dir.path().join("drafts").join(format!("{draft_ref}.json"))).unwrap();
         assert_eq!(
             receipt["content_sha256"].as_str().unwrap(),
             Sha256Digest::of(&bytes).to_string()
@@ -42,7 +42,12 @@ fn a_receipt_names_a_draft_file_with_the_content_its_hash_names() {
     again
         .execute(&input(), Deadline::after(Duration::from_secs(5)))
         .unwrap();
-    assert_eq!(std::fs::read_dir(dir.path().join("drafts")).unwrap().count(), 4);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("drafts"))
+            .unwrap()
+            .count(),
+        4
+    );
 }
 
 #[test]

@@ -53,7 +53,11 @@ fn inv_no_retry_a_resent_request_id_is_refused_before_anything_runs() {
         .iter()
         .filter(|l| l["attempt_id"].as_str() == Some(again.attempt_id.as_str()))
         .collect();
-    assert_eq!(refusal.len(), 1, "the refusal is one terminal record, no open record");
+    assert_eq!(
+        refusal.len(),
+        1,
+        "the refusal is one terminal record, no open record"
+    );
     assert_eq!(refusal[0]["detail"]["reason"], "request_id_used");
     assert!(verifies(&s));
 }
@@ -96,7 +100,12 @@ fn inv_no_retry_concurrent_resends_on_two_instances_run_once() {
         .iter()
         .filter(|o| o.code == TerminalCode::CompletedDraft)
         .collect();
-    assert_eq!(completed.len(), 1, "{:?}", outcomes.iter().map(|o| o.code).collect::<Vec<_>>());
+    assert_eq!(
+        completed.len(),
+        1,
+        "{:?}",
+        outcomes.iter().map(|o| o.code).collect::<Vec<_>>()
+    );
     for o in &outcomes {
         if o.code != TerminalCode::CompletedDraft {
             assert_eq!(o.code, TerminalCode::DeniedRequestIdReused);

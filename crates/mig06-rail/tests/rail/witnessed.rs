@@ -4,8 +4,8 @@
 //! cosignatures), called in process instead of over HTTP.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use mig06_rail::audit::Hash;
 use mig06_rail::executor::Deadline;
@@ -34,7 +34,8 @@ impl Real {
         let signer = WitnessSigner::generate(name).unwrap();
         let verifier = signer.verifier();
         let log = mig06_rail::rail::load_signer(&s.config).unwrap().verifier();
-        let inner = mig06_witness::witness::Witness::new(signer, vec![log], Store::open(state).unwrap());
+        let inner =
+            mig06_witness::witness::Witness::new(signer, vec![log], Store::open(state).unwrap());
         Self {
             name: name.to_owned(),
             inner: Arc::new(inner),
@@ -106,7 +107,11 @@ fn witnessed_setup(n: usize, k: usize) -> (Setup, Vec<Real>, tempfile::TempDir) 
             w.verifier.vkey()
         ));
     }
-    text = text.replacen("[[audit.witnesses]]", &format!("[audit]\nwitness_quorum = {k}\n\n[[audit.witnesses]]"), 1);
+    text = text.replacen(
+        "[[audit.witnesses]]",
+        &format!("[audit]\nwitness_quorum = {k}\n\n[[audit.witnesses]]"),
+        1,
+    );
     std::fs::write(&s.config.path, text).unwrap();
     let config = mig06_rail::config::Config::load(&s.config.path).unwrap();
     (Setup { dir: s.dir, config }, witnesses, state)
@@ -174,7 +179,10 @@ fn inv_witnessed_a_step_runs_once_a_quorum_cosigned_and_tokens_carry_the_cosigna
     assert_eq!(out.code, TerminalCode::CompletedDraft, "{:?}", out.detail);
     assert_eq!(exec.calls(), 1);
     let note = token_note(out.evidence.as_deref().unwrap());
-    assert!(cosigners(&note, &ws) >= 2, "the token carries the quorum's cosignatures");
+    assert!(
+        cosigners(&note, &ws) >= 2,
+        "the token carries the quorum's cosignatures"
+    );
     // The token still verifies offline with the log's key alone.
     let verifier = mig06_rail::rail::load_signer(&s.config).unwrap().verifier();
     assert!(mig06_rail::evidence::verify(out.evidence.as_deref().unwrap(), &verifier).is_ok());
@@ -189,7 +197,10 @@ fn inv_witnessed_below_the_quorum_no_step_runs() {
     let rail = open(&s, &exec, &ws);
     let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
     assert_eq!(out.code, TerminalCode::AbortedAuditUnconfirmed);
-    assert_eq!(out.detail.unwrap().reason.code(), "witness_quorum_unconfirmed");
+    assert_eq!(
+        out.detail.unwrap().reason.code(),
+        "witness_quorum_unconfirmed"
+    );
     assert_eq!(exec.calls(), 0, "no step without the quorum");
     assert!(out.recorded, "the abort itself is recorded");
     // The witnesses come back: the next attempt runs.
@@ -219,7 +230,11 @@ fn inv_witnessed_one_submission_per_witness_per_batch() {
     }
     let batches = rail.audit_syncs().batches.unwrap();
     // One submission per batch, plus at most one 409 recovery at start-up.
-    assert!(ws[0].calls() <= usize::try_from(batches).unwrap() + 1, "{} calls, {batches} batches", ws[0].calls());
+    assert!(
+        ws[0].calls() <= usize::try_from(batches).unwrap() + 1,
+        "{} calls, {batches} batches",
+        ws[0].calls()
+    );
 }
 
 #[test]
@@ -231,7 +246,12 @@ fn inv_witnessed_two_writers_of_one_log_share_one_witness() {
     for i in 0..6 {
         let rail = if i % 2 == 0 { &a } else { &b };
         let out = common::attempt(rail, "operator-1", &common::request("discharge_summary"));
-        assert_eq!(out.code, TerminalCode::CompletedDraft, "{i}: {:?}", out.detail);
+        assert_eq!(
+            out.code,
+            TerminalCode::CompletedDraft,
+            "{i}: {:?}",
+            out.detail
+        );
     }
     assert_eq!(exec.calls(), 6);
 }
@@ -257,8 +277,16 @@ fn inv_witnessed_a_rolled_back_log_runs_no_step_and_no_chain_completes_twice() {
     let rail = open(&s, &exec, &ws);
     let cont = common::continuation(&denial, "referral_letter", "operator_amended_request");
     let again = common::attempt(&rail, "operator-1", &cont);
-    assert_eq!(again.code, TerminalCode::AbortedLogRollback, "{:?}", again.detail);
-    assert_eq!(again.detail.unwrap().reason.code(), "witness_knows_larger_tree");
+    assert_eq!(
+        again.code,
+        TerminalCode::AbortedLogRollback,
+        "{:?}",
+        again.detail
+    );
+    assert_eq!(
+        again.detail.unwrap().reason.code(),
+        "witness_knows_larger_tree"
+    );
     let fresh = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
     assert_eq!(fresh.code, TerminalCode::AbortedLogRollback);
     assert_eq!(fresh.detail.unwrap().reason.code(), "rollback_latched");
