@@ -184,11 +184,14 @@ fn attempts(
             )
         })
         .collect();
-    let body = serde_json::json!({"request_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "trigger": "operator_explicit",
+    // One attempt per request id (INV-NO-RETRY): a fresh id per attempt.
+    let body = || {
+        serde_json::json!({"request_id": ulid::Ulid::new().to_string(), "trigger": "operator_explicit",
         "subject": "subj_7k3m9q2x4w8r5t6v",
         "steps": [{"action": "draft_note", "params": {"note_kind": "discharge_summary"}}]})
-    .to_string()
-    .into_bytes();
+        .to_string()
+        .into_bytes()
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -197,11 +200,10 @@ fn attempts(
             let rail = Arc::clone(&rails[t % instances]);
             let stop = Arc::clone(&stop);
             let count = Arc::clone(&count);
-            let body = body.clone();
             std::thread::spawn(move || {
                 let caller = rail.local_caller("operator-1").unwrap();
                 while !stop.load(Ordering::Relaxed) {
-                    let o = rail.attempt(&caller, &body);
+                    let o = rail.attempt(&caller, &body());
                     assert_eq!(o.code, TerminalCode::CompletedDraft);
                     count.fetch_add(1, Ordering::Relaxed);
                 }

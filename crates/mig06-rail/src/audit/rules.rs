@@ -88,17 +88,18 @@ impl<'a> From<&'a AuditRecord> for Facts<'a> {
 /// An attempt id as a compact key: its 128-bit ULID value (a SHA-256 prefix for anything else,
 /// which a parsed record never holds).
 fn key(id: &AttemptId) -> u128 {
-    ulid::Ulid::from_string(id.as_str()).map_or_else(
-        |_| {
-            let digest = Sha256Digest::of(id.as_str().as_bytes());
-            let mut k = [0u8; 16];
-            for (slot, b) in k.iter_mut().zip(digest.bytes()) {
-                *slot = *b;
-            }
-            u128::from_be_bytes(k)
-        },
-        u128::from,
-    )
+    ulid::Ulid::from_string(id.as_str()).map_or_else(|_| digest_key(id.as_str()), u128::from)
+}
+
+/// The first 128 bits of the SHA-256 of `s`: the key of an id that is not a ULID (the parsed
+/// id types allow other grammars only in logs written by hand or by older versions).
+fn digest_key(s: &str) -> u128 {
+    let digest = Sha256Digest::of(s.as_bytes());
+    let mut k = [0u8; 16];
+    for (slot, b) in k.iter_mut().zip(digest.bytes()) {
+        *slot = *b;
+    }
+    u128::from_be_bytes(k)
 }
 
 /// A request id as a compact key: which grammar it parsed under (a ULID and a UUID with the
@@ -114,14 +115,7 @@ fn rid_key(id: &RequestId) -> RidKey {
     match u128::from_str_radix(&hex, 16) {
         Ok(v) => (1, v),
         // A parsed `RequestId` is a ULID or a UUID; anything else keys by its digest.
-        Err(_) => {
-            let digest = Sha256Digest::of(s.as_bytes());
-            let mut k = [0u8; 16];
-            for (slot, b) in k.iter_mut().zip(digest.bytes()) {
-                *slot = *b;
-            }
-            (2, u128::from_be_bytes(k))
-        }
+        Err(_) => (2, digest_key(s)),
     }
 }
 
