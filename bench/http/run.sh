@@ -17,8 +17,8 @@ CALLER=op-bench
 . "$(dirname "$0")/server.sh"
 HERE=$ROOT/bench/http
 
-request() { # note_kind
-  printf '{"request_id":"01JD0000000000000000000000","trigger":"operator_explicit","subject":"subj_7k3m9q2x4w8r5t6v","steps":[{"action":"draft_note","params":{"note_kind":"%s"}}]}' "$1"
+request() { # note_kind; a fresh request id each (one attempt per request id; post.lua mints its own)
+  printf '{"request_id":"%s","trigger":"operator_explicit","subject":"subj_7k3m9q2x4w8r5t6v","steps":[{"action":"draft_note","params":{"note_kind":"%s"}}]}' "$(cat /proc/sys/kernel/random/uuid)" "$1"
 }
 COMPLETED=$(request discharge_summary)
 DENIED=$(request prior_authorisation)   # DENIED_POLICY: one durable append

@@ -4,7 +4,7 @@
 # WORK on exit. Needs PORT and CALLER (the caller id) set by the sourcing script.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p mig06)
+(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -q --workspace)
 MIG06=$TARGET/release/mig06
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mig06-bench-http.XXXXXX")
