@@ -13,7 +13,7 @@
 //! running the rail a million times. Data goes to `MIG06_BENCH_DIR`, default
 //! `<target dir>/mig06-bench-audit` (a real disk: tmpfs would make `fdatasync` free).
 //!
-//! Run: `cargo bench -p mig06-rail --bench audit`.
+//! Run: `cargo bench --workspace --bench audit`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
