@@ -15,7 +15,7 @@
 //! | `/redirect` | 307 to `/draft` (the rail never follows it: `ABORTED_EXECUTOR_FAULT`)   |
 //!
 //! `GET /calls` returns the counts as JSON. Run it with
-//! `cargo run --workspace --example draft_service -- 127.0.0.1:8407`; tests include this file as a
+//! `cargo run -p mig06 --example draft_service -- 127.0.0.1:8407`; tests include this file as a
 //! module and call [`start`] on an ephemeral port. It uses plain threads (it is not the rail).
 
 #![allow(
