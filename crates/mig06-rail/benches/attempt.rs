@@ -167,7 +167,10 @@ fn main() {
     let durable_rail = Rail::open(durable_config, None).unwrap();
     let durable_caller = durable_rail.local_caller("operator-1").unwrap();
     let (mut base, mut durable) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
-    for (a, b) in many("discharge_summary").iter().zip(&many("discharge_summary")) {
+    for (a, b) in many("discharge_summary")
+        .iter()
+        .zip(&many("discharge_summary"))
+    {
         let t = Instant::now();
         let o = base_rail.attempt(&base_caller, a);
         base.push(t.elapsed());
