@@ -20,8 +20,9 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::cast_precision_loss,
+    clippy::disallowed_methods,
     missing_docs,
-    reason = "bench code: a failed unwrap is a failed run, and bench items need no docs"
+    reason = "bench code: a failed unwrap is a failed run, bench items need no docs, and the load comes from threads"
 )]
 
 use std::io::Write;
@@ -30,18 +31,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mig06_rail::audit::Hash;
 use mig06_rail::config::Config;
-use mig06_rail::executor::Deadline;
 use mig06_rail::outcome::TerminalCode;
 use mig06_rail::rail::Rail;
-use mig06_rail::witness::{Witness, WitnessError};
 use mig06_tlog::Tree;
 use mig06_tlog::checkpoint::{Checkpoint, LogSigner};
-use mig06_tlog::cosignature::{WitnessSigner, WitnessVerifier, note_text};
+use mig06_tlog::cosignature::WitnessSigner;
 use mig06_witness::protocol::AddCheckpointRequest;
 use mig06_witness::store::Store;
-use mig06_witness::witness::AddError;
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -50,81 +47,28 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// The real witness, in process, counting the submissions it receives.
-#[derive(Clone)]
-struct InProcess {
-    name: String,
-    inner: Arc<mig06_witness::witness::Witness>,
-    verifier: WitnessVerifier,
-    calls: Arc<AtomicU64>,
-}
-
-impl Witness for InProcess {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn add_checkpoint(
-        &self,
-        old_size: u64,
-        proof: &[Hash],
-        checkpoint: &str,
-        _deadline: Deadline,
-    ) -> Result<String, WitnessError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let body = AddCheckpointRequest::new(old_size, proof, checkpoint)
-            .map_err(|_| WitnessError::Malformed)?
-            .encode();
-        match self.inner.add_checkpoint(body.as_bytes(), now()) {
-            Ok(lines) => {
-                let text = note_text(checkpoint).map_err(|_| WitnessError::Malformed)?;
-                self.verifier
-                    .verify_lines(text, &lines)
-                    .map(|(ours, _)| ours)
-                    .map_err(|_| WitnessError::BadCosignature)
-            }
-            Err(AddError::Conflict { size }) => Err(WitnessError::Conflict { size }),
-            Err(e) => Err(WitnessError::Refused { status: e.status() }),
-        }
-    }
-}
+#[path = "../tests/common/in_process_witness.rs"]
+mod in_process_witness;
+use in_process_witness::InProcessWitness;
 
 /// A fresh set-up in `dir` whose configuration lists `n` witnesses with quorum `k`, and the
 /// witnesses (their state directories under `dir`).
-fn setup(dir: &Path, n: usize, k: usize) -> (Config, Vec<InProcess>) {
+fn setup(dir: &Path, n: usize, k: usize) -> (Config, Vec<InProcessWitness>) {
     let _ = std::fs::remove_dir_all(dir);
     let report = mig06_rail::init::init(&dir.join("setup")).unwrap();
     let config = Config::load(&report.config).unwrap();
     let log = mig06_rail::rail::load_signer(&config).unwrap().verifier();
-    let witnesses: Vec<InProcess> = (0..n)
+    let witnesses: Vec<InProcessWitness> = (0..n)
         .map(|i| {
             let name = format!("witness-{i}.bench");
-            let signer = WitnessSigner::generate(&name).unwrap();
-            let verifier = signer.verifier();
-            let store = Store::open(&dir.join(format!("w{i}"))).unwrap();
-            InProcess {
-                name,
-                inner: Arc::new(mig06_witness::witness::Witness::new(
-                    signer,
-                    vec![log.clone()],
-                    store,
-                )),
-                verifier,
-                calls: Arc::new(AtomicU64::new(0)),
-            }
+            InProcessWitness::new(&name, &dir.join(format!("w{i}")), log.clone())
         })
         .collect();
     if n == 0 {
         return (config, witnesses);
     }
     let mut text = std::fs::read_to_string(&report.config).unwrap();
-    text.push_str(&format!("\n[audit]\nwitness_quorum = {k}\n"));
-    for (i, w) in witnesses.iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[audit.witnesses]]\nname = \"{}\"\nurl = \"http://127.0.0.1:9/w{i}\"\nvkey = \"{}\"\n",
-            w.name,
-            w.verifier.vkey()
-        ));
-    }
+    text.push_str(&InProcessWitness::config_lines(&witnesses, k));
     std::fs::write(&report.config, text).unwrap();
     (Config::load(&report.config).unwrap(), witnesses)
 }
@@ -235,15 +179,12 @@ fn main() {
         ("1 witness, quorum 1", 1, 1),
         ("3 witnesses, quorum 2", 3, 2),
     ];
-    let rails: Vec<(Arc<Rail>, Vec<InProcess>)> = configs
+    let rails: Vec<(Arc<Rail>, Vec<InProcessWitness>)> = configs
         .iter()
         .enumerate()
         .map(|(i, (_, n, k))| {
             let (config, ws) = setup(&dir.join(format!("c{i}")), *n, *k);
-            let boxed = ws
-                .iter()
-                .map(|w| Box::new(w.clone()) as Box<dyn Witness>)
-                .collect();
+            let boxed = ws.iter().map(InProcessWitness::boxed).collect();
             (
                 Arc::new(Rail::open(config, None).unwrap().with_witnesses(boxed)),
                 ws,
@@ -273,7 +214,7 @@ fn main() {
         let calls: u64 = rails[i]
             .1
             .iter()
-            .map(|w| w.calls.load(Ordering::Relaxed))
+            .map(|w| w.calls() as u64)
             .max()
             .unwrap_or(0);
         println!(

@@ -4,114 +4,31 @@
 //! cosignatures), called in process instead of over HTTP.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use mig06_rail::audit::Hash;
-use mig06_rail::executor::Deadline;
 use mig06_rail::outcome::TerminalCode;
 use mig06_rail::rail::Rail;
-use mig06_rail::witness::{Witness, WitnessError};
-use mig06_tlog::cosignature::{WitnessSigner, WitnessVerifier, note_text};
-use mig06_witness::protocol::AddCheckpointRequest;
-use mig06_witness::store::Store;
-use mig06_witness::witness::AddError;
 
 use crate::common::{self, Answer, Counting, Setup};
 
-/// A real witness with its own state directory, reachable or not.
-#[derive(Clone)]
-struct Real {
-    name: String,
-    inner: Arc<mig06_witness::witness::Witness>,
-    verifier: WitnessVerifier,
-    up: Arc<AtomicBool>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl Real {
-    fn new(name: &str, state: &Path, s: &Setup) -> Self {
-        let signer = WitnessSigner::generate(name).unwrap();
-        let verifier = signer.verifier();
-        let log = mig06_rail::rail::load_signer(&s.config).unwrap().verifier();
-        let inner =
-            mig06_witness::witness::Witness::new(signer, vec![log], Store::open(state).unwrap());
-        Self {
-            name: name.to_owned(),
-            inner: Arc::new(inner),
-            verifier,
-            up: Arc::new(AtomicBool::new(true)),
-            calls: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-    fn boxed(&self) -> Box<dyn Witness> {
-        Box::new(self.clone())
-    }
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-}
-
-impl Witness for Real {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn add_checkpoint(
-        &self,
-        old_size: u64,
-        proof: &[Hash],
-        checkpoint: &str,
-        _deadline: Deadline,
-    ) -> Result<String, WitnessError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if !self.up.load(Ordering::SeqCst) {
-            return Err(WitnessError::Unavailable);
-        }
-        let body = AddCheckpointRequest::new(old_size, proof, checkpoint)
-            .map_err(|_| WitnessError::Malformed)?
-            .encode();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        match self.inner.add_checkpoint(body.as_bytes(), now) {
-            Ok(lines) => {
-                let text = note_text(checkpoint).map_err(|_| WitnessError::Malformed)?;
-                self.verifier
-                    .verify_lines(text, &lines)
-                    .map(|(ours, _)| ours)
-                    .map_err(|_| WitnessError::BadCosignature)
-            }
-            Err(AddError::Conflict { size }) => Err(WitnessError::Conflict { size }),
-            Err(e) => Err(WitnessError::Refused { status: e.status() }),
-        }
-    }
-}
+#[path = "../common/in_process_witness.rs"]
+mod in_process_witness;
+use in_process_witness::InProcessWitness as Real;
 
 /// A set-up whose configuration lists `n` witnesses with quorum `k` (the configuration is what
 /// decides the quorum; the witnesses are supplied as the binary would).
 fn witnessed_setup(n: usize, k: usize) -> (Setup, Vec<Real>, tempfile::TempDir) {
     let s = common::setup();
     let state = tempfile::tempdir().unwrap();
+    let log = mig06_rail::rail::load_signer(&s.config).unwrap().verifier();
     let witnesses: Vec<Real> = (0..n)
         .map(|i| {
             let dir = state.path().join(format!("w{i}"));
-            Real::new(&format!("witness-{i}.example"), &dir, &s)
+            Real::new(&format!("witness-{i}.example"), &dir, log.clone())
         })
         .collect();
     let mut text = std::fs::read_to_string(&s.config.path).unwrap();
-    for (i, w) in witnesses.iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[audit.witnesses]]\nname = \"{}\"\nurl = \"http://127.0.0.1:9/w{i}\"\nvkey = \"{}\"\n",
-            w.name,
-            w.verifier.vkey()
-        ));
-    }
-    text = text.replacen(
-        "[[audit.witnesses]]",
-        &format!("[audit]\nwitness_quorum = {k}\n\n[[audit.witnesses]]"),
-        1,
-    );
+    text.push_str(&Real::config_lines(&witnesses, k));
     std::fs::write(&s.config.path, text).unwrap();
     let config = mig06_rail::config::Config::load(&s.config.path).unwrap();
     (Setup { dir: s.dir, config }, witnesses, state)
