@@ -51,6 +51,7 @@ proptest! {
     ) {
         let (note, _, _) = signed(17, [3; 32]);
         let at = pos.index(note.len() + 1);
+        prop_assume!(note.is_char_boundary(at));
         let mutated = format!("{}{junk}{}", &note[..at], &note[at..]);
         prop_assert!(Rotation::verify(&mutated).is_err());
     }
