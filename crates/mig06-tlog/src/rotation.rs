@@ -506,7 +506,7 @@ mod tests {
             k[1].verifier().vkey()
         );
         assert!(note.starts_with(&format!("{text}\n\u{2014} {ORIGIN} ")));
-        let sigs: Vec<&str> = note[text.len() + 1..].lines().collect();
+        let sigs: Vec<&str> = note.get(text.len() + 1..).unwrap().lines().collect();
         assert_eq!(sigs.len(), 2);
         assert_eq!(
             crate::checkpoint::note_signers(&note),
