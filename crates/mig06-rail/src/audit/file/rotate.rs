@@ -232,3 +232,90 @@ impl FileStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditStore as _;
+    use crate::audit::file::tests::{far, record, terminal};
+    use crate::audit::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT};
+    use crate::audit::verify::verify_dir;
+
+    const ORIGIN: &str = "audit.hospital.example/mig06/1";
+
+    fn append(store: &mut FileStore, n: u64, last_terminal: bool) {
+        let mut batch: Vec<_> = (0..n).map(|_| record()).collect();
+        if last_terminal {
+            batch.pop();
+            batch.push(terminal());
+        }
+        for r in store.append_batch(batch, far()) {
+            r.unwrap();
+        }
+    }
+
+    fn again(signer: &LogSigner) -> LogSigner {
+        LogSigner::from_private_key(&signer.private_key()).unwrap()
+    }
+
+    // INV-KEY-EPOCH: a rotation at a kept size, at size 0, twice at one size, with records past
+    // the latest checkpoint after it: the store reopens with the key in force and the log
+    // verifies from any of its keys.
+    #[test]
+    fn inv_key_epoch_rotations_at_kept_sizes_at_zero_and_twice_at_one_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let k0 = LogSigner::generate(ORIGIN).unwrap();
+        let k1 = LogSigner::generate(ORIGIN).unwrap();
+        let k2 = LogSigner::generate(ORIGIN).unwrap();
+        let k3 = LogSigner::generate(ORIGIN).unwrap();
+        let none = Witnesses::none();
+        let mut store = FileStore::open(dir.path(), again(&k0)).unwrap();
+        // At size 0: the genesis key signs no record at all.
+        let r = store.rotate_key(again(&k1), &none, far()).unwrap();
+        assert_eq!((r.epoch, r.size), (1, 0));
+        append(&mut store, CHECKPOINT_EVERY, true);
+        // At a kept size, twice: the kept checkpoint at 256 is the retiring key's.
+        store.rotate_key(again(&k2), &none, far()).unwrap();
+        let r = store.rotate_key(again(&k3), &none, far()).unwrap();
+        assert_eq!((r.epoch, r.size), (3, CHECKPOINT_EVERY));
+        let kept = crate::audit::file::rotation_notes(&dir.path().join(CHECKPOINTS_FILE)).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            k1.verifier().verify(&kept[0]).unwrap().size,
+            CHECKPOINT_EVERY
+        );
+        // Past the next kept size, then open records only: the latest checkpoint lags.
+        append(&mut store, 2 * CHECKPOINT_EVERY + 3, true);
+        append(&mut store, 2, false);
+        let size = store.size();
+        drop(store);
+        for anchor in [&k0, &k1, &k2, &k3] {
+            let v = verify_dir(dir.path(), &anchor.verifier(), None, &mut |_, _| {}).unwrap();
+            assert_eq!(v.records, size);
+            assert_eq!(v.keys.epochs().len(), 4);
+            assert_eq!(v.uncovered.count(), 2);
+        }
+        for retired in [&k0, &k1, &k2] {
+            assert!(matches!(
+                FileStore::open(dir.path(), again(retired)),
+                Err(AuditError::KeyRotated { .. })
+            ));
+        }
+        let store = FileStore::open(dir.path(), again(&k3)).unwrap();
+        assert_eq!(store.open_report().uncovered_signed, 2);
+        let latest = std::fs::read_to_string(dir.path().join(LATEST_CHECKPOINT)).unwrap();
+        assert_eq!(k3.verifier().verify(&latest).unwrap().size, size);
+        // A rotation to a key the log had is refused before anything is written.
+        let mut store = store;
+        assert!(matches!(
+            store.rotate_key(again(&k1), &none, far()),
+            Err(RotateError::Key(_))
+        ));
+        assert_eq!(
+            crate::audit::file::rotation_notes(&dir.path().join(ROTATIONS_FILE))
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+}
