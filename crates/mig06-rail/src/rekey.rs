@@ -142,34 +142,37 @@ fn sync_parent(path: &Path) -> Result<(), RekeyError> {
 
 /// The staged next key: the one in `next.key` when there is one (a run that stopped before the
 /// rotation was durable, or a key prepared and added to the witnesses beforehand), else a new
-/// one, written (private, synced) before it is used.
+/// one, written (private, synced) before it is used. The file is created exclusively, never
+/// replaced: two runs at once both use the key the first one wrote, so the key a rotation
+/// names is always the one on disk.
 ///
 /// # Errors
 /// A staged key that does not parse or cannot follow `keys`; I/O errors.
 pub fn stage(files: &KeyFiles, keys: &LogKeys) -> Result<LogSigner, RekeyError> {
-    let staged =
-        match std::fs::read_to_string(&files.next_key) {
-            Ok(text) => Some(LogSigner::from_private_key(text.trim()).map_err(|_| {
-                RekeyError::StagedKey {
-                    path: files.next_key.clone(),
-                }
-            })?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(key_file_error(&files.next_key)(e)),
-        };
-    let next = match staged {
-        Some(s) => s,
-        None => {
-            let s = LogSigner::generate(keys.origin()).map_err(|_| RekeyError::StagedKey {
-                path: files.next_key.clone(),
-            })?;
-            write_file(
-                &files.next_key,
-                format!("{}\n", s.private_key()).as_bytes(),
-                0o600,
-            )?;
-            s
+    let fresh = LogSigner::generate(keys.origin()).map_err(|_| RekeyError::StagedKey {
+        path: files.next_key.clone(),
+    })?;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&files.next_key);
+    let next = match created {
+        Ok(mut f) => {
+            f.write_all(format!("{}\n", fresh.private_key()).as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(key_file_error(&files.next_key))?;
+            sync_parent(&files.next_key)?;
+            fresh
         }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(&files.next_key)
+                .map_err(key_file_error(&files.next_key))?;
+            LogSigner::from_private_key(text.trim()).map_err(|_| RekeyError::StagedKey {
+                path: files.next_key.clone(),
+            })?
+        }
+        Err(e) => return Err(key_file_error(&files.next_key)(e)),
     };
     let v = next.verifier();
     if v.name() != keys.origin() || keys.keys().any(|k| k == &v || k.key_name() == v.key_name()) {
