@@ -54,7 +54,7 @@
 
 use std::cell::Cell;
 
-use mig06_tlog::checkpoint::LogVerifier;
+use mig06_tlog::rotation::LogKeys;
 
 use crate::audit::group::GroupCommit;
 use crate::audit::rules::RuleViolation;
@@ -308,11 +308,7 @@ impl Attempt<Parsed> {
     /// that does not verify against this log, or a prior that is not continuable: see
     /// [`TerminalCode::is_continuable`]), or `ABORTED_AUDIT_UNCONFIRMED` when the log cannot
     /// be read.
-    pub fn check_continuation(
-        mut self,
-        store: &SharedStore,
-        verifier: &LogVerifier,
-    ) -> NextStage<Checked> {
+    pub fn check_continuation(mut self, store: &SharedStore, keys: &LogKeys) -> NextStage<Checked> {
         // INV-WITNESSED: once the log was found rolled back or forked, nothing runs on it.
         if store.witnesses().tampered().is_some() {
             return Err(self.end(
@@ -340,7 +336,7 @@ impl Attempt<Parsed> {
                 claim_held: false,
             }));
         };
-        let found = verified_in_log(&cont.evidence, store, verifier, self.core.deadline);
+        let found = verified_in_log(&cont.evidence, store, keys, self.core.deadline);
         let (prior, claim_held) = match found {
             Ok(found) => found,
             Err((code, why)) => return Err(self.end(code, why)),
@@ -411,7 +407,7 @@ fn unchanged_request(
 fn verified_in_log(
     token: &request::EvidenceText,
     store: &SharedStore,
-    verifier: &LogVerifier,
+    keys: &LogKeys,
     deadline: Deadline,
 ) -> Result<(evidence::VerifiedEvidence, bool), (TerminalCode, Option<Detail>)> {
     let invalid = |reason: Reason| {
@@ -420,7 +416,9 @@ fn verified_in_log(
             detail("$.continuation.evidence", reason),
         )
     };
-    let prior = evidence::verify(token.as_str(), verifier).map_err(|e| {
+    // INV-KEY-EPOCH: the prior's checkpoint by the key in force at its size: a token issued
+    // before a key rotation is checked against this log after it.
+    let prior = evidence::verify(token.as_str(), keys).map_err(|e| {
         invalid(match e {
             evidence::EvidenceError::Malformed(_) => Reason::Malformed,
             evidence::EvidenceError::BadSignature => Reason::BadSignature,

@@ -9,7 +9,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mig06_tlog::checkpoint::LogVerifier;
+use mig06_tlog::rotation::CheckpointKeys;
 use mig06_tlog::{Hash, leaf_hash, verify_inclusion};
 use serde::{Deserialize, Serialize};
 
@@ -149,11 +149,20 @@ pub fn encode(appended: &Appended) -> Option<String> {
 
 // INV-CONT-EVIDENCE: A continuation references prior terminal evidence that verifies against this
 // log.
-/// Verifies a token offline with the log's verifier key.
+// INV-KEY-EPOCH: a token of any key epoch verifies with the log's key schedule, its checkpoint
+// by the key in force at its size.
+/// Verifies a token offline with the log's verifier key (a
+/// [`LogVerifier`](mig06_tlog::checkpoint::LogVerifier): the key that signed the token's
+/// checkpoint), or with the log's key schedule ([`LogKeys`](mig06_tlog::rotation::LogKeys): the
+/// key in force at the checkpoint's size, so a token issued before a key rotation keeps
+/// verifying after it, and a checkpoint a retired key signed past its rotation does not).
 ///
 /// # Errors
 /// [`EvidenceError`] for a malformed, forged, foreign or tampered token.
-pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, EvidenceError> {
+pub fn verify(
+    token: &str,
+    keys: &(impl CheckpointKeys + ?Sized),
+) -> Result<VerifiedEvidence, EvidenceError> {
     let body = token
         .trim()
         .strip_prefix(PREFIX)
@@ -164,8 +173,8 @@ pub fn verify(token: &str, verifier: &LogVerifier) -> Result<VerifiedEvidence, E
     // INV-CLOSED-INPUT: the token's JSON and its record are read by the one JSON reader.
     let wire: Wire = crate::json::read(&json, &is_wire_member)
         .map_err(|_| EvidenceError::Malformed(TokenPart::Json))?;
-    let cp = verifier
-        .verify(&wire.checkpoint)
+    let (cp, _) = keys
+        .verify_checkpoint(&wire.checkpoint)
         .map_err(|_| EvidenceError::BadSignature)?;
     let mut proof = Vec::with_capacity(wire.proof.len());
     for h in &wire.proof {

@@ -22,6 +22,7 @@ pub mod phi_scan;
 pub mod policy;
 pub mod proxy;
 pub mod rail;
+pub mod rekey;
 pub mod request;
 pub mod telemetry;
 pub mod vocab;

@@ -10,6 +10,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
+use mig06_tlog::rotation::LogKeys;
 
 use crate::attempt::{Attempt, SharedStore, TerminalFlag};
 use crate::audit::file::{FileStore, OpenReport};
@@ -81,7 +82,9 @@ pub struct Rail {
     detector: Box<dyn PhiScan + Send + Sync>,
     store: SharedStore,
     executor: Box<dyn Executor>,
-    verifier: LogVerifier,
+    /// The log's key schedule: continuations' tokens are verified with the key in force at
+    /// their checkpoint's size.
+    keys: LogKeys,
     open_report: OpenReport,
 }
 
@@ -161,8 +164,14 @@ impl Rail {
             )),
             (ExecutorConfig::Http { .. }, None) => return Err(RailError::ExecutorNotSupplied),
         };
+        // INV-KEY-EPOCH: the store's key schedule (its rotations), so that tokens of every
+        // epoch are checked; a store that keeps no rotations has the one key.
+        let keys = store
+            .log_keys()
+            .unwrap_or_else(|| LogKeys::single(verifier.clone()));
         let mut rail =
             Self::from_parts(config, gate, Box::new(detector), store, executor, verifier);
+        rail.keys = keys;
         rail.store.note_size(open_report.records);
         telemetry::store_opened(
             &open_report,
@@ -194,7 +203,7 @@ impl Rail {
             detector,
             store: GroupCommit::new(Box::new(ObservedStore::new(store))).with_witnesses(unsupplied),
             executor,
-            verifier,
+            keys: LogKeys::single(verifier),
             open_report: OpenReport::default(),
         }
     }
@@ -258,10 +267,16 @@ impl Rail {
         self.gate.digest()
     }
 
-    /// The log's verifier.
+    /// The log's verifier: the key in force.
     #[must_use]
     pub fn verifier(&self) -> &LogVerifier {
-        &self.verifier
+        self.keys.current()
+    }
+
+    /// The log's key schedule: its genesis key, its rotations, the key in force.
+    #[must_use]
+    pub fn log_keys(&self) -> &LogKeys {
+        &self.keys
     }
 
     // INV-EXPLICIT-INVOCATION: Attempts exist only when explicitly invoked by an approved caller
@@ -386,7 +401,7 @@ impl Rail {
                 )
             })?;
             let checked = times.time(Stage::ContinuationCheck, || {
-                parsed.check_continuation(&self.store, &self.verifier)
+                parsed.check_continuation(&self.store, &self.keys)
             })?;
             let permitted = times.time(Stage::PolicyGate, || checked.gate(&self.gate))?;
             let opened = times.time(Stage::OpenAppend, || permitted.open(&self.store))?;

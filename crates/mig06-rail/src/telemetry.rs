@@ -214,6 +214,7 @@ pub fn audit_error_code(e: &AuditError) -> &'static str {
         AuditError::Io { .. } => "io",
         AuditError::Corrupt { .. } => "corrupt",
         AuditError::CheckpointMismatch { .. } => "checkpoint_mismatch",
+        AuditError::KeyRotated { .. } => "key_rotated",
         AuditError::Backend { .. } => "backend",
         AuditError::Encode => "encode",
         AuditError::NoResult => "no_result",

@@ -22,7 +22,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::audit::{Appended, AuditError, AuditStore, RecordKind};
+use crate::audit::{Appended, AuditError, AuditStore, Hash, RecordKind};
 use crate::executor::Deadline;
 use crate::outcome::Reason;
 
@@ -135,6 +135,52 @@ pub struct WitnessCheckpoint {
     pub size: u64,
     /// The signed note.
     pub note: String,
+}
+
+/// What submitting a checkpoint to the witnesses reads from the log: a signed checkpoint of the
+/// whole log and consistency proofs to it. Every [`AuditStore`] is one; so is a log held under
+/// its store's lock while its key is rotated ([`crate::audit::file::rotate`]).
+pub(crate) trait WitnessedLog {
+    /// As [`AuditStore::witness_checkpoint`].
+    fn witness_checkpoint(&mut self, at_least: u64) -> Result<WitnessCheckpoint, AuditError>;
+    /// As [`AuditStore::consistency_proof`].
+    fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError>;
+}
+
+impl<T: AuditStore + ?Sized> WitnessedLog for T {
+    fn witness_checkpoint(&mut self, at_least: u64) -> Result<WitnessCheckpoint, AuditError> {
+        AuditStore::witness_checkpoint(self, at_least)
+    }
+    fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {
+        AuditStore::consistency_proof(self, old, new)
+    }
+}
+
+/// A checkpoint a quorum of witnesses cosigned ([`Witnesses::cosign`]).
+#[derive(Debug, Clone)]
+pub struct Cosigned {
+    /// The checkpoint's tree size.
+    pub size: u64,
+    /// The log's signed note with the cosignature lines after the log's own.
+    pub note: String,
+    /// The names of the witnesses that cosigned it.
+    pub witnesses: Vec<String>,
+}
+
+/// Why the witnesses did not cosign a checkpoint ([`Witnesses::cosign`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unwitnessed {
+    /// Fewer than the quorum cosigned in time.
+    #[error("{} of the quorum of {quorum} witnesses cosigned (cosigned: {})", cosigned.len(), if cosigned.is_empty() { "none".to_owned() } else { cosigned.join(", ") })]
+    BelowQuorum {
+        /// The quorum.
+        quorum: usize,
+        /// The witnesses that cosigned.
+        cosigned: Vec<String>,
+    },
+    /// A witness proved the log rolled back or forked.
+    #[error("{0}")]
+    Tampered(Tamper),
 }
 
 /// How witnessing a batch ended for its records.
@@ -257,11 +303,50 @@ impl Witnesses {
         }
     }
 
+    /// Submits the log's checkpoint of exactly `size` records (the whole log `log` holds) to
+    /// the witnesses, as a batch's is, and returns it with the cosignatures once a quorum
+    /// cosigned it: the end of a key epoch and the first checkpoint of the next are witnessed
+    /// this way before a rotation completes.
+    ///
+    /// # Errors
+    /// [`Unwitnessed`]: below the quorum (or a witness knows another size), or a rollback or
+    /// fork (also latched).
+    pub(crate) fn cosign(
+        &self,
+        log: &mut (impl WitnessedLog + ?Sized),
+        size: u64,
+        deadline: Deadline,
+    ) -> Result<Cosigned, Unwitnessed> {
+        let (verdict, cosigned) = self.collect(log, size, deadline);
+        let names = |lines: &[String]| -> Vec<String> {
+            lines
+                .iter()
+                .filter_map(|l| {
+                    l.strip_prefix("\u{2014} ")
+                        .and_then(|rest| rest.split(' ').next())
+                        .map(str::to_owned)
+                })
+                .collect()
+        };
+        match (verdict, cosigned) {
+            (Verdict::Cosigned, Some((cp, lines))) if cp.size == size => Ok(Cosigned {
+                size,
+                note: with_cosignatures(&cp.note, &lines),
+                witnesses: names(&lines),
+            }),
+            (Verdict::Tampered(t), _) => Err(Unwitnessed::Tampered(t)),
+            (_, cosigned) => Err(Unwitnessed::BelowQuorum {
+                quorum: self.quorum,
+                cosigned: cosigned.map(|(_, l)| names(&l)).unwrap_or_default(),
+            }),
+        }
+    }
+
     /// One submission to each witness, in order, until the quorum cosigned one checkpoint;
     /// also the checkpoint and the cosignature lines obtained (even below the quorum).
     fn collect(
         &self,
-        store: &mut dyn AuditStore,
+        store: &mut (impl WitnessedLog + ?Sized),
         end: u64,
         deadline: Deadline,
     ) -> (Verdict, Option<(WitnessCheckpoint, Vec<String>)>) {
@@ -319,7 +404,7 @@ impl Witnesses {
     /// `409 Conflict` once more from the size it names.
     fn submit(
         &self,
-        store: &mut dyn AuditStore,
+        store: &mut (impl WitnessedLog + ?Sized),
         m: &Member,
         cp: &WitnessCheckpoint,
         deadline: Deadline,

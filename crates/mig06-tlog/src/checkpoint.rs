@@ -35,6 +35,14 @@ pub enum CheckpointError {
     /// No signature by the expected key verifies.
     #[error("no valid signature by the log's key")]
     BadSignature,
+    /// Signed by a key of this log that is not in force at the checkpoint's size: a key retired
+    /// by a rotation at size R signs no checkpoint beyond R, and its successor none before R
+    /// (see [`crate::rotation::LogKeys`]).
+    #[error("signed by a key of this log that is not in force at size {size}")]
+    KeyNotInForce {
+        /// The checkpoint's size.
+        size: u64,
+    },
 }
 
 pub(crate) fn malformed(what: &'static str) -> CheckpointError {
@@ -280,10 +288,16 @@ impl LogSigner {
 
     /// Signs arbitrary note text (must be non-empty, newline-terminated, no blank last line).
     pub(crate) fn sign_text(&self, text: &str) -> String {
+        format!("{text}\n{}", self.sig_line(text))
+    }
+
+    /// This key's signature line over note text `text`: `— name base64(key ID || signature)`
+    /// and a newline (C2SP signed-note "Signatures").
+    pub(crate) fn sig_line(&self, text: &str) -> String {
         let mut sig = Vec::with_capacity(68);
         sig.extend_from_slice(&self.id.to_be_bytes());
         sig.extend_from_slice(&self.key.sign(text.as_bytes()).to_bytes());
-        format!("{text}\n{SIG_PREFIX}{} {}\n", self.name, B64.encode(sig))
+        format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(sig))
     }
 }
 
@@ -307,8 +321,8 @@ pub fn note_signers(note: &str) -> Vec<String> {
         .collect()
 }
 
-/// A log's verifier key.
-#[derive(Debug, Clone)]
+/// A log's verifier key. Two are equal when name, key ID and key are.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogVerifier {
     name: String,
     id: u32,
@@ -426,6 +440,19 @@ impl LogVerifier {
                 format!("{SIG_PREFIX}{} {}\n", l.name, B64.encode(raw))
             })
             .collect()
+    }
+
+    /// The key ID (signed-note "Signatures").
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Whether `line` carries this key's name and ID and its signature of `text` verifies.
+    pub(crate) fn verifies_line(&self, text: &str, line: &SigLine<'_>) -> bool {
+        line.name == self.name
+            && line.id == self.id
+            && Signature::from_slice(line.sig)
+                .is_ok_and(|sig| self.key.verify_strict(text.as_bytes(), &sig).is_ok())
     }
 
     /// Verifies a signed note (any text) and returns its signed text, final newline included.

@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod cosignature;
+pub mod rotation;
 
 use sha2::{Digest, Sha256};
 

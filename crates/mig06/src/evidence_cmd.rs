@@ -1,15 +1,18 @@
 //! `mig06 evidence ...`: checking an attempt's evidence token offline.
 //!
-//! The decision that matters: verification needs only the log's public key and the token; it
-//! never reads the log or the configuration, so a receiver of a draft can check its evidence
-//! anywhere. A token that does not verify is the command's answer (`{"valid": false}`, exit
+//! The decision that matters: verification needs only the log's public key and the token (and,
+//! for a log whose key was rotated, its published key rotation statements); it never reads the
+//! log or the configuration, so a receiver of a draft can check its evidence anywhere. A token that does not verify is the command's answer (`{"valid": false}`, exit
 //! status 1), not an error.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Subcommand;
+use mig06_rail::audit::file::rotation_notes;
+use mig06_rail::audit::ledger::follow_rotations;
+use mig06_rail::tlog::rotation::LogKeys;
 
 use crate::audit_cmd::{hex_string, read_vkey};
 
@@ -17,9 +20,16 @@ use crate::audit_cmd::{hex_string, read_vkey};
 pub(crate) enum EvidenceCommand {
     /// Verify an evidence token offline with the log's verifier key.
     Verify {
-        /// The log's verifier key file (`mig06 audit pubkey`).
+        /// The log's verifier key file (`mig06 audit pubkey`): the key that signed the token's
+        /// checkpoint or, with --rotations, any of the log's keys (the genesis key, the current
+        /// one).
         #[arg(long)]
         pubkey: PathBuf,
+        /// The log's key rotation statements (a copy of its `audit/rotations`, as the operator
+        /// publishes it): the token's checkpoint is then verified with the key in force at its
+        /// size, followed from --pubkey.
+        #[arg(long)]
+        rotations: Option<PathBuf>,
         /// The token (or - to read it from stdin).
         token: String,
     },
@@ -31,8 +41,25 @@ pub(crate) enum EvidenceCommand {
 /// The key or the token could not be read.
 pub(crate) fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
     match cmd {
-        EvidenceCommand::Verify { pubkey, token } => {
+        EvidenceCommand::Verify {
+            pubkey,
+            rotations,
+            token,
+        } => {
             let verifier = read_vkey(&pubkey)?;
+            // INV-KEY-EPOCH: with the statements, the key in force at the checkpoint's size.
+            let keys = match &rotations {
+                Some(path) => {
+                    let notes = rotation_notes(path)
+                        .map_err(|f| anyhow::anyhow!("{}: {f}", path.display()))?;
+                    if notes.is_empty() {
+                        bail!("{}: no key rotation statements", path.display());
+                    }
+                    follow_rotations(&notes, &verifier)
+                        .map_err(|f| anyhow::anyhow!("{}: {f}", path.display()))?
+                }
+                None => LogKeys::single(verifier),
+            };
             let token = if token == "-" {
                 let mut s = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
@@ -40,7 +67,7 @@ pub(crate) fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
             } else {
                 token
             };
-            match mig06_rail::evidence::verify(token.trim(), &verifier) {
+            match mig06_rail::evidence::verify(token.trim(), &keys) {
                 Ok(v) => {
                     println!(
                         "{}",

@@ -95,6 +95,7 @@ pub fn batch_failure(e: &AuditError) -> AuditError {
         AuditError::CheckpointMismatch { what } => {
             AuditError::CheckpointMismatch { what: what.clone() }
         }
+        AuditError::KeyRotated { what } => AuditError::KeyRotated { what: what.clone() },
         AuditError::Backend { op, message } => AuditError::Backend {
             op,
             message: message.clone(),

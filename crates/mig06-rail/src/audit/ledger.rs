@@ -11,13 +11,14 @@
 //!
 //! One idea per file: [`Ledger`] (here) is the log as read so far; [`LineChecker`]
 //! (`checker.rs`) reads a log's lines into it; `staging.rs` stages and admits the store's own
-//! batches; `checkpoints.rs` signs and checks checkpoints; [`seal`] signs records; `fault.rs`
-//! says why a log does not check out; [`LogView`] (`view.rs`) is the auditors' view. The file
+//! batches; `checkpoints.rs` signs and checks checkpoints; `rotations.rs` follows the log's key
+//! rotations and checks them against the tree; [`seal`] signs records; `fault.rs` says why a
+//! log does not check out; [`LogView`] (`view.rs`) is the auditors' view. The file
 //! store's readers of a log directory are in [`super::file`].
 
 use std::collections::HashMap;
 
-use mig06_tlog::checkpoint::LogVerifier;
+use mig06_tlog::rotation::LogKeys;
 use mig06_tlog::{Tree, leaf_hash};
 
 use super::rules::LedgerRules;
@@ -28,6 +29,7 @@ mod checker;
 mod checkpoints;
 mod fault;
 mod proofs;
+mod rotations;
 pub mod seal;
 mod staging;
 mod view;
@@ -39,6 +41,7 @@ pub use checkpoints::{
     verify_kept, verify_latest,
 };
 pub use fault::{LogFault, fault};
+pub use rotations::{ROTATIONS_FILE, follow_rotations};
 pub use staging::{StagedBatch, StagedRecord};
 pub use view::LogView;
 
@@ -75,6 +78,11 @@ pub struct Ledger {
     /// carry their own valid signature.
     covered: u64,
     uncovered: Uncovered,
+    /// The log's key schedule: the key of each record and checkpoint.
+    keys: LogKeys,
+    /// The first record of each key epoch read (index 0 and each rotation's size), as read:
+    /// checked against its epoch's key once the whole log is read ([`Ledger::check_epochs`]).
+    epoch_starts: Vec<(u64, Vec<u8>, AuditRecord)>,
 }
 
 impl Ledger {
@@ -100,9 +108,10 @@ impl Ledger {
         })
     }
 
-    /// An empty ledger whose latest signed checkpoint covers `covered` records.
+    /// An empty ledger whose latest signed checkpoint covers `covered` records, of a log whose
+    /// records are signed by the keys of `keys`.
     #[must_use]
-    pub fn new(covered: u64) -> Self {
+    pub fn new(covered: u64, keys: LogKeys) -> Self {
         Self {
             tree: Tree::new(),
             last: ZERO_HASH,
@@ -110,7 +119,21 @@ impl Ledger {
             pending: HashMap::new(),
             covered,
             uncovered: Uncovered::default(),
+            keys,
+            epoch_starts: Vec::new(),
         }
+    }
+
+    /// The log's key schedule.
+    #[must_use]
+    pub fn keys(&self) -> &LogKeys {
+        &self.keys
+    }
+
+    /// Replaces the key schedule with one that extends it (the store just rotated the key at
+    /// the ledger's size: records from here on are the new key's).
+    pub(crate) fn set_keys(&mut self, keys: LogKeys) {
+        self.keys = keys;
     }
 
     /// The tree of every record admitted.
@@ -194,20 +217,21 @@ impl Ledger {
 
     // INV-AUDIT-AUTHENTIC: a record no signed checkpoint covers is admitted only with its own
     // valid signature by the log's key, so a line appended without the key is never indexed.
-    /// Admits the next record (already decoded and linked): its own signature when no signed
-    /// checkpoint covers it, then the log's rules.
+    // INV-KEY-EPOCH: by the key in force at its index: a retired key's signature past its
+    // rotation is no signature of this log.
+    /// Admits the next record (already decoded and linked): its own signature, by the key in
+    /// force at its index, when no signed checkpoint covers it, then the log's rules.
     ///
     /// # Errors
     /// A [`LogFault`] naming the record.
-    fn admit(
-        &mut self,
-        line: &[u8],
-        record: &AuditRecord,
-        verifier: &LogVerifier,
-    ) -> Result<(), LogFault> {
+    fn admit(&mut self, line: &[u8], record: &AuditRecord) -> Result<(), LogFault> {
         let index = self.tree.size();
+        if self.keys.starts_epoch(index) {
+            self.epoch_starts
+                .push((index, line.to_vec(), record.clone()));
+        }
         if index >= self.covered {
-            if !seal::is_sealed(line, record, verifier) {
+            if !seal::is_sealed(line, record, self.keys.record_key(index)) {
                 return Err(fault(
                     Some(index),
                     format!(

@@ -87,6 +87,16 @@ pub enum AuditError {
     /// log does not hold): no step may execute.
     #[error("the audit log was rolled back or forked: {0}")]
     Tampered(crate::witness::Tamper),
+    /// The store's signing key is not the log's key in force: the key was rotated (by another
+    /// process while this store was open, or the configured key is a retired one), or a rotation
+    /// was not finished. Nothing is appended.
+    #[error(
+        "the audit log's key was rotated: {what}; see docs/OPERATIONS.md, \"Rotating the log's key\""
+    )]
+    KeyRotated {
+        /// What was found.
+        what: String,
+    },
     /// The append's bound passed before the store answered (a database that stopped
     /// answering, or a batch ahead of it that did): the append is not confirmed. `sent` is
     /// false when nothing of it reached the store (it was withdrawn from the queue), true when
@@ -417,6 +427,12 @@ pub trait AuditStore: Send {
 
     /// The log's verifier key text (`name+keyid+base64`).
     fn verifier_key(&self) -> String;
+
+    /// The log's key schedule, when the store keeps key rotations (the file store); `None`:
+    /// one key, [`AuditStore::verifier_key`], for every size.
+    fn log_keys(&self) -> Option<mig06_tlog::rotation::LogKeys> {
+        None
+    }
 
     /// After catching up with other writers: a checkpoint signed now over the whole log as the
     /// store knows it, for the witnesses. Its tree holds only records that a signature of the

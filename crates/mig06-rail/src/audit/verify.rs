@@ -16,6 +16,7 @@
 use std::path::Path;
 
 use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
+use mig06_tlog::rotation::{CheckpointKeys, LogKeys};
 
 use super::Hash;
 use super::ledger::{LogFault, LogView, Uncovered, check_against_tree, fault};
@@ -39,6 +40,9 @@ pub struct VerifyReport {
     /// Open records past their deadline with no terminal record: attempts whose process
     /// stopped, which the next writer ends `ABORTED_INTERRUPTED`.
     pub overdue_open: u64,
+    /// The log's key schedule as followed and checked against the tree: its genesis key, its
+    /// rotations, the key in force.
+    pub keys: LogKeys,
 }
 
 /// Why a log did not verify.
@@ -48,10 +52,11 @@ pub type VerifyFailure = LogFault;
 // fails.
 // INV-AUDIT-VERIFY-AGREES: verification is `LogView::open`: the same line checker and checkpoint
 // checks as the store's open.
-/// Verifies the audit log in `dir` with the log's verifier key. When `trusted` (a signed
-/// checkpoint note the auditor kept, from an evidence token or an earlier run) is given, the log
-/// must be consistent with it: a log rolled back below it, or rewritten under it, fails.
-/// `progress(done, total)` is called with byte counts as the log is read.
+/// Verifies the audit log in `dir` with the log's verifier key (any of its keys: the log's key
+/// rotations are followed from it). When `trusted` (a signed checkpoint note the auditor kept,
+/// from an evidence token or an earlier run) is given, the log must be consistent with it: a
+/// log rolled back below it, or rewritten under it, fails. `progress(done, total)` is called
+/// with byte counts as the log is read.
 ///
 /// # Errors
 /// A [`VerifyFailure`] naming the first bad record when one can be named.
@@ -61,19 +66,23 @@ pub fn verify_dir(
     trusted: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyFailure> {
-    let trusted = trusted
-        .map(|note| trusted_checkpoint(note, verifier))
-        .transpose()?;
     let view = LogView::open(dir, verifier, &mut |_, _, _| {}, progress)?;
+    let trusted = trusted
+        .map(|note| trusted_checkpoint(note, view.ledger().keys()))
+        .transpose()?;
     verify_view(&view, trusted.as_ref())
 }
 
-/// Verifies a checkpoint note an auditor kept (from an evidence token or an earlier run).
+/// Verifies a checkpoint note an auditor kept (from an evidence token or an earlier run), with
+/// the log's key (or its key schedule: the key in force at the checkpoint's size).
 ///
 /// # Errors
 /// A [`VerifyFailure`] when it is not signed by this log's key.
-pub fn trusted_checkpoint(note: &str, verifier: &LogVerifier) -> Result<Checkpoint, VerifyFailure> {
-    verifier.verify(note).map_err(|e| {
+pub fn trusted_checkpoint(
+    note: &str,
+    keys: &(impl CheckpointKeys + ?Sized),
+) -> Result<Checkpoint, VerifyFailure> {
+    keys.verify_checkpoint(note).map(|(cp, _)| cp).map_err(|e| {
         fault(
             None,
             format!("the trusted checkpoint: {e} (not signed by this log's key)"),
@@ -113,5 +122,6 @@ pub fn verify_view(
         uncovered: view.ledger().uncovered(),
         torn_tail: view.torn_tail(),
         overdue_open: view.ledger().overdue(time::OffsetDateTime::now_utc()).len() as u64,
+        keys: view.ledger().keys().clone(),
     })
 }

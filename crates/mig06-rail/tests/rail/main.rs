@@ -24,6 +24,7 @@ mod fhir;
 mod group_commit;
 mod invariants;
 mod invariants_table;
+mod key_rotation;
 mod next_steps;
 mod operations_doc;
 mod public_interface;

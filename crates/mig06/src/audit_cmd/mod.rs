@@ -2,13 +2,16 @@
 //!
 //! The decision that matters: every command here reads the log through one checked,
 //! read-only view ([`log`]): no lock, no repair, no signature, no private key, so an auditor
-//! runs them with the log's public key beside a live rail without disturbing it. Each subcommand
-//! is one function; this file only names the commands and dispatches them.
+//! runs them with the log's public key beside a live rail without disturbing it. The one
+//! exception is the operator's `rotate-key` ([`rotate`]), which takes the store's lock and the
+//! private key. Each subcommand is one function; this file only names the commands and
+//! dispatches them.
 
 mod export;
 mod log;
 mod proofs;
 mod provenance;
+mod rotate;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -118,6 +121,20 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// The operator's key rotation (file store, rail stopped): end the current key's epoch with a
+    /// final checkpoint at the log's size, have the witnesses cosign it and the new key's,
+    /// record the rotation statement signed by both keys, and install the new key.
+    RotateKey {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Only stage the next key (and print its verifier key to add to the witnesses).
+        #[arg(long)]
+        prepare: bool,
+        /// How long the witnesses may take, in milliseconds.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+    },
     /// Print an attempt's continuation chain from root to tip.
     Provenance {
         /// The configuration file.
@@ -211,6 +228,11 @@ pub(crate) fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             attempt_id,
             format,
         } => provenance::run(&config, pubkey.as_deref(), &attempt_id, format),
+        AuditCommand::RotateKey {
+            config,
+            prepare,
+            timeout_ms,
+        } => rotate::run(&config, prepare, timeout_ms),
     }
 }
 

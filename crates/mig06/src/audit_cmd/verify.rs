@@ -35,18 +35,19 @@ pub(super) fn run(
         })
         .transpose()?;
     let bar = progress_bar();
-    let trusted = trusted
-        .as_deref()
-        .map(|note| verify::trusted_checkpoint(note, verifier))
-        .transpose();
-    let result = match trusted {
-        Ok(trusted) => open_view(&cfg, verifier, &mut |_, _, _| {}, &mut |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        })?
-        .and_then(|view| verify::verify_view(&view, trusted.as_ref())),
-        Err(f) => Err(f),
-    };
+    // The trusted checkpoint is verified with the log's key schedule (a checkpoint kept before
+    // a key rotation is signed by the key then in force), so after the log is read.
+    let result = open_view(&cfg, verifier, &mut |_, _, _| {}, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?
+    .and_then(|view| {
+        let trusted = trusted
+            .as_deref()
+            .map(|note| verify::trusted_checkpoint(note, view.ledger().keys()))
+            .transpose()?;
+        verify::verify_view(&view, trusted.as_ref())
+    });
     bar.finish_and_clear();
     match result {
         Ok(r) => {
@@ -90,6 +91,12 @@ fn print_report(r: &VerifyReport) {
             },
             "torn_tail_bytes": r.torn_tail,
             "overdue_open_records": r.overdue_open,
+            "key_epochs": r.keys.epochs().iter().map(|e| serde_json::json!({
+                "epoch": e.number,
+                "from_size": e.from,
+                "until_size": e.until,
+                "vkey": e.key.vkey(),
+            })).collect::<Vec<_>>(),
         })
     );
     if r.overdue_open > 0 {

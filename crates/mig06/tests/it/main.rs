@@ -22,6 +22,7 @@ mod http_executor;
 mod http_limits;
 mod http_service;
 mod http_tls;
+mod key_rotation;
 mod leak;
 mod oplog;
 mod pg_instances;

@@ -25,6 +25,10 @@
 //! - `checkpoints`: appended and synced at every [`CHECKPOINT_EVERY`]-th record, before the
 //!   latest checkpoint that covers that size is synced, so a durable latest checkpoint at or
 //!   past a kept size implies the kept checkpoint is durable too.
+//! - `rotations`: the log's key rotation statements ([`rotate`]), appended and synced (and its
+//!   directory entry synced when created) before the new key signs anything. The store opens
+//!   only with the key in force (the last statement's new key, or the only key), and refuses
+//!   every append once the file changes under it (the key was rotated by another process).
 //!
 //! INV-AUDIT-POWER-LOSS: the files are synced in the order above, so after a power loss the store
 //! opens and the log verifies.
@@ -49,19 +53,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use fs2::FileExt;
 use mig06_tlog::Tree;
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
+use mig06_tlog::rotation::LogKeys;
 
 pub(super) mod checkpoints;
 mod fsio;
 mod read;
+pub mod rotate;
 
 use checkpoints::CheckpointFiles;
 use fsio::{io, open_regular, sync_dir};
 
 use super::group::batch_failure;
-pub use read::read_checked;
-use read::{count_kept, read_kept, read_latest, read_lines};
+use read::{count_kept, read_kept, read_latest, read_lines, read_rotation_notes};
+pub use read::{read_checked, read_keys, rotation_notes};
 
-use super::ledger::{self, Ledger, LineChecker, check_checkpoints, fault};
+use super::ledger::{
+    self, Ledger, LineChecker, ROTATIONS_FILE, check_checkpoints, fault, follow_rotations,
+};
 pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT};
 use super::{Appended, AuditError, AuditRecord, AuditStore, Hash};
 use crate::executor::Deadline;
@@ -95,6 +103,9 @@ pub struct FileStore {
     checker: LineChecker,
     signer: LogSigner,
     verifier: LogVerifier,
+    /// The length of [`ROTATIONS_FILE`] as this store read or wrote it: a change means another
+    /// process rotated the key, and this store's key is retired.
+    rotations_len: u64,
     pub(super) checkpoints: CheckpointFiles,
     report: OpenReport,
     syncs: AtomicU64,
@@ -144,6 +155,7 @@ impl FileStore {
             checker: LineChecker::new(0, verifier.clone()),
             signer,
             verifier,
+            rotations_len: 0,
             checkpoints: CheckpointFiles::new(dir.to_owned()),
             report: OpenReport::default(),
             syncs: AtomicU64::new(0),
@@ -163,8 +175,9 @@ impl FileStore {
     }
 
     fn open_locked(&mut self) -> Result<(), AuditError> {
-        let mut latest = read_latest(&self.dir, &self.verifier)?;
-        let kept = read_kept(&self.dir, &self.verifier)?;
+        let keys = self.open_keys()?;
+        let mut latest = read_latest(&self.dir, &keys)?;
+        let kept = read_kept(&self.dir, &keys)?;
         let log_len = self.log.metadata().map_err(io("stat log"))?.len();
         if latest.is_none() && kept.is_empty() && log_len == 0 {
             // A new log: its latest checkpoint exists, durably, before its first record, so a
@@ -179,16 +192,14 @@ impl FileStore {
                 .map_err(|_| fault(None, "a checkpoint this store signed does not verify"))?;
             latest = Some((note, cp));
         }
-        self.checker = LineChecker::new(
-            latest.as_ref().map_or(0, |(_, cp)| cp.size),
-            self.verifier.clone(),
-        );
+        self.checker = LineChecker::new(latest.as_ref().map_or(0, |(_, cp)| cp.size), keys);
         self.catch_up()?;
         check_checkpoints(
             self.checker.ledger().tree(),
             latest.as_ref().map(|(_, cp)| cp),
             &kept,
         )?;
+        self.checker.ledger().check_epochs()?;
         // Records past the latest checkpoint (a crash after their fdatasync, before the
         // checkpoint reached the disk) were each authenticated by their own signature in
         // `catch_up`: cover them now, with any kept checkpoint they pass.
@@ -212,6 +223,38 @@ impl FileStore {
             self.append_batch_locked(Vec::new())?;
         }
         Ok(())
+    }
+
+    // INV-KEY-EPOCH: the store signs only with the key in force: the last rotation's new key,
+    // or the log's only key.
+    /// The log's key schedule from [`ROTATIONS_FILE`], followed from this store's key, which
+    /// must be the key in force.
+    fn open_keys(&mut self) -> Result<LogKeys, AuditError> {
+        let (notes, len) = read_rotation_notes(&self.dir)?;
+        let keys =
+            follow_rotations(&notes, &self.verifier).map_err(|f| AuditError::KeyRotated {
+                what: format!(
+                    "the configured signing key does not fit the log's key rotations: {f}"
+                ),
+            })?;
+        if keys.current() != &self.verifier {
+            let at = keys.rotations().last().map_or(0, |r| r.size());
+            return Err(AuditError::KeyRotated {
+                what: format!(
+                    "the configured signing key {} was retired; the key in force since size {at} is {}: configure that key, or finish an interrupted rotation with `mig06 audit rotate-key`",
+                    self.verifier.key_name(),
+                    keys.current().key_name()
+                ),
+            });
+        }
+        self.rotations_len = len;
+        Ok(keys)
+    }
+
+    /// The log's key schedule (its genesis key, its rotations, the key in force).
+    #[must_use]
+    pub fn keys(&self) -> &LogKeys {
+        self.checker.ledger().keys()
     }
 
     /// What opening found.
@@ -414,12 +457,35 @@ impl FileStore {
         }
     }
 
+    /// Whether [`ROTATIONS_FILE`] is as this store left it: a rotation by another process
+    /// retired this store's key, which must then sign nothing more (the new key is another
+    /// process's; this one is restarted with it).
+    fn check_rotations_unchanged(&self) -> Result<(), AuditError> {
+        let len = match std::fs::symlink_metadata(self.dir.join(ROTATIONS_FILE)) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io("stat rotations")(e)),
+        };
+        if len == self.rotations_len {
+            return Ok(());
+        }
+        Err(AuditError::KeyRotated {
+            what: format!(
+                "{ROTATIONS_FILE} changed while this store had the log open (the key {} may be retired): restart the rail with the key in force",
+                self.verifier.key_name()
+            ),
+        })
+    }
+
     fn with_lock<T>(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
         self.log.lock_exclusive().map_err(io("lock log"))?;
-        let result = self.check_log_identity().and_then(|()| f(self));
+        let result = self
+            .check_log_identity()
+            .and_then(|()| self.check_rotations_unchanged())
+            .and_then(|()| f(self));
         let unlocked = self.log.unlock().map_err(io("unlock log"));
         let value = result?;
         unlocked?;
@@ -510,6 +576,10 @@ impl AuditStore for FileStore {
 
     fn verifier_key(&self) -> String {
         self.verifier.vkey()
+    }
+
+    fn log_keys(&self) -> Option<LogKeys> {
+        Some(self.keys().clone())
     }
 }
 

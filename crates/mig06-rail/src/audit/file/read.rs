@@ -7,12 +7,13 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 
 use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
+use mig06_tlog::rotation::{CheckpointKeys, LogKeys};
 
 use super::LOG_FILE;
 use crate::audit::AuditRecord;
 use crate::audit::ledger::{
-    CHECKPOINTS_FILE, LATEST_CHECKPOINT, LineChecker, LogFault, LogView, fault, verify_kept,
-    verify_latest,
+    CHECKPOINTS_FILE, LATEST_CHECKPOINT, LineChecker, LogFault, LogView, ROTATIONS_FILE, fault,
+    follow_rotations, verify_kept, verify_latest,
 };
 
 /// Reads the complete lines of `file` from byte `from` to its end, calling `f(offset, line)`
@@ -50,10 +51,10 @@ pub(crate) fn read_lines<E: From<std::io::Error>>(
 /// A [`LogFault`] when it cannot be read or is not signed by this log's key.
 pub(crate) fn read_latest(
     dir: &Path,
-    verifier: &LogVerifier,
+    keys: &(impl CheckpointKeys + ?Sized),
 ) -> Result<Option<(String, Checkpoint)>, LogFault> {
     match std::fs::read_to_string(dir.join(LATEST_CHECKPOINT)) {
-        Ok(note) => verify_latest(note, verifier).map(Some),
+        Ok(note) => verify_latest(note, keys).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(fault(None, format!("cannot read {LATEST_CHECKPOINT}: {e}"))),
     }
@@ -67,9 +68,43 @@ pub(crate) fn read_latest(
 /// A [`LogFault`] naming the first bad kept checkpoint.
 pub(crate) fn read_kept(
     dir: &Path,
-    verifier: &LogVerifier,
+    keys: &(impl CheckpointKeys + ?Sized),
 ) -> Result<Vec<(String, Checkpoint)>, LogFault> {
-    verify_kept(read_notes(&dir.join(CHECKPOINTS_FILE))?, verifier)
+    verify_kept(read_notes(&dir.join(CHECKPOINTS_FILE))?, keys)
+}
+
+/// The signed key rotation statements of [`ROTATIONS_FILE`], in order, not yet verified (empty
+/// when the file does not exist), and the file's length.
+///
+/// # Errors
+/// A [`LogFault`] when the file cannot be read.
+pub(crate) fn read_rotation_notes(dir: &Path) -> Result<(Vec<String>, u64), LogFault> {
+    let path = dir.join(ROTATIONS_FILE);
+    let len = match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_file() => m.len(),
+        Ok(_) => {
+            return Err(fault(
+                None,
+                format!("{ROTATIONS_FILE} is not a regular file"),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(fault(None, format!("cannot read {ROTATIONS_FILE}: {e}"))),
+    };
+    Ok((read_notes(&path)?, len))
+}
+
+// INV-KEY-EPOCH: the store's open and every auditor's view of a log directory build its key
+// schedule here, from the same file, with the same function.
+/// The key schedule of the log in `dir`: its [`ROTATIONS_FILE`] followed from `anchor`
+/// ([`follow_rotations`]).
+///
+/// # Errors
+/// A [`LogFault`] when the file cannot be read, a statement does not verify or chain, or
+/// `anchor` is not one of the log's keys.
+pub fn read_keys(dir: &Path, anchor: &LogVerifier) -> Result<LogKeys, LogFault> {
+    let (notes, _) = read_rotation_notes(dir)?;
+    follow_rotations(&notes, anchor)
 }
 
 /// How many notes [`CHECKPOINTS_FILE`] holds (not verified: for the writer, which appends the
@@ -99,6 +134,16 @@ pub fn read_checked(
         &mut |_, _| {},
     )?;
     Ok((view, records))
+}
+
+/// The signed notes of a key rotations file at `path` (a copy of a log's [`ROTATIONS_FILE`],
+/// as an operator publishes it to auditors), in order, not yet verified: follow them with
+/// [`follow_rotations`]. Empty when the file does not exist.
+///
+/// # Errors
+/// A [`LogFault`] when the file cannot be read.
+pub fn rotation_notes(path: &Path) -> Result<Vec<String>, LogFault> {
+    read_notes(path)
 }
 
 /// Splits a file of signed notes (each: body, blank line, signature lines, blank line).
@@ -134,7 +179,9 @@ impl LogView {
     // INV-AUDIT-READONLY: opens the log for reading only: no lock, no cut of a torn tail, no
     // signature, only the log's public key.
     /// Reads and checks the log in `dir`; `on_record(index, line, record)` sees each admitted
-    /// record, `progress(done, total)` byte counts.
+    /// record, `progress(done, total)` byte counts. `verifier` is one of the log's keys (the
+    /// genesis key, the current one, or any between): the log's key schedule is followed from
+    /// it ([`read_keys`]).
     ///
     /// # Errors
     /// A [`LogFault`] naming the first bad record when one can be named.
@@ -144,8 +191,9 @@ impl LogView {
         on_record: &mut dyn FnMut(u64, &[u8], &AuditRecord),
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Self, LogFault> {
-        let latest = read_latest(dir, verifier)?;
-        let kept = read_kept(dir, verifier)?;
+        let keys = read_keys(dir, verifier)?;
+        let latest = read_latest(dir, &keys)?;
+        let kept = read_kept(dir, &keys)?;
         let path = dir.join(LOG_FILE);
         let file = match File::open(&path) {
             Ok(f) => Some(f),
@@ -153,10 +201,7 @@ impl LogView {
             Err(e) => return Err(fault(None, format!("cannot open {LOG_FILE}: {e}"))),
         };
         let mut torn_tail = 0;
-        let mut checker = LineChecker::new(
-            latest.as_ref().map_or(0, |(_, cp)| cp.size),
-            verifier.clone(),
-        );
+        let mut checker = LineChecker::new(latest.as_ref().map_or(0, |(_, cp)| cp.size), keys);
         if let Some(file) = file {
             let total = file.metadata().map(|m| m.len()).unwrap_or(0);
             let mut next_report = 0u64;

@@ -3,7 +3,7 @@
 //! (`audit verify` and every auditor command) reads the whole log through it, so a damaged log
 //! is blamed on the same record with the same words whoever reads it.
 
-use mig06_tlog::checkpoint::LogVerifier;
+use mig06_tlog::rotation::LogKeys;
 
 use super::Ledger;
 use super::fault::{LogFault, fault};
@@ -20,19 +20,18 @@ use crate::audit::AuditRecord;
 #[derive(Debug)]
 pub struct LineChecker {
     ledger: Ledger,
-    verifier: LogVerifier,
     broken_link: Option<u64>,
     refused: Option<LogFault>,
 }
 
 impl LineChecker {
     /// A checker for a log whose latest signed checkpoint covers `covered` records, whose
-    /// records are signed by `verifier`'s key.
+    /// records are signed by `keys` (one key, a [`LogVerifier`](mig06_tlog::checkpoint::LogVerifier),
+    /// or a schedule of keys: each record by the key in force at its index).
     #[must_use]
-    pub fn new(covered: u64, verifier: LogVerifier) -> Self {
+    pub fn new(covered: u64, keys: impl Into<LogKeys>) -> Self {
         Self {
-            ledger: Ledger::new(covered),
-            verifier,
+            ledger: Ledger::new(covered, keys.into()),
             broken_link: None,
             refused: None,
         }
@@ -73,7 +72,7 @@ impl LineChecker {
         if !link_ok {
             self.broken_link = Some(index);
         }
-        self.ledger.admit(line, &record, &self.verifier)?;
+        self.ledger.admit(line, &record)?;
         Ok(record)
     }
 

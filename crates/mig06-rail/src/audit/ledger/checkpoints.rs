@@ -2,7 +2,8 @@
 //! against the tree once the whole log is read (the same checks for every store and for
 //! `audit verify`).
 
-use mig06_tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
+use mig06_tlog::checkpoint::{Checkpoint, CheckpointError, LogSigner};
+use mig06_tlog::rotation::CheckpointKeys;
 use mig06_tlog::{Tree, verify_consistency};
 
 use super::fault::{LogFault, fault};
@@ -31,41 +32,48 @@ pub fn sign_tree(signer: &LogSigner, tree: &Tree, size: u64) -> Result<String, A
     }))
 }
 
-/// Verifies the latest signed checkpoint's note, wherever the store keeps it.
+/// Why a checkpoint note did not verify, in words for the operator.
+fn unverified(what: &str, e: &CheckpointError) -> String {
+    match e {
+        CheckpointError::KeyNotInForce { .. } => format!(
+            "{what}: {e} (a key retired by a rotation signs nothing past its rotation's size)"
+        ),
+        CheckpointError::Malformed { .. } | CheckpointError::BadSignature => {
+            format!("{what}: {e} (not signed by this log's key, or altered)")
+        }
+    }
+}
+
+/// Verifies the latest signed checkpoint's note, wherever the store keeps it, with the log's
+/// key (or, for a log whose key was rotated, the key in force at its size).
 ///
 /// # Errors
 /// A [`LogFault`] when it is not signed by this log's key.
 pub fn verify_latest(
     note: String,
-    verifier: &LogVerifier,
+    keys: &(impl CheckpointKeys + ?Sized),
 ) -> Result<(String, Checkpoint), LogFault> {
-    let cp = verifier.verify(&note).map_err(|e| {
-        fault(
-            None,
-            format!("{LATEST_CHECKPOINT}: {e} (not signed by this log's key, or altered)"),
-        )
-    })?;
+    let (cp, _) = keys
+        .verify_checkpoint(&note)
+        .map_err(|e| fault(None, unverified(LATEST_CHECKPOINT, &e)))?;
     Ok((note, cp))
 }
 
 /// Verifies kept checkpoint notes, in order, wherever the store keeps them: each must be
-/// signed by this log's key, at a multiple of [`CHECKPOINT_EVERY`], in increasing order with no
-/// gap.
+/// signed by this log's key (in force at its size), at a multiple of [`CHECKPOINT_EVERY`], in
+/// increasing order with no gap.
 ///
 /// # Errors
 /// A [`LogFault`] naming the first bad kept checkpoint.
 pub fn verify_kept(
     notes: Vec<String>,
-    verifier: &LogVerifier,
+    keys: &(impl CheckpointKeys + ?Sized),
 ) -> Result<Vec<(String, Checkpoint)>, LogFault> {
     let mut out: Vec<(String, Checkpoint)> = Vec::with_capacity(notes.len());
     for (i, note) in notes.into_iter().enumerate() {
-        let cp = verifier.verify(&note).map_err(|e| {
-            fault(
-                None,
-                format!("kept checkpoint {i}: {e} (not signed by this log's key, or altered)"),
-            )
-        })?;
+        let (cp, _) = keys
+            .verify_checkpoint(&note)
+            .map_err(|e| fault(None, unverified(&format!("kept checkpoint {i}"), &e)))?;
         let expected = (i as u64 + 1).saturating_mul(CHECKPOINT_EVERY);
         if cp.size != expected {
             return Err(fault(

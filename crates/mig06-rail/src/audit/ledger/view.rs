@@ -22,10 +22,11 @@ impl LogView {
     /// The view of a log read by a [`LineChecker`](super::LineChecker) from any store, with its
     /// checkpoints as the store holds them (already verified by
     /// [`verify_latest`](super::verify_latest) and [`verify_kept`](super::verify_kept)): the
-    /// checkpoints are checked against the records as [`check_checkpoints`] does.
+    /// checkpoints are checked against the records as [`check_checkpoints`] does, then the key
+    /// schedule ([`Ledger::check_epochs`]).
     ///
     /// # Errors
-    /// A [`LogFault`] when a checkpoint disagrees with the records.
+    /// A [`LogFault`] when a checkpoint or a key rotation disagrees with the records.
     pub fn assemble(
         ledger: Ledger,
         latest: Option<(String, Checkpoint)>,
@@ -33,6 +34,7 @@ impl LogView {
         torn_tail: u64,
     ) -> Result<Self, LogFault> {
         check_checkpoints(ledger.tree(), latest.as_ref().map(|(_, cp)| cp), &kept)?;
+        ledger.check_epochs()?;
         Ok(Self {
             ledger,
             latest,
