@@ -3,13 +3,17 @@
 //! The decision that matters: verification needs only the log's public key and the token; it
 //! never reads the log or the configuration, so a receiver of a draft can check its evidence
 //! anywhere. A token that does not verify is the command's answer (`{"valid": false}`, exit
-//! status 1), not an error.
+//! status 1), not an error. With `--witness-key` the token's checkpoint must also carry a quorum
+//! of valid witness cosignatures, checked by the same function as everywhere
+//! ([`mig06_rail::evidence::verify_witnessed`]); a failure names the witness and the check.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
+
+use mig06_rail::evidence::WitnessedError;
 
 use crate::audit_cmd::{hex_string, read_vkey};
 
@@ -22,6 +26,8 @@ pub(crate) enum EvidenceCommand {
         pubkey: PathBuf,
         /// The token (or - to read it from stdin).
         token: String,
+        #[command(flatten)]
+        witnesses: crate::witnesses::WitnessArgs,
     },
 }
 
@@ -31,8 +37,13 @@ pub(crate) enum EvidenceCommand {
 /// The key or the token could not be read.
 pub(crate) fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
     match cmd {
-        EvidenceCommand::Verify { pubkey, token } => {
+        EvidenceCommand::Verify {
+            pubkey,
+            token,
+            witnesses,
+        } => {
             let verifier = read_vkey(&pubkey)?;
+            let witnesses = witnesses.load()?;
             let token = if token == "-" {
                 let mut s = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
@@ -40,21 +51,37 @@ pub(crate) fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
             } else {
                 token
             };
-            match mig06_rail::evidence::verify(token.trim(), &verifier) {
-                Ok(v) => {
-                    println!(
-                        "{}",
-                        serde_json::json!({
-                            "valid": true,
-                            "attempt_id": v.attempt_id(),
-                            "code": v.code,
-                            "request_fingerprint": v.fingerprint(),
-                            "leaf_index": v.index,
-                            "leaf_hash": hex_string(&v.leaf_hash),
-                            "tree_size": v.tree_size,
-                            "root": hex_string(&v.root),
-                        })
-                    );
+            let result = match &witnesses {
+                None => mig06_rail::evidence::verify(token.trim(), &verifier)
+                    .map(|v| (v, None))
+                    .map_err(WitnessedError::from),
+                Some(w) => mig06_rail::evidence::verify_witnessed(
+                    token.trim(),
+                    &verifier,
+                    &w.keys,
+                    w.quorum,
+                    crate::witnesses::unix_now(),
+                )
+                .map(|(v, q)| (v, Some(q))),
+            };
+            match result {
+                Ok((v, quorum)) => {
+                    let mut out = serde_json::json!({
+                        "valid": true,
+                        "attempt_id": v.attempt_id(),
+                        "code": v.code,
+                        "request_fingerprint": v.fingerprint(),
+                        "leaf_index": v.index,
+                        "leaf_hash": hex_string(&v.leaf_hash),
+                        "tree_size": v.tree_size,
+                        "root": hex_string(&v.root),
+                    });
+                    if let (Some(q), Some(w), Some(obj)) = (quorum, &witnesses, out.as_object_mut())
+                    {
+                        obj.insert("witness_quorum".into(), w.quorum.into());
+                        obj.insert("cosigners".into(), crate::witnesses::cosigners_json(&q));
+                    }
+                    println!("{out}");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

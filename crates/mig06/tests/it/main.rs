@@ -25,3 +25,4 @@ mod http_tls;
 mod leak;
 mod oplog;
 mod pg_instances;
+mod witness;
