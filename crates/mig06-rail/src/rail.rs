@@ -246,6 +246,7 @@ impl Rail {
     /// The reason it would not (see [`telemetry::audit_error_code`]): `log_rollback`,
     /// `witness_unconfirmed`, or the store's.
     pub fn ready(&self) -> Result<(), AuditError> {
+        // INV-WITNESSED-READY: the witnesses' facts first, in memory; then the store's.
         self.store.witnesses().ready()?;
         self.store.with_store(|s| s.ready())
     }

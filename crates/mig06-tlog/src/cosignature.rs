@@ -200,6 +200,8 @@ impl WitnessSigner {
         &self.name
     }
 
+    // INV-WITNESS-INTEROP: the cosignature/v1 message and line exactly as C2SP
+    // tlog-cosignature lays them out (checked against independent implementations).
     /// Cosigns a checkpoint note body (as returned by [`LogVerifier::verify_body`]) at
     /// `timestamp` (POSIX seconds), returning one signature line `— name base64(...)` ending in
     /// a newline, as an `add-checkpoint` response carries it.
@@ -713,7 +715,7 @@ mod tests {
     }
 
     #[test]
-    fn timestamp_checks_name_the_witness_and_the_check() {
+    fn inv_witness_one_rule_timestamp_checks_name_the_witness_and_the_check() {
         let log = log();
         let a = WitnessSigner::generate("w.example/a").unwrap();
         let b = WitnessSigner::generate("w.example/b").unwrap();

@@ -148,7 +148,7 @@ fn names(sigs: &[signed_note::Signature]) -> Vec<String> {
 }
 
 #[test]
-fn our_cosignatures_verify_with_signed_note() {
+fn inv_witness_interop_our_cosignatures_verify_with_signed_note() {
     let log = our_log();
     let witness = WitnessSigner::generate("witness.example.org/w1").unwrap();
     let vkey = witness.verifier().vkey();
@@ -186,7 +186,7 @@ fn our_cosignatures_verify_with_signed_note() {
 }
 
 #[test]
-fn signed_note_cosignatures_verify_with_ours() {
+fn inv_witness_interop_signed_note_cosignatures_verify_with_ours() {
     let log = our_log();
     let signer = CosigSigner {
         name: "witness.example.org/independent".to_owned(),
@@ -236,7 +236,7 @@ fn signed_note_cosignatures_verify_with_ours() {
 }
 
 #[test]
-fn our_witness_cosigns_what_signed_note_verifies() {
+fn inv_witness_interop_our_witness_cosigns_what_signed_note_verifies() {
     // The log signs with signed_note's standard signer; our witness checks it (log key from
     // signed_note's vkey), its consistency proofs, persists, and cosigns; signed_note verifies
     // the answer concatenated to the note, and the monitoring view.

@@ -199,6 +199,7 @@ fn refusal_text(e: &AddError) -> &'static str {
     }
 }
 
+// INV-WITNESS-INTEROP: the tlog-witness status codes, the 409 body and its content type.
 // INV-WITNESS-ATOMIC: the answer is built from `Witness::add_checkpoint`'s result, which returns
 // only after the check and the durable update, under one lock.
 /// `POST /add-checkpoint`.
