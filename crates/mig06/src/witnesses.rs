@@ -68,11 +68,14 @@ impl Witness for Configured {
     }
 }
 
+/// The configured witnesses' clients, in order, and the counters they update.
+pub(crate) type Clients = (Vec<Box<dyn Witness>>, Arc<WitnessStats>);
+
 /// The clients of every `[[audit.witnesses]]` entry, in order, and the counters they update.
 ///
 /// # Errors
 /// A witness whose verifier key does not parse or whose URL is not usable.
-pub(crate) fn from_config(config: &Config) -> Result<(Vec<Box<dyn Witness>>, Arc<WitnessStats>)> {
+pub(crate) fn from_config(config: &Config) -> Result<Clients> {
     let list = &config.witnesses.list;
     let stats = Arc::new(WitnessStats::new(
         list.iter().map(|w| w.name.clone()).collect(),

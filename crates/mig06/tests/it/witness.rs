@@ -444,6 +444,23 @@ fn inv_witnessed_quorum_two_of_three_survives_one_down_fails_closed_with_two_and
     );
     assert_eq!(value("mig06_witness_rollback_latched"), 0);
     assert_eq!(value("mig06_witness_quorum"), 2);
+    // The witness series pass promtool's exposition check too (when it is installed).
+    if let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
