@@ -75,6 +75,13 @@ pub(super) fn run(
     oplog::install(log.0, log.1, Arc::clone(&metrics))?;
     let name = signer.name().to_owned();
     let witness = Arc::new(Witness::new(signer, logs, store));
+    if witness.origins().is_empty() {
+        tracing::warn!(
+            target: WITNESS_TARGET,
+            event = "no_logs",
+            "no log is accepted yet, so every add-checkpoint gets 404: `mig06 witness add-log DIR VKEY`, then restart"
+        );
+    }
     for (hash, origin) in witness.origins() {
         tracing::info!(
             target: WITNESS_TARGET,
