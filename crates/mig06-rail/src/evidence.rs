@@ -9,6 +9,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mig06_tlog::cosignature::{Quorum, QuorumError, WitnessVerifier, verify_quorum_at};
 use mig06_tlog::rotation::CheckpointKeys;
 use mig06_tlog::{Hash, leaf_hash, verify_inclusion};
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,9 @@ pub struct VerifiedEvidence {
     pub tree_size: u64,
     /// The signed root.
     pub root: Hash,
+    /// The checkpoint note as the token carries it: the log's signature and any witnesses'
+    /// cosignatures (C2SP tlog-cosignature), for [`verify_witnessed`].
+    pub checkpoint: String,
 }
 
 impl VerifiedEvidence {
@@ -204,7 +208,45 @@ pub fn verify(
         leaf_hash: leaf,
         tree_size: cp.size,
         root: cp.root,
+        checkpoint: wire.checkpoint,
     })
+}
+
+/// Why a token did not verify with witnesses: the token itself, or its cosignatures.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessedError {
+    /// The token does not verify with the log's key (as [`verify`]).
+    #[error(transparent)]
+    Evidence(#[from] EvidenceError),
+    /// The token's checkpoint does not carry a quorum of valid cosignatures.
+    #[error("witnesses: {0}")]
+    Witnesses(#[from] QuorumError),
+}
+
+// INV-WITNESS-ONE-RULE: offline, a token's cosignatures are checked by the one quorum function of
+// mig06-tlog (`verify_quorum_at`), over the same checkpoint its inclusion proof was checked
+// against.
+/// Verifies a token offline as [`verify`] does, then its checkpoint's cosignatures: at least
+/// `quorum` of `witnesses` (name, key ID with the 0x04 type byte, the `cosignature/v1` message,
+/// the timestamp, at most [`mig06_tlog::cosignature::MAX_FUTURE_SKEW`] ahead of `now` when
+/// given) must have cosigned it, and no line by a configured witness may fail.
+///
+/// # Errors
+/// [`WitnessedError`] naming the token's fault, or the witness and the check that failed.
+pub fn verify_witnessed(
+    token: &str,
+    keys: &(impl CheckpointKeys + ?Sized),
+    witnesses: &[WitnessVerifier],
+    quorum: usize,
+    now: Option<u64>,
+) -> Result<(VerifiedEvidence, Quorum), WitnessedError> {
+    let v = verify(token, keys)?;
+    // The cosignatures are over the checkpoint the key in force at its size signed.
+    let (_, key) = keys
+        .verify_checkpoint(&v.checkpoint)
+        .map_err(|_| EvidenceError::BadSignature)?;
+    let q = verify_quorum_at(&v.checkpoint, key, witnesses, quorum, now)?;
+    Ok((v, q))
 }
 
 #[cfg(test)]

@@ -245,13 +245,18 @@ impl Rail {
         self.store.known_size()
     }
 
-    /// Whether the rail would accept an attempt's append now: the audit store is reachable and
-    /// caught up (`GET /v1/ready`). Not a promise: the next append may still fail, and then
-    /// fails closed as always.
+    /// Whether the rail would accept an attempt's append now: no rollback or fork was detected
+    /// (the latch), the quorum of witnesses cosigned the last batch submitted to them (both
+    /// known in memory: no witness round trip), and the audit store is reachable and caught up
+    /// (`GET /v1/ready`). Not a promise: the next append may still fail, and then fails closed
+    /// as always.
     ///
     /// # Errors
-    /// The store's reason it would not accept an append (see [`telemetry::audit_error_code`]).
+    /// The reason it would not (see [`telemetry::audit_error_code`]): `log_rollback`,
+    /// `witness_unconfirmed`, or the store's.
     pub fn ready(&self) -> Result<(), AuditError> {
+        // INV-WITNESSED-READY: the witnesses' facts first, in memory; then the store's.
+        self.store.witnesses().ready()?;
         self.store.with_store(|s| s.ready())
     }
 

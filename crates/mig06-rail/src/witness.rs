@@ -92,6 +92,23 @@ pub enum Tamper {
 }
 
 impl Tamper {
+    /// Every kind of evidence, in a fixed order (for `/metrics`).
+    pub const ALL: [Tamper; 4] = [
+        Self::WitnessKnowsLargerTree,
+        Self::WitnessDisagrees,
+        Self::EvidenceBeyondLog,
+        Self::EvidenceRootMismatch,
+    ];
+
+    fn index(self) -> usize {
+        match self {
+            Self::WitnessKnowsLargerTree => 0,
+            Self::WitnessDisagrees => 1,
+            Self::EvidenceBeyondLog => 2,
+            Self::EvidenceRootMismatch => 3,
+        }
+    }
+
     /// The reason code an attempt refused for it carries.
     #[must_use]
     pub fn reason(self) -> Reason {
@@ -116,7 +133,14 @@ pub struct Witnesses {
     quorum: usize,
     tampered: Mutex<Option<Tamper>>,
     detections: AtomicU64,
+    /// Detections per kind, in [`Tamper::ALL`]'s order.
+    detections_by: [AtomicU64; Tamper::ALL.len()],
+    /// Witnesses that cosigned the last batch submitted; [`NOT_SUBMITTED`] before the first.
+    last_cosigned: AtomicU64,
 }
+
+/// [`Witnesses::last_cosigned`] before any batch was submitted.
+const NOT_SUBMITTED: u64 = u64::MAX;
 
 impl std::fmt::Debug for Witnesses {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -218,6 +242,55 @@ impl Witnesses {
             quorum,
             tampered: Mutex::new(None),
             detections: AtomicU64::new(0),
+            detections_by: std::array::from_fn(|_| AtomicU64::new(0)),
+            last_cosigned: AtomicU64::new(NOT_SUBMITTED),
+        }
+    }
+
+    /// The configured witnesses' names, in configuration order (for `/metrics`).
+    #[must_use]
+    pub fn names(&self) -> Vec<&str> {
+        self.members.iter().map(|m| m.witness.name()).collect()
+    }
+
+    /// How many witnesses cosigned the last batch submitted to them (`None` before the first).
+    #[must_use]
+    pub fn last_cosigned(&self) -> Option<u64> {
+        match self.last_cosigned.load(Ordering::Relaxed) {
+            NOT_SUBMITTED => None,
+            n => Some(n),
+        }
+    }
+
+    /// Detections per kind of evidence (for `/metrics`), in [`Tamper::ALL`]'s order.
+    #[must_use]
+    pub fn detections_by_kind(&self) -> [(Tamper, u64); Tamper::ALL.len()] {
+        Tamper::ALL.map(|t| {
+            let n = self
+                .detections_by
+                .get(t.index())
+                .map_or(0, |c| c.load(Ordering::Relaxed));
+            (t, n)
+        })
+    }
+
+    // INV-WITNESSED-READY: readiness reads two in-memory facts, no round trip: the rollback
+    // latch, and whether the quorum cosigned the last batch submitted.
+    /// Whether an attempt could run now as far as the witnesses are concerned, from what is
+    /// already known (no round trip): not after evidence of a rollback or fork (latched), and
+    /// not when fewer than the quorum cosigned the last batch submitted. Before the first
+    /// submission the witnesses are presumed able.
+    ///
+    /// # Errors
+    /// [`AuditError::Tampered`] when the latch is set, [`AuditError::WitnessUnconfirmed`] when
+    /// the last batch fell short of the quorum.
+    pub fn ready(&self) -> Result<(), AuditError> {
+        if let Some(t) = self.tampered() {
+            return Err(AuditError::Tampered(t));
+        }
+        match self.last_cosigned() {
+            Some(n) if n < self.quorum as u64 => Err(AuditError::WitnessUnconfirmed),
+            _ => Ok(()),
         }
     }
 
@@ -253,6 +326,9 @@ impl Witnesses {
     /// Records evidence of a rollback or a fork. The first one found stays.
     pub fn latch(&self, t: Tamper) {
         self.detections.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = self.detections_by.get(t.index()) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
         if let Ok(mut slot) = self.tampered.lock() {
             slot.get_or_insert(t);
         }
@@ -283,7 +359,12 @@ impl Witnesses {
         };
         let (verdict, cosigned) = match self.tampered() {
             Some(t) => (Verdict::Tampered(t), None),
-            None => self.collect(store, end, deadline),
+            None => {
+                let (verdict, cosigned) = self.collect(store, end, deadline);
+                let n = cosigned.as_ref().map_or(0, |(_, lines)| lines.len());
+                self.last_cosigned.store(n as u64, Ordering::Relaxed);
+                (verdict, cosigned)
+            }
         };
         for r in results.iter_mut() {
             let Ok(a) = r else { continue };

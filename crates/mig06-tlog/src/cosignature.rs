@@ -47,6 +47,43 @@ pub enum CosignatureError {
     BadSignature,
 }
 
+/// Which check of one cosignature failed (for reports: names the check, never the bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CosignatureCheck {
+    /// The signature is not a `timestamped_signature` of 8 + 64 bytes.
+    Length,
+    /// The timestamp is zero (tlog-witness: "the timestamp MUST NOT be zero") or above 2^63 - 1.
+    Timestamp,
+    /// The timestamp is more than [`MAX_FUTURE_SKEW`] seconds after the verifier's clock
+    /// (tlog-cosignature: "verifiers MAY reject cosignatures with timestamps in the future").
+    FutureTimestamp,
+    /// The Ed25519 signature over the `cosignature/v1` message does not verify.
+    Signature,
+}
+
+impl CosignatureCheck {
+    /// A short, stable description.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Length => "not a timestamped Ed25519 signature (8 + 64 bytes)",
+            Self::Timestamp => "timestamp zero or above 2^63 - 1",
+            Self::FutureTimestamp => "timestamp in the future",
+            Self::Signature => "Ed25519 signature over the cosignature/v1 message does not verify",
+        }
+    }
+}
+
+impl std::fmt::Display for CosignatureCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How far (seconds) a cosignature's timestamp may be ahead of the verifier's clock when the
+/// verifier gives its clock ([`verify_quorum_at`]): clocks of witnesses and auditors differ.
+pub const MAX_FUTURE_SKEW: u64 = 600;
+
 fn bad(what: &'static str) -> CosignatureError {
     CosignatureError::Malformed { what }
 }
@@ -163,6 +200,8 @@ impl WitnessSigner {
         &self.name
     }
 
+    // INV-WITNESS-INTEROP: the cosignature/v1 message and line exactly as C2SP
+    // tlog-cosignature lays them out (checked against independent implementations).
     /// Cosigns a checkpoint note body (as returned by [`LogVerifier::verify_body`]) at
     /// `timestamp` (POSIX seconds), returning one signature line `— name base64(...)` ending in
     /// a newline, as an `add-checkpoint` response carries it.
@@ -253,23 +292,35 @@ impl WitnessVerifier {
         name == self.name && id == self.id
     }
 
+    // INV-WITNESS-ONE-RULE: every cosignature check (the rail's client on an add-checkpoint
+    // answer, `evidence verify` and `audit verify` offline) is this function.
     /// Verifies the decoded signature bytes of one of this key's lines over `body`, returning
-    /// the cosignature's timestamp.
-    fn verify_raw(&self, body: &str, raw: &[u8]) -> Result<u64, CosignatureError> {
+    /// the cosignature's timestamp: 8 + 64 bytes, a timestamp in 1..=2^63-1 (and, given the
+    /// verifier's clock `now`, at most [`MAX_FUTURE_SKEW`] ahead of it), and a strict Ed25519
+    /// signature over the `cosignature/v1` message.
+    fn verify_raw(
+        &self,
+        body: &str,
+        raw: &[u8],
+        now: Option<u64>,
+    ) -> Result<u64, CosignatureCheck> {
         let Some((ts, sig)) = raw.split_first_chunk::<8>() else {
-            return Err(CosignatureError::BadSignature);
+            return Err(CosignatureCheck::Length);
         };
         if raw.len() != TIMESTAMPED_SIG_LEN {
-            return Err(CosignatureError::BadSignature);
+            return Err(CosignatureCheck::Length);
         }
         let timestamp = u64::from_be_bytes(*ts);
-        if timestamp > MAX_TIMESTAMP {
-            return Err(CosignatureError::BadSignature);
+        if timestamp == 0 || timestamp > MAX_TIMESTAMP {
+            return Err(CosignatureCheck::Timestamp);
         }
-        let sig = Signature::from_slice(sig).map_err(|_| CosignatureError::BadSignature)?;
+        if now.is_some_and(|now| timestamp > now.saturating_add(MAX_FUTURE_SKEW)) {
+            return Err(CosignatureCheck::FutureTimestamp);
+        }
+        let sig = Signature::from_slice(sig).map_err(|_| CosignatureCheck::Signature)?;
         self.key
             .verify_strict(&cosigned_message(timestamp, body), &sig)
-            .map_err(|_| CosignatureError::BadSignature)?;
+            .map_err(|_| CosignatureCheck::Signature)?;
         Ok(timestamp)
     }
 
@@ -296,7 +347,9 @@ impl WitnessVerifier {
             if self.matches(line.name, line.id) {
                 let mut raw = line.id.to_be_bytes().to_vec();
                 raw.extend_from_slice(line.sig);
-                let ts = self.verify_raw(body, line.sig)?;
+                let ts = self
+                    .verify_raw(body, line.sig, None)
+                    .map_err(|_| CosignatureError::BadSignature)?;
                 latest = latest.max(Some(ts));
                 ours.push_str(&format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(raw)));
             }
@@ -336,18 +389,23 @@ pub enum QuorumError {
     Log(#[from] CheckpointError),
     /// A line names a configured witness (name and key ID) and does not verify: the whole note
     /// is refused (signed-note "Signatures").
-    #[error("the cosignature of configured witness {witness} does not verify")]
+    #[error("the cosignature of configured witness {witness} does not verify: {check}")]
     BadCosignature {
         /// The configured witness's name.
         witness: String,
+        /// The check that failed.
+        check: CosignatureCheck,
     },
     /// Fewer than `need` distinct configured witnesses cosigned.
-    #[error("{have} of the required {need} witnesses cosigned")]
+    #[error("{have} of the required {need} witnesses cosigned; no valid cosignature by: {}", missing.join(", "))]
     NotEnough {
         /// Distinct configured witnesses with a valid cosignature.
         have: usize,
         /// The quorum asked for.
         need: usize,
+        /// The configured witnesses with no line of their name and key ID on the note (a line
+        /// with a configured name and another key ID is a different key: not theirs).
+        missing: Vec<String>,
     },
 }
 
@@ -367,36 +425,57 @@ pub fn verify_quorum(
     witnesses: &[WitnessVerifier],
     k: usize,
 ) -> Result<Quorum, QuorumError> {
+    verify_quorum_at(note, log, witnesses, k, None)
+}
+
+/// As [`verify_quorum`], and, given the verifier's clock `now` (POSIX seconds), a cosignature
+/// whose timestamp is more than [`MAX_FUTURE_SKEW`] ahead of it is refused
+/// ([`CosignatureCheck::FutureTimestamp`]) like any other bad cosignature.
+///
+/// # Errors
+/// As [`verify_quorum`].
+pub fn verify_quorum_at(
+    note: &str,
+    log: &LogVerifier,
+    witnesses: &[WitnessVerifier],
+    k: usize,
+    now: Option<u64>,
+) -> Result<Quorum, QuorumError> {
     let (checkpoint, body) = log.verify_body(note)?;
     let split = split_note(note)?;
     let mut cosigners: Vec<Cosigner> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     for w in witnesses {
         let mut latest = None;
         for line in split.lines() {
             if w.matches(line.name, line.id) {
-                let ts = w
-                    .verify_raw(body, line.sig)
-                    .map_err(|_| QuorumError::BadCosignature {
+                let ts = w.verify_raw(body, line.sig, now).map_err(|check| {
+                    QuorumError::BadCosignature {
                         witness: w.name.clone(),
-                    })?;
+                        check,
+                    }
+                })?;
                 latest = latest.max(Some(ts));
             }
         }
         let seen = cosigners
             .iter()
             .any(|c| c.name == w.name && c.key_id == w.id);
-        if let (Some(timestamp), false) = (latest, seen) {
-            cosigners.push(Cosigner {
+        match (latest, seen) {
+            (Some(timestamp), false) => cosigners.push(Cosigner {
                 name: w.name.clone(),
                 key_id: w.id,
                 timestamp,
-            });
+            }),
+            (None, _) if !missing.contains(&w.name) => missing.push(w.name.clone()),
+            _ => {}
         }
     }
     if cosigners.len() < k {
         return Err(QuorumError::NotEnough {
             have: cosigners.len(),
             need: k,
+            missing,
         });
     }
     Ok(Quorum {
@@ -577,7 +656,11 @@ mod tests {
         assert_eq!(q.cosigners[0].timestamp, TIME + 7);
         assert!(matches!(
             verify_quorum(&note, &log.verifier(), &cfg, 3),
-            Err(QuorumError::NotEnough { have: 2, need: 3 })
+            Err(QuorumError::NotEnough {
+                have: 2,
+                need: 3,
+                ..
+            })
         ));
         // k = 0 with no witnesses is the log signature alone.
         assert!(verify_quorum(&note, &log.verifier(), &[], 0).is_ok());
@@ -594,7 +677,10 @@ mod tests {
         let note = format!("{}{b_line}\n", cosigned(&log, &[&a], 7));
         let cfg = [a.verifier(), b.verifier()];
         match verify_quorum(&note, &log.verifier(), &cfg, 1) {
-            Err(QuorumError::BadCosignature { witness }) => assert_eq!(witness, "w.example/b"),
+            Err(QuorumError::BadCosignature { witness, check }) => {
+                assert_eq!(witness, "w.example/b");
+                assert_eq!(check, CosignatureCheck::Signature);
+            }
             other => panic!("{other:?}"),
         }
         // Not configured: the same line is ignored.
@@ -604,7 +690,11 @@ mod tests {
         let note = cosigned(&log, &[&imposter], 7);
         assert!(matches!(
             verify_quorum(&note, &log.verifier(), &cfg, 1),
-            Err(QuorumError::NotEnough { have: 0, need: 1 })
+            Err(QuorumError::NotEnough {
+                have: 0,
+                need: 1,
+                ..
+            })
         ));
         // A cosignature without the log's own signature proves nothing.
         let note = cosigned(&log, &[&a], 7);
@@ -613,6 +703,65 @@ mod tests {
             verify_quorum(&note, &other_log.verifier(), &cfg, 1),
             Err(QuorumError::Log(_))
         ));
+    }
+
+    /// A cosignature line with any timestamp (the signer refuses zero; a forger need not).
+    fn line_at(w: &WitnessSigner, body: &str, ts: u64) -> String {
+        let sig = w.key.sign(&cosigned_message(ts, body));
+        let mut raw = w.id.to_be_bytes().to_vec();
+        raw.extend_from_slice(&ts.to_be_bytes());
+        raw.extend_from_slice(&sig.to_bytes());
+        format!("{SIG_PREFIX}{} {}\n", w.name, B64.encode(raw))
+    }
+
+    #[test]
+    fn inv_witness_one_rule_timestamp_checks_name_the_witness_and_the_check() {
+        let log = log();
+        let a = WitnessSigner::generate("w.example/a").unwrap();
+        let b = WitnessSigner::generate("w.example/b").unwrap();
+        let note = log.sign(&Checkpoint {
+            origin: String::new(),
+            size: 3,
+            root: [3; 32],
+        });
+        let body = note_text(&note).unwrap().to_owned();
+        let cfg = [a.verifier(), b.verifier()];
+        // Zero: refused, by the client-side check too.
+        let zero = format!("{note}{}", line_at(&a, &body, 0));
+        match verify_quorum(&zero, &log.verifier(), &cfg, 1) {
+            Err(QuorumError::BadCosignature { witness, check }) => {
+                assert_eq!(witness, "w.example/a");
+                assert_eq!(check, CosignatureCheck::Timestamp);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            a.verifier().verify_lines(&body, &line_at(&a, &body, 0)),
+            Err(CosignatureError::BadSignature)
+        );
+        // In the future beyond the skew: refused only when the verifier gives its clock.
+        let now = 1_800_000_000;
+        let ahead = format!("{note}{}", line_at(&a, &body, now + MAX_FUTURE_SKEW + 1));
+        assert!(verify_quorum(&ahead, &log.verifier(), &cfg, 1).is_ok());
+        match verify_quorum_at(&ahead, &log.verifier(), &cfg, 1, Some(now)) {
+            Err(QuorumError::BadCosignature { check, .. }) => {
+                assert_eq!(check, CosignatureCheck::FutureTimestamp);
+            }
+            other => panic!("{other:?}"),
+        }
+        let within = format!("{note}{}", line_at(&a, &body, now + MAX_FUTURE_SKEW));
+        assert!(verify_quorum_at(&within, &log.verifier(), &cfg, 1, Some(now)).is_ok());
+        // Not enough: the report names who did not cosign.
+        match verify_quorum_at(&within, &log.verifier(), &cfg, 2, Some(now)) {
+            Err(e @ QuorumError::NotEnough { .. }) => {
+                assert!(
+                    e.to_string()
+                        .contains("no valid cosignature by: w.example/b"),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -276,6 +276,55 @@ mod tests {
         assert!(!format!("{err} {err:?}").contains(secret));
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any request encodes to a body that parses back to it.
+        #[test]
+        fn any_request_round_trips(
+            old in any::<u64>(),
+            proof in prop::collection::vec(any::<[u8; 32]>(), 0..=MAX_PROOF_LINES),
+            note in "[a-z./]{1,20}\n[0-9]{1,5}\n[A-Za-z0-9+/=]{4,44}\n\n\u{2014} [a-z.]{1,10} [A-Za-z0-9+/=]{4,40}\n",
+        ) {
+            let req = AddCheckpointRequest::new(old, &proof, &note).unwrap();
+            let body = req.encode();
+            prop_assert_eq!(AddCheckpointRequest::parse(body.as_bytes()), Ok(req));
+        }
+
+        /// The parser accepts only the canonical spelling: whatever it accepts, re-encoded, is
+        /// the very bytes it was given (so one body has one reading), and it never panics on a
+        /// damaged body.
+        #[test]
+        fn whatever_parses_is_canonical(
+            old in any::<u64>(),
+            proof in prop::collection::vec(any::<[u8; 32]>(), 0..4),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let mut body = AddCheckpointRequest::new(old, &proof, NOTE).unwrap().encode().into_bytes();
+            let i = at.index(body.len());
+            body[i] = byte;
+            if let Ok(req) = AddCheckpointRequest::parse(&body) {
+                prop_assert_eq!(req.encode().into_bytes(), body);
+            }
+        }
+
+        /// Arbitrary bytes: never a panic, and an error never carries them.
+        #[test]
+        fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = AddCheckpointRequest::parse(&body);
+            let _ = parse_conflict(&body);
+        }
+
+        /// A 409 body is the size and a newline, and reads back.
+        #[test]
+        fn conflict_sizes_round_trip(size in any::<u64>()) {
+            prop_assert_eq!(parse_conflict(encode_conflict(size).as_bytes()), Some(size));
+        }
+    }
+
     #[test]
     fn conflict_bodies() {
         assert_eq!(encode_conflict(42), "42\n");

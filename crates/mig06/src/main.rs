@@ -12,6 +12,7 @@ mod evidence_cmd;
 mod scan_cmd;
 mod serve;
 mod tls;
+mod witness_cmd;
 mod witnesses;
 
 use std::io::{Read, Write};
@@ -118,6 +119,12 @@ enum Command {
         #[command(subcommand)]
         command: caller_cmd::CallerCommand,
     },
+    /// A C2SP tlog-witness for this (or any conforming) log: init, add-log, vkey, serve
+    /// (docs/WITNESS.md).
+    Witness {
+        #[command(subcommand)]
+        command: witness_cmd::WitnessCommand,
+    },
     /// Init a temporary set-up and run a scripted set of attempts, then verify the log.
     Demo {
         /// Keep the set-up in this directory instead of a temporary one.
@@ -195,6 +202,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             (log_format, log_level.as_deref()),
         ),
         Command::Caller { command } => caller_cmd::run(command),
+        Command::Witness { command } => witness_cmd::run(command),
     }
 }
 
@@ -251,6 +259,13 @@ fn policy_check(config: &Path) -> Result<ExitCode> {
 
 /// Loads the configuration and opens the rail, supplying the HTTP executor when configured.
 pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
+    open_rail_observed(config).map(|(rail, _)| rail)
+}
+
+/// As [`open_rail`], with the counters the configured witnesses' clients update (`/metrics`).
+pub(crate) fn open_rail_observed(
+    config: &Path,
+) -> Result<(Rail, std::sync::Arc<serve::metrics::WitnessStats>)> {
     let cfg = Config::load(config)?;
     let executor: Option<Box<dyn Executor>> = match &cfg.executor {
         ExecutorConfig::Http { url } => Some(Box::new(
@@ -275,7 +290,7 @@ pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
             Some((Box::new(store), report))
         }
     };
-    let witnesses = witnesses::from_config(&cfg)?;
+    let (witnesses, witness_stats) = witnesses::from_config(&cfg)?;
     let rail = Rail::open_with(cfg, store, executor)?.with_witnesses(witnesses);
     let cut = rail.audit_open_report().torn_tail_cut;
     if cut > 0 && !tracing::dispatcher::has_been_set() {
@@ -284,7 +299,7 @@ pub(crate) fn open_rail(config: &Path) -> Result<Rail> {
             "mig06: audit log: cut a torn tail of {cut} bytes (an append that was never confirmed)"
         );
     }
-    Ok(rail)
+    Ok((rail, witness_stats))
 }
 
 fn read_request(path: &str, max: usize) -> Result<Vec<u8>> {

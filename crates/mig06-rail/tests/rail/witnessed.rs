@@ -254,3 +254,46 @@ fn inv_witnessed_without_witnesses_a_token_from_a_fork_proves_a_fork() {
     assert_eq!(out.detail.unwrap().reason.code(), "evidence_root_mismatch");
     assert_eq!(exec.calls(), 0);
 }
+
+#[test]
+fn inv_witnessed_ready_follows_the_last_batch_and_the_latch_without_a_round_trip() {
+    use mig06_rail::audit::AuditError;
+    use mig06_rail::witness::Tamper;
+    let (s, ws, _state) = witnessed_setup(2, 2);
+    let exec = Counting::new(Answer::Draft);
+    let rail = open(&s, &exec, &ws);
+    // Before any submission: ready, and the probe itself asks no witness.
+    assert!(rail.ready().is_ok());
+    assert_eq!(ws.iter().map(Real::calls).sum::<usize>(), 0);
+    let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(out.code, TerminalCode::CompletedDraft);
+    assert!(rail.ready().is_ok());
+    assert_eq!(rail.witnesses().last_cosigned(), Some(2));
+    // One of two down: the last batch fell short of the quorum.
+    ws[1].up.store(false, Ordering::SeqCst);
+    let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(out.code, TerminalCode::AbortedAuditUnconfirmed);
+    let calls = ws.iter().map(Real::calls).sum::<usize>();
+    assert!(matches!(rail.ready(), Err(AuditError::WitnessUnconfirmed)));
+    assert_eq!(
+        ws.iter().map(Real::calls).sum::<usize>(),
+        calls,
+        "no round trip"
+    );
+    // Back: the next batch the quorum cosigns clears it.
+    ws[1].up.store(true, Ordering::SeqCst);
+    let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
+    assert_eq!(out.code, TerminalCode::CompletedDraft);
+    assert!(rail.ready().is_ok());
+    // The latch: not ready until restart, whatever the witnesses say.
+    rail.witnesses().latch(Tamper::EvidenceRootMismatch);
+    assert!(matches!(
+        rail.ready(),
+        Err(AuditError::Tampered(Tamper::EvidenceRootMismatch))
+    ));
+    let kinds = rail.witnesses().detections_by_kind();
+    assert_eq!(
+        kinds.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        [0, 0, 0, 1]
+    );
+}

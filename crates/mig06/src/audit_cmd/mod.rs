@@ -34,9 +34,15 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         pubkey: Option<PathBuf>,
         /// A signed checkpoint kept from earlier (an evidence token's, an earlier run's, another
-        /// auditor's): the log must be consistent with it, so a rollback is caught.
+        /// auditor's, a witness's `GET /<origin hash>/checkpoint`), or a file holding an evidence
+        /// token (its checkpoint is used): the log must be consistent with it, so a rollback is
+        /// caught.
         #[arg(long)]
         trusted_checkpoint: Option<PathBuf>,
+        /// With --witness-key: the trusted checkpoint must carry a quorum of valid cosignatures
+        /// by these witnesses (the log's own files carry none, so it is required).
+        #[command(flatten)]
+        witnesses: crate::witnesses::WitnessArgs,
     },
     /// Print records (all, or one attempt's) as JSON lines.
     Show {
@@ -178,7 +184,8 @@ pub(crate) fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             config,
             pubkey,
             trusted_checkpoint,
-        } => verify::run(&config, pubkey.as_deref(), trusted_checkpoint),
+            witnesses,
+        } => verify::run(&config, pubkey.as_deref(), trusted_checkpoint, &witnesses),
         AuditCommand::Show {
             config,
             pubkey,

@@ -43,7 +43,8 @@ pub(super) fn run(config: &Path, prepare: bool, timeout_ms: u64) -> Result<ExitC
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let witnesses = crate::witnesses::from_config(&cfg)?;
+    // The witnesses' statistics are for `/metrics`; a one-off command has none to show.
+    let (witnesses, _stats) = crate::witnesses::from_config(&cfg)?;
     let deadline = Deadline::after(Duration::from_millis(timeout_ms));
     let done = rekey::rotate_key(&cfg, witnesses, deadline)?;
     let rotations = audit_dir(&cfg).join(mig06_rail::audit::ledger::ROTATIONS_FILE);

@@ -8,13 +8,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use mig06_rail::audit::ledger::LogFault;
+use mig06_rail::audit::ledger::{LogFault, fault};
 use mig06_rail::audit::verify::{self, VerifyReport};
 use mig06_rail::config::Config;
+use mig06_rail::tlog::cosignature::{Quorum, verify_quorum_at};
+use mig06_rail::tlog::rotation::{CheckpointKeys, LogKeys};
 
 use super::log::{hex_string, open_view, verifier_for, what_to_do};
+use crate::witnesses::{WitnessArgs, unix_now};
 
 /// Verifies the configured log, against `trusted_checkpoint` too when one is given.
 ///
@@ -25,33 +28,56 @@ pub(super) fn run(
     config: &Path,
     pubkey: Option<&Path>,
     trusted_checkpoint: Option<PathBuf>,
+    witness_args: &WitnessArgs,
 ) -> Result<ExitCode> {
     let cfg = Config::load(config)?;
     let key = verifier_for(&cfg, pubkey)?;
     let verifier = &key.verifier;
+    let witnesses = witness_args.load()?;
+    if witnesses.is_some() && trusted_checkpoint.is_none() {
+        bail!(
+            "--witness-key needs --trusted-checkpoint FILE: the cosigned checkpoint to check (an evidence token's, or a witness's `GET /<origin hash>/checkpoint`); the log's own checkpoint files carry no cosignatures"
+        );
+    }
     let trusted = trusted_checkpoint
         .map(|p| {
             std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
         })
         .transpose()?;
     let bar = progress_bar();
-    // The trusted checkpoint is verified with the log's key schedule (a checkpoint kept before
-    // a key rotation is signed by the key then in force), so after the log is read.
+    // The trusted checkpoint (a note, or an evidence token's, verified first) is verified with
+    // the log's key schedule (a checkpoint kept before a key rotation is signed by the key then
+    // in force), so after the log is read; with witnesses, its cosignatures by the one quorum
+    // check, against the key that signed it.
+    let mut quorum = None;
     let result = open_view(&cfg, verifier, &mut |_, _, _| {}, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?
     .and_then(|view| {
+        let keys = view.ledger().keys();
         let trusted = trusted
             .as_deref()
-            .map(|note| verify::trusted_checkpoint(note, view.ledger().keys()))
+            .map(|text| {
+                let note = trusted_note(text, keys)?;
+                if let Some(w) = &witnesses {
+                    let (_, key) = keys
+                        .verify_checkpoint(&note)
+                        .map_err(|e| fault(None, format!("the trusted checkpoint: {e}")))?;
+                    let q = verify_quorum_at(&note, key, &w.keys, w.quorum, unix_now()).map_err(
+                        |e| fault(None, format!("the trusted checkpoint: witnesses: {e}")),
+                    )?;
+                    quorum = Some((w.quorum, q));
+                }
+                verify::trusted_checkpoint(&note, keys)
+            })
             .transpose()?;
         verify::verify_view(&view, trusted.as_ref())
     });
     bar.finish_and_clear();
     match result {
         Ok(r) => {
-            print_report(&r);
+            print_report(&r, quorum.as_ref());
             Ok(ExitCode::SUCCESS)
         }
         Err(f) => {
@@ -74,11 +100,27 @@ fn progress_bar() -> ProgressBar {
     b
 }
 
+/// The checkpoint note of a trusted checkpoint file: the note itself, or the checkpoint of an
+/// evidence token, which must verify with the log's key first.
+fn trusted_note(text: &str, keys: &LogKeys) -> Result<String, LogFault> {
+    let text = text.trim_start();
+    if text.starts_with(mig06_rail::evidence::PREFIX) {
+        mig06_rail::evidence::verify(text.trim(), keys)
+            .map(|v| v.checkpoint)
+            .map_err(|e| {
+                fault(
+                    None,
+                    format!("the trusted checkpoint's evidence token: {e}"),
+                )
+            })
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
 /// The report of a log that verifies, and notes on what it does not yet cover.
-fn print_report(r: &VerifyReport) {
-    println!(
-        "{}",
-        serde_json::json!({
+fn print_report(r: &VerifyReport, quorum: Option<&(usize, Quorum)>) {
+    let mut out = serde_json::json!({
             "ok": true,
             "records": r.records,
             "checkpoints_verified": r.checkpoints,
@@ -97,8 +139,18 @@ fn print_report(r: &VerifyReport) {
                 "until_size": e.until,
                 "vkey": e.key.vkey(),
             })).collect::<Vec<_>>(),
-        })
-    );
+    });
+    if let (Some((k, q)), Some(obj)) = (quorum, out.as_object_mut()) {
+        obj.insert(
+            "witnessed".into(),
+            serde_json::json!({
+                "checkpoint_size": q.checkpoint.size,
+                "witness_quorum": k,
+                "cosigners": crate::witnesses::cosigners_json(q),
+            }),
+        );
+    }
+    println!("{out}");
     if r.overdue_open > 0 {
         eprintln!(
             "mig06: {} open records are past their deadline with no terminal record (their process stopped); the rail ends them ABORTED_INTERRUPTED when it next writes",

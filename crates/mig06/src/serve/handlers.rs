@@ -408,15 +408,17 @@ impl Drop for InFlight {
     }
 }
 
-/// Ready for attempts: the audit store would accept an append now. A load balancer should
-/// send attempts only to a ready instance; one that is not ready can only fail them closed.
+/// Ready for attempts: no rollback or fork was detected, the witnesses' quorum cosigned the last
+/// batch (when witnesses are configured; known in memory, no round trip), and the audit store
+/// would accept an append now. A load balancer should send attempts only to a ready instance;
+/// one that is not ready can only fail them closed.
 #[utoipa::path(
     get,
     path = "/v1/ready",
     tag = "service",
     responses(
-        (status = 200, description = "Ready: the audit store would accept an append now.", body = ReadyBody),
-        (status = 503, description = "Not ready: attempts would end ABORTED_AUDIT_UNCONFIRMED. `reason` is a closed code.", body = ReadyBody),
+        (status = 200, description = "Ready: no rollback detected, the witnesses' quorum cosigned the last batch, and the audit store would accept an append now.", body = ReadyBody),
+        (status = 503, description = "Not ready: attempts would fail closed. `reason` is a closed code: `log_rollback` (a rollback or fork was detected: every attempt ends ABORTED_LOG_ROLLBACK until an operator acts and restarts the rail), `witness_unconfirmed` (fewer than the quorum of witnesses cosigned the last batch: attempts end ABORTED_AUDIT_UNCONFIRMED until they answer again), or the audit store's code.", body = ReadyBody),
         (status = 405, description = "Method not allowed.", body = ErrorBody),
     )
 )]
@@ -438,7 +440,7 @@ pub(super) async fn get_ready(State(state): State<Arc<AppState>>) -> Response {
                 target: SERVE_TARGET,
                 event = "not_ready",
                 reason,
-                "readiness probe: the audit store would not accept an append"
+                "readiness probe: an attempt would fail closed now"
             );
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -483,12 +485,14 @@ pub(super) async fn get_health(State(state): State<Arc<AppState>>) -> Response {
     )
 )]
 pub(super) async fn get_metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut text = state.metrics.render();
+    super::metrics::render_witnesses(&mut text, state.rail.witnesses(), &state.witness_stats);
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        state.metrics.render(),
+        text,
     )
         .into_response()
 }
@@ -530,7 +534,7 @@ async fn not_found() -> Response {
 }
 
 // INV-NO-CACHING: Execution, decision, mutation and audit paths are non-cacheable.
-async fn no_store(mut response: Response) -> Response {
+pub(crate) async fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -550,7 +554,7 @@ impl Drop for RequestDone {
 /// The connection guard's part of each answer: the status of a head the guard refused (in place
 /// of the stand-in request it handed hyper), and `Connection: close` on a connection's last
 /// answer.
-async fn connection_rules(req: Request, next: Next) -> Response {
+pub(crate) async fn connection_rules(req: Request, next: Next) -> Response {
     let Some(conn) = req.extensions().get::<Arc<ConnState>>().cloned() else {
         return next.run(req).await;
     };

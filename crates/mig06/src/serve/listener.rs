@@ -27,7 +27,7 @@ use crate::tls::PeerCertificate;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The transport of a listener.
-pub(super) enum Transport {
+pub(crate) enum Transport {
     /// Plain HTTP/1.1 over TCP.
     Plain,
     /// HTTPS: a TLS handshake first, then the same loop.
@@ -55,7 +55,7 @@ type Held = (OwnedSemaphorePermit, PeerSlot);
 /// connections close at once, and connections with a request in progress get its answer, for
 /// at most `limits.drain` (the attempt deadline plus [`super::DRAIN_MARGIN`]); attempts already
 /// on their threads finish and are recorded regardless.
-pub(super) async fn serve_loop(
+pub(crate) async fn serve_loop(
     listener: tokio::net::TcpListener,
     app: Router,
     transport: Transport,

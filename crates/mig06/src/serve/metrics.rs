@@ -104,7 +104,7 @@ pub(super) struct BuildInfo {
 
 /// The counters and histograms.
 #[derive(Default)]
-pub(super) struct Metrics {
+pub(crate) struct Metrics {
     codes: [AtomicU64; ALL_CODES.len()],
     /// Requests without a valid bearer credential.
     pub(super) unauthenticated: AtomicU64,
@@ -324,6 +324,149 @@ impl Metrics {
     }
 }
 
+/// How one `add-checkpoint` submission to a witness ended (`result` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubmissionResult {
+    /// 200 with a cosignature that verifies.
+    Cosigned,
+    /// 409: the witness knows another size.
+    Conflict,
+    /// No answer in time, or the connection failed.
+    Unavailable,
+    /// Any other status.
+    Refused,
+    /// A 200 whose cosignature does not verify against the configured key.
+    BadCosignature,
+    /// An answer that is not the protocol's.
+    Malformed,
+}
+
+impl SubmissionResult {
+    const ALL: [Self; 6] = [
+        Self::Cosigned,
+        Self::Conflict,
+        Self::Unavailable,
+        Self::Refused,
+        Self::BadCosignature,
+        Self::Malformed,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Cosigned => "cosigned",
+            Self::Conflict => "conflict",
+            Self::Unavailable => "unavailable",
+            Self::Refused => "refused",
+            Self::BadCosignature => "bad_cosignature",
+            Self::Malformed => "malformed",
+        }
+    }
+}
+
+/// One witness's submissions: counts by result, and the round trip's latency.
+#[derive(Default)]
+struct WitnessSeries {
+    results: [AtomicU64; SubmissionResult::ALL.len()],
+    latency: Latency,
+}
+
+/// The rail's witnesses as `/metrics` reports them: per configured witness (by its configured
+/// name), submissions by result and the `add-checkpoint` round trip's latency. Updated by the
+/// binary's witness adapter ([`crate::witnesses`]) on the thread that submits; atomics only.
+pub(crate) struct WitnessStats {
+    names: Vec<String>,
+    series: Vec<WitnessSeries>,
+}
+
+impl WitnessStats {
+    /// Counters for the witnesses named, in configuration order.
+    pub(crate) fn new(names: Vec<String>) -> Self {
+        let series = names.iter().map(|_| WitnessSeries::default()).collect();
+        Self { names, series }
+    }
+
+    /// Records one submission to witness `i`: its result and how long the round trip took.
+    pub(crate) fn record(&self, i: usize, result: SubmissionResult, seconds: f64) {
+        let Some(w) = self.series.get(i) else { return };
+        if let Some(c) = SubmissionResult::ALL
+            .iter()
+            .position(|r| *r == result)
+            .and_then(|j| w.results.get(j))
+        {
+            bump(c);
+        }
+        w.latency.observe(&BUCKETS, seconds);
+    }
+}
+
+/// The witness part of `/metrics`: detections by reason and the latch (from the rail's
+/// [`Witnesses`](mig06_rail::witness::Witnesses)), the quorum and how many cosigned the last
+/// batch, and per witness its submissions by result and their latency.
+pub(crate) fn render_witnesses(
+    s: &mut String,
+    witnesses: &mig06_rail::witness::Witnesses,
+    stats: &WitnessStats,
+) {
+    let _ = writeln!(
+        s,
+        "# HELP mig06_witness_detections_total Evidence of a rolled-back or forked log, by reason (each refuses attempts ABORTED_LOG_ROLLBACK until restart).\n# TYPE mig06_witness_detections_total counter"
+    );
+    for (tamper, n) in witnesses.detections_by_kind() {
+        let _ = writeln!(
+            s,
+            "mig06_witness_detections_total{{reason=\"{}\"}} {n}",
+            tamper.reason().code()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "# HELP mig06_witness_rollback_latched 1 once a rollback or fork was detected: every attempt is refused until an operator acts and restarts the rail.\n# TYPE mig06_witness_rollback_latched gauge\nmig06_witness_rollback_latched {}",
+        u8::from(witnesses.tampered().is_some())
+    );
+    let _ = writeln!(
+        s,
+        "# HELP mig06_witness_quorum Witnesses that must cosign before a step executes.\n# TYPE mig06_witness_quorum gauge\nmig06_witness_quorum {}",
+        witnesses.quorum()
+    );
+    if let Some(n) = witnesses.last_cosigned() {
+        let _ = writeln!(
+            s,
+            "# HELP mig06_witness_last_batch_cosigners Witnesses that cosigned the last audit batch submitted to them.\n# TYPE mig06_witness_last_batch_cosigners gauge\nmig06_witness_last_batch_cosigners {n}"
+        );
+    }
+    if stats.names.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "# HELP mig06_witness_submissions_total add-checkpoint submissions to each witness, by result.\n# TYPE mig06_witness_submissions_total counter"
+    );
+    for (name, w) in stats.names.iter().zip(&stats.series) {
+        for (result, n) in SubmissionResult::ALL.iter().zip(&w.results) {
+            let _ = writeln!(
+                s,
+                "mig06_witness_submissions_total{{witness=\"{}\",result=\"{}\"}} {}",
+                label_value(name),
+                result.as_str(),
+                n.load(Ordering::Relaxed)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "# HELP mig06_witness_submission_duration_seconds The add-checkpoint round trip to each witness (cosign latency), whatever its result.\n# TYPE mig06_witness_submission_duration_seconds histogram"
+    );
+    for (name, w) in stats.names.iter().zip(&stats.series) {
+        let labels = format!("witness=\"{}\",", label_value(name));
+        w.latency.render(
+            s,
+            "mig06_witness_submission_duration_seconds",
+            &labels,
+            &BUCKETS,
+        );
+    }
+}
+
 /// A label value as Prometheus text needs it (these come from the configuration, not requests).
 fn label_value(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -481,5 +624,33 @@ mod tests {
         assert!(text.contains("mig06_attempt_duration_seconds_count 1"));
         assert!(text.contains("mig06_attempt_duration_seconds_bucket{le=\"+Inf\"} 1"));
         assert!(text.contains("mig06_attempt_stage_duration_seconds_count{stage=\"parse\"} 0"));
+    }
+
+    #[test]
+    fn witness_metrics_count_by_witness_and_result() {
+        let w = mig06_rail::witness::Witnesses::none();
+        w.latch(mig06_rail::witness::Tamper::EvidenceBeyondLog);
+        let stats = WitnessStats::new(vec!["w.example/a".into(), "w.example/\"b\"".into()]);
+        stats.record(0, SubmissionResult::Cosigned, 0.002);
+        stats.record(0, SubmissionResult::Cosigned, 0.004);
+        stats.record(1, SubmissionResult::Unavailable, 0.5);
+        stats.record(7, SubmissionResult::Refused, 0.5);
+        let mut s = String::new();
+        render_witnesses(&mut s, &w, &stats);
+        assert!(
+            s.contains("mig06_witness_detections_total{reason=\"evidence_beyond_log\"} 1"),
+            "{s}"
+        );
+        assert!(s.contains("mig06_witness_detections_total{reason=\"witness_disagrees\"} 0"));
+        assert!(s.contains("mig06_witness_rollback_latched 1"));
+        assert!(s.contains(
+            "mig06_witness_submissions_total{witness=\"w.example/a\",result=\"cosigned\"} 2"
+        ));
+        assert!(s.contains(
+            "mig06_witness_submissions_total{witness=\"w.example/\\\"b\\\"\",result=\"unavailable\"} 1"
+        ));
+        assert!(s.contains(
+            "mig06_witness_submission_duration_seconds_count{witness=\"w.example/a\"} 2"
+        ));
     }
 }

@@ -15,10 +15,10 @@
 //! [`metrics`], [`listener`] (accept loop, connection life, shutdown) and [`conn`] (the guard
 //! every connection's bytes pass through).
 
-mod conn;
-mod handlers;
-mod listener;
-mod metrics;
+pub(crate) mod conn;
+pub(crate) mod handlers;
+pub(crate) mod listener;
+pub(crate) mod metrics;
 mod openapi;
 pub(crate) mod oplog;
 mod schema;
@@ -60,6 +60,8 @@ const MAX_DEFAULT_IN_FLIGHT: usize = 512;
 struct AppState {
     rail: Arc<Rail>,
     metrics: Arc<Metrics>,
+    /// The witnesses' clients' counters (`/metrics`).
+    witness_stats: Arc<metrics::WitnessStats>,
     policy_digest: String,
     admission: Arc<tokio::sync::Semaphore>,
 }
@@ -106,7 +108,7 @@ pub(crate) fn run(
         .map(|(cert, key)| crate::tls::server_config(cert, key))
         .transpose()?
         .map(Arc::new);
-    let rail = crate::open_rail(config)?;
+    let (rail, witness_stats) = crate::open_rail_observed(config)?;
     if tls.is_none() && rail.pins_client_certificates() {
         bail!(
             "a caller in {} is pinned to a client certificate (client_cert_sha256), which needs TLS: start serve with --tls-cert and --tls-key",
@@ -138,6 +140,7 @@ pub(crate) fn run(
         policy_digest: rail.policy_digest().to_string(),
         rail: Arc::new(rail),
         metrics,
+        witness_stats,
         admission: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
     });
     let transport = match tls {

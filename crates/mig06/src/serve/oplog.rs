@@ -34,7 +34,7 @@ pub(super) const SERVE_TARGET: &str = "mig06::serve";
 ///
 /// # Errors
 /// An invalid `--log-level` or `RUST_LOG` directive, or a subscriber already installed.
-pub(super) fn install(format: LogFormat, level: Option<&str>, metrics: Arc<Metrics>) -> Result<()> {
+pub(crate) fn install(format: LogFormat, level: Option<&str>, metrics: Arc<Metrics>) -> Result<()> {
     let filter = match level {
         Some(level) => EnvFilter::try_new(level).context("--log-level")?,
         None => match std::env::var("RUST_LOG") {

@@ -26,3 +26,4 @@ mod key_rotation;
 mod leak;
 mod oplog;
 mod pg_instances;
+mod witness;
