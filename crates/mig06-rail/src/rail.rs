@@ -28,6 +28,10 @@ use crate::request::PhiScan;
 use crate::telemetry::{self, ExecutorOutcome, ObservedStore, Stage, StageTimes, TraceContext};
 use crate::witness::{Witness, Witnesses};
 
+/// How long [`Rail::ready`] waits for the audit store's turn (another caller's batch or read
+/// may hold it) before it answers not ready.
+pub const READY_TURN_WAIT: std::time::Duration = TERMINAL_APPEND_MARGIN;
+
 /// Errors starting the rail. The rail refuses to start rather than run half-configured.
 #[derive(Debug, thiserror::Error)]
 pub enum RailError {
@@ -238,12 +242,16 @@ impl Rail {
 
     /// Whether the rail would accept an attempt's append now: the audit store is reachable and
     /// caught up (`GET /v1/ready`). Not a promise: the next append may still fail, and then
-    /// fails closed as always.
+    /// fails closed as always. Waits for the store's turn at most [`READY_TURN_WAIT`] (a batch
+    /// or an attempt's read may hold it), then the store answers within its own bound (the
+    /// PostgreSQL store: `audit.connect_timeout_ms`).
     ///
     /// # Errors
-    /// The store's reason it would not accept an append (see [`telemetry::audit_error_code`]).
+    /// The store's reason it would not accept an append (see [`telemetry::audit_error_code`]),
+    /// or [`AuditError::BoundPassed`] when the store stayed busy for [`READY_TURN_WAIT`].
     pub fn ready(&self) -> Result<(), AuditError> {
-        self.store.with_store(|s| s.ready())
+        self.store
+            .with_store_by(Deadline::after(READY_TURN_WAIT), |s| s.ready())
     }
 
     /// The configuration in force.
