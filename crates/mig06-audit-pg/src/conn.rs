@@ -88,9 +88,8 @@ impl Conn {
         if Instant::now() >= by {
             return Err(ConnectError::TimedOut);
         }
-        let made = runtime.block_on(async {
-            tokio::time::timeout_at(by.into(), config.connect(NoTls)).await
-        });
+        let made = runtime
+            .block_on(async { tokio::time::timeout_at(by.into(), config.connect(NoTls)).await });
         match made {
             Ok(Ok((client, connection))) => Ok(Self {
                 client,

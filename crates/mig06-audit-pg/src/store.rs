@@ -212,8 +212,8 @@ impl PgStore {
         let idle = self.last_used.elapsed();
         if let Some(mut c) = self.client.take() {
             let check_by = (Instant::now() + self.settings.connect_timeout).min(by);
-            let alive =
-                !c.is_closed() && (idle < IDLE_CHECK_AFTER || c.batch_execute("", check_by).is_ok());
+            let alive = !c.is_closed()
+                && (idle < IDLE_CHECK_AFTER || c.batch_execute("", check_by).is_ok());
             if alive {
                 return Ok(c);
             }

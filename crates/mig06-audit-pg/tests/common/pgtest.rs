@@ -163,7 +163,8 @@ pub fn own_cluster() -> Cluster {
 impl Cluster {
     /// The postmaster's pid, from the first line of its data directory's `postmaster.pid`.
     pub fn postmaster_pid(&self) -> u32 {
-        let text = std::fs::read_to_string(self.data.join("postmaster.pid")).expect("postmaster.pid");
+        let text =
+            std::fs::read_to_string(self.data.join("postmaster.pid")).expect("postmaster.pid");
         text.lines()
             .next()
             .and_then(|l| l.trim().parse().ok())
@@ -176,7 +177,11 @@ impl Cluster {
         let postmaster = self.postmaster_pid();
         let mut pids = vec![postmaster];
         for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -229,10 +234,7 @@ impl Cluster {
 
     /// A fresh, empty database on this cluster; returns its connection string.
     pub fn fresh_database(&self) -> String {
-        let name = format!(
-            "mig06_t_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
+        let name = format!("mig06_t_{}", ulid::Ulid::new().to_string().to_lowercase());
         let mut client =
             postgres::Client::connect(&self.url, postgres::NoTls).expect("connect admin");
         client

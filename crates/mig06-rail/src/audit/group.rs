@@ -517,6 +517,54 @@ mod tests {
         assert!(!st.leading);
     }
 
+    #[test]
+    fn inv_deadline_answered_a_caller_waits_for_the_store_only_until_its_own_bound() {
+        let (_dir, g) = group();
+        // Another caller holds the store (a continuation's reads with a later bound, a readiness
+        // probe, a batch on a database that stopped answering).
+        let held = g.take_store(None).unwrap();
+        let leader = {
+            let g = Arc::clone(&g);
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                (
+                    g.append(record(), Deadline::after(BOUND)),
+                    started.elapsed(),
+                )
+            })
+        };
+        let reader = {
+            let g = Arc::clone(&g);
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let r = g.read_by(Deadline::after(BOUND), |s| s.leaf_at(0));
+                (r, started.elapsed())
+            })
+        };
+        let (appended, leader_took) = leader.join().unwrap();
+        let (read, reader_took) = reader.join().unwrap();
+        assert!(
+            matches!(appended, Err(AuditError::BoundPassed { sent: false })),
+            "{appended:?}"
+        );
+        assert!(
+            matches!(read, Err(AuditError::BoundPassed { sent: false })),
+            "{read:?}"
+        );
+        for took in [leader_took, reader_took] {
+            assert!(
+                took >= BOUND && took < BOUND + SLACK,
+                "returned after {took:?}"
+            );
+        }
+        drop(held);
+        // Nothing was sent: the log is empty, and the store serves the next caller at once.
+        let a = g
+            .append(record(), Deadline::after(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!(a.index, 0);
+    }
+
     /// The file store, noting the bound each batch was given.
     struct Noting {
         inner: FileStore,
