@@ -44,6 +44,8 @@ pub(crate) enum RoundTripError {
     Failed(tokio_postgres::Error),
 }
 
+// INV-NO-BACKGROUND: the runtime is current-thread and nothing is spawned on it: the
+// connection's I/O is polled only inside a round trip's `block_on`, on the caller's thread.
 /// A connection: the client, its connection's I/O (polled only inside a round trip) and the
 /// runtime both run on.
 pub(crate) struct Conn {
@@ -51,7 +53,18 @@ pub(crate) struct Conn {
     connection: Pin<Box<Connection<Socket, NoTlsStream>>>,
     /// The connection's I/O ended (the server closed it); only the client's error is left.
     connection_done: bool,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped ([`Drop`] shuts it down without blocking).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Nothing was spawned on it, so there is nothing to wait for; and a store dropped from
+        // inside another runtime's task (a server shutting down) must not block there.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Conn {
@@ -84,10 +97,10 @@ pub(crate) enum ConnectError {
 impl Conn {
     /// Connects: TCP (or Unix socket), start-up and authentication, all by `by`.
     pub(crate) fn connect(config: &Config, by: Instant) -> Result<Self, ConnectError> {
-        let runtime = runtime().map_err(ConnectError::Runtime)?;
         if Instant::now() >= by {
             return Err(ConnectError::TimedOut);
         }
+        let runtime = runtime().map_err(ConnectError::Runtime)?;
         let made = runtime
             .block_on(async { tokio::time::timeout_at(by.into(), config.connect(NoTls)).await });
         match made {
@@ -95,7 +108,7 @@ impl Conn {
                 client,
                 connection: Box::pin(connection),
                 connection_done: false,
-                runtime,
+                runtime: Some(runtime),
             }),
             Ok(Err(e)) => Err(ConnectError::Failed(e)),
             Err(_) => Err(ConnectError::TimedOut),
@@ -119,6 +132,9 @@ impl Conn {
             connection_done,
             runtime,
         } = self;
+        let Some(runtime) = runtime.as_ref() else {
+            return Err(RoundTripError::TimedOut { started: false });
+        };
         round_trip(
             runtime,
             connection,

@@ -21,7 +21,7 @@
 //! and the next batch connects anew and reads whatever the database holds, so a record whose
 //! commit outcome was unknown is found (or not) then, never written twice.
 //!
-//! Every round trip is bounded on the client's clock, whatever the server does ([`conn`]): by
+//! Every round trip is bounded on the client's clock, whatever the server does (`conn.rs`): by
 //! the batch's earliest bound (its attempts' deadlines), by an attempt's deadline for the reads
 //! it waits on, and otherwise by a stated timeout (`audit.connect_timeout_ms` for a connection
 //! and for [`mig06_rail::audit::AuditStore::ready`], [`ROUND_TRIP_TIMEOUT`] for the rest). A

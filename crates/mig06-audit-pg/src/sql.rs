@@ -33,7 +33,7 @@ pub(crate) const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
 pub(crate) const STATEMENT_TIMEOUT: &str = "10s";
 /// The bound of a round trip no attempt waits on (the store's start-up read, a whole-log read
 /// for an auditor, `audit migrate`): as long as the server allows a writer's statement
-/// ([`STATEMENT_TIMEOUT`]). A round trip an attempt waits on is bounded by the attempt.
+/// (`statement_timeout`, 10 s). A round trip an attempt waits on is bounded by the attempt.
 pub const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long data sent to the server may stay unacknowledged before the connection fails (a cut
 /// network; a stopped server's kernel still acknowledges, see [`crate::conn`]).
