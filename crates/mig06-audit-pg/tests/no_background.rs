@@ -3,9 +3,13 @@
 //! leaves none behind, and a round trip that times out leaves nothing running either. One test
 //! in a process of its own, so that no other test's threads are counted.
 #![allow(
+    unreachable_pub,
     clippy::disallowed_methods,
+    clippy::string_slice,
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
     missing_docs,
     reason = "tests"
 )]

@@ -10,6 +10,7 @@
 #![allow(
     unreachable_pub,
     clippy::disallowed_methods,
+    clippy::disallowed_types,
     clippy::string_slice,
     clippy::unwrap_used,
     clippy::expect_used,
@@ -76,6 +77,9 @@ fn request() -> Vec<u8> {
     .into_bytes()
 }
 
+/// The log's records by attempt id: (kind, code) in log order.
+type ByAttempt = HashMap<String, Vec<(RecordKind, Option<TerminalCode>)>>;
+
 /// A `mig06 init` set-up (policy bundle, reference executor, log key) whose audit log is a
 /// PostgreSQL database.
 struct Setup {
@@ -110,15 +114,8 @@ impl Setup {
     }
 
     /// The log's records by attempt: (kind, code) in log order; `audit verify`'s report.
-    fn log(
-        &self,
-        url: &str,
-    ) -> (
-        HashMap<String, Vec<(RecordKind, Option<TerminalCode>)>>,
-        mig06_rail::audit::verify::VerifyReport,
-    ) {
-        let mut by_attempt: HashMap<String, Vec<(RecordKind, Option<TerminalCode>)>> =
-            HashMap::new();
+    fn log(&self, url: &str) -> (ByAttempt, mig06_rail::audit::verify::VerifyReport) {
+        let mut by_attempt = ByAttempt::new();
         let view = read_view(
             &pgtest::settings(url),
             &self.signer().verifier(),
