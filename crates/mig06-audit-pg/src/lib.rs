@@ -20,7 +20,16 @@
 //! the whole batch (`ABORTED_AUDIT_UNCONFIRMED` for its attempts), the connection is dropped,
 //! and the next batch connects anew and reads whatever the database holds, so a record whose
 //! commit outcome was unknown is found (or not) then, never written twice.
+//!
+//! Every round trip is bounded on the client's clock, whatever the server does (`conn.rs`): by
+//! the batch's earliest bound (its attempts' deadlines), by an attempt's deadline for the reads
+//! it waits on, and otherwise by a stated timeout (`audit.connect_timeout_ms` for a connection
+//! and for [`mig06_rail::audit::AuditStore::ready`], [`ROUND_TRIP_TIMEOUT`] for the rest). A
+//! database that stops answering (a stopped server keeps its TCP connections up) therefore ends
+//! each waiting attempt by its deadline, `ABORTED_AUDIT_UNCONFIRMED` or, when nothing of its
+//! record was sent, `ABORTED_DEADLINE`.
 
+mod conn;
 mod sql;
 mod store;
 mod view;
@@ -65,6 +74,13 @@ pub enum PgError {
     /// The connection settings are invalid.
     #[error("audit.url is not a valid PostgreSQL connection string")]
     BadUrl,
+    /// The database did not answer by the operation's bound (a stopped or stalled server keeps
+    /// its connections up and answers nothing); the connection was discarded.
+    #[error("the audit database did not answer in time during {op}")]
+    TimedOut {
+        /// What was being done.
+        op: &'static str,
+    },
 }
 
 impl From<PgError> for mig06_rail::audit::AuditError {
@@ -72,6 +88,9 @@ impl From<PgError> for mig06_rail::audit::AuditError {
         match e {
             PgError::Log(f) => f.into(),
             PgError::Sql { op, message } => Self::Backend { op, message },
+            // Nothing of a record is sent before the commit round trip, whose own timeout the
+            // store maps to `sent: true`.
+            PgError::TimedOut { .. } => Self::BoundPassed { sent: false },
             other => Self::Backend {
                 op: "open audit database",
                 message: other.to_string(),
@@ -99,4 +118,4 @@ pub struct MigrateReport {
     pub to: i32,
 }
 
-pub use sql::migrate;
+pub use sql::{ROUND_TRIP_TIMEOUT, migrate};

@@ -1,16 +1,22 @@
 //! Connections, session settings, the schema and its migration.
 //!
 //! Statements that carry values are built as text only from values with a closed alphabet
-//! (integers, hex, ULIDs checked by their type): the batch is two simple-query round trips, and
-//! hex keeps every byte exact whatever the database's encoding.
+//! (integers, hex, ULIDs checked by their type): every round trip is one simple-query message,
+//! and hex keeps every byte exact whatever the database's encoding.
+//!
+//! Every round trip has a bound ([`crate::conn`]): an attempt's (the store's batch and reads),
+//! or, where no attempt waits, a stated one: a connection (TCP, start-up, authentication, session
+//! settings and the schema check) within `audit.connect_timeout_ms`, and any other round trip
+//! within [`ROUND_TRIP_TIMEOUT`].
 
 use std::net::{IpAddr, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mig06_rail::config::PostgresAudit;
-use postgres::config::Host;
-use postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::config::Host;
 
+use crate::conn::{Conn, ConnectError, RoundTripError};
 use crate::{Grants, MigrateReport, PgError, SCHEMA_VERSION};
 
 /// The schema of version 1.
@@ -25,7 +31,12 @@ pub(crate) const LOCK_TIMEOUT: &str = "5s";
 pub(crate) const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
 /// A writer's statement taking longer than this fails (the batch is not confirmed).
 pub(crate) const STATEMENT_TIMEOUT: &str = "10s";
-/// How long data sent to the server may stay unacknowledged before the connection fails.
+/// The bound of a round trip no attempt waits on (the store's start-up read, a whole-log read
+/// for an auditor, `audit migrate`): as long as the server allows a writer's statement
+/// (`statement_timeout`, 10 s). A round trip an attempt waits on is bounded by the attempt.
+pub const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long data sent to the server may stay unacknowledged before the connection fails (a cut
+/// network; a stopped server's kernel still acknowledges, see [`crate::conn`]).
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 // INV-FAIL-CLOSED-PG: every batch transaction commits synchronously (a commit that returns is
 // durable) and waits for a lock only so long: a stuck batch fails, never hangs.
@@ -40,16 +51,20 @@ pub(crate) fn batch_settings() -> String {
     )
 }
 
-fn sql_error(op: &'static str) -> impl FnOnce(postgres::Error) -> PgError {
-    move |e| PgError::Sql {
-        op,
-        message: describe(&e),
+/// A round trip's failure as a [`PgError`] naming `op`.
+pub(crate) fn pg_error(op: &'static str) -> impl FnOnce(RoundTripError) -> PgError {
+    move |e| match e {
+        RoundTripError::TimedOut { .. } => PgError::TimedOut { op },
+        RoundTripError::Failed(e) => PgError::Sql {
+            op,
+            message: describe(&e),
+        },
     }
 }
 
 /// A database error's own message and code, or the connection error with its cause; never the
 /// statement (it may hold record bytes).
-pub(crate) fn describe(e: &postgres::Error) -> String {
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => {
@@ -68,16 +83,17 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
     }
 }
 
-/// Connects with the configured settings. A TCP host name is resolved here, on the calling
-/// thread, and handed to the driver as an address: the driver would otherwise resolve it on a
-/// blocking-pool thread, and the rail starts no threads.
-pub(crate) fn connect(settings: &PostgresAudit) -> Result<Client, PgError> {
+/// The driver's configuration: the URL, keepalives, and a TCP host name resolved here, on the
+/// calling thread, and handed to the driver as an address: the driver would otherwise resolve it
+/// on a blocking-pool thread, and the store starts no threads.
+fn config(settings: &PostgresAudit) -> Result<tokio_postgres::Config, PgError> {
     let url = settings.url().map_err(PgError::Connect)?;
-    let mut config: postgres::Config = url.parse().map_err(|_| PgError::BadUrl)?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|_| PgError::BadUrl)?;
     config.connect_timeout(settings.connect_timeout);
-    // A server that stops answering (a cut network, a hung host) fails the round trip in
-    // bounded time instead of holding the store: unacknowledged writes give up after
-    // TCP_USER_TIMEOUT, and an idle wait for an answer is probed by keepalives.
+    // A cut network (no ACK comes back) fails the connection in bounded time even while idle:
+    // unacknowledged writes give up after TCP_USER_TIMEOUT, an idle wait is probed by
+    // keepalives. Neither bounds a stopped server (its kernel answers both): the round trips'
+    // own bounds do ([`crate::conn`]).
     config.tcp_user_timeout(TCP_USER_TIMEOUT);
     config.keepalives(true);
     config.keepalives_idle(Duration::from_secs(5));
@@ -85,7 +101,7 @@ pub(crate) fn connect(settings: &PostgresAudit) -> Result<Client, PgError> {
     config.keepalives_retries(3);
     if config.get_application_name().is_none() {
         // So a DBA can tell which process holds the head lock.
-        config.application_name(&format!("mig06 pid {}", std::process::id()));
+        config.application_name(format!("mig06 pid {}", std::process::id()));
     }
     if config.get_hostaddrs().is_empty() {
         let ports = config.get_ports().to_vec();
@@ -124,54 +140,137 @@ pub(crate) fn connect(settings: &PostgresAudit) -> Result<Client, PgError> {
             }
         }
     }
-    config.connect(NoTls).map_err(|e| {
-        // A wrong role, password or database name is a configuration error, not an outage.
-        let refused = e
-            .code()
-            .is_some_and(|c| c.code().starts_with("28") || c.code() == "3D000");
-        if refused {
-            PgError::Sql {
-                op: "connect",
-                message: describe(&e),
-            }
+    Ok(config)
+}
+
+/// A connection's own bound: `audit.connect_timeout_ms` from now, or `by` when that is sooner.
+struct ConnectBound {
+    by: Instant,
+    limit: Instant,
+}
+
+impl ConnectBound {
+    fn new(settings: &PostgresAudit, by: Instant) -> Self {
+        let limit = Instant::now()
+            .checked_add(settings.connect_timeout)
+            .map_or(by, |t| t.min(by));
+        Self { by, limit }
+    }
+
+    /// The caller's bound passed ([`PgError::TimedOut`]), or the connection's own timeout did (an
+    /// unreachable database, [`PgError::Connect`]).
+    fn timed_out(&self, op: &'static str) -> PgError {
+        if self.by <= self.limit {
+            PgError::TimedOut { op }
         } else {
-            PgError::Connect(describe(&e))
+            PgError::Connect(format!(
+                "no answer during {op} within audit.connect_timeout_ms"
+            ))
+        }
+    }
+
+    fn round_trip(&self, op: &'static str) -> impl FnOnce(RoundTripError) -> PgError + '_ {
+        move |e| match e {
+            RoundTripError::TimedOut { .. } => self.timed_out(op),
+            RoundTripError::Failed(e) => PgError::Sql {
+                op,
+                message: describe(&e),
+            },
+        }
+    }
+}
+
+fn open_connection(settings: &PostgresAudit, bound: &ConnectBound) -> Result<Conn, PgError> {
+    let config = config(settings)?;
+    Conn::connect(&config, bound.limit).map_err(|e| match e {
+        ConnectError::TimedOut => bound.timed_out("connect"),
+        ConnectError::Runtime(e) => {
+            PgError::Connect(format!("cannot start the connection's runtime: {e}"))
+        }
+        ConnectError::Failed(e) => {
+            // A wrong role, password or database name is a configuration error, not an outage.
+            let refused = e
+                .code()
+                .is_some_and(|c| c.code().starts_with("28") || c.code() == "3D000");
+            if refused {
+                PgError::Sql {
+                    op: "connect",
+                    message: describe(&e),
+                }
+            } else {
+                PgError::Connect(describe(&e))
+            }
         }
     })
 }
 
-/// Connects as a writer: synchronous commit always on (a commit returns only once it is
-/// durable), and bounded waits.
-pub(crate) fn connect_writer(settings: &PostgresAudit) -> Result<Client, PgError> {
-    let mut client = connect(settings)?;
-    client
-        .batch_execute(&format!(
-            "SET synchronous_commit TO on; SET lock_timeout TO '{LOCK_TIMEOUT}'; \
-             SET idle_in_transaction_session_timeout TO '{IDLE_IN_TRANSACTION_TIMEOUT}'; \
-             SET statement_timeout TO '{STATEMENT_TIMEOUT}'"
-        ))
-        .map_err(sql_error("set session"))?;
-    check_schema(&mut client)?;
-    Ok(client)
+/// Connects with the configured settings, by `by` and within `audit.connect_timeout_ms`.
+pub(crate) fn connect(settings: &PostgresAudit, by: Instant) -> Result<Conn, PgError> {
+    open_connection(settings, &ConnectBound::new(settings, by))
+}
+
+/// Connects as a writer, by `by` and within `audit.connect_timeout_ms` for the whole of it:
+/// synchronous commit always on (a commit returns only once it is durable), bounded waits, and
+/// a schema this build knows.
+pub(crate) fn connect_writer(settings: &PostgresAudit, by: Instant) -> Result<Conn, PgError> {
+    let bound = ConnectBound::new(settings, by);
+    let mut conn = open_connection(settings, &bound)?;
+    let msgs = conn
+        .simple_query(
+            &format!(
+                "SET synchronous_commit TO on; SET lock_timeout TO '{LOCK_TIMEOUT}'; \
+                 SET idle_in_transaction_session_timeout TO '{IDLE_IN_TRANSACTION_TIMEOUT}'; \
+                 SET statement_timeout TO '{STATEMENT_TIMEOUT}'; \
+                 SELECT to_regclass('mig06_meta') IS NOT NULL"
+            ),
+            bound.limit,
+        )
+        .map_err(bound.round_trip("set session"))?;
+    let exists = rows(&msgs).next().and_then(|r| r.get(0)) == Some("t");
+    let version = if exists {
+        let msgs = conn
+            .simple_query("SELECT schema_version FROM mig06_meta", bound.limit)
+            .map_err(bound.round_trip("read schema version"))?;
+        version_of(&msgs)?
+    } else {
+        None
+    };
+    known_schema(version)?;
+    Ok(conn)
+}
+
+/// The version in `SELECT schema_version FROM mig06_meta`'s answer (`None`: no row).
+fn version_of(msgs: &[SimpleQueryMessage]) -> Result<Option<i32>, PgError> {
+    match rows(msgs).next() {
+        None => Ok(None),
+        Some(row) => row
+            .get(0)
+            .and_then(|v| v.parse::<i32>().ok())
+            .map(Some)
+            .ok_or_else(|| PgError::Sql {
+                op: "read schema version",
+                message: "unreadable schema version".into(),
+            }),
+    }
 }
 
 /// The schema version the database holds (`None`: no schema).
-fn schema_version(client: &mut Client) -> Result<Option<i32>, PgError> {
-    let exists = client
-        .query_one("SELECT to_regclass('mig06_meta') IS NOT NULL", &[])
-        .map_err(sql_error("read schema version"))?;
-    if !exists.get::<_, bool>(0) {
+fn schema_version(conn: &mut Conn, by: Instant) -> Result<Option<i32>, PgError> {
+    let msgs = conn
+        .simple_query("SELECT to_regclass('mig06_meta') IS NOT NULL", by)
+        .map_err(pg_error("read schema version"))?;
+    if rows(&msgs).next().and_then(|r| r.get(0)) != Some("t") {
         return Ok(None);
     }
-    let row = client
-        .query_opt("SELECT schema_version FROM mig06_meta", &[])
-        .map_err(sql_error("read schema version"))?;
-    Ok(row.map(|r| r.get::<_, i32>(0)))
+    let msgs = conn
+        .simple_query("SELECT schema_version FROM mig06_meta", by)
+        .map_err(pg_error("read schema version"))?;
+    version_of(&msgs)
 }
 
-/// Refuses a database without the schema or with a version this build does not know.
-pub(crate) fn check_schema(client: &mut Client) -> Result<(), PgError> {
-    match schema_version(client)? {
+/// Refuses no schema, or a version this build does not know.
+fn known_schema(version: Option<i32>) -> Result<(), PgError> {
+    match version {
         None => Err(PgError::NoSchema),
         Some(SCHEMA_VERSION) => Ok(()),
         Some(found) => Err(PgError::UnknownSchema {
@@ -179,6 +278,11 @@ pub(crate) fn check_schema(client: &mut Client) -> Result<(), PgError> {
             known: SCHEMA_VERSION,
         }),
     }
+}
+
+/// Refuses a database without the schema or with a version this build does not know.
+pub(crate) fn check_schema(conn: &mut Conn, by: Instant) -> Result<(), PgError> {
+    known_schema(schema_version(conn, by)?)
 }
 
 /// A role name usable as an identifier without quoting questions.
@@ -199,46 +303,51 @@ fn role_ident(role: &str) -> Result<String, PgError> {
 // INV-AUDIT-PG-APPEND-ONLY: the writer role gets SELECT and INSERT on the log's tables (UPDATE only
 // on the head row), the reader SELECT; the schema's triggers refuse the rest to every role.
 /// Creates the schema, or upgrades it to [`SCHEMA_VERSION`], in one transaction; grants the
-/// writer and reader roles when given. Run it as the schema's owner.
+/// writer and reader roles when given. Run it as the schema's owner. Each round trip is bounded
+/// by [`ROUND_TRIP_TIMEOUT`]; after any error the connection is dropped and the server rolls
+/// the whole migration back.
 ///
 /// # Errors
-/// [`PgError`] when the database is unreachable, a statement fails, or the database has a
-/// version newer than this build.
+/// [`PgError`] when the database is unreachable or does not answer in time, a statement fails,
+/// or the database has a version newer than this build.
 pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateReport, PgError> {
-    let mut client = connect(settings)?;
-    let mut tx = client.transaction().map_err(sql_error("begin migrate"))?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS mig06_meta (
-             singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-             schema_version integer NOT NULL
-         );
-         LOCK TABLE mig06_meta IN ACCESS EXCLUSIVE MODE",
-    )
-    .map_err(sql_error("create schema table"))?;
-    let from = tx
-        .query_opt("SELECT schema_version FROM mig06_meta", &[])
-        .map_err(sql_error("read schema version"))?
-        .map(|r| r.get::<_, i32>(0));
+    let soon = || Instant::now() + ROUND_TRIP_TIMEOUT;
+    let mut conn = connect(settings, soon())?;
+    let msgs = conn
+        .simple_query(
+            "BEGIN;
+             CREATE TABLE IF NOT EXISTS mig06_meta (
+                 singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                 schema_version integer NOT NULL
+             );
+             LOCK TABLE mig06_meta IN ACCESS EXCLUSIVE MODE;
+             SELECT schema_version FROM mig06_meta",
+            soon(),
+        )
+        .map_err(pg_error("create schema table"))?;
+    let from = version_of(&msgs)?;
     match from {
         None => {
-            tx.batch_execute(SCHEMA_V1)
-                .map_err(sql_error("create schema"))?;
-            tx.batch_execute(SCHEMA_V2)
-                .map_err(sql_error("create schema"))?;
-            tx.execute(
-                "INSERT INTO mig06_meta (singleton, schema_version) VALUES (true, $1)",
-                &[&SCHEMA_VERSION],
+            conn.batch_execute(SCHEMA_V1, soon())
+                .map_err(pg_error("create schema"))?;
+            conn.batch_execute(SCHEMA_V2, soon())
+                .map_err(pg_error("create schema"))?;
+            conn.batch_execute(
+                &format!(
+                    "INSERT INTO mig06_meta (singleton, schema_version) VALUES (true, {SCHEMA_VERSION})"
+                ),
+                soon(),
             )
-            .map_err(sql_error("record schema version"))?;
+            .map_err(pg_error("record schema version"))?;
         }
         Some(1) => {
-            tx.batch_execute(SCHEMA_V2)
-                .map_err(sql_error("upgrade schema to version 2"))?;
-            tx.execute(
-                "UPDATE mig06_meta SET schema_version = $1",
-                &[&SCHEMA_VERSION],
+            conn.batch_execute(SCHEMA_V2, soon())
+                .map_err(pg_error("upgrade schema to version 2"))?;
+            conn.batch_execute(
+                &format!("UPDATE mig06_meta SET schema_version = {SCHEMA_VERSION}"),
+                soon(),
             )
-            .map_err(sql_error("record schema version"))?;
+            .map_err(pg_error("record schema version"))?;
         }
         Some(SCHEMA_VERSION) => {}
         Some(found) => {
@@ -251,23 +360,30 @@ pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateRepor
     const LOG_TABLES: &str = "mig06_records, mig06_claims, mig06_checkpoints, mig06_request_ids";
     if let Some(w) = &grants.writer {
         let w = role_ident(w)?;
-        tx.batch_execute(&format!(
-            "REVOKE ALL ON {LOG_TABLES}, mig06_head, mig06_meta FROM {w};
-             GRANT SELECT, INSERT ON {LOG_TABLES} TO {w};
-             GRANT SELECT, UPDATE ON mig06_head TO {w};
-             GRANT SELECT ON mig06_meta TO {w}"
-        ))
-        .map_err(sql_error("grant writer"))?;
+        conn.batch_execute(
+            &format!(
+                "REVOKE ALL ON {LOG_TABLES}, mig06_head, mig06_meta FROM {w};
+                 GRANT SELECT, INSERT ON {LOG_TABLES} TO {w};
+                 GRANT SELECT, UPDATE ON mig06_head TO {w};
+                 GRANT SELECT ON mig06_meta TO {w}"
+            ),
+            soon(),
+        )
+        .map_err(pg_error("grant writer"))?;
     }
     if let Some(r) = &grants.reader {
         let r = role_ident(r)?;
-        tx.batch_execute(&format!(
-            "REVOKE ALL ON {LOG_TABLES}, mig06_head, mig06_meta FROM {r};
-             GRANT SELECT ON {LOG_TABLES}, mig06_head, mig06_meta TO {r}"
-        ))
-        .map_err(sql_error("grant reader"))?;
+        conn.batch_execute(
+            &format!(
+                "REVOKE ALL ON {LOG_TABLES}, mig06_head, mig06_meta FROM {r};
+                 GRANT SELECT ON {LOG_TABLES}, mig06_head, mig06_meta TO {r}"
+            ),
+            soon(),
+        )
+        .map_err(pg_error("grant reader"))?;
     }
-    tx.commit().map_err(sql_error("commit migrate"))?;
+    conn.batch_execute("COMMIT", soon())
+        .map_err(pg_error("commit migrate"))?;
     Ok(MigrateReport {
         from,
         to: SCHEMA_VERSION,
@@ -277,7 +393,7 @@ pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateRepor
 /// The rows of every statement a simple query ran, in order, as text cells.
 pub(crate) fn rows(
     messages: &[SimpleQueryMessage],
-) -> impl Iterator<Item = &postgres::SimpleQueryRow> {
+) -> impl Iterator<Item = &tokio_postgres::SimpleQueryRow> {
     messages.iter().filter_map(|m| match m {
         SimpleQueryMessage::Row(r) => Some(r),
         _ => None,

@@ -1,127 +1,242 @@
 //! Reading the whole log from the database: the auditors' read-only view and the writer's open.
 //!
-//! Both read inside one `REPEATABLE READ READ ONLY` transaction, so the head row, the records and
-//! the kept checkpoints are one consistent snapshot while other instances go on appending, and
-//! both check what they read with the one checker of every store and of `audit verify`
+//! Both read the head row and the kept checkpoints in one `REPEATABLE READ READ ONLY` snapshot,
+//! then the records the head counts in chunks of [`READ_CHUNK`], each its own bounded round trip
+//! (a stalled server fails one chunk in bounded time, and the server never streams the whole log
+//! in one answer). Committed records are an append-only, gap-free prefix (the head row moves in
+//! the transaction that inserts them), so the records below the head's size are the same in every
+//! later snapshot: reading them chunk by chunk reads the log the head counted. Both check what
+//! they read with the one checker of every store and of `audit verify`
 //! ([`mig06_rail::audit::ledger::LineChecker`]): a log that opens for writing is a log that
 //! `audit verify` passes, and the other way round, and both blame the same record.
+//!
+//! A writer's read can be resumed: a chunk that fails (its bound passed) keeps what was checked,
+//! and the next operation goes on from there ([`LogRead`]).
+
+use std::time::Instant;
 
 use mig06_rail::audit::AuditRecord;
 use mig06_rail::audit::ledger::{LineChecker, LogView, fault, verify_kept, verify_latest};
 use mig06_rail::config::PostgresAudit;
 use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, IsolationLevel};
 
 use crate::PgError;
-use crate::sql::{check_schema, connect, describe};
+use crate::conn::Conn;
+use crate::sql::{ROUND_TRIP_TIMEOUT, check_schema, connect, hex_cell, pg_error, rows};
 
-/// What [`read_log`] read: the checker holding the checked ledger, and the checkpoints as the
-/// database holds them.
+/// Records read in one round trip.
+pub(crate) const READ_CHUNK: u64 = 1024;
+
+/// What a whole-log read produced: the checker holding the checked ledger, and the checkpoints
+/// as the database holds them.
 pub(crate) struct ReadLog {
     pub(crate) checker: LineChecker,
     pub(crate) latest: Option<(String, Checkpoint)>,
     pub(crate) kept: Vec<(String, Checkpoint)>,
 }
 
-fn read_err(op: &'static str) -> impl Fn(postgres::Error) -> PgError {
-    move |e| PgError::Sql {
+/// A whole-log read under way: the head it reads up to, and what it checked so far.
+pub(crate) struct LogRead {
+    head_size: u64,
+    head_last: Vec<u8>,
+    read: ReadLog,
+}
+
+impl std::fmt::Debug for LogRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogRead")
+            .field("head_size", &self.head_size)
+            .field("read", &self.read.checker.size())
+            .finish_non_exhaustive()
+    }
+}
+
+fn unreadable(op: &'static str) -> PgError {
+    PgError::Sql {
         op,
-        message: describe(&e),
+        message: "unreadable row".into(),
+    }
+}
+
+impl LogRead {
+    /// One round trip: the head row and the kept checkpoints, in one snapshot; both verified
+    /// with `verifier`.
+    pub(crate) fn start(
+        conn: &mut Conn,
+        verifier: &LogVerifier,
+        by: Instant,
+    ) -> Result<Self, PgError> {
+        let msgs = conn
+            .simple_query(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+                 SELECT 'h', size, encode(last_leaf, 'hex'), checkpoint FROM mig06_head; \
+                 SELECT 'k', note FROM mig06_checkpoints ORDER BY size; \
+                 COMMIT",
+                by,
+            )
+            .map_err(pg_error("read head"))?;
+        let mut head: Option<(u64, Vec<u8>, Option<String>)> = None;
+        let mut kept_notes: Vec<String> = Vec::new();
+        for row in rows(&msgs) {
+            match row.get(0) {
+                Some("h") => {
+                    let size = row
+                        .get(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| unreadable("read head"))?;
+                    let last = hex_cell(row.get(2)).ok_or_else(|| unreadable("read head"))?;
+                    head = Some((size, last, row.get(3).map(str::to_owned)));
+                }
+                Some("k") => {
+                    kept_notes.push(
+                        row.get(1)
+                            .map(str::to_owned)
+                            .ok_or_else(|| unreadable("read kept checkpoints"))?,
+                    );
+                }
+                _ => return Err(unreadable("read head")),
+            }
+        }
+        let (head_size, head_last, head_note) = head.ok_or_else(|| PgError::Sql {
+            op: "read head",
+            message: "the head row is missing".into(),
+        })?;
+        let latest = head_note.map(|n| verify_latest(n, verifier)).transpose()?;
+        let kept = verify_kept(kept_notes, verifier)?;
+        let checker = LineChecker::new(
+            latest.as_ref().map_or(0, |(_, cp)| cp.size),
+            verifier.clone(),
+        );
+        Ok(Self {
+            head_size,
+            head_last,
+            read: ReadLog {
+                checker,
+                latest,
+                kept,
+            },
+        })
+    }
+
+    /// Records the head counts.
+    pub(crate) fn total(&self) -> u64 {
+        self.head_size
+    }
+
+    /// Records read and checked so far.
+    pub(crate) fn done(&self) -> u64 {
+        self.read.checker.size()
+    }
+
+    /// One round trip: the next chunk of records, checked. Returns whether every record the
+    /// head counts has been read.
+    pub(crate) fn step(
+        &mut self,
+        conn: &mut Conn,
+        by: Instant,
+        on_record: &mut dyn FnMut(u64, &[u8], &AuditRecord),
+    ) -> Result<bool, PgError> {
+        let from = self.done();
+        if from >= self.head_size {
+            return Ok(true);
+        }
+        let msgs = conn
+            .simple_query(
+                &format!(
+                    "SELECT seq, encode(line, 'hex') FROM mig06_records \
+                     WHERE seq >= {from} AND seq < {} ORDER BY seq LIMIT {READ_CHUNK}",
+                    self.head_size
+                ),
+                by,
+            )
+            .map_err(pg_error("read records"))?;
+        let mut any = false;
+        for row in rows(&msgs) {
+            let seq = row
+                .get(0)
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| unreadable("read records"))?;
+            let line = hex_cell(row.get(1)).ok_or_else(|| unreadable("read records"))?;
+            let index = self.read.checker.size();
+            if seq != index {
+                return Err(self.missing().into());
+            }
+            let record = self.read.checker.push(&line)?;
+            on_record(index, &line, &record);
+            any = true;
+        }
+        if !any {
+            // The head counts records the table does not hold.
+            return Err(self.missing().into());
+        }
+        Ok(self.done() >= self.head_size)
+    }
+
+    fn missing(&self) -> mig06_rail::audit::ledger::LogFault {
+        let size = self.read.checker.size();
+        fault(
+            Some(size.min(self.head_size)),
+            format!(
+                "the head row counts {} records but the records table holds {size} that link to it: records were removed or the head was altered",
+                self.head_size
+            ),
+        )
+    }
+
+    /// The read, once every record the head counts was read: the hash chain's end and the head
+    /// row's last leaf checked.
+    pub(crate) fn finish(mut self) -> Result<ReadLog, PgError> {
+        self.read.checker.check_end()?;
+        let ledger = self.read.checker.ledger();
+        // The head row is moved in the same transaction as the records it counts.
+        if ledger.size() != self.head_size || ledger.last().as_slice() != self.head_last.as_slice()
+        {
+            return Err(self.missing().into());
+        }
+        Ok(self.read)
     }
 }
 
 // INV-AUDIT-PG-APPEND-ONLY: a change made with the append-only triggers disabled breaks a link, a
 // signature, a checkpoint or the head row, and this read refuses the log.
-/// Reads and checks every record, the head row and the kept checkpoints in one snapshot.
+/// Reads and checks every record, the head row and the kept checkpoints, each round trip within
+/// [`ROUND_TRIP_TIMEOUT`].
 pub(crate) fn read_log(
-    client: &mut Client,
+    conn: &mut Conn,
     verifier: &LogVerifier,
     on_record: &mut dyn FnMut(u64, &[u8], &AuditRecord),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ReadLog, PgError> {
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(read_err("begin read"))?;
-    // A whole-log read may take longer than a writer's statement limit.
-    tx.batch_execute("SET LOCAL statement_timeout TO 0")
-        .map_err(read_err("begin read"))?;
-    let head = tx
-        .query_one("SELECT size, last_leaf, checkpoint FROM mig06_head", &[])
-        .map_err(read_err("read head"))?;
-    let head_size: i64 = head.get(0);
-    let head_last: Vec<u8> = head.get(1);
-    let head_note: Option<String> = head.get(2);
-    let latest = head_note.map(|n| verify_latest(n, verifier)).transpose()?;
-    let kept_notes: Vec<String> = tx
-        .query("SELECT note FROM mig06_checkpoints ORDER BY size", &[])
-        .map_err(read_err("read kept checkpoints"))?
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
-    let kept = verify_kept(kept_notes, verifier)?;
-    let total = u64::try_from(head_size).unwrap_or(0);
-    let mut checker = LineChecker::new(
-        latest.as_ref().map_or(0, |(_, cp)| cp.size),
-        verifier.clone(),
-    );
-    let mut rows = tx
-        .query_raw(
-            "SELECT line FROM mig06_records ORDER BY seq",
-            std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
-        )
-        .map_err(read_err("read records"))?;
-    while let Some(row) = rows.next().map_err(read_err("read records"))? {
-        let line: Vec<u8> = row.try_get(0).map_err(read_err("read records"))?;
-        let index = checker.size();
-        let record = checker.push(&line)?;
-        on_record(index, &line, &record);
-        if index.is_multiple_of(65_536) {
-            progress(index, total);
+    let soon = || Instant::now() + ROUND_TRIP_TIMEOUT;
+    let mut read = LogRead::start(conn, verifier, soon())?;
+    let mut reported = 0;
+    while !read.step(conn, soon(), on_record)? {
+        if read.done() / 65_536 > reported / 65_536 {
+            reported = read.done();
+            progress(reported, read.total());
         }
     }
-    drop(rows);
-    tx.commit().map_err(read_err("end read"))?;
-    checker.check_end()?;
-    let ledger = checker.ledger();
-    progress(ledger.size(), total);
-    // The head row is moved in the same transaction as the records it counts.
-    if ledger.size() != total || ledger.last().as_slice() != head_last.as_slice() {
-        return Err(fault(
-            Some(ledger.size().min(total)),
-            format!(
-                "the head row counts {total} records but the records table holds {} that link to it: records were removed or the head was altered",
-                ledger.size()
-            ),
-        )
-        .into());
-    }
-    Ok(ReadLog {
-        checker,
-        latest,
-        kept,
-    })
+    progress(read.done(), read.total());
+    read.finish()
 }
 
 /// Reads and checks the log in the configured database, read-only (a read-only role is
 /// enough): the same checks as [`LogView::open`] on a log directory. `on_record(index, line,
-/// record)` sees each record; `progress(done, total)` counts records.
+/// record)` sees each record; `progress(done, total)` counts records. Each round trip is
+/// bounded by [`ROUND_TRIP_TIMEOUT`] (a connection by `audit.connect_timeout_ms`).
 ///
 /// # Errors
-/// [`PgError`] when the database is unreachable or has no known schema, and
-/// [`PgError::Log`] naming the first bad record when the log does not check out.
+/// [`PgError`] when the database is unreachable, does not answer in time or has no known
+/// schema, and [`PgError::Log`] naming the first bad record when the log does not check out.
 pub fn read_view(
     settings: &PostgresAudit,
     verifier: &LogVerifier,
     on_record: &mut dyn FnMut(u64, &[u8], &AuditRecord),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<LogView, PgError> {
-    let mut client = connect(settings)?;
-    check_schema(&mut client)?;
-    let read = read_log(&mut client, verifier, on_record, progress)?;
+    let mut conn = connect(settings, Instant::now() + ROUND_TRIP_TIMEOUT)?;
+    check_schema(&mut conn, Instant::now() + ROUND_TRIP_TIMEOUT)?;
+    let read = read_log(&mut conn, verifier, on_record, progress)?;
     Ok(LogView::assemble(
         read.checker.finish()?,
         read.latest,

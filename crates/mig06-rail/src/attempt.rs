@@ -587,7 +587,7 @@ impl Attempt<Permitted> {
             }
             // Another attempt took the request id since the check (a concurrent resend).
             Err(AuditError::Rule(RuleViolation::RequestIdTaken)) => {
-                let holder = self.core.current_holder(store);
+                let holder = self.core.current_holder(store, self.core.deadline);
                 Err(self.refuse_request_id(holder))
             }
             // The open record is durable but no quorum of witnesses cosigned it: the step may
@@ -726,7 +726,7 @@ impl Core {
             Err(AuditError::Rule(RuleViolation::RequestIdTaken)) if self.holds_request_id => {
                 self.holds_request_id = false;
                 self.holds_claim = false;
-                self.request_id_holder = self.current_holder(store);
+                self.request_id_holder = self.current_holder(store, bound);
                 let refused = self.terminal_record(
                     TerminalCode::DeniedRequestIdReused,
                     detail("$.request_id", Reason::RequestIdUsed),
@@ -745,11 +745,12 @@ impl Core {
         }
     }
 
-    /// The attempt holding this attempt's request id, as the log says now.
-    fn current_holder(&self, store: &SharedStore) -> Option<AttemptId> {
+    /// The attempt holding this attempt's request id, as the log says now (not known when the
+    /// store cannot say by `bound`).
+    fn current_holder(&self, store: &SharedStore, bound: Deadline) -> Option<AttemptId> {
         let rid = self.request_id.as_ref()?;
         store
-            .with_store(|s| s.request_id_holder(rid))
+            .read_by(bound, |s| s.request_id_holder(rid))
             .ok()
             .flatten()
             .filter(|h| *h != self.id)

@@ -29,6 +29,10 @@ use crate::request::PhiScan;
 use crate::telemetry::{self, ExecutorOutcome, ObservedStore, Stage, StageTimes, TraceContext};
 use crate::witness::{Witness, Witnesses};
 
+/// How long [`Rail::ready`] waits for the audit store's turn (another caller's batch or read
+/// may hold it) before it answers not ready.
+pub const READY_TURN_WAIT: std::time::Duration = TERMINAL_APPEND_MARGIN;
+
 /// Errors starting the rail. The rail refuses to start rather than run half-configured.
 #[derive(Debug, thiserror::Error)]
 pub enum RailError {
@@ -249,15 +253,19 @@ impl Rail {
     /// (the latch), the quorum of witnesses cosigned the last batch submitted to them (both
     /// known in memory: no witness round trip), and the audit store is reachable and caught up
     /// (`GET /v1/ready`). Not a promise: the next append may still fail, and then fails closed
-    /// as always.
+    /// as always. Waits for the store's turn at most [`READY_TURN_WAIT`] (a batch or an
+    /// attempt's read may hold it), then the store answers within its own bound (the
+    /// PostgreSQL store: `audit.connect_timeout_ms`).
     ///
     /// # Errors
     /// The reason it would not (see [`telemetry::audit_error_code`]): `log_rollback`,
-    /// `witness_unconfirmed`, or the store's.
+    /// `witness_unconfirmed`, the store's, or [`AuditError::BoundPassed`] when the store stayed
+    /// busy for [`READY_TURN_WAIT`].
     pub fn ready(&self) -> Result<(), AuditError> {
         // INV-WITNESSED-READY: the witnesses' facts first, in memory; then the store's.
         self.store.witnesses().ready()?;
-        self.store.with_store(|s| s.ready())
+        self.store
+            .with_store_by(Deadline::after(READY_TURN_WAIT), |s| s.ready())
     }
 
     /// The configuration in force.

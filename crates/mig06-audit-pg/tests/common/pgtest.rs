@@ -128,6 +128,138 @@ fn server_cmd(bin: &Path, root: bool) -> Command {
 }
 
 fn start_cluster() -> Result<String, String> {
+    // The shared cluster lives as long as the process: the watchdog removes it.
+    start_cluster_in().map(|c| {
+        let url = c.url.clone();
+        std::mem::forget(c);
+        url
+    })
+}
+
+/// A throwaway cluster started for one test: its own directory, port and server processes, so
+/// a test may stop and resume them (SIGSTOP / SIGCONT) without touching any other server.
+pub struct Cluster {
+    /// The admin connection string (`dbname=postgres`).
+    pub url: String,
+    data: PathBuf,
+    dir: PathBuf,
+    pg_ctl: PathBuf,
+    root: bool,
+}
+
+/// Starts a throwaway cluster of this test's own (never `MIG06_TEST_DATABASE_URL`'s server:
+/// its processes are the ones [`Cluster::stop`] stops).
+///
+/// # Panics
+/// When no cluster can be started (no `initdb` on the machine, …).
+pub fn own_cluster() -> Cluster {
+    start_cluster_in().unwrap_or_else(|why| {
+        panic!(
+            "this test needs a PostgreSQL cluster of its own (initdb, pg_ctl), to stop and resume its processes: {why}"
+        )
+    })
+}
+
+impl Cluster {
+    /// The postmaster's pid, from the first line of its data directory's `postmaster.pid`.
+    pub fn postmaster_pid(&self) -> u32 {
+        let text =
+            std::fs::read_to_string(self.data.join("postmaster.pid")).expect("postmaster.pid");
+        text.lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("a pid in postmaster.pid")
+    }
+
+    /// The postmaster and every process it started (its backends, checkpointer, WAL writer, …),
+    /// from `/proc`: the processes whose parent is the postmaster.
+    pub fn processes(&self) -> Vec<u32> {
+        let postmaster = self.postmaster_pid();
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid …`: the command may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    fn signal(&self, signal: &str, pids: &[u32]) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .args(pids.iter().map(u32::to_string))
+            .stderr(Stdio::null())
+            .status()
+            .expect("kill");
+        // A process that ended meanwhile (a backend whose client left) is not an error.
+        let _ = status;
+    }
+
+    /// Stops every process of the cluster (SIGSTOP): the postmaster first, so that it starts no
+    /// new backend, then its children. Their kernel keeps the sockets: connections stay up,
+    /// the TCP handshake of a new one completes from the listen backlog, and nothing answers.
+    pub fn stop(&self) {
+        let postmaster = self.postmaster_pid();
+        self.signal("STOP", &[postmaster]);
+        let children: Vec<u32> = self
+            .processes()
+            .into_iter()
+            .filter(|p| *p != postmaster)
+            .collect();
+        if !children.is_empty() {
+            self.signal("STOP", &children);
+        }
+    }
+
+    /// Resumes every process of the cluster (SIGCONT).
+    pub fn resume(&self) {
+        let pids = self.processes();
+        self.signal("CONT", &pids);
+    }
+
+    /// A fresh, empty database on this cluster; returns its connection string.
+    pub fn fresh_database(&self) -> String {
+        let name = format!("mig06_t_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let mut client =
+            postgres::Client::connect(&self.url, postgres::NoTls).expect("connect admin");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        with_dbname(&self.url, &name)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Never leave stopped processes behind, whatever the test did.
+        self.resume();
+        let _ = server_cmd(&self.pg_ctl, self.root)
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start_cluster_in() -> Result<Cluster, String> {
     let initdb = find_bin("initdb").ok_or("initdb not found")?;
     let pg_ctl = find_bin("pg_ctl").ok_or("pg_ctl not found")?;
     let root = is_root();
@@ -191,7 +323,10 @@ fn start_cluster() -> Result<String, String> {
         pg_ctl.display().to_string()
     };
     let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+         pm=$(head -1 '{data}/postmaster.pid' 2>/dev/null); \
+         if [ -n \"$pm\" ]; then kill -CONT $pm $(ps -o pid= --ppid $pm) 2>/dev/null; fi; \
+         {stop} -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
         pid = std::process::id(),
         data = data.display(),
         dir = dir.display()
@@ -203,7 +338,11 @@ fn start_cluster() -> Result<String, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("watchdog: {e}"))?;
-    Ok(format!(
-        "host=127.0.0.1 port={port} user=postgres dbname=postgres"
-    ))
+    Ok(Cluster {
+        url: format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
+        data,
+        dir,
+        pg_ctl,
+        root,
+    })
 }

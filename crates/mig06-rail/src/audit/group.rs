@@ -19,6 +19,12 @@
 //! took fails unconfirmed (`sent: true`), and the leader's later result for it is dropped when
 //! published. A leader never takes a record whose bound has passed: its owner withdraws it.
 //!
+//! The store itself is taken in turns, and a turn is waited for only until the caller's bound
+//! ([`GroupCommit::read_by`], the leader's batch bound): a caller never waits past its own bound
+//! behind another caller's store operation (a continuation's reads, a readiness probe, another
+//! batch) whose bound is later. A leader whose batch bound passes before its turn fails the batch
+//! with nothing sent (`sent: false`).
+//!
 //! A poisoned lock (a panic while it was held) is an audit failure: the caller is told its
 //! record is unconfirmed (fail closed).
 
@@ -63,6 +69,8 @@ struct State {
     abandoned: HashSet<u64>,
     /// Batches committed (for tests and metrics).
     batches: u64,
+    /// Whether a caller holds the store's turn ([`GroupCommit::take_store`]).
+    store_busy: bool,
 }
 
 /// A queued record.
@@ -106,6 +114,24 @@ pub fn batch_failure(e: &AuditError) -> AuditError {
         AuditError::WitnessUnconfirmed => AuditError::WitnessUnconfirmed,
         AuditError::Tampered(t) => AuditError::Tampered(*t),
         AuditError::BoundPassed { sent } => AuditError::BoundPassed { sent: *sent },
+    }
+}
+
+/// A caller's turn at the store; ends when dropped (even on a panic), waking the waiters.
+struct StoreTurn<'a> {
+    group: &'a GroupCommit,
+}
+
+impl Drop for StoreTurn<'_> {
+    fn drop(&mut self) {
+        let mut st = self
+            .group
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        st.store_busy = false;
+        drop(st);
+        self.group.done.notify_all();
     }
 }
 
@@ -249,24 +275,64 @@ impl GroupCommit {
         }
     }
 
-    /// The leader's one call: the batch to the store, bounded by the batch's earliest bound.
+    // INV-DEADLINE-ANSWERED: the leader waits for the store's turn only until its batch's
+    // bound, and hands the store that bound for the batch and for the witnesses' reads.
+    /// The leader's one call: the batch to the store, bounded by the batch's earliest bound
+    /// (the wait for the store's turn, the batch, and the store's reads for the witnesses).
     fn commit(
         &self,
         records: Vec<AuditRecord>,
         bound: Deadline,
     ) -> Vec<Result<Appended, AuditError>> {
         let n = records.len();
-        match self.store.lock() {
+        let turn = match self.take_store(Some(bound)) {
+            Ok(turn) => turn,
+            Err(e) => return (0..n).map(|_| Err(batch_failure(&e))).collect(),
+        };
+        let results = match self.store.lock() {
             Ok(mut store) => {
                 let mut results = store.append_batch(records, bound);
+                store.bound_reads(Some(bound));
                 self.witnesses.settle(store.as_mut(), &mut results, bound);
+                store.bound_reads(None);
                 results
             }
             Err(_) => (0..n).map(|_| Err(poisoned("lock store"))).collect(),
-        }
+        };
+        drop(turn);
+        results
     }
 
-    /// Runs `f` on the store under its lock (reads: leaves, roots, claims).
+    /// Waits for the store's turn, until `bound` when given.
+    ///
+    /// # Errors
+    /// [`AuditError::BoundPassed`] (`sent: false`) when `bound` passed first; an I/O error when
+    /// the lock is poisoned.
+    fn take_store(&self, bound: Option<Deadline>) -> Result<StoreTurn<'_>, AuditError> {
+        let mut st = self.state()?;
+        while st.store_busy {
+            st = match bound {
+                None => self
+                    .done
+                    .wait(st)
+                    .map_err(|_| poisoned("wait for the store"))?,
+                Some(bound) => {
+                    let Some(left) = bound.remaining() else {
+                        return Err(AuditError::BoundPassed { sent: false });
+                    };
+                    self.done
+                        .wait_timeout(st, left)
+                        .map_err(|_| poisoned("wait for the store"))?
+                        .0
+                }
+            };
+        }
+        st.store_busy = true;
+        Ok(StoreTurn { group: self })
+    }
+
+    /// Runs `f` on the store in its turn, waiting for the turn as long as it takes (tests and
+    /// counters; an attempt uses [`GroupCommit::read_by`]).
     ///
     /// # Errors
     /// `f`'s error, or an I/O error when the store's lock is poisoned.
@@ -274,21 +340,52 @@ impl GroupCommit {
         &self,
         f: impl FnOnce(&mut dyn AuditStore) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
+        let turn = self.take_store(None)?;
+        let out = self.in_turn(f);
+        drop(turn);
+        out
+    }
+
+    /// Runs `f` on the store in its turn, waiting for the turn only until `bound`; `f`'s own
+    /// round trips are the store's to bound (a readiness probe).
+    ///
+    /// # Errors
+    /// `f`'s error, [`AuditError::BoundPassed`] when `bound` passed before the turn came, or an
+    /// I/O error when the store's lock is poisoned.
+    pub(crate) fn with_store_by<T>(
+        &self,
+        bound: Deadline,
+        f: impl FnOnce(&mut dyn AuditStore) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        let turn = self.take_store(Some(bound))?;
+        let out = self.in_turn(f);
+        drop(turn);
+        out
+    }
+
+    fn in_turn<T>(
+        &self,
+        f: impl FnOnce(&mut dyn AuditStore) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
         let mut store = self.store.lock().map_err(|_| poisoned("lock store"))?;
         f(store.as_mut())
     }
 
-    /// As [`GroupCommit::with_store`], with the store's reads bounded by `bound`
-    /// ([`AuditStore::bound_reads`]): reads an attempt waits on (a continuation's checks).
+    // INV-DEADLINE-ANSWERED: reads an attempt waits on wait for the store's turn, and run their
+    // round trips, only until the attempt's bound.
+    /// Runs `f` on the store with the store's reads bounded by `bound`
+    /// ([`AuditStore::bound_reads`]), waiting for the store's turn only until `bound`: reads an
+    /// attempt waits on (a continuation's checks, the request-id check).
     ///
     /// # Errors
-    /// `f`'s error, or an I/O error when the store's lock is poisoned.
+    /// `f`'s error, [`AuditError::BoundPassed`] when `bound` passed before the turn came, or an
+    /// I/O error when the store's lock is poisoned.
     pub(crate) fn read_by<T>(
         &self,
         bound: Deadline,
         f: impl FnOnce(&mut dyn AuditStore) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
-        self.with_store(|s| {
+        self.with_store_by(bound, |s| {
             s.bound_reads(Some(bound));
             let out = f(&mut *s);
             s.bound_reads(None);
@@ -419,6 +516,54 @@ mod tests {
             "the abandoned ticket is forgotten once settled"
         );
         assert!(!st.leading);
+    }
+
+    #[test]
+    fn inv_deadline_answered_a_caller_waits_for_the_store_only_until_its_own_bound() {
+        let (_dir, g) = group();
+        // Another caller holds the store (a continuation's reads with a later bound, a readiness
+        // probe, a batch on a database that stopped answering).
+        let held = g.take_store(None).unwrap();
+        let leader = {
+            let g = Arc::clone(&g);
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                (
+                    g.append(record(), Deadline::after(BOUND)),
+                    started.elapsed(),
+                )
+            })
+        };
+        let reader = {
+            let g = Arc::clone(&g);
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let r = g.read_by(Deadline::after(BOUND), |s| s.leaf_at(0));
+                (r, started.elapsed())
+            })
+        };
+        let (appended, leader_took) = leader.join().unwrap();
+        let (read, reader_took) = reader.join().unwrap();
+        assert!(
+            matches!(appended, Err(AuditError::BoundPassed { sent: false })),
+            "{appended:?}"
+        );
+        assert!(
+            matches!(read, Err(AuditError::BoundPassed { sent: false })),
+            "{read:?}"
+        );
+        for took in [leader_took, reader_took] {
+            assert!(
+                took >= BOUND && took < BOUND + SLACK,
+                "returned after {took:?}"
+            );
+        }
+        drop(held);
+        // Nothing was sent: the log is empty, and the store serves the next caller at once.
+        let a = g
+            .append(record(), Deadline::after(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!(a.index, 0);
     }
 
     /// The file store, noting the bound each batch was given.

@@ -16,6 +16,7 @@ mod common;
 
 mod auditor_keys;
 mod cli;
+mod deadline;
 mod explain;
 mod http_caller;
 mod http_executor;

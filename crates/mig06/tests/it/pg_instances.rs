@@ -18,15 +18,21 @@ use serde_json::{Value, json};
 
 /// A set-up whose audit log is a fresh PostgreSQL database, migrated by `mig06 audit migrate`.
 fn pg_setup() -> (Setup, String) {
-    let s = Setup::new(None, None);
     let url = pgtest::fresh_database();
+    (pg_setup_on(&url, None), url)
+}
+
+/// A set-up whose audit log is the database at `url`, migrated by `mig06 audit migrate`, with
+/// `attempt_timeout_ms` when given.
+fn pg_setup_on(url: &str, timeout_ms: Option<u64>) -> Setup {
+    let s = Setup::new(None, timeout_ms);
     let mut text = std::fs::read_to_string(&s.config).unwrap();
     text.push_str("\n[audit]\nbackend = \"postgres\"\nurl_env = \"MIG06_TEST_AUDIT_URL\"\n");
     std::fs::write(&s.config, text).unwrap();
     let out = Command::new(MIG06)
         .args(["audit", "migrate", "--config"])
         .arg(&s.config)
-        .env("MIG06_TEST_AUDIT_URL", &url)
+        .env("MIG06_TEST_AUDIT_URL", url)
         .output()
         .unwrap();
     assert!(
@@ -34,7 +40,7 @@ fn pg_setup() -> (Setup, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (s, url)
+    s
 }
 
 fn serve(s: &Setup, url: &str) -> Server {
@@ -224,4 +230,112 @@ fn inv_audit_pg_one_log_two_instances_through_a_kill_and_a_session_cut() {
     drop(b);
     drop(c);
     let _ = call;
+}
+
+/// The judged shape of issue 26 (INV-DEADLINE-ANSWERED): two `mig06 serve` instances on one
+/// log under load, every process of the database stopped (SIGSTOP) and resumed. Every request is
+/// answered by its deadline plus the margin with a documented code, both instances serve again
+/// as soon as the database does, `audit verify` passes, and every answer that was recorded is in
+/// the log once with its code.
+#[test]
+fn inv_deadline_answered_pg_two_served_instances_through_a_stopped_database() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    const BUDGET: Duration = Duration::from_millis(1500);
+    const MARGIN: Duration = Duration::from_secs(2);
+    const SLACK: Duration = Duration::from_millis(1500);
+    let cluster = pgtest::own_cluster();
+    let url = cluster.fresh_database();
+    let s = pg_setup_on(&url, Some(1500));
+    let servers = Arc::new([serve(&s, &url), serve(&s, &url)]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let callers: Vec<_> = (0..6)
+        .map(|i| {
+            let (servers, stop) = (Arc::clone(&servers), Arc::clone(&stop));
+            let (base, credential) = (servers[i % 2].base.clone(), s.credential.clone());
+            std::thread::spawn(move || {
+                let mut told = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let started = Instant::now();
+                    let a = call(
+                        "POST",
+                        &format!("{base}/v1/attempts"),
+                        Some(&credential),
+                        Some(&valid_request()),
+                    );
+                    told.push((a, started.elapsed()));
+                }
+                told
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    cluster.stop();
+    std::thread::sleep(BUDGET + MARGIN + SLACK + Duration::from_secs(2));
+    cluster.resume();
+    for server in servers.iter() {
+        let v = post(server, &s, &valid_request()).unwrap();
+        assert_eq!(v["code"], "COMPLETED_DRAFT", "{v}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    let told: Vec<_> = callers
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let last = Instant::now();
+    let mut stalled = 0;
+    let mut recorded: Vec<(String, String)> = Vec::new();
+    for (a, waited) in &told {
+        assert!(
+            *waited <= BUDGET + MARGIN + SLACK,
+            "answered after {waited:?}: {}",
+            a.body
+        );
+        if a.status == 503 {
+            continue; // admission refused at once: no attempt, nothing recorded
+        }
+        let v = a.json();
+        let code = v["code"].as_str().unwrap().to_owned();
+        assert!(
+            [
+                "COMPLETED_DRAFT",
+                "ABORTED_AUDIT_UNCONFIRMED",
+                "ABORTED_DEADLINE"
+            ]
+            .contains(&code.as_str()),
+            "{v}"
+        );
+        stalled += usize::from(code != "COMPLETED_DRAFT");
+        if v["recorded"] == true {
+            recorded.push((v["attempt_id"].as_str().unwrap().to_owned(), code));
+        }
+    }
+    assert!(stalled > 0, "no attempt met the stopped database");
+
+    // Once every attempt's open record is past its deadline (plus the 5 s grace), one more
+    // attempt ends those whose terminal record was never written.
+    std::thread::sleep(
+        (last + BUDGET + Duration::from_millis(5300)).saturating_duration_since(Instant::now()),
+    );
+    let v = post(&servers[0], &s, &valid_request()).unwrap();
+    assert_eq!(v["code"], "COMPLETED_DRAFT", "{v}");
+    let (code, out, err) = mig06(&s, &url, &["audit", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+    let log = terminal_codes(&s, &url);
+    assert!(
+        log.values().all(|codes| codes.len() == 1),
+        "an attempt ended twice"
+    );
+    for (attempt, code) in &recorded {
+        assert_eq!(
+            log.get(attempt).map(Vec::as_slice),
+            Some(std::slice::from_ref(code)),
+            "attempt {attempt} was told {code}"
+        );
+    }
 }
