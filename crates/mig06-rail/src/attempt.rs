@@ -787,6 +787,7 @@ impl Core {
     /// What the attempt knows so far, on one of its records.
     fn attribute(&self, mut r: AuditRecord, receipt: Option<&Receipt>) -> AuditRecord {
         r.request_id = self.request_id.clone().filter(|_| self.holds_request_id);
+        r.trace_id = self.trace.as_ref().and_then(TraceContext::record_id);
         r.trigger = self.trigger;
         r.action = self.action.clone();
         r.request_fp = self.fingerprint;

@@ -342,7 +342,7 @@ impl Rail {
         match run {
             Ok(outcome) => outcome,
             Err(_) => {
-                let outcome = self.invariant_abort(id, caller, &written, deadline);
+                let outcome = self.invariant_abort(id, caller, &written, deadline, trace);
                 telemetry::attempt_finished(
                     &outcome,
                     caller.id().as_str(),
@@ -427,17 +427,19 @@ impl Rail {
         caller: &AuthenticatedCaller,
         written: &TerminalFlag,
         deadline: Deadline,
+        trace: Option<&TraceContext>,
     ) -> Outcome {
         let code = TerminalCode::AbortedInvariant;
         let detail = Detail::new("$rail", Reason::Panic);
         let recorded = written.is_set() || {
-            let record = AuditRecord::terminal(
+            let mut record = AuditRecord::terminal(
                 id.clone(),
                 caller.id().clone(),
                 self.gate.digest(),
                 code,
                 Some(detail.clone()),
             );
+            record.trace_id = trace.and_then(TraceContext::record_id);
             self.store
                 .append(record, deadline.plus(TERMINAL_APPEND_MARGIN))
                 .is_ok()

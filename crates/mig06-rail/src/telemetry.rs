@@ -17,7 +17,7 @@ use mig06_tlog::Hash;
 
 use crate::audit::file::OpenReport;
 use crate::audit::{Appended, AuditError, AuditRecord, AuditStore};
-use crate::ids::AttemptId;
+use crate::ids::{AttemptId, TraceId};
 use crate::outcome::{CodeClass, Effect, Outcome, TerminalCode};
 
 /// The tracing target of the per-attempt event.
@@ -438,6 +438,35 @@ impl TraceContext {
     #[must_use]
     pub fn trace_id(&self) -> String {
         hex::encode(self.trace_id)
+    }
+
+    /// The trace id as an audit record carries it; `None` only for an all-zero id, which no
+    /// context holds.
+    #[must_use]
+    pub fn record_id(&self) -> Option<TraceId> {
+        TraceId::from_bytes(self.trace_id)
+    }
+
+    /// The trace id's bytes.
+    #[must_use]
+    pub fn trace_id_bytes(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// The caller's span id's bytes, when the request carried one.
+    #[must_use]
+    pub fn parent_id_bytes(&self) -> Option<[u8; 8]> {
+        self.parent_id
+    }
+
+    /// The same context with the attempt's span given the ids a tracer assigned it (the
+    /// binary's OpenTelemetry export: the span it exports is the attempt's span, and the
+    /// downstream's parent). An all-zero id is replaced as [`TraceContext::new_root`] would.
+    #[must_use]
+    pub fn with_ids(mut self, trace_id: [u8; 16], span_id: [u8; 8]) -> Self {
+        self.trace_id = nonzero(trace_id);
+        self.span_id = nonzero(span_id);
+        self
     }
 
     /// The attempt's own span id: 16 lowercase hex digits.
