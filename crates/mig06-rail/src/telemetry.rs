@@ -8,8 +8,8 @@
 //! a request value, a header value or a credential.
 //!
 //! Targets (stable, the binary's metrics read them): `mig06::attempt` (one event per attempt,
-//! with every stage's duration), `mig06::audit` (one event per audit batch, and the store's
-//! start-up).
+//! with every stage's duration, and one `debug` span per stage), `mig06::audit` (one event per
+//! audit batch, and the store's start-up).
 
 use std::time::{Duration, Instant};
 
@@ -83,10 +83,18 @@ impl Stage {
 pub struct StageTimes([Option<Duration>; 6]);
 
 impl StageTimes {
-    /// Runs `f` as `stage`, noting how long it took.
+    /// Runs `f` as `stage`, noting how long it took, in a `debug` span named after the stage
+    /// (a child of the attempt's span when the binary exports traces; disabled, and free,
+    /// otherwise).
     pub fn time<T>(&mut self, stage: Stage, f: impl FnOnce() -> T) -> T {
+        let span = tracing::debug_span!(
+            target: ATTEMPT_TARGET,
+            "mig06.stage",
+            otel.name = stage.as_str(),
+            stage = stage.as_str()
+        );
         let start = Instant::now();
-        let out = f();
+        let out = span.in_scope(f);
         if let Some(slot) = self.0.get_mut(stage.index()) {
             *slot = Some(start.elapsed());
         }

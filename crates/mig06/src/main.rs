@@ -118,7 +118,7 @@ enum Command {
         #[command(subcommand)]
         command: caller_cmd::CallerCommand,
     },
-    /// Init a temporary set-up and run a scripted set of attempts, then verify the log.
+    /// Init a temporary set-up, run a scripted set of attempts, verify the log, remove the set-up.
     Demo {
         /// Keep the set-up in this directory instead of a temporary one.
         #[arg(long)]

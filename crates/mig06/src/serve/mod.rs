@@ -21,6 +21,7 @@ mod listener;
 mod metrics;
 mod openapi;
 pub(crate) mod oplog;
+mod otlp;
 mod schema;
 
 use std::net::SocketAddr;
@@ -101,7 +102,10 @@ pub(crate) fn run(
     log: (oplog::LogFormat, Option<&str>),
 ) -> Result<ExitCode> {
     let metrics = Arc::new(Metrics::default());
-    oplog::install(log.0, log.1, Arc::clone(&metrics))?;
+    // The configuration is read once before the log is installed, for its `[telemetry]`
+    // table; the rail reads it again when it opens.
+    let telemetry = Config::load(config)?.telemetry;
+    let export = oplog::install(log.0, log.1, Arc::clone(&metrics), &telemetry)?;
     let tls = tls
         .map(|(cert, key)| crate::tls::server_config(cert, key))
         .transpose()?
@@ -161,6 +165,9 @@ pub(crate) fn run(
     ))?;
     // Dropping the runtime waits for any blocking attempt still running to reach its outcome.
     drop(runtime);
+    if let Some(export) = export {
+        export.stop();
+    }
     tracing::info!(target: oplog::SERVE_TARGET, event = "stopped", "stopped");
     Ok(ExitCode::SUCCESS)
 }

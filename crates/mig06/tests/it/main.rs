@@ -24,4 +24,5 @@ mod http_service;
 mod http_tls;
 mod leak;
 mod oplog;
+mod otlp;
 mod pg_instances;
