@@ -237,7 +237,9 @@ impl TelemetryConfig {
         }
         if host.is_empty()
             || host.starts_with('/')
-            || endpoint.chars().any(|c| c.is_whitespace() || c.is_control())
+            || endpoint
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
         {
             return Some(
                 "telemetry.otlp_endpoint must be an http:// URL such as http://127.0.0.1:4318"

@@ -173,13 +173,15 @@ impl TraceId {
     /// [`IdError`] unless `s` is 32 lowercase hex digits, not all zero.
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let hex = s.len() == 32
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if hex && s.bytes().any(|b| b != b'0') {
             Ok(Self(s.to_owned()))
         } else {
-            Err(id_error("trace id (32 lowercase hex digits, not all zero)", s))
+            Err(id_error(
+                "trace id (32 lowercase hex digits, not all zero)",
+                s,
+            ))
         }
     }
 

@@ -140,14 +140,22 @@ fn request(note_kind: &str) -> Vec<u8> {
 
 /// Attempts per second over `seconds` (after a one-second warm-up), `clients` keep-alive
 /// clients each sending `note_kind` attempts; every answer must have `status`.
-fn rate(base: &str, credential: &str, note_kind: &str, status: u16, clients: u64, seconds: u64) -> f64 {
+fn rate(
+    base: &str,
+    credential: &str,
+    note_kind: &str,
+    status: u16,
+    clients: u64,
+    seconds: u64,
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let counting = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let url = format!("{base}/v1/attempts");
     let threads: Vec<_> = (0..clients)
         .map(|_| {
-            let (stop, counting, done) = (Arc::clone(&stop), Arc::clone(&counting), Arc::clone(&done));
+            let (stop, counting, done) =
+                (Arc::clone(&stop), Arc::clone(&counting), Arc::clone(&done));
             let url = url.clone();
             let auth = format!("Bearer {credential}");
             let note_kind = note_kind.to_owned();
@@ -207,7 +215,14 @@ fn main() {
     let clients = env_or("MIG06_BENCH_CLIENTS", 8);
     let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let dir = root.path().join("setup");
-    assert!(Command::new(MIG06).arg("init").arg(&dir).status().unwrap().success());
+    assert!(
+        Command::new(MIG06)
+            .arg("init")
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success()
+    );
     let config = dir.join("mig06.toml");
     let out = Command::new(MIG06)
         .args(["caller", "add", "bench", "--kind", "operator"])
@@ -234,11 +249,26 @@ fn main() {
     )
     .unwrap();
     let variants = [
-        Variant { name: "log at error (baseline)", config: config.clone(), level: "error" },
-        Variant { name: "JSON log, export off", config: config.clone(), level: "info" },
-        Variant { name: "JSON log, export on", config: export_config, level: "info" },
+        Variant {
+            name: "log at error (baseline)",
+            config: config.clone(),
+            level: "error",
+        },
+        Variant {
+            name: "JSON log, export off",
+            config: config.clone(),
+            level: "info",
+        },
+        Variant {
+            name: "JSON log, export on",
+            config: export_config,
+            level: "info",
+        },
     ];
-    let phases = [("denied", "prior_authorisation", 403), ("completed", "discharge_summary", 200)];
+    let phases = [
+        ("denied", "prior_authorisation", 403),
+        ("completed", "discharge_summary", 200),
+    ];
     // rates[variant][phase] per round.
     let mut rates = vec![vec![Vec::new(); phases.len()]; variants.len()];
     let mut log_bytes = vec![(0u64, 0u64); variants.len()];
@@ -254,8 +284,18 @@ fn main() {
             let served = Served::start(&variant.config, variant.level, &log);
             let mut attempts = 0u64;
             for (p, (phase, note_kind, status)) in phases.iter().enumerate() {
-                let r = rate(&served.base, &credential, note_kind, *status, clients, seconds);
-                println!("round {round} {:<26} {phase:<9} {r:>8.1} attempts/s", variant.name);
+                let r = rate(
+                    &served.base,
+                    &credential,
+                    note_kind,
+                    *status,
+                    clients,
+                    seconds,
+                );
+                println!(
+                    "round {round} {:<26} {phase:<9} {r:>8.1} attempts/s",
+                    variant.name
+                );
                 rates[v][p].push(r);
                 attempts += (r * seconds as f64) as u64;
             }
@@ -267,8 +307,13 @@ fn main() {
                 .unwrap();
             if variant.config.ends_with("mig06-export.toml") {
                 spans.0 += metric(&metrics, "mig06_otlp_spans_exported_total");
-                spans.1 += metric(&metrics, "mig06_otlp_spans_dropped_total{reason=\"queue_full\"}")
-                    + metric(&metrics, "mig06_otlp_spans_dropped_total{reason=\"export_failed\"}");
+                spans.1 += metric(
+                    &metrics,
+                    "mig06_otlp_spans_dropped_total{reason=\"queue_full\"}",
+                ) + metric(
+                    &metrics,
+                    "mig06_otlp_spans_dropped_total{reason=\"export_failed\"}",
+                );
             }
             drop(served);
             let bytes = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
@@ -277,7 +322,9 @@ fn main() {
         }
     }
     println!();
-    println!("| variant | denied attempts/s (median) | ratio | completed attempts/s (median) | ratio | log bytes per attempt |");
+    println!(
+        "| variant | denied attempts/s (median) | ratio | completed attempts/s (median) | ratio | log bytes per attempt |"
+    );
     println!("|---|---|---|---|---|---|");
     for (v, variant) in variants.iter().enumerate() {
         let mut cells = Vec::new();
@@ -289,7 +336,10 @@ fn main() {
             cells.push(format!("{:.3}", median(ratios)));
         }
         let per = log_bytes[v].0 as f64 / log_bytes[v].1.max(1) as f64;
-        println!("| {} | {} | {} | {} | {} | {per:.0} |", variant.name, cells[0], cells[1], cells[2], cells[3]);
+        println!(
+            "| {} | {} | {} | {} | {} | {per:.0} |",
+            variant.name, cells[0], cells[1], cells[2], cells[3]
+        );
     }
     println!(
         "\nexport on: {} spans exported in {} requests to the local receiver, {} dropped",

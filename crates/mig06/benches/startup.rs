@@ -64,7 +64,10 @@ fn attempt_records(n: u64, policy: Sha256Digest) -> Vec<AuditRecord> {
         return vec![denied];
     }
     let mut done = open.ended(TerminalCode::CompletedDraft, None);
-    let draft = format!("draft_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let draft = format!(
+        "draft_{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    );
     done.draft_ref = Some(OpaqueId::parse(&draft).unwrap());
     done.content_sha256 = Some(Sha256Digest::of(&(n + 1).to_le_bytes()));
     vec![open, done]
@@ -126,7 +129,14 @@ fn generate(dir: &Path, count: u64, signer: &LogSigner, policy: Sha256Digest) ->
 fn serve_start(config: &Path) -> (Duration, u64) {
     let t = Instant::now();
     let mut child = Command::new(MIG06)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "error", "--config"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "error",
+            "--config",
+        ])
         .arg(config)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -157,7 +167,11 @@ fn verify(config: &Path) -> Duration {
         .output()
         .unwrap();
     let d = t.elapsed();
-    assert!(out.status.success(), "audit verify failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "audit verify failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     d
 }
 
@@ -172,7 +186,14 @@ fn main() {
         .collect();
     let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let dir = root.path().join("setup");
-    assert!(Command::new(MIG06).arg("init").arg(&dir).status().unwrap().success());
+    assert!(
+        Command::new(MIG06)
+            .arg("init")
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success()
+    );
     let config = dir.join("mig06.toml");
     let cfg = Config::load(&config).unwrap();
     let signer = mig06_rail::rail::load_signer(&cfg).unwrap();
@@ -180,9 +201,13 @@ fn main() {
     let nproc = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     println!(
         "machine: nproc {nproc}, loadavg {}",
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
-    println!("| records | log size | `serve` to listening (best of 3) | peak RSS | `audit verify` (best of 3) |");
+    println!(
+        "| records | log size | `serve` to listening (best of 3) | peak RSS | `audit verify` (best of 3) |"
+    );
     println!("|---|---|---|---|---|");
     for &n in &sizes {
         let bytes = generate(&audit, n, &signer, cfg.policy_digest);

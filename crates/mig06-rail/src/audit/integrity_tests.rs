@@ -582,7 +582,8 @@ fn inv_audit_verify_agrees_with_open_a_log_replaced_while_open_takes_no_more_app
 fn malformed_trace_id() -> impl Strategy<Value = String> {
     let hex = any::<[u8; 16]>().prop_map(|b| hex::encode(b.map(|x| x | 1)));
     prop_oneof![
-        hex.clone().prop_map(|h| format!("\"F{}\"", h[1..].to_ascii_uppercase())),
+        hex.clone()
+            .prop_map(|h| format!("\"F{}\"", h[1..].to_ascii_uppercase())),
         hex.clone().prop_map(|h| format!("\"{}\"", &h[1..])),
         hex.clone().prop_map(|h| format!("\"{h}0\"")),
         Just(format!("\"{}\"", "0".repeat(32))),

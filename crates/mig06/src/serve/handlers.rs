@@ -305,7 +305,10 @@ async fn access_log(mut req: Request, next: Next) -> Response {
     };
     let note = response.extensions().get::<AccessNote>();
     if let Some(span) = &span {
-        span.record("http.response.status_code", response.status().as_u16());
+        span.record(
+            "http.response.status_code",
+            i64::from(response.status().as_u16()),
+        );
         if let Some(note) = note {
             span.record("caller_id", note.caller.as_deref());
             span.record("attempt_id", note.attempt_id.as_deref());

@@ -597,7 +597,12 @@ fn demo_removes_its_temporary_set_up_and_keeps_a_named_one() {
     // Nothing left in the temporary directory the demo used.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     let keep = tmp.path().join("kept");
-    mig06().arg("demo").arg("--dir").arg(&keep).assert().success();
+    mig06()
+        .arg("demo")
+        .arg("--dir")
+        .arg(&keep)
+        .assert()
+        .success();
     assert!(keep.join("mig06.toml").exists());
     assert!(keep.join("data/audit/log.jsonl").exists());
 }

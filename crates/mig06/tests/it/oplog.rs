@@ -620,7 +620,9 @@ fn first_request_block_of_http_md_runs_verbatim() {
     use std::os::unix::process::CommandExt;
     let block = first_request_block();
     if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("skipped: curl is not installed (first_request_in_http_md_succeeds_copy_paste covers the steps)");
+        eprintln!(
+            "skipped: curl is not installed (first_request_in_http_md_succeeds_copy_paste covers the steps)"
+        );
         return;
     }
     // The block serves on the default port, 8406.

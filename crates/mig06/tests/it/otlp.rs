@@ -34,7 +34,9 @@ fn imports(python: &Path) -> bool {
 /// A Python that decodes OTLP, or why there is none (found once per test binary).
 fn python() -> Result<PathBuf, String> {
     static FOUND: Mutex<Option<Result<PathBuf, String>>> = Mutex::new(None);
-    let mut found = FOUND.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut found = FOUND
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     found.get_or_insert_with(find_python).clone()
 }
 
@@ -84,7 +86,10 @@ struct Receiver {
 impl Receiver {
     fn start(python: &Path, dir: &Path, extra: &[&str]) -> Self {
         let out = dir.join(format!("spans-{}.jsonl", std::process::id()));
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/otlp_receiver.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/otlp_receiver.py"
+        );
         let mut child = Command::new(python)
             .arg(script)
             .arg(&out)
@@ -161,10 +166,7 @@ fn attempt_spans_reach_an_otlp_receiver_as_children_of_the_callers_span_without_
     let downstream = draft_service::start("127.0.0.1:0").unwrap();
     let s = Setup::new(Some(&downstream.url("/draft")), None);
     let receiver = Receiver::start(&python, s.dir.path(), &[]);
-    with_telemetry(
-        &s.config,
-        &format!("otlp_endpoint = \"{}\"", receiver.url),
-    );
+    with_telemetry(&s.config, &format!("otlp_endpoint = \"{}\"", receiver.url));
     let server = Logged::start(&s.config, &["--log-level", "debug"]);
     let url = server.url("/v1/attempts");
     let agent = crate::common::agent();
@@ -178,7 +180,8 @@ fn attempt_spans_reach_an_otlp_receiver_as_children_of_the_callers_span_without_
         .send(&valid_request()[..])
         .unwrap();
     assert_eq!(answer.status().as_u16(), 200);
-    let outcome: Value = serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    let outcome: Value =
+        serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
     let attempt_id = outcome["attempt_id"].as_str().unwrap().to_owned();
 
     // Every canary through the attempt route: in every request shape (denied or aborted), in
@@ -186,7 +189,12 @@ fn attempt_spans_reach_an_otlp_receiver_as_children_of_the_callers_span_without_
     let mut sent = 0;
     for (_, c) in CANARIES {
         for req in shapes(c) {
-            let _ = call("POST", &url, Some(&s.credential), Some(req.to_string().as_bytes()));
+            let _ = call(
+                "POST",
+                &url,
+                Some(&s.credential),
+                Some(req.to_string().as_bytes()),
+            );
             sent += 1;
         }
         let state = format!("vendor={}", c.replace([' ', ',', '='], "_"));
@@ -204,7 +212,9 @@ fn attempt_spans_reach_an_otlp_receiver_as_children_of_the_callers_span_without_
         }
     }
 
-    let is_ours = |sp: &Value| sp["name"] == "POST /v1/attempts" && sp["attributes"]["attempt_id"] == attempt_id.as_str();
+    let is_ours = |sp: &Value| {
+        sp["name"] == "POST /v1/attempts" && sp["attributes"]["attempt_id"] == attempt_id.as_str()
+    };
     let spans = receiver.wait_for(|spans| {
         spans.iter().any(is_ours)
             && spans
@@ -321,7 +331,10 @@ fn inv_telemetry_never_blocks_a_collector_down_or_stalled_costs_counted_spans_ne
     let until = Instant::now() + Duration::from_secs(20);
     let failed = loop {
         let m = call("GET", &server.url("/metrics"), None, None).body;
-        let n = metric(&m, "mig06_otlp_spans_dropped_total{reason=\"export_failed\"}");
+        let n = metric(
+            &m,
+            "mig06_otlp_spans_dropped_total{reason=\"export_failed\"}",
+        );
         if n >= 70 || Instant::now() > until {
             break n;
         }
