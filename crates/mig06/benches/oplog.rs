@@ -328,11 +328,9 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     for (v, variant) in variants.iter().enumerate() {
         let mut cells = Vec::new();
-        for p in 0..phases.len() {
-            let ratios: Vec<f64> = (0..rounds as usize)
-                .map(|r| rates[v][p][r] / rates[0][p][r])
-                .collect();
-            cells.push(format!("{:.1}", median(rates[v][p].clone())));
+        for (mine, base) in rates[v].iter().zip(&rates[0]) {
+            let ratios: Vec<f64> = mine.iter().zip(base).map(|(m, b)| m / b).collect();
+            cells.push(format!("{:.1}", median(mine.clone())));
             cells.push(format!("{:.3}", median(ratios)));
         }
         let per = log_bytes[v].0 as f64 / log_bytes[v].1.max(1) as f64;

@@ -583,11 +583,12 @@ fn malformed_trace_id() -> impl Strategy<Value = String> {
     let hex = any::<[u8; 16]>().prop_map(|b| hex::encode(b.map(|x| x | 1)));
     prop_oneof![
         hex.clone()
-            .prop_map(|h| format!("\"F{}\"", h[1..].to_ascii_uppercase())),
-        hex.clone().prop_map(|h| format!("\"{}\"", &h[1..])),
+            .prop_map(|h| format!("\"F{}\"", h.get(1..).unwrap().to_ascii_uppercase())),
+        hex.clone()
+            .prop_map(|h| format!("\"{}\"", h.get(1..).unwrap())),
         hex.clone().prop_map(|h| format!("\"{h}0\"")),
         Just(format!("\"{}\"", "0".repeat(32))),
-        hex.prop_map(|h| format!("\"{}g\"", &h[1..])),
+        hex.prop_map(|h| format!("\"{}g\"", h.get(1..).unwrap())),
         any::<u32>().prop_map(|n| n.to_string()),
     ]
 }
@@ -637,7 +638,7 @@ proptest! {
             .unwrap()
             .replace("\"4bf92f3577b34da6a3ce929d0e0e4736\"", &bad);
         let sig = log.signer().sign_record(unsigned.as_bytes());
-        let line = format!("{},\"sig\":\"{sig}\"}}", &unsigned[..unsigned.len() - 1]);
+        let line = format!("{},\"sig\":\"{sig}\"}}", unsigned.strip_suffix('}').unwrap());
         let mut all = lines.clone();
         all.push(line);
         log.write_lines(&all);

@@ -200,16 +200,16 @@ impl SpanProcessor for BoundedQueue {
     fn on_start(&self, _span: &mut Span, _cx: &opentelemetry::Context) {}
 
     fn on_end(&self, span: SpanData) {
-        let sent = match self.queue.lock() {
-            Ok(queue) => queue.as_ref().map(|q| q.try_send(span)),
-            Err(_) => None,
+        let Ok(queue) = self.queue.lock() else {
+            return add(&self.counts.dropped_stopped, 1);
         };
-        match sent {
-            Some(Ok(())) => {}
-            Some(Err(TrySendError::Full(_))) => add(&self.counts.dropped_queue_full, 1),
-            Some(Err(TrySendError::Disconnected(_))) | None => {
-                add(&self.counts.dropped_stopped, 1);
-            }
+        let Some(queue) = queue.as_ref() else {
+            return add(&self.counts.dropped_stopped, 1);
+        };
+        match queue.try_send(span) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => add(&self.counts.dropped_queue_full, 1),
+            Err(TrySendError::Disconnected(_)) => add(&self.counts.dropped_stopped, 1),
         }
     }
 
