@@ -349,6 +349,7 @@ impl Rail {
                     &StageTimes::default(),
                     ExecutorOutcome::NotRun,
                     trace_id.as_deref(),
+                    None,
                 );
                 outcome
             }
@@ -403,11 +404,11 @@ impl Rail {
             Ok(done) => done.complete(),
             Err(ending) => ending,
         };
-        let outcome = times
-            .time(Stage::TerminalAppend, || {
-                ending.record(&self.store, written)
-            })
-            .into_outcome();
+        let terminal = times.time(Stage::TerminalAppend, || {
+            ending.record(&self.store, written)
+        });
+        let record_index = terminal.record_index();
+        let outcome = terminal.into_outcome();
         let trace_id = trace.map(TraceContext::trace_id);
         telemetry::attempt_finished(
             &outcome,
@@ -415,6 +416,7 @@ impl Rail {
             &times,
             executor,
             trace_id.as_deref(),
+            record_index,
         );
         outcome
     }

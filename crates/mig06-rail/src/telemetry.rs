@@ -145,8 +145,10 @@ fn micros(d: Option<Duration>) -> Option<u64> {
     d.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
-/// Emits the attempt's one event: its outcome, the policies that decided, the executor's class
-/// and every stage's duration in microseconds (a stage the attempt did not reach is absent).
+/// Emits the attempt's one event: its outcome, the policies that decided, the executor's class,
+/// every stage's duration in microseconds (a stage the attempt did not reach is absent), and the
+/// leaf index of its terminal record (`record_index`), which falls in the leaf range of the audit
+/// batch it joined (`audit_batch`: `first_index .. first_index + batch_records`).
 /// Fields: ids, codes, reason codes, a field path the rail built, durations, leaf indices.
 pub fn attempt_finished(
     outcome: &Outcome,
@@ -154,6 +156,7 @@ pub fn attempt_finished(
     times: &StageTimes,
     executor: ExecutorOutcome,
     trace_id: Option<&str>,
+    record_index: Option<u64>,
 ) {
     let policies = outcome.decision.as_ref().map(|d| d.policies.join(","));
     let effect = outcome.decision.as_ref().map(|d| match d.effect {
@@ -178,6 +181,7 @@ pub fn attempt_finished(
         depth = outcome.provenance.depth,
         continues = outcome.provenance.continues.as_ref().map(AttemptId::as_str),
         trace_id,
+        record_index,
         parse_us = micros(times.get(Stage::Parse)),
         continuation_check_us = micros(times.get(Stage::ContinuationCheck)),
         policy_gate_us = micros(times.get(Stage::PolicyGate)),
