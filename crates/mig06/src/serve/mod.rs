@@ -232,6 +232,7 @@ async fn listen_and_serve(
         scheme,
         policy_digest = state.policy_digest.as_str(),
         max_in_flight,
+        trace_export = otlp::enabled(),
         routes = "POST /v1/attempts, GET /v1/health, GET /v1/ready, GET /metrics, GET /v1/openapi.json",
         "listening"
     );
