@@ -159,6 +159,8 @@ enum Ended {
 #[derive(Debug)]
 pub struct Terminal {
     outcome: Outcome,
+    /// The terminal record's leaf index, when it is durable.
+    record_index: Option<u64>,
 }
 
 /// Whether a terminal record was written, for the rail's panic handler.
@@ -674,22 +676,32 @@ impl Attempt<Ending> {
     #[must_use]
     pub fn record(self, store: &SharedStore, written: &TerminalFlag) -> Attempt<Terminal> {
         let Attempt { mut core, state } = self;
-        let outcome = match state.0 {
+        let (outcome, record_index) = match state.0 {
             Ended::Decided {
                 code,
                 detail: why,
                 receipt,
             } => core.terminate(store, written, code, why, receipt.as_ref()),
-            Ended::OpenUnconfirmed => core.unconfirmed(),
+            Ended::OpenUnconfirmed => (core.unconfirmed(), None),
         };
         Attempt {
             core,
-            state: Terminal { outcome },
+            state: Terminal {
+                outcome,
+                record_index,
+            },
         }
     }
 }
 
 impl Attempt<Terminal> {
+    /// The leaf index of the attempt's terminal record, when it is durable (the operations
+    /// log's `record_index`: the audit batch it joined is the one whose leaf range holds it).
+    #[must_use]
+    pub fn record_index(&self) -> Option<u64> {
+        self.state.record_index
+    }
+
     /// The attempt's one outcome.
     #[must_use]
     pub fn into_outcome(self) -> Outcome {
@@ -708,7 +720,7 @@ impl Core {
         code: TerminalCode,
         why: Option<Detail>,
         receipt: Option<&Receipt>,
-    ) -> Outcome {
+    ) -> (Outcome, Option<u64>) {
         // Still attempted after an executor that used the whole budget, but never waited for
         // past the margin: the attempt is answered by its deadline plus the margin.
         let bound = self.deadline.plus(TERMINAL_APPEND_MARGIN);
@@ -739,9 +751,9 @@ impl Core {
         match appended {
             Ok((appended, receipt)) => {
                 written.0.set(true);
-                self.outcome_from(&appended, receipt)
+                (self.outcome_from(&appended, receipt), Some(appended.index))
             }
-            Err(_) => self.unconfirmed(),
+            Err(_) => (self.unconfirmed(), None),
         }
     }
 
@@ -786,6 +798,7 @@ impl Core {
     /// What the attempt knows so far, on one of its records.
     fn attribute(&self, mut r: AuditRecord, receipt: Option<&Receipt>) -> AuditRecord {
         r.request_id = self.request_id.clone().filter(|_| self.holds_request_id);
+        r.trace_id = self.trace.as_ref().and_then(TraceContext::record_id);
         r.trigger = self.trigger;
         r.action = self.action.clone();
         r.request_fp = self.fingerprint;

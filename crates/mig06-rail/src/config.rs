@@ -185,6 +185,79 @@ impl ServerConfig {
     }
 }
 
+/// Trace export of `mig06 serve` (the `[telemetry]` table; every key optional). The library
+/// only carries it: the binary exports, on a thread of its own, and an attempt never waits for
+/// it (`docs/CONFIG.md`, `docs/OPERATIONS.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The base URL of an OpenTelemetry collector's OTLP/HTTP receiver (`http://host:4318`):
+    /// spans are sent as protobuf to its `/v1/traces`. `None` (the default): no export.
+    pub otlp_endpoint: Option<String>,
+    /// Spans waiting for export, at most; a span that ends while the queue is full is dropped
+    /// and counted, never waited for.
+    pub otlp_queue_spans: usize,
+    /// The bound of one export request (connect, send, answer), in milliseconds; a batch that
+    /// fails or passes it is dropped and counted, never sent again.
+    pub otlp_timeout_ms: u64,
+}
+
+/// The most spans `otlp_queue_spans` may hold.
+pub const MAX_OTLP_QUEUE_SPANS: usize = 65_536;
+/// The longest `otlp_timeout_ms`.
+pub const MAX_OTLP_TIMEOUT_MS: u64 = 60_000;
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            otlp_queue_spans: 512,
+            otlp_timeout_ms: 2_000,
+        }
+    }
+}
+
+impl TelemetryConfig {
+    /// What is wrong with the table, if anything (a message naming the key, never a value).
+    fn problem(&self) -> Option<String> {
+        if !(1..=MAX_OTLP_QUEUE_SPANS).contains(&self.otlp_queue_spans) {
+            return Some(format!(
+                "telemetry.otlp_queue_spans must be between 1 and {MAX_OTLP_QUEUE_SPANS}"
+            ));
+        }
+        if !(1..=MAX_OTLP_TIMEOUT_MS).contains(&self.otlp_timeout_ms) {
+            return Some(format!(
+                "telemetry.otlp_timeout_ms must be between 1 and {MAX_OTLP_TIMEOUT_MS}"
+            ));
+        }
+        let endpoint = self.otlp_endpoint.as_deref()?;
+        let host = endpoint.strip_prefix("http://").unwrap_or_default();
+        if endpoint.starts_with("https://") {
+            return Some("telemetry.otlp_endpoint: https is not built in; send to a collector on this host or network over http:// and let it forward with TLS".into());
+        }
+        if host.is_empty()
+            || host.starts_with('/')
+            || endpoint
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Some(
+                "telemetry.otlp_endpoint must be an http:// URL such as http://127.0.0.1:4318"
+                    .into(),
+            );
+        }
+        None
+    }
+
+    /// The URL spans are sent to: the endpoint's `/v1/traces`.
+    #[must_use]
+    pub fn traces_url(&self) -> Option<String> {
+        self.otlp_endpoint
+            .as_deref()
+            .map(|e| format!("{}/v1/traces", e.trim_end_matches('/')))
+    }
+}
+
 /// Where the audit log lives (the `[audit]` table).
 #[derive(Clone, PartialEq, Eq)]
 pub enum AuditBackend {
@@ -404,6 +477,8 @@ struct RawConfig {
     server: ServerConfig,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    telemetry: TelemetryConfig,
 }
 
 fn default_timeout() -> u64 {
@@ -441,6 +516,8 @@ pub struct Config {
     /// The log's witnesses (`[[audit.witnesses]]`, `audit.witness_quorum`); none by default,
     /// and then the store alone confirms an append.
     pub witnesses: WitnessesConfig,
+    /// Trace export (`[telemetry]`); off by default.
+    pub telemetry: TelemetryConfig,
 }
 
 impl Config {
@@ -527,6 +604,12 @@ impl Config {
                 message: format!("server.{key} must be positive"),
             });
         }
+        if let Some(message) = raw.telemetry.problem() {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message,
+            });
+        }
         if raw.attempt_timeout_ms == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
@@ -556,6 +639,7 @@ impl Config {
             server: raw.server,
             audit,
             witnesses,
+            telemetry: raw.telemetry,
         })
     }
 
@@ -583,6 +667,37 @@ kind = "reference"
         format!(
             "[[callers]]\nid = \"{id}\"\nkind = \"service\"\ntriggers = [\"service_explicit\"]\ncredential_sha256 = \"sha256:{digest}\"\n"
         )
+    }
+
+    #[test]
+    fn telemetry_is_off_by_default_and_its_keys_are_bounded() {
+        let path = Path::new("/x/mig06.toml");
+        let c = Config::parse(path, BASE).unwrap();
+        assert_eq!(c.telemetry, TelemetryConfig::default());
+        assert_eq!(c.telemetry.traces_url(), None);
+        let on = Config::parse(
+            path,
+            &format!("{BASE}[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318/\"\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            on.telemetry.traces_url().as_deref(),
+            Some("http://127.0.0.1:4318/v1/traces")
+        );
+        for bad in [
+            "otlp_endpoint = \"https://collector:4318\"",
+            "otlp_endpoint = \"collector:4318\"",
+            "otlp_endpoint = \"http://\"",
+            "otlp_endpoint = \"http://a b\"",
+            "otlp_queue_spans = 0",
+            "otlp_queue_spans = 65537",
+            "otlp_timeout_ms = 0",
+            "otlp_timeout_ms = 60001",
+            "otlp_batch = 4",
+        ] {
+            let text = format!("{BASE}[telemetry]\n{bad}\n");
+            assert!(Config::parse(path, &text).is_err(), "{bad}");
+        }
     }
 
     #[test]

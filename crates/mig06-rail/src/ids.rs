@@ -160,6 +160,48 @@ impl RequestId {
 }
 string_newtype_serde!(RequestId);
 
+/// A W3C trace id (Trace Context, `trace-id`): 32 lowercase hex digits, not all zero. An
+/// attempt's records carry the trace id of the trace it ran in, so an auditor can go from a
+/// record to its trace, and an engineer from a trace to the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TraceId(String);
+
+impl TraceId {
+    /// Parses a trace id.
+    ///
+    /// # Errors
+    /// [`IdError`] unless `s` is 32 lowercase hex digits, not all zero.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let hex = s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if hex && s.bytes().any(|b| b != b'0') {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(id_error(
+                "trace id (32 lowercase hex digits, not all zero)",
+                s,
+            ))
+        }
+    }
+
+    /// The trace id of 16 bytes; `None` when all are zero (W3C: an invalid trace id).
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 16]) -> Option<Self> {
+        bytes
+            .iter()
+            .any(|b| *b != 0)
+            .then(|| Self(hex::encode(bytes)))
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+string_newtype_serde!(TraceId);
+
 /// An attempt id: a ULID minted by the rail when an attempt is received.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttemptId(String);
@@ -324,6 +366,25 @@ mod tests {
         assert!(s.starts_with("sha256:ba7816bf"));
         assert_eq!(Sha256Digest::parse(&s).unwrap(), d);
         assert!(Sha256Digest::parse("sha256:xyz").is_err());
+    }
+
+    #[test]
+    fn trace_ids_are_32_lowercase_hex_digits_not_all_zero() {
+        assert!(TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736").is_ok());
+        for bad in [
+            "",
+            "00000000000000000000000000000000",
+            "4BF92F3577B34DA6A3CE929D0E0E4736",
+            "4bf92f3577b34da6a3ce929d0e0e473",
+            "4bf92f3577b34da6a3ce929d0e0e47360",
+            "4bf92f3577b34da6a3ce929d0e0e473g",
+            "4bf92f35-77b3-4da6-a3ce-929d0e0e",
+        ] {
+            assert!(TraceId::parse(bad).is_err(), "{bad}");
+        }
+        assert!(TraceId::from_bytes([0; 16]).is_none());
+        let one = TraceId::from_bytes([1; 16]).unwrap();
+        assert_eq!(TraceId::parse(one.as_str()).unwrap(), one);
     }
 
     #[test]

@@ -370,13 +370,14 @@ impl Rail {
         match run {
             Ok(outcome) => outcome,
             Err(_) => {
-                let outcome = self.invariant_abort(id, caller, &written, deadline);
+                let outcome = self.invariant_abort(id, caller, &written, deadline, trace);
                 telemetry::attempt_finished(
                     &outcome,
                     caller.id().as_str(),
                     &StageTimes::default(),
                     ExecutorOutcome::NotRun,
                     trace_id.as_deref(),
+                    None,
                 );
                 outcome
             }
@@ -431,11 +432,11 @@ impl Rail {
             Ok(done) => done.complete(),
             Err(ending) => ending,
         };
-        let outcome = times
-            .time(Stage::TerminalAppend, || {
-                ending.record(&self.store, written)
-            })
-            .into_outcome();
+        let terminal = times.time(Stage::TerminalAppend, || {
+            ending.record(&self.store, written)
+        });
+        let record_index = terminal.record_index();
+        let outcome = terminal.into_outcome();
         let trace_id = trace.map(TraceContext::trace_id);
         telemetry::attempt_finished(
             &outcome,
@@ -443,6 +444,7 @@ impl Rail {
             &times,
             executor,
             trace_id.as_deref(),
+            record_index,
         );
         outcome
     }
@@ -455,17 +457,19 @@ impl Rail {
         caller: &AuthenticatedCaller,
         written: &TerminalFlag,
         deadline: Deadline,
+        trace: Option<&TraceContext>,
     ) -> Outcome {
         let code = TerminalCode::AbortedInvariant;
         let detail = Detail::new("$rail", Reason::Panic);
         let recorded = written.is_set() || {
-            let record = AuditRecord::terminal(
+            let mut record = AuditRecord::terminal(
                 id.clone(),
                 caller.id().clone(),
                 self.gate.digest(),
                 code,
                 Some(detail.clone()),
             );
+            record.trace_id = trace.and_then(TraceContext::record_id);
             self.store
                 .append(record, deadline.plus(TERMINAL_APPEND_MARGIN))
                 .is_ok()

@@ -8,8 +8,8 @@
 //! a request value, a header value or a credential.
 //!
 //! Targets (stable, the binary's metrics read them): `mig06::attempt` (one event per attempt,
-//! with every stage's duration), `mig06::audit` (one event per audit batch, and the store's
-//! start-up).
+//! with every stage's duration, and one `debug` span per stage), `mig06::audit` (one event per
+//! audit batch, and the store's start-up).
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use mig06_tlog::Hash;
 
 use crate::audit::file::OpenReport;
 use crate::audit::{Appended, AuditError, AuditRecord, AuditStore};
-use crate::ids::AttemptId;
+use crate::ids::{AttemptId, TraceId};
 use crate::outcome::{CodeClass, Effect, Outcome, TerminalCode};
 
 /// The tracing target of the per-attempt event.
@@ -83,10 +83,18 @@ impl Stage {
 pub struct StageTimes([Option<Duration>; 6]);
 
 impl StageTimes {
-    /// Runs `f` as `stage`, noting how long it took.
+    /// Runs `f` as `stage`, noting how long it took, in a `debug` span named after the stage
+    /// (a child of the attempt's span when the binary exports traces; disabled, and free,
+    /// otherwise).
     pub fn time<T>(&mut self, stage: Stage, f: impl FnOnce() -> T) -> T {
+        let span = tracing::debug_span!(
+            target: ATTEMPT_TARGET,
+            "mig06.stage",
+            otel.name = stage.as_str(),
+            stage = stage.as_str()
+        );
         let start = Instant::now();
-        let out = f();
+        let out = span.in_scope(f);
         if let Some(slot) = self.0.get_mut(stage.index()) {
             *slot = Some(start.elapsed());
         }
@@ -137,8 +145,10 @@ fn micros(d: Option<Duration>) -> Option<u64> {
     d.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
-/// Emits the attempt's one event: its outcome, the policies that decided, the executor's class
-/// and every stage's duration in microseconds (a stage the attempt did not reach is absent).
+/// Emits the attempt's one event: its outcome, the policies that decided, the executor's class,
+/// every stage's duration in microseconds (a stage the attempt did not reach is absent), and the
+/// leaf index of its terminal record (`record_index`), which falls in the leaf range of the audit
+/// batch it joined (`audit_batch`: `first_index .. first_index + batch_records`).
 /// Fields: ids, codes, reason codes, a field path the rail built, durations, leaf indices.
 pub fn attempt_finished(
     outcome: &Outcome,
@@ -146,6 +156,7 @@ pub fn attempt_finished(
     times: &StageTimes,
     executor: ExecutorOutcome,
     trace_id: Option<&str>,
+    record_index: Option<u64>,
 ) {
     let policies = outcome.decision.as_ref().map(|d| d.policies.join(","));
     let effect = outcome.decision.as_ref().map(|d| match d.effect {
@@ -170,6 +181,7 @@ pub fn attempt_finished(
         depth = outcome.provenance.depth,
         continues = outcome.provenance.continues.as_ref().map(AttemptId::as_str),
         trace_id,
+        record_index,
         parse_us = micros(times.get(Stage::Parse)),
         continuation_check_us = micros(times.get(Stage::ContinuationCheck)),
         policy_gate_us = micros(times.get(Stage::PolicyGate)),
@@ -439,6 +451,35 @@ impl TraceContext {
     #[must_use]
     pub fn trace_id(&self) -> String {
         hex::encode(self.trace_id)
+    }
+
+    /// The trace id as an audit record carries it; `None` only for an all-zero id, which no
+    /// context holds.
+    #[must_use]
+    pub fn record_id(&self) -> Option<TraceId> {
+        TraceId::from_bytes(self.trace_id)
+    }
+
+    /// The trace id's bytes.
+    #[must_use]
+    pub fn trace_id_bytes(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// The caller's span id's bytes, when the request carried one.
+    #[must_use]
+    pub fn parent_id_bytes(&self) -> Option<[u8; 8]> {
+        self.parent_id
+    }
+
+    /// The same context with the attempt's span given the ids a tracer assigned it (the
+    /// binary's OpenTelemetry export: the span it exports is the attempt's span, and the
+    /// downstream's parent). An all-zero id is replaced as [`TraceContext::new_root`] would.
+    #[must_use]
+    pub fn with_ids(mut self, trace_id: [u8; 16], span_id: [u8; 8]) -> Self {
+        self.trace_id = nonzero(trace_id);
+        self.span_id = nonzero(span_id);
+        self
     }
 
     /// The attempt's own span id: 16 lowercase hex digits.

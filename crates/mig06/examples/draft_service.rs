@@ -14,7 +14,8 @@
 //! | `/error`    | 500 (`ABORTED_EXECUTOR_FAULT`)                                           |
 //! | `/redirect` | 307 to `/draft` (the rail never follows it: `ABORTED_EXECUTOR_FAULT`)   |
 //!
-//! `GET /calls` returns the counts as JSON. Run it with
+//! `GET /calls` returns the counts as JSON; [`DraftService::traceparents`] the W3C
+//! `traceparent` of every POST, in order. Run it with
 //! `cargo run -p mig06 --example draft_service -- 127.0.0.1:8407`; tests include this file as a
 //! module and call [`start`] on an ephemeral port. It uses plain threads (it is not the rail).
 
@@ -39,6 +40,7 @@ pub struct DraftService {
     /// Where it listens.
     pub addr: SocketAddr,
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
+    traceparents: Arc<Mutex<Vec<String>>>,
 }
 
 impl DraftService {
@@ -53,6 +55,13 @@ impl DraftService {
             .map(|c| c.get(path).copied().unwrap_or(0))
             .unwrap_or(0)
     }
+    /// The `traceparent` header of every POST received so far (empty for one without it).
+    pub fn traceparents(&self) -> Vec<String> {
+        self.traceparents
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// Starts the service on `bind` (use `127.0.0.1:0` for an ephemeral port).
@@ -61,13 +70,20 @@ pub fn start(bind: &str) -> std::io::Result<DraftService> {
     let addr = listener.local_addr()?;
     let calls = Arc::new(Mutex::new(BTreeMap::new()));
     let counts = Arc::clone(&calls);
+    let traceparents = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&traceparents);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let counts = Arc::clone(&counts);
-            std::thread::spawn(move || handle(stream, &counts));
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || handle(stream, &counts, &seen));
         }
     });
-    Ok(DraftService { addr, calls })
+    Ok(DraftService {
+        addr,
+        calls,
+        traceparents,
+    })
 }
 
 fn receipt(disposition: &str, body: &[u8]) -> String {
@@ -92,7 +108,10 @@ fn respond(stream: &mut TcpStream, status: &str, extra: &str, body: &str) {
     let _ = stream.flush();
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<(String, String, Vec<u8>)> {
+/// A request's method, path, `traceparent` (empty when absent) and body.
+type Received = (String, String, String, Vec<u8>);
+
+fn read_request(stream: &mut TcpStream) -> Option<Received> {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -110,15 +129,20 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String, Vec<u8>)> {
         }
     };
     let head = String::from_utf8_lossy(buf.get(..head_end)?).into_owned();
-    let mut lines = head.lines();
-    let mut first = lines.next()?.split_whitespace();
+    let mut first = head.lines().next()?.split_whitespace();
     let method = first.next()?.to_owned();
     let path = first.next()?.to_owned();
-    let length = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+    let header = |name: &str| {
+        head.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let length = header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
+    let traceparent = header("traceparent").unwrap_or_default();
     let mut body = buf.get(head_end..)?.to_vec();
     while body.len() < length {
         let n = stream.read(&mut chunk).ok()?;
@@ -127,11 +151,15 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String, Vec<u8>)> {
         }
         body.extend_from_slice(chunk.get(..n)?);
     }
-    Some((method, path, body))
+    Some((method, path, traceparent, body))
 }
 
-fn handle(mut stream: TcpStream, calls: &Mutex<BTreeMap<String, u64>>) {
-    let Some((method, path, body)) = read_request(&mut stream) else {
+fn handle(
+    mut stream: TcpStream,
+    calls: &Mutex<BTreeMap<String, u64>>,
+    traceparents: &Mutex<Vec<String>>,
+) {
+    let Some((method, path, traceparent, body)) = read_request(&mut stream) else {
         return;
     };
     if method == "GET" && path == "/calls" {
@@ -148,6 +176,9 @@ fn handle(mut stream: TcpStream, calls: &Mutex<BTreeMap<String, u64>>) {
     }
     if let Ok(mut c) = calls.lock() {
         *c.entry(path.clone()).or_insert(0) += 1;
+    }
+    if let Ok(mut t) = traceparents.lock() {
+        t.push(traceparent);
     }
     match path.as_str() {
         "/draft" => respond(&mut stream, "200 OK", "", &receipt("draft", &body)),

@@ -24,16 +24,31 @@ fn ulid_like() -> String {
     mig06_rail::ids::AttemptId::mint().to_string()
 }
 
-/// `mig06 demo`: sets up `dir` (or a fresh temporary directory), runs the scripted attempts and
-/// verifies the log they wrote.
+/// A temporary set-up, removed when dropped (whether the demo passed or not).
+struct Temporary(PathBuf);
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `mig06 demo`: sets up `dir` (kept) or a fresh temporary directory (removed at the end,
+/// whatever happened), runs the scripted attempts and verifies the log they wrote. Everything
+/// runs in this process (the reference executor, the file store): no child process outlives it.
 ///
 /// # Errors
 /// The set-up or the rail could not be opened, the log does not verify, or an attempt ended
 /// with a code other than the one the script expects.
 pub(crate) fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
-    let dir = dir.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("mig06-demo-{}", ulid_like().to_ascii_lowercase()))
-    });
+    let (dir, temporary) = match dir {
+        Some(dir) => (dir, None),
+        None => {
+            let dir = std::env::temp_dir()
+                .join(format!("mig06-demo-{}", ulid_like().to_ascii_lowercase()));
+            (dir.clone(), Some(Temporary(dir)))
+        }
+    };
     let report = mig06_rail::init::init(&dir)?;
     println!("set-up written to {}", dir.display());
     let ok = run_script(&report.config)?;
@@ -49,7 +64,16 @@ pub(crate) fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         "audit log verified: {} records, {} signed checkpoints",
         v.records, v.checkpoints
     );
-    println!("try: mig06 audit show --config {}", report.config.display());
+    match temporary {
+        Some(t) => {
+            drop(t);
+            println!(
+                "removed the temporary set-up {} (`mig06 demo --dir DIR` keeps one)",
+                dir.display()
+            );
+        }
+        None => println!("try: mig06 audit show --config {}", report.config.display()),
+    }
     if !ok {
         bail!("a scripted attempt ended with an unexpected code");
     }

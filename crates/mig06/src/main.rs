@@ -125,7 +125,7 @@ enum Command {
         #[command(subcommand)]
         command: witness_cmd::WitnessCommand,
     },
-    /// Init a temporary set-up and run a scripted set of attempts, then verify the log.
+    /// Init a temporary set-up, run a scripted set of attempts, verify the log, remove the set-up.
     Demo {
         /// Keep the set-up in this directory instead of a temporary one.
         #[arg(long)]

@@ -576,3 +576,76 @@ fn inv_audit_verify_agrees_with_open_a_log_replaced_while_open_takes_no_more_app
     assert_eq!(log.lines().len(), 2);
     assert!(log.verify(None).is_ok());
 }
+
+/// A trace id member that is not a trace id, as JSON text: uppercase, a digit short or long,
+/// all zeros, a letter past `f`, a number.
+fn malformed_trace_id() -> impl Strategy<Value = String> {
+    let hex = any::<[u8; 16]>().prop_map(|b| hex::encode(b.map(|x| x | 1)));
+    prop_oneof![
+        hex.clone()
+            .prop_map(|h| format!("\"F{}\"", h.get(1..).unwrap().to_ascii_uppercase())),
+        hex.clone()
+            .prop_map(|h| format!("\"{}\"", h.get(1..).unwrap())),
+        hex.clone().prop_map(|h| format!("\"{h}0\"")),
+        Just(format!("\"{}\"", "0".repeat(32))),
+        hex.prop_map(|h| format!("\"{}g\"", h.get(1..).unwrap())),
+        any::<u32>().prop_map(|n| n.to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Records with and without a trace id are written, read back with the same trace id,
+    /// verify and open; a record whose trace id is malformed is refused by the one line checker
+    /// (the store's open and `audit verify` alike, naming it), even when signed with the key.
+    #[test]
+    fn inv_metadata_only_trace_ids_round_trip_and_a_malformed_one_is_refused(
+        ids in proptest::collection::vec(proptest::option::of(any::<[u8; 16]>()), 1..8),
+        bad in malformed_trace_id(),
+    ) {
+        use crate::ids::TraceId;
+        let log = Log::new();
+        let mut store = log.open().unwrap();
+        let mut want = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let mut r = if i % 2 == 0 { record() } else { terminal() };
+            r.trace_id = id.and_then(TraceId::from_bytes);
+            want.push(r.trace_id.clone());
+            store.append(r).unwrap();
+        }
+        drop(store);
+        prop_assert_eq!(log.verify(None).unwrap(), ids.len() as u64);
+        prop_assert!(log.open().is_ok());
+        let lines = log.lines();
+        for (line, want) in lines.iter().zip(&want) {
+            let got = super::read_record(line.as_bytes()).unwrap().trace_id;
+            prop_assert_eq!(&got, want);
+            match want {
+                Some(t) => {
+                    let member = format!("\"trace_id\":\"{}\"", t.as_str());
+                    prop_assert!(line.contains(&member));
+                }
+                None => prop_assert!(!line.contains("trace_id")),
+            }
+        }
+        // The next record, correctly linked and signed with the key, its trace id malformed.
+        let mut rec = terminal();
+        rec.seq = lines.len() as u64;
+        rec.prev = hash_hex(&leaf_hash(lines.last().unwrap().as_bytes()));
+        rec.trace_id = Some(TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736").unwrap());
+        rec.sig = None;
+        let unsigned = serde_json::to_string(&rec)
+            .unwrap()
+            .replace("\"4bf92f3577b34da6a3ce929d0e0e4736\"", &bad);
+        let sig = log.signer().sign_record(unsigned.as_bytes());
+        let line = format!("{},\"sig\":\"{sig}\"}}", unsigned.strip_suffix('}').unwrap());
+        let mut all = lines.clone();
+        all.push(line);
+        log.write_lines(&all);
+        let (verified, opened) = log.verify_then_open();
+        let index = lines.len() as u64;
+        let expected = Some((Some(index), format!("record {index} is not a valid audit record")));
+        prop_assert_eq!(&verified, &expected);
+        prop_assert_eq!(&opened, &expected);
+    }
+}

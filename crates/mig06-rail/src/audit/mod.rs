@@ -25,7 +25,7 @@ mod integrity_tests;
 use serde::{Deserialize, Serialize};
 
 use crate::executor::Deadline;
-use crate::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest};
+use crate::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest, TraceId};
 use crate::outcome::{DecisionSignal, Detail, Reason, TerminalCode};
 use crate::vocab::{Code, ContinuationReason, Trigger};
 
@@ -153,6 +153,10 @@ pub struct AuditRecord {
     /// attempt of a log holds a request id ([`rules`]). Absent when the request did not parse
     /// that far, and on the refusal of a request whose id another attempt holds.
     pub request_id: Option<RequestId>,
+    /// The W3C trace id of the trace the attempt ran in (the HTTP service: the caller's
+    /// `traceparent`, or a new trace), on every record of the attempt; absent for an attempt
+    /// run without a trace context (the CLI) and on logs written before it existed.
+    pub trace_id: Option<TraceId>,
     /// The trigger, when the request parsed that far.
     pub trigger: Option<Trigger>,
     /// The action, when the request parsed.
@@ -308,6 +312,7 @@ impl AuditRecord {
             attempt_id,
             caller,
             request_id: None,
+            trace_id: None,
             trigger: None,
             action: None,
             request_fp: None,

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AuditRecord, RecordKind, Stage};
-use crate::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest};
+use crate::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest, TraceId};
 use crate::outcome::{DecisionSignal, Detail, TerminalCode};
 use crate::vocab::{Code, ContinuationReason, Trigger};
 
@@ -22,6 +22,8 @@ const MEMBER_NAMES: &[&str] = &[
     "kind",
     "attempt_id",
     "caller",
+    "request_id",
+    "trace_id",
     "trigger",
     "action",
     "request_fp",
@@ -78,6 +80,8 @@ struct RecordRef<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a RequestId>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a TraceId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     trigger: Option<Trigger>,
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<&'a Code>,
@@ -118,6 +122,7 @@ impl Serialize for AuditRecord {
             attempt_id: &self.attempt_id,
             caller: &self.caller,
             request_id: self.request_id.as_ref(),
+            trace_id: self.trace_id.as_ref(),
             trigger: self.trigger,
             action: self.action.as_ref(),
             request_fp: self.request_fp,
@@ -151,6 +156,8 @@ pub(super) struct Record {
     caller: CallerId,
     #[serde(default)]
     request_id: Option<RequestId>,
+    #[serde(default)]
+    trace_id: Option<TraceId>,
     #[serde(default)]
     trigger: Option<Trigger>,
     #[serde(default)]
@@ -211,6 +218,7 @@ impl TryFrom<Record> for AuditRecord {
             attempt_id: r.attempt_id,
             caller: r.caller,
             request_id: r.request_id,
+            trace_id: r.trace_id,
             trigger: r.trigger,
             action: r.action,
             request_fp: r.request_fp,
@@ -247,6 +255,8 @@ mod tests {
             )),
         );
         let mut rec = rec;
+        rec.request_id = Some(RequestId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAV").unwrap());
+        rec.trace_id = Some(TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736").unwrap());
         rec.decision = Some(DecisionSignal {
             effect: crate::outcome::Effect::Deny,
             policies: vec!["p".into()],

@@ -563,6 +563,42 @@ fn inv_metadata_only_records_carry_only_closed_fields() {
     }
 }
 
+#[test]
+fn a_traced_attempt_carries_its_trace_id_on_every_record_and_an_untraced_one_none() {
+    use mig06_rail::telemetry::TraceContext;
+    let (s, _exec, rail) = draft_rail();
+    let caller = rail.local_caller("operator-1").unwrap();
+    let trace = TraceContext::from_headers(
+        Some(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        None,
+    );
+    let body = serde_json::to_vec(&request("discharge_summary")).unwrap();
+    let deadline = mig06_rail::executor::Deadline::after(std::time::Duration::from_secs(10));
+    let traced = rail.attempt_traced(&caller, &body, deadline, Some(&trace));
+    assert_eq!(traced.code, C::CompletedDraft);
+    // A new trace (no traceparent): its own id, on its records too.
+    let root = TraceContext::from_headers(None, None);
+    let body = serde_json::to_vec(&request("prior_authorisation")).unwrap();
+    let denied = rail.attempt_traced(&caller, &body, deadline, Some(&root));
+    assert_eq!(denied.code, C::DeniedPolicy);
+    let untraced = attempt(&rail, "operator-1", &request("discharge_summary"));
+    let lines = log_lines(&s);
+    let of = |id: &str| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|r| r["attempt_id"] == id).collect()
+    };
+    let traced = of(traced.attempt_id.as_str());
+    assert_eq!(traced.len(), 2);
+    for r in traced {
+        assert_eq!(r["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+    let denied = of(denied.attempt_id.as_str());
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0]["trace_id"], root.trace_id().as_str());
+    for r in of(untraced.attempt_id.as_str()) {
+        assert!(r.get("trace_id").is_none());
+    }
+}
+
 fn rail_with_executor(s: &Setup, exec: Box<dyn mig06_rail::executor::Executor>) -> Rail {
     Rail::open(s.config.clone(), Some(exec)).unwrap()
 }

@@ -285,11 +285,37 @@ async fn access_log(mut req: Request, next: Next) -> Response {
         };
         TraceContext::from_headers(one("traceparent"), one("tracestate"))
     });
+    // With trace export on, the attempt's span: its ids become the attempt's trace context.
+    let (span, trace) = match trace {
+        Some(trace) if super::otlp::enabled() => {
+            let (span, trace) = super::otlp::attempt_span(trace);
+            (Some(span), Some(trace))
+        }
+        other => (None, other),
+    };
     if let Some(trace) = &trace {
         req.extensions_mut().insert(trace.clone());
     }
-    let response = next.run(req).await;
+    let response = match &span {
+        Some(span) => {
+            use tracing::Instrument as _;
+            next.run(req).instrument(span.clone()).await
+        }
+        None => next.run(req).await,
+    };
     let note = response.extensions().get::<AccessNote>();
+    if let Some(span) = &span {
+        span.record(
+            "http.response.status_code",
+            i64::from(response.status().as_u16()),
+        );
+        if let Some(note) = note {
+            span.record("caller_id", note.caller.as_deref());
+            span.record("attempt_id", note.attempt_id.as_deref());
+            span.record("code", note.code);
+        }
+    }
+    drop(span);
     let bytes = axum::body::HttpBody::size_hint(response.body()).exact();
     let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     tracing::info!(
@@ -349,10 +375,14 @@ async fn run_attempt(
     // The attempt runs to its terminal outcome on a blocking thread even if the client goes
     // away: it is never cancelled half-way and never re-run. Its permit is given back when it
     // has its outcome.
+    // The attempt's span when traces are exported (else a disabled span, which costs nothing):
+    // the library's stage spans and events nest in it on the blocking thread.
+    let span = tracing::Span::current();
     let joined = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let _in_flight = in_flight;
-        let outcome = rail.attempt_traced(&caller, &body, deadline, trace.as_ref());
+        let outcome =
+            span.in_scope(|| rail.attempt_traced(&caller, &body, deadline, trace.as_ref()));
         let json = serde_json::to_vec(&outcome);
         (outcome.code, outcome.attempt_id.as_str().to_owned(), json)
     })

@@ -134,6 +134,8 @@ pub(crate) struct Metrics {
     startup_interrupted: AtomicU64,
     startup_torn_bytes: AtomicU64,
     build: std::sync::OnceLock<BuildInfo>,
+    /// What the OTLP trace export did (all zero when it is off).
+    pub(super) otlp: std::sync::Arc<super::otlp::ExportCounts>,
 }
 
 /// Counts one more.
@@ -168,7 +170,32 @@ impl Metrics {
         self.render_refusals(&mut s);
         self.render_latency(&mut s);
         self.render_audit(&mut s);
+        self.render_otlp(&mut s);
         s
+    }
+
+    fn render_otlp(&self, s: &mut String) {
+        let o = &self.otlp;
+        let _ = writeln!(
+            s,
+            "# HELP mig06_otlp_spans_exported_total Spans the OTLP collector accepted.\n# TYPE mig06_otlp_spans_exported_total counter\nmig06_otlp_spans_exported_total {}",
+            o.exported.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP mig06_otlp_spans_dropped_total Spans dropped rather than waited for: the export queue was full, their batch's export failed or passed its bound, or the export had stopped.\n# TYPE mig06_otlp_spans_dropped_total counter"
+        );
+        for (reason, n) in [
+            ("queue_full", &o.dropped_queue_full),
+            ("export_failed", &o.dropped_export_failed),
+            ("stopped", &o.dropped_stopped),
+        ] {
+            let _ = writeln!(
+                s,
+                "mig06_otlp_spans_dropped_total{{reason=\"{reason}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
     }
 
     fn render_build(&self, s: &mut String) {

@@ -21,6 +21,7 @@ pub(crate) mod listener;
 pub(crate) mod metrics;
 mod openapi;
 pub(crate) mod oplog;
+pub(crate) mod otlp;
 mod schema;
 
 use std::net::SocketAddr;
@@ -103,7 +104,10 @@ pub(crate) fn run(
     log: (oplog::LogFormat, Option<&str>),
 ) -> Result<ExitCode> {
     let metrics = Arc::new(Metrics::default());
-    oplog::install(log.0, log.1, Arc::clone(&metrics))?;
+    // The configuration is read once before the log is installed, for its `[telemetry]`
+    // table; the rail reads it again when it opens.
+    let telemetry = Config::load(config)?.telemetry;
+    let export = oplog::install(log.0, log.1, Arc::clone(&metrics), &telemetry)?;
     let tls = tls
         .map(|(cert, key)| crate::tls::server_config(cert, key))
         .transpose()?
@@ -164,6 +168,9 @@ pub(crate) fn run(
     ))?;
     // Dropping the runtime waits for any blocking attempt still running to reach its outcome.
     drop(runtime);
+    if let Some(export) = export {
+        export.stop();
+    }
     tracing::info!(target: oplog::SERVE_TARGET, event = "stopped", "stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -228,6 +235,7 @@ async fn listen_and_serve(
         scheme,
         policy_digest = state.policy_digest.as_str(),
         max_in_flight,
+        trace_export = otlp::enabled(),
         routes = "POST /v1/attempts, GET /v1/health, GET /v1/ready, GET /metrics, GET /v1/openapi.json",
         "listening"
     );

@@ -14,7 +14,10 @@ use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{Layer, Registry};
 
+use mig06_rail::config::TelemetryConfig;
+
 use super::metrics::{Metrics, MetricsLayer};
+use super::otlp::Export;
 
 /// The operations log's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,12 +32,19 @@ pub(crate) enum LogFormat {
 pub(super) const SERVE_TARGET: &str = "mig06::serve";
 
 /// Installs the process's subscriber: the operations log on stderr at `level` (or `RUST_LOG`
-/// when `level` is not given; `info` when neither is), and the metrics layer, which reads the
-/// library's events whatever the log level.
+/// when `level` is not given; `info` when neither is), the metrics layer, which reads the
+/// library's events whatever the log level, and, when `[telemetry] otlp_endpoint` is set, the
+/// trace export ([`super::otlp`]), whose handle is returned to be stopped at shutdown.
 ///
 /// # Errors
-/// An invalid `--log-level` or `RUST_LOG` directive, or a subscriber already installed.
-pub(crate) fn install(format: LogFormat, level: Option<&str>, metrics: Arc<Metrics>) -> Result<()> {
+/// An invalid `--log-level` or `RUST_LOG` directive, an exporter that could not be built, or a
+/// subscriber already installed.
+pub(crate) fn install(
+    format: LogFormat,
+    level: Option<&str>,
+    metrics: Arc<Metrics>,
+    telemetry: &TelemetryConfig,
+) -> Result<Option<Export>> {
     let filter = match level {
         Some(level) => EnvFilter::try_new(level).context("--log-level")?,
         None => match std::env::var("RUST_LOG") {
@@ -60,11 +70,26 @@ pub(crate) fn install(format: LogFormat, level: Option<&str>, metrics: Arc<Metri
     let feeds = Targets::new()
         .with_target(mig06_rail::telemetry::ATTEMPT_TARGET, tracing::Level::INFO)
         .with_target(mig06_rail::telemetry::AUDIT_TARGET, tracing::Level::INFO);
+    let (export, tracer) = match Export::start(telemetry, Arc::clone(&metrics.otlp))? {
+        Some((export, tracer)) => (Some(export), Some(tracer)),
+        None => (None, None),
+    };
+    // The rail's spans (the attempt, its stages at debug level) and the events inside them;
+    // nothing else becomes a span.
+    let traced = tracer.map(|tracer| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_context_activation(false)
+            .with_threads(false)
+            .with_filter(Targets::new().with_target("mig06", tracing::Level::DEBUG))
+    });
     let subscriber = Registry::default()
         .with(log)
-        .with(MetricsLayer(metrics).with_filter(feeds));
+        .with(MetricsLayer(metrics).with_filter(feeds))
+        .with(traced);
     tracing::subscriber::set_global_default(subscriber)
-        .context("the operations log was already installed")
+        .context("the operations log was already installed")?;
+    Ok(export)
 }
 
 /// Lines the operations log dropped because stderr would have blocked.
@@ -75,6 +100,8 @@ pub(super) fn dropped_lines() -> u64 {
     DROPPED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+// INV-TELEMETRY-NEVER-BLOCKS: a line stderr cannot take now is dropped and counted, never waited
+// for.
 /// Writes each log line to stderr only when stderr can take it now: a full pipe (a stalled log
 /// shipper) costs a dropped, counted line, never a stalled attempt. A line is one `write` of
 /// at most a few hundred bytes, below `PIPE_BUF`, so a pipe that polls writable takes it whole.

@@ -72,7 +72,13 @@ pub(super) fn run(
         other => anyhow::Error::new(other).context(format!("cannot open {}", state.display())),
     })?;
     let metrics = Arc::new(Metrics::default());
-    oplog::install(log.0, log.1, Arc::clone(&metrics))?;
+    // A witness exports no traces: the operations log and its metrics only.
+    let _no_export = oplog::install(
+        log.0,
+        log.1,
+        Arc::clone(&metrics),
+        &mig06_rail::config::TelemetryConfig::default(),
+    )?;
     let name = signer.name().to_owned();
     let witness = Arc::new(Witness::new(signer, logs, store));
     if witness.origins().is_empty() {

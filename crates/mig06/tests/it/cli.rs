@@ -581,3 +581,28 @@ fn a_missing_configuration_file_prints_its_cause_once() {
         );
     }
 }
+
+#[test]
+fn demo_removes_its_temporary_set_up_and_keeps_a_named_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mig06()
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("audit log verified"), "{stdout}");
+    assert!(stdout.contains("removed the temporary set-up"), "{stdout}");
+    // Nothing left in the temporary directory the demo used.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    let keep = tmp.path().join("kept");
+    mig06()
+        .arg("demo")
+        .arg("--dir")
+        .arg(&keep)
+        .assert()
+        .success();
+    assert!(keep.join("mig06.toml").exists());
+    assert!(keep.join("data/audit/log.jsonl").exists());
+}

@@ -26,5 +26,6 @@ mod http_tls;
 mod key_rotation;
 mod leak;
 mod oplog;
+mod otlp;
 mod pg_instances;
 mod witness;

@@ -14,14 +14,14 @@ use crate::common::{MIG06, Setup, call, valid_request};
 use crate::leak::{CANARIES, shapes};
 
 /// A served instance whose stderr (the operations log) goes to a file.
-struct Logged {
+pub(crate) struct Logged {
     child: Child,
     base: String,
     log: PathBuf,
 }
 
 impl Logged {
-    fn start(config: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start(config: &Path, extra: &[&str]) -> Self {
         let log = config.with_file_name(format!("serve-{}.log", std::process::id()));
         let err = std::fs::File::create(&log).unwrap();
         let mut child = Command::new(MIG06)
@@ -41,7 +41,7 @@ impl Logged {
         Self { child, base, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -50,7 +50,7 @@ impl Logged {
     }
 
     /// Stops the server and returns its whole operations log.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::fs::read_to_string(&self.log).unwrap()
@@ -65,13 +65,13 @@ impl Drop for Logged {
 }
 
 /// The log's lines as JSON objects (every line must be one).
-fn lines(log: &str) -> Vec<Value> {
+pub(crate) fn lines(log: &str) -> Vec<Value> {
     log.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l:.80}")))
         .collect()
 }
 
-fn events<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
+pub(crate) fn events<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
     lines.iter().filter(|l| l["event"] == event).collect()
 }
 
@@ -151,8 +151,17 @@ fn every_request_gets_one_access_line_and_every_attempt_its_stages() {
     ] {
         assert!(attempt[stage].is_u64(), "{stage}");
     }
-    // The batches and the start-up are there too.
-    assert!(!events(&log, "audit_batch").is_empty());
+    // The batches and the start-up are there too; the attempt's terminal record is in the leaf
+    // range of one batch (the batch it joined).
+    let index = attempt["record_index"].as_u64().unwrap();
+    let joined: Vec<&Value> = events(&log, "audit_batch")
+        .into_iter()
+        .filter(|b| {
+            let first = b["first_index"].as_u64().unwrap();
+            first <= index && index < first + b["batch_records"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(joined.len(), 1, "{index}");
     let opened = events(&log, "audit_store_opened");
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0]["records"], 0);
@@ -199,7 +208,7 @@ fn log_level_error_writes_no_info_lines_and_text_format_is_not_json() {
 }
 
 /// Every encoding of `c` a log shipper or reader might see.
-fn encodings(c: &str) -> Vec<String> {
+pub(crate) fn encodings(c: &str) -> Vec<String> {
     use base64::Engine;
     let mut v = vec![c.to_owned(), c.to_lowercase()];
     let digits: String = c.chars().filter(char::is_ascii_digit).collect();
@@ -597,5 +606,85 @@ fn caller_list_remove_and_rotate_without_a_gap() {
         )
         .status,
         401
+    );
+}
+
+/// The `sh` block under "The first request, copy-paste" in docs/HTTP.md, as it stands.
+fn first_request_block() -> String {
+    let doc = include_str!("../../../../docs/HTTP.md");
+    let section = doc
+        .split("## The first request, copy-paste")
+        .nth(1)
+        .expect("docs/HTTP.md has the section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the section has an sh block");
+    block.to_owned()
+}
+
+#[test]
+fn first_request_block_of_http_md_runs_verbatim() {
+    use std::os::unix::process::CommandExt;
+    let block = first_request_block();
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!(
+            "skipped: curl is not installed (first_request_in_http_md_succeeds_copy_paste covers the steps)"
+        );
+        return;
+    }
+    // The block serves on the default port, 8406.
+    if std::net::TcpListener::bind("127.0.0.1:8406").is_err() {
+        eprintln!("skipped: 127.0.0.1:8406 is in use here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = Path::new(MIG06).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{block}\necho\nkill %1\nwait\n"))
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let group = child.id();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Whatever happened, nothing of the block outlives the test.
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let answer = stdout
+        .lines()
+        .find(|l| l.contains("\"code\""))
+        .unwrap_or_else(|| panic!("no answer: {stdout}\n{stderr}"));
+    let v: Value = serde_json::from_str(answer).unwrap();
+    assert_eq!(v["code"], "COMPLETED_DRAFT", "{answer}");
+    assert!(v["draft_ref"].is_string());
+    // serve said at start-up whom it admits: the caller the block added, with a credential.
+    let callers: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["event"] == "caller")
+        .collect();
+    assert!(
+        callers
+            .iter()
+            .any(|c| c["caller_id"] == "console-1" && c["bearer_credential"] == true),
+        "{stderr}"
     );
 }

@@ -1,0 +1,231 @@
+//! Start-up time of `mig06 serve` (and `mig06 audit verify`) against the file store's log size.
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/work/target-rel cargo bench --workspace --bench startup
+//! # MIG06_BENCH_SIZES (records, comma-separated; default 10000,100000,1000000)
+//! ```
+//!
+//! For each size, a `mig06 init` set-up's log is generated in the store's on-disk format with
+//! the set-up's own key (records as `mig06 serve` writes them: completed drafts with their open
+//! record, policy denials, each with a request id and a trace id; links, a kept checkpoint every
+//! 256 records, the latest checkpoint), then the release binary is timed, best of 3, warm page
+//! cache: `serve` from spawn to its `listening` line (the store opened, every record read and
+//! checked), with its peak resident memory, and `audit verify` to its exit.
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a benchmark: a failed unwrap is a failed run"
+)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mig06_rail::audit::file::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT, LOG_FILE};
+use mig06_rail::audit::{AuditRecord, ZERO_HASH, hash_hex};
+use mig06_rail::config::Config;
+use mig06_rail::ids::{AttemptId, CallerId, OpaqueId, RequestId, Sha256Digest, TraceId};
+use mig06_rail::outcome::{DecisionSignal, Effect, TerminalCode};
+use mig06_tlog::checkpoint::{Checkpoint, LogSigner};
+use mig06_tlog::{Tree, leaf_hash};
+
+const MIG06: &str = env!("CARGO_BIN_EXE_mig06");
+
+/// The records of attempt `n`: two of three complete (open + terminal), one is denied.
+fn attempt_records(n: u64, policy: Sha256Digest) -> Vec<AuditRecord> {
+    let id = AttemptId::mint();
+    let caller = CallerId::parse("operator-1").unwrap();
+    let mut open = AuditRecord::open(
+        id,
+        caller,
+        policy,
+        AuditRecord::deadline_in(Duration::from_secs(600)),
+    );
+    open.request_id = Some(RequestId::parse(&ulid::Ulid::new().to_string()).unwrap());
+    open.trace_id = TraceId::from_bytes(rand_bytes(n));
+    open.trigger = Some(mig06_rail::request::Trigger::OperatorExplicit);
+    open.action = Some(mig06_rail::request::Code::parse("draft_note").unwrap());
+    open.request_fp = Some(Sha256Digest::of(&n.to_le_bytes()));
+    let decision = |effect| DecisionSignal {
+        effect,
+        policies: vec!["permit-operator-draft-note".into()],
+        errors: false,
+    };
+    open.decision = Some(decision(Effect::Permit));
+    if n % 3 == 2 {
+        let mut denied = open.ended(TerminalCode::DeniedPolicy, None);
+        denied.decision = Some(decision(Effect::Deny));
+        return vec![denied];
+    }
+    let mut done = open.ended(TerminalCode::CompletedDraft, None);
+    let draft = format!(
+        "draft_{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    );
+    done.draft_ref = Some(OpaqueId::parse(&draft).unwrap());
+    done.content_sha256 = Some(Sha256Digest::of(&(n + 1).to_le_bytes()));
+    vec![open, done]
+}
+
+fn rand_bytes(n: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&n.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+    b[8..].copy_from_slice(&(n | 1).to_be_bytes());
+    b
+}
+
+/// Writes a log of `count` records in `dir` as the file store would have (covered by the
+/// latest checkpoint, so no record needs its own signature).
+fn generate(dir: &Path, count: u64, signer: &LogSigner, policy: Sha256Digest) -> u64 {
+    for f in [LOG_FILE, CHECKPOINTS_FILE, LATEST_CHECKPOINT] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let mut log = BufWriter::with_capacity(1 << 20, File::create(dir.join(LOG_FILE)).unwrap());
+    let mut cps = BufWriter::new(File::create(dir.join(CHECKPOINTS_FILE)).unwrap());
+    let mut tree = Tree::new();
+    let mut last = ZERO_HASH;
+    let mut bytes = 0u64;
+    let sign = |tree: &Tree, size: u64| {
+        signer.sign(&Checkpoint {
+            origin: signer.origin().to_owned(),
+            size,
+            root: tree.root_at(size).unwrap(),
+        })
+    };
+    let mut n = 0u64;
+    while tree.size() < count {
+        for mut rec in attempt_records(n, policy) {
+            if tree.size() == count {
+                break;
+            }
+            rec.prev = hash_hex(&last);
+            rec.seq = tree.size();
+            let line = serde_json::to_vec(&rec).unwrap();
+            log.write_all(&line).unwrap();
+            log.write_all(b"\n").unwrap();
+            bytes += line.len() as u64 + 1;
+            last = leaf_hash(&line);
+            tree.push(last);
+            if tree.size().is_multiple_of(CHECKPOINT_EVERY) {
+                writeln!(cps, "{}", sign(&tree, tree.size())).unwrap();
+            }
+        }
+        n += 1;
+    }
+    log.into_inner().unwrap().sync_all().unwrap();
+    cps.into_inner().unwrap().sync_all().unwrap();
+    std::fs::write(dir.join(LATEST_CHECKPOINT), sign(&tree, count)).unwrap();
+    bytes
+}
+
+/// `serve` from spawn to its `listening` line, and its peak resident memory (kB) then.
+fn serve_start(config: &Path) -> (Duration, u64) {
+    let t = Instant::now();
+    let mut child = Command::new(MIG06)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "error",
+            "--config",
+        ])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let d = t.elapsed();
+    assert!(line.contains("listening"), "serve did not start: {line}");
+    let hwm = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    (d, hwm)
+}
+
+fn verify(config: &Path) -> Duration {
+    let t = Instant::now();
+    let out = Command::new(MIG06)
+        .args(["audit", "verify", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    let d = t.elapsed();
+    assert!(
+        out.status.success(),
+        "audit verify failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let sizes: Vec<u64> = std::env::var("MIG06_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().replace('_', "").parse().ok())
+        .collect();
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = root.path().join("setup");
+    assert!(
+        Command::new(MIG06)
+            .arg("init")
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let config = dir.join("mig06.toml");
+    let cfg = Config::load(&config).unwrap();
+    let signer = mig06_rail::rail::load_signer(&cfg).unwrap();
+    let audit = mig06_rail::rail::audit_dir(&cfg);
+    let nproc = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    println!(
+        "machine: nproc {nproc}, loadavg {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    println!(
+        "| records | log size | `serve` to listening (best of 3) | peak RSS | `audit verify` (best of 3) |"
+    );
+    println!("|---|---|---|---|---|");
+    for &n in &sizes {
+        let bytes = generate(&audit, n, &signer, cfg.policy_digest);
+        let mut best = (Duration::MAX, 0u64, Duration::MAX);
+        for _ in 0..3 {
+            let (d, hwm) = serve_start(&config);
+            if d < best.0 {
+                best.0 = d;
+                best.1 = hwm;
+            }
+            best.2 = best.2.min(verify(&config));
+        }
+        println!(
+            "| {n} | {:.1} MB | {:.3} s | {:.0} MB | {:.3} s |",
+            bytes as f64 / 1e6,
+            best.0.as_secs_f64(),
+            best.1 as f64 / 1024.0,
+            best.2.as_secs_f64()
+        );
+    }
+}
