@@ -283,19 +283,9 @@ pub(crate) fn valid_request() -> Vec<u8> {
 }
 
 fn ulid_like() -> String {
-    // 26 Crockford base32 characters, first one 0..7 (a valid ULID).
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let mut x = nanos ^ (u128::from(std::process::id()) << 64);
-    let mut s = String::from("0");
-    for _ in 0..25 {
-        s.push(ALPHABET[(x % 32) as usize] as char);
-        x = x / 32 + 0x9e37_79b9_7f4a_7c15;
-    }
-    s
+    // A fresh ULID (80 random bits): the clock alone repeats across threads that ask in the
+    // same instant, and one request id runs one attempt.
+    ulid::Ulid::new().to_string()
 }
 
 /// The example downstream drafting service (crates/mig06/examples/draft_service.rs).
