@@ -724,6 +724,7 @@ impl Core {
         // Still attempted after an executor that used the whole budget, but never waited for
         // past the margin: the attempt is answered by its deadline plus the margin.
         let bound = self.deadline.plus(TERMINAL_APPEND_MARGIN);
+        let decided = (code, why.clone());
         let appended = match store.append(self.terminal_record(code, why, receipt), bound) {
             Err(AuditError::Rule(RuleViolation::ClaimTaken)) if self.holds_claim => {
                 self.holds_claim = false;
@@ -753,7 +754,7 @@ impl Core {
                 written.0.set(true);
                 (self.outcome_from(&appended, receipt), Some(appended.index))
             }
-            Err(_) => (self.unconfirmed(), None),
+            Err(e) => (self.unconfirmed_by(&e, decided), None),
         }
     }
 
@@ -851,6 +852,40 @@ impl Core {
             evidence: Some(evidence),
             recorded: true,
             request_id_holder: self.request_id_holder.clone(),
+        }
+    }
+
+    /// The answer of an attempt whose terminal record was not confirmed: by the store, by a
+    /// quorum of witnesses (INV-WITNESSED: an outcome no quorum saw is not released), or because
+    /// the batch proved the log rolled back. The draft, if any, is withheld.
+    /// An attempt already refused for a rolled-back log (`decided`) keeps its own reason.
+    fn unconfirmed_by(&self, why: &AuditError, decided: (TerminalCode, Option<Detail>)) -> Outcome {
+        let (code, detail) = match (why, decided) {
+            (AuditError::WitnessUnconfirmed, _) => (
+                TerminalCode::AbortedAuditUnconfirmed,
+                detail("$audit", Reason::WitnessQuorumUnconfirmed),
+            ),
+            (AuditError::Tampered(_), (TerminalCode::AbortedLogRollback, own)) => {
+                (TerminalCode::AbortedLogRollback, own)
+            }
+            (AuditError::Tampered(t), _) => (
+                TerminalCode::AbortedLogRollback,
+                detail("$audit", t.reason()),
+            ),
+            _ => return self.unconfirmed(),
+        };
+        let message = match code {
+            TerminalCode::AbortedLogRollback => {
+                "the log was rolled back or forked: the outcome is not released"
+            }
+            _ => "no quorum of witnesses cosigned the outcome's record: it is not released",
+        };
+        Outcome {
+            code,
+            explanation: code.explanation(),
+            message: Some(message.into()),
+            detail,
+            ..self.unconfirmed()
         }
     }
 

@@ -5,9 +5,11 @@
 //! The decision that matters: a witness is one more synchronous dependency of the audit append,
 //! called by the group-commit leader on its own thread, once per batch and per witness, within
 //! the earliest deadline of the batch. No step executes unless a quorum has cosigned a checkpoint
-//! that includes the attempt's open record; a batch of terminal records only is submitted too, so
-//! that its evidence tokens carry the cosignatures the rail obtained, but it does not fail
-//! without them (its outcome is already decided and durable). Nothing is queued or retried: the
+//! that includes the attempt's open record, and no outcome is released unless a quorum cosigned
+//! one that includes its terminal record: a terminal record no witness saw could be cut off the
+//! log by whoever controls the storage, and the chain it completed be completed again, with every
+//! witness agreeing. Such an attempt is answered `ABORTED_AUDIT_UNCONFIRMED` (not recorded, as
+//! when the store does not confirm), its draft withheld. Nothing is queued or retried: the
 //! one resubmission is the protocol's own `409 Conflict` recovery, from the size the witness
 //! names, with a consistency proof from that size.
 //!
@@ -22,7 +24,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::audit::{Appended, AuditError, AuditStore, Hash, RecordKind};
+use crate::audit::{Appended, AuditError, AuditStore, Hash};
 use crate::executor::Deadline;
 use crate::outcome::Reason;
 
@@ -338,8 +340,8 @@ impl Witnesses {
     // open record; the leader submits once per batch, within the batch's earliest deadline.
     /// Submits a durable batch's checkpoint to the witnesses and settles each record's result:
     /// records of a cosigned batch carry the cosigned checkpoint (and inclusion proofs in it);
-    /// an open record of a batch the quorum did not cosign fails (it may not execute); terminal
-    /// records keep their result with whatever cosignatures were obtained.
+    /// every record of a batch the quorum did not cosign fails: an open record's step may not
+    /// execute, and a terminal record's outcome is not released.
     pub(crate) fn settle(
         &self,
         store: &mut dyn AuditStore,
@@ -374,12 +376,15 @@ impl Witnesses {
                 a.checkpoint = Some(with_cosignatures(&cp.note, lines));
                 a.proof = proof;
             }
-            if a.record.kind() == RecordKind::Open {
-                match verdict {
-                    Verdict::Cosigned => {}
-                    Verdict::Unconfirmed => *r = Err(AuditError::WitnessUnconfirmed),
-                    Verdict::Tampered(t) => *r = Err(AuditError::Tampered(t)),
-                }
+            // Every record, terminal ones too: a terminal record no quorum saw can be cut off
+            // by whoever controls the storage without any witness noticing, and with it a
+            // `COMPLETED_DRAFT` (its chain root then completes again) or a claim. So its
+            // outcome is not released: the attempt is answered as unconfirmed, as when the
+            // store itself does not confirm.
+            match verdict {
+                Verdict::Cosigned => {}
+                Verdict::Unconfirmed => *r = Err(AuditError::WitnessUnconfirmed),
+                Verdict::Tampered(t) => *r = Err(AuditError::Tampered(t)),
             }
         }
     }

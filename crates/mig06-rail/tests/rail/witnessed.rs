@@ -119,7 +119,10 @@ fn inv_witnessed_below_the_quorum_no_step_runs() {
         "witness_quorum_unconfirmed"
     );
     assert_eq!(exec.calls(), 0, "no step without the quorum");
-    assert!(out.recorded, "the abort itself is recorded");
+    assert!(
+        !out.recorded,
+        "the abort's own record no quorum cosigned either: not confirmed"
+    );
     // The witnesses come back: the next attempt runs.
     ws[0].up.store(true, Ordering::SeqCst);
     let out = common::attempt(&rail, "operator-1", &common::request("discharge_summary"));
@@ -296,4 +299,54 @@ fn inv_witnessed_ready_follows_the_last_batch_and_the_latch_without_a_round_trip
         kinds.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
         [0, 0, 0, 1]
     );
+}
+
+/// The downstream, taking every witness down while it drafts: the open record was cosigned, the
+/// terminal record will not be.
+struct WitnessesFallDuringTheStep {
+    inner: Counting,
+    witnesses: Vec<Real>,
+}
+
+impl mig06_rail::executor::Executor for WitnessesFallDuringTheStep {
+    fn execute(
+        &self,
+        input: &mig06_rail::executor::StepInput,
+        deadline: mig06_rail::executor::Deadline,
+    ) -> Result<serde_json::Value, mig06_rail::executor::ExecutorError> {
+        for w in &self.witnesses {
+            w.up.store(false, Ordering::SeqCst);
+        }
+        self.inner.execute(input, deadline)
+    }
+}
+
+#[test]
+fn inv_witnessed_an_outcome_no_quorum_saw_is_not_released() {
+    // Found by an adversarial review: a COMPLETED_DRAFT whose terminal record no witness saw
+    // was released; cutting that record off the log (every witness agreeing) made the attempt
+    // interrupted, and continuing it completed the chain a second time. Now the outcome is not
+    // released: the attempt answers ABORTED_AUDIT_UNCONFIRMED with no draft and no evidence.
+    let (s, ws, _state) = witnessed_setup(1, 1);
+    let exec = WitnessesFallDuringTheStep {
+        inner: Counting::new(Answer::Draft),
+        witnesses: ws.clone(),
+    };
+    let rail = Rail::open(s.config.clone(), Some(Box::new(exec)))
+        .unwrap()
+        .with_witnesses(ws.iter().map(Real::boxed).collect());
+    let denial = common::attempt(&rail, "operator-1", &common::request("prior_authorisation"));
+    assert_eq!(denial.code, TerminalCode::DeniedPolicy);
+    let cont = common::continuation(&denial, "discharge_summary", "operator_amended_request");
+    let out = common::attempt(&rail, "operator-1", &cont);
+    assert_eq!(out.code, TerminalCode::AbortedAuditUnconfirmed, "{out:?}");
+    assert_eq!(
+        out.detail.as_ref().unwrap().reason.code(),
+        "witness_quorum_unconfirmed"
+    );
+    assert!(out.draft_ref.is_none() && out.evidence.is_none() && !out.recorded);
+    // A denial whose terminal record no quorum saw is not released either.
+    let denied = common::attempt(&rail, "operator-1", &common::request("prior_authorisation"));
+    assert_eq!(denied.code, TerminalCode::AbortedAuditUnconfirmed);
+    assert!(denied.evidence.is_none());
 }
