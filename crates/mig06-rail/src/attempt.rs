@@ -403,6 +403,22 @@ fn unchanged_request(
     }
 }
 
+/// Whether a checkpoint this log's key signed (`size`, `root`) contradicts the log: beyond it,
+/// or another root at its size. One rule for a verified token and for a signed checkpoint in a
+/// token that is otherwise bad.
+fn past_disagrees(
+    s: &mut dyn crate::audit::AuditStore,
+    size: u64,
+    root: &crate::audit::Hash,
+) -> Result<Option<Tamper>, AuditError> {
+    match s.root_at(size) {
+        Ok(ours) if ours == *root => Ok(None),
+        Ok(_) => Ok(Some(Tamper::EvidenceRootMismatch)),
+        Err(AuditError::Corrupt { .. }) => Ok(Some(Tamper::EvidenceBeyondLog)),
+        Err(e) => Err(e),
+    }
+}
+
 /// A continuation's prior: its evidence verifies under this log's key, and its record is in this
 /// log at that index under that root. Also whether another attempt holds the prior's claim (a
 /// hint; the store decides at append). The failure is the attempt's code and detail.
@@ -420,29 +436,38 @@ fn verified_in_log(
     };
     // INV-KEY-EPOCH: the prior's checkpoint by the key in force at its size: a token issued
     // before a key rotation is checked against this log after it.
-    let prior = evidence::verify(token.as_str(), keys).map_err(|e| {
-        invalid(match e {
-            evidence::EvidenceError::Malformed(_) => Reason::Malformed,
-            evidence::EvidenceError::BadSignature => Reason::BadSignature,
-            evidence::EvidenceError::BadProof => Reason::BadProof,
-            evidence::EvidenceError::NotTerminal => Reason::NotTerminal,
-        })
-    })?;
+    let prior = match evidence::verify(token.as_str(), keys) {
+        Ok(prior) => prior,
+        Err(e) => {
+            // INV-WITNESSED: a checkpoint this log's key signed is a fact about the log's past
+            // even in a token whose proof or record is bad: one beyond the log, or with another
+            // root at its size, proves a rollback or a fork all the same.
+            if let Some(cp) = evidence::signed_checkpoint(token.as_str(), keys)
+                && let Ok(Some(t)) =
+                    store.read_by(deadline, |s| past_disagrees(s, cp.size, &cp.root))
+            {
+                store.witnesses().latch(t);
+                return Err((
+                    TerminalCode::AbortedLogRollback,
+                    detail("$audit", t.reason()),
+                ));
+            }
+            return Err(invalid(match e {
+                evidence::EvidenceError::Malformed(_) => Reason::Malformed,
+                evidence::EvidenceError::BadSignature => Reason::BadSignature,
+                evidence::EvidenceError::BadProof => Reason::BadProof,
+                evidence::EvidenceError::NotTerminal => Reason::NotTerminal,
+            }));
+        }
+    };
     // Signed by our key is not enough: the record must be in this log, at that index.
     // A poisoned store may hold a half-applied append: `with_store` fails closed.
     // Bounded by the deadline: a database that stops answering ends the check by then.
     // INV-WITNESSED: a checkpoint signed by this log's key is a witness of the log's past: one
     // beyond the log, or with another root at its size, proves a rollback or a fork.
     let in_log = store.read_by(deadline, |s| {
-        let root = match s.root_at(prior.tree_size) {
-            Ok(root) => root,
-            Err(AuditError::Corrupt { .. }) => {
-                return Ok(InLog::Tampered(Tamper::EvidenceBeyondLog));
-            }
-            Err(e) => return Err(e),
-        };
-        if root != prior.root {
-            return Ok(InLog::Tampered(Tamper::EvidenceRootMismatch));
+        if let Some(t) = past_disagrees(s, prior.tree_size, &prior.root)? {
+            return Ok(InLog::Tampered(t));
         }
         let leaf = s.leaf_at(prior.index)?;
         let claimed = s.is_claim_held(prior.attempt_id())?;

@@ -212,6 +212,23 @@ pub fn verify(
     })
 }
 
+/// The checkpoint of `token` when its signature verifies with `keys` (the key in force at its
+/// size), whatever the rest of the token: a checkpoint this log's key signed is a fact about the
+/// log's past even when the token's proof or record is bad (INV-WITNESSED). `None` for a token
+/// whose envelope does not read or whose checkpoint does not verify.
+#[must_use]
+pub fn signed_checkpoint(
+    token: &str,
+    keys: &(impl CheckpointKeys + ?Sized),
+) -> Option<mig06_tlog::checkpoint::Checkpoint> {
+    let body = token.trim().strip_prefix(PREFIX)?;
+    let json = URL_SAFE_NO_PAD.decode(body).ok()?;
+    let wire: Wire = crate::json::read(&json, &is_wire_member).ok()?;
+    keys.verify_checkpoint(&wire.checkpoint)
+        .ok()
+        .map(|(cp, _)| cp)
+}
+
 /// Why a token did not verify with witnesses: the token itself, or its cosignatures.
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessedError {

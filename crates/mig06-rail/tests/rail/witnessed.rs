@@ -350,3 +350,62 @@ fn inv_witnessed_an_outcome_no_quorum_saw_is_not_released() {
     assert_eq!(denied.code, TerminalCode::AbortedAuditUnconfirmed);
     assert!(denied.evidence.is_none());
 }
+
+/// `token` with its inclusion proof replaced by a wrong one (its checkpoint untouched).
+fn with_bad_proof(token: &str) -> String {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let body = token.strip_prefix(mig06_rail::evidence::PREFIX).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&engine.decode(body).unwrap()).unwrap();
+    json["proof"] = serde_json::json!(["00".repeat(32)]);
+    format!(
+        "{}{}",
+        mig06_rail::evidence::PREFIX,
+        engine.encode(json.to_string())
+    )
+}
+
+#[test]
+fn inv_witnessed_a_signed_checkpoint_beyond_the_log_proves_a_rollback_even_with_a_bad_proof() {
+    // Found by an adversarial review: the proof was checked before the checkpoint was compared
+    // with the log, so a token whose checkpoint this log's key signed beyond the log was
+    // answered `bad_proof`. The signed checkpoint alone proves the rollback.
+    let s = common::setup();
+    let snap = tempfile::tempdir().unwrap();
+    let exec = Counting::new(Answer::Draft);
+    snapshot(&s, &snap.path().join("audit"));
+    let later = {
+        let rail = common::rail_with(&s, &exec);
+        common::attempt(&rail, "operator-1", &common::request("prior_authorisation"))
+    };
+    assert_eq!(later.code, TerminalCode::DeniedPolicy);
+    restore(&s, &snap.path().join("audit"));
+    let rail = common::rail_with(&s, &exec);
+    let mut forged = later.clone();
+    forged.evidence = Some(with_bad_proof(later.evidence.as_deref().unwrap()));
+    let cont = common::continuation(&forged, "discharge_summary", "operator_amended_request");
+    let out = common::attempt(&rail, "operator-1", &cont);
+    assert_eq!(
+        out.code,
+        TerminalCode::AbortedLogRollback,
+        "{:?}",
+        out.detail
+    );
+    assert_eq!(out.detail.unwrap().reason.code(), "evidence_beyond_log");
+    assert_eq!(exec.calls(), 0);
+    // In a log that holds it, the same bad proof is only a bad token.
+    let s2 = common::setup();
+    let rail2 = common::rail_with(&s2, &exec);
+    let own = common::attempt(
+        &rail2,
+        "operator-1",
+        &common::request("prior_authorisation"),
+    );
+    let mut bad = own.clone();
+    bad.evidence = Some(with_bad_proof(own.evidence.as_deref().unwrap()));
+    let cont = common::continuation(&bad, "discharge_summary", "operator_amended_request");
+    let out = common::attempt(&rail2, "operator-1", &cont);
+    assert_eq!(out.code, TerminalCode::DeniedContinuationInvalid);
+    assert_eq!(out.detail.unwrap().reason.code(), "bad_proof");
+}
