@@ -151,6 +151,15 @@ impl WitnessArgs {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // One witness counts once toward a quorum: the same key given twice would not.
+        for (i, k) in keys.iter().enumerate() {
+            if keys.iter().take(i).any(|other| other.vkey() == k.vkey()) {
+                anyhow::bail!(
+                    "--witness-key: the key of witness {} is given more than once; a quorum counts distinct witnesses",
+                    k.name()
+                );
+            }
+        }
         let quorum = self.witness_quorum.unwrap_or(keys.len());
         if quorum == 0 || quorum > keys.len() {
             anyhow::bail!(

@@ -212,6 +212,23 @@ fn inv_witness_one_rule_cosigned_evidence_verifies_offline_with_the_witness_key_
     // A quorum of two with one of them absent: refused too.
     let (code, _) = evidence_verify(&s, &token, &[&w.vkey_file(), &other.vkey_file()], 2);
     assert_eq!(code, 1);
+    // The same witness's key twice is not a quorum of two: refused up front, naming it.
+    let out = Command::new(MIG06)
+        .args(["evidence", "verify", "--pubkey"])
+        .arg(s.dir.path().join("keys/log.vkey"))
+        .arg("--witness-key")
+        .arg(w.vkey_file())
+        .arg("--witness-key")
+        .arg(w.vkey_file())
+        .args(["--witness-quorum", "2", &token])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("w1.witness.example is given more than once"),
+        "{err}"
+    );
     // A witness key that is a private key: a usage error, the key never printed.
     let out = Command::new(MIG06)
         .args(["evidence", "verify", "--pubkey"])
