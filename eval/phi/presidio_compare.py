@@ -5,7 +5,7 @@ Installs nothing. Needs `pip install presidio-analyzer` (no spaCy model is loade
 predefined pattern recognizers are called directly with nlp_artifacts=None, so Presidio's
 NER, and with it PERSON / LOCATION, is off; context words are not used either).
 Our detector runs through the `scan` example (Detector::scan), built with
-  CARGO_TARGET_DIR=/work/target-phi cargo build --release -p mig06-phi --example scan
+  cargo build --release --workspace --example scan
 
 Usage: python3 eval/phi/presidio_compare.py [eval/phi/set.jsonl] [--bin PATH]
 Prints texts/second for both (ours includes process start and JSON I/O), the ratio, and

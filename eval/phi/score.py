@@ -3,7 +3,7 @@
 
 Usage: python3 eval/phi/score.py [eval/phi/set.jsonl] [--bin PATH] [--show-misses KIND]
 Builds nothing itself; build first with
-  CARGO_TARGET_DIR=/work/target-phi cargo build --release -p mig06-phi --example scan
+  cargo build --release --workspace --example scan
 Prints per-kind recall on positives and the false-positive rate on negatives.
 """
 import argparse
@@ -15,7 +15,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", "/work/target-phi"), "release", "examples", "scan")
+DEFAULT_BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "target")), "release", "examples", "scan")
 
 
 def run_detector(rows, binary):

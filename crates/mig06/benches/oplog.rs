@@ -2,7 +2,7 @@
 //! with its log at `error` (nothing written per request).
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/target-rel cargo bench --workspace --bench oplog
+//! cargo bench --workspace --bench oplog
 //! # MIG06_BENCH_SECONDS (measured seconds per run, default 4), MIG06_BENCH_ROUNDS (default 3),
 //! # MIG06_BENCH_CLIENTS (concurrent keep-alive clients, default 8)
 //! ```

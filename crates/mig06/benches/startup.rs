@@ -1,7 +1,7 @@
 //! Start-up time of `mig06 serve` (and `mig06 audit verify`) against the file store's log size.
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/target-rel cargo bench --workspace --bench startup
+//! cargo bench --workspace --bench startup
 //! # MIG06_BENCH_SIZES (records, comma-separated; default 10000,100000,1000000)
 //! ```
 //!
