@@ -458,7 +458,7 @@ pub fn check_evidence(data: &[u8]) {
     static VALID: LazyLock<(String, String)> = LazyLock::new(|| {
         let json = token_json();
         let tok = token(json.as_bytes());
-        let v = evidence::verify(&tok, &VERIFIER)
+        let v = evidence::verify(&tok, &*VERIFIER)
             .expect("the fuzz target's valid token no longer verifies: update token_json()");
         assert_eq!(v.record, *EXPECTED, "the valid token proves another record");
         (json, tok)
@@ -486,7 +486,7 @@ pub fn check_evidence(data: &[u8]) {
             }
         }
     };
-    match evidence::verify(&candidate, &VERIFIER) {
+    match evidence::verify(&candidate, &*VERIFIER) {
         Ok(v) => {
             assert_eq!(v.record, *EXPECTED, "a token verified with another record");
             assert_eq!(v.index, 0);
