@@ -74,6 +74,15 @@ pub enum PgError {
     /// The connection settings are invalid.
     #[error("audit.url is not a valid PostgreSQL connection string")]
     BadUrl,
+    /// The connection ended during `op` (the server shut down, restarted, failed over, or
+    /// ended the session): the database is not there now, as opposed to a statement it refused.
+    #[error("the audit database connection was lost during {op}: {message}")]
+    ConnectionLost {
+        /// What was being done.
+        op: &'static str,
+        /// The connection error (never a value of a record).
+        message: String,
+    },
     /// The database did not answer by the operation's bound (a stopped or stalled server keeps
     /// its connections up and answers nothing); the connection was discarded.
     #[error("the audit database did not answer in time during {op}")]
@@ -87,7 +96,9 @@ impl From<PgError> for mig06_rail::audit::AuditError {
     fn from(e: PgError) -> Self {
         match e {
             PgError::Log(f) => f.into(),
-            PgError::Sql { op, message } => Self::Backend { op, message },
+            PgError::Sql { op, message } | PgError::ConnectionLost { op, message } => {
+                Self::Backend { op, message }
+            }
             // Nothing of a record is sent before the commit round trip, whose own timeout the
             // store maps to `sent: true`.
             PgError::TimedOut { .. } => Self::BoundPassed { sent: false },

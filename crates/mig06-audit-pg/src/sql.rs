@@ -51,10 +51,28 @@ pub(crate) fn batch_settings() -> String {
     )
 }
 
+/// Whether `e` says the connection is gone (the server shut down, restarted, failed over, or
+/// ended the session), as opposed to a statement that failed on a live connection.
+pub(crate) fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        // Class 08 (connection exception) and 57P01-57P03 (operator intervention ending
+        // sessions: admin or crash shutdown, cannot connect now).
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
+        }
+        None => e.is_closed() || e.as_db_error().is_none(),
+    }
+}
+
 /// A round trip's failure as a [`PgError`] naming `op`.
 pub(crate) fn pg_error(op: &'static str) -> impl FnOnce(RoundTripError) -> PgError {
     move |e| match e {
         RoundTripError::TimedOut { .. } => PgError::TimedOut { op },
+        RoundTripError::Failed(e) if connection_lost(&e) => PgError::ConnectionLost {
+            op,
+            message: describe(&e),
+        },
         RoundTripError::Failed(e) => PgError::Sql {
             op,
             message: describe(&e),
@@ -172,6 +190,10 @@ impl ConnectBound {
     fn round_trip(&self, op: &'static str) -> impl FnOnce(RoundTripError) -> PgError + '_ {
         move |e| match e {
             RoundTripError::TimedOut { .. } => self.timed_out(op),
+            RoundTripError::Failed(e) if connection_lost(&e) => PgError::ConnectionLost {
+                op,
+                message: describe(&e),
+            },
             RoundTripError::Failed(e) => PgError::Sql {
                 op,
                 message: describe(&e),

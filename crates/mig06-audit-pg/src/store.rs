@@ -18,8 +18,8 @@ use std::time::Instant;
 use crate::PgError;
 use crate::conn::{Conn, RoundTripError};
 use crate::sql::{
-    ROUND_TRIP_TIMEOUT, batch_settings, bytea_literal, connect_writer, describe, hex_cell, rows,
-    text_literal,
+    ROUND_TRIP_TIMEOUT, batch_settings, bytea_literal, connect_writer, connection_lost, describe,
+    hex_cell, rows, text_literal,
 };
 use crate::view::{LogRead, READ_CHUNK};
 
@@ -46,20 +46,6 @@ pub struct PgStore {
     connection_lost: bool,
     /// The bound of the reads that follow ([`AuditStore::bound_reads`]).
     read_bound: Option<Deadline>,
-}
-
-/// Whether `e` says the connection is gone (the server shut down, restarted, failed over, or
-/// ended the session), as opposed to a statement that failed on a live connection.
-fn connection_lost(e: &tokio_postgres::Error) -> bool {
-    match e.code() {
-        // Class 08 (connection exception) and 57P01-57P03 (operator intervention ending
-        // sessions: admin or crash shutdown, cannot connect now).
-        Some(code) => {
-            let c = code.code();
-            c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
-        }
-        None => e.is_closed() || e.as_db_error().is_none(),
-    }
 }
 
 /// A connection idle this long is checked before use ([`PgStore::client`]).
@@ -98,7 +84,10 @@ fn round_trip(op: &'static str, commit: bool) -> impl FnOnce(RoundTripError) -> 
 /// Whether an error at start-up means the database is not there now (unreachable, or not
 /// answering in time), as opposed to a database that answers and refuses.
 fn unavailable(e: &PgError) -> bool {
-    matches!(e, PgError::Connect(_) | PgError::TimedOut { .. })
+    matches!(
+        e,
+        PgError::Connect(_) | PgError::TimedOut { .. } | PgError::ConnectionLost { .. }
+    )
 }
 
 fn protocol(op: &'static str, message: &str) -> AuditError {
@@ -160,8 +149,9 @@ pub fn open_store(
     {
         match store.append_batch_inner(Vec::new(), soon()) {
             Ok(_) => {}
-            // Not now: every batch ends overdue open records first, so the next one will.
-            Err(AuditError::BoundPassed { .. }) => {}
+            // Not now (the database stopped answering or went away meanwhile): every batch
+            // ends overdue open records first, so the next one will.
+            Err(AuditError::BoundPassed { .. } | AuditError::Backend { .. }) => {}
             Err(e) => {
                 return Err(PgError::Sql {
                     op: "end interrupted attempts",

@@ -536,3 +536,80 @@ fn inv_deadline_answered_pg_a_server_that_accepts_and_never_answers_bounds_start
     }
     assert!(rail.ready().is_err());
 }
+
+/// A proxy whose first connection is cut (both ways closed) once the server sent `budget`
+/// bytes through it; later connections pass. What a server shutdown, a failover or a killed
+/// backend looks like to a client in the middle of a read.
+fn cutting_proxy(target: SocketAddr, budget: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for (n, client) in listener.incoming().enumerate() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = TcpStream::connect(target) else {
+                continue;
+            };
+            let cut = n == 0;
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n) = c_read.read(&mut buf) {
+                    if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+            std::thread::spawn(move || {
+                let (mut s_read, mut c_write) = (server, client);
+                let mut buf = [0u8; 16 * 1024];
+                let mut sent = 0usize;
+                while let Ok(n) = s_read.read(&mut buf) {
+                    if n == 0 || (cut && sent + n > budget) {
+                        break;
+                    }
+                    sent += n;
+                    if c_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = c2.shutdown(std::net::Shutdown::Both);
+                let _ = s2.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn inv_deadline_answered_pg_a_connection_lost_while_reading_the_log_at_start_up_does_not_stop_the_start()
+ {
+    // Found by an adversarial review: a server that went away in the middle of the start-up
+    // read (killed, restarted, failed over: SQLSTATE 57P01 or a closed connection) stopped
+    // `mig06 serve`. It is a database that is not there now: the store starts, fails closed,
+    // and reads the log at its next operations.
+    let url = pgtest::fresh_database();
+    migrated(&url);
+    let setup = Setup::new();
+    let settings = pgtest::settings(&url);
+    {
+        let rail = setup.rail(&settings);
+        for _ in 0..40 {
+            assert_eq!(attempt(&rail).code, TerminalCode::CompletedDraft);
+        }
+    }
+    // Enough for the connection and the schema check, not for the log's 80 records.
+    let cut = via(&url, cutting_proxy(server_addr(&url), 6 * 1024));
+    let (store, report) = open_store(&pgtest::settings(&cut), setup.signer())
+        .expect("a lost connection at start-up does not stop the start");
+    assert_eq!(report.records, 0, "nothing read yet");
+    let rail = Arc::new(
+        Rail::open_with(setup.config.clone(), Some((Box::new(store), report)), None).unwrap(),
+    );
+    // The next operations reach the database (the proxy passes now) and read the log first.
+    let a = attempt(&rail);
+    assert_eq!(a.code, TerminalCode::CompletedDraft, "{a:?}");
+    let (_, verified) = setup.log(&url);
+    assert_eq!(verified.records, 82);
+}
