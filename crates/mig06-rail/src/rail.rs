@@ -398,7 +398,7 @@ impl Rail {
         trace: Option<&TraceContext>,
     ) -> Outcome {
         let received = Attempt::receive(id, caller.clone(), deadline, self.gate.digest())
-            .with_trace(trace.cloned());
+            .with_trace(trace.map(|t| t.scrubbed(self.detector.as_ref())));
         let mut times = StageTimes::default();
         let mut executor = ExecutorOutcome::NotRun;
         #[expect(

@@ -429,6 +429,27 @@ impl TraceContext {
         }
     }
 
+    // INV-PHI-ABORT: a `tracestate` is a value the caller chose and goes to the downstream
+    // unchanged, so it goes only when the PHI scanner finds nothing in it (the whole header and
+    // each list member's value under its key); otherwise it is dropped, never echoed. The
+    // attempt itself goes on: a trace header is no part of the request.
+    /// This context, without its `tracestate` when `phi` finds anything in it.
+    #[must_use]
+    pub fn scrubbed(&self, phi: &dyn crate::phi_scan::PhiScan) -> Self {
+        let carries_phi = self.state.as_deref().is_some_and(|state| {
+            !phi.kinds(Some("tracestate"), state).is_empty()
+                || state.split(',').any(|member| {
+                    let (key, value) = member.split_once('=').unwrap_or(("", member));
+                    !phi.kinds(Some(key.trim()), value.trim()).is_empty()
+                })
+        });
+        let mut out = self.clone();
+        if carries_phi {
+            out.state = None;
+        }
+        out
+    }
+
     fn parse_traceparent(v: &[u8]) -> Option<([u8; 16], [u8; 8], u8)> {
         let v = v.trim_ascii();
         let mut parts = v.split(|b| *b == b'-');

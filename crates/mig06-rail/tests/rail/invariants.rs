@@ -692,3 +692,60 @@ fn inv_trigger_policy_a_config_naming_a_trigger_outside_the_closed_set_is_refuse
     let err = mig06_rail::config::Config::parse(&s.config.path, &bad).unwrap_err();
     assert!(err.to_string().contains("unknown variant"), "{err}");
 }
+
+/// Remembers the `tracestate` each step was given.
+struct TraceStates(std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>);
+
+impl mig06_rail::executor::Executor for TraceStates {
+    fn execute(
+        &self,
+        input: &mig06_rail::executor::StepInput,
+        _deadline: mig06_rail::executor::Deadline,
+    ) -> Result<serde_json::Value, ExecutorError> {
+        let state = input
+            .trace
+            .as_ref()
+            .and_then(|t| t.tracestate().map(str::to_owned));
+        self.0.lock().unwrap().push(state);
+        Ok(draft_receipt())
+    }
+}
+
+#[test]
+fn inv_phi_abort_a_tracestate_carrying_phi_never_reaches_the_downstream() {
+    // Found by an adversarial review: the caller's `tracestate` went to the drafting service
+    // unscanned, while the same identifier in any request field aborts the attempt.
+    let s = setup();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let rail = Rail::open(
+        s.config.clone(),
+        Some(Box::new(TraceStates(std::sync::Arc::clone(&seen)))),
+    )
+    .unwrap();
+    let caller = rail.local_caller("operator-1").unwrap();
+    let parent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let run = |state: &str| {
+        let trace = mig06_rail::telemetry::TraceContext::from_headers(
+            Some(parent),
+            Some(state.as_bytes()),
+        );
+        let out = rail.attempt_traced(
+            &caller,
+            request("discharge_summary").to_string().as_bytes(),
+            mig06_rail::executor::Deadline::after(std::time::Duration::from_secs(10)),
+            Some(&trace),
+        );
+        assert_eq!(out.code, C::CompletedDraft, "the attempt itself goes on");
+        seen.lock().unwrap().pop().unwrap()
+    };
+    for phi in [
+        "zz=123-45-6789",
+        "vendor=ok,zz=ssn 123-45-6789",
+        "k=jane.doe@example.com",
+        "mrn=MRN-00482913,congo=t61rcWkgMzE",
+    ] {
+        assert_eq!(run(phi), None, "a tracestate with PHI is dropped");
+    }
+    let clean = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+    assert_eq!(run(clean).as_deref(), Some(clean), "a clean one passes unchanged");
+}
