@@ -83,23 +83,35 @@ impl Witness for InProcessWitness {
         if !self.up.load(Ordering::SeqCst) {
             return Err(WitnessError::Unavailable);
         }
-        let body = AddCheckpointRequest::new(old_size, proof, checkpoint)
-            .map_err(|_| WitnessError::Malformed)?
-            .encode();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        match self.inner.add_checkpoint(body.as_bytes(), now) {
-            Ok(lines) => {
-                let text = note_text(checkpoint).map_err(|_| WitnessError::Malformed)?;
-                self.verifier
-                    .verify_lines(text, &lines)
-                    .map(|(ours, _)| ours)
-                    .map_err(|_| WitnessError::BadCosignature)
-            }
-            Err(AddError::Conflict { size }) => Err(WitnessError::Conflict { size }),
-            Err(e) => Err(WitnessError::Refused { status: e.status() }),
+        submit(&self.inner, &self.verifier, old_size, proof, checkpoint)
+    }
+}
+
+/// One `add-checkpoint` to the real witness `inner`, its answer checked with `verifier` and
+/// mapped as the binary's HTTP client maps the status codes.
+pub(crate) fn submit(
+    inner: &mig06_witness::witness::Witness,
+    verifier: &WitnessVerifier,
+    old_size: u64,
+    proof: &[Hash],
+    checkpoint: &str,
+) -> Result<String, WitnessError> {
+    let body = AddCheckpointRequest::new(old_size, proof, checkpoint)
+        .map_err(|_| WitnessError::Malformed)?
+        .encode();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    match inner.add_checkpoint(body.as_bytes(), now) {
+        Ok(lines) => {
+            let text = note_text(checkpoint).map_err(|_| WitnessError::Malformed)?;
+            verifier
+                .verify_lines(text, &lines)
+                .map(|(ours, _)| ours)
+                .map_err(|_| WitnessError::BadCosignature)
         }
+        Err(AddError::Conflict { size }) => Err(WitnessError::Conflict { size }),
+        Err(e) => Err(WitnessError::Refused { status: e.status() }),
     }
 }

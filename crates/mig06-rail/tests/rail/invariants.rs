@@ -725,10 +725,8 @@ fn inv_phi_abort_a_tracestate_carrying_phi_never_reaches_the_downstream() {
     let caller = rail.local_caller("operator-1").unwrap();
     let parent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let run = |state: &str| {
-        let trace = mig06_rail::telemetry::TraceContext::from_headers(
-            Some(parent),
-            Some(state.as_bytes()),
-        );
+        let trace =
+            mig06_rail::telemetry::TraceContext::from_headers(Some(parent), Some(state.as_bytes()));
         let out = rail.attempt_traced(
             &caller,
             request("discharge_summary").to_string().as_bytes(),
@@ -747,5 +745,9 @@ fn inv_phi_abort_a_tracestate_carrying_phi_never_reaches_the_downstream() {
         assert_eq!(run(phi), None, "a tracestate with PHI is dropped");
     }
     let clean = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
-    assert_eq!(run(clean).as_deref(), Some(clean), "a clean one passes unchanged");
+    assert_eq!(
+        run(clean).as_deref(),
+        Some(clean),
+        "a clean one passes unchanged"
+    );
 }

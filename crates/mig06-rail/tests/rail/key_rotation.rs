@@ -21,13 +21,12 @@ use mig06_rail::rekey::{self, KeyFiles, RekeyError};
 use mig06_rail::tlog::checkpoint::{Checkpoint, LogSigner, LogVerifier};
 use mig06_rail::tlog::rotation::LogKeys;
 use mig06_rail::witness::{Witness, WitnessError};
-use mig06_tlog::cosignature::{WitnessSigner, WitnessVerifier, note_text, verify_quorum};
-use mig06_witness::protocol::AddCheckpointRequest;
+use mig06_tlog::cosignature::{WitnessSigner, WitnessVerifier, verify_quorum};
 use mig06_witness::store::Store;
-use mig06_witness::witness::AddError;
 use proptest::prelude::*;
 
 use crate::common::{self, Answer, Counting, Setup};
+use crate::in_process_witness;
 
 fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(30))
@@ -529,25 +528,8 @@ impl Witness for Real {
         checkpoint: &str,
         _deadline: Deadline,
     ) -> Result<String, WitnessError> {
-        let body = AddCheckpointRequest::new(old_size, proof, checkpoint)
-            .map_err(|_| WitnessError::Malformed)?
-            .encode();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
         let inner = self.inner.lock().unwrap().clone();
-        match inner.add_checkpoint(body.as_bytes(), now) {
-            Ok(lines) => {
-                let text = note_text(checkpoint).map_err(|_| WitnessError::Malformed)?;
-                self.verifier
-                    .verify_lines(text, &lines)
-                    .map(|(ours, _)| ours)
-                    .map_err(|_| WitnessError::BadCosignature)
-            }
-            Err(AddError::Conflict { size }) => Err(WitnessError::Conflict { size }),
-            Err(e) => Err(WitnessError::Refused { status: e.status() }),
-        }
+        in_process_witness::submit(&inner, &self.verifier, old_size, proof, checkpoint)
     }
 }
 

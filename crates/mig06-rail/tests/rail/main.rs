@@ -16,6 +16,9 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+// The real witness in process: one adapter for every witness test of this binary.
+#[path = "../common/in_process_witness.rs"]
+mod in_process_witness;
 
 mod admission;
 mod command_executor;

@@ -11,9 +11,7 @@ use mig06_rail::rail::Rail;
 
 use crate::common::{self, Answer, Counting, Setup};
 
-#[path = "../common/in_process_witness.rs"]
-mod in_process_witness;
-use in_process_witness::InProcessWitness as Real;
+use crate::in_process_witness::InProcessWitness as Real;
 
 /// A set-up whose configuration lists `n` witnesses with quorum `k` (the configuration is what
 /// decides the quorum; the witnesses are supplied as the binary would).
