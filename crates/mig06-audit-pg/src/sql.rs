@@ -69,14 +69,18 @@ pub(crate) fn connection_lost(e: &tokio_postgres::Error) -> bool {
 pub(crate) fn pg_error(op: &'static str) -> impl FnOnce(RoundTripError) -> PgError {
     move |e| match e {
         RoundTripError::TimedOut { .. } => PgError::TimedOut { op },
-        RoundTripError::Failed(e) if connection_lost(&e) => PgError::ConnectionLost {
-            op,
-            message: describe(&e),
-        },
-        RoundTripError::Failed(e) => PgError::Sql {
-            op,
-            message: describe(&e),
-        },
+        RoundTripError::Failed(e) => failed(op, &e),
+    }
+}
+
+/// A failed round trip: the connection gone (the database is not there now), or a statement
+/// the database refused.
+fn failed(op: &'static str, e: &tokio_postgres::Error) -> PgError {
+    let message = describe(e);
+    if connection_lost(e) {
+        PgError::ConnectionLost { op, message }
+    } else {
+        PgError::Sql { op, message }
     }
 }
 
@@ -190,14 +194,7 @@ impl ConnectBound {
     fn round_trip(&self, op: &'static str) -> impl FnOnce(RoundTripError) -> PgError + '_ {
         move |e| match e {
             RoundTripError::TimedOut { .. } => self.timed_out(op),
-            RoundTripError::Failed(e) if connection_lost(&e) => PgError::ConnectionLost {
-                op,
-                message: describe(&e),
-            },
-            RoundTripError::Failed(e) => PgError::Sql {
-                op,
-                message: describe(&e),
-            },
+            RoundTripError::Failed(e) => failed(op, &e),
         }
     }
 }

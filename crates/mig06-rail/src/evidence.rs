@@ -167,16 +167,7 @@ pub fn verify(
     token: &str,
     keys: &(impl CheckpointKeys + ?Sized),
 ) -> Result<VerifiedEvidence, EvidenceError> {
-    let body = token
-        .trim()
-        .strip_prefix(PREFIX)
-        .ok_or(EvidenceError::Malformed(TokenPart::Prefix))?;
-    let json = URL_SAFE_NO_PAD
-        .decode(body)
-        .map_err(|_| EvidenceError::Malformed(TokenPart::Base64))?;
-    // INV-CLOSED-INPUT: the token's JSON and its record are read by the one JSON reader.
-    let wire: Wire = crate::json::read(&json, &is_wire_member)
-        .map_err(|_| EvidenceError::Malformed(TokenPart::Json))?;
+    let wire = read_wire(token)?;
     let (cp, _) = keys
         .verify_checkpoint(&wire.checkpoint)
         .map_err(|_| EvidenceError::BadSignature)?;
@@ -221,12 +212,24 @@ pub fn signed_checkpoint(
     token: &str,
     keys: &(impl CheckpointKeys + ?Sized),
 ) -> Option<mig06_tlog::checkpoint::Checkpoint> {
-    let body = token.trim().strip_prefix(PREFIX)?;
-    let json = URL_SAFE_NO_PAD.decode(body).ok()?;
-    let wire: Wire = crate::json::read(&json, &is_wire_member).ok()?;
+    let wire = read_wire(token).ok()?;
     keys.verify_checkpoint(&wire.checkpoint)
         .ok()
         .map(|(cp, _)| cp)
+}
+
+/// A token's envelope: the prefix, base64url, and its JSON members (one reader for
+/// [`verify`] and [`signed_checkpoint`]).
+fn read_wire(token: &str) -> Result<Wire, EvidenceError> {
+    let body = token
+        .trim()
+        .strip_prefix(PREFIX)
+        .ok_or(EvidenceError::Malformed(TokenPart::Prefix))?;
+    let json = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| EvidenceError::Malformed(TokenPart::Base64))?;
+    // INV-CLOSED-INPUT: the token's JSON and its record are read by the one JSON reader.
+    crate::json::read(&json, &is_wire_member).map_err(|_| EvidenceError::Malformed(TokenPart::Json))
 }
 
 /// Why a token did not verify with witnesses: the token itself, or its cosignatures.
