@@ -67,11 +67,30 @@ fn split_point(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
-/// In-memory Merkle tree over leaf hashes.
+/// Where the full subtrees of a [`Tree`] that left memory are read from (a durable index of the
+/// log). The tree only reads it; what it returns is never trusted as read: every answer that
+/// depends on it is checked against the root of the nodes still in memory (see
+/// [`Tree::resume`]).
+pub trait NodeSource: std::fmt::Debug + Send + Sync {
+    /// The full aligned subtree `index` at `level` (`None`: absent or unreadable).
+    fn node(&self, level: u32, index: u64) -> Option<Hash>;
+}
+
+/// Merkle tree over leaf hashes: every full aligned subtree in memory, or, for a tree resumed
+/// from a [`NodeSource`], the right edge and what was pushed since in memory and the rest in
+/// the source.
 #[derive(Debug, Default, Clone)]
 pub struct Tree {
-    /// `levels[k][i]` = hash of leaves `[i * 2^k, (i + 1) * 2^k)`; `levels[0]` are the leaves.
+    /// `levels[k][i]` = hash of leaves `[(offsets[k] + i) * 2^k, (offsets[k] + i + 1) * 2^k)`;
+    /// `levels[0]` are the leaves.
     levels: Vec<Vec<Hash>>,
+    /// The index of `levels[k][0]` at level `k`: always even, so a pair of siblings is always
+    /// in memory together. All zero for a tree that never left memory.
+    offsets: Vec<u64>,
+    /// The older nodes, read on demand.
+    base: Option<std::sync::Arc<dyn NodeSource>>,
+    /// The size the base holds: answers about a smaller tree read the base and are checked.
+    base_size: u64,
 }
 
 impl Tree {
@@ -93,12 +112,14 @@ impl Tree {
 
     /// Appends a leaf hash.
     pub fn push(&mut self, leaf: Hash) {
-        // Each completed pair of siblings completes exactly one parent: carry it upwards.
+        // Each completed pair of siblings completes exactly one parent: carry it upwards. The
+        // offsets are even, so the row's length has the parity of the level's node count.
         let mut carry = leaf;
         let mut level = 0;
         loop {
             if self.levels.len() <= level {
                 self.levels.push(Vec::new());
+                self.offsets.push(0);
             }
             let Some(row) = self.levels.get_mut(level) else {
                 return;
@@ -112,29 +133,120 @@ impl Tree {
         }
     }
 
+    /// A tree of `size` leaves whose full subtrees are in `base`: only its right edge (the
+    /// O(log n) subtrees whose sibling is not complete yet) is read into memory. `None` when
+    /// the base lacks one of them. The caller checks the resumed tree's [`Tree::root`] against
+    /// a root it trusts; every later answer that reads the base is then checked against it.
+    #[must_use]
+    pub fn resume(base: std::sync::Arc<dyn NodeSource>, size: u64) -> Option<Self> {
+        let mut levels = Vec::new();
+        let mut offsets = Vec::new();
+        for k in 0..u64::BITS {
+            let count = size >> k;
+            if count == 0 {
+                break;
+            }
+            let offset = count & !1;
+            let row = if count & 1 == 1 {
+                vec![base.node(k, offset)?]
+            } else {
+                Vec::new()
+            };
+            levels.push(row);
+            offsets.push(offset);
+        }
+        Some(Self {
+            levels,
+            offsets,
+            base: Some(base),
+            base_size: size,
+        })
+    }
+
+    /// Every node held in memory, as (level, index, hash): what a store writes to its
+    /// [`NodeSource`] before [`Tree::rebase`].
+    #[must_use]
+    pub fn in_memory(&self) -> Vec<(u32, u64, Hash)> {
+        let mut out = Vec::new();
+        for (k, (row, offset)) in self.levels.iter().zip(&self.offsets).enumerate() {
+            let level = u32::try_from(k).unwrap_or(u32::MAX);
+            for (i, h) in (*offset..).zip(row) {
+                out.push((level, i, *h));
+            }
+        }
+        out
+    }
+
+    /// Hands every node but the right edge to `base`, which now holds the whole tree: memory
+    /// keeps only what [`Tree::resume`] would read.
+    pub fn rebase(&mut self, base: std::sync::Arc<dyn NodeSource>) {
+        let size = self.size();
+        for (k, (row, offset)) in self
+            .levels
+            .iter_mut()
+            .zip(self.offsets.iter_mut())
+            .enumerate()
+        {
+            let count = size
+                .checked_shr(u32::try_from(k).unwrap_or(u32::MAX))
+                .unwrap_or(0);
+            let keep_from = count & !1;
+            let drop = usize::try_from(keep_from.saturating_sub(*offset)).unwrap_or(usize::MAX);
+            row.drain(..drop.min(row.len()));
+            *offset = (*offset).max(keep_from);
+        }
+        self.base = Some(base);
+        self.base_size = size;
+    }
+
     /// Cuts the tree back to its first `size` leaves (no-op when it has fewer): level `k` holds
     /// the `size >> k` complete subtrees of the smaller tree, exactly what pushing those leaves
-    /// again would build.
+    /// again would build. A resumed tree is never cut below the size its base holds.
     pub fn truncate(&mut self, size: u64) {
-        for (k, row) in self.levels.iter_mut().enumerate() {
-            let keep = size.checked_shr(k as u32).unwrap_or(0);
+        let size = size.max(self.base_size);
+        for (k, (row, offset)) in self.levels.iter_mut().zip(&self.offsets).enumerate() {
+            let keep = size
+                .checked_shr(k as u32)
+                .unwrap_or(0)
+                .saturating_sub(*offset);
             row.truncate(usize::try_from(keep).unwrap_or(usize::MAX));
         }
-        while self.levels.last().is_some_and(Vec::is_empty) {
+        while self.levels.last().is_some_and(Vec::is_empty)
+            && self.offsets.last().is_none_or(|o| *o == 0)
+        {
             self.levels.pop();
+            self.offsets.pop();
         }
     }
 
     /// Number of leaves.
     #[must_use]
     pub fn size(&self) -> u64 {
-        self.levels.first().map_or(0, Vec::len) as u64
+        match (self.levels.first(), self.offsets.first()) {
+            (Some(row), Some(offset)) => offset + row.len() as u64,
+            _ => 0,
+        }
     }
 
-    /// Leaf hash at `index`.
+    /// The size held by the tree's [`NodeSource`] (0 for a tree that never left memory).
+    #[must_use]
+    pub fn base_size(&self) -> u64 {
+        self.base_size
+    }
+
+    /// Leaf hash at `index`. A leaf read from the base is returned only with an inclusion
+    /// proof that leads to the root of the tree in memory.
     #[must_use]
     pub fn leaf(&self, index: u64) -> Option<Hash> {
-        self.piece(0, index)
+        let leaf = self.piece(0, index)?;
+        if index >= self.base_size {
+            return Some(leaf);
+        }
+        let size = self.size();
+        let proof = self.raw_inclusion_proof(index, size).ok()?;
+        verify_inclusion(&leaf, index, size, &proof, &self.root())
+            .ok()
+            .map(|()| leaf)
     }
 
     /// Root of the whole tree.
@@ -143,11 +255,25 @@ impl Tree {
         self.range_hash(0, self.size()).unwrap_or_else(empty_root)
     }
 
+    // INV-INDEX-NEVER-TRUSTED: a root read from the base is used only with a consistency proof
+    // to the root of the nodes in memory.
     /// Root of the first `size` leaves.
     ///
     /// # Errors
-    /// `OutOfRange` when `size` exceeds the tree.
+    /// `OutOfRange` when `size` exceeds the tree; `Mismatch` when a node read from the base
+    /// does not check out.
     pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
+        let root = self.raw_root_at(size)?;
+        if size < self.base_size {
+            // Read from the base: proved consistent with the tree in memory, or refused.
+            let now = self.size();
+            let proof = self.raw_consistency_proof(size, now)?;
+            verify_consistency(size, now, &root, &self.root(), &proof)?;
+        }
+        Ok(root)
+    }
+
+    fn raw_root_at(&self, size: u64) -> Result<Hash, ProofError> {
         if size > self.size() {
             return Err(self.out_of_range(size, size));
         }
@@ -161,8 +287,18 @@ impl Tree {
     /// RFC 9162 §2.1.3.1 inclusion proof of leaf `index` in the tree of `size` leaves.
     ///
     /// # Errors
-    /// `OutOfRange` when index >= size or size exceeds the tree.
+    /// `OutOfRange` when index >= size or size exceeds the tree; `Mismatch` when a node read
+    /// from the base does not check out.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        let proof = self.raw_inclusion_proof(index, size)?;
+        if index < self.base_size {
+            let leaf = self.piece(0, index).ok_or(ProofError::Mismatch)?;
+            verify_inclusion(&leaf, index, size, &proof, &self.root_at(size)?)?;
+        }
+        Ok(proof)
+    }
+
+    fn raw_inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
         if index >= size || size > self.size() {
             return Err(self.out_of_range(index, size));
         }
@@ -190,6 +326,14 @@ impl Tree {
     /// # Errors
     /// `OutOfRange` when old > new or new exceeds the tree.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
+        let proof = self.raw_consistency_proof(old, new)?;
+        if old < self.base_size {
+            verify_consistency(old, new, &self.root_at(old)?, &self.root_at(new)?, &proof)?;
+        }
+        Ok(proof)
+    }
+
+    fn raw_consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
         if old > new || new > self.size() {
             return Err(self.out_of_range(old, new));
         }
@@ -231,8 +375,13 @@ impl Tree {
 
     /// Full aligned subtree `index` at `level`.
     fn piece(&self, level: u32, index: u64) -> Option<Hash> {
-        let row = self.levels.get(usize::try_from(level).ok()?)?;
-        row.get(usize::try_from(index).ok()?).copied()
+        let k = usize::try_from(level).ok()?;
+        let offset = *self.offsets.get(k)?;
+        if index < offset {
+            return self.base.as_ref()?.node(level, index);
+        }
+        let row = self.levels.get(k)?;
+        row.get(usize::try_from(index - offset).ok()?).copied()
     }
 
     /// `range_hash` for proof construction, mapping "cannot happen" to `OutOfRange`.

@@ -37,8 +37,8 @@ mod view;
 pub use checker::LineChecker;
 pub(crate) use checkpoints::check_against_tree;
 pub use checkpoints::{
-    CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT, check_checkpoints, sign_tree,
-    verify_kept, verify_latest,
+    CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT, check_checkpoints,
+    check_checkpoints_from, sign_tree, verify_kept, verify_kept_from, verify_latest,
 };
 pub use fault::{LogFault, fault};
 pub use rotations::{ROTATIONS_FILE, follow_rotations};
@@ -60,6 +60,22 @@ impl Uncovered {
     pub fn count(&self) -> u64 {
         self.open.saturating_add(self.terminal)
     }
+}
+
+/// What a store read from its durable index to resume a [`Ledger`] without reading the log
+/// before it ([`Ledger::resume`]).
+#[derive(Debug)]
+pub struct Resumed {
+    /// The tree, resumed from the index and checked against a root the store trusts.
+    pub tree: Tree,
+    /// The leaf hash of the last record.
+    pub last: Hash,
+    /// The rules' facts.
+    pub rules: std::sync::Arc<dyn super::rules::RuleBase>,
+    /// Open records without a terminal record.
+    pub pending: Vec<AuditRecord>,
+    /// The latest signed checkpoint's size.
+    pub covered: u64,
 }
 
 // INV-AUDIT-VERIFY-AGREES: the one state that the stores and `audit verify` build from a log, under
@@ -122,6 +138,56 @@ impl Ledger {
             keys,
             epoch_starts: Vec::new(),
         }
+    }
+
+    /// A ledger resumed at `size` records from a durable index the store checked: the tree
+    /// (its right edge in memory, the rest in the index), the leaf hash of the last record,
+    /// the rules' facts, the open records without a terminal record, and the latest signed
+    /// checkpoint's size. Records from `size` on are read as usual.
+    #[must_use]
+    pub fn resume(resumed: Resumed, keys: LogKeys) -> Self {
+        let size = resumed.tree.size();
+        let covered = resumed.covered;
+        let mut pending = HashMap::new();
+        for record in resumed.pending {
+            let deadline = record.deadline.as_deref().and_then(|d| {
+                time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+            });
+            pending.insert(record.attempt_id.clone(), (deadline, record));
+        }
+        let uncovered = Uncovered {
+            open: size.saturating_sub(covered),
+            terminal: 0,
+        };
+        Self {
+            tree: resumed.tree,
+            last: resumed.last,
+            rules: LedgerRules::resumed(resumed.rules, size),
+            pending,
+            covered,
+            uncovered,
+            keys,
+            epoch_starts: Vec::new(),
+        }
+    }
+
+    /// The open records without a terminal record, in log order (what an index keeps).
+    #[must_use]
+    pub fn pending(&self) -> Vec<&AuditRecord> {
+        let mut v: Vec<&AuditRecord> = self.pending.values().map(|(_, r)| r).collect();
+        v.sort_by_key(|r| r.seq);
+        v
+    }
+
+    /// Hands the tree's nodes and the rules' facts held in memory to the durable index that
+    /// now holds them (the store just committed them there).
+    pub(crate) fn rebase(
+        &mut self,
+        nodes: std::sync::Arc<dyn mig06_tlog::NodeSource>,
+        rules: std::sync::Arc<dyn super::rules::RuleBase>,
+    ) {
+        self.tree.rebase(nodes);
+        self.rules.rebase(rules);
     }
 
     /// The log's key schedule.
@@ -268,9 +334,18 @@ impl Ledger {
     /// The rules every record keeps, whoever wrote it: [`LedgerRules`], and one open record
     /// per attempt, before its terminal record.
     fn check_rules(&mut self, index: u64, record: &AuditRecord) -> Result<(), LogFault> {
+        let terminated = if record.kind() == RecordKind::Open {
+            self.rules.is_terminated(&record.attempt_id).map_err(|v| {
+                fault(
+                    Some(index),
+                    format!("record {index} cannot be checked against the log's rules: {v}"),
+                )
+            })?
+        } else {
+            false
+        };
         if record.kind() == RecordKind::Open
-            && (self.rules.is_terminated(&record.attempt_id)
-                || self.pending.contains_key(&record.attempt_id))
+            && (terminated || self.pending.contains_key(&record.attempt_id))
         {
             return Err(fault(
                 Some(index),

@@ -22,7 +22,7 @@
 //! Attempt ids are kept as their 128-bit ULID value, so the index costs a few dozen bytes per
 //! attempt.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::ids::{AttemptId, RequestId, Sha256Digest};
 use crate::outcome::TerminalCode;
@@ -50,6 +50,13 @@ pub enum RuleViolation {
     /// Another attempt already holds the record's request id.
     #[error("a second attempt with the same request id")]
     RequestIdTaken,
+    /// The store's durable index of the rules could not be read or does not check out, so
+    /// whether the record keeps the rules cannot be told: it is refused (fail closed), and the
+    /// index is rebuilt from the log at the next start.
+    #[error(
+        "the store's index of the log's rules does not check out (rebuilt from the log at the next start)"
+    )]
+    IndexDamaged,
 }
 
 /// The fields of a record the rules read (the file store reads only these when it indexes).
@@ -104,7 +111,86 @@ fn digest_key(s: &str) -> u128 {
 
 /// A request id as a compact key: which grammar it parsed under (a ULID and a UUID with the
 /// same 128 bits are different ids) and its 128-bit value.
-type RidKey = (u8, u128);
+pub type RidKey = (u8, u128);
+
+/// The four facts the rules keep, as the tables of a durable index name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleTable {
+    /// Prior attempt → the attempt holding its claim.
+    Claim,
+    /// Attempt → (its terminal record).
+    Terminal,
+    /// Chain root → (its `COMPLETED_DRAFT`).
+    Completed,
+    /// Request id → the attempt holding it.
+    RequestId,
+}
+
+impl RuleTable {
+    /// Every table, in a fixed order.
+    pub const ALL: [Self; 4] = [
+        Self::Claim,
+        Self::Terminal,
+        Self::Completed,
+        Self::RequestId,
+    ];
+
+    /// The table's stable number in the index.
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Claim => 1,
+            Self::Terminal => 2,
+            Self::Completed => 3,
+            Self::RequestId => 4,
+        }
+    }
+}
+
+/// A key of a [`RuleTable`]: a grammar byte (0 for attempt ids) and 128 bits, big-endian.
+pub type RuleKey = [u8; 17];
+
+/// One fact of the rules: table, key, value (the holding attempt; 0 for the two sets) and the
+/// index of the record that established it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleRow {
+    /// Which fact.
+    pub table: RuleTable,
+    /// Its key.
+    pub key: RuleKey,
+    /// The holding attempt (claims, request ids), 0 otherwise.
+    pub value: u128,
+    /// The index of the record that established it.
+    pub seq: u64,
+}
+
+fn rule_key(grammar: u8, v: u128) -> RuleKey {
+    let mut k = [0u8; 17];
+    let (first, rest) = k.split_at_mut(1);
+    if let Some(g) = first.first_mut() {
+        *g = grammar;
+    }
+    rest.copy_from_slice(&v.to_be_bytes());
+    k
+}
+
+/// The index's answer to "is there a fact under this key", or why it cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the rules' index does not check out")]
+pub struct IndexDamaged;
+
+// INV-INDEX-NEVER-TRUSTED: a durable index answers only with facts it can authenticate; an
+// absent key only with proof of absence. Anything else is `IndexDamaged`, which refuses.
+/// The rules' state for the records before the ledger's resume point, held by a durable
+/// index (the file store's `index.sqlite`).
+pub trait RuleBase: std::fmt::Debug + Send + Sync {
+    /// The fact under `key` in `table`: (value, seq), or `None` when the index proves there
+    /// is none.
+    ///
+    /// # Errors
+    /// [`IndexDamaged`] when the index cannot be read or its answer does not check out.
+    fn get(&self, table: RuleTable, key: &RuleKey) -> Result<Option<(u128, u64)>, IndexDamaged>;
+}
 
 fn rid_key(id: &RequestId) -> RidKey {
     let s = id.as_str();
@@ -126,14 +212,21 @@ fn rid_key(id: &RequestId) -> RidKey {
 /// The state the rules keep: claims, terminated attempts, completed chain roots.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerRules {
-    /// Prior attempt → the attempt holding its claim.
-    claims: HashMap<u128, u128>,
+    /// Prior attempt → the attempt holding its claim, and the record's index.
+    claims: HashMap<u128, (u128, u64)>,
     /// Attempts with a terminal record.
-    terminal: HashSet<u128>,
+    terminal: HashMap<u128, u64>,
     /// Chain roots with a `COMPLETED_DRAFT`.
-    completed: HashSet<u128>,
+    completed: HashMap<u128, u64>,
     /// Request id → the attempt holding it.
-    request_ids: HashMap<RidKey, u128>,
+    request_ids: HashMap<RidKey, (u128, u64)>,
+    /// The facts of the records before `base_limit`, when resumed from a durable index.
+    base: Option<std::sync::Arc<dyn RuleBase>>,
+    /// Facts of the index established at or past this index are not the base's: memory holds
+    /// them (another process may have indexed further than this one resumed).
+    base_limit: u64,
+    /// The index of the next record admitted.
+    next: u64,
 }
 
 /// The effect of one admitted record on the rules' state.
@@ -143,6 +236,23 @@ struct Effect {
     terminal: Option<u128>,
     completed: Option<u128>,
     request_id: Option<(RidKey, u128)>,
+}
+
+/// A fact of the base, if established before `limit`.
+fn from_base(
+    base: Option<&std::sync::Arc<dyn RuleBase>>,
+    limit: u64,
+    table: RuleTable,
+    key: &RuleKey,
+) -> Result<Option<u128>, RuleViolation> {
+    let Some(base) = base else {
+        return Ok(None);
+    };
+    match base.get(table, key) {
+        Ok(Some((v, seq))) if seq < limit => Ok(Some(v)),
+        Ok(Some(_) | None) => Ok(None),
+        Err(IndexDamaged) => Err(RuleViolation::IndexDamaged),
+    }
 }
 
 impl LedgerRules {
@@ -159,41 +269,157 @@ impl LedgerRules {
     pub fn admit(&mut self, facts: Facts<'_>) -> Result<(), RuleViolation> {
         let effect = evaluate(
             facts,
-            |k| self.claims.get(&k).copied(),
-            |k| (self.terminal.contains(&k), self.completed.contains(&k)),
-            |k| self.request_ids.get(&k).copied(),
+            |k| self.claim_holder(k),
+            |k| Ok((self.terminated(k)?, self.is_root_completed(k)?)),
+            |k| self.rid_holder(k),
         )?;
         self.apply(effect);
         Ok(())
     }
 
+    /// Rules over a log of `size` records whose facts are in `base` (a durable index checked
+    /// by the store), with nothing in memory.
+    #[must_use]
+    pub fn resumed(base: std::sync::Arc<dyn RuleBase>, size: u64) -> Self {
+        Self {
+            base: Some(base),
+            base_limit: size,
+            next: size,
+            ..Self::default()
+        }
+    }
+
+    /// The facts held in memory (those of records since the resume point), for the store to
+    /// write to its index; [`LedgerRules::rebase`] then drops them.
+    #[must_use]
+    pub fn in_memory(&self) -> Vec<RuleRow> {
+        let mut rows = Vec::new();
+        for (k, (v, seq)) in &self.claims {
+            rows.push(RuleRow {
+                table: RuleTable::Claim,
+                key: rule_key(0, *k),
+                value: *v,
+                seq: *seq,
+            });
+        }
+        for (k, seq) in &self.terminal {
+            rows.push(RuleRow {
+                table: RuleTable::Terminal,
+                key: rule_key(0, *k),
+                value: 0,
+                seq: *seq,
+            });
+        }
+        for (k, seq) in &self.completed {
+            rows.push(RuleRow {
+                table: RuleTable::Completed,
+                key: rule_key(0, *k),
+                value: 0,
+                seq: *seq,
+            });
+        }
+        for ((g, k), (v, seq)) in &self.request_ids {
+            rows.push(RuleRow {
+                table: RuleTable::RequestId,
+                key: rule_key(*g, *k),
+                value: *v,
+                seq: *seq,
+            });
+        }
+        rows.sort_by_key(|r| (r.table, r.key));
+        rows
+    }
+
+    /// Hands the facts in memory to `base`, which now holds every record admitted.
+    pub fn rebase(&mut self, base: std::sync::Arc<dyn RuleBase>) {
+        self.claims.clear();
+        self.terminal.clear();
+        self.completed.clear();
+        self.request_ids.clear();
+        self.base = Some(base);
+        self.base_limit = self.next;
+    }
+
+    fn claim_holder(&self, k: u128) -> Result<Option<u128>, RuleViolation> {
+        match self.claims.get(&k) {
+            Some((h, _)) => Ok(Some(*h)),
+            None => from_base(
+                self.base.as_ref(),
+                self.base_limit,
+                RuleTable::Claim,
+                &rule_key(0, k),
+            ),
+        }
+    }
+
+    fn terminated(&self, k: u128) -> Result<bool, RuleViolation> {
+        if self.terminal.contains_key(&k) {
+            return Ok(true);
+        }
+        Ok(from_base(
+            self.base.as_ref(),
+            self.base_limit,
+            RuleTable::Terminal,
+            &rule_key(0, k),
+        )?
+        .is_some())
+    }
+
+    fn is_root_completed(&self, k: u128) -> Result<bool, RuleViolation> {
+        if self.completed.contains_key(&k) {
+            return Ok(true);
+        }
+        Ok(from_base(
+            self.base.as_ref(),
+            self.base_limit,
+            RuleTable::Completed,
+            &rule_key(0, k),
+        )?
+        .is_some())
+    }
+
+    fn rid_holder(&self, k: RidKey) -> Result<Option<u128>, RuleViolation> {
+        match self.request_ids.get(&k) {
+            Some((h, _)) => Ok(Some(*h)),
+            None => from_base(
+                self.base.as_ref(),
+                self.base_limit,
+                RuleTable::RequestId,
+                &rule_key(k.0, k.1),
+            ),
+        }
+    }
+
     /// Whether an attempt holds the claim on `prior`. (A hint for the rail; the store decides
-    /// when it appends.)
+    /// when it appends.) An index that does not check out answers "held" (fail closed).
     #[must_use]
     pub fn is_claim_held(&self, prior: &AttemptId) -> bool {
-        self.claims.contains_key(&key(prior))
+        self.claim_holder(key(prior)).map_or(true, |h| h.is_some())
     }
 
     /// The attempt holding `request_id`, if any. (A hint for the rail; the store decides when
-    /// it appends.)
+    /// it appends, and refuses then when the index does not check out.)
     #[must_use]
     pub fn request_id_holder(&self, request_id: &RequestId) -> Option<AttemptId> {
-        self.request_ids
-            .get(&rid_key(request_id))
-            .and_then(|a| AttemptId::parse(&ulid::Ulid::from(*a).to_string()).ok())
+        self.rid_holder(rid_key(request_id))
+            .ok()
+            .flatten()
+            .and_then(|a| AttemptId::parse(&ulid::Ulid::from(a).to_string()).ok())
     }
 
     /// Whether `attempt` has a terminal record.
-    #[must_use]
-    pub(crate) fn is_terminated(&self, attempt: &AttemptId) -> bool {
-        self.terminal.contains(&key(attempt))
+    ///
+    /// # Errors
+    /// [`RuleViolation::IndexDamaged`] when the index cannot tell.
+    pub(crate) fn is_terminated(&self, attempt: &AttemptId) -> Result<bool, RuleViolation> {
+        self.terminated(key(attempt))
     }
 
     #[cfg(test)]
     /// Whether the chain rooted at `root` has a `COMPLETED_DRAFT`.
     #[must_use]
     pub(crate) fn is_completed(&self, root: &AttemptId) -> bool {
-        self.completed.contains(&key(root))
+        self.is_root_completed(key(root)).unwrap_or(false)
     }
 
     /// Stages records on top of this state without changing it (a batch the store has not
@@ -208,24 +434,44 @@ impl LedgerRules {
 
     /// Applies the records a [`Staged`] admitted (after the batch holding them is durable).
     pub fn commit(&mut self, added: Self) {
-        self.claims.extend(added.claims);
-        self.terminal.extend(added.terminal);
-        self.completed.extend(added.completed);
-        self.request_ids.extend(added.request_ids);
+        // The stage counted its records from 0: they follow this state's.
+        let at = self.next;
+        let shift = |seq: u64| at.saturating_add(seq);
+        for (k, (v, s)) in added.claims {
+            self.claims.entry(k).or_insert((v, shift(s)));
+        }
+        for (k, s) in added.terminal {
+            self.terminal.entry(k).or_insert(shift(s));
+        }
+        for (k, s) in added.completed {
+            self.completed.entry(k).or_insert(shift(s));
+        }
+        for (k, (v, s)) in added.request_ids {
+            self.request_ids.entry(k).or_insert((v, shift(s)));
+        }
+        self.next = self.next.saturating_add(added.next);
     }
 
+    /// Records the effect of the record at index `self.next`. A fact already held (in memory
+    /// or in the base) keeps its first record.
     fn apply(&mut self, e: Effect) {
-        if let Some((prior, holder)) = e.claim {
-            self.claims.entry(prior).or_insert(holder);
+        let seq = self.next;
+        self.next = self.next.saturating_add(1);
+        if let Some((prior, holder)) = e.claim
+            && !matches!(self.claim_holder(prior), Ok(Some(_)))
+        {
+            self.claims.entry(prior).or_insert((holder, seq));
         }
         if let Some(a) = e.terminal {
-            self.terminal.insert(a);
+            self.terminal.entry(a).or_insert(seq);
         }
         if let Some(root) = e.completed {
-            self.completed.insert(root);
+            self.completed.entry(root).or_insert(seq);
         }
-        if let Some((rid, holder)) = e.request_id {
-            self.request_ids.entry(rid).or_insert(holder);
+        if let Some((rid, holder)) = e.request_id
+            && !matches!(self.rid_holder(rid), Ok(Some(_)))
+        {
+            self.request_ids.entry(rid).or_insert((holder, seq));
         }
     }
 }
@@ -247,24 +493,14 @@ impl Staged<'_> {
         let (base, added) = (self.base, &self.added);
         let effect = evaluate(
             facts,
+            |k| Ok(base.claim_holder(k)?.or(added.claim_holder(k)?)),
             |k| {
-                base.claims
-                    .get(&k)
-                    .or_else(|| added.claims.get(&k))
-                    .copied()
+                Ok((
+                    base.terminated(k)? || added.terminated(k)?,
+                    base.is_root_completed(k)? || added.is_root_completed(k)?,
+                ))
             },
-            |k| {
-                (
-                    base.terminal.contains(&k) || added.terminal.contains(&k),
-                    base.completed.contains(&k) || added.completed.contains(&k),
-                )
-            },
-            |k| {
-                base.request_ids
-                    .get(&k)
-                    .or_else(|| added.request_ids.get(&k))
-                    .copied()
-            },
+            |k| Ok(base.rid_holder(k)?.or(added.rid_holder(k)?)),
         )?;
         self.added.apply(effect);
         Ok(())
@@ -283,14 +519,14 @@ impl Staged<'_> {
 /// `rid_holder` (the attempt holding a request id).
 fn evaluate(
     facts: Facts<'_>,
-    holder: impl Fn(u128) -> Option<u128>,
-    seen: impl Fn(u128) -> (bool, bool),
-    rid_holder: impl Fn(RidKey) -> Option<u128>,
+    holder: impl Fn(u128) -> Result<Option<u128>, RuleViolation>,
+    seen: impl Fn(u128) -> Result<(bool, bool), RuleViolation>,
+    rid_holder: impl Fn(RidKey) -> Result<Option<u128>, RuleViolation>,
 ) -> Result<Effect, RuleViolation> {
     let me = key(facts.attempt_id);
     let request_id = match facts.request_id.map(rid_key) {
         None => None,
-        Some(rid) => match rid_holder(rid) {
+        Some(rid) => match rid_holder(rid)? {
             Some(h) if h != me => return Err(RuleViolation::RequestIdTaken),
             Some(_) | None => Some((rid, me)),
         },
@@ -300,7 +536,7 @@ fn evaluate(
         (true, None) => return Err(RuleViolation::ClaimWithoutPrior),
         (true, Some(prior)) => {
             let prior = key(prior);
-            match holder(prior) {
+            match holder(prior)? {
                 Some(h) if h != me => return Err(RuleViolation::ClaimTaken),
                 Some(_) | None => Some((prior, me)),
             }
@@ -313,7 +549,7 @@ fn evaluate(
         request_id,
     };
     if facts.kind == RecordKind::Terminal {
-        if seen(me).0 {
+        if seen(me)?.0 {
             return Err(RuleViolation::SecondTerminal);
         }
         effect.terminal = Some(me);
@@ -322,7 +558,7 @@ fn evaluate(
                 return Err(RuleViolation::CompletionWithoutClaim);
             }
             let root = key(facts.chain_root);
-            if seen(root).1 {
+            if seen(root)?.1 {
                 return Err(RuleViolation::SecondCompletion);
             }
             effect.completed = Some(root);
@@ -333,6 +569,8 @@ fn evaluate(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
     use proptest::prelude::*;
 
@@ -476,7 +714,7 @@ mod tests {
             for (a, attempt_id) in ids.iter().enumerate().take(6) {
                 let terminals = admitted.iter().filter(|r| r.terminal && r.attempt == a).count();
                 prop_assert!(terminals <= 1);
-                prop_assert_eq!(rules.is_terminated(attempt_id), terminals == 1);
+                prop_assert_eq!(rules.is_terminated(attempt_id), Ok(terminals == 1));
             }
             for (r, rid) in rids.iter().enumerate() {
                 let holders: HashSet<usize> = admitted
@@ -549,7 +787,7 @@ mod tests {
             }
             drop(staged);
             for id in &ids {
-                prop_assert!(!rules.is_claim_held(id) && !rules.is_terminated(id));
+                prop_assert!(!rules.is_claim_held(id) && rules.is_terminated(id) == Ok(false));
                 prop_assert!(!rules.is_completed(id));
             }
         }

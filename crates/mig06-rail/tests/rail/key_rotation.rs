@@ -691,7 +691,7 @@ proptest! {
                     for &deny in kinds {
                         let kind = if deny { "prior_authorisation" } else { "discharge_summary" };
                         let o = common::attempt(&rail, "operator-1", &common::request(kind));
-                        prop_assert!(o.code == C::DeniedPolicy || o.code == C::CompletedDraft);
+                        prop_assert!(o.code == C::DeniedPolicy || o.code == C::CompletedDraft, "{:?}", o);
                         tokens.push((token_of(&o).to_owned(), o.code));
                     }
                 }

@@ -57,6 +57,7 @@ use mig06_tlog::rotation::LogKeys;
 
 pub(super) mod checkpoints;
 mod fsio;
+pub mod index;
 mod read;
 pub mod rotate;
 
@@ -64,14 +65,16 @@ use checkpoints::CheckpointFiles;
 use fsio::{io, open_regular, sync_dir};
 
 use super::group::batch_failure;
-use read::{count_kept, read_kept, read_latest, read_lines, read_rotation_notes};
+use index::{Index, IndexMeta};
+use read::{count_kept, read_kept, read_kept_from, read_latest, read_lines, read_rotation_notes};
 pub use read::{read_checked, read_keys, rotation_notes};
 
 use super::ledger::{
-    self, Ledger, LineChecker, ROTATIONS_FILE, check_checkpoints, fault, follow_rotations,
+    self, Ledger, LineChecker, ROTATIONS_FILE, Resumed, check_checkpoints, check_checkpoints_from,
+    fault, follow_rotations,
 };
 pub use super::ledger::{CHECKPOINT_EVERY, CHECKPOINTS_FILE, LATEST_CHECKPOINT};
-use super::{Appended, AuditError, AuditRecord, AuditStore, Hash};
+use super::{Appended, AuditError, AuditRecord, AuditStore, Hash, hash_hex};
 use crate::executor::Deadline;
 use crate::ids::{AttemptId, RequestId};
 
@@ -91,7 +94,16 @@ pub struct OpenReport {
     /// Attempts this store ended `ABORTED_INTERRUPTED` (their open record's deadline had
     /// passed without a terminal record), at open and since.
     pub interrupted_ended: u64,
+    /// Records the store resumed from its index without reading them (0: the whole log was
+    /// read, because the index was absent, behind a damaged part, or did not check out).
+    pub resumed_from_index: u64,
+    /// Why the whole log was read instead (`None` when the index was used).
+    pub index_rebuilt: Option<String>,
 }
+
+/// The store writes its index after this many records (and at open): the most a crash leaves
+/// for the next open to read past the index, and the most the store keeps in memory.
+pub const INDEX_EVERY: u64 = 1024;
 
 /// The file-backed audit store.
 pub struct FileStore {
@@ -106,7 +118,21 @@ pub struct FileStore {
     /// The length of [`ROTATIONS_FILE`] as this store read or wrote it: a change means another
     /// process rotated the key, and this store's key is retired.
     rotations_len: u64,
+    /// The digest of the rotation statements read at open ([`IndexMeta::rotations`]).
+    rotations_digest: String,
     pub(super) checkpoints: CheckpointFiles,
+    /// The durable index (derived state; `None` when it cannot be opened: the store then
+    /// keeps everything in memory and reads the whole log at each open).
+    index: Option<Index>,
+    /// Records the index holds.
+    indexed: u64,
+    /// Kept checkpoints on file, and the file's length, as last checked or written (`None`:
+    /// unknown after a failed write, counted again when needed).
+    kept: Option<(u64, u64)>,
+    /// Index writes that failed (the log stands; the next open reads past the index).
+    index_failures: u64,
+    /// Records between index writes ([`INDEX_EVERY`]; smaller in tests).
+    index_every: u64,
     report: OpenReport,
     syncs: AtomicU64,
     checkpoint_write_failures: AtomicU64,
@@ -156,7 +182,13 @@ impl FileStore {
             signer,
             verifier,
             rotations_len: 0,
+            rotations_digest: String::new(),
             checkpoints: CheckpointFiles::new(dir.to_owned()),
+            index: None,
+            indexed: 0,
+            kept: None,
+            index_failures: 0,
+            index_every: INDEX_EVERY,
             report: OpenReport::default(),
             syncs: AtomicU64::new(0),
             checkpoint_write_failures: AtomicU64::new(0),
@@ -177,28 +209,46 @@ impl FileStore {
     fn open_locked(&mut self) -> Result<(), AuditError> {
         let keys = self.open_keys()?;
         let mut latest = read_latest(&self.dir, &keys)?;
-        let kept = read_kept(&self.dir, &keys)?;
-        let log_len = self.log.metadata().map_err(io("stat log"))?.len();
-        if latest.is_none() && kept.is_empty() && log_len == 0 {
-            // A new log: its latest checkpoint exists, durably, before its first record, so a
-            // missing one is always a removal, never a crash.
-            let note = self.signed_checkpoint_of(&Tree::new(), 0)?;
-            self.checkpoints.write_latest(&note)?;
-            self.checkpoints.sync_latest()?;
-            sync_dir(&self.dir)?;
-            let cp = self
-                .verifier
-                .verify(&note)
-                .map_err(|_| fault(None, "a checkpoint this store signed does not verify"))?;
-            latest = Some((note, cp));
+        self.index = Index::open(&Index::path_in(&self.dir), Index::key_of(&self.signer)).ok();
+        let resumed = match self.resume(&keys, latest.as_ref().map(|(_, cp)| cp)) {
+            Ok(()) => true,
+            Err(why) => {
+                self.report.index_rebuilt = Some(why);
+                false
+            }
+        };
+        if !resumed {
+            // Rebuilt from nothing: no row of an index that did not check out is kept.
+            if self.index.as_ref().is_some_and(|ix| ix.reset().is_err()) {
+                self.index = None;
+            }
+            self.checker = LineChecker::new(0, keys.clone());
+            self.len = 0;
+            self.indexed = 0;
+            let kept = read_kept(&self.dir, &keys)?;
+            let log_len = self.log.metadata().map_err(io("stat log"))?.len();
+            if latest.is_none() && kept.is_empty() && log_len == 0 {
+                // A new log: its latest checkpoint exists, durably, before its first record, so a
+                // missing one is always a removal, never a crash.
+                let note = self.signed_checkpoint_of(&Tree::new(), 0)?;
+                self.checkpoints.write_latest(&note)?;
+                self.checkpoints.sync_latest()?;
+                sync_dir(&self.dir)?;
+                let cp = self
+                    .verifier
+                    .verify(&note)
+                    .map_err(|_| fault(None, "a checkpoint this store signed does not verify"))?;
+                latest = Some((note, cp));
+            }
+            self.checker = LineChecker::new(latest.as_ref().map_or(0, |(_, cp)| cp.size), keys);
+            self.catch_up()?;
+            check_checkpoints(
+                self.checker.ledger().tree(),
+                latest.as_ref().map(|(_, cp)| cp),
+                &kept,
+            )?;
+            self.kept = Some((kept.len() as u64, self.kept_file_len()?));
         }
-        self.checker = LineChecker::new(latest.as_ref().map_or(0, |(_, cp)| cp.size), keys);
-        self.catch_up()?;
-        check_checkpoints(
-            self.checker.ledger().tree(),
-            latest.as_ref().map(|(_, cp)| cp),
-            &kept,
-        )?;
         self.checker.ledger().check_epochs()?;
         // Records past the latest checkpoint (a crash after their fdatasync, before the
         // checkpoint reached the disk) were each authenticated by their own signature in
@@ -207,7 +257,8 @@ impl FileStore {
         if uncovered > 0 {
             let size = self.checker.ledger().size();
             let note = self.signed_checkpoint(size)?;
-            self.write_checkpoints(kept.len() as u64, size, &note)?;
+            let kept_on_file = self.kept_on_file()?;
+            self.write_checkpoints(kept_on_file, size, &note)?;
             self.checkpoints.sync_latest()?;
             self.checker.ledger_mut().mark_covered();
             self.report.uncovered_signed = uncovered;
@@ -222,7 +273,176 @@ impl FileStore {
         {
             self.append_batch_locked(Vec::new())?;
         }
+        self.flush_index();
         Ok(())
+    }
+
+    // INV-INDEX-NEVER-TRUSTED: the index is used only when its meta row, its key schedule, its
+    // tree's right edge and the latest signed checkpoint all check out; otherwise the whole log
+    // is read and the index rebuilt.
+    /// Resumes the ledger from the index: its meta row (MAC), the log's length, the tree's
+    /// right edge against the meta's root and the latest signed checkpoint, the open records;
+    /// then reads and checks the log past it, and the kept checkpoints past those it checked.
+    /// On `Err` (why, for the report), the store's state is reset by the caller and the whole
+    /// log is read.
+    fn resume(
+        &mut self,
+        keys: &mig06_tlog::rotation::LogKeys,
+        latest: Option<&mig06_tlog::checkpoint::Checkpoint>,
+    ) -> Result<(), String> {
+        let Some(index) = self.index.clone() else {
+            return Err("the index cannot be opened".into());
+        };
+        let meta = index
+            .meta()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the index is empty".to_owned())?;
+        if meta.rotations != self.rotations_digest {
+            return Err("the log's key rotations changed since the index was written".into());
+        }
+        let log_len = self.log.metadata().map_err(|e| e.to_string())?.len();
+        if log_len < meta.log_len {
+            return Err("the log is shorter than the index".into());
+        }
+        if meta.log_len > 0 {
+            let mut last = [0u8; 1];
+            std::os::unix::fs::FileExt::read_exact_at(&self.log, &mut last, meta.log_len - 1)
+                .map_err(|e| e.to_string())?;
+            if last != *b"\n" {
+                return Err("the index does not end at a record of the log".into());
+            }
+        }
+        let base = std::sync::Arc::new(index.clone());
+        let tree = Tree::resume(base.clone(), meta.size)
+            .ok_or_else(|| "the index lacks the tree's right edge".to_owned())?;
+        if hash_hex(&tree.root()) != meta.root {
+            return Err("the index's tree does not match its root".into());
+        }
+        let last = match meta.size.checked_sub(1) {
+            None => super::ZERO_HASH,
+            Some(i) => tree
+                .leaf(i)
+                .ok_or_else(|| "the index's last leaf".to_owned())?,
+        };
+        if hash_hex(&last) != meta.last {
+            return Err("the index's last leaf does not match its meta".into());
+        }
+        if let Some(cp) = latest.filter(|cp| cp.size <= meta.size)
+            && tree.root_at(cp.size).ok() != Some(cp.root)
+        {
+            return Err("the index disagrees with the latest signed checkpoint".into());
+        }
+        let pending = index.pending(&meta).map_err(|e| e.to_string())?;
+        let ledger = Ledger::resume(
+            Resumed {
+                tree,
+                last,
+                rules: base,
+                pending,
+                covered: latest.map_or(0, |cp| cp.size),
+            },
+            keys.clone(),
+        );
+        self.checker = LineChecker::resume(ledger);
+        self.len = meta.log_len;
+        self.indexed = meta.size;
+        self.catch_up().map_err(|e| e.to_string())?;
+        let (kept, kept_len) =
+            read_kept_from(&self.dir, keys, meta.kept, meta.kept_len).map_err(|e| e.to_string())?;
+        check_checkpoints_from(self.checker.ledger().tree(), latest, meta.kept, &kept)
+            .map_err(|e| e.to_string())?;
+        self.kept = Some((meta.kept.saturating_add(kept.len() as u64), kept_len));
+        self.report.resumed_from_index = meta.size;
+        Ok(())
+    }
+
+    #[cfg(test)]
+    /// Writes the index every `n` records.
+    pub(crate) fn set_index_every(&mut self, n: u64) {
+        self.index_every = n.max(1);
+    }
+
+    #[cfg(test)]
+    /// Index writes that failed.
+    pub(crate) fn index_failures(&self) -> u64 {
+        self.index_failures
+    }
+
+    /// Empties the index and reads the whole log again, as an open without an index does
+    /// (the index did not check out while the store was running). Must hold the lock.
+    ///
+    /// # Errors
+    /// As [`FileStore::open`]: the log itself does not check out.
+    fn rebuild_index(&mut self) -> Result<(), AuditError> {
+        if let Some(index) = &self.index
+            && index.reset().is_err()
+        {
+            self.index = None;
+        }
+        self.open_locked()
+    }
+
+    /// Writes the index no more (this store's key was retired).
+    pub(super) fn stop_indexing(&mut self) {
+        self.index = None;
+    }
+
+    /// The length of [`CHECKPOINTS_FILE`] (0 when absent).
+    fn kept_file_len(&self) -> Result<u64, AuditError> {
+        match std::fs::symlink_metadata(self.dir.join(CHECKPOINTS_FILE)) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io("stat checkpoints")(e)),
+        }
+    }
+
+    /// Kept checkpoints on file: as last known when the file has the length this store last
+    /// saw, counted again otherwise (another process wrote some, or a write failed).
+    fn kept_on_file(&mut self) -> Result<u64, AuditError> {
+        let len = self.kept_file_len()?;
+        if let Some((count, known)) = self.kept
+            && known == len
+        {
+            return Ok(count);
+        }
+        let count = count_kept(&self.dir)?;
+        self.kept = Some((count, len));
+        Ok(count)
+    }
+
+    /// Writes what the store holds in memory to the index (derived state: a failure is
+    /// counted, never returned, and the next open reads the log past the index).
+    fn flush_index(&mut self) {
+        let Some(index) = self.index.clone() else {
+            return;
+        };
+        let Some((kept, kept_len)) = self.kept else {
+            self.index_failures += 1;
+            return;
+        };
+        let ledger = self.checker.ledger();
+        let meta = IndexMeta {
+            version: 1,
+            size: ledger.size(),
+            log_len: self.len,
+            last: hash_hex(&ledger.last()),
+            root: hash_hex(&ledger.tree().root()),
+            kept,
+            kept_len,
+            pending: String::new(),
+            rotations: self.rotations_digest.clone(),
+        };
+        let nodes = ledger.tree().in_memory();
+        let rules = ledger.rules().in_memory();
+        let pending = ledger.pending();
+        match index.flush(&meta, &nodes, &rules, &pending) {
+            Ok(()) => {
+                let base = std::sync::Arc::new(index);
+                self.checker.ledger_mut().rebase(base.clone(), base);
+                self.indexed = meta.size;
+            }
+            Err(_) => self.index_failures += 1,
+        }
     }
 
     // INV-KEY-EPOCH: the store signs only with the key in force: the last rotation's new key,
@@ -248,6 +468,7 @@ impl FileStore {
             });
         }
         self.rotations_len = len;
+        self.rotations_digest = index::rotations_digest(&notes);
         Ok(keys)
     }
 
@@ -383,6 +604,16 @@ impl FileStore {
             time::OffsetDateTime::now_utc(),
         )?;
         self.report.interrupted_ended += batch.interrupted;
+        if batch
+            .refused
+            .iter()
+            .any(|(_, v)| *v == super::rules::RuleViolation::IndexDamaged)
+        {
+            // Those records are refused (fail closed); the index is rebuilt from the log now,
+            // so the next attempts are judged against the log itself.
+            self.rebuild_index()?;
+            return Ok(Ledger::refused_only(batch, n));
+        }
         if batch.records.is_empty() {
             return Ok(Ledger::refused_only(batch, n));
         }
@@ -419,17 +650,29 @@ impl FileStore {
             let kept_on_file = if start / CHECKPOINT_EVERY == size / CHECKPOINT_EVERY {
                 size / CHECKPOINT_EVERY
             } else {
-                count_kept(&self.dir).unwrap_or(start / CHECKPOINT_EVERY)
+                self.kept_on_file().unwrap_or(start / CHECKPOINT_EVERY)
             };
             match self.write_checkpoints(kept_on_file, size, note) {
-                Ok(()) => self.checker.ledger_mut().mark_covered(),
+                Ok(()) => {
+                    self.checker.ledger_mut().mark_covered();
+                    if start / CHECKPOINT_EVERY != size / CHECKPOINT_EVERY {
+                        self.kept = self
+                            .kept_file_len()
+                            .ok()
+                            .map(|len| (size / CHECKPOINT_EVERY, len));
+                    }
+                }
                 // The records are durable and signed; the note is valid evidence. The files
                 // catch up at the next signed batch or open.
                 Err(_) => {
+                    self.kept = None;
                     self.checkpoint_write_failures
                         .fetch_add(1, Ordering::Relaxed);
                 }
             }
+        }
+        if self.checker.ledger().size() >= self.indexed.saturating_add(self.index_every) {
+            self.flush_index();
         }
         Ok(results)
     }
@@ -585,3 +828,6 @@ impl AuditStore for FileStore {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod index_tests;

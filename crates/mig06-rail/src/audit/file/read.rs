@@ -13,7 +13,7 @@ use super::LOG_FILE;
 use crate::audit::AuditRecord;
 use crate::audit::ledger::{
     CHECKPOINTS_FILE, LATEST_CHECKPOINT, LineChecker, LogFault, LogView, ROTATIONS_FILE, fault,
-    follow_rotations, verify_kept, verify_latest,
+    follow_rotations, verify_kept, verify_kept_from, verify_latest,
 };
 
 /// Reads the complete lines of `file` from byte `from` to its end, calling `f(offset, line)`
@@ -71,6 +71,53 @@ pub(crate) fn read_kept(
     keys: &(impl CheckpointKeys + ?Sized),
 ) -> Result<Vec<(String, Checkpoint)>, LogFault> {
     verify_kept(read_notes(&dir.join(CHECKPOINTS_FILE))?, keys)
+}
+
+/// Reads and verifies the notes of [`CHECKPOINTS_FILE`] past its first `len` bytes, which hold
+/// the first `first` kept checkpoints (checked when the store's index was written).
+///
+/// # Errors
+/// A [`LogFault`] when the file is shorter than `len` (kept checkpoints were removed), does not
+/// end a note at `len`, or a note past it does not check out.
+pub(crate) fn read_kept_from(
+    dir: &Path,
+    keys: &(impl CheckpointKeys + ?Sized),
+    first: u64,
+    len: u64,
+) -> Result<(Vec<(String, Checkpoint)>, u64), LogFault> {
+    use std::io::Read as _;
+    let path = dir.join(CHECKPOINTS_FILE);
+    let mut bytes = Vec::new();
+    match File::open(&path) {
+        Ok(mut f) => {
+            f.seek(SeekFrom::Start(len.saturating_sub(2)))
+                .and_then(|_| f.read_to_end(&mut bytes))
+                .map_err(|e| fault(None, format!("cannot read {CHECKPOINTS_FILE}: {e}")))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fault(None, format!("cannot read {CHECKPOINTS_FILE}: {e}"))),
+    }
+    let total = len.saturating_sub(2).saturating_add(bytes.len() as u64);
+    if total < len {
+        return Err(fault(
+            None,
+            format!(
+                "{CHECKPOINTS_FILE} is shorter than when its kept checkpoints were checked: kept checkpoints were removed"
+            ),
+        ));
+    }
+    // A note ends with a blank line: the boundary must fall just after one.
+    let (head, rest) = bytes.split_at(bytes.len().min(usize::from(len >= 2) * 2));
+    if len > 0 && head != b"\n\n" {
+        return Err(fault(
+            None,
+            format!("{CHECKPOINTS_FILE} was altered where its checked part ends"),
+        ));
+    }
+    let text = String::from_utf8(rest.to_vec())
+        .map_err(|_| fault(None, format!("{CHECKPOINTS_FILE} is not text")))?;
+    let notes = split_notes(&text);
+    Ok((verify_kept_from(notes, keys, first)?, total))
 }
 
 /// The signed key rotation statements of [`ROTATIONS_FILE`], in order, not yet verified (empty
@@ -153,6 +200,11 @@ fn read_notes(path: &Path) -> Result<Vec<String>, LogFault> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(fault(None, format!("cannot read {}: {e}", path.display()))),
     };
+    Ok(split_notes(&text))
+}
+
+/// The notes of a file of notes, each ending with the blank line after its signatures.
+fn split_notes(text: &str) -> Vec<String> {
     let mut notes = Vec::new();
     let mut current = String::new();
     let mut in_sigs = false;
@@ -172,7 +224,7 @@ fn read_notes(path: &Path) -> Result<Vec<String>, LogFault> {
     if !current.is_empty() {
         notes.push(current);
     }
-    Ok(notes)
+    notes
 }
 
 impl LogView {

@@ -229,6 +229,9 @@ impl FileStore {
             sync_dir(&self.dir)?;
         }
         self.rotations_len = before.saturating_add(bytes.len() as u64);
+        // The index is authenticated under the retiring key and the old schedule: this store
+        // writes it no more, and the next open under the new key rebuilds it from the log.
+        self.stop_indexing();
         Ok(())
     }
 }

@@ -37,6 +37,17 @@ impl LineChecker {
         }
     }
 
+    /// A checker that goes on from a ledger resumed from a store's index
+    /// ([`Ledger::resume`]).
+    #[must_use]
+    pub fn resume(ledger: Ledger) -> Self {
+        Self {
+            ledger,
+            broken_link: None,
+            refused: None,
+        }
+    }
+
     /// Records admitted so far.
     #[must_use]
     pub fn size(&self) -> u64 {

@@ -69,12 +69,24 @@ pub fn verify_kept(
     notes: Vec<String>,
     keys: &(impl CheckpointKeys + ?Sized),
 ) -> Result<Vec<(String, Checkpoint)>, LogFault> {
+    verify_kept_from(notes, keys, 0)
+}
+
+/// [`verify_kept`] for the kept checkpoints from the `first`-th on.
+///
+/// # Errors
+/// As [`verify_kept`].
+pub fn verify_kept_from(
+    notes: Vec<String>,
+    keys: &(impl CheckpointKeys + ?Sized),
+    first: u64,
+) -> Result<Vec<(String, Checkpoint)>, LogFault> {
     let mut out: Vec<(String, Checkpoint)> = Vec::with_capacity(notes.len());
-    for (i, note) in notes.into_iter().enumerate() {
+    for (i, note) in (first..).zip(notes) {
         let (cp, _) = keys
             .verify_checkpoint(&note)
             .map_err(|e| fault(None, unverified(&format!("kept checkpoint {i}"), &e)))?;
-        let expected = (i as u64 + 1).saturating_mul(CHECKPOINT_EVERY);
+        let expected = i.saturating_add(1).saturating_mul(CHECKPOINT_EVERY);
         if cp.size != expected {
             return Err(fault(
                 None,
@@ -174,8 +186,24 @@ pub fn check_checkpoints(
     latest: Option<&Checkpoint>,
     kept: &[(String, Checkpoint)],
 ) -> Result<(), LogFault> {
+    check_checkpoints_from(tree, latest, 0, kept)
+}
+
+/// [`check_checkpoints`] for a store resumed from its index: `kept` are the kept checkpoints
+/// from the `first`-th on (those before were checked when the index was written; each kept
+/// checkpoint here is still checked against the tree, and the count and the latest
+/// checkpoint's place among them as before).
+///
+/// # Errors
+/// As [`check_checkpoints`].
+pub fn check_checkpoints_from(
+    tree: &Tree,
+    latest: Option<&Checkpoint>,
+    first: u64,
+    kept: &[(String, Checkpoint)],
+) -> Result<(), LogFault> {
     let Some(latest) = latest else {
-        if tree.size() == 0 && kept.is_empty() {
+        if tree.size() == 0 && kept.is_empty() && first == 0 {
             return Ok(());
         }
         return Err(fault(
@@ -188,7 +216,7 @@ pub fn check_checkpoints(
     };
     check_against_tree(latest, tree, LATEST_CHECKPOINT)?;
     let mut previous: Option<&Checkpoint> = None;
-    for (i, (_, cp)) in kept.iter().enumerate() {
+    for (i, (_, cp)) in (first..).zip(kept) {
         let what = format!("kept checkpoint {i}");
         check_against_tree(cp, tree, &what)?;
         if let Some(prev) = previous {
@@ -197,12 +225,22 @@ pub fn check_checkpoints(
         previous = Some(cp);
     }
     let required = latest.size / CHECKPOINT_EVERY;
-    if (kept.len() as u64) < required {
+    let on_file = first.saturating_add(kept.len() as u64);
+    if on_file < required {
         return Err(fault(
             None,
             format!(
-                "{CHECKPOINTS_FILE} holds {} kept checkpoints but the latest checkpoint (size {}) has passed {required} kept sizes: kept checkpoints were removed",
-                kept.len(),
+                "{CHECKPOINTS_FILE} holds {on_file} kept checkpoints but the latest checkpoint (size {}) has passed {required} kept sizes: kept checkpoints were removed",
+                latest.size
+            ),
+        ));
+    }
+    let newest_size = first.saturating_mul(CHECKPOINT_EVERY);
+    if previous.is_none() && latest.size < newest_size {
+        return Err(fault(
+            None,
+            format!(
+                "{LATEST_CHECKPOINT} (size {}) is older than the newest kept checkpoint (size {newest_size}): it was rolled back",
                 latest.size
             ),
         ));

@@ -1,0 +1,403 @@
+//! The file store's index: a store resumed from it answers as one that read the whole log, and
+//! no damage to it (deleted, truncated, stale, edited, another log's) lets a rule be broken.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use super::index::{Index, IndexMeta};
+use super::tests::{far, record};
+use super::*;
+use crate::audit::rules::{IndexDamaged, RuleBase, RuleKey, RuleRow, RuleTable, RuleViolation};
+use crate::audit::verify::verify_dir;
+
+fn rid(i: u64) -> RequestId {
+    RequestId::parse(&ulid::Ulid::from(u128::from(i) + 1_000_000).to_string()).unwrap()
+}
+
+fn with_rid(i: u64) -> AuditRecord {
+    AuditRecord {
+        request_id: Some(rid(i)),
+        ..record()
+    }
+}
+
+fn key(table: RuleTable, v: u128) -> RuleKey {
+    let mut k = [0u8; 17];
+    k[0] = u8::from(table == RuleTable::RequestId);
+    k[1..].copy_from_slice(&v.to_be_bytes());
+    k
+}
+
+fn meta(size: u64) -> IndexMeta {
+    IndexMeta {
+        version: 1,
+        size,
+        log_len: 0,
+        last: String::new(),
+        root: String::new(),
+        kept: 0,
+        kept_len: 0,
+        pending: String::new(),
+        rotations: String::new(),
+    }
+}
+
+/// Damage done to one row of the rules' table, as an attacker with write access to the file
+/// (but not the log's key) could.
+#[derive(Debug, Clone)]
+enum RowDamage {
+    None,
+    Delete(usize),
+    EditValue(usize, u8),
+    EditSeq(usize),
+    EditNext(usize),
+}
+
+fn row_damage() -> impl Strategy<Value = RowDamage> {
+    prop_oneof![
+        Just(RowDamage::None),
+        any::<usize>().prop_map(RowDamage::Delete),
+        (any::<usize>(), 1u8..=255).prop_map(|(i, x)| RowDamage::EditValue(i, x)),
+        any::<usize>().prop_map(RowDamage::EditSeq),
+        any::<usize>().prop_map(RowDamage::EditNext),
+    ]
+}
+
+fn damage_rows(path: &std::path::Path, d: &RowDamage) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let rows: Vec<(i64, Vec<u8>)> = conn
+        .prepare("SELECT tbl, k FROM rules ORDER BY tbl, k")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let pick = |i: &usize| rows[*i % rows.len()].clone();
+    match d {
+        RowDamage::None => {}
+        RowDamage::Delete(i) => {
+            let (t, k) = pick(i);
+            conn.execute(
+                "DELETE FROM rules WHERE tbl = ?1 AND k = ?2",
+                rusqlite::params![t, k],
+            )
+            .unwrap();
+        }
+        RowDamage::EditValue(i, x) => {
+            let (t, k) = pick(i);
+            let v: Vec<u8> = conn
+                .query_row(
+                    "SELECT value FROM rules WHERE tbl = ?1 AND k = ?2",
+                    rusqlite::params![t, k],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let mut v = v;
+            v[15] ^= x;
+            conn.execute(
+                "UPDATE rules SET value = ?3 WHERE tbl = ?1 AND k = ?2",
+                rusqlite::params![t, k, v],
+            )
+            .unwrap();
+        }
+        RowDamage::EditSeq(i) => {
+            let (t, k) = pick(i);
+            conn.execute(
+                "UPDATE rules SET seq = seq + 1000000 WHERE tbl = ?1 AND k = ?2",
+                rusqlite::params![t, k],
+            )
+            .unwrap();
+        }
+        RowDamage::EditNext(i) => {
+            // Skips the row's successor: the row now claims nothing lies between.
+            let (t, k) = pick(i);
+            let next: Vec<u8> = conn
+                .query_row(
+                    "SELECT next FROM rules WHERE tbl = ?1 AND k > ?2 ORDER BY k LIMIT 1",
+                    rusqlite::params![t, k],
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|_| vec![0xff; 18]);
+            conn.execute(
+                "UPDATE rules SET next = ?3 WHERE tbl = ?1 AND k = ?2",
+                rusqlite::params![t, k, next],
+            )
+            .unwrap();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    // INV-INDEX-NEVER-TRUSTED: whatever rows are deleted or edited without the key, every
+    // lookup answers the truth or is refused; a key that is there never reads as absent.
+    #[test]
+    fn inv_index_never_trusted_rule_rows_answer_truly_or_refuse(
+        facts in proptest::collection::vec((0usize..4, 0u128..64, 0u128..8), 1..60),
+        flushes in 1usize..5,
+        damage in row_damage(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        let index = Index::open(&path, [7u8; 32]).unwrap();
+        let mut truth: HashMap<(RuleTable, RuleKey), (u128, u64)> = HashMap::new();
+        let mut rows = Vec::new();
+        for (seq, (t, k, v)) in facts.iter().enumerate() {
+            let table = RuleTable::ALL[*t];
+            let key = key(table, *k);
+            if truth.contains_key(&(table, key)) {
+                continue;
+            }
+            truth.insert((table, key), (*v, seq as u64));
+            rows.push(RuleRow { table, key, value: *v, seq: seq as u64 });
+        }
+        let chunk = rows.len().div_ceil(flushes).max(1);
+        for part in rows.chunks(chunk) {
+            let mut part = part.to_vec();
+            part.sort_by_key(|r| (r.table, r.key));
+            index.flush(&meta(0), &[], &part, &[]).unwrap();
+        }
+        for table in RuleTable::ALL {
+            for k in 0u128..70 {
+                let key = key(table, k);
+                prop_assert_eq!(index.get(table, &key), Ok(truth.get(&(table, key)).copied()));
+            }
+        }
+        drop(index);
+        damage_rows(&path, &damage);
+        let index = Index::open(&path, [7u8; 32]).unwrap();
+        for table in RuleTable::ALL {
+            for k in 0u128..70 {
+                let key = key(table, k);
+                match index.get(table, &key) {
+                    Ok(answer) => prop_assert_eq!(answer, truth.get(&(table, key)).copied()),
+                    Err(IndexDamaged) => prop_assert!(!matches!(damage, RowDamage::None)),
+                }
+            }
+        }
+        // Another log's key reads nothing from it.
+        let other = Index::open(&path, [8u8; 32]).unwrap();
+        prop_assert!(other.get(RuleTable::Claim, &key(RuleTable::Claim, 70)).is_err());
+    }
+}
+
+/// Opens the store in `dir` with the key `key`, writing its index every `every` records.
+fn open(dir: &std::path::Path, key: &str, every: u64) -> FileStore {
+    let mut s = FileStore::open(dir, LogSigner::from_private_key(key).unwrap()).unwrap();
+    s.set_index_every(every);
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    // A store that resumed from its index answers as one that read the whole log: size, root,
+    // every request id's holder, every claim, the open records it will end.
+    #[test]
+    fn inv_index_never_trusted_a_resumed_store_answers_as_one_that_read_the_whole_log(
+        ops in proptest::collection::vec(0u8..5, 1..90),
+        every in 1u64..24,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let k = signer.private_key();
+        drop(FileStore::open(dir.path(), signer).unwrap());
+        let mut store = open(dir.path(), &k, every);
+        let mut used = 0u64;
+        let mut priors = Vec::new();
+        for op in &ops {
+            match op {
+                0 => {
+                    store.append(with_rid(used)).unwrap();
+                    used += 1;
+                }
+                1 => {
+                    let r = with_rid(used).ended(crate::outcome::TerminalCode::DeniedPolicy, None);
+                    priors.push(r.attempt_id.clone());
+                    store.append(r).unwrap();
+                    used += 1;
+                }
+                2 if used > 0 => {
+                    let again = store.append(with_rid(used / 2));
+                    prop_assert!(matches!(again, Err(AuditError::Rule(RuleViolation::RequestIdTaken))), "{again:?}");
+                }
+                3 if !priors.is_empty() => {
+                    let prior = priors[priors.len() / 2].clone();
+                    let claim = AuditRecord { continues: Some(prior), claim: true, ..record() };
+                    let _ = store.append(claim);
+                }
+                _ => {
+                    drop(store);
+                    store = open(dir.path(), &k, every);
+                }
+            }
+        }
+        drop(store);
+        let mut resumed = open(dir.path(), &k, every);
+        prop_assert_eq!(resumed.open_report().index_rebuilt.as_deref(), None);
+        prop_assert_eq!(resumed.index_failures(), 0);
+        let copy = tempfile::tempdir().unwrap();
+        for name in [LOG_FILE, LATEST_CHECKPOINT, CHECKPOINTS_FILE] {
+            let _ = std::fs::copy(dir.path().join(name), copy.path().join(name));
+        }
+        let mut full = open(copy.path(), &k, every);
+        prop_assert!(full.open_report().index_rebuilt.is_some());
+        prop_assert_eq!(resumed.size(), full.size());
+        prop_assert_eq!(resumed.tree().root(), full.tree().root());
+        for i in 0..=used {
+            prop_assert_eq!(resumed.request_id_holder(&rid(i)).unwrap(), full.request_id_holder(&rid(i)).unwrap());
+        }
+        for p in &priors {
+            prop_assert_eq!(resumed.is_claim_held(p).unwrap(), full.is_claim_held(p).unwrap());
+        }
+        let later = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let ids = |s: &FileStore| s.checker.ledger().overdue(later).iter().map(|r| r.seq).collect::<Vec<_>>();
+        prop_assert_eq!(ids(&resumed), ids(&full));
+        for size in 0..=resumed.size() {
+            prop_assert_eq!(resumed.root_at(size).unwrap(), full.root_at(size).unwrap());
+        }
+    }
+}
+
+/// Damage done to the whole index file.
+#[derive(Debug, Clone)]
+enum FileDamage {
+    Delete,
+    Truncate(u64),
+    Stale,
+    FlipByte(u64, u8),
+    OtherLog,
+    Rows(RowDamage),
+}
+
+fn file_damage() -> impl Strategy<Value = FileDamage> {
+    prop_oneof![
+        Just(FileDamage::Delete),
+        any::<u64>().prop_map(FileDamage::Truncate),
+        Just(FileDamage::Stale),
+        (any::<u64>(), 1u8..=255).prop_map(|(i, x)| FileDamage::FlipByte(i, x)),
+        Just(FileDamage::OtherLog),
+        row_damage().prop_map(FileDamage::Rows),
+    ]
+}
+
+fn index_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"]
+        .iter()
+        .map(|n| dir.join(n))
+        .collect()
+}
+
+/// Fills a log of `n` attempts with distinct request ids (every other one ended), writing the
+/// index every `every` records.
+fn filled(dir: &std::path::Path, key: &str, n: u64, every: u64) {
+    let mut store = open(dir, key, every);
+    for i in 0..n {
+        let r = if i % 2 == 0 {
+            with_rid(i)
+        } else {
+            with_rid(i).ended(crate::outcome::TerminalCode::DeniedPolicy, None)
+        };
+        store.append(r).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    // INV-INDEX-NEVER-TRUSTED: whatever is done to the index (deleted, truncated, a stale copy,
+    // a flipped byte, another log's, rows deleted or edited), no request id runs twice: every
+    // id in the log is refused to a new attempt, a new id is taken, and the log verifies.
+    #[test]
+    fn inv_index_never_trusted_a_damaged_index_never_lets_a_request_id_run_twice(
+        n in 4u64..60,
+        every in 1u64..16,
+        stale_at in 0.0f64..1.0,
+        damage in file_damage(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let k = signer.private_key();
+        drop(FileStore::open(dir.path(), signer).unwrap());
+        let first = (n as f64 * stale_at) as u64;
+        filled(dir.path(), &k, first, every);
+        let stale = tempfile::tempdir().unwrap();
+        for f in index_files(dir.path()) {
+            if f.exists() {
+                std::fs::copy(&f, stale.path().join(f.file_name().unwrap())).unwrap();
+            }
+        }
+        {
+            let mut store = open(dir.path(), &k, every);
+            for i in first..n {
+                store.append(with_rid(i)).unwrap();
+            }
+        }
+        let main = dir.path().join("index.sqlite");
+        match &damage {
+            FileDamage::Delete => {
+                for f in index_files(dir.path()) {
+                    let _ = std::fs::remove_file(f);
+                }
+            }
+            FileDamage::Truncate(at) => {
+                let len = std::fs::metadata(&main).unwrap().len();
+                let f = std::fs::OpenOptions::new().write(true).open(&main).unwrap();
+                f.set_len(at % len.max(1)).unwrap();
+            }
+            FileDamage::Stale => {
+                for f in index_files(dir.path()) {
+                    let _ = std::fs::remove_file(&f);
+                    let from = stale.path().join(f.file_name().unwrap());
+                    if from.exists() {
+                        std::fs::copy(from, f).unwrap();
+                    }
+                }
+            }
+            FileDamage::FlipByte(at, x) => {
+                let mut bytes = std::fs::read(&main).unwrap();
+                let len = bytes.len() as u64;
+                let i = usize::try_from(at % len.max(1)).unwrap();
+                bytes[i] ^= x;
+                std::fs::write(&main, bytes).unwrap();
+            }
+            FileDamage::OtherLog => {
+                let other = tempfile::tempdir().unwrap();
+                let signer = LogSigner::generate("mig06.example/audit").unwrap();
+                let ok = signer.private_key();
+                drop(FileStore::open(other.path(), signer).unwrap());
+                filled(other.path(), &ok, n, every);
+                for f in index_files(dir.path()) {
+                    let _ = std::fs::remove_file(&f);
+                    let from = other.path().join(f.file_name().unwrap());
+                    if from.exists() {
+                        std::fs::copy(from, f).unwrap();
+                    }
+                }
+            }
+            FileDamage::Rows(d) => damage_rows(&main, d),
+        }
+        let mut store = open(dir.path(), &k, every);
+        for i in 0..n {
+            let again = store.append(with_rid(i));
+            prop_assert!(
+                matches!(again, Err(AuditError::Rule(RuleViolation::RequestIdTaken | RuleViolation::IndexDamaged))),
+                "request id {i} of {n} ran twice after {damage:?}: {again:?}"
+            );
+        }
+        // Damage found while running is rebuilt at once: a new request id is taken, and the
+        // old ones stay refused.
+        prop_assert!(store.append(with_rid(n)).is_ok());
+        for i in 0..=n {
+            let again = store.append(with_rid(i));
+            prop_assert!(matches!(again, Err(AuditError::Rule(RuleViolation::RequestIdTaken))), "{again:?}");
+        }
+        drop(store);
+        let verifier = LogSigner::from_private_key(&k).unwrap().verifier();
+        let verified = verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
+        prop_assert!(verified.is_ok());
+        let _ = far();
+    }
+}
