@@ -66,7 +66,9 @@ use fsio::{io, open_regular, sync_dir};
 
 use super::group::batch_failure;
 use index::{Index, IndexMeta};
-use read::{count_kept, read_kept, read_kept_from, read_latest, read_lines, read_rotation_notes};
+use read::{
+    count_kept, read_kept, read_kept_from, read_latest, read_rotation_notes, read_some_lines,
+};
 pub use read::{read_checked, read_keys, rotation_notes};
 
 use super::ledger::{
@@ -209,6 +211,7 @@ impl FileStore {
     fn open_locked(&mut self) -> Result<(), AuditError> {
         let keys = self.open_keys()?;
         let mut latest = read_latest(&self.dir, &keys)?;
+        self.kept = None;
         self.index = Index::open(&Index::path_in(&self.dir), Index::key_of(&self.signer)).ok();
         let resumed = match self.resume(&keys, latest.as_ref().map(|(_, cp)| cp)) {
             Ok(()) => true,
@@ -416,10 +419,9 @@ impl FileStore {
         let Some(index) = self.index.clone() else {
             return;
         };
-        let Some((kept, kept_len)) = self.kept else {
-            self.index_failures += 1;
-            return;
-        };
+        // Kept checkpoints not checked yet (a long log being read) or unknown (a failed
+        // write): the next open checks them all again.
+        let (kept, kept_len) = self.kept.unwrap_or((0, 0));
         let ledger = self.checker.ledger();
         let meta = IndexMeta {
             version: 1,
@@ -535,12 +537,25 @@ impl FileStore {
                 what: format!("log shrank from {} to {end} bytes while open", self.len),
             });
         }
-        let checker = &mut self.checker;
-        let (complete, torn) = read_lines(&self.log, self.len, |_, line| {
-            checker.push(line)?;
-            Ok::<(), AuditError>(())
-        })?;
-        checker.check_end()?;
+        // In slices of `index_every` records, each written to the index: a store that reads
+        // a long log (no index yet, or one that did not check out) never holds it in memory.
+        let (complete, torn) = loop {
+            let checker = &mut self.checker;
+            let (complete, torn) =
+                read_some_lines(&self.log, self.len, self.index_every, |_, line| {
+                    checker.push(line)?;
+                    Ok::<(), AuditError>(())
+                })?;
+            if complete == 0 || torn > 0 || self.len.saturating_add(complete) >= end {
+                break (complete, torn);
+            }
+            checker.check_end()?;
+            self.len += complete;
+            if self.checker.ledger().size() >= self.indexed.saturating_add(self.index_every) {
+                self.flush_index();
+            }
+        };
+        self.checker.check_end()?;
         self.len += complete;
         if torn > 0 {
             // An append that never reached fdatasync: it was never confirmed to anyone.

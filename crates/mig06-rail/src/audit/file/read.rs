@@ -25,13 +25,32 @@ use crate::audit::ledger::{
 pub(crate) fn read_lines<E: From<std::io::Error>>(
     file: &File,
     from: u64,
+    f: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<(u64, u64), E> {
+    read_some_lines(file, from, u64::MAX, f)
+}
+
+/// [`read_lines`], stopping after `max` complete lines (the torn tail is then 0: the next call
+/// goes on from where this one stopped).
+///
+/// # Errors
+/// As [`read_lines`].
+pub(crate) fn read_some_lines<E: From<std::io::Error>>(
+    file: &File,
+    from: u64,
+    max: u64,
     mut f: impl FnMut(u64, &[u8]) -> Result<(), E>,
 ) -> Result<(u64, u64), E> {
     let mut reader = BufReader::with_capacity(1 << 20, file);
     reader.seek(SeekFrom::Start(from))?;
     let mut line = Vec::with_capacity(1024);
     let mut offset = from;
+    let mut read = 0u64;
     loop {
+        if read == max {
+            return Ok((offset - from, 0));
+        }
+        read += 1;
         line.clear();
         let n = reader.read_until(b'\n', &mut line)?;
         if n == 0 {
