@@ -43,6 +43,8 @@ pub struct VerifyReport {
     /// The log's key schedule as followed and checked against the tree: its genesis key, its
     /// rotations, the key in force.
     pub keys: LogKeys,
+    /// The first record read and checked (0: the whole log; see [`verify_since`]).
+    pub from: u64,
 }
 
 /// Why a log did not verify.
@@ -123,5 +125,28 @@ pub fn verify_view(
         torn_tail: view.torn_tail(),
         overdue_open: view.ledger().overdue(time::OffsetDateTime::now_utc()).len() as u64,
         keys: view.ledger().keys().clone(),
+        from: 0,
     })
+}
+
+/// Verifies what was appended to the file log in `dir` since `since` (a signed checkpoint note
+/// the auditor verified before): the log must extend it, and every record from it on is
+/// checked ([`LogView::open_since`]), so a daily audit costs a day's records. Rules that tie a
+/// new record to one before `since` are left to a full [`verify_dir`].
+///
+/// # Errors
+/// A [`VerifyFailure`] when `since` is not signed by this log's key, or the log does not
+/// extend it, or a record from it on does not check out.
+pub fn verify_since(
+    dir: &Path,
+    verifier: &LogVerifier,
+    since: &str,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport, VerifyFailure> {
+    let keys = super::file::read_keys(dir, verifier)?;
+    let cp = trusted_checkpoint(since, &keys)?;
+    let (view, from) = LogView::open_since(dir, verifier, &cp, progress)?;
+    let mut report = verify_view(&view, Some(&cp))?;
+    report.from = from;
+    Ok(report)
 }

@@ -39,6 +39,13 @@ pub(crate) enum AuditCommand {
         /// caught.
         #[arg(long)]
         trusted_checkpoint: Option<PathBuf>,
+        /// Check only what was appended after this checkpoint, which an earlier run verified
+        /// (a note or an evidence token): the log must extend it, and the work is proportional
+        /// to the records since (file store; the tree up to it comes from the store's index,
+        /// checked against the checkpoint's root). Rules tying a new record to one before the
+        /// checkpoint are left to a full `audit verify`.
+        #[arg(long, conflicts_with = "trusted_checkpoint")]
+        since_checkpoint: Option<PathBuf>,
         /// With --witness-key: the trusted checkpoint must carry a quorum of valid cosignatures
         /// by these witnesses (the log's own files carry none, so it is required).
         #[command(flatten)]
@@ -184,8 +191,12 @@ pub(crate) fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             config,
             pubkey,
             trusted_checkpoint,
+            since_checkpoint,
             witnesses,
-        } => verify::run(&config, pubkey.as_deref(), trusted_checkpoint, &witnesses),
+        } => match since_checkpoint {
+            Some(since) => verify::run_since(&config, pubkey.as_deref(), &since),
+            None => verify::run(&config, pubkey.as_deref(), trusted_checkpoint, &witnesses),
+        },
         AuditCommand::Show {
             config,
             pubkey,

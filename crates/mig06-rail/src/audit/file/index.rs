@@ -129,6 +129,33 @@ impl Index {
         })
     }
 
+    /// Opens the index at `path` read-only, for an auditor: only its tree is read, and only
+    /// through proofs (no MAC key: the meta row's size is a hint).
+    ///
+    /// # Errors
+    /// [`IndexError::Sql`] when SQLite cannot open it.
+    pub fn open_read_only(path: &Path) -> Result<Self, IndexError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            key: Arc::new([0u8; 32]),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The size the meta row names, unauthenticated (an auditor's hint; the store reads it
+    /// only through [`Index::meta`]).
+    #[must_use]
+    pub fn size_hint(&self) -> Option<u64> {
+        let conn = self.conn.lock().ok()?;
+        let body: Vec<u8> = conn
+            .query_row("SELECT body FROM meta WHERE id = 1", [], |r| r.get(0))
+            .ok()?;
+        serde_json::from_slice::<IndexMeta>(&body)
+            .ok()
+            .map(|m| m.size)
+    }
+
     /// Where the index is.
     #[must_use]
     pub fn path(&self) -> &Path {

@@ -293,8 +293,13 @@ fn index_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// Fills a log of `n` attempts with distinct request ids (every other one ended), writing the
 /// index every `every` records.
 fn filled(dir: &std::path::Path, key: &str, n: u64, every: u64) {
+    filled_from(dir, key, 0, n, every);
+}
+
+/// [`filled`] with request ids from `from` on.
+fn filled_from(dir: &std::path::Path, key: &str, from: u64, n: u64, every: u64) {
     let mut store = open(dir, key, every);
-    for i in 0..n {
+    for i in from..from + n {
         let r = if i % 2 == 0 {
             with_rid(i)
         } else {
@@ -399,5 +404,78 @@ proptest! {
         let verified = verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
         prop_assert!(verified.is_ok());
         let _ = far();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    // `audit verify --since-checkpoint`: from a checkpoint verified before, the records since
+    // are read (from the index's size at most the checkpoint's), the log must extend it, and
+    // a record altered after it, or a log cut below it, fails; a damaged index only costs a
+    // whole read.
+    #[test]
+    fn verify_since_reads_from_the_checkpoint_and_catches_what_changed_after_it(
+        before in 1u64..80,
+        after in 1u64..80,
+        every in 1u64..16,
+        harm in 0u8..4,
+        at in any::<usize>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let k = signer.private_key();
+        drop(FileStore::open(dir.path(), signer).unwrap());
+        filled(dir.path(), &k, before, every);
+        let store = open(dir.path(), &k, every);
+        let m = store.size();
+        let note = store.signed_checkpoint(m).unwrap();
+        drop(store);
+        filled_from(dir.path(), &k, before, after, every);
+        let verifier = LogSigner::from_private_key(&k).unwrap().verifier();
+        let full = verify_dir(dir.path(), &verifier, None, &mut |_, _| {}).unwrap();
+        let since = crate::audit::verify::verify_since(dir.path(), &verifier, &note, &mut |_, _| {});
+        let r = since.unwrap();
+        prop_assert_eq!((r.records, r.root), (full.records, full.root));
+        prop_assert!(r.from <= m);
+        prop_assert!(r.from > 0 || m < every, "the index was not used: from {} with m {m}", r.from);
+        let log = dir.path().join(LOG_FILE);
+        let lines: Vec<Vec<u8>> = std::fs::read(&log).unwrap().split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect();
+        let n = lines.len();
+        match harm {
+            0 => {
+                // A record after the checkpoint altered (its signature or link breaks).
+                let i = usize::try_from(m).unwrap() + at % (n - usize::try_from(m).unwrap());
+                let mut l = lines.clone();
+                let pos = l[i].len() / 2;
+                l[i][pos] ^= 1;
+                std::fs::write(&log, l.iter().flat_map(|x| [x.as_slice(), b"\n"].concat()).collect::<Vec<u8>>()).unwrap();
+                let again = crate::audit::verify::verify_since(dir.path(), &verifier, &note, &mut |_, _| {});
+                prop_assert!(again.is_err());
+            }
+            1 => {
+                // The log cut below the checkpoint (a rollback).
+                let keep = at % usize::try_from(m).unwrap();
+                std::fs::write(&log, lines[..keep].iter().flat_map(|x| [x.as_slice(), b"\n"].concat()).collect::<Vec<u8>>()).unwrap();
+                let again = crate::audit::verify::verify_since(dir.path(), &verifier, &note, &mut |_, _| {});
+                prop_assert!(again.is_err());
+            }
+            2 => {
+                // The index damaged: a whole read, the same verdict.
+                damage_rows(&dir.path().join("index.sqlite"), &RowDamage::Delete(at));
+                let conn = rusqlite::Connection::open(dir.path().join("index.sqlite")).unwrap();
+                conn.execute("UPDATE nodes SET hash = zeroblob(32)", []).unwrap();
+                drop(conn);
+                let r = crate::audit::verify::verify_since(dir.path(), &verifier, &note, &mut |_, _| {}).unwrap();
+                prop_assert_eq!(r.root, full.root);
+            }
+            _ => {
+                // Another log's checkpoint is refused.
+                let other = LogSigner::generate("mig06.example/audit").unwrap();
+                let forged = other.sign(&mig06_tlog::checkpoint::Checkpoint { origin: other.origin().to_owned(), size: m, root: [0u8; 32] });
+                let again = crate::audit::verify::verify_since(dir.path(), &verifier, &forged, &mut |_, _| {});
+                prop_assert!(again.is_err());
+            }
+        }
     }
 }

@@ -12,8 +12,8 @@ use mig06_tlog::rotation::{CheckpointKeys, LogKeys};
 use super::LOG_FILE;
 use crate::audit::AuditRecord;
 use crate::audit::ledger::{
-    CHECKPOINTS_FILE, LATEST_CHECKPOINT, LineChecker, LogFault, LogView, ROTATIONS_FILE, fault,
-    follow_rotations, verify_kept, verify_kept_from, verify_latest,
+    CHECKPOINTS_FILE, LATEST_CHECKPOINT, LineChecker, LogFault, LogView, ROTATIONS_FILE,
+    check_against_tree, fault, follow_rotations, verify_kept, verify_kept_from, verify_latest,
 };
 
 /// Reads the complete lines of `file` from byte `from` to its end, calling `f(offset, line)`
@@ -295,6 +295,189 @@ impl LogView {
 }
 
 /// A [`LogFault`] or an I/O error while reading lines.
+/// A rule base that knows no facts: what an auditor who reads the log from a checkpoint on
+/// has of the records before it (see [`LogView::open_since`]).
+#[derive(Debug)]
+struct NoFacts;
+
+impl crate::audit::rules::RuleBase for NoFacts {
+    fn get(
+        &self,
+        _: crate::audit::rules::RuleTable,
+        _: &crate::audit::rules::RuleKey,
+    ) -> Result<Option<(u128, u64)>, crate::audit::rules::IndexDamaged> {
+        Ok(None)
+    }
+}
+
+/// The byte offset of record `seq` in the log `file` of `len` bytes, found by bisection on the
+/// records' `seq` (records are in log order); `None` when the log does not hold it as a
+/// readable record there.
+fn offset_of(file: &File, len: u64, seq: u64) -> Option<u64> {
+    use std::os::unix::fs::FileExt as _;
+    if seq == 0 {
+        return Some(0);
+    }
+    // The first line starting at or after `p`, as (its offset, its seq).
+    let line_at = |p: u64| -> Option<(u64, u64)> {
+        let mut start = p;
+        if p > 0 {
+            // Skip to just past the newline at or after p - 1.
+            let mut buf = vec![0u8; 1 << 14];
+            let mut at = p - 1;
+            loop {
+                let n = file.read_at(&mut buf, at).ok()?;
+                if n == 0 {
+                    return None;
+                }
+                if let Some(i) = buf.get(..n)?.iter().position(|b| *b == b'\n') {
+                    start = at + i as u64 + 1;
+                    break;
+                }
+                at += n as u64;
+            }
+        }
+        if start >= len {
+            return None;
+        }
+        let mut line = Vec::new();
+        let mut buf = vec![0u8; 1 << 14];
+        let mut at = start;
+        loop {
+            let n = file.read_at(&mut buf, at).ok()?;
+            if n == 0 {
+                return None;
+            }
+            let chunk = buf.get(..n)?;
+            if let Some(i) = chunk.iter().position(|b| *b == b'\n') {
+                line.extend_from_slice(chunk.get(..i)?);
+                break;
+            }
+            line.extend_from_slice(chunk);
+            at += n as u64;
+        }
+        let record = crate::audit::read_record(&line).ok()?;
+        Some((start, record.seq))
+    };
+    // Smallest p whose line has seq >= the one sought.
+    let (mut lo, mut hi) = (0u64, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match line_at(mid) {
+            Some((_, s)) if s < seq => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    match line_at(lo) {
+        Some((offset, s)) if s == seq => Some(offset),
+        _ => None,
+    }
+}
+
+impl LogView {
+    /// Reads and checks the log in `dir` from the record `since.size` on, given that checkpoint
+    /// (which the auditor verified before): the tree up to it comes from the store's index
+    /// (`index.sqlite`, read-only, not trusted: its right edge must lead, with the records
+    /// after it, to `since`'s root), so the work is proportional to what was appended since.
+    /// Every record from the index's size (at most `since.size`) on goes through the one line
+    /// checker (links, signatures, the log's rules among them); the kept checkpoints past
+    /// `since` and the latest are checked against the tree. Rules that tie a record after
+    /// `since` to one before it (a request id, a claim, a chain root seen before) are checked
+    /// only by reading the whole log ([`LogView::open`]). Without a usable index the whole log
+    /// is read.
+    ///
+    /// # Errors
+    /// A [`LogFault`] naming the first bad record, or when the log does not extend `since`.
+    pub fn open_since(
+        dir: &Path,
+        verifier: &LogVerifier,
+        since: &Checkpoint,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Self, u64), LogFault> {
+        match Self::open_since_with(dir, verifier, since, progress, true) {
+            // The index is not trusted: what did not check out with it is read again without.
+            Err(_) => Self::open_since_with(dir, verifier, since, progress, false),
+            done => done,
+        }
+    }
+
+    fn open_since_with(
+        dir: &Path,
+        verifier: &LogVerifier,
+        since: &Checkpoint,
+        progress: &mut dyn FnMut(u64, u64),
+        use_index: bool,
+    ) -> Result<(Self, u64), LogFault> {
+        let keys = read_keys(dir, verifier)?;
+        let latest = read_latest(dir, &keys)?;
+        let path = dir.join(LOG_FILE);
+        let file =
+            File::open(&path).map_err(|e| fault(None, format!("cannot open {LOG_FILE}: {e}")))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let index = super::index::Index::open_read_only(&super::index::Index::path_in(dir))
+            .ok()
+            .filter(|_| use_index);
+        let start = index
+            .as_ref()
+            .and_then(|ix| ix.size_hint())
+            .map_or(0, |n| n.min(since.size));
+        let resumed = index
+            .zip(offset_of(&file, len, start))
+            .and_then(|(ix, offset)| {
+                let base = std::sync::Arc::new(ix);
+                let tree = if start == 0 {
+                    mig06_tlog::Tree::new()
+                } else {
+                    mig06_tlog::Tree::resume(base, start)?
+                };
+                let last = match start.checked_sub(1) {
+                    None => crate::audit::ZERO_HASH,
+                    Some(i) => tree.leaf(i)?,
+                };
+                Some((tree, last, offset))
+            });
+        let (tree, last, offset, from) = match resumed {
+            Some((tree, last, offset)) => (tree, last, offset, start),
+            None => (mig06_tlog::Tree::new(), crate::audit::ZERO_HASH, 0, 0),
+        };
+        let ledger = super::super::ledger::Ledger::resume(
+            super::super::ledger::Resumed {
+                tree,
+                last,
+                rules: std::sync::Arc::new(NoFacts),
+                pending: Vec::new(),
+                covered: latest.as_ref().map_or(0, |(_, cp)| cp.size),
+            },
+            keys.clone(),
+        );
+        let mut checker = LineChecker::resume(ledger);
+        let mut next_report = offset;
+        let read = read_lines(&file, offset, |at, line| -> Result<(), ReadFault> {
+            checker.push(line)?;
+            if at >= next_report {
+                progress(at, len);
+                next_report = at + (1 << 22);
+            }
+            Ok(())
+        });
+        let (complete, torn) = read.map_err(|e| e.0)?;
+        progress(offset + complete, len);
+        let ledger = checker.finish()?;
+        check_against_tree(since, ledger.tree(), "the checkpoint verified before")?;
+        let all = read_notes(&dir.join(CHECKPOINTS_FILE))?;
+        let first = since.size / super::super::ledger::CHECKPOINT_EVERY;
+        let tail: Vec<String> = all
+            .into_iter()
+            .skip(usize::try_from(first).unwrap_or(usize::MAX))
+            .collect();
+        let kept = verify_kept_from(tail, &keys, first)?;
+        Ok((
+            Self::assemble_from(ledger, latest, first, kept, torn)?,
+            from,
+        ))
+    }
+}
+
 struct ReadFault(LogFault);
 
 impl From<std::io::Error> for ReadFault {

@@ -4,7 +4,6 @@
 use mig06_tlog::checkpoint::Checkpoint;
 
 use super::Ledger;
-use super::checkpoints::check_checkpoints;
 use super::fault::LogFault;
 
 // INV-AUDIT-READONLY: Auditor commands never write: no lock, no cut, no signature, no private key.
@@ -33,7 +32,27 @@ impl LogView {
         kept: Vec<(String, Checkpoint)>,
         torn_tail: u64,
     ) -> Result<Self, LogFault> {
-        check_checkpoints(ledger.tree(), latest.as_ref().map(|(_, cp)| cp), &kept)?;
+        Self::assemble_from(ledger, latest, 0, kept, torn_tail)
+    }
+
+    /// [`LogView::assemble`] for a view that read the log from a checkpoint on: `kept` are
+    /// the kept checkpoints from the `first`-th on.
+    ///
+    /// # Errors
+    /// As [`LogView::assemble`].
+    pub fn assemble_from(
+        ledger: Ledger,
+        latest: Option<(String, Checkpoint)>,
+        first: u64,
+        kept: Vec<(String, Checkpoint)>,
+        torn_tail: u64,
+    ) -> Result<Self, LogFault> {
+        super::check_checkpoints_from(
+            ledger.tree(),
+            latest.as_ref().map(|(_, cp)| cp),
+            first,
+            &kept,
+        )?;
         ledger.check_epochs()?;
         Ok(Self {
             ledger,
