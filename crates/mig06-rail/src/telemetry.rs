@@ -214,6 +214,8 @@ pub fn store_opened(report: &OpenReport, backend: &'static str) {
         torn_tail_bytes = report.torn_tail_cut,
         interrupted_ended = report.interrupted_ended,
         uncovered_signed = report.uncovered_signed,
+        resumed_from_index = report.resumed_from_index,
+        index_rebuilt = report.index_rebuilt.is_some(),
         "audit store opened"
     );
 }

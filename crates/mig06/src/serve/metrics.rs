@@ -335,7 +335,7 @@ impl Metrics {
         );
         let _ = writeln!(
             s,
-            "# HELP mig06_audit_startup_records Records the audit store read and checked at start-up.\n# TYPE mig06_audit_startup_records gauge\nmig06_audit_startup_records {}",
+            "# HELP mig06_audit_startup_records Records in the audit log when the store opened at start-up (the file store reads only those past its index; see the audit_store_opened event).\n# TYPE mig06_audit_startup_records gauge\nmig06_audit_startup_records {}",
             self.startup_records.load(Ordering::Relaxed)
         );
         let _ = writeln!(

@@ -12,9 +12,14 @@
 //!
 //! Every record is signed as it is appended (its `sig` member), so the store can always tell
 //! its own records past the latest signed checkpoint from forged ones, and never signs a
-//! checkpoint over a record it did not write. Node hashes are kept in memory, level by level
-//! (`mig06_tlog::Tree`), rebuilt from the log at open: proofs are O(log n) lookups and the only
-//! file that must be durable on every append is the log itself.
+//! checkpoint over a record it did not write.
+//!
+//! Open takes time independent of the log's length: the store resumes from its index
+//! ([`index`], `index.sqlite`: the tree's nodes, the rules' facts, the open records, written
+//! every [`INDEX_EVERY`] records after they are durable) and reads and checks only the log past
+//! it. The index is derived state, never trusted as read; when it is absent or does not check
+//! out, the whole log is read (in slices, each written to a fresh index). The only file that
+//! must be durable on every append is the log itself.
 //!
 //! Files and what survives a power loss:
 //! - `log.jsonl`: every append is `fdatasync`ed before it is confirmed.
@@ -25,6 +30,9 @@
 //! - `checkpoints`: appended and synced at every [`CHECKPOINT_EVERY`]-th record, before the
 //!   latest checkpoint that covers that size is synced, so a durable latest checkpoint at or
 //!   past a kept size implies the kept checkpoint is durable too.
+//! - `index.sqlite` (and its WAL files): written in one SQLite transaction per flush, after
+//!   the records it describes are durable; after a power loss it may lag the log, and open
+//!   reads the log past it.
 //! - `rotations`: the log's key rotation statements ([`rotate`]), appended and synced (and its
 //!   directory entry synced when created) before the new key signs anything. The store opens
 //!   only with the key in force (the last statement's new key, or the only key), and refuses
