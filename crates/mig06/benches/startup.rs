@@ -80,8 +80,8 @@ fn rand_bytes(n: u64) -> [u8; 16] {
     b
 }
 
-/// Writes a log of `count` records in `dir` as the file store would have (covered by the
-/// latest checkpoint, so no record needs its own signature).
+/// Writes a log of `count` records in `dir` as the file store would have: every record sealed,
+/// a kept checkpoint every 256 records, the latest checkpoint covering them all.
 fn generate(dir: &Path, count: u64, signer: &LogSigner, policy: Sha256Digest) -> u64 {
     for f in [LOG_FILE, CHECKPOINTS_FILE, LATEST_CHECKPOINT] {
         let _ = std::fs::remove_file(dir.join(f));
@@ -107,7 +107,9 @@ fn generate(dir: &Path, count: u64, signer: &LogSigner, policy: Sha256Digest) ->
             }
             rec.prev = hash_hex(&last);
             rec.seq = tree.size();
-            let line = serde_json::to_vec(&rec).unwrap();
+            // Sealed as the rail writes every record (the first record of a key epoch must
+            // carry its signature).
+            let line = mig06_rail::audit::ledger::seal::seal(&mut rec, signer).unwrap();
             log.write_all(&line).unwrap();
             log.write_all(b"\n").unwrap();
             bytes += line.len() as u64 + 1;
@@ -139,7 +141,7 @@ fn serve_start(config: &Path) -> (Duration, u64) {
         ])
         .arg(config)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -147,7 +149,11 @@ fn serve_start(config: &Path) -> (Duration, u64) {
         .read_line(&mut line)
         .unwrap();
     let d = t.elapsed();
-    assert!(line.contains("listening"), "serve did not start: {line}");
+    if !line.contains("listening") {
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+        panic!("serve did not start: {line} {err}");
+    }
     let hwm = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
         .unwrap_or_default()
         .lines()
