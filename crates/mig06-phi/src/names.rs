@@ -15,10 +15,11 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// FNV-1a: the lexicon keys are short, trusted, compiled-in strings, so a fast
-/// non-keyed hash is fine here (no attacker controls the table contents).
+/// FNV-1a: the table keys (lexicon, key vocabulary, script inventories) are short,
+/// trusted, compiled-in strings, so a fast non-keyed hash is fine here (no attacker
+/// controls the table contents; scanned text is only looked up, never inserted).
 #[derive(Default)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -38,7 +39,8 @@ impl Hasher for Fnv {
     }
 }
 
-type FnvBuild = BuildHasherDefault<Fnv>;
+/// The hasher of the detector's fixed tables.
+pub(crate) type FnvBuild = BuildHasherDefault<Fnv>;
 
 const FIRST: &str = include_str!("../data/first.txt");
 const LAST: &str = include_str!("../data/last.txt");

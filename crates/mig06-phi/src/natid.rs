@@ -17,6 +17,7 @@ use crate::context::{C_GEO, C_MRN, C_SSN, C_VIN};
 use crate::detector::{Detector, Subject};
 use crate::kind::PhiKind;
 use crate::net;
+use crate::patterns::{Pat, PatSet};
 
 /// Digits of `s` as a vector (ASCII digits only).
 fn ds(s: &str) -> Vec<u32> {
@@ -463,7 +464,7 @@ impl Detector {
     pub(crate) fn national_ids(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
         let text = s.text;
         let natctx = s.ctx & (C_SSN | C_MRN) != 0;
-        let any = |re: &regex::Regex, ok: &dyn Fn(&str) -> bool| {
+        let any = |re: &Pat, ok: &dyn Fn(&str) -> bool| {
             re.find_iter(text).any(|m| {
                 ok(m.as_str())
                     && !checks::in_opaque_token(text, m.start(), m.end())
@@ -587,35 +588,35 @@ impl Detector {
 /// Candidate patterns of this module (validated by the functions above).
 pub(crate) struct NatPatterns {
     /// CPF `ddd.ddd.ddd-dd`.
-    cpf_fmt: regex::Regex,
+    cpf_fmt: Pat,
     /// SIN `ddd-ddd-ddd` / `ddd ddd ddd`.
-    sin_fmt: regex::Regex,
+    sin_fmt: Pat,
     /// Aadhaar `dddd dddd dddd`.
-    aadhaar_fmt: regex::Regex,
+    aadhaar_fmt: Pat,
     /// NHS number `ddd ddd dddd` / `ddd-ddd-dddd`.
-    nhs_fmt: regex::Regex,
+    nhs_fmt: Pat,
     /// NIR, 15 characters with optional spaces.
-    nir: regex::Regex,
+    nir: Pat,
     /// PRC resident id, 18 characters.
-    prc: regex::Regex,
+    prc: Pat,
     /// RRN `YYMMDD-SNNNNNN`.
-    rrn: regex::Regex,
+    rrn: Pat,
     /// A bare run of 9 to 13 digits, optionally grouped by spaces, dots or dashes.
-    bare: regex::Regex,
+    bare: Pat,
     /// ITIN candidate.
-    itin: regex::Regex,
+    itin: Pat,
     /// EIN `dd-ddddddd`.
-    ein: regex::Regex,
+    ein: Pat,
     /// DNI / NIE.
-    dni: regex::Regex,
+    dni: Pat,
     /// Codice fiscale layout.
-    codice_fiscale: regex::Regex,
+    codice_fiscale: Pat,
     /// VIN shape.
-    vin: regex::Regex,
+    vin: Pat,
     /// The seven layouts above (CPF … RRN), matched together as a prefilter.
-    layouts: regex::RegexSet,
+    layouts: PatSet,
     /// Latitude, longitude pair.
-    latlon: regex::Regex,
+    latlon: Pat,
 }
 
 impl NatPatterns {

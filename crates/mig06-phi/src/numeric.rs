@@ -111,7 +111,7 @@ impl Detector {
     fn payment_and_provider(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
         let text = s.text;
         let b = text.as_bytes();
-        let valid = |re: &regex::Regex, ok: &dyn Fn(&str) -> bool| {
+        let valid = |re: &crate::patterns::Pat, ok: &dyn Fn(&str) -> bool| {
             re.find_iter(text).any(|m| ok(m.as_str()))
         };
         // A card's digits inside a UUID or digest are not a card.

@@ -14,6 +14,8 @@
 
 use std::collections::HashSet;
 
+use crate::names::FnvBuild;
+
 const SCRIPTS: &str = include_str!("../data/scripts.txt");
 
 /// Which script a character belongs to, for the scripts this module reads.
@@ -281,14 +283,14 @@ const GREEK_SUR_ENDS: &[&str] = &[
 
 /// The name inventories.
 pub(crate) struct ScriptNames {
-    han_sur: HashSet<&'static str>,
-    hangul_sur: HashSet<&'static str>,
-    cyr_first: HashSet<String>,
-    cyr_sur: HashSet<String>,
-    greek_first: HashSet<String>,
-    greek_sur: HashSet<String>,
-    arab_first: HashSet<&'static str>,
-    deva_sur: HashSet<&'static str>,
+    han_sur: HashSet<&'static str, FnvBuild>,
+    hangul_sur: HashSet<&'static str, FnvBuild>,
+    cyr_first: HashSet<String, FnvBuild>,
+    cyr_sur: HashSet<String, FnvBuild>,
+    greek_first: HashSet<String, FnvBuild>,
+    greek_sur: HashSet<String, FnvBuild>,
+    arab_first: HashSet<&'static str, FnvBuild>,
+    deva_sur: HashSet<&'static str, FnvBuild>,
 }
 
 impl std::fmt::Debug for ScriptNames {
@@ -368,14 +370,14 @@ fn ends_with_any(w: &str, ends: &[&str]) -> bool {
 impl ScriptNames {
     pub(crate) fn new() -> Self {
         let mut s = Self {
-            han_sur: HashSet::new(),
-            hangul_sur: HashSet::new(),
-            cyr_first: HashSet::new(),
-            cyr_sur: HashSet::new(),
-            greek_first: HashSet::new(),
-            greek_sur: HashSet::new(),
-            arab_first: HashSet::new(),
-            deva_sur: HashSet::new(),
+            han_sur: HashSet::default(),
+            hangul_sur: HashSet::default(),
+            cyr_first: HashSet::default(),
+            cyr_sur: HashSet::default(),
+            greek_first: HashSet::default(),
+            greek_sur: HashSet::default(),
+            arab_first: HashSet::default(),
+            deva_sur: HashSet::default(),
         };
         for line in SCRIPTS.lines() {
             let Some((kind, w)) = line.split_once(' ') else {
