@@ -32,7 +32,9 @@ impl Detector {
         {
             hit(PhiKind::PersonDate);
         }
-        if s.ndigits >= 2 && self.age_over_89(s) {
+        // Every age phrase holds `age` or a `y` (`years`, `yrs`, `yo`, `y/o`), and an age
+        // under an age key needs the key.
+        if s.ndigits >= 2 && (s.key_ctx & C_AGE != 0 || age_word(s.text)) && self.age_over_89(s) {
             hit(PhiKind::AgeOver89);
         }
         self.anchors.scan(s.text, s.key_ctx, &mut hit);
@@ -168,9 +170,13 @@ impl Detector {
                 .find_iter(text)
                 .any(|m| !dash_neighbour(text, m.start(), m.end()))
         };
-        if (s.ndigits >= 5 && (zip4() || self.re.state_zip.is_match(text)))
+        // ZIP+4 needs its `-`; a state code and the international shapes need an
+        // upper-case letter.
+        let upper = text.bytes().any(|c| c.is_ascii_uppercase());
+        if (s.ndigits >= 5
+            && ((s.has(b'-') && zip4()) || (upper && self.re.state_zip.is_match(text))))
             || (s.ctx & C_ZIP != 0 && s.ndigits >= 3 && in_context())
-            || (s.ndigits >= 2 && self.re.postcode_intl.is_match(text))
+            || (s.ndigits >= 2 && upper && self.re.postcode_intl.is_match(text))
         {
             hit(PhiKind::ZipCode);
         }
@@ -210,6 +216,14 @@ impl Detector {
         };
         phrase || keyed
     }
+}
+
+/// True when `text` holds `age` (ASCII case-insensitive) or a `y`/`Y`: what every age
+/// phrase of the age pattern holds.
+fn age_word(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().any(|c| matches!(c, b'y' | b'Y'))
+        || b.windows(3).any(|w| w.eq_ignore_ascii_case(b"age"))
 }
 
 /// True when the match is glued to a longer dotted or dashed number run (`1.2.3.4567`,
