@@ -129,7 +129,7 @@ const TEXT_LABELS: &[TextLabel] = &[
 const TEXT_LABELS_EXTRA: &[TextLabel] = &[
     TextLabel {
         flag: C_SSN,
-        words: r"ein|fein|employer\s+id(?:entification)?(?:\s+number)?|national\s+id(?:entity)?|id\s+card|identity\s+(?:card|number)|nhs(?:\s+(?:no|number))?|bsn|burgerservicenummer|sofinummer|pesel|dni|nie|nif|codice\s+fiscale|steuer-?id(?:nr)?|steuer-?identifikationsnummer|idnr|nir|insee|s[ée]curit[ée]\s+sociale|cpf|aadhaar|aadhar|uidai|t\.?c\.?\s+kimlik(?:\s+no)?|kimlik|personnummer|cpr|rrn|resident\s+(?:id|registration)",
+        words: r"ein|fein|employer\s+id(?:entification)?(?:\s+number)?|national\s+id(?:entity)?|id\s+card|identity\s+(?:card|number)|nhs(?:\s+(?:no|number))?|bsn|burgerservicenummer|sofinummer|pesel|dni|nie|nif|codice\s+fiscale|steuer-?id(?:nr)?|steuer-?identifikationsnummer|(?:steuerliche\s+)?identifikationsnummer|idnr|nir|insee|s[ée]curit[ée]\s+sociale|cpf|aadhaar|aadhar|uidai|t\.?c\.?\s+kimlik(?:\s+no)?|kimlik|personnummer|cpr|rrn|resident\s+(?:id|registration)",
     },
     TextLabel {
         flag: C_PASSPORT,
@@ -163,6 +163,7 @@ const EXTRA_GATE: &[&str] = &[
     "nif",
     "codice",
     "steuer",
+    "identifikationsnummer",
     "idnr",
     "nir",
     "insee",

@@ -114,6 +114,8 @@ struct Tok {
     sep: Sep,
     /// Followed by a possessive `'s`.
     poss: bool,
+    /// Joined to the token before with nothing between (a camelCase boundary).
+    glued: bool,
 }
 
 impl Tok {
@@ -159,6 +161,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
         } else {
             classify_sep(b.get(last_end..start).unwrap_or(&[]))
         };
+        tok.glued = !out.is_empty() && last_end == start;
         last_end = i;
         out.push(tok);
     }
@@ -181,6 +184,7 @@ fn read_token(b: &[u8], start: usize) -> (Tok, usize) {
         case: Case::Other,
         sep: Sep::Break,
         poss: false,
+        glued: false,
     };
     let (mut upper, mut lower, mut first_upper) = (0usize, 0usize, false);
     let mut overflow = false;
@@ -458,6 +462,32 @@ const ORG_HEADS: &[&str] = &[
     "clamp",
     "incision",
     "tourniquet",
+    // Lesions and findings named after their describers.
+    "tear",
+    "lesion",
+    "ulcer",
+    "node",
+    "nodes",
+    "nodule",
+    "cyst",
+    "tumor",
+    "tumour",
+    "hernia",
+    "palsy",
+    "phenomenon",
+    "triad",
+    "murmur",
+    // Statistical and analytic methods named after their authors.
+    "estimate",
+    "estimator",
+    "curve",
+    "plot",
+    "analysis",
+    "correction",
+    "coefficient",
+    "distribution",
+    "model",
+    "theorem",
 ];
 
 /// Words before a name that make it a place or an organisation (`St Mary`, `Mount Sinai`).
@@ -592,7 +622,10 @@ impl Lexicon {
                 a.case != Case::Other
                     && b.case != Case::Other
                     && (a.case == b.case
-                        || (a.len == 1 && a.case != Case::Lower && b.case == Case::Title))
+                        || (a.len == 1 && a.case != Case::Lower && b.case == Case::Title)
+                        // lowerCamelCase (`johnSmith`): the second word starts upper-case
+                        // right after the first, with nothing between.
+                        || (b.glued && a.case == Case::Lower && b.case == Case::Title))
             }
             Sep::Space | Sep::Comma => {
                 (a.capitalised() && b.capitalised())

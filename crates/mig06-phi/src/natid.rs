@@ -508,7 +508,7 @@ impl Detector {
         // Every pattern of this block needs nine digits in one chain: digits joined by
         // at most one of `space . -` (the layouts' separators) or, in a NIR of Corsica,
         // by the `A`/`B` of `2A`/`2B`. Timestamps (`10:58:02.108`) break the chain.
-        if s.ndigits >= 9 && (longest_digit_run(b) >= 9 || s.ndigits >= 13) && digit_chain(b) >= 9 {
+        if s.ndigits >= 9 && digit_chain(b) >= 9 {
             // Distinctive layouts with a check: no context needed.
             // One pass of the layout set says which layouts occur at all.
             let present = self.nat.layouts.matches(text);
