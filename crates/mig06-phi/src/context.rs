@@ -67,7 +67,7 @@ struct TextLabel {
 const TEXT_LABELS: &[TextLabel] = &[
     TextLabel {
         flag: C_SSN,
-        words: r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|tax\s+id",
+        words: r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|social\s+insurance|tax\s+id",
     },
     TextLabel {
         flag: C_PHONE,

@@ -68,6 +68,17 @@ fn steuer_idnr_under_its_official_name_is_a_national_id() {
 }
 
 #[test]
+fn a_sin_under_its_official_name_is_a_national_id() {
+    fires_all(
+        PhiKind::NationalId,
+        &[
+            "social insurance number: 130692544",
+            "Social Insurance 193 456 787",
+        ],
+    );
+}
+
+#[test]
 fn grouped_national_ids_with_short_digit_groups_are_found() {
     // Check-digit-valid NHS number and SIN written in groups of three and four digits:
     // no nine-digit run, fewer than thirteen digits.
