@@ -298,8 +298,10 @@ impl KeyVocab {
     /// specific enough to survive an infrastructure word in the same key.
     fn vocabulary_flags(&self, toks: &[String]) -> (u32, u32) {
         let (mut c, mut strong) = (0u32, 0u32);
+        // One buffer for every run (no allocation per start token).
+        let mut joined = String::with_capacity(64);
         for i in 0..toks.len() {
-            let mut joined = String::new();
+            joined.clear();
             for (n, t) in toks.iter().skip(i).take(4).enumerate() {
                 joined.push_str(t);
                 let f = self.lookup_peeled(&joined);
