@@ -506,6 +506,36 @@ pub(crate) struct Patterns {
     pub(crate) postcode_ctx: Pat,
     /// GS1 UDI (AI 01 GTIN-14 with lot/serial/expiry AIs), bracketed or not.
     pub(crate) udi: Pat,
+    /// The ASCII forms of the numeric patterns in [`PRE`] order, matched together once:
+    /// a pattern the set does not match cannot match alone (see [`Prefilter`]).
+    numeric_pre: Option<RegexSet>,
+}
+
+/// Indices of the numeric patterns in the prefilter set.
+pub(crate) mod pre {
+    pub(crate) const SSN: usize = 0;
+    pub(crate) const PHONE: usize = 1;
+    pub(crate) const E164: usize = 2;
+    pub(crate) const CARD: usize = 3;
+    pub(crate) const IBAN: usize = 4;
+    pub(crate) const DEA: usize = 5;
+    pub(crate) const MBI: usize = 6;
+    pub(crate) const ZIP4: usize = 7;
+    pub(crate) const STATE_ZIP: usize = 8;
+    pub(crate) const POSTCODE_INTL: usize = 9;
+    pub(crate) const UDI: usize = 10;
+    pub(crate) const AGE: usize = 11;
+}
+
+/// Which numeric patterns can match a text: all of them, or those its prefilter pass
+/// matched.
+pub(crate) struct Prefilter(Option<regex::SetMatches>);
+
+impl Prefilter {
+    /// False only when pattern `i` (a [`pre`] index) matches nowhere in the text.
+    pub(crate) fn may(&self, i: usize) -> bool {
+        self.0.as_ref().is_none_or(|m| m.matched(i))
+    }
 }
 
 impl Patterns {
@@ -544,8 +574,44 @@ impl Patterns {
             postcode_intl: c.regex(POSTCODE_INTL)?,
             postcode_ctx: c.regex(POSTCODE_CTX)?,
             udi: c.regex(UDI)?,
+            numeric_pre: numeric_prefilter_set(),
         })
     }
+
+    /// One pass over an ASCII text with many digits says which numeric patterns match
+    /// it at all; other text (few digits, or non-ASCII) runs every pattern.
+    pub(crate) fn prefilter(&self, text: &str, ndigits: usize) -> Prefilter {
+        Prefilter(
+            self.numeric_pre
+                .as_ref()
+                .filter(|_| ndigits >= 5 && text.is_ascii())
+                .map(|set| set.matches(text)),
+        )
+    }
+}
+
+/// The prefilter set: the ASCII form of each numeric pattern, in [`pre`] order. `None`
+/// (no prefilter, every pattern runs) if one has no ASCII form.
+fn numeric_prefilter_set() -> Option<RegexSet> {
+    let patterns = [
+        SSN.to_owned(),
+        PHONE.to_owned(),
+        E164.to_owned(),
+        CARD.to_owned(),
+        IBAN.to_owned(),
+        DEA.to_owned(),
+        MBI.to_owned(),
+        ZIP4.to_owned(),
+        state_zip_pattern(),
+        POSTCODE_INTL.to_owned(),
+        UDI.to_owned(),
+        AGE.to_owned(),
+    ];
+    let ascii = patterns
+        .iter()
+        .map(|p| ascii_classes(p))
+        .collect::<Option<Vec<String>>>()?;
+    RegexSetBuilder::new(ascii).unicode(false).build().ok()
 }
 
 #[cfg(test)]
@@ -584,6 +650,31 @@ mod tests {
                 let a: Vec<_> = uni.find_iter(&text).map(|m| m.range()).collect();
                 let b: Vec<_> = ascii.find_iter(&text).map(|m| m.range()).collect();
                 prop_assert_eq!(a, b);
+            }
+        }
+    }
+
+    proptest! {
+        /// The numeric prefilter never rules out a pattern that matches: on digit-rich
+        /// ASCII text, every pattern it leaves out has no match of its own.
+        #[test]
+        fn numeric_prefilter_never_rules_out_a_match(
+            text in r"([0-9]{1,5}|[ .()+/-]|[A-Z]{1,2}|[a-z]{1,3}|ext|years old|yo|aged|NY|\(01\)){4,20}"
+        ) {
+            static P: std::sync::OnceLock<Patterns> = std::sync::OnceLock::new();
+            let p = P.get_or_init(|| Patterns::new(&mut Compiler::default()).unwrap());
+            let ndigits = text.bytes().filter(u8::is_ascii_digit).count();
+            let pre_f = p.prefilter(&text, ndigits);
+            let all = [
+                (pre::SSN, &p.ssn), (pre::PHONE, &p.phone), (pre::E164, &p.e164),
+                (pre::CARD, &p.card), (pre::IBAN, &p.iban), (pre::DEA, &p.dea),
+                (pre::MBI, &p.mbi), (pre::ZIP4, &p.zip4), (pre::STATE_ZIP, &p.state_zip),
+                (pre::POSTCODE_INTL, &p.postcode_intl), (pre::UDI, &p.udi), (pre::AGE, &p.age),
+            ];
+            for (i, pat) in all {
+                if !pre_f.may(i) {
+                    prop_assert!(!pat.is_match(&text), "pattern {} ruled out but matches", i);
+                }
             }
         }
     }
