@@ -6,10 +6,20 @@
 //! scanning and writing; B is `Detector::new`). Unlike `mig06 scan`, a line that is not
 //! such a JSON object stops the run: evaluation sets are generated, so one is a bug.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
 use mig06_phi::Detector;
+
+/// One input line: `text`, and the optional `key` (other fields are ignored).
+#[derive(serde::Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+    #[serde(borrow, default)]
+    key: Option<Cow<'a, str>>,
+}
 
 /// Scans every input line and writes its verdict; returns the number of lines.
 fn scan_all(detector: &Detector, lines: bool) -> Result<u64, String> {
@@ -20,11 +30,10 @@ fn scan_all(detector: &Detector, lines: bool) -> Result<u64, String> {
         let kinds = if lines {
             detector.scan(None, &line)
         } else {
-            let v: serde_json::Value =
-                serde_json::from_str(&line).map_err(|_| format!("line {} is not JSON", n + 1))?;
-            let text = v.get("text").and_then(|t| t.as_str());
-            let text = text.ok_or_else(|| format!("line {} has no string text", n + 1))?;
-            detector.scan(v.get("key").and_then(|k| k.as_str()), text)
+            // Parsed into borrowed strings: no JSON tree is built for each line.
+            let v: Line<'_> = serde_json::from_str(&line)
+                .map_err(|_| format!("line {} is not a JSON object with a string text", n + 1))?;
+            detector.scan(v.key.as_deref(), &v.text)
         };
         let codes: Vec<String> = kinds.iter().map(|k| format!("\"{}\"", k.code())).collect();
         let phi = !kinds.is_empty();

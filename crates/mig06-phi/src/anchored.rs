@@ -8,12 +8,11 @@
 //! added or changed in one place and the tables cannot drift apart.
 
 use aho_corasick::AhoCorasick;
-use regex::Regex;
 
 use crate::checks;
 use crate::context::{C_ACCT, C_BIO, C_DL, C_ENC, C_MRN, C_PASSPORT, C_PLAN, C_PLATE, C_SERIAL};
 use crate::kind::PhiKind;
-use crate::patterns::{Compiler, DetectorError};
+use crate::patterns::{Compiler, DetectorError, Pat};
 
 /// The shape an anchored value must have (counted after dropping `- . /` and spaces).
 struct ValueShape {
@@ -232,8 +231,9 @@ const ANCHORS: &[Anchor] = &[
 
 /// The compiled label regexes and their keyword gate.
 pub(crate) struct Anchors {
-    /// One label regex per row of [`ANCHORS`], in order.
-    labels: Vec<Regex>,
+    /// One label regex per row of [`ANCHORS`], in order, each with its ASCII twin (see
+    /// [`ascii_label_pattern`]).
+    labels: Vec<Pat>,
     gate: AhoCorasick,
     /// For each gate keyword (by pattern id), the row of [`ANCHORS`] it belongs to.
     gate_rows: Vec<usize>,
@@ -247,12 +247,7 @@ impl Anchors {
     pub(crate) fn new(c: &mut Compiler) -> Result<Self, DetectorError> {
         let labels = ANCHORS
             .iter()
-            .map(|a| {
-                let label = a.label;
-                c.regex(&format!(
-                    r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9_-]{{1,63}}(?: [A-Z0-9]{{1,6}}\b)?)"
-                ))
-            })
+            .map(|a| c.regex_twin(&label_pattern(a.label), &ascii_label_pattern(a.label)))
             .collect::<Result<Vec<_>, _>>()?;
         let (words, gate_rows): (Vec<&str>, Vec<usize>) = ANCHORS
             .iter()
@@ -298,8 +293,55 @@ impl Anchors {
     }
 }
 
+/// The label regex of one row, Unicode-aware (for any text).
+fn label_pattern(label: &str) -> String {
+    format!(
+        r"(?i)\b(?:{label})\b\W{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9_-]{{1,63}}(?: [A-Z0-9]{{1,6}}\b)?)"
+    )
+}
+
+/// The label regex of one row for ASCII text only. On ASCII text it matches exactly what
+/// [`label_pattern`] matches: Unicode `\b`, `\s` and case folding agree with their ASCII
+/// forms on ASCII characters, `\W` is written as the ASCII non-word class, and an
+/// alternative with a non-ASCII letter (`паспорт`) can never match ASCII text, so it is
+/// left out.
+fn ascii_label_pattern(label: &str) -> String {
+    let ascii_alts: Vec<&str> = top_level_alternatives(label)
+        .into_iter()
+        .filter(|a| a.is_ascii())
+        .collect();
+    let label = ascii_alts.join("|");
+    format!(
+        r"(?i)\b(?:{label})\b[\x00-/:-@\[-^`{{-\x7F]{{0,3}}(?:is\s+|of\s+|no\.?\s*|number\s*)?([A-Z0-9][A-Z0-9_-]{{1,63}}(?: [A-Z0-9]{{1,6}}\b)?)"
+    )
+}
+
+/// The alternatives of a regex alternation at nesting depth 0 (a `|` inside a group or a
+/// class, or escaped, does not split).
+fn top_level_alternatives(re: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut class, mut escaped, mut start) = (0usize, false, false, 0usize);
+    for (i, c) in re.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            '(' if !class => depth += 1,
+            ')' if !class => depth = depth.saturating_sub(1),
+            '|' if !class && depth == 0 => {
+                out.push(re.get(start..i).unwrap_or(""));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(re.get(start..).unwrap_or(""));
+    out
+}
+
 /// True when `label` finds a value of `anchor`'s shape after a label in `text`.
-fn labelled_value(label: &Regex, anchor: &Anchor, text: &str) -> bool {
+fn labelled_value(label: &Pat, anchor: &Anchor, text: &str) -> bool {
     let b = text.as_bytes();
     label.captures_iter(text).any(|c| {
         // A label inside a machine token (`tlog-encounter-5236d9a`, `case_id_cache`) names
@@ -359,5 +401,80 @@ impl Anchor {
         self.shape.len.contains(&core.len())
             && self.shape.digits.contains(&digits)
             && letters <= self.shape.max_letters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "test code: a panic is the failure report"
+    )]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn both(row: &Anchor) -> (regex::Regex, regex::Regex) {
+        (
+            regex::Regex::new(&label_pattern(row.label)).unwrap(),
+            regex::RegexBuilder::new(&ascii_label_pattern(row.label))
+                .unicode(false)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn spans(re: &regex::Regex, text: &str) -> Vec<Option<(usize, usize)>> {
+        re.captures_iter(text)
+            .flat_map(|c| {
+                c.iter()
+                    .map(|m| m.map(|m| (m.start(), m.end())))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn top_level_alternatives_split_only_at_depth_zero() {
+        assert_eq!(
+            top_level_alternatives(r"a(?:b|c)|[|]d|e\|f"),
+            vec![r"a(?:b|c)", r"[|]d", r"e\|f"]
+        );
+    }
+
+    #[test]
+    fn ascii_twin_drops_only_non_ascii_labels() {
+        let passport = ANCHORS
+            .iter()
+            .find(|a| a.kind == PhiKind::Passport)
+            .unwrap();
+        let p = ascii_label_pattern(passport.label);
+        assert!(p.is_ascii());
+        assert!(p.contains("reisepass"));
+    }
+
+    proptest! {
+        /// On ASCII text the ASCII twin of every anchor regex finds the same matches and
+        /// the same captures as the Unicode regex (labels, values and the text around
+        /// them drawn from the bytes that matter: letters, digits, separators).
+        #[test]
+        fn ascii_twin_matches_like_the_unicode_regex_on_ascii_text(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("MRN".to_owned()), Just("mrn: ".to_owned()), Just("member id ".to_owned()),
+                    Just("acct no. ".to_owned()), Just("DL# ".to_owned()), Just("plate ".to_owned()),
+                    Just("s/n ".to_owned()), Just("passport no ".to_owned()), Just("visit id ".to_owned()),
+                    Just("photo_id=".to_owned()), Just("is ".to_owned()), Just("number ".to_owned()),
+                    "[A-Za-z0-9]{1,12}", "[ \t\n_./:#=-]{1,3}", "[\\x20-\\x7e]{1,4}",
+                ],
+                1..10,
+            )
+        ) {
+            let text: String = parts.concat();
+            for row in ANCHORS {
+                let (uni, ascii) = both(row);
+                prop_assert_eq!(spans(&uni, &text), spans(&ascii, &text));
+            }
+        }
     }
 }

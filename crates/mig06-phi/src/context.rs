@@ -8,9 +8,7 @@
 //! the context. A label word counts only as a word of its own, because machine metadata
 //! is full of label words inside identifiers (`event=encounter`, `plan-id-cache`).
 
-use regex::RegexSet;
-
-use crate::patterns::{Compiler, DetectorError};
+use crate::patterns::{Compiler, DetectorError, PatSet, ascii_classes};
 
 /// Social Security (or another national tax) number context.
 pub(crate) const C_SSN: u32 = 1;
@@ -69,7 +67,7 @@ struct TextLabel {
 const TEXT_LABELS: &[TextLabel] = &[
     TextLabel {
         flag: C_SSN,
-        words: r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|tax\s+id",
+        words: r"ssn|ss#|ssa|social\s+security|soc\.?\s*sec|itin|tin|sin|nino|national\s+insurance|social\s+insurance|tax\s+id",
     },
     TextLabel {
         flag: C_PHONE,
@@ -131,7 +129,7 @@ const TEXT_LABELS: &[TextLabel] = &[
 const TEXT_LABELS_EXTRA: &[TextLabel] = &[
     TextLabel {
         flag: C_SSN,
-        words: r"ein|fein|employer\s+id(?:entification)?(?:\s+number)?|national\s+id(?:entity)?|id\s+card|identity\s+(?:card|number)|nhs(?:\s+(?:no|number))?|bsn|burgerservicenummer|sofinummer|pesel|dni|nie|nif|codice\s+fiscale|steuer-?id(?:nr)?|steuer-?identifikationsnummer|idnr|nir|insee|s[ée]curit[ée]\s+sociale|cpf|aadhaar|aadhar|uidai|t\.?c\.?\s+kimlik(?:\s+no)?|kimlik|personnummer|cpr|rrn|resident\s+(?:id|registration)",
+        words: r"ein|fein|employer\s+id(?:entification)?(?:\s+number)?|national\s+id(?:entity)?|id\s+card|identity\s+(?:card|number)|nhs(?:\s+(?:no|number))?|bsn|burgerservicenummer|sofinummer|pesel|dni|nie|nif|codice\s+fiscale|steuer-?id(?:nr)?|steuer-?identifikationsnummer|(?:steuerliche\s+)?identifikationsnummer|idnr|nir|insee|s[ée]curit[ée]\s+sociale|cpf|aadhaar|aadhar|uidai|t\.?c\.?\s+kimlik(?:\s+no)?|kimlik|personnummer|cpr|rrn|resident\s+(?:id|registration)",
     },
     TextLabel {
         flag: C_PASSPORT,
@@ -165,6 +163,7 @@ const EXTRA_GATE: &[&str] = &[
     "nif",
     "codice",
     "steuer",
+    "identifikationsnummer",
     "idnr",
     "nir",
     "insee",
@@ -215,12 +214,12 @@ const TEXT_LABELS_NON_ASCII: &[TextLabel] = &[
 
 /// The compiled label words.
 pub(crate) struct TextContext {
-    labels: RegexSet,
+    labels: PatSet,
     /// [`TEXT_LABELS_EXTRA`] and its gate.
-    labels_extra: RegexSet,
+    labels_extra: PatSet,
     extra_gate: aho_corasick::AhoCorasick,
     /// [`TEXT_LABELS_NON_ASCII`], as substrings (these scripts have no word spaces).
-    labels_non_ascii: RegexSet,
+    labels_non_ascii: PatSet,
 }
 
 impl TextContext {
@@ -236,9 +235,24 @@ impl TextContext {
             let p = label.words;
             format!(r#"(?i)(?:^|[^\w.=/-])(?:{p})(?:$|[^\w.\-"'])"#)
         };
+        // The same for ASCII text: the negated classes written as the ASCII characters
+        // they match (`[^\w.=/-]` and `[^\w.\-"']` over ASCII), and the words' classes
+        // without their non-ASCII members (`t[ée]l` reads `t[e]l` on ASCII text).
+        let own_word_ascii = |label: &TextLabel| {
+            let p = ascii_classes(label.words).unwrap_or_else(|| label.words.to_owned());
+            format!(
+                r#"(?i)(?:^|[\x00-\x2C\x3A-\x3C\x3E-\x40\x5B-\x5E\x60\x7B-\x7F])(?:{p})(?:$|[\x00-\x21\x23-\x26\x28-\x2C\x2F\x3A-\x40\x5B-\x5E\x60\x7B-\x7F])"#
+            )
+        };
         Ok(Self {
-            labels: compiler.set(TEXT_LABELS.iter().map(own_word))?,
-            labels_extra: compiler.set(TEXT_LABELS_EXTRA.iter().map(own_word))?,
+            labels: compiler.set_twin(
+                TEXT_LABELS.iter().map(own_word),
+                TEXT_LABELS.iter().map(own_word_ascii),
+            )?,
+            labels_extra: compiler.set_twin(
+                TEXT_LABELS_EXTRA.iter().map(own_word),
+                TEXT_LABELS_EXTRA.iter().map(own_word_ascii),
+            )?,
             extra_gate: compiler.gate(EXTRA_GATE)?,
             labels_non_ascii: compiler.set(
                 TEXT_LABELS_NON_ASCII

@@ -10,6 +10,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::names::FnvBuild;
+
 use crate::context::{
     C_ACCT, C_ADDR, C_AGE, C_BIO, C_DL, C_ENC, C_GEO, C_MBI, C_MRN, C_NAME, C_NPI, C_PASSPORT,
     C_PDATE, C_PHONE, C_PLAN, C_PLATE, C_PNAME, C_SERIAL, C_SSN, C_VIN, C_ZIP,
@@ -103,10 +105,10 @@ const PERSON_WORDS: &[&str] = &[
 
 /// The compiled key vocabulary.
 pub(crate) struct KeyVocab {
-    words: HashMap<String, u32>,
-    prefixes: HashSet<String>,
-    suffixes: HashSet<String>,
-    infra: HashSet<String>,
+    words: HashMap<String, u32, FnvBuild>,
+    prefixes: HashSet<String, FnvBuild>,
+    suffixes: HashSet<String, FnvBuild>,
+    infra: HashSet<String, FnvBuild>,
 }
 
 impl std::fmt::Debug for KeyVocab {
@@ -174,10 +176,10 @@ pub(crate) fn key_tokens(key: &str) -> Vec<String> {
 
 impl KeyVocab {
     pub(crate) fn new() -> Self {
-        let mut words: HashMap<String, u32> = HashMap::new();
-        let mut prefixes = HashSet::new();
-        let mut suffixes = HashSet::new();
-        let mut infra = HashSet::new();
+        let mut words: HashMap<String, u32, FnvBuild> = HashMap::default();
+        let mut prefixes: HashSet<String, FnvBuild> = HashSet::default();
+        let mut suffixes: HashSet<String, FnvBuild> = HashSet::default();
+        let mut infra: HashSet<String, FnvBuild> = HashSet::default();
         for line in KEYS.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -296,8 +298,10 @@ impl KeyVocab {
     /// specific enough to survive an infrastructure word in the same key.
     fn vocabulary_flags(&self, toks: &[String]) -> (u32, u32) {
         let (mut c, mut strong) = (0u32, 0u32);
+        // One buffer for every run (no allocation per start token).
+        let mut joined = String::with_capacity(64);
         for i in 0..toks.len() {
-            let mut joined = String::new();
+            joined.clear();
             for (n, t) in toks.iter().skip(i).take(4).enumerate() {
                 joined.push_str(t);
                 let f = self.lookup_peeled(&joined);

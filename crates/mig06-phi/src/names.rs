@@ -15,10 +15,11 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// FNV-1a: the lexicon keys are short, trusted, compiled-in strings, so a fast
-/// non-keyed hash is fine here (no attacker controls the table contents).
+/// FNV-1a: the table keys (lexicon, key vocabulary, script inventories) are short,
+/// trusted, compiled-in strings, so a fast non-keyed hash is fine here (no attacker
+/// controls the table contents; scanned text is only looked up, never inserted).
 #[derive(Default)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -38,7 +39,8 @@ impl Hasher for Fnv {
     }
 }
 
-type FnvBuild = BuildHasherDefault<Fnv>;
+/// The hasher of the detector's fixed tables.
+pub(crate) type FnvBuild = BuildHasherDefault<Fnv>;
 
 const FIRST: &str = include_str!("../data/first.txt");
 const LAST: &str = include_str!("../data/last.txt");
@@ -112,6 +114,8 @@ struct Tok {
     sep: Sep,
     /// Followed by a possessive `'s`.
     poss: bool,
+    /// Joined to the token before with nothing between (a camelCase boundary).
+    glued: bool,
 }
 
 impl Tok {
@@ -157,6 +161,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
         } else {
             classify_sep(b.get(last_end..start).unwrap_or(&[]))
         };
+        tok.glued = !out.is_empty() && last_end == start;
         last_end = i;
         out.push(tok);
     }
@@ -179,6 +184,7 @@ fn read_token(b: &[u8], start: usize) -> (Tok, usize) {
         case: Case::Other,
         sep: Sep::Break,
         poss: false,
+        glued: false,
     };
     let (mut upper, mut lower, mut first_upper) = (0usize, 0usize, false);
     let mut overflow = false;
@@ -456,6 +462,32 @@ const ORG_HEADS: &[&str] = &[
     "clamp",
     "incision",
     "tourniquet",
+    // Lesions and findings named after their describers.
+    "tear",
+    "lesion",
+    "ulcer",
+    "node",
+    "nodes",
+    "nodule",
+    "cyst",
+    "tumor",
+    "tumour",
+    "hernia",
+    "palsy",
+    "phenomenon",
+    "triad",
+    "murmur",
+    // Statistical and analytic methods named after their authors.
+    "estimate",
+    "estimator",
+    "curve",
+    "plot",
+    "analysis",
+    "correction",
+    "coefficient",
+    "distribution",
+    "model",
+    "theorem",
 ];
 
 /// Words before a name that make it a place or an organisation (`St Mary`, `Mount Sinai`).
@@ -590,7 +622,10 @@ impl Lexicon {
                 a.case != Case::Other
                     && b.case != Case::Other
                     && (a.case == b.case
-                        || (a.len == 1 && a.case != Case::Lower && b.case == Case::Title))
+                        || (a.len == 1 && a.case != Case::Lower && b.case == Case::Title)
+                        // lowerCamelCase (`johnSmith`): the second word starts upper-case
+                        // right after the first, with nothing between.
+                        || (b.glued && a.case == Case::Lower && b.case == Case::Title))
             }
             Sep::Space | Sep::Comma => {
                 (a.capitalised() && b.capitalised())

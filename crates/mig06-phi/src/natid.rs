@@ -17,6 +17,7 @@ use crate::context::{C_GEO, C_MRN, C_SSN, C_VIN};
 use crate::detector::{Detector, Subject};
 use crate::kind::PhiKind;
 use crate::net;
+use crate::patterns::{Pat, PatSet};
 
 /// Digits of `s` as a vector (ASCII digits only).
 fn ds(s: &str) -> Vec<u32> {
@@ -422,6 +423,39 @@ fn longest_digit_run(b: &[u8]) -> usize {
     best
 }
 
+/// The most digits in one chain of `b`: digits, each joined to the next by nothing, by
+/// one `space . -`, or by an `A`/`B` after a digit (`2A`, `2B`), possibly followed by one
+/// separator.
+fn digit_chain(b: &[u8]) -> usize {
+    let (mut best, mut cur) = (0usize, 0usize);
+    let mut i = 0usize;
+    while let Some(&c) = b.get(i) {
+        if c.is_ascii_digit() {
+            cur += 1;
+            best = best.max(cur);
+            i += 1;
+            continue;
+        }
+        let prev_digit = i
+            .checked_sub(1)
+            .and_then(|j| b.get(j))
+            .is_some_and(u8::is_ascii_digit);
+        let letter = prev_digit && matches!(c, b'A' | b'B' | b'a' | b'b');
+        let sep = |x: Option<&u8>| matches!(x, Some(b' ' | b'.' | b'-'));
+        let digit = |x: Option<&u8>| x.is_some_and(u8::is_ascii_digit);
+        let joins = if letter {
+            digit(b.get(i + 1)) || (sep(b.get(i + 1)) && digit(b.get(i + 2)))
+        } else {
+            cur > 0 && sep(Some(&c)) && digit(b.get(i + 1))
+        };
+        if !joins {
+            cur = 0;
+        }
+        i += 1;
+    }
+    best
+}
+
 /// True when `b` holds a run of `n` ASCII alphanumerics.
 fn alnum_run(b: &[u8], n: usize) -> bool {
     let mut cur = 0usize;
@@ -463,7 +497,7 @@ impl Detector {
     pub(crate) fn national_ids(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
         let text = s.text;
         let natctx = s.ctx & (C_SSN | C_MRN) != 0;
-        let any = |re: &regex::Regex, ok: &dyn Fn(&str) -> bool| {
+        let any = |re: &Pat, ok: &dyn Fn(&str) -> bool| {
             re.find_iter(text).any(|m| {
                 ok(m.as_str())
                     && !checks::in_opaque_token(text, m.start(), m.end())
@@ -471,9 +505,10 @@ impl Detector {
             })
         };
         let b = text.as_bytes();
-        // A NIR of Corsica carries `2A`/`2B` inside its digits, so 13 digits anywhere
-        // also open the gate.
-        if s.ndigits >= 9 && (longest_digit_run(b) >= 9 || s.ndigits >= 13) {
+        // Every pattern of this block needs nine digits in one chain: digits joined by
+        // at most one of `space . -` (the layouts' separators) or, in a NIR of Corsica,
+        // by the `A`/`B` of `2A`/`2B`. Timestamps (`10:58:02.108`) break the chain.
+        if s.ndigits >= 9 && digit_chain(b) >= 9 {
             // Distinctive layouts with a check: no context needed.
             // One pass of the layout set says which layouts occur at all.
             let present = self.nat.layouts.matches(text);
@@ -587,35 +622,35 @@ impl Detector {
 /// Candidate patterns of this module (validated by the functions above).
 pub(crate) struct NatPatterns {
     /// CPF `ddd.ddd.ddd-dd`.
-    cpf_fmt: regex::Regex,
+    cpf_fmt: Pat,
     /// SIN `ddd-ddd-ddd` / `ddd ddd ddd`.
-    sin_fmt: regex::Regex,
+    sin_fmt: Pat,
     /// Aadhaar `dddd dddd dddd`.
-    aadhaar_fmt: regex::Regex,
+    aadhaar_fmt: Pat,
     /// NHS number `ddd ddd dddd` / `ddd-ddd-dddd`.
-    nhs_fmt: regex::Regex,
+    nhs_fmt: Pat,
     /// NIR, 15 characters with optional spaces.
-    nir: regex::Regex,
+    nir: Pat,
     /// PRC resident id, 18 characters.
-    prc: regex::Regex,
+    prc: Pat,
     /// RRN `YYMMDD-SNNNNNN`.
-    rrn: regex::Regex,
+    rrn: Pat,
     /// A bare run of 9 to 13 digits, optionally grouped by spaces, dots or dashes.
-    bare: regex::Regex,
+    bare: Pat,
     /// ITIN candidate.
-    itin: regex::Regex,
+    itin: Pat,
     /// EIN `dd-ddddddd`.
-    ein: regex::Regex,
+    ein: Pat,
     /// DNI / NIE.
-    dni: regex::Regex,
+    dni: Pat,
     /// Codice fiscale layout.
-    codice_fiscale: regex::Regex,
+    codice_fiscale: Pat,
     /// VIN shape.
-    vin: regex::Regex,
+    vin: Pat,
     /// The seven layouts above (CPF … RRN), matched together as a prefilter.
-    layouts: regex::RegexSet,
+    layouts: PatSet,
     /// Latitude, longitude pair.
-    latlon: regex::Regex,
+    latlon: Pat,
 }
 
 impl NatPatterns {

@@ -33,11 +33,9 @@
 //!    sixty-one`, `the third of March`) are written in digits, so that an age over 89 or a
 //!    date of birth in words reaches the same rules as one in digits.
 
-use aho_corasick::AhoCorasick;
-use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::patterns::{Compiler, DetectorError};
+use crate::patterns::{Compiler, DetectorError, Pat};
 
 /// Most rounds of decoding: enough for double and triple encoding, bounded so that a
 /// crafted input cannot make the pass loop.
@@ -56,18 +54,14 @@ const BRACKET_GATE: &[&str] = &[
 
 /// The normaliser: its gates and its patterns, built once with the detector.
 pub(crate) struct Normaliser {
-    /// Number words that make the number-word step worth running.
-    number_gate: AhoCorasick,
-    /// Bracketed `at`/`dot`.
-    bracket_gate: AhoCorasick,
     /// `[at]`, `(at)`, `{at}`, `<at>` with optional spaces.
-    at_bracket: Regex,
+    at_bracket: Pat,
     /// `[dot]`, `(dot)`, `{dot}`, `<dot>` with optional spaces.
-    dot_bracket: Regex,
+    dot_bracket: Pat,
     /// ` dot ` between two word characters.
-    dot_word: Regex,
+    dot_word: Pat,
     /// ` at ` (or ` AT `) between a mailbox-like local part and a dotted domain.
-    at_word: Regex,
+    at_word: Pat,
 }
 
 impl Normaliser {
@@ -77,8 +71,6 @@ impl Normaliser {
     /// `Pattern` or `Gate` if a built-in pattern fails to compile.
     pub(crate) fn new(c: &mut Compiler) -> Result<Self, DetectorError> {
         Ok(Self {
-            number_gate: c.gate(NUMBER_GATE)?,
-            bracket_gate: c.gate(BRACKET_GATE)?,
             at_bracket: c.regex(r"(?i)\s*[\[\(\{<]\s*(?:at|@)\s*[\]\)\}>]\s*")?,
             dot_bracket: c.regex(r"(?i)\s*[\[\(\{<]\s*(?:dot|\.)\s*[\]\)\}>]\s*")?,
             dot_word: c.regex(r"(?i)(\w)\s+dot\s+(\w)")?,
@@ -92,16 +84,19 @@ impl Normaliser {
     /// plain ASCII metadata costs a few byte scans).
     pub(crate) fn normalise(&self, text: &str) -> Option<String> {
         let b = text.as_bytes();
-        let ascii = text.is_ascii();
-        let encoded = b
-            .iter()
-            .any(|c| matches!(c, b'%' | b'&' | b'\\' | b'+' | b'\n' | b'\r'));
-        let spaced = spaced_run(b);
-        let bracket = self.bracket_gate.is_match(text);
-        // ` at ` matters only before a dotted domain, or with a spelled-out ` dot `.
-        let spoken_at = has_word_ci(b, b"dot") || (b.contains(&b'.') && has_word_ci(b, b"at"));
-        let numbers = self.number_gate.is_match(text);
-        if ascii && !encoded && !spaced && !bracket && !spoken_at && !numbers {
+        let classes = byte_classes(b);
+        let encoded = classes & ENCODED != 0;
+        let numbers = has_number_gate_word(b);
+        let slow = classes & NON_ASCII != 0
+            || encoded
+            || numbers
+            || (classes & BRACKET_OPEN != 0 && has_bracket_word(b))
+            || {
+                let w = WordGates::of(b);
+                // ` at ` matters only before a dotted domain, or with a spelled-out ` dot `.
+                w.spaced || w.dot || (classes & PERIOD != 0 && w.at)
+            };
+        if !slow {
             return None;
         }
         let mut cur = text.to_owned();
@@ -119,7 +114,7 @@ impl Normaliser {
         }
         cur = join_spaced(&cur);
         cur = join_lines(&cur);
-        if self.bracket_gate.is_match(&cur) {
+        if has_bracket_word(cur.as_bytes()) {
             cur = self.at_bracket.replace_all(&cur, "@").into_owned();
             cur = self.dot_bracket.replace_all(&cur, ".").into_owned();
         }
@@ -156,6 +151,115 @@ impl Normaliser {
         }
         (cur != text).then_some(cur)
     }
+}
+
+/// Byte class bits of [`byte_classes`].
+const NON_ASCII: u8 = 1;
+/// One of `% & \ +` or a line break: something may be decoded or joined.
+const ENCODED: u8 = 2;
+/// One of `[ ( { <`: every bracketed `at`/`dot` starts with one.
+const BRACKET_OPEN: u8 = 4;
+/// A `.`.
+const PERIOD: u8 = 8;
+
+/// The class bits of one byte.
+const fn class_of(c: u8) -> u8 {
+    match c {
+        0x80..=0xFF => NON_ASCII,
+        b'%' | b'&' | b'\\' | b'+' | b'\n' | b'\r' => ENCODED,
+        b'[' | b'(' | b'{' | b'<' => BRACKET_OPEN,
+        b'.' => PERIOD,
+        _ => 0,
+    }
+}
+
+/// The union of the class bits of the bytes of `b` (one pass).
+fn byte_classes(b: &[u8]) -> u8 {
+    b.iter().fold(0, |acc, c| acc | class_of(*c))
+}
+
+/// What the runs of ASCII alphanumerics of a text say, in one pass over them.
+#[derive(Debug, Default)]
+struct WordGates {
+    /// `at` as a word of its own (ASCII case-insensitive).
+    at: bool,
+    /// `dot` as a word of its own.
+    dot: bool,
+    /// Three single characters separated by single spaces (as [`spaced_run`]).
+    spaced: bool,
+}
+
+impl WordGates {
+    fn of(b: &[u8]) -> Self {
+        let mut g = Self::default();
+        // Consecutive single characters two bytes apart, and where the last one was.
+        let (mut singles, mut last_single) = (0usize, usize::MAX);
+        let mut i = 0usize;
+        while let Some(off) = b
+            .get(i..)
+            .and_then(|t| t.iter().position(u8::is_ascii_alphanumeric))
+        {
+            let start = i + off;
+            let rest = b.get(start..).unwrap_or(&[]);
+            let len = rest
+                .iter()
+                .position(|c| !c.is_ascii_alphanumeric())
+                .unwrap_or(rest.len());
+            let end = start + len;
+            let word = rest.get(..len).unwrap_or(&[]);
+            match len {
+                // A single character: after the start or any byte but `-` (the byte
+                // before is not alphanumeric), and before the end or a space.
+                1 => {
+                    let after_ok = start
+                        .checked_sub(1)
+                        .and_then(|j| b.get(j))
+                        .is_none_or(|c| *c != b'-');
+                    if after_ok && b.get(end).is_none_or(|c| *c == b' ') {
+                        singles = if last_single.checked_add(2) == Some(start) {
+                            singles + 1
+                        } else {
+                            1
+                        };
+                        last_single = start;
+                        g.spaced |= singles >= 3;
+                    }
+                }
+                2 => g.at |= word.eq_ignore_ascii_case(b"at"),
+                3 => g.dot |= word.eq_ignore_ascii_case(b"dot"),
+                _ => {}
+            }
+            i = end;
+        }
+        g
+    }
+}
+
+/// True when one of [`BRACKET_GATE`] occurs in `b` (ASCII case-insensitive), checked only
+/// at the brackets that start them.
+fn has_bracket_word(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(i, c)| {
+        matches!(c, b'[' | b'(' | b'{' | b'<')
+            && BRACKET_GATE.iter().any(|w| {
+                w.as_bytes().first() == Some(c)
+                    && b.get(i..i + w.len())
+                        .is_some_and(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+            })
+    })
+}
+
+/// True when one of [`NUMBER_GATE`] occurs in `b` (ASCII case-insensitive, anywhere, as
+/// the gate automaton found them), checked only at bytes that can start one.
+fn has_number_gate_word(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(i, c)| {
+        let first = c.to_ascii_lowercase();
+        matches!(first, b'n' | b'h' | b'e' | b't')
+            && NUMBER_GATE.iter().any(|w| {
+                w.as_bytes().first() == Some(&first)
+                    && b.get(i..i + w.len())
+                        .is_some_and(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+            })
+    })
 }
 
 /// True when `w` occurs in `b` as a word of its own, ASCII case-insensitively.
@@ -217,7 +321,13 @@ fn percent(s: &str) -> String {
             continue;
         }
         let between = |j: usize| b.get(j).is_some_and(u8::is_ascii_alphanumeric);
-        if c == b'+' && i > 0 && between(i - 1) && between(i + 1) && !in_base64(b, i) {
+        if c == b'+'
+            && i > 0
+            && between(i - 1)
+            && between(i + 1)
+            && !in_base64(b, i)
+            && !offset_or_build(b, i)
+        {
             out.push(b' ');
         } else {
             out.push(c);
@@ -225,6 +335,37 @@ fn percent(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// True when the `+` at `i` belongs to a timestamp or a version, not to form encoding: an
+/// ISO 8601 UTC offset after a time of day (`12:30:05.123+02:00`, `+0200`), or the build
+/// metadata of a semantic version after MAJOR.MINOR.PATCH (`4.13.91+build.7`, SemVer 2.0.0
+/// §10). Neither is a space a person reads.
+fn offset_or_build(b: &[u8], i: usize) -> bool {
+    let head = b.get(..i).unwrap_or(&[]);
+    let start = head
+        .iter()
+        .rposition(|c| !(c.is_ascii_digit() || matches!(c, b':' | b'.')))
+        .map_or(0, |p| p + 1);
+    let run = head.get(start..).unwrap_or(&[]);
+    let digit = |x: Option<&u8>| x.is_some_and(u8::is_ascii_digit);
+    let time_of_day = run.len() >= 5
+        && digit(run.first())
+        && digit(run.get(1))
+        && run.get(2) == Some(&b':')
+        && digit(run.get(3))
+        && digit(run.get(4));
+    let offset = digit(b.get(i + 1)) && digit(b.get(i + 2));
+    let vstart = head
+        .iter()
+        .rposition(|c| !(c.is_ascii_digit() || *c == b'.'))
+        .map_or(0, |p| p + 1);
+    let version = head.get(vstart..).unwrap_or(&[]);
+    let semver = version.split(|c| *c == b'.').count() == 3
+        && version
+            .split(|c| *c == b'.')
+            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    (time_of_day && offset) || semver
 }
 
 /// True when position `i` lies in a base64-looking token (16+ characters of the base64
@@ -938,5 +1079,51 @@ mod tests {
         let s = "%25252540";
         let out = norm(s);
         assert!(out.len() <= s.len());
+    }
+
+    #[test]
+    fn plus_in_timestamps_and_versions_is_not_a_space() {
+        let mut c = Compiler::default();
+        let n = Normaliser::new(&mut c).unwrap();
+        // An ISO 8601 offset after a time of day, and SemVer build metadata, stay.
+        assert_eq!(n.normalise("2025-11-09T10:58:02.108+00:00"), None);
+        assert_eq!(n.normalise("ts=2026-08-05T01:54:28+0200 ok"), None);
+        assert_eq!(n.normalise("registry.internal/app:4.13.91+build.679"), None);
+        // Form encoding between digits and words is still read as a space.
+        assert_eq!(norm("555+123+4567"), "555 123 4567");
+        assert_eq!(norm("John+Smith+1961"), "John Smith 1961");
+        assert_eq!(norm("v1.2+build"), "v1.2 build");
+    }
+
+    /// The gates as they were first written: one condition, one scan each.
+    fn spaced_run_naive(b: &[u8]) -> bool {
+        spaced_run(b)
+    }
+
+    fn has_word_naive(b: &[u8], w: &[u8]) -> bool {
+        word_positions(b, w, true)
+    }
+
+    fn substring_ci(b: &[u8], words: &[&str]) -> bool {
+        words.iter().any(|w| {
+            b.windows(w.len())
+                .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+        })
+    }
+
+    proptest::proptest! {
+        /// The one-pass gates decide exactly as the separate scans they replaced.
+        #[test]
+        fn one_pass_gates_agree_with_the_separate_scans(
+            text in r"([a-zA-Z0-9]{1,4}|[ .\[\](){}<>@-]|at|AT|dot|[hH]undred|twenty|eight[eE]en|thousand){0,24}"
+        ) {
+            let b = text.as_bytes();
+            let w = WordGates::of(b);
+            proptest::prop_assert_eq!(w.spaced, spaced_run_naive(b));
+            proptest::prop_assert_eq!(w.at, has_word_naive(b, b"at"));
+            proptest::prop_assert_eq!(w.dot, has_word_naive(b, b"dot"));
+            proptest::prop_assert_eq!(has_bracket_word(b), substring_ci(b, BRACKET_GATE));
+            proptest::prop_assert_eq!(has_number_gate_word(b), substring_ci(b, NUMBER_GATE));
+        }
     }
 }

@@ -10,18 +10,20 @@ use crate::checks;
 use crate::context::{C_AGE, C_MBI, C_NPI, C_PDATE, C_PHONE, C_SSN, C_ZIP, has_word};
 use crate::detector::{Detector, Subject};
 use crate::kind::{KindSet, PhiKind};
+use crate::patterns::{Prefilter, pre};
 use crate::{net, values};
 
 impl Detector {
     /// Runs every digit rule over `s` (which holds at least one digit).
     pub(crate) fn numeric(&self, s: &Subject<'_>, found: &mut KindSet) {
         let mut hit = |kind: PhiKind| found.insert(kind);
-        self.ssn(s, &mut hit);
-        self.phone(s, &mut hit);
-        self.payment_and_provider(s, &mut hit);
-        self.postcode(s, &mut hit);
+        let p = self.re.prefilter(s.text, s.ndigits);
+        self.ssn(s, &p, &mut hit);
+        self.phone(s, &p, &mut hit);
+        self.payment_and_provider(s, &p, &mut hit);
+        self.postcode(s, &p, &mut hit);
         // GS1 UDI strings.
-        if s.ndigits >= 16 && self.re.udi.is_match(s.text) {
+        if s.ndigits >= 16 && p.may(pre::UDI) && self.re.udi.is_match(s.text) {
             hit(PhiKind::DeviceSerial);
         }
         self.ipv4(s, &mut hit);
@@ -32,25 +34,31 @@ impl Detector {
         {
             hit(PhiKind::PersonDate);
         }
-        if s.ndigits >= 2 && self.age_over_89(s) {
+        // Every age phrase holds `age` or a `y` (`years`, `yrs`, `yo`, `y/o`), and an age
+        // under an age key needs the key.
+        if s.ndigits >= 2
+            && (s.key_ctx & C_AGE != 0 || (age_word(s.text) && p.may(pre::AGE)))
+            && self.age_over_89(s)
+        {
             hit(PhiKind::AgeOver89);
         }
         self.anchors.scan(s.text, s.key_ctx, &mut hit);
         self.national_ids(s, &mut hit);
     }
 
-    fn ssn(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
+    fn ssn(&self, s: &Subject<'_>, p: &Prefilter, hit: &mut impl FnMut(PhiKind)) {
         if s.ndigits < 9 {
             return;
         }
         let text = s.text;
-        let separated = self.re.ssn.captures_iter(text).any(|c| {
-            let same_sep = c.get(2).map(|m| m.as_str()) == c.get(4).map(|m| m.as_str());
-            let whole = c.get(0).map_or("", |m| m.as_str());
-            // A dotted form must not be part of a longer dotted run (versions, OIDs).
-            let dotted_run = whole.contains('.') && dotted_neighbour(text, c.get(0));
-            same_sep && !dotted_run && checks::ssn_digits_valid(whole)
-        });
+        let separated = p.may(pre::SSN)
+            && self.re.ssn.captures_iter(text).any(|c| {
+                let same_sep = c.get(2).map(|m| m.as_str()) == c.get(4).map(|m| m.as_str());
+                let whole = c.get(0).map_or("", |m| m.as_str());
+                // A dotted form must not be part of a longer dotted run (versions, OIDs).
+                let dotted_run = whole.contains('.') && dotted_neighbour(text, c.get(0));
+                same_sep && !dotted_run && checks::ssn_digits_valid(whole)
+            });
         let bare = s.ctx & C_SSN != 0
             && self
                 .re
@@ -62,9 +70,9 @@ impl Detector {
         }
     }
 
-    fn phone(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
+    fn phone(&self, s: &Subject<'_>, p: &Prefilter, hit: &mut impl FnMut(PhiKind)) {
         let text = s.text;
-        if s.ndigits >= 10 {
+        if s.ndigits >= 10 && p.may(pre::PHONE) {
             let nanp = self.re.phone.captures_iter(text).any(|c| {
                 let area = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
                 let exch = c.get(4).map_or("", |m| m.as_str());
@@ -78,6 +86,7 @@ impl Detector {
         }
         if s.ndigits >= 8
             && s.has(b'+')
+            && p.may(pre::E164)
             && self
                 .re
                 .e164
@@ -108,14 +117,15 @@ impl Detector {
     }
 
     /// Payment cards, NPI, IBAN, DEA and MBI: the identifiers with a checksum or layout.
-    fn payment_and_provider(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
+    fn payment_and_provider(&self, s: &Subject<'_>, p: &Prefilter, hit: &mut impl FnMut(PhiKind)) {
         let text = s.text;
         let b = text.as_bytes();
-        let valid = |re: &regex::Regex, ok: &dyn Fn(&str) -> bool| {
+        let valid = |re: &crate::patterns::Pat, ok: &dyn Fn(&str) -> bool| {
             re.find_iter(text).any(|m| ok(m.as_str()))
         };
         // A card's digits inside a UUID or digest are not a card.
         if s.ndigits >= 12
+            && p.may(pre::CARD)
             && self.re.card.find_iter(text).any(|m| {
                 checks::card_valid(m.as_str()) && !checks::in_opaque_token(text, m.start(), m.end())
             })
@@ -127,6 +137,7 @@ impl Detector {
         }
         if s.ndigits >= 6
             && b.iter().any(u8::is_ascii_uppercase)
+            && p.may(pre::IBAN)
             && valid(&self.re.iban, &checks::iban_valid)
         {
             hit(PhiKind::Iban);
@@ -139,17 +150,17 @@ impl Detector {
         let dea = |m: &str| {
             checks::dea_valid(m.get(2..).unwrap_or("")) && (upper(m) || s.ctx & C_NPI != 0)
         };
-        if valid(&self.re.dea, &dea) {
+        if p.may(pre::DEA) && valid(&self.re.dea, &dea) {
             hit(PhiKind::Dea);
         }
         let mbi = |m: &str| checks::mbi_valid(m) && (upper(m) || s.ctx & C_MBI != 0);
-        if valid(&self.re.mbi, &mbi) {
+        if p.may(pre::MBI) && valid(&self.re.mbi, &mbi) {
             hit(PhiKind::Mbi);
         }
     }
 
     /// US ZIP codes and other postcodes.
-    fn postcode(&self, s: &Subject<'_>, hit: &mut impl FnMut(PhiKind)) {
+    fn postcode(&self, s: &Subject<'_>, p: &Prefilter, hit: &mut impl FnMut(PhiKind)) {
         let text = s.text;
         // ZIP+4, but not the first two parts of an NDC drug code (5-4-2, 5-4-1).
         let zip4 = || {
@@ -168,9 +179,17 @@ impl Detector {
                 .find_iter(text)
                 .any(|m| !dash_neighbour(text, m.start(), m.end()))
         };
-        if (s.ndigits >= 5 && (zip4() || self.re.state_zip.is_match(text)))
+        // ZIP+4 needs its `-`; a state code and the international shapes need an
+        // upper-case letter.
+        let upper = text.bytes().any(|c| c.is_ascii_uppercase());
+        if (s.ndigits >= 5
+            && ((s.has(b'-') && p.may(pre::ZIP4) && zip4())
+                || (upper && p.may(pre::STATE_ZIP) && self.re.state_zip.is_match(text))))
             || (s.ctx & C_ZIP != 0 && s.ndigits >= 3 && in_context())
-            || (s.ndigits >= 2 && self.re.postcode_intl.is_match(text))
+            || (s.ndigits >= 2
+                && upper
+                && p.may(pre::POSTCODE_INTL)
+                && self.re.postcode_intl.is_match(text))
         {
             hit(PhiKind::ZipCode);
         }
@@ -210,6 +229,14 @@ impl Detector {
         };
         phrase || keyed
     }
+}
+
+/// True when `text` holds `age` (ASCII case-insensitive) or a `y`/`Y`: what every age
+/// phrase of the age pattern holds.
+fn age_word(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().any(|c| matches!(c, b'y' | b'Y'))
+        || b.windows(3).any(|w| w.eq_ignore_ascii_case(b"age"))
 }
 
 /// True when the match is glued to a longer dotted or dashed number run (`1.2.3.4567`,

@@ -8,7 +8,9 @@
 //! code that a unit test can reach directly.
 
 use aho_corasick::AhoCorasick;
-use regex::{Regex, RegexSet};
+use std::borrow::Cow;
+
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 /// Errors building the detector.
 #[derive(Debug, thiserror::Error)]
@@ -51,22 +53,73 @@ impl Compiler {
     ///
     /// # Errors
     /// `Pattern` if it fails to compile.
-    pub(crate) fn regex(&mut self, pattern: &str) -> Result<Regex, DetectorError> {
+    pub(crate) fn regex(&mut self, pattern: &str) -> Result<Pat, DetectorError> {
         let index = self.index();
-        Regex::new(pattern).map_err(|source| DetectorError::Pattern { index, source })
+        let any = Regex::new(pattern).map_err(|source| DetectorError::Pattern { index, source })?;
+        Ok(Pat { any, ascii: None })
+    }
+
+    /// Compiles one regex with an ASCII twin written by hand, which must match exactly
+    /// what `pattern` matches on ASCII text.
+    ///
+    /// # Errors
+    /// `Pattern` if either fails to compile.
+    pub(crate) fn regex_twin(&mut self, pattern: &str, ascii: &str) -> Result<Pat, DetectorError> {
+        let index = self.index();
+        let err = |source| DetectorError::Pattern { index, source };
+        let any = Regex::new(pattern).map_err(err)?;
+        let ascii = RegexBuilder::new(ascii)
+            .unicode(false)
+            .build()
+            .map_err(err)?;
+        Ok(Pat {
+            any,
+            ascii: Some(ascii),
+        })
     }
 
     /// Compiles a set of regexes matched together.
     ///
     /// # Errors
     /// `Pattern` if one fails to compile.
-    pub(crate) fn set<I, S>(&mut self, patterns: I) -> Result<RegexSet, DetectorError>
+    pub(crate) fn set<I, S>(&mut self, patterns: I) -> Result<PatSet, DetectorError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let index = self.index();
-        RegexSet::new(patterns).map_err(|source| DetectorError::Pattern { index, source })
+        let any =
+            RegexSet::new(patterns).map_err(|source| DetectorError::Pattern { index, source })?;
+        Ok(PatSet { any, ascii: None })
+    }
+
+    /// Compiles a set with an ASCII twin written by hand, which must match exactly what
+    /// `patterns` match on ASCII text.
+    ///
+    /// # Errors
+    /// `Pattern` if one fails to compile.
+    pub(crate) fn set_twin<I, J, S, T>(
+        &mut self,
+        patterns: I,
+        ascii: J,
+    ) -> Result<PatSet, DetectorError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+        J: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let index = self.index();
+        let err = |source| DetectorError::Pattern { index, source };
+        let any = RegexSet::new(patterns).map_err(err)?;
+        let ascii = RegexSetBuilder::new(ascii)
+            .unicode(false)
+            .build()
+            .map_err(err)?;
+        Ok(PatSet {
+            any,
+            ascii: Some(ascii),
+        })
     }
 
     /// Builds an ASCII case-insensitive substring gate over `words`.
@@ -82,6 +135,148 @@ impl Compiler {
             .ascii_case_insensitive(true)
             .build(words)
             .map_err(|source| DetectorError::Gate { index, source })
+    }
+}
+
+/// `pattern` with the non-ASCII members of its bracket classes left out (`t[ée]l` ->
+/// `t[e]l`), which changes nothing on ASCII text; `None` when that cannot be done safely:
+/// a negated class or a range that mixes ASCII and non-ASCII, a class left empty, or a
+/// left-out member that case-folds to an ASCII letter (U+017F `ſ`, U+212A KELVIN SIGN).
+pub(crate) fn ascii_classes(pattern: &str) -> Option<String> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    let folds_to_ascii =
+        |lo: char, hi: char| (lo..=hi).contains(&'\u{17F}') || (lo..=hi).contains(&'\u{212A}');
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                out.push(chars.next()?);
+            }
+            '[' => {
+                // One bracket class (no nested classes are used in the built-in patterns).
+                let mut class = String::from("[");
+                let mut members = 0usize;
+                if chars.peek() == Some(&'^') {
+                    class.push('^');
+                    chars.next();
+                }
+                let negated = class.len() == 2;
+                let mut first = true;
+                loop {
+                    let m = chars.next()?;
+                    if m == ']' && !first {
+                        break;
+                    }
+                    first = false;
+                    if m == '[' {
+                        return None;
+                    }
+                    let esc = m == '\\';
+                    let lo = if esc { chars.next()? } else { m };
+                    let mut hi = None;
+                    if chars.peek() == Some(&'-') {
+                        let mut look = chars.clone();
+                        look.next();
+                        if let Some(h) = look.peek().copied()
+                            && h != ']'
+                        {
+                            chars.next();
+                            chars.next();
+                            if h == '\\' {
+                                return None;
+                            }
+                            hi = Some(h);
+                        }
+                    }
+                    let top = hi.unwrap_or(lo);
+                    if lo.is_ascii() && top.is_ascii() {
+                        if esc {
+                            class.push('\\');
+                        }
+                        class.push(lo);
+                        if let Some(h) = hi {
+                            class.push('-');
+                            class.push(h);
+                        }
+                        members += 1;
+                    } else if negated || esc || lo.is_ascii() || folds_to_ascii(lo, top) {
+                        return None;
+                    }
+                }
+                if members == 0 {
+                    return None;
+                }
+                class.push(']');
+                out.push_str(&class);
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// A compiled pattern and its ASCII twin.
+///
+/// The twin is the same pattern compiled without Unicode: `\d`, `\w`, `\s`, `\b` and case
+/// folding then cover ASCII only. On a haystack that is all ASCII both match exactly the
+/// same spans (the Unicode forms differ only on non-ASCII characters), but the twin's
+/// automata are far smaller, so building their states lazily costs a fraction (most of a
+/// short scan's time went there). Text with any non-ASCII byte uses the Unicode pattern.
+#[derive(Debug)]
+pub(crate) struct Pat {
+    any: Regex,
+    ascii: Option<Regex>,
+}
+
+impl Pat {
+    /// The automaton for `text`.
+    fn pick(&self, text: &str) -> &Regex {
+        match &self.ascii {
+            Some(a) if text.is_ascii() => a,
+            _ => &self.any,
+        }
+    }
+
+    /// As [`Regex::is_match`].
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.pick(text).is_match(text)
+    }
+
+    /// As [`Regex::find_iter`].
+    pub(crate) fn find_iter<'r, 'h>(&'r self, text: &'h str) -> regex::Matches<'r, 'h> {
+        self.pick(text).find_iter(text)
+    }
+
+    /// As [`Regex::captures_iter`].
+    pub(crate) fn captures_iter<'r, 'h>(&'r self, text: &'h str) -> regex::CaptureMatches<'r, 'h> {
+        self.pick(text).captures_iter(text)
+    }
+
+    /// As [`Regex::replace_all`].
+    pub(crate) fn replace_all<'h, R: regex::Replacer>(
+        &self,
+        text: &'h str,
+        rep: R,
+    ) -> Cow<'h, str> {
+        self.pick(text).replace_all(text, rep)
+    }
+}
+
+/// A compiled set of patterns and its ASCII twin (see [`Pat`]).
+#[derive(Debug)]
+pub(crate) struct PatSet {
+    any: RegexSet,
+    ascii: Option<RegexSet>,
+}
+
+impl PatSet {
+    /// As [`RegexSet::matches`].
+    pub(crate) fn matches(&self, text: &str) -> regex::SetMatches {
+        match &self.ascii {
+            Some(a) if text.is_ascii() => a.matches(text),
+            _ => self.any.matches(text),
+        }
     }
 }
 
@@ -254,63 +449,93 @@ fn dates_pattern() -> String {
 /// The compiled shape patterns. They find candidates only: checksums and context decide.
 pub(crate) struct Patterns {
     /// SSN with separators (`123-45-6789`, `123 45 6789`); the separators must agree.
-    pub(crate) ssn: Regex,
+    pub(crate) ssn: Pat,
     /// Nine bare digits: an SSN only with SSN context.
-    pub(crate) ssn_bare: Regex,
+    pub(crate) ssn_bare: Pat,
     /// NANP number (optional `+1`/`001`, optional parentheses, optional extension).
-    pub(crate) phone: Regex,
+    pub(crate) phone: Pat,
     /// International number in E.164 form (`+<country code>…`).
-    pub(crate) e164: Regex,
+    pub(crate) e164: Pat,
     /// Email address.
-    pub(crate) email: Regex,
+    pub(crate) email: Pat,
     /// Web URL (with a scheme, or starting `www.`).
-    pub(crate) url: Regex,
+    pub(crate) url: Pat,
     /// IPv4 literal, not part of a longer dotted run (capture 1).
-    pub(crate) ipv4: Regex,
+    pub(crate) ipv4: Pat,
     /// Candidate IPv6 literal: parsed and checked afterwards.
-    pub(crate) ipv6: Regex,
+    pub(crate) ipv6: Pat,
     /// Payment card candidate: 12 to 19 digits, optionally grouped.
-    pub(crate) card: Regex,
+    pub(crate) card: Pat,
     /// IBAN candidate: country code, check digits, 11 to 32 alphanumerics.
-    pub(crate) iban: Regex,
+    pub(crate) iban: Pat,
     /// NPI candidate: ten digits starting 1 or 2.
-    pub(crate) npi: Regex,
+    pub(crate) npi: Pat,
     /// DEA registration number candidate.
-    pub(crate) dea: Regex,
+    pub(crate) dea: Pat,
     /// Medicare Beneficiary Identifier layout (letters exclude S, L, O, I, B, Z).
-    pub(crate) mbi: Regex,
+    pub(crate) mbi: Pat,
     /// ZIP+4.
-    pub(crate) zip4: Regex,
+    pub(crate) zip4: Pat,
     /// US state abbreviation followed by a ZIP code.
-    pub(crate) state_zip: Regex,
+    pub(crate) state_zip: Pat,
     /// US street address: house number, up to four words, a street suffix.
-    pub(crate) street: Regex,
+    pub(crate) street: Pat,
     /// US street address in any case, used under address context only.
-    pub(crate) street_ci: Regex,
+    pub(crate) street_ci: Pat,
     /// PO box.
-    pub(crate) po_box: Regex,
+    pub(crate) po_box: Pat,
     /// Dates in the numeric and month-name layouts of the supported languages.
-    pub(crate) dates: Regex,
+    pub(crate) dates: Pat,
     /// Compact date (`19840305`, optionally with a time): only under a person-date key.
-    pub(crate) date_compact: Regex,
+    pub(crate) date_compact: Pat,
     /// Age phrases (`aged 93`, `93 years old`, `93yo`); the number is capture 1, 2 or 3.
-    pub(crate) age: Regex,
+    pub(crate) age: Pat,
     /// Seven-digit local numbers (under a phone key, or after a contact phrase).
-    pub(crate) phone_local: Regex,
+    pub(crate) phone_local: Pat,
     /// Trunk-prefixed national numbers (`030 1234567`, `06 12 34 56 78`, `07700 900123`).
-    pub(crate) phone_trunk: Regex,
+    pub(crate) phone_trunk: Pat,
     /// European street name + number: German, Dutch, Nordic, Polish suffixes.
-    pub(crate) street_eu: Regex,
+    pub(crate) street_eu: Pat,
     /// Romance-language and Polish street prefixes: `Via Roma 10`, `Calle Mayor 5`,
-    pub(crate) street_eu_prefix: Regex,
+    pub(crate) street_eu_prefix: Pat,
     /// Gates the European street regexes: one of their words occurs.
     pub(crate) eu_street_gate: AhoCorasick,
     /// Postcodes with a distinctive shape: UK, Canada, Netherlands + town.
-    pub(crate) postcode_intl: Regex,
+    pub(crate) postcode_intl: Pat,
     /// Any postcode shape, under a postcode key or label.
-    pub(crate) postcode_ctx: Regex,
+    pub(crate) postcode_ctx: Pat,
     /// GS1 UDI (AI 01 GTIN-14 with lot/serial/expiry AIs), bracketed or not.
-    pub(crate) udi: Regex,
+    pub(crate) udi: Pat,
+    /// The ASCII forms of the numeric patterns in [`PRE`] order, matched together once:
+    /// a pattern the set does not match cannot match alone (see [`Prefilter`]).
+    numeric_pre: Option<RegexSet>,
+}
+
+/// Indices of the numeric patterns in the prefilter set.
+pub(crate) mod pre {
+    pub(crate) const SSN: usize = 0;
+    pub(crate) const PHONE: usize = 1;
+    pub(crate) const E164: usize = 2;
+    pub(crate) const CARD: usize = 3;
+    pub(crate) const IBAN: usize = 4;
+    pub(crate) const DEA: usize = 5;
+    pub(crate) const MBI: usize = 6;
+    pub(crate) const ZIP4: usize = 7;
+    pub(crate) const STATE_ZIP: usize = 8;
+    pub(crate) const POSTCODE_INTL: usize = 9;
+    pub(crate) const UDI: usize = 10;
+    pub(crate) const AGE: usize = 11;
+}
+
+/// Which numeric patterns can match a text: all of them, or those its prefilter pass
+/// matched.
+pub(crate) struct Prefilter(Option<regex::SetMatches>);
+
+impl Prefilter {
+    /// False only when pattern `i` (a [`pre`] index) matches nowhere in the text.
+    pub(crate) fn may(&self, i: usize) -> bool {
+        self.0.as_ref().is_none_or(|m| m.matched(i))
+    }
 }
 
 impl Patterns {
@@ -349,6 +574,108 @@ impl Patterns {
             postcode_intl: c.regex(POSTCODE_INTL)?,
             postcode_ctx: c.regex(POSTCODE_CTX)?,
             udi: c.regex(UDI)?,
+            numeric_pre: numeric_prefilter_set(),
         })
+    }
+
+    /// One pass over an ASCII text with many digits says which numeric patterns match
+    /// it at all; other text (few digits, or non-ASCII) runs every pattern.
+    pub(crate) fn prefilter(&self, text: &str, ndigits: usize) -> Prefilter {
+        Prefilter(
+            self.numeric_pre
+                .as_ref()
+                .filter(|_| ndigits >= 5 && text.is_ascii())
+                .map(|set| set.matches(text)),
+        )
+    }
+}
+
+/// The prefilter set: the ASCII form of each numeric pattern, in [`pre`] order. `None`
+/// (no prefilter, every pattern runs) if one has no ASCII form.
+fn numeric_prefilter_set() -> Option<RegexSet> {
+    let patterns = [
+        SSN.to_owned(),
+        PHONE.to_owned(),
+        E164.to_owned(),
+        CARD.to_owned(),
+        IBAN.to_owned(),
+        DEA.to_owned(),
+        MBI.to_owned(),
+        ZIP4.to_owned(),
+        state_zip_pattern(),
+        POSTCODE_INTL.to_owned(),
+        UDI.to_owned(),
+        AGE.to_owned(),
+    ];
+    let ascii = patterns
+        .iter()
+        .map(|p| ascii_classes(p))
+        .collect::<Option<Vec<String>>>()?;
+    RegexSetBuilder::new(ascii).unicode(false).build().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "test code: a panic is the failure report"
+    )]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ascii_classes_leave_out_non_ascii_members_only_when_safe() {
+        assert_eq!(
+            ascii_classes(r"t[ée]l[ée]fono").as_deref(),
+            Some("t[e]l[e]fono")
+        );
+        assert_eq!(ascii_classes(r"[A-ZÀ-Þ]x").as_deref(), Some("[A-Z]x"));
+        // A range holding U+017F (long s, which folds to `s`) is not dropped.
+        assert_eq!(ascii_classes(r"(?i)[a-zà-ɏ]"), None);
+        // Negated classes and classes left empty have no ASCII form here.
+        assert_eq!(ascii_classes(r"[^é]"), None);
+        assert_eq!(ascii_classes(r"[é]"), None);
+        assert_eq!(ascii_classes(r"\[é"), Some(r"\[é".to_owned()));
+    }
+
+    proptest! {
+        /// A pattern and its ASCII form (non-ASCII class members left out, Unicode off)
+        /// match the same spans on ASCII text.
+        #[test]
+        fn ascii_classes_twin_matches_like_the_pattern_on_ascii_text(text in "[\\x00-\\x7f]{0,40}") {
+            for p in [r"(?i)t[ée]l[ée]fono|n[ée]e?|direcci[oó]n", r"\b[A-ZÀ-Þ][a-z]+\s+\d{1,4}\b"] {
+                let uni = Regex::new(p).unwrap();
+                let ascii = RegexBuilder::new(&ascii_classes(p).unwrap()).unicode(false).build().unwrap();
+                let a: Vec<_> = uni.find_iter(&text).map(|m| m.range()).collect();
+                let b: Vec<_> = ascii.find_iter(&text).map(|m| m.range()).collect();
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
+
+    proptest! {
+        /// The numeric prefilter never rules out a pattern that matches: on digit-rich
+        /// ASCII text, every pattern it leaves out has no match of its own.
+        #[test]
+        fn numeric_prefilter_never_rules_out_a_match(
+            text in r"([0-9]{1,5}|[ .()+/-]|[A-Z]{1,2}|[a-z]{1,3}|ext|years old|yo|aged|NY|\(01\)){4,20}"
+        ) {
+            static P: std::sync::OnceLock<Patterns> = std::sync::OnceLock::new();
+            let p = P.get_or_init(|| Patterns::new(&mut Compiler::default()).unwrap());
+            let ndigits = text.bytes().filter(u8::is_ascii_digit).count();
+            let pre_f = p.prefilter(&text, ndigits);
+            let all = [
+                (pre::SSN, &p.ssn), (pre::PHONE, &p.phone), (pre::E164, &p.e164),
+                (pre::CARD, &p.card), (pre::IBAN, &p.iban), (pre::DEA, &p.dea),
+                (pre::MBI, &p.mbi), (pre::ZIP4, &p.zip4), (pre::STATE_ZIP, &p.state_zip),
+                (pre::POSTCODE_INTL, &p.postcode_intl), (pre::UDI, &p.udi), (pre::AGE, &p.age),
+            ];
+            for (i, pat) in all {
+                if !pre_f.may(i) {
+                    prop_assert!(!pat.is_match(&text), "pattern {} ruled out but matches", i);
+                }
+            }
+        }
     }
 }

@@ -14,6 +14,8 @@
 
 use std::collections::HashSet;
 
+use crate::names::FnvBuild;
+
 const SCRIPTS: &str = include_str!("../data/scripts.txt");
 
 /// Which script a character belongs to, for the scripts this module reads.
@@ -108,6 +110,7 @@ const CJK_BEFORE: &[&str] = &[
     "서명",
     "患者氏名",
     "患者姓名",
+    "患者名",
     "환자명",
 ];
 
@@ -281,14 +284,14 @@ const GREEK_SUR_ENDS: &[&str] = &[
 
 /// The name inventories.
 pub(crate) struct ScriptNames {
-    han_sur: HashSet<&'static str>,
-    hangul_sur: HashSet<&'static str>,
-    cyr_first: HashSet<String>,
-    cyr_sur: HashSet<String>,
-    greek_first: HashSet<String>,
-    greek_sur: HashSet<String>,
-    arab_first: HashSet<&'static str>,
-    deva_sur: HashSet<&'static str>,
+    han_sur: HashSet<&'static str, FnvBuild>,
+    hangul_sur: HashSet<&'static str, FnvBuild>,
+    cyr_first: HashSet<String, FnvBuild>,
+    cyr_sur: HashSet<String, FnvBuild>,
+    greek_first: HashSet<String, FnvBuild>,
+    greek_sur: HashSet<String, FnvBuild>,
+    arab_first: HashSet<&'static str, FnvBuild>,
+    deva_sur: HashSet<&'static str, FnvBuild>,
 }
 
 impl std::fmt::Debug for ScriptNames {
@@ -368,14 +371,14 @@ fn ends_with_any(w: &str, ends: &[&str]) -> bool {
 impl ScriptNames {
     pub(crate) fn new() -> Self {
         let mut s = Self {
-            han_sur: HashSet::new(),
-            hangul_sur: HashSet::new(),
-            cyr_first: HashSet::new(),
-            cyr_sur: HashSet::new(),
-            greek_first: HashSet::new(),
-            greek_sur: HashSet::new(),
-            arab_first: HashSet::new(),
-            deva_sur: HashSet::new(),
+            han_sur: HashSet::default(),
+            hangul_sur: HashSet::default(),
+            cyr_first: HashSet::default(),
+            cyr_sur: HashSet::default(),
+            greek_first: HashSet::default(),
+            greek_sur: HashSet::default(),
+            arab_first: HashSet::default(),
+            deva_sur: HashSet::default(),
         };
         for line in SCRIPTS.lines() {
             let Some((kind, w)) = line.split_once(' ') else {
@@ -451,6 +454,24 @@ impl ScriptNames {
         }
     }
 
+    /// True when `s` is a surname from the inventory or ends with one (of two or three
+    /// characters, or a one-character surname after kana or at the start).
+    fn han_surname_suffix(&self, s: &str) -> bool {
+        let chars: Vec<(usize, char)> = s.char_indices().collect();
+        (1..=3).any(|k| {
+            let Some(&(st, _)) = chars.len().checked_sub(k).and_then(|i| chars.get(i)) else {
+                return false;
+            };
+            let before_kana = st == 0
+                || chars
+                    .len()
+                    .checked_sub(k + 1)
+                    .and_then(|i| chars.get(i))
+                    .is_some_and(|(_, c)| script(*c) == Script::Kana);
+            s.get(st..).is_some_and(|t| self.han_sur.contains(t)) && (k >= 2 || before_kana)
+        })
+    }
+
     /// A surname from the inventory at `s` followed by 1..=max given-name characters.
     fn han_surname_len(&self, s: &str) -> Option<usize> {
         // Longest surname first (compound surnames such as 欧阳, Japanese 佐々木).
@@ -482,9 +503,10 @@ impl ScriptNames {
         if split_name || self.cjk_candidate(word, before, after) {
             return true;
         }
-        // A surname word before it (`遠藤 裕太様`): this word's head is the given name.
-        let prev_surname =
-            prev.is_some_and(|p| self.han_surname_len(p.text) == Some(p.text.chars().count()));
+        // A surname before it (`遠藤 裕太様`), the whole previous word or its end
+        // (`担当医は遠藤 さゆりさん`, a particle before the surname): this word's head is the
+        // given name.
+        let prev_surname = prev.is_some_and(|p| self.han_surname_suffix(p.text));
         // An honorific inside the run: the one to three characters before it.
         for a in CJK_AFTER {
             for (p, _) in word.match_indices(a) {
@@ -555,18 +577,25 @@ impl ScriptNames {
         next: Option<&Word<'_>>,
         name_key: bool,
     ) -> bool {
-        let mut core = word;
-        let mut after = next.is_some_and(|n| CJK_AFTER.contains(&n.text));
+        let after = next.is_some_and(|n| CJK_AFTER.contains(&n.text));
         let before = prev.is_some_and(|p| CJK_BEFORE.contains(&p.text));
-        for p in KO_PARTICLES {
-            if let Some(rest) = core.strip_suffix(p)
-                && rest.chars().count() >= 2
-            {
-                core = rest;
-                after |= matches!(*p, "님" | "씨" | "환자");
-                break;
-            }
-        }
+        // A final syllable that is also a particle (`은`, `이`) may end the given name
+        // (`김지은`): the word is read both with and without it.
+        let stripped = KO_PARTICLES.iter().find_map(|p| {
+            word.strip_suffix(p)
+                .filter(|rest| rest.chars().count() >= 2)
+                .map(|rest| (rest, matches!(*p, "님" | "씨" | "환자")))
+        });
+        let whole = !stripped.is_some_and(|(_, honorific)| honorific)
+            && self.hangul_core(word, before, after, name_key);
+        whole
+            || stripped.is_some_and(|(core, honorific)| {
+                self.hangul_core(core, before, after || honorific, name_key)
+            })
+    }
+
+    /// A Hangul word (particles removed) that is a name by shape and context.
+    fn hangul_core(&self, core: &str, before: bool, after: bool, name_key: bool) -> bool {
         let n = core.chars().count();
         if !(2..=4).contains(&n) {
             return false;

@@ -9,6 +9,7 @@
     reason = "test code: a panic is the failure report"
 )]
 
+mod adversarial23;
 mod common;
 mod detector;
 mod generalise;
