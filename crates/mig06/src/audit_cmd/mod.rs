@@ -148,6 +148,14 @@ pub(crate) enum AuditCommand {
         #[arg(long, default_value_t = 30_000)]
         timeout_ms: u64,
     },
+    /// Rebuild the file store's index (`audit/index.sqlite`) from the log: read and check the
+    /// whole log and write the index again. Needs the log's private key (the index is
+    /// authenticated with it). Safe while the rail runs.
+    Reindex {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Print an attempt's continuation chain from root to tip.
     Provenance {
         /// The configuration file.
@@ -251,7 +259,25 @@ pub(crate) fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
             prepare,
             timeout_ms,
         } => rotate::run(&config, prepare, timeout_ms),
+        AuditCommand::Reindex { config } => reindex(&config),
     }
+}
+
+/// `mig06 audit reindex`: the file store's index rebuilt from the log.
+fn reindex(config: &Path) -> Result<ExitCode> {
+    let cfg = mig06_rail::config::Config::load(config)?;
+    if !matches!(cfg.audit, mig06_rail::config::AuditBackend::File) {
+        bail!("only the file store keeps an index; a log in PostgreSQL needs no reindex");
+    }
+    let signer = mig06_rail::rail::load_signer(&cfg)?;
+    let dir = mig06_rail::rail::audit_dir(&cfg);
+    let report = mig06_rail::audit::file::FileStore::reindex(&dir, signer)
+        .map_err(|e| anyhow::anyhow!("the index was not rebuilt: {e}"))?;
+    println!(
+        "{}",
+        serde_json::json!({"ok": true, "records": report.records, "index": dir.join(mig06_rail::audit::file::index::INDEX_FILE)})
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `mig06 audit show`: the records (all, or one attempt's) as the exact lines of the log.

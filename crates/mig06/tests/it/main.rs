@@ -14,6 +14,7 @@
 
 mod common;
 
+mod audit_index;
 mod auditor_keys;
 mod cli;
 mod deadline;

@@ -216,6 +216,31 @@ impl FileStore {
         Ok(store)
     }
 
+    /// Rebuilds the index of the log in `dir` from the log: empties it, then opens the store,
+    /// which reads and checks the whole log and writes the index again (`mig06 audit
+    /// reindex`). Safe while a rail runs on the log: the store's lock orders them.
+    ///
+    /// # Errors
+    /// As [`FileStore::open`]: the log does not check out, or cannot be read.
+    pub fn reindex(dir: &Path, signer: LogSigner) -> Result<OpenReport, AuditError> {
+        let log = open_regular(
+            &dir.join(LOG_FILE),
+            OpenOptions::new().read(true).append(true),
+            "open log",
+        )?;
+        log.lock_exclusive().map_err(io("lock log"))?;
+        let emptied = Index::open(&Index::path_in(dir), Index::key_of(&signer))
+            .and_then(|ix| ix.reset())
+            .map_err(|e| AuditError::Io {
+                op: "reset index",
+                source: std::io::Error::other(e.to_string()),
+            });
+        log.unlock().map_err(io("unlock log"))?;
+        emptied?;
+        let store = Self::open(dir, signer)?;
+        Ok(store.report.clone())
+    }
+
     fn open_locked(&mut self) -> Result<(), AuditError> {
         let keys = self.open_keys()?;
         let mut latest = read_latest(&self.dir, &keys)?;
