@@ -280,8 +280,8 @@ impl Tree {
         if size == 0 {
             return Ok(empty_root());
         }
-        self.range_hash(0, size)
-            .ok_or(self.out_of_range(size, size))
+        // In range: a piece that cannot be read is the base's failure, not the caller's size.
+        self.range_hash(0, size).ok_or(ProofError::Mismatch)
     }
 
     /// RFC 9162 §2.1.3.1 inclusion proof of leaf `index` in the tree of `size` leaves.
@@ -308,10 +308,10 @@ impl Tree {
         while hi - lo > 1 {
             let mid = lo + split_point(hi - lo);
             if index < mid {
-                proof.push(self.node(mid, hi, index, size)?);
+                proof.push(self.node(mid, hi)?);
                 hi = mid;
             } else {
-                proof.push(self.node(lo, mid, index, size)?);
+                proof.push(self.node(lo, mid)?);
                 lo = mid;
             }
         }
@@ -347,16 +347,16 @@ impl Tree {
             let (n, m) = (hi - lo, old - lo);
             if m == n {
                 if !whole {
-                    proof.push(self.node(lo, hi, old, new)?);
+                    proof.push(self.node(lo, hi)?);
                 }
                 break;
             }
             let mid = lo + split_point(n);
             if m <= mid - lo {
-                proof.push(self.node(mid, hi, old, new)?);
+                proof.push(self.node(mid, hi)?);
                 hi = mid;
             } else {
-                proof.push(self.node(lo, mid, old, new)?);
+                proof.push(self.node(lo, mid)?);
                 lo = mid;
                 whole = false;
             }
@@ -384,10 +384,10 @@ impl Tree {
         row.get(usize::try_from(index - offset).ok()?).copied()
     }
 
-    /// `range_hash` for proof construction, mapping "cannot happen" to `OutOfRange`.
-    fn node(&self, start: u64, end: u64, index: u64, size: u64) -> Result<Hash, ProofError> {
-        self.range_hash(start, end)
-            .ok_or(self.out_of_range(index, size))
+    /// `range_hash` for proof construction: a piece that cannot be read is `Mismatch`.
+    fn node(&self, start: u64, end: u64) -> Result<Hash, ProofError> {
+        // Called with a range already checked against the tree: a missing piece is the base's.
+        self.range_hash(start, end).ok_or(ProofError::Mismatch)
     }
 
     /// MTH(D[start:end]) for an RFC tree node: `start` aligned to the power of two >= the width.

@@ -62,6 +62,29 @@ impl Uncovered {
     }
 }
 
+/// A tree answer that failed: beyond the log (`Corrupt`, which a caller may read as a
+/// rollback), or a node of the store's index that did not check out (an I/O failure of the
+/// store: fail closed, never a rollback).
+pub(crate) fn tree_error(e: mig06_tlog::ProofError, index: u64, what: &str) -> AuditError {
+    match e {
+        mig06_tlog::ProofError::OutOfRange { .. } => AuditError::Corrupt {
+            index,
+            what: what.into(),
+        },
+        mig06_tlog::ProofError::Mismatch | mig06_tlog::ProofError::WrongLength => {
+            index_unreadable()
+        }
+    }
+}
+
+/// The store's index did not check out where the tree read it.
+pub(crate) fn index_unreadable() -> AuditError {
+    AuditError::Io {
+        op: "read index",
+        source: std::io::Error::other("a node of the store's index does not check out"),
+    }
+}
+
 /// What a store read from its durable index to resume a [`Ledger`] without reading the log
 /// before it ([`Ledger::resume`]).
 #[derive(Debug)]
@@ -107,10 +130,9 @@ impl Ledger {
     /// # Errors
     /// [`AuditError::Corrupt`] when `size` exceeds the log.
     pub fn root_at(&self, size: u64) -> Result<Hash, AuditError> {
-        self.tree().root_at(size).map_err(|_| AuditError::Corrupt {
-            index: size,
-            what: "size beyond the log".into(),
-        })
+        self.tree()
+            .root_at(size)
+            .map_err(|e| tree_error(e, size, "size beyond the log"))
     }
 
     /// The leaf hash at `index`.
@@ -118,10 +140,13 @@ impl Ledger {
     /// # Errors
     /// [`AuditError::Corrupt`] when `index` is beyond the log.
     pub fn leaf_at(&self, index: u64) -> Result<Hash, AuditError> {
-        self.tree().leaf(index).ok_or(AuditError::Corrupt {
-            index,
-            what: "index beyond the log".into(),
-        })
+        if index >= self.size() {
+            return Err(AuditError::Corrupt {
+                index,
+                what: "index beyond the log".into(),
+            });
+        }
+        self.tree().leaf(index).ok_or_else(index_unreadable)
     }
 
     /// An empty ledger whose latest signed checkpoint covers `covered` records, of a log whose

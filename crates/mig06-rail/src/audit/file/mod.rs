@@ -6,7 +6,7 @@
 //! processes. On open, a torn tail (an unconfirmed, partial last line) is reported and cut;
 //! anything else that does not check out (see [`super::ledger`]: a broken link, a record past
 //! the latest signed checkpoint without a valid signature of its own, a tree that disagrees with
-//! a signed checkpoint, kept checkpoints removed or a latest checkpoint rolled back) makes the
+//! a signed checkpoint, kept checkpoints removed or inconsistent with the latest) makes the
 //! store refuse to open, naming the first bad record. Only this store writes: auditors read the
 //! same directory through [`super::ledger::LogView`].
 //!
@@ -416,6 +416,20 @@ impl FileStore {
             self.index = None;
         }
         self.open_locked()
+    }
+
+    /// When a tree answer failed because the index did not check out, rebuilds the index from
+    /// the log (the answer stands: the caller fails closed; the next one reads a sound index).
+    fn rebuild_if_unreadable<T>(
+        &mut self,
+        answer: &Result<T, AuditError>,
+    ) -> Result<(), AuditError> {
+        match answer {
+            Err(AuditError::Io {
+                op: "read index", ..
+            }) => self.rebuild_index(),
+            Ok(_) | Err(_) => Ok(()),
+        }
     }
 
     /// Writes the index no more (this store's key was retired).
@@ -840,28 +854,36 @@ impl AuditStore for FileStore {
     fn consistency_proof(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.checker.ledger().consistency_proof(old, new)
+            let answer = s.checker.ledger().consistency_proof(old, new);
+            s.rebuild_if_unreadable(&answer)?;
+            answer
         })
     }
 
     fn inclusion_proof(&mut self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.checker.ledger().inclusion_proof(index, size)
+            let answer = s.checker.ledger().inclusion_proof(index, size);
+            s.rebuild_if_unreadable(&answer)?;
+            answer
         })
     }
 
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.checker.ledger().root_at(size)
+            let answer = s.checker.ledger().root_at(size);
+            s.rebuild_if_unreadable(&answer)?;
+            answer
         })
     }
 
     fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
         self.with_lock(|s| {
             s.catch_up()?;
-            s.checker.ledger().leaf_at(index)
+            let answer = s.checker.ledger().leaf_at(index);
+            s.rebuild_if_unreadable(&answer)?;
+            answer
         })
     }
 

@@ -169,15 +169,16 @@ pub(crate) fn check_consistency(
 }
 
 // INV-AUDIT-AUTHENTIC: kept checkpoints are required once the log passed their size, and the
-// latest is never older than the newest kept one nor inconsistent with it.
+// latest is never inconsistent with the newest kept one.
 // INV-AUDIT-VERIFY-AGREES: the one checkpoint check, run by the stores' open and by `LogView`.
 /// The checks on the checkpoint files once the whole log is read, shared by the store and
 /// `audit verify`:
 /// - a non-empty log has a latest checkpoint, and it matches the tree;
 /// - every kept checkpoint matches the tree, and they are consistent one after the other;
 /// - the kept file holds every kept size up to the latest checkpoint's size (it is required
-///   once the log has passed its first kept size), and the latest checkpoint is not older than
-///   the newest kept one, and extends it.
+///   once the log has passed its first kept size), and the latest checkpoint is consistent
+///   with the newest kept one (older only after a crash between the kept checkpoint's sync and
+///   the latest's rewrite; the store then signs a new latest).
 ///
 /// # Errors
 /// The first [`LogFault`].
@@ -235,27 +236,16 @@ pub fn check_checkpoints_from(
             ),
         ));
     }
-    let newest_size = first.saturating_mul(CHECKPOINT_EVERY);
-    if previous.is_none() && latest.size < newest_size {
-        return Err(fault(
-            None,
-            format!(
-                "{LATEST_CHECKPOINT} (size {}) is older than the newest kept checkpoint (size {newest_size}): it was rolled back",
-                latest.size
-            ),
-        ));
-    }
-    if let Some(newest) = previous {
-        if latest.size < newest.size {
-            return Err(fault(
-                None,
-                format!(
-                    "{LATEST_CHECKPOINT} (size {}) is older than the newest kept checkpoint (size {}): it was rolled back",
-                    latest.size, newest.size
-                ),
-            ));
+    // A latest checkpoint older than the newest kept one is what a crash between the kept
+    // checkpoint's sync and the latest's rewrite leaves (the kept file is synced first): both
+    // are signed and checked against the tree, so the older must only be consistent with the
+    // newer, and the store signs a new latest when it opens.
+    match previous {
+        Some(newest) if latest.size < newest.size => {
+            check_consistency(latest, newest, tree, LATEST_CHECKPOINT)?;
         }
-        check_consistency(newest, latest, tree, LATEST_CHECKPOINT)?;
+        Some(newest) => check_consistency(newest, latest, tree, LATEST_CHECKPOINT)?,
+        None => {}
     }
     Ok(())
 }

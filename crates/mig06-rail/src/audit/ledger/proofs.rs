@@ -38,10 +38,7 @@ impl Ledger {
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {
         self.tree()
             .consistency_proof(old, new)
-            .map_err(|_| AuditError::Corrupt {
-                index: new,
-                what: "size beyond the log".into(),
-            })
+            .map_err(|e| super::tree_error(e, new, "size beyond the log"))
     }
 
     /// The inclusion proof of leaf `index` in the tree of `size` records.
@@ -51,9 +48,6 @@ impl Ledger {
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
         self.tree()
             .inclusion_proof(index, size)
-            .map_err(|_| AuditError::Corrupt {
-                index,
-                what: "leaf or size beyond the log".into(),
-            })
+            .map_err(|e| super::tree_error(e, index, "leaf or size beyond the log"))
     }
 }
