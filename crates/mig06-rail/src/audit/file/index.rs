@@ -11,11 +11,16 @@
 //! - **the tree's nodes** need no MAC: the right edge read at open must hash to the MAC'd root
 //!   and agree with the latest signed checkpoint, and every older node the tree reads later
 //!   comes with a proof against that root (`mig06_tlog::Tree::resume`);
-//! - **the rules' facts** are rows of a sorted chain per table: each row names the next key
-//!   and carries a MAC over (table, key, next, value, seq). A present key is proved by its
-//!   row, an absent key by the row before it (`key < next`), as DNSSEC's NSEC records prove
-//!   a name absent (RFC 4034 §4). A deleted or edited row breaks the chain or its MAC:
-//!   lookups then fail closed ([`IndexDamaged`]) instead of answering "not there".
+//! - **the rules' facts** are rows spread over 2^18 buckets by a hash of their key; the digest
+//!   of each bucket's rows is kept, and the digests are hashed in 256 chunks whose hashes are in
+//!   the MAC'd meta row. A lookup reads the key's whole bucket and recomputes its digest, which
+//!   must be the one its chunk (checked against the meta row when first read) holds: so a
+//!   present key is proved by its bucket, and an absent key too. A deleted, edited, inserted or
+//!   older row, a row a trigger kept from being written, changes the bucket's digest: the
+//!   lookup fails closed ([`IndexDamaged`]) and the store rebuilds the index. (A MAC per row,
+//!   or a sorted chain of rows each naming the next, was tried first: an adversarial review
+//!   defeated both with rows copied from an older index and with triggers; only a digest of
+//!   the whole set, bound to the meta row, holds.)
 //!
 //! Anything that does not check out at open makes the store rebuild the index from the log
 //! (the whole log is then read and checked, as before the index existed).
@@ -43,9 +48,6 @@ const VERSION: u32 = 1;
 /// most 2^(this - 1) stored nodes below it (a 16-wide tile), which keeps the index near one
 /// row per leaf.
 const STRIDE: u32 = 4;
-
-/// The `next` of a table's last row: above every 17-byte key.
-const END: [u8; 18] = [0xff; 18];
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -83,6 +85,10 @@ pub struct IndexMeta {
     /// SHA-256 over the log's key rotation statements when the index was written (hex): an
     /// index is used only with the key schedule it was checked under.
     pub rotations: String,
+    /// The hashes of the 256 chunks of bucket digests of the rules' facts, concatenated (hex;
+    /// set by [`Index::flush`]).
+    #[serde(default)]
+    pub chunks: String,
 }
 
 /// The durable index of one log, and the key that authenticates it.
@@ -91,6 +97,135 @@ pub struct Index {
     conn: Arc<Mutex<Connection>>,
     key: Arc<[u8; 32]>,
     path: PathBuf,
+    /// The bucket digests this index is checked against: the chunk hashes of the meta row
+    /// last read or written, and the chunks read so far (each checked against its hash).
+    digests: Arc<Mutex<Digests>>,
+}
+
+/// Buckets of the rules' facts.
+const BUCKETS: u32 = 1 << 18;
+/// Buckets per chunk of digests.
+const CHUNK: u32 = 1 << 10;
+/// Chunks of digests (the meta row holds one hash per chunk).
+const CHUNKS: usize = (BUCKETS / CHUNK) as usize;
+
+/// The authenticated digests of the rules' buckets.
+#[derive(Debug)]
+struct Digests {
+    chunk_hashes: Vec<Hash>,
+    chunks: std::collections::HashMap<u32, Vec<Hash>>,
+}
+
+impl Digests {
+    /// The digests of an empty index.
+    fn empty() -> Self {
+        let chunk = vec![empty_bucket(); CHUNK as usize];
+        Self {
+            chunk_hashes: vec![chunk_hash(&chunk); CHUNKS],
+            chunks: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The digests of chunk `c`, read from `conn` and checked against its hash when first
+    /// needed.
+    fn chunk(&mut self, conn: &Connection, c: u32) -> Result<&mut Vec<Hash>, IndexDamaged> {
+        if !self.chunks.contains_key(&c) {
+            let expected = *self
+                .chunk_hashes
+                .get(usize::try_from(c).map_err(|_| IndexDamaged)?)
+                .ok_or(IndexDamaged)?;
+            let mut chunk = vec![empty_bucket(); CHUNK as usize];
+            let mut stmt = conn
+                .prepare("SELECT id, digest FROM buckets WHERE id >= ?1 AND id < ?2")
+                .map_err(|_| IndexDamaged)?;
+            let rows = stmt
+                .query_map(params![c * CHUNK, (c + 1) * CHUNK], |r| {
+                    Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .map_err(|_| IndexDamaged)?;
+            for row in rows {
+                let (id, digest) = row.map_err(|_| IndexDamaged)?;
+                let slot = chunk
+                    .get_mut(usize::try_from(id - c * CHUNK).map_err(|_| IndexDamaged)?)
+                    .ok_or(IndexDamaged)?;
+                *slot = digest.as_slice().try_into().map_err(|_| IndexDamaged)?;
+            }
+            if chunk_hash(&chunk) != expected {
+                return Err(IndexDamaged);
+            }
+            self.chunks.insert(c, chunk);
+        }
+        self.chunks.get_mut(&c).ok_or(IndexDamaged)
+    }
+}
+
+/// The digest of an empty bucket.
+fn empty_bucket() -> Hash {
+    Sha256::digest(b"").into()
+}
+
+/// SHA-256 over a chunk's bucket digests, in order.
+fn chunk_hash(digests: &[Hash]) -> Hash {
+    let mut h = Sha256::new();
+    for d in digests {
+        h.update(d);
+    }
+    h.finalize().into()
+}
+
+/// The bucket of a fact: the first 18 bits of SHA-256(table, key).
+fn bucket_of(table: u8, key: &[u8]) -> u32 {
+    let h: Hash = Sha256::new()
+        .chain_update([table])
+        .chain_update(key)
+        .finalize()
+        .into();
+    let [a, b, c, d, ..] = h;
+    u32::from_be_bytes([a, b, c, d]) >> (32 - 18)
+}
+
+/// A fact as a bucket holds it.
+type Fact = (u8, Vec<u8>, Vec<u8>, u64);
+
+/// SHA-256 over a bucket's facts, sorted by (table, key): each as table, 8-byte length and key,
+/// 8-byte length and value, 8-byte big-endian seq.
+fn bucket_digest(facts: &[Fact]) -> Hash {
+    if facts.is_empty() {
+        return empty_bucket();
+    }
+    let mut h = Sha256::new();
+    for (tbl, k, v, seq) in facts {
+        h.update([*tbl]);
+        h.update((k.len() as u64).to_be_bytes());
+        h.update(k);
+        h.update((v.len() as u64).to_be_bytes());
+        h.update(v);
+        h.update(seq.to_be_bytes());
+    }
+    h.finalize().into()
+}
+
+/// The facts of bucket `b`, sorted.
+fn read_bucket(conn: &Connection, b: u32) -> Result<Vec<Fact>, IndexDamaged> {
+    let mut stmt = conn
+        .prepare("SELECT tbl, k, value, seq FROM rules WHERE bucket = ?1 ORDER BY tbl, k")
+        .map_err(|_| IndexDamaged)?;
+    let rows = stmt
+        .query_map(params![b], |r| {
+            Ok((
+                r.get::<_, u8>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(|_| IndexDamaged)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (t, k, v, seq) = row.map_err(|_| IndexDamaged)?;
+        out.push((t, k, v, u64::try_from(seq).map_err(|_| IndexDamaged)?));
+    }
+    Ok(out)
 }
 
 impl Index {
@@ -119,14 +254,36 @@ impl Index {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), body BLOB NOT NULL, mac BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS rules (tbl INTEGER NOT NULL, k BLOB NOT NULL, next BLOB NOT NULL, value BLOB NOT NULL, seq INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS rules (bucket INTEGER NOT NULL, tbl INTEGER NOT NULL, k BLOB NOT NULL, value BLOB NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (bucket, tbl, k)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS buckets (id INTEGER PRIMARY KEY, digest BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS pending (seq INTEGER PRIMARY KEY, line BLOB NOT NULL);",
         )?;
+        // Nothing but these tables: a trigger or view someone added could drop or reshape
+        // what the store writes or reads.
+        let foreign: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type NOT IN ('table', 'index') OR (type = 'table' AND name NOT IN ('meta', 'nodes', 'rules', 'buckets', 'pending'))",
+            [],
+            |r| r.get(0),
+        )?;
+        if foreign != 0 {
+            return Err(IndexError::Damaged("objects the store did not create"));
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             key: Arc::new(key),
             path: path.to_owned(),
+            digests: Arc::new(Mutex::new(Digests::empty())),
         })
+    }
+
+    /// Opens the index at `path` as a new, empty file: whatever was there (another log's index,
+    /// a damaged one, one with objects the store did not create) is removed first.
+    ///
+    /// # Errors
+    /// [`IndexError::Sql`] when SQLite cannot create it.
+    pub fn create(path: &Path, key: [u8; 32]) -> Result<Self, IndexError> {
+        remove_files(path);
+        Self::open(path, key)
     }
 
     /// Opens the index at `path` read-only, for an auditor: only its tree is read, and only
@@ -140,6 +297,7 @@ impl Index {
             conn: Arc::new(Mutex::new(conn)),
             key: Arc::new([0u8; 32]),
             path: path.to_owned(),
+            digests: Arc::new(Mutex::new(Digests::empty())),
         })
     }
 
@@ -178,10 +336,6 @@ impl Index {
         !expected.is_empty() && subtle::ConstantTimeEq::ct_eq(expected.as_slice(), mac).into()
     }
 
-    fn row_mac(&self, tbl: u8, k: &[u8], next: &[u8], value: &[u8], seq: u64) -> Vec<u8> {
-        self.mac(&[b"row", &[tbl], k, next, value, &seq.to_be_bytes()])
-    }
-
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, IndexError> {
         self.conn
             .lock()
@@ -212,20 +366,34 @@ impl Index {
         if meta.version != VERSION {
             return Err(IndexError::Damaged("format version"));
         }
+        let chunk_hashes = parse_chunks(&meta.chunks).ok_or(IndexError::Damaged("meta row"))?;
+        let mut digests = self
+            .digests
+            .lock()
+            .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
+        digests.chunk_hashes = chunk_hashes;
+        digests.chunks.clear();
         Ok(Some(meta))
     }
 
-    /// Empties the index (before it is rebuilt from the log).
+    /// Empties the index (before it is rebuilt from the log): its files are removed and a new,
+    /// empty database takes their place, so nothing of the old one (rows, triggers) is kept.
     ///
     /// # Errors
-    /// [`IndexError::Sql`] when SQLite fails.
+    /// [`IndexError::Sql`] when SQLite cannot create the new one.
     pub fn reset(&self) -> Result<(), IndexError> {
         let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        tx.execute_batch(
-            "DELETE FROM meta; DELETE FROM nodes; DELETE FROM rules; DELETE FROM pending;",
-        )?;
-        tx.commit()?;
+        let fresh = Self::create(&self.path, *self.key)?;
+        let new_conn = Arc::try_unwrap(fresh.conn)
+            .map_err(|_| IndexError::Damaged("index connection"))?
+            .into_inner()
+            .map_err(|_| IndexError::Damaged("index connection"))?;
+        *conn = new_conn;
+        let mut digests = self
+            .digests
+            .lock()
+            .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
+        *digests = Digests::empty();
         Ok(())
     }
 
@@ -271,6 +439,10 @@ impl Index {
         pending: &[&AuditRecord],
     ) -> Result<(), IndexError> {
         let mut conn = self.lock()?;
+        let mut digests = self
+            .digests
+            .lock()
+            .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
         let tx = conn.transaction()?;
         {
             let mut put =
@@ -283,11 +455,82 @@ impl Index {
                 put.execute(params![level, idx, hash.as_slice()])?;
             }
         }
-        for table in RuleTable::ALL {
-            self.ensure_sentinel(&tx, table)?;
-        }
+        // The facts by bucket: each bucket's rows as they are must have the digest on record;
+        // the new facts join them and the bucket gets its new digest.
+        let mut by_bucket: std::collections::BTreeMap<u32, Vec<Fact>> =
+            std::collections::BTreeMap::new();
         for row in rules {
-            self.insert_fact(&tx, row)?;
+            let tbl = row.table.code();
+            by_bucket
+                .entry(bucket_of(tbl, &row.key))
+                .or_default()
+                .push((
+                    tbl,
+                    row.key.to_vec(),
+                    row.value.to_be_bytes().to_vec(),
+                    row.seq,
+                ));
+        }
+        let damaged = |_| IndexError::Damaged("rules");
+        let mut new_digests: Vec<(u32, Hash)> = Vec::with_capacity(by_bucket.len());
+        {
+            let mut put = tx.prepare(
+                "INSERT INTO rules (bucket, tbl, k, value, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut put_digest =
+                tx.prepare("INSERT OR REPLACE INTO buckets (id, digest) VALUES (?1, ?2)")?;
+            for (b, facts) in by_bucket {
+                let expected = *digests
+                    .chunk(&tx, b / CHUNK)
+                    .map_err(damaged)?
+                    .get(usize::try_from(b % CHUNK).map_err(|_| IndexError::Damaged("bucket"))?)
+                    .ok_or(IndexError::Damaged("bucket"))?;
+                let mut all = read_bucket(&tx, b).map_err(damaged)?;
+                if bucket_digest(&all) != expected {
+                    return Err(IndexError::Damaged("a bucket of the rules"));
+                }
+                for fact in facts {
+                    let (tbl, k, v, seq) = &fact;
+                    match all.iter().find(|(t, key, _, _)| t == tbl && key == k) {
+                        // Indexed already (by another process that flushed further).
+                        Some((_, _, value, s)) if value == v && s == seq => {}
+                        Some(_) => {
+                            return Err(IndexError::Damaged("a fact disagrees with the index"));
+                        }
+                        None => {
+                            let seq_sql =
+                                i64::try_from(*seq).map_err(|_| IndexError::Damaged("seq"))?;
+                            put.execute(params![b, tbl, k, v, seq_sql])?;
+                            all.push(fact);
+                        }
+                    }
+                }
+                all.sort_by(|x, y| (x.0, &x.1).cmp(&(y.0, &y.1)));
+                let digest = bucket_digest(&all);
+                put_digest.execute(params![b, digest.as_slice()])?;
+                new_digests.push((b, digest));
+            }
+        }
+        // The new chunk hashes, from the digests on record with the new ones in place.
+        let mut chunk_hashes = digests.chunk_hashes.clone();
+        let mut touched: std::collections::BTreeMap<u32, Vec<Hash>> =
+            std::collections::BTreeMap::new();
+        for (b, d) in &new_digests {
+            let c = b / CHUNK;
+            if let std::collections::btree_map::Entry::Vacant(slot) = touched.entry(c) {
+                slot.insert(digests.chunk(&tx, c).map_err(damaged)?.clone());
+            }
+            if let Some(slot) = touched
+                .get_mut(&c)
+                .and_then(|chunk| chunk.get_mut(usize::try_from(b % CHUNK).ok()?))
+            {
+                *slot = *d;
+            }
+        }
+        for (c, chunk) in &touched {
+            if let Some(slot) = chunk_hashes.get_mut(usize::try_from(*c).unwrap_or(usize::MAX)) {
+                *slot = chunk_hash(chunk);
+            }
         }
         tx.execute("DELETE FROM pending", [])?;
         let mut lines = Vec::with_capacity(pending.len());
@@ -297,6 +540,7 @@ impl Index {
         }
         let mut meta = meta.clone();
         meta.pending = pending_digest(&lines);
+        meta.chunks = chunks_hex(&chunk_hashes);
         {
             let mut put = tx.prepare("INSERT INTO pending (seq, line) VALUES (?1, ?2)")?;
             for (seq, line) in &lines {
@@ -311,135 +555,42 @@ impl Index {
             params![body, mac],
         )?;
         tx.commit()?;
-        Ok(())
-    }
-
-    /// The first row of `table`'s chain (key `''`, below every key), created when absent.
-    fn ensure_sentinel(
-        &self,
-        tx: &rusqlite::Transaction<'_>,
-        table: RuleTable,
-    ) -> Result<(), IndexError> {
-        let tbl = table.code();
-        let exists: Option<i64> = tx
-            .query_row(
-                "SELECT seq FROM rules WHERE tbl = ?1 AND k = x''",
-                params![tbl],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if exists.is_some() {
-            return Ok(());
+        // What this flush wrote is what lookups are checked against from now on: a write the
+        // database did not keep (a trigger, a lost page) fails the next lookup of its bucket.
+        digests.chunk_hashes = chunk_hashes;
+        for (c, chunk) in touched {
+            digests.chunks.insert(c, chunk);
         }
-        let any: Option<i64> = tx
-            .query_row(
-                "SELECT seq FROM rules WHERE tbl = ?1 LIMIT 1",
-                params![tbl],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if any.is_some() {
-            return Err(IndexError::Damaged("a rules table lost its first row"));
-        }
-        let value = 0u128.to_be_bytes();
-        let mac = self.row_mac(tbl, &[], &END, &value, 0);
-        tx.execute(
-            "INSERT INTO rules (tbl, k, next, value, seq, mac) VALUES (?1, x'', ?2, ?3, 0, ?4)",
-            params![tbl, END.as_slice(), value.as_slice(), mac],
-        )?;
-        Ok(())
-    }
-
-    /// The row of `table` with the greatest key at or below `key`, authenticated.
-    fn floor_row(
-        conn: &Connection,
-        index: &Self,
-        table: RuleTable,
-        key: &[u8],
-    ) -> Result<Row, IndexDamaged> {
-        let tbl = table.code();
-        let row = conn
-            .query_row(
-                "SELECT k, next, value, seq, mac FROM rules WHERE tbl = ?1 AND k <= ?2 ORDER BY k DESC LIMIT 1",
-                params![tbl, key],
-                |r| {
-                    Ok(Row {
-                        k: r.get(0)?,
-                        next: r.get(1)?,
-                        value: r.get(2)?,
-                        seq: r.get(3)?,
-                        mac: r.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|_| IndexDamaged)?
-            .ok_or(IndexDamaged)?;
-        let seq = u64::try_from(row.seq).map_err(|_| IndexDamaged)?;
-        if !index.mac_ok(
-            &[
-                b"row",
-                &[tbl],
-                &row.k,
-                &row.next,
-                &row.value,
-                &seq.to_be_bytes(),
-            ],
-            &row.mac,
-        ) {
-            return Err(IndexDamaged);
-        }
-        Ok(row)
-    }
-
-    /// Inserts one fact into its table's chain: the row before it now names it as next.
-    fn insert_fact(&self, tx: &rusqlite::Transaction<'_>, row: &RuleRow) -> Result<(), IndexError> {
-        let damaged = |_| IndexError::Damaged("rules chain");
-        let tbl = row.table.code();
-        let pred = Self::floor_row(tx, self, row.table, &row.key).map_err(damaged)?;
-        let value = row.value.to_be_bytes();
-        if pred.k.as_slice() == row.key.as_slice() {
-            // Indexed already (by another process that flushed further): it must agree.
-            let same = pred.value.as_slice() == value.as_slice()
-                && u64::try_from(pred.seq).ok() == Some(row.seq);
-            return if same {
-                Ok(())
-            } else {
-                Err(IndexError::Damaged("a fact disagrees with the index"))
-            };
-        }
-        if row.key.as_slice() >= pred.next.as_slice() {
-            return Err(IndexError::Damaged("rules chain"));
-        }
-        let seq = i64::try_from(row.seq).map_err(|_| IndexError::Damaged("seq"))?;
-        let mac = self.row_mac(tbl, &row.key, &pred.next, &value, row.seq);
-        tx.execute(
-            "INSERT INTO rules (tbl, k, next, value, seq, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                tbl,
-                row.key.as_slice(),
-                pred.next,
-                value.as_slice(),
-                seq,
-                mac
-            ],
-        )?;
-        let pred_seq = u64::try_from(pred.seq).map_err(|_| IndexError::Damaged("seq"))?;
-        let pred_mac = self.row_mac(tbl, &pred.k, &row.key, &pred.value, pred_seq);
-        tx.execute(
-            "UPDATE rules SET next = ?3, mac = ?4 WHERE tbl = ?1 AND k = ?2",
-            params![tbl, pred.k, row.key.as_slice(), pred_mac],
-        )?;
         Ok(())
     }
 }
 
-struct Row {
-    k: Vec<u8>,
-    next: Vec<u8>,
-    value: Vec<u8>,
-    seq: i64,
-    mac: Vec<u8>,
+/// The chunk hashes as the meta row holds them.
+fn chunks_hex(hashes: &[Hash]) -> String {
+    let mut bytes = Vec::with_capacity(hashes.len() * 32);
+    for h in hashes {
+        bytes.extend_from_slice(h);
+    }
+    hex::encode(bytes)
+}
+
+/// The chunk hashes of a meta row (`None` when it does not hold 256 of them).
+fn parse_chunks(text: &str) -> Option<Vec<Hash>> {
+    let bytes = hex::decode(text).ok()?;
+    if bytes.len() != CHUNKS * 32 {
+        return None;
+    }
+    bytes.chunks_exact(32).map(|c| c.try_into().ok()).collect()
+}
+
+/// Removes an index's database and its WAL side files.
+fn remove_files(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    for side in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(side);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
 }
 
 /// SHA-256 over a log's key rotation statements, each with its length (what
@@ -465,22 +616,32 @@ fn pending_digest(lines: &[(u64, Vec<u8>)]) -> String {
     hash_hex(&h.finalize().into())
 }
 
-// INV-INDEX-NEVER-TRUSTED: a fact only with its row's MAC, an absent key only with the proof of
-// absence of the row before it.
+// INV-INDEX-NEVER-TRUSTED: a fact, present or absent, only when its whole bucket has the digest
+// the MAC'd meta row covers.
 impl RuleBase for Index {
     fn get(&self, table: RuleTable, key: &RuleKey) -> Result<Option<(u128, u64)>, IndexDamaged> {
         let conn = self.conn.lock().map_err(|_| IndexDamaged)?;
-        let row = Self::floor_row(&conn, self, table, key)?;
-        if row.k.as_slice() == key.as_slice() {
-            let value: [u8; 16] = row.value.as_slice().try_into().map_err(|_| IndexDamaged)?;
-            let seq = u64::try_from(row.seq).map_err(|_| IndexDamaged)?;
-            return Ok(Some((u128::from_be_bytes(value), seq)));
+        let mut digests = self.digests.lock().map_err(|_| IndexDamaged)?;
+        let tbl = table.code();
+        let b = bucket_of(tbl, key);
+        let expected = *digests
+            .chunk(&conn, b / CHUNK)?
+            .get(usize::try_from(b % CHUNK).map_err(|_| IndexDamaged)?)
+            .ok_or(IndexDamaged)?;
+        let facts = read_bucket(&conn, b)?;
+        // The whole bucket, as recorded, or nothing: a fact is there, or is not, by proof.
+        if bucket_digest(&facts) != expected {
+            return Err(IndexDamaged);
         }
-        // Proof of absence: the row before the key names a next key above it.
-        if key.as_slice() < row.next.as_slice() {
-            Ok(None)
-        } else {
-            Err(IndexDamaged)
+        match facts
+            .iter()
+            .find(|(t, k, _, _)| *t == tbl && k.as_slice() == key.as_slice())
+        {
+            Some((_, _, v, seq)) => {
+                let value: [u8; 16] = v.as_slice().try_into().map_err(|_| IndexDamaged)?;
+                Ok(Some((u128::from_be_bytes(value), *seq)))
+            }
+            None => Ok(None),
         }
     }
 }

@@ -40,18 +40,25 @@ fn meta(size: u64) -> IndexMeta {
         kept_len: 0,
         pending: String::new(),
         rotations: String::new(),
+        chunks: String::new(),
     }
 }
 
-/// Damage done to one row of the rules' table, as an attacker with write access to the file
-/// (but not the log's key) could.
+/// Damage done to the rules' rows, as an attacker with write access to the file (but not the
+/// log's key) could.
 #[derive(Debug, Clone)]
 enum RowDamage {
     None,
     Delete(usize),
     EditValue(usize, u8),
     EditSeq(usize),
-    EditNext(usize),
+    /// A fact that is not in the log, in the bucket its key belongs to.
+    Insert(u8),
+    /// Every row and bucket digest replaced by those of an empty index (rows copied from an
+    /// older index, with the current meta row kept).
+    OldRows,
+    /// A trigger that keeps every later fact from being written.
+    Trigger,
 }
 
 fn row_damage() -> impl Strategy<Value = RowDamage> {
@@ -60,68 +67,78 @@ fn row_damage() -> impl Strategy<Value = RowDamage> {
         any::<usize>().prop_map(RowDamage::Delete),
         (any::<usize>(), 1u8..=255).prop_map(|(i, x)| RowDamage::EditValue(i, x)),
         any::<usize>().prop_map(RowDamage::EditSeq),
-        any::<usize>().prop_map(RowDamage::EditNext),
+        any::<u8>().prop_map(RowDamage::Insert),
+        Just(RowDamage::OldRows),
+        Just(RowDamage::Trigger),
     ]
 }
 
 fn damage_rows(path: &std::path::Path, d: &RowDamage) {
     let conn = rusqlite::Connection::open(path).unwrap();
-    let rows: Vec<(i64, Vec<u8>)> = conn
-        .prepare("SELECT tbl, k FROM rules ORDER BY tbl, k")
+    let rows: Vec<(i64, i64, Vec<u8>)> = conn
+        .prepare("SELECT bucket, tbl, k FROM rules ORDER BY bucket, tbl, k")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
     let pick = |i: &usize| rows[*i % rows.len()].clone();
+    let key = "bucket = ?1 AND tbl = ?2 AND k = ?3";
     match d {
         RowDamage::None => {}
+        RowDamage::Delete(_) | RowDamage::EditValue(..) | RowDamage::EditSeq(_)
+            if rows.is_empty() => {}
         RowDamage::Delete(i) => {
-            let (t, k) = pick(i);
+            let (b, t, k) = pick(i);
             conn.execute(
-                "DELETE FROM rules WHERE tbl = ?1 AND k = ?2",
-                rusqlite::params![t, k],
+                &format!("DELETE FROM rules WHERE {key}"),
+                rusqlite::params![b, t, k],
             )
             .unwrap();
         }
         RowDamage::EditValue(i, x) => {
-            let (t, k) = pick(i);
-            let v: Vec<u8> = conn
+            let (b, t, k) = pick(i);
+            let mut v: Vec<u8> = conn
                 .query_row(
-                    "SELECT value FROM rules WHERE tbl = ?1 AND k = ?2",
-                    rusqlite::params![t, k],
+                    &format!("SELECT value FROM rules WHERE {key}"),
+                    rusqlite::params![b, t, k],
                     |r| r.get(0),
                 )
                 .unwrap();
-            let mut v = v;
             v[15] ^= x;
             conn.execute(
-                "UPDATE rules SET value = ?3 WHERE tbl = ?1 AND k = ?2",
-                rusqlite::params![t, k, v],
+                &format!("UPDATE rules SET value = ?4 WHERE {key}"),
+                rusqlite::params![b, t, k, v],
             )
             .unwrap();
         }
         RowDamage::EditSeq(i) => {
-            let (t, k) = pick(i);
+            let (b, t, k) = pick(i);
             conn.execute(
-                "UPDATE rules SET seq = seq + 1000000 WHERE tbl = ?1 AND k = ?2",
-                rusqlite::params![t, k],
+                &format!("UPDATE rules SET seq = seq + 1000000 WHERE {key}"),
+                rusqlite::params![b, t, k],
             )
             .unwrap();
         }
-        RowDamage::EditNext(i) => {
-            // Skips the row's successor: the row now claims nothing lies between.
-            let (t, k) = pick(i);
-            let next: Vec<u8> = conn
-                .query_row(
-                    "SELECT next FROM rules WHERE tbl = ?1 AND k > ?2 ORDER BY k LIMIT 1",
-                    rusqlite::params![t, k],
-                    |r| r.get(0),
+        RowDamage::Insert(x) => {
+            // Any bucket: the store cannot know where an attacker would put a row.
+            for (b, t, k) in rows.iter().take(1) {
+                let mut k = k.clone();
+                k[16] ^= x | 1;
+                conn.execute(
+                    "INSERT OR IGNORE INTO rules (bucket, tbl, k, value, seq) VALUES (?1, ?2, ?3, zeroblob(16), 0)",
+                    rusqlite::params![b, t, k],
                 )
-                .unwrap_or_else(|_| vec![0xff; 18]);
-            conn.execute(
-                "UPDATE rules SET next = ?3 WHERE tbl = ?1 AND k = ?2",
-                rusqlite::params![t, k, next],
+                .unwrap();
+            }
+        }
+        RowDamage::OldRows => {
+            conn.execute_batch("DELETE FROM rules; DELETE FROM buckets;")
+                .unwrap();
+        }
+        RowDamage::Trigger => {
+            conn.execute_batch(
+                "CREATE TRIGGER keep_out BEFORE INSERT ON rules BEGIN SELECT RAISE(IGNORE); END;",
             )
             .unwrap();
         }
@@ -167,7 +184,12 @@ proptest! {
         }
         drop(index);
         damage_rows(&path, &damage);
-        let index = Index::open(&path, [7u8; 32]).unwrap();
+        // The store opens an index with objects it did not create as a new, empty one.
+        let Ok(index) = Index::open(&path, [7u8; 32]) else {
+            prop_assert!(matches!(damage, RowDamage::Trigger));
+            return Ok(());
+        };
+        prop_assert!(index.meta().unwrap().is_some());
         for table in RuleTable::ALL {
             for k in 0u128..70 {
                 let key = key(table, k);
@@ -177,9 +199,9 @@ proptest! {
                 }
             }
         }
-        // Another log's key reads nothing from it.
+        // Another log's key: its meta row does not verify.
         let other = Index::open(&path, [8u8; 32]).unwrap();
-        prop_assert!(other.get(RuleTable::Claim, &key(RuleTable::Claim, 70)).is_err());
+        prop_assert!(other.meta().is_err());
     }
 }
 
@@ -509,4 +531,44 @@ fn a_whole_read_holds_a_slice_in_memory_and_the_next_open_resumes() {
     // The index was written at the last open (600 records); the one record since is read.
     assert_eq!(store.open_report().resumed_from_index, 600);
     assert_eq!(store.size(), 601);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    // INV-INDEX-NEVER-TRUSTED: a trigger added to the index while the store runs (so that the
+    // facts it writes are dropped) never lets a request id run twice (adversarial finding F1).
+    #[test]
+    fn inv_index_never_trusted_a_trigger_added_while_running_never_lets_a_request_id_run_twice(
+        n in 4u64..40,
+        every in 1u64..8,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let k = signer.private_key();
+        drop(FileStore::open(dir.path(), signer).unwrap());
+        let mut store = open(dir.path(), &k, every);
+        store.append(with_rid(0)).unwrap();
+        damage_rows(&dir.path().join("index.sqlite"), &RowDamage::Trigger);
+        for i in 1..n {
+            store.append(with_rid(i)).unwrap();
+        }
+        for i in 0..n {
+            let again = store.append(with_rid(i));
+            prop_assert!(
+                matches!(again, Err(AuditError::Rule(RuleViolation::RequestIdTaken | RuleViolation::IndexDamaged))),
+                "request id {i} ran twice: {again:?}"
+            );
+        }
+        drop(store);
+        let mut store = open(dir.path(), &k, every);
+        for i in 0..n {
+            let again = store.append(with_rid(i));
+            prop_assert!(
+                matches!(again, Err(AuditError::Rule(RuleViolation::RequestIdTaken | RuleViolation::IndexDamaged))),
+                "request id {i} ran twice after a restart: {again:?}"
+            );
+        }
+        prop_assert!(store.append(with_rid(n)).is_ok());
+    }
 }

@@ -229,8 +229,8 @@ impl FileStore {
             "open log",
         )?;
         log.lock_exclusive().map_err(io("lock log"))?;
-        let emptied = Index::open(&Index::path_in(dir), Index::key_of(&signer))
-            .and_then(|ix| ix.reset())
+        let emptied = Index::create(&Index::path_in(dir), Index::key_of(&signer))
+            .map(drop)
             .map_err(|e| AuditError::Io {
                 op: "reset index",
                 source: std::io::Error::other(e.to_string()),
@@ -245,7 +245,11 @@ impl FileStore {
         let keys = self.open_keys()?;
         let mut latest = read_latest(&self.dir, &keys)?;
         self.kept = None;
-        self.index = Index::open(&Index::path_in(&self.dir), Index::key_of(&self.signer)).ok();
+        let (path, key) = (Index::path_in(&self.dir), Index::key_of(&self.signer));
+        // An index that cannot be opened as the store made it is replaced by an empty one.
+        self.index = Index::open(&path, key)
+            .or_else(|_| Index::create(&path, key))
+            .ok();
         let resumed = match self.resume(&keys, latest.as_ref().map(|(_, cp)| cp)) {
             Ok(()) => true,
             Err(why) => {
@@ -480,6 +484,7 @@ impl FileStore {
             kept_len,
             pending: String::new(),
             rotations: self.rotations_digest.clone(),
+            chunks: String::new(),
         };
         let nodes = ledger.tree().in_memory();
         let rules = ledger.rules().in_memory();
