@@ -198,7 +198,9 @@ fn generate(dir: &Path, count: u64, signer: &LogSigner) -> u64 {
             }
             rec.prev = hash_hex(&last);
             rec.seq = tree.size();
-            let line = serde_json::to_vec(&rec).unwrap();
+            // Sealed as the rail writes every record (the first record of a key epoch must carry
+            // its signature).
+            let line = mig06_rail::audit::ledger::seal::seal(&mut rec, signer).unwrap();
             log.write_all(&line).unwrap();
             log.write_all(b"\n").unwrap();
             bytes += line.len() as u64 + 1;
