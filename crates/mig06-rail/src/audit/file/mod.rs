@@ -589,21 +589,23 @@ impl FileStore {
                 what: format!("log shrank from {} to {end} bytes while open", self.len),
             });
         }
-        // In slices of `index_every` records, each written to the index: a store that reads
-        // a long log (no index yet, or one that did not check out) never holds it in memory.
+        // In slices of 64 index writes' worth of records, each written to the index: a store
+        // that reads a long log (no index yet, or one that did not check out) never holds it
+        // in memory, and each page of the index is written once per slice, not once per
+        // 1,024 records.
+        let slice = self.index_every.saturating_mul(64);
         let (complete, torn) = loop {
             let checker = &mut self.checker;
-            let (complete, torn) =
-                read_some_lines(&self.log, self.len, self.index_every, |_, line| {
-                    checker.push(line)?;
-                    Ok::<(), AuditError>(())
-                })?;
+            let (complete, torn) = read_some_lines(&self.log, self.len, slice, |_, line| {
+                checker.push(line)?;
+                Ok::<(), AuditError>(())
+            })?;
             if complete == 0 || torn > 0 || self.len.saturating_add(complete) >= end {
                 break (complete, torn);
             }
             checker.check_end()?;
             self.len += complete;
-            if self.checker.ledger().size() >= self.indexed.saturating_add(self.index_every) {
+            if self.checker.ledger().size() >= self.indexed.saturating_add(slice) {
                 self.flush_index();
             }
         };
