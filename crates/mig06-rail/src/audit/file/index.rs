@@ -114,6 +114,9 @@ const CHUNKS: usize = (BUCKETS / CHUNK) as usize;
 struct Digests {
     chunk_hashes: Vec<Hash>,
     chunks: std::collections::HashMap<u32, Vec<Hash>>,
+    /// SQLite's `data_version` when these digests were read or written: another process's
+    /// flush changes it, and the digests are read again from its meta row.
+    version: Option<i64>,
 }
 
 impl Digests {
@@ -123,6 +126,7 @@ impl Digests {
         Self {
             chunk_hashes: vec![chunk_hash(&chunk); CHUNKS],
             chunks: std::collections::HashMap::new(),
+            version: None,
         }
     }
 
@@ -173,14 +177,17 @@ fn chunk_hash(digests: &[Hash]) -> Hash {
     h.finalize().into()
 }
 
-/// The bucket of a fact: the first 18 bits of SHA-256(table, key).
-fn bucket_of(table: u8, key: &[u8]) -> u32 {
-    let h: Hash = Sha256::new()
-        .chain_update([table])
-        .chain_update(key)
-        .finalize()
-        .into();
-    let [a, b, c, d, ..] = h;
+/// The bucket of a fact: the first 18 bits of HMAC-SHA-256(the index's key; `bucket`, table,
+/// key). Keyed, so that a caller who chooses request ids cannot pile them into one bucket.
+fn bucket_of(index_key: &[u8; 32], table: u8, key: &[u8]) -> u32 {
+    let Ok(mut m) = HmacSha256::new_from_slice(index_key) else {
+        return 0;
+    };
+    m.update(b"bucket");
+    m.update(&[table]);
+    m.update(key);
+    let h = m.finalize().into_bytes();
+    let [a, b, c, d, ..] = <[u8; 32]>::from(h);
     u32::from_be_bytes([a, b, c, d]) >> (32 - 18)
 }
 
@@ -357,12 +364,29 @@ impl Index {
     /// [`IndexError`] when it cannot be read or does not check out.
     pub fn meta(&self) -> Result<Option<IndexMeta>, IndexError> {
         let conn = self.lock()?;
+        let mut digests = self
+            .digests
+            .lock()
+            .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
+        self.read_meta(&conn, &mut digests)
+    }
+
+    /// The meta row, authenticated, with the digests it covers taken as the ones to check
+    /// against (and SQLite's `data_version` noted).
+    fn read_meta(
+        &self,
+        conn: &Connection,
+        digests: &mut Digests,
+    ) -> Result<Option<IndexMeta>, IndexError> {
+        let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         let row: Option<(Vec<u8>, Vec<u8>)> = conn
             .query_row("SELECT body, mac FROM meta WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
         let Some((body, mac)) = row else {
+            *digests = Digests::empty();
+            digests.version = Some(version);
             return Ok(None);
         };
         if !self.mac_ok(&[b"meta", &body], &mac) {
@@ -376,13 +400,20 @@ impl Index {
             return Err(IndexError::Damaged("format version"));
         }
         let chunk_hashes = parse_chunks(&meta.chunks).ok_or(IndexError::Damaged("meta row"))?;
-        let mut digests = self
-            .digests
-            .lock()
-            .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
         digests.chunk_hashes = chunk_hashes;
         digests.chunks.clear();
+        digests.version = Some(version);
         Ok(Some(meta))
+    }
+
+    /// Reads the meta row again when another process wrote the index since this one last
+    /// read or wrote it (several processes share a log: a CLI attempt beside a server).
+    fn refresh(&self, conn: &Connection, digests: &mut Digests) -> Result<(), IndexError> {
+        let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if digests.version != Some(version) {
+            self.read_meta(conn, digests)?;
+        }
+        Ok(())
     }
 
     /// Empties the index (before it is rebuilt from the log): its files are removed and a new,
@@ -403,6 +434,7 @@ impl Index {
             .lock()
             .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
         *digests = Digests::empty();
+        digests.version = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok();
         Ok(())
     }
 
@@ -452,6 +484,7 @@ impl Index {
             .digests
             .lock()
             .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
+        self.refresh(&conn, &mut digests)?;
         let tx = conn.transaction()?;
         {
             let mut put =
@@ -471,7 +504,7 @@ impl Index {
         for row in rules {
             let tbl = row.table.code();
             by_bucket
-                .entry(bucket_of(tbl, &row.key))
+                .entry(bucket_of(&self.key, tbl, &row.key))
                 .or_default()
                 .push((
                     tbl,
@@ -632,8 +665,10 @@ impl RuleBase for Index {
     fn get(&self, table: RuleTable, key: &RuleKey) -> Result<Option<(u128, u64)>, IndexDamaged> {
         let conn = self.conn.lock().map_err(|_| IndexDamaged)?;
         let mut digests = self.digests.lock().map_err(|_| IndexDamaged)?;
+        self.refresh(&conn, &mut digests)
+            .map_err(|_| IndexDamaged)?;
         let tbl = table.code();
-        let b = bucket_of(tbl, key);
+        let b = bucket_of(&self.key, tbl, key);
         let expected = *digests
             .chunk(&conn, b / CHUNK)?
             .get(usize::try_from(b % CHUNK).map_err(|_| IndexDamaged)?)

@@ -572,3 +572,63 @@ proptest! {
         prop_assert!(store.append(with_rid(n)).is_ok());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    // Two stores on one log (a server and a CLI attempt), each writing the index in turn,
+    // refuse nothing that is not a rule's (adversarial finding N1: the one that had not read
+    // the other's index writes refused its next attempts as a damaged index), and both refuse
+    // every used request id.
+    #[test]
+    fn two_stores_writing_one_index_in_turn_refuse_only_what_the_rules_refuse(
+        plan in proptest::collection::vec(any::<bool>(), 4..60),
+        every in 1u64..6,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let k = signer.private_key();
+        drop(FileStore::open(dir.path(), signer).unwrap());
+        let mut a = open(dir.path(), &k, every);
+        let mut b = open(dir.path(), &k, every);
+        for (i, first) in plan.iter().enumerate() {
+            let s = if *first { &mut a } else { &mut b };
+            let r = s.append(with_rid(i as u64));
+            prop_assert!(r.is_ok(), "{r:?}");
+        }
+        for i in 0..plan.len() as u64 {
+            for s in [&mut a, &mut b] {
+                let again = s.append(with_rid(i));
+                prop_assert!(matches!(again, Err(AuditError::Rule(RuleViolation::RequestIdTaken))), "{again:?}");
+            }
+        }
+        prop_assert_eq!(a.index_failures() + b.index_failures(), 0);
+    }
+}
+
+/// An index SQLite will only read (its header says so) takes no flush: the store starts it
+/// again from the log instead of leaving it behind for good (adversarial finding N2).
+#[test]
+fn an_index_that_will_not_take_a_flush_is_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = LogSigner::generate("mig06.example/audit").unwrap();
+    let k = signer.private_key();
+    drop(FileStore::open(dir.path(), signer).unwrap());
+    filled(dir.path(), &k, 20, 4);
+    let main = dir.path().join("index.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&main).unwrap();
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    }
+    let mut bytes = std::fs::read(&main).unwrap();
+    bytes[18] = 3;
+    std::fs::write(&main, bytes).unwrap();
+    let mut store = open(dir.path(), &k, 4);
+    for i in 100..120 {
+        store.append(with_rid(i)).unwrap();
+    }
+    drop(store);
+    let store = open(dir.path(), &k, 4);
+    assert_eq!(store.open_report().index_rebuilt, None);
+    assert!(store.size() - store.open_report().resumed_from_index <= 8);
+}

@@ -143,6 +143,11 @@ pub struct FileStore {
     index_failures: u64,
     /// Records between index writes ([`INDEX_EVERY`]; smaller in tests).
     index_every: u64,
+    /// The index is being started over from the log (a failed write is then not retried).
+    rebuilding: bool,
+    /// Why the store takes no more appends: the index was started over and the log did not
+    /// check out.
+    failed: Option<String>,
     report: OpenReport,
     syncs: AtomicU64,
     checkpoint_write_failures: AtomicU64,
@@ -199,6 +204,8 @@ impl FileStore {
             kept: None,
             index_failures: 0,
             index_every: INDEX_EVERY,
+            rebuilding: false,
+            failed: None,
             report: OpenReport::default(),
             syncs: AtomicU64::new(0),
             checkpoint_write_failures: AtomicU64::new(0),
@@ -313,7 +320,14 @@ impl FileStore {
         {
             self.append_batch_locked(Vec::new())?;
         }
-        self.flush_index();
+        if !self.flush_index() && !self.rebuilding {
+            // The index would not take this flush (a file SQLite will not write, a schema
+            // changed under it): start it again from the log, or go on without one.
+            self.rebuilding = true;
+            let rebuilt = self.rebuild_index();
+            self.rebuilding = false;
+            rebuilt?;
+        }
         Ok(())
     }
 
@@ -466,9 +480,9 @@ impl FileStore {
 
     /// Writes what the store holds in memory to the index (derived state: a failure is
     /// counted, never returned, and the next open reads the log past the index).
-    fn flush_index(&mut self) {
+    fn flush_index(&mut self) -> bool {
         let Some(index) = self.index.clone() else {
-            return;
+            return true;
         };
         // Kept checkpoints not checked yet (a long log being read) or unknown (a failed
         // write): the next open checks them all again.
@@ -495,8 +509,16 @@ impl FileStore {
                 self.checker.ledger_mut().rebase(base.clone(), base);
                 self.indexed = meta.size;
             }
-            Err(_) => self.index_failures += 1,
+            Err(_) => {
+                self.index_failures += 1;
+                if self.rebuilding {
+                    // Failed again while starting it over: go on without an index.
+                    self.index = None;
+                }
+                return false;
+            }
         }
+        true
     }
 
     // INV-KEY-EPOCH: the store signs only with the key in force: the last rotation's new key,
@@ -606,7 +628,7 @@ impl FileStore {
             checker.check_end()?;
             self.len += complete;
             if self.checker.ledger().size() >= self.indexed.saturating_add(slice) {
-                self.flush_index();
+                let _ = self.flush_index();
             }
         };
         self.checker.check_end()?;
@@ -740,8 +762,18 @@ impl FileStore {
                 }
             }
         }
-        if self.checker.ledger().size() >= self.indexed.saturating_add(self.index_every) {
-            self.flush_index();
+        if self.checker.ledger().size() >= self.indexed.saturating_add(self.index_every)
+            && !self.flush_index()
+            && !self.rebuilding
+        {
+            // The records stand; the index is started again from the log (or dropped), so that
+            // it never stays behind while the store's memory grows.
+            self.rebuilding = true;
+            let rebuilt = self.rebuild_index();
+            self.rebuilding = false;
+            if let Err(e) = rebuilt {
+                self.failed = Some(e.to_string());
+            }
         }
         Ok(results)
     }
@@ -793,6 +825,12 @@ impl FileStore {
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
+        if let Some(what) = &self.failed {
+            return Err(AuditError::Corrupt {
+                index: self.checker.ledger().size(),
+                what: what.clone(),
+            });
+        }
         self.log.lock_exclusive().map_err(io("lock log"))?;
         let result = self
             .check_log_identity()
