@@ -6,6 +6,10 @@
 //! Full subtrees never change once complete, so `push` is amortised O(1) and the root or any
 //! proof at *any past size* costs O(log n) lookups with no cache to invalidate: the store has
 //! to prove inclusion and consistency against old checkpoints, not just the latest one.
+//!
+//! A tree can also hand its older subtrees to a [`NodeSource`] (a store's durable index) and
+//! keep only its right edge in memory ([`Tree::resume`], [`Tree::rebase`]); what it reads from
+//! the source is used only with a proof against the root of what it holds in memory.
 
 pub mod checkpoint;
 pub mod cosignature;
