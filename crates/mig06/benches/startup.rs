@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo bench --workspace --bench startup
 //! # MIG06_BENCH_SIZES (records, comma-separated; default 10000,100000,1000000)
+//! # MIG06_BENCH_SINCE=1: also `audit verify --since-checkpoint` over the last 100,000 records
 //! ```
 //!
 //! For each size, a `mig06 init` set-up's log is generated in the store's on-disk format with
@@ -210,6 +211,42 @@ fn cli_attempt(config: &Path, request: &Path) -> (Duration, u64) {
     (d, kb)
 }
 
+/// The kept checkpoint whose size is `size` (a multiple of 256), as its note.
+fn kept_note(audit: &Path, size: u64) -> String {
+    let text = std::fs::read_to_string(audit.join(CHECKPOINTS_FILE)).unwrap();
+    let mut notes = Vec::new();
+    let mut current = String::new();
+    let mut lines = text.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        current.push_str(line);
+        if line.starts_with('\u{2014}') && lines.peek() == Some(&"\n") {
+            lines.next();
+            notes.push(std::mem::take(&mut current));
+        }
+    }
+    let i = usize::try_from(size / CHECKPOINT_EVERY).unwrap() - 1;
+    notes.swap_remove(i)
+}
+
+/// `audit verify --since-checkpoint FILE`, timed.
+fn verify_since(config: &Path, note: &Path) -> Duration {
+    let t = Instant::now();
+    let out = Command::new(MIG06)
+        .args(["audit", "verify", "--config"])
+        .arg(config)
+        .arg("--since-checkpoint")
+        .arg(note)
+        .output()
+        .unwrap();
+    let d = t.elapsed();
+    assert!(
+        out.status.success(),
+        "audit verify --since-checkpoint failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    d
+}
+
 fn remove_index(audit: &Path) {
     for name in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
         let _ = std::fs::remove_file(audit.join(name));
@@ -287,6 +324,22 @@ fn main() {
             if !skip_verify {
                 best.4 = best.4.min(verify(&config));
             }
+        }
+        if n > 100_000 && std::env::var_os("MIG06_BENCH_SINCE").is_some() {
+            // The last 100,000 records (to the kept checkpoint at or below n - 100,000), against
+            // a whole `audit verify`, same run.
+            let at = (n - 100_000) / CHECKPOINT_EVERY * CHECKPOINT_EVERY;
+            let note = root.path().join("since.note");
+            std::fs::write(&note, kept_note(&audit, at)).unwrap();
+            let since = (0..3).map(|_| verify_since(&config, &note)).min().unwrap();
+            let whole = (0..3).map(|_| verify(&config)).min().unwrap();
+            println!(
+                "verify --since-checkpoint (size {at}, {} records after it) {:.3} s; whole audit verify {:.3} s; ratio {:.3}",
+                n - at,
+                since.as_secs_f64(),
+                whole.as_secs_f64(),
+                since.as_secs_f64() / whole.as_secs_f64()
+            );
         }
         println!(
             "| {n} | {:.1} MB | {:.3} s | {:.0} MB | {:.3} s | {:.0} MB | {:.3} s | {:.0} MB | {} |",
