@@ -77,12 +77,27 @@ pub(crate) fn tree_error(e: mig06_tlog::ProofError, index: u64, what: &str) -> A
     }
 }
 
+/// The `op` of [`index_unreadable`].
+const READ_INDEX: &str = "read index";
+
 /// The store's index did not check out where the tree read it.
 pub(crate) fn index_unreadable() -> AuditError {
     AuditError::Io {
-        op: "read index",
+        op: READ_INDEX,
         source: std::io::Error::other("a node of the store's index does not check out"),
     }
+}
+
+/// Whether `e` is [`index_unreadable`]'s.
+pub(crate) fn is_index_unreadable(e: &AuditError) -> bool {
+    matches!(e, AuditError::Io { op, .. } if *op == READ_INDEX)
+}
+
+/// An open record's deadline, parsed once (RFC 3339; `None`: unreadable, so overdue).
+fn deadline_of(record: &AuditRecord) -> Option<time::OffsetDateTime> {
+    record.deadline.as_deref().and_then(|d| {
+        time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+    })
 }
 
 /// What a store read from its durable index to resume a [`Ledger`] without reading the log
@@ -175,10 +190,7 @@ impl Ledger {
         let covered = resumed.covered;
         let mut pending = HashMap::new();
         for record in resumed.pending {
-            let deadline = record.deadline.as_deref().and_then(|d| {
-                time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
-            });
-            pending.insert(record.attempt_id.clone(), (deadline, record));
+            pending.insert(record.attempt_id.clone(), (deadline_of(&record), record));
         }
         let uncovered = Uncovered {
             open: size.saturating_sub(covered),
@@ -385,12 +397,10 @@ impl Ledger {
         })?;
         match record.kind() {
             RecordKind::Open => {
-                let deadline = record.deadline.as_deref().and_then(|d| {
-                    time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339)
-                        .ok()
-                });
-                self.pending
-                    .insert(record.attempt_id.clone(), (deadline, record.clone()));
+                self.pending.insert(
+                    record.attempt_id.clone(),
+                    (deadline_of(record), record.clone()),
+                );
             }
             RecordKind::Terminal => {
                 self.pending.remove(&record.attempt_id);

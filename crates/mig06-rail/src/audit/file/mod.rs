@@ -320,15 +320,23 @@ impl FileStore {
         {
             self.append_batch_locked(Vec::new())?;
         }
-        if !self.flush_index() && !self.rebuilding {
-            // The index would not take this flush (a file SQLite will not write, a schema
-            // changed under it): start it again from the log, or go on without one.
-            self.rebuilding = true;
-            let rebuilt = self.rebuild_index();
-            self.rebuilding = false;
-            rebuilt?;
+        self.flush_or_rebuild()
+    }
+
+    /// Writes the index; when it will not take the write (a file SQLite will not write, a
+    /// schema changed under it), starts it again from the log, so that it never stays behind
+    /// while the store's memory grows (or, failing again, goes on without one).
+    ///
+    /// # Errors
+    /// As [`FileStore::rebuild_index`]: the log itself does not check out.
+    fn flush_or_rebuild(&mut self) -> Result<(), AuditError> {
+        if self.flush_index() || self.rebuilding {
+            return Ok(());
         }
-        Ok(())
+        self.rebuilding = true;
+        let rebuilt = self.rebuild_index();
+        self.rebuilding = false;
+        rebuilt
     }
 
     // INV-INDEX-NEVER-TRUSTED: the index is used only when its meta row, its key schedule, its
@@ -443,9 +451,7 @@ impl FileStore {
         answer: &Result<T, AuditError>,
     ) -> Result<(), AuditError> {
         match answer {
-            Err(AuditError::Io {
-                op: "read index", ..
-            }) => self.rebuild_index(),
+            Err(e) if ledger::is_index_unreadable(e) => self.rebuild_index(),
             Ok(_) | Err(_) => Ok(()),
         }
     }
@@ -763,17 +769,10 @@ impl FileStore {
             }
         }
         if self.checker.ledger().size() >= self.indexed.saturating_add(self.index_every)
-            && !self.flush_index()
-            && !self.rebuilding
+            && let Err(e) = self.flush_or_rebuild()
         {
-            // The records stand; the index is started again from the log (or dropped), so that
-            // it never stays behind while the store's memory grows.
-            self.rebuilding = true;
-            let rebuilt = self.rebuild_index();
-            self.rebuilding = false;
-            if let Err(e) = rebuilt {
-                self.failed = Some(e.to_string());
-            }
+            // The records stand; the store takes no more.
+            self.failed = Some(e.to_string());
         }
         Ok(results)
     }

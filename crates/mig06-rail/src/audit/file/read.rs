@@ -310,53 +310,42 @@ impl crate::audit::rules::RuleBase for NoFacts {
     }
 }
 
+/// The bytes of `file` from `at` up to (without) the next newline; `None` when there is none.
+fn bytes_to_newline(file: &File, at: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let mut line = Vec::new();
+    let mut buf = vec![0u8; 1 << 14];
+    let mut at = at;
+    loop {
+        let n = file.read_at(&mut buf, at).ok()?;
+        let chunk = buf.get(..n).filter(|c| !c.is_empty())?;
+        if let Some(i) = chunk.iter().position(|b| *b == b'\n') {
+            line.extend_from_slice(chunk.get(..i)?);
+            return Some(line);
+        }
+        line.extend_from_slice(chunk);
+        at += n as u64;
+    }
+}
+
 /// The byte offset of record `seq` in the log `file` of `len` bytes, found by bisection on the
 /// records' `seq` (records are in log order); `None` when the log does not hold it as a
 /// readable record there.
 fn offset_of(file: &File, len: u64, seq: u64) -> Option<u64> {
-    use std::os::unix::fs::FileExt as _;
     if seq == 0 {
         return Some(0);
     }
     // The first line starting at or after `p`, as (its offset, its seq).
     let line_at = |p: u64| -> Option<(u64, u64)> {
-        let mut start = p;
-        if p > 0 {
-            // Skip to just past the newline at or after p - 1.
-            let mut buf = vec![0u8; 1 << 14];
-            let mut at = p - 1;
-            loop {
-                let n = file.read_at(&mut buf, at).ok()?;
-                if n == 0 {
-                    return None;
-                }
-                if let Some(i) = buf.get(..n)?.iter().position(|b| *b == b'\n') {
-                    start = at + i as u64 + 1;
-                    break;
-                }
-                at += n as u64;
-            }
-        }
+        let start = match p.checked_sub(1) {
+            None => 0,
+            // Just past the newline at or after p - 1.
+            Some(before) => before + bytes_to_newline(file, before)?.len() as u64 + 1,
+        };
         if start >= len {
             return None;
         }
-        let mut line = Vec::new();
-        let mut buf = vec![0u8; 1 << 14];
-        let mut at = start;
-        loop {
-            let n = file.read_at(&mut buf, at).ok()?;
-            if n == 0 {
-                return None;
-            }
-            let chunk = buf.get(..n)?;
-            if let Some(i) = chunk.iter().position(|b| *b == b'\n') {
-                line.extend_from_slice(chunk.get(..i)?);
-                break;
-            }
-            line.extend_from_slice(chunk);
-            at += n as u64;
-        }
-        let record = crate::audit::read_record(&line).ok()?;
+        let record = crate::audit::read_record(&bytes_to_newline(file, start)?).ok()?;
         Some((start, record.seq))
     };
     // Smallest p whose line has seq >= the one sought.
