@@ -30,6 +30,7 @@
 //! record was sent, `ABORTED_DEADLINE`.
 
 mod conn;
+mod index;
 mod sql;
 mod store;
 mod view;
@@ -38,7 +39,7 @@ pub use store::{PgStore, open_store};
 pub use view::read_view;
 
 /// The schema version this build knows; [`migrate`] creates or upgrades to it.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Errors of the PostgreSQL store outside an append (those are [`mig06_rail::audit::AuditError`]).
 /// Messages never carry the connection URL or a record's contents.

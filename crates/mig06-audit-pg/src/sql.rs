@@ -23,6 +23,9 @@ use crate::{Grants, MigrateReport, PgError, SCHEMA_VERSION};
 const SCHEMA_V1: &str = include_str!("schema.sql");
 /// Version 1 to version 2: one attempt per request id.
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
+/// Version 2 to version 3: the tree's nodes and the open records' lower bound, so that an
+/// instance starts without reading the whole log.
+const SCHEMA_V3: &str = include_str!("schema_v3.sql");
 
 /// How long a batch waits for another instance's head lock before it fails.
 pub(crate) const LOCK_TIMEOUT: &str = "5s";
@@ -351,6 +354,8 @@ pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateRepor
                 .map_err(pg_error("create schema"))?;
             conn.batch_execute(SCHEMA_V2, soon())
                 .map_err(pg_error("create schema"))?;
+            conn.batch_execute(SCHEMA_V3, soon())
+                .map_err(pg_error("create schema"))?;
             conn.batch_execute(
                 &format!(
                     "INSERT INTO mig06_meta (singleton, schema_version) VALUES (true, {SCHEMA_VERSION})"
@@ -359,9 +364,13 @@ pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateRepor
             )
             .map_err(pg_error("record schema version"))?;
         }
-        Some(1) => {
-            conn.batch_execute(SCHEMA_V2, soon())
-                .map_err(pg_error("upgrade schema to version 2"))?;
+        Some(from @ (1 | 2)) => {
+            if from == 1 {
+                conn.batch_execute(SCHEMA_V2, soon())
+                    .map_err(pg_error("upgrade schema to version 2"))?;
+            }
+            conn.batch_execute(SCHEMA_V3, soon())
+                .map_err(pg_error("upgrade schema to version 3"))?;
             conn.batch_execute(
                 &format!("UPDATE mig06_meta SET schema_version = {SCHEMA_VERSION}"),
                 soon(),
@@ -376,7 +385,8 @@ pub fn migrate(settings: &PostgresAudit, grants: &Grants) -> Result<MigrateRepor
             });
         }
     }
-    const LOG_TABLES: &str = "mig06_records, mig06_claims, mig06_checkpoints, mig06_request_ids";
+    const LOG_TABLES: &str =
+        "mig06_records, mig06_claims, mig06_checkpoints, mig06_request_ids, mig06_nodes";
     if let Some(w) = &grants.writer {
         let w = role_ident(w)?;
         conn.batch_execute(

@@ -4,22 +4,31 @@
 //! [`AuditStore::ready`] by `audit.connect_timeout_ms`, anything else by
 //! [`ROUND_TRIP_TIMEOUT`].
 
+use mig06_rail::audit::file::index::{Index, mac_of, mac_verifies};
 use mig06_rail::audit::file::{CHECKPOINT_EVERY, OpenReport};
 use mig06_rail::audit::group::batch_failure;
-use mig06_rail::audit::ledger::{Ledger, LineChecker, StagedRecord, sign_tree};
-use mig06_rail::audit::{Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind};
+use mig06_rail::audit::ledger::{
+    Ledger, LineChecker, Resumed, StagedRecord, check_checkpoints_from, sign_tree,
+    verify_kept_from, verify_latest,
+};
+use mig06_rail::audit::{
+    Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, parse_line,
+};
 use mig06_rail::config::PostgresAudit;
 use mig06_rail::executor::Deadline;
 use mig06_rail::ids::{AttemptId, RequestId};
 use mig06_rail::outcome::TerminalCode;
 use mig06_tlog::checkpoint::{LogSigner, LogVerifier};
+use mig06_tlog::{Tree, leaf_hash};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::PgError;
 use crate::conn::{Conn, RoundTripError};
+use crate::index::{DbIndex, FactQuery, FetchError, NODE_EVERY, Node, Wanted, answer, fetch_facts};
 use crate::sql::{
     ROUND_TRIP_TIMEOUT, batch_settings, bytea_literal, connect_writer, connection_lost, describe,
-    hex_cell, rows, text_literal,
+    hex_cell, pg_error, rows, text_literal,
 };
 use crate::view::{LogRead, READ_CHUNK};
 
@@ -46,6 +55,27 @@ pub struct PgStore {
     connection_lost: bool,
     /// The bound of the reads that follow ([`AuditStore::bound_reads`]).
     read_bound: Option<Deadline>,
+    /// The tree's older nodes and the rules' facts, read from the database for the operation
+    /// under way ([`crate::index`]).
+    index: Arc<DbIndex>,
+    /// Whether the database holds the tree's nodes of every record this instance has read, so
+    /// that memory may hold only the tree's right edge and the facts of the batch under way
+    /// (false after a whole read until the nodes it found missing are written).
+    indexed: bool,
+    /// The key of the open-record bound's MAC ([`pending_mac`]).
+    mac_key: [u8; 32],
+}
+
+/// Calls `f` with the message of the MAC of the head's open-record bound `from` at head size
+/// `size`: the one message both the writer and start-up use.
+fn pending_message<T>(size: u64, from: u64, f: impl FnOnce(&[&[u8]]) -> T) -> T {
+    let (size, from) = (size.to_be_bytes(), from.to_be_bytes());
+    f(&[b"mig06 pg pending_from v1", &size, &from])
+}
+
+/// The MAC of the head's open-record bound `from` at head size `size`.
+fn pending_mac(key: &[u8; 32], size: u64, from: u64) -> Vec<u8> {
+    pending_message(size, from, |m| mac_of(key, m))
 }
 
 /// A connection idle this long is checked before use ([`PgStore::client`]).
@@ -90,6 +120,33 @@ fn unavailable(e: &PgError) -> bool {
     )
 }
 
+/// A failed read of the tree's nodes or the rules' facts as the store's error.
+fn fetch_error(op: &'static str) -> impl FnOnce(FetchError) -> AuditError {
+    move |e| match e {
+        FetchError::RoundTrip(e) => round_trip(op, false)(e),
+        FetchError::Unreadable => protocol(op, "unreadable row"),
+    }
+}
+
+/// As [`fetch_error`], at open.
+fn fetch_pg_error(op: &'static str) -> impl FnOnce(FetchError) -> PgError {
+    move |e| match e {
+        FetchError::RoundTrip(e) => pg_error(op)(e),
+        FetchError::Unreadable => PgError::Sql {
+            op,
+            message: "unreadable row".into(),
+        },
+    }
+}
+
+/// Why an instance did not resume from the database's tables (`None`: an empty log, nothing
+/// to resume from).
+type NotResumed = Option<String>;
+
+fn not_resumed(why: &str) -> Result<Result<u64, NotResumed>, PgError> {
+    Ok(Err(Some(why.to_owned())))
+}
+
 fn protocol(op: &'static str, message: &str) -> AuditError {
     AuditError::Backend {
         op,
@@ -113,6 +170,7 @@ pub fn open_store(
     signer: LogSigner,
 ) -> Result<(PgStore, OpenReport), PgError> {
     let verifier = signer.verifier();
+    let mac_key = Index::key_of(&signer);
     let mut store = PgStore {
         settings: settings.clone(),
         client: None,
@@ -126,6 +184,9 @@ pub fn open_store(
         connection_lost: false,
         read_bound: None,
         opening: None,
+        index: Arc::new(DbIndex::default()),
+        indexed: false,
+        mac_key,
     };
     let soon = || Instant::now() + ROUND_TRIP_TIMEOUT;
     let mut client = match connect_writer(settings, soon()) {
@@ -135,7 +196,7 @@ pub fn open_store(
         Err(e) if unavailable(&e) => return Ok((store, OpenReport::default())),
         Err(e) => return Err(e),
     };
-    match store.read_all(&mut client, &soon) {
+    match store.open_log(&mut client, &soon) {
         Ok(()) => {}
         Err(e) if unavailable(&e) => return Ok((store, OpenReport::default())),
         Err(e) => return Err(e),
@@ -253,25 +314,417 @@ impl PgStore {
                     by,
                 )
                 .map_err(round_trip("catch up", false))?;
-            let mut got = 0u64;
-            for row in rows(&msgs) {
+            let mut lines = Vec::new();
+            for (i, row) in (n..).zip(rows(&msgs)) {
                 let seq = row
                     .get(0)
                     .and_then(|v| v.parse::<u64>().ok())
                     .ok_or_else(|| protocol("catch up", "unreadable record row"))?;
                 let line = hex_cell(row.get(1))
                     .ok_or_else(|| protocol("catch up", "unreadable record row"))?;
-                if seq != self.checker.size() {
+                if seq != i {
                     return Err(protocol("catch up", "a gap in the records read"));
                 }
-                self.checker.push(&line)?;
-                got = got.saturating_add(1);
+                lines.push((seq, line));
             }
+            let got = self.push_lines(client, lines, by)?;
             self.checker.check_end()?;
             if got < READ_CHUNK {
+                self.settle();
                 return Ok(());
             }
         }
+    }
+
+    /// Pushes records other instances committed (from this instance's size on, in log order;
+    /// a gap stops it) through the checker, once the facts their checks look up are read.
+    /// Returns how many were pushed.
+    fn push_lines(
+        &mut self,
+        client: &mut Conn,
+        lines: impl IntoIterator<Item = (u64, Vec<u8>)>,
+        by: Instant,
+    ) -> Result<u64, AuditError> {
+        let mut next = self.checker.size();
+        let mut run = Vec::new();
+        for (seq, line) in lines {
+            if seq != next {
+                break;
+            }
+            run.push(line);
+            next = next.saturating_add(1);
+        }
+        if self.indexed && !run.is_empty() {
+            let mut wanted = Wanted::default();
+            for line in &run {
+                // A line that does not parse is refused by the checker, which names it.
+                if let Some(r) = parse_line(line) {
+                    wanted.record(&r);
+                }
+            }
+            self.ensure_facts(client, wanted, by)?;
+        }
+        for line in &run {
+            self.checker.push(line)?;
+        }
+        Ok(run.len() as u64)
+    }
+
+    /// Reads the facts in `wanted` that were not read yet (one round trip, none when all were).
+    fn ensure_facts(
+        &mut self,
+        client: &mut Conn,
+        wanted: Wanted,
+        by: Instant,
+    ) -> Result<(), AuditError> {
+        let wanted = wanted.not_in(&self.index);
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let facts =
+            fetch_facts(client, wanted, by).map_err(fetch_error("read the rules' facts"))?;
+        self.index.put_facts(facts);
+        Ok(())
+    }
+
+    /// Hands what memory holds of the tree and the rules to the database, which holds it too
+    /// (once every record read has its nodes there), and drops the facts read.
+    fn settle(&mut self) {
+        if self.indexed {
+            let index = Arc::clone(&self.index);
+            self.checker
+                .ledger_mut()
+                .rebase(Arc::clone(&index) as _, index as _);
+        }
+        self.index.clear_facts();
+    }
+
+    /// The lowest index of an open record without a terminal record, or the size when there
+    /// is none: where the next start looks for interrupted attempts.
+    fn pending_floor(&self) -> u64 {
+        self.checker
+            .ledger()
+            .pending()
+            .first()
+            .map_or(self.checker.size(), |r| r.seq)
+    }
+
+    /// An answer of the rules (a hint for the rail) with the facts in `wanted` read first, by
+    /// `by`, when the database holds them; the facts are dropped after.
+    fn rules_answer<T>(
+        &mut self,
+        by: Instant,
+        wanted: Wanted,
+        f: impl FnOnce(&Ledger) -> T,
+    ) -> Result<T, AuditError> {
+        if self.indexed {
+            self.with_client(by, |s, c| s.ensure_facts(c, wanted, by))?;
+        }
+        let out = f(self.checker.ledger());
+        self.index.clear_facts();
+        Ok(out)
+    }
+
+    /// A tree answer (a root, a leaf, a proof): from memory when it reads no older node, else
+    /// computed again with the older nodes it reads, read in one round trip by the reads'
+    /// bound, and checked by the tree against the root in memory.
+    fn tree_answer<T>(
+        &mut self,
+        f: impl Fn(&Ledger) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        self.index.record();
+        let first = f(self.checker.ledger());
+        if self.index.take_missing().is_empty() {
+            self.index.clear_nodes();
+            return first;
+        }
+        let by = self.op_bound();
+        self.with_client(by, |s, c| {
+            answer(&s.index, c, by, || f(s.checker.ledger()))
+                .map_err(fetch_error("read tree nodes"))?
+        })
+    }
+
+    /// Opens the log: resumed from the database's tables when they check out against the
+    /// latest signed checkpoint ([`PgStore::resume`]), otherwise read whole and then the
+    /// tables' missing nodes written ([`PgStore::write_nodes`]). A whole read cut short by a
+    /// bound goes on where it stopped at the next call.
+    fn open_log(&mut self, client: &mut Conn, by: &dyn Fn() -> Instant) -> Result<(), PgError> {
+        if self.opening.is_none() {
+            match self.resume(client, by)? {
+                Ok(resumed) => {
+                    self.report.resumed_from_index = resumed;
+                    self.report.index_rebuilt = None;
+                    self.opened = true;
+                    self.settle();
+                    return Ok(());
+                }
+                Err(why) => {
+                    if let Some(why) = &why {
+                        tracing::warn!(
+                            target: "mig06::audit",
+                            event = "pg_resume_refused",
+                            why = why.as_str(),
+                            "audit database: reading the whole log (the tables do not check out against the latest signed checkpoint)"
+                        );
+                    }
+                    self.report.resumed_from_index = 0;
+                    self.report.index_rebuilt = why;
+                }
+            }
+        }
+        self.read_all(client, by)?;
+        self.write_nodes(client, by)
+    }
+
+    // INV-INDEX-NEVER-TRUSTED: the database's nodes and open-record bound are derived state:
+    // the tree they give must reproduce the latest signed checkpoint's root, every open record
+    // read must be a leaf of that tree, the kept checkpoints near the head must match it, and
+    // the records past the checkpoint go through the checker; anything else reads the log whole.
+    /// Resumes at the latest signed checkpoint (size c) without reading the log before it: the
+    /// tree's right edge from `mig06_nodes` (checked against the checkpoint's root), the leaf
+    /// of record c - 1, the open records without a terminal record (each proved a leaf of the
+    /// tree), then the records past c through the checker, and the kept checkpoints of the last
+    /// two kept sizes against the tree. `Ok(Err(why))`: the tables do not check out (or the log
+    /// is empty); the caller reads the log whole. `Err`: a round trip failed.
+    fn resume(
+        &mut self,
+        client: &mut Conn,
+        by: &dyn Fn() -> Instant,
+    ) -> Result<Result<u64, NotResumed>, PgError> {
+        let every = CHECKPOINT_EVERY;
+        let msgs = client
+            .simple_query(
+                &format!(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+                     SELECT 'h', size, checkpoint, pending_from, encode(pending_mac, 'hex') \
+                     FROM mig06_head; \
+                     SELECT 'k', size, note FROM mig06_checkpoints \
+                     WHERE size > ((SELECT size FROM mig06_head) / {every} - 2) * {every} \
+                     ORDER BY size; \
+                     SELECT 'p', seq, encode(line, 'hex') FROM mig06_records r \
+                     WHERE seq >= (SELECT pending_from FROM mig06_head) AND kind = 'open' \
+                     AND NOT EXISTS (SELECT 1 FROM mig06_records t \
+                     WHERE t.kind = 'terminal' AND t.attempt_id = r.attempt_id) ORDER BY seq; \
+                     COMMIT"
+                ),
+                by(),
+            )
+            .map_err(pg_error("read head"))?;
+        let unreadable = |op: &'static str| PgError::Sql {
+            op,
+            message: "unreadable row".into(),
+        };
+        let mut head: Option<(u64, Option<String>)> = None;
+        let mut bound: Option<(u64, Option<Vec<u8>>)> = None;
+        let mut kept_notes = Vec::new();
+        let mut open_lines = Vec::new();
+        for row in rows(&msgs) {
+            let number = row.get(1).and_then(|v| v.parse::<u64>().ok());
+            match (row.get(0), number) {
+                (Some("h"), Some(size)) => {
+                    head = Some((size, row.get(2).map(str::to_owned)));
+                    let from = row
+                        .get(3)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| unreadable("read head"))?;
+                    bound = Some((from, hex_cell(row.get(4))));
+                }
+                (Some("k"), Some(_)) => kept_notes.push(
+                    row.get(2)
+                        .map(str::to_owned)
+                        .ok_or_else(|| unreadable("read kept checkpoints"))?,
+                ),
+                (Some("p"), Some(seq)) => open_lines.push((
+                    seq,
+                    hex_cell(row.get(2)).ok_or_else(|| unreadable("read open records"))?,
+                )),
+                _ => return Err(unreadable("read head")),
+            }
+        }
+        let (n, note) = head.ok_or_else(|| PgError::Sql {
+            op: "read head",
+            message: "the head row is missing".into(),
+        })?;
+        let Some(note) = note else {
+            return Ok(Err(None));
+        };
+        let Ok((_, latest)) = verify_latest(note, &self.verifier) else {
+            return not_resumed("the latest checkpoint does not verify");
+        };
+        let c = latest.size;
+        if c == 0 || c > n {
+            return not_resumed("the latest checkpoint is not within the head");
+        }
+        // The open-record bound: 0 (look from the start) needs no proof; any other must carry
+        // its MAC with this head size.
+        match bound {
+            Some((0, _)) => {}
+            Some((from, Some(mac)))
+                if pending_message(n, from, |m| mac_verifies(&self.mac_key, m, &mac)) => {}
+            _ => return not_resumed("the open records' bound does not verify"),
+        }
+        let first = (n / every).saturating_sub(2);
+        let Ok(kept) = verify_kept_from(kept_notes, &self.verifier, first) else {
+            return not_resumed("the kept checkpoints near the head do not verify");
+        };
+
+        let index = Arc::clone(&self.index);
+        let tree = answer(&index, client, by(), || {
+            Tree::resume(Arc::clone(&index) as _, c)
+        })
+        .map_err(fetch_pg_error("read tree nodes"))?;
+        let Some(tree) = tree.filter(|t| t.root() == latest.root) else {
+            return not_resumed("the tree's nodes do not reproduce the latest checkpoint's root");
+        };
+        let last = answer(&index, client, by(), || tree.leaf(c - 1))
+            .map_err(fetch_pg_error("read tree nodes"))?;
+        let Some(last) = last else {
+            return not_resumed("the last record's leaf is not in the tree");
+        };
+        let mut pending = Vec::new();
+        for (seq, line) in open_lines.iter().filter(|(seq, _)| *seq < c) {
+            match parse_line(line) {
+                Some(r) if r.seq == *seq && r.kind() == RecordKind::Open => pending.push(r),
+                _ => return not_resumed("an open record does not parse"),
+            }
+        }
+        // Every leaf is asked for in each pass (no early exit), so one pass reads them all.
+        let proved = answer(&index, client, by(), || {
+            open_lines
+                .iter()
+                .filter(|(seq, _)| *seq < c)
+                .map(|(seq, line)| tree.leaf(*seq) == Some(leaf_hash(line)))
+                .collect::<Vec<bool>>()
+        })
+        .map_err(fetch_pg_error("read tree nodes"))?;
+        if proved.contains(&false) {
+            return not_resumed("an open record is not a leaf of the tree");
+        }
+
+        let resumed = Resumed {
+            tree,
+            last,
+            rules: Arc::clone(&index) as _,
+            pending,
+            covered: c,
+        };
+        self.checker = LineChecker::resume(Ledger::resume(resumed, self.verifier.clone().into()));
+        self.indexed = true;
+        self.opening = None;
+        match self.catch_up(client, by()) {
+            Ok(()) => {}
+            Err(AuditError::BoundPassed { .. }) => {
+                return Err(PgError::TimedOut { op: "catch up" });
+            }
+            Err(AuditError::Backend { op, message }) => {
+                return Err(if client.is_closed() {
+                    PgError::ConnectionLost { op, message }
+                } else {
+                    PgError::Sql { op, message }
+                });
+            }
+            Err(_) => {
+                return not_resumed("the records past the latest checkpoint do not check out");
+            }
+        }
+        let checked = answer(&index, client, by(), || {
+            check_checkpoints_from(self.checker.ledger().tree(), Some(&latest), first, &kept)
+        })
+        .map_err(fetch_pg_error("read tree nodes"))?;
+        if checked.is_err() {
+            return not_resumed("the kept checkpoints near the head do not match the tree");
+        }
+        Ok(Ok(c))
+    }
+
+    /// After a whole read: compares the database's nodes with the tree's at the kept levels,
+    /// writes those it lacks (a log written before schema version 3, or nodes removed), writes
+    /// the head's open-record bound with its MAC, and hands memory to the database. A node
+    /// there that is not the tree's (altered, or placed ahead of the log) keeps the tree in
+    /// memory for this process: its answers would be refused, so they are not used.
+    fn write_nodes(&mut self, client: &mut Conn, by: &dyn Fn() -> Instant) -> Result<(), PgError> {
+        let tree = self.checker.ledger().tree();
+        let mut nodes: std::collections::BTreeMap<(u32, u64), Hash> = tree
+            .completed_since(0, NODE_EVERY)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(l, i, h)| ((l, i), h))
+            .collect();
+        let mut foreign = 0u64;
+        let mut after = (0u32, 0u64);
+        loop {
+            let msgs = client
+                .simple_query(
+                    &format!(
+                        "SELECT level, idx, encode(hash, 'hex') FROM mig06_nodes \
+                         WHERE (level, idx) > ({}, {}) ORDER BY level, idx LIMIT 8192",
+                        after.0, after.1
+                    ),
+                    by(),
+                )
+                .map_err(pg_error("read tree nodes"))?;
+            let mut got = 0u32;
+            for row in rows(&msgs) {
+                let level = row.get(0).and_then(|v| v.parse::<u32>().ok());
+                let idx = row.get(1).and_then(|v| v.parse::<u64>().ok());
+                let (Some(level), Some(idx)) = (level, idx) else {
+                    return Err(PgError::Sql {
+                        op: "read tree nodes",
+                        message: "unreadable row".into(),
+                    });
+                };
+                match nodes.remove(&(level, idx)) {
+                    Some(h) if hex_cell(row.get(2)).as_deref() == Some(h.as_slice()) => {}
+                    _ => foreign = foreign.saturating_add(1),
+                }
+                after = (level, idx);
+                got = got.saturating_add(1);
+            }
+            if got < 8192 {
+                break;
+            }
+        }
+        let missing: Vec<((u32, u64), Hash)> = nodes.into_iter().collect();
+        for chunk in missing.chunks(4096) {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|((l, i), h)| format!("({l}, {i}, {})", bytea_literal(h)))
+                .collect();
+            client
+                .batch_execute(
+                    &format!(
+                        "INSERT INTO mig06_nodes (level, idx, hash) VALUES {} ON CONFLICT DO NOTHING",
+                        values.join(",")
+                    ),
+                    by(),
+                )
+                .map_err(pg_error("write tree nodes"))?;
+        }
+        if foreign > 0 {
+            tracing::warn!(
+                target: "mig06::audit",
+                event = "pg_nodes_foreign",
+                rows = foreign,
+                "audit database: mig06_nodes holds rows that are not this log's tree; the tree stays in memory (remove them as the schema's owner, see OPERATIONS.md)"
+            );
+        }
+        // The bound of the log as read, at the size read: when others appended since, the head
+        // moved on and their next batch writes the bound.
+        let (size, from) = (self.checker.size(), self.pending_floor());
+        client
+            .batch_execute(
+                &format!(
+                    "UPDATE mig06_head SET pending_from = {from}, pending_mac = {} \
+                     WHERE size = {size}",
+                    bytea_literal(&pending_mac(&self.mac_key, size, from))
+                ),
+                by(),
+            )
+            .map_err(pg_error("write the open records' bound"))?;
+        self.indexed = foreign == 0;
+        self.settle();
+        Ok(())
     }
 
     fn append_batch_inner(
@@ -281,7 +734,7 @@ impl PgStore {
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
         self.with_client(by, |s, client| {
             if !s.opened {
-                s.read_all(client, &|| by)?;
+                s.open_log(client, &|| by)?;
             }
             s.batch_on(client, records, by)
         })
@@ -314,6 +767,7 @@ impl PgStore {
             &read.kept,
         )?;
         self.checker = read.checker;
+        self.indexed = false;
         self.opened = true;
         Ok(())
     }
@@ -331,7 +785,7 @@ impl PgStore {
             if s.opened {
                 s.catch_up(client, by)
             } else {
-                s.read_all(client, &|| by).map_err(AuditError::from)
+                s.open_log(client, &|| by).map_err(AuditError::from)
             }
         })
     }
@@ -343,8 +797,16 @@ impl PgStore {
     /// (to a process that may have stopped); an instance still behind the head after both reads
     /// releases the lock again ([`Locked::Lagging`]) and catches up without it, so no other
     /// instance waits for that.
-    fn lock_head(&mut self, client: &mut Conn, by: Instant) -> Result<Locked, AuditError> {
+    fn lock_head(
+        &mut self,
+        client: &mut Conn,
+        by: Instant,
+        wanted: &Wanted,
+    ) -> Result<Locked, AuditError> {
         let n = self.checker.ledger().size();
+        // The facts the batch's records look up, read under the lock (so no other instance can
+        // change them before the commit), in the same message.
+        let mut facts = FactQuery::new(wanted.clone());
         let msgs = client
             .simple_query(
                 &format!(
@@ -353,8 +815,9 @@ impl PgStore {
                      BEGIN ISOLATION LEVEL READ COMMITTED; {}; \
                      SELECT 'h', size, encode(last_leaf, 'hex') FROM mig06_head FOR UPDATE; \
                      SELECT 'l', seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} \
-                     ORDER BY seq DESC LIMIT {LOCKED_CATCH_UP}",
-                    batch_settings()
+                     ORDER BY seq DESC LIMIT {LOCKED_CATCH_UP}; {}",
+                    batch_settings(),
+                    facts.sql()
                 ),
                 by,
             )
@@ -390,17 +853,20 @@ impl PgStore {
                         .ok_or_else(|| protocol("catch up", "unreadable record row"))?;
                     lines.insert(seq, line);
                 }
-                _ => return Err(protocol("lock head", "unexpected row")),
+                _ => {
+                    if !facts
+                        .read(row)
+                        .map_err(fetch_error("read the rules' facts"))?
+                    {
+                        return Err(protocol("lock head", "unexpected row"));
+                    }
+                }
             }
         }
+        self.index.put_facts(facts.answers());
         // Rows in log order from this instance's size; a gap (more was appended between the
         // reads than they return) stops the catch-up here.
-        for (seq, line) in lines {
-            if seq != self.checker.size() {
-                break;
-            }
-            self.checker.push(&line)?;
-        }
+        self.push_lines(client, lines, by)?;
         self.checker.check_end()?;
         let Some(head) = head else {
             return Err(protocol("lock head", "the head row is missing"));
@@ -431,13 +897,29 @@ impl PgStore {
         records: Vec<AuditRecord>,
         by: Instant,
     ) -> Result<Vec<Result<Appended, AuditError>>, AuditError> {
-        self.lock_current_head(client, by)?;
+        let now = time::OffsetDateTime::now_utc();
+        self.index.clear_facts();
+        let mut wanted = Wanted::default();
+        if self.indexed {
+            for r in records.iter().chain(self.checker.ledger().overdue(now)) {
+                wanted.record(r);
+            }
+        }
+        self.lock_current_head(client, by, &wanted)?;
+        if self.indexed {
+            // Open records that others appended and whose deadline has passed: this batch ends
+            // them, so the rules look up their facts too.
+            let mut more = Wanted::default();
+            for r in self.checker.ledger().overdue(now) {
+                more.record(r);
+            }
+            self.ensure_facts(client, more, by)?;
+        }
         let n = records.len();
-        let batch = self.checker.ledger().stage_batch(
-            records,
-            &self.signer,
-            time::OffsetDateTime::now_utc(),
-        )?;
+        let batch = self
+            .checker
+            .ledger()
+            .stage_batch(records, &self.signer, now)?;
         if batch.records.is_empty() {
             client
                 .batch_execute("ROLLBACK", by)
@@ -446,11 +928,13 @@ impl PgStore {
         }
         let (start, size) = (batch.start, batch.end());
         let leaves: Vec<Hash> = batch.records.iter().map(|r| r.leaf).collect();
-        let signed: Option<(String, Vec<(u64, String)>)> = if batch.needs_checkpoint() {
-            Some(self.ledger_with_staged(&leaves, start, size)?)
-        } else {
-            None
-        };
+        let (signed, nodes) =
+            self.ledger_with_staged(&leaves, start, size, batch.needs_checkpoint())?;
+        let first_open = batch
+            .records
+            .iter()
+            .find(|r| r.record.kind() == RecordKind::Open)
+            .map_or(size, |r| r.index);
         let head = Head {
             size,
             last: leaves
@@ -458,6 +942,13 @@ impl PgStore {
                 .copied()
                 .unwrap_or_else(|| self.checker.ledger().last()),
             signed: signed.as_ref(),
+            nodes: &nodes,
+            pending: {
+                // This instance's own bound (it has read every record under the lock), never
+                // the head's: a bound moved forward without the key is replaced, not kept.
+                let from = self.pending_floor().min(first_open);
+                (from, pending_mac(&self.mac_key, size, from))
+            },
         };
         let sql = commit_sql(
             &batch.records,
@@ -485,6 +976,7 @@ impl PgStore {
         if signed.is_some() {
             self.checker.ledger_mut().mark_covered();
         }
+        self.settle();
         self.report.interrupted_ended = self.report.interrupted_ended.saturating_add(interrupted);
         Ok(results)
     }
@@ -493,9 +985,14 @@ impl PgStore {
     /// that the head is the end of the log this instance read. Round trip 1 is the batch's first
     /// use of the connection: one the server ended since (a restart, a failover) fails it before
     /// anything is written, and is replaced once (within the same bound).
-    fn lock_current_head(&mut self, client: &mut Conn, by: Instant) -> Result<(), AuditError> {
+    fn lock_current_head(
+        &mut self,
+        client: &mut Conn,
+        by: Instant,
+        wanted: &Wanted,
+    ) -> Result<(), AuditError> {
         self.connection_lost = false;
-        let read = match self.lock_head(client, by) {
+        let read = match self.lock_head(client, by, wanted) {
             Err(AuditError::Backend { .. }) if client.is_closed() || self.connection_lost => {
                 tracing::warn!(
                     target: "mig06::audit",
@@ -504,7 +1001,7 @@ impl PgStore {
                     "audit database: the connection was lost before the batch; connecting once"
                 );
                 *client = connect_writer(&self.settings, by)?;
-                self.lock_head(client, by)?
+                self.lock_head(client, by, wanted)?
             }
             other => other?,
         };
@@ -514,7 +1011,7 @@ impl PgStore {
             // take it again. The gap left is what was appended meanwhile.
             Locked::Lagging => {
                 self.catch_up(client, by)?;
-                match self.lock_head(client, by)? {
+                match self.lock_head(client, by, wanted)? {
                     Locked::Head(head) => head,
                     Locked::Lagging => {
                         return Err(protocol(
@@ -580,16 +1077,24 @@ impl PgStore {
         ids
     }
 
-    /// The signed checkpoint of the tree of `size` (the log with the staged leaves) and one for
+    /// The nodes at the kept levels that the staged leaves complete, and, when `signed`, the
+    /// signed checkpoint of the tree of `size` (the log with the staged leaves) and one for
     /// every kept size the batch reaches past `start`.
     fn ledger_with_staged(
         &mut self,
         leaves: &[Hash],
         start: u64,
         size: u64,
-    ) -> Result<(String, Vec<(u64, String)>), AuditError> {
+        signed: bool,
+    ) -> Result<(Signed, Vec<Node>), AuditError> {
         let signer = &self.signer;
         self.checker.ledger_mut().with_staged(leaves, |tree| {
+            let nodes = tree
+                .completed_since(start, NODE_EVERY)
+                .ok_or_else(|| protocol("stage batch", "the tree's right edge is not in memory"))?;
+            if !signed {
+                return Ok((None, nodes));
+            }
             let note = sign_tree(signer, tree, size)?;
             let mut kept = Vec::new();
             for k in (start / CHECKPOINT_EVERY + 1)..=(size / CHECKPOINT_EVERY) {
@@ -601,7 +1106,7 @@ impl PgStore {
                 };
                 kept.push((at, signed));
             }
-            Ok((note, kept))
+            Ok((Some((note, kept)), nodes))
         })
     }
 }
@@ -640,17 +1145,28 @@ impl AuditStore for PgStore {
     }
 
     fn is_claim_held(&mut self, prior: &AttemptId) -> Result<bool, AuditError> {
-        self.refresh(self.op_bound())?;
-        Ok(self.checker.ledger().rules().is_claim_held(prior))
+        let by = self.op_bound();
+        self.refresh(by)?;
+        let mut wanted = Wanted::default();
+        wanted.attempt(prior);
+        self.rules_answer(by, wanted, |l| l.rules().is_claim_held(prior))
     }
 
     fn request_id_holder(
         &mut self,
         request_id: &RequestId,
     ) -> Result<Option<AttemptId>, AuditError> {
-        // A hint from what this instance has read (no round trip): a resend to another
-        // instance is refused at its append, where the rule is checked under the head lock.
-        Ok(self.checker.ledger().rules().request_id_holder(request_id))
+        // A hint from the database's request-id table: a resend is refused at its append in
+        // any case, where the rule is checked under the head lock. So when the database cannot
+        // answer now, the hint is what memory holds, and the append decides.
+        let mut wanted = Wanted::default();
+        wanted.request(request_id);
+        match self.rules_answer(self.op_bound(), wanted, |l| {
+            l.rules().request_id_holder(request_id)
+        }) {
+            Ok(holder) => Ok(holder),
+            Err(_) => Ok(self.checker.ledger().rules().request_id_holder(request_id)),
+        }
     }
 
     fn witness_checkpoint(
@@ -658,6 +1174,7 @@ impl AuditStore for PgStore {
         at_least: u64,
     ) -> Result<mig06_rail::witness::WitnessCheckpoint, AuditError> {
         self.refresh(self.op_bound())?;
+        // A checkpoint of the whole tree: its right edge, in memory.
         self.checker
             .ledger()
             .witness_checkpoint(&self.signer, at_least)
@@ -667,28 +1184,28 @@ impl AuditStore for PgStore {
         if new > self.checker.ledger().size() || !self.opened {
             self.refresh(self.op_bound())?;
         }
-        self.checker.ledger().consistency_proof(old, new)
+        self.tree_answer(|l| l.consistency_proof(old, new))
     }
 
     fn inclusion_proof(&mut self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
         if size > self.checker.ledger().size() || !self.opened {
             self.refresh(self.op_bound())?;
         }
-        self.checker.ledger().inclusion_proof(index, size)
+        self.tree_answer(|l| l.inclusion_proof(index, size))
     }
 
     fn root_at(&mut self, size: u64) -> Result<Hash, AuditError> {
         if size > self.checker.ledger().size() || !self.opened {
             self.refresh(self.op_bound())?;
         }
-        self.checker.ledger().root_at(size)
+        self.tree_answer(|l| l.root_at(size))
     }
 
     fn leaf_at(&mut self, index: u64) -> Result<Hash, AuditError> {
         if index >= self.checker.ledger().size() || !self.opened {
             self.refresh(self.op_bound())?;
         }
-        self.checker.ledger().leaf_at(index)
+        self.tree_answer(|l| l.leaf_at(index))
     }
 
     fn verifier_key(&self) -> String {
@@ -696,12 +1213,19 @@ impl AuditStore for PgStore {
     }
 }
 
-/// Where the head moves with a batch: its size and last leaf, and the batch's signed checkpoint
-/// with the kept checkpoints it reaches, when it is signed.
+/// A batch's signed checkpoint with the kept checkpoints it reaches, when it is signed.
+type Signed = Option<(String, Vec<(u64, String)>)>;
+
+/// Where the head moves with a batch: its size and last leaf, the batch's signed checkpoint
+/// with the kept checkpoints it reaches (when it is signed), the tree's nodes the batch
+/// completes at the kept levels, and the open records' lower bound.
 struct Head<'a> {
     size: u64,
     last: Hash,
     signed: Option<&'a (String, Vec<(u64, String)>)>,
+    nodes: &'a [Node],
+    /// The open-record bound and its MAC at `size`.
+    pending: (u64, Vec<u8>),
 }
 
 /// Round trip 2, one message: the batch's rows, its claims and kept checkpoints, the head moved,
@@ -766,7 +1290,24 @@ fn commit_sql(
         sql.push_str(&rows.join(","));
         sql.push_str("; ");
     }
+    if !head.nodes.is_empty() {
+        let rows: Vec<String> = head
+            .nodes
+            .iter()
+            .map(|(l, i, h)| format!("({l}, {i}, {})", bytea_literal(h)))
+            .collect();
+        // A node already there (written by a whole read's catch-up of the table) is the same
+        // node: every node is checked against the signed root before it is used.
+        sql.push_str("INSERT INTO mig06_nodes (level, idx, hash) VALUES ");
+        sql.push_str(&rows.join(","));
+        sql.push_str(" ON CONFLICT DO NOTHING; ");
+    }
     let (size, last) = (head.size, bytea_literal(&head.last));
+    let pending = format!(
+        "pending_from = {}, pending_mac = {}",
+        head.pending.0,
+        bytea_literal(&head.pending.1)
+    );
     match head.signed {
         Some((note, kept)) => {
             if !kept.is_empty() {
@@ -779,12 +1320,13 @@ fn commit_sql(
                 sql.push_str("; ");
             }
             sql.push_str(&format!(
-                "UPDATE mig06_head SET size = {size}, last_leaf = {last}, checkpoint = {}; ",
+                "UPDATE mig06_head SET size = {size}, last_leaf = {last}, checkpoint = {}, \
+                 {pending}; ",
                 text_literal(note)
             ));
         }
         None => sql.push_str(&format!(
-            "UPDATE mig06_head SET size = {size}, last_leaf = {last}; "
+            "UPDATE mig06_head SET size = {size}, last_leaf = {last}, {pending}; "
         )),
     }
     sql.push_str("COMMIT");

@@ -154,6 +154,7 @@ fn inv_audit_pg_append_only_for_the_writer_role_and_even_for_the_owner() {
         "DELETE FROM mig06_checkpoints",
         "DELETE FROM mig06_head",
         "UPDATE mig06_meta SET schema_version = 2",
+        "DELETE FROM mig06_nodes",
     ] {
         let e = writer.batch_execute(stmt).unwrap_err();
         let code = e.code().map(|c| c.code().to_owned());
@@ -168,6 +169,8 @@ fn inv_audit_pg_append_only_for_the_writer_role_and_even_for_the_owner() {
         "TRUNCATE mig06_claims",
         "DELETE FROM mig06_head",
         "UPDATE mig06_head SET size = 0",
+        "DELETE FROM mig06_nodes",
+        "TRUNCATE mig06_nodes",
     ] {
         let e = admin.batch_execute(stmt).unwrap_err();
         assert!(

@@ -181,6 +181,28 @@ impl Tree {
         out
     }
 
+    /// The full subtrees at every level that is a positive multiple of `every`, completed by
+    /// the leaves past `old` (level, index, hash), from memory: what a store that keeps those
+    /// levels writes for the leaves it just appended. `None` when one is not in memory (`old`
+    /// below the size the base holds).
+    #[must_use]
+    pub fn completed_since(&self, old: u64, every: u32) -> Option<Vec<(u32, u64, Hash)>> {
+        let size = self.size();
+        let mut out = Vec::new();
+        let mut level = every.max(1);
+        while level < u64::BITS && (size >> level) > 0 {
+            for index in (old >> level)..(size >> level) {
+                let k = usize::try_from(level).ok()?;
+                let offset = *self.offsets.get(k)?;
+                let row = self.levels.get(k)?;
+                let hash = row.get(usize::try_from(index.checked_sub(offset)?).ok()?)?;
+                out.push((level, index, *hash));
+            }
+            level = level.saturating_add(every.max(1));
+        }
+        Some(out)
+    }
+
     /// Hands every node but the right edge to `base`, which now holds the whole tree: memory
     /// keeps only what [`Tree::resume`] would read.
     pub fn rebase(&mut self, base: std::sync::Arc<dyn NodeSource>) {

@@ -218,7 +218,7 @@ impl Ledger {
 
     /// Hands the tree's nodes and the rules' facts held in memory to the durable index that
     /// now holds them (the store just committed them there).
-    pub(crate) fn rebase(
+    pub fn rebase(
         &mut self,
         nodes: std::sync::Arc<dyn mig06_tlog::NodeSource>,
         rules: std::sync::Arc<dyn super::rules::RuleBase>,
@@ -381,9 +381,7 @@ impl Ledger {
         } else {
             false
         };
-        if record.kind() == RecordKind::Open
-            && (terminated || self.pending.contains_key(&record.attempt_id))
-        {
+        if record.kind() == RecordKind::Open && self.reopens(&record.attempt_id, terminated) {
             return Err(fault(
                 Some(index),
                 format!("record {index}: a second open record for one attempt"),
@@ -407,6 +405,13 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+
+    /// One open record per attempt, before its terminal record: whether an open record for
+    /// `attempt` breaks it, given whether the attempt has a terminal record. The checker and
+    /// the store's staging both ask here.
+    pub(crate) fn reopens(&self, attempt: &AttemptId, terminated: bool) -> bool {
+        terminated || self.pending.contains_key(attempt)
     }
 
     /// Marks every admitted record as covered by a signed checkpoint (the store just signed one).

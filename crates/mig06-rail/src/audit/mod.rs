@@ -31,6 +31,15 @@ use crate::vocab::{Code, ContinuationReason, Trigger};
 
 pub use mig06_tlog::Hash;
 
+/// Parses one log line as a record, with the one reader the checker uses: for a store that
+/// must know what a line's check will look up before it pushes the line through
+/// [`ledger::LineChecker`] (which alone decides whether the line is good). `None` when the
+/// line is not a record; the checker then names the fault.
+#[must_use]
+pub fn parse_line(line: &[u8]) -> Option<AuditRecord> {
+    read_record(line).ok()
+}
+
 /// Errors from the audit store. No variant carries record contents.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {

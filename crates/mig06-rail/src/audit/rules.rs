@@ -38,6 +38,9 @@ pub enum RuleViolation {
     /// The record carries the claim flag but names no prior attempt.
     #[error("a record claims a continuation without naming the prior attempt")]
     ClaimWithoutPrior,
+    /// The attempt already has an open record, or has ended.
+    #[error("a second open record for one attempt")]
+    SecondOpen,
     /// The attempt already has a terminal record.
     #[error("a second terminal record for one attempt")]
     SecondTerminal,
@@ -172,6 +175,27 @@ fn rule_key(grammar: u8, v: u128) -> RuleKey {
     }
     rest.copy_from_slice(&v.to_be_bytes());
     k
+}
+
+/// The key under which the rules keep a fact about attempt `id` (a prior's claim, an
+/// attempt's terminal record, a chain root's completion): a store that answers for the rules
+/// from its own tables ([`RuleBase`]) keys its answers so.
+#[must_use]
+pub fn attempt_rule_key(id: &AttemptId) -> RuleKey {
+    rule_key(0, key(id))
+}
+
+/// The value the rules keep for the attempt `id` holding a claim or a request id.
+#[must_use]
+pub fn attempt_rule_value(id: &AttemptId) -> u128 {
+    key(id)
+}
+
+/// The key under which the rules keep the attempt holding request id `id`.
+#[must_use]
+pub fn request_rule_key(id: &RequestId) -> RuleKey {
+    let (g, v) = rid_key(id);
+    rule_key(g, v)
 }
 
 /// The index's answer to "is there a fact under this key", or why it cannot answer.
@@ -504,6 +528,15 @@ impl Staged<'_> {
         )?;
         self.added.apply(effect);
         Ok(())
+    }
+
+    /// Whether `attempt` has a terminal record, in the base state or among the records staged.
+    ///
+    /// # Errors
+    /// [`RuleViolation::IndexDamaged`] when the index cannot tell.
+    pub(crate) fn is_terminated(&self, attempt: &AttemptId) -> Result<bool, RuleViolation> {
+        let k = key(attempt);
+        Ok(self.base.terminated(k)? || self.added.terminated(k)?)
     }
 
     #[cfg(test)]

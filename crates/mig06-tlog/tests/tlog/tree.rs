@@ -592,3 +592,43 @@ proptest! {
         prop_assert_eq!(staged.size(), n, "a resumed tree is never cut below its base");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    // A store that keeps only every fourth level writes, after each batch, the subtrees the
+    // batch completed: they are exactly the full tree's nodes at those levels, whatever the
+    // batch boundaries, and a tree rebased after every batch never lacks one.
+    #[test]
+    fn completed_since_writes_each_kept_level_node_once(batches in proptest::collection::vec(1u64..70, 1..12)) {
+        let total: u64 = batches.iter().sum();
+        let all = leaves_of(total);
+        let full = Tree::from_leaves(all.iter().copied());
+        let mut written: std::collections::HashMap<(u32, u64), Hash> = std::collections::HashMap::new();
+        let mut tree = Tree::new();
+        let mut at = 0u64;
+        for b in batches {
+            let old = tree.size();
+            for l in &all[at as usize..(at + b) as usize] {
+                tree.push(*l);
+            }
+            at += b;
+            for (level, index, hash) in tree.completed_since(old, 4).unwrap() {
+                prop_assert!(level % 4 == 0 && level > 0);
+                prop_assert!(written.insert((level, index), hash).is_none(), "written twice");
+            }
+            let mut map = written.clone();
+            for (i, l) in all[..at as usize].iter().enumerate() {
+                map.insert((0, i as u64), *l);
+            }
+            tree.rebase(std::sync::Arc::new(MapSource(map)));
+        }
+        let expected: std::collections::HashMap<(u32, u64), Hash> = full
+            .in_memory()
+            .into_iter()
+            .filter(|(l, _, _)| *l > 0 && l % 4 == 0)
+            .map(|(l, i, h)| ((l, i), h))
+            .collect();
+        prop_assert_eq!(written, expected);
+    }
+}

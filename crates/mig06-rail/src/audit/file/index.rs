@@ -191,6 +191,28 @@ fn bucket_of(index_key: &[u8; 32], table: u8, key: &[u8]) -> u32 {
     u32::from_be_bytes([a, b, c, d]) >> (32 - 18)
 }
 
+/// HMAC-SHA-256 under `key` ([`Index::key_of`]) over `parts`, each preceded by its length (64-bit
+/// big-endian), so no two lists of parts share a message. The index's meta row and the
+/// PostgreSQL store's open-record bound are authenticated with it.
+#[must_use]
+pub fn mac_of(key: &[u8; 32], parts: &[&[u8]]) -> Vec<u8> {
+    let Ok(mut m) = HmacSha256::new_from_slice(key) else {
+        return Vec::new();
+    };
+    for p in parts {
+        m.update(&(p.len() as u64).to_be_bytes());
+        m.update(p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+/// Whether `mac` is [`mac_of`] `parts` (compared in constant time).
+#[must_use]
+pub fn mac_verifies(key: &[u8; 32], parts: &[&[u8]], mac: &[u8]) -> bool {
+    let expected = mac_of(key, parts);
+    !expected.is_empty() && subtle::ConstantTimeEq::ct_eq(expected.as_slice(), mac).into()
+}
+
 /// A fact as a bucket holds it.
 type Fact = (u8, Vec<u8>, Vec<u8>, u64);
 
@@ -337,19 +359,11 @@ impl Index {
     }
 
     fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
-        let Ok(mut m) = HmacSha256::new_from_slice(self.key.as_slice()) else {
-            return Vec::new();
-        };
-        for p in parts {
-            m.update(&(p.len() as u64).to_be_bytes());
-            m.update(p);
-        }
-        m.finalize().into_bytes().to_vec()
+        mac_of(&self.key, parts)
     }
 
     fn mac_ok(&self, parts: &[&[u8]], mac: &[u8]) -> bool {
-        let expected = self.mac(parts);
-        !expected.is_empty() && subtle::ConstantTimeEq::ct_eq(expected.as_slice(), mac).into()
+        mac_verifies(&self.key, parts, mac)
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, IndexError> {

@@ -1,6 +1,8 @@
 //! Batch staging: a batch of records checked against the log's rules, linked and sealed before
 //! a store's one durable write, and admitted to the [`Ledger`] once that write is confirmed.
 
+use std::collections::HashSet;
+
 use mig06_tlog::checkpoint::LogSigner;
 use mig06_tlog::leaf_hash;
 
@@ -9,6 +11,7 @@ use super::fault::LogFault;
 use super::{Ledger, seal};
 use crate::audit::rules::RuleViolation;
 use crate::audit::{Appended, AuditError, AuditRecord, Hash, RecordKind, hash_hex};
+use crate::ids::AttemptId;
 
 /// One record of a staged batch: where it goes and its sealed bytes.
 #[derive(Debug)]
@@ -91,12 +94,32 @@ impl Ledger {
             .into_iter()
             .map(|r| (None, r))
             .chain(records.into_iter().enumerate().map(|(i, r)| (Some(i), r)));
+        // Attempts opened by this batch: a second open record among them is refused too.
+        let mut opened: HashSet<AttemptId> = HashSet::new();
         for (slot, mut record) in queue {
-            if let Err(v) = rules.admit((&record).into()) {
+            let open = record.kind() == RecordKind::Open;
+            let reopened = if open {
+                match rules.is_terminated(&record.attempt_id) {
+                    Ok(t) => (self.reopens(&record.attempt_id, t)
+                        || opened.contains(&record.attempt_id))
+                    .then_some(RuleViolation::SecondOpen),
+                    Err(v) => Some(v),
+                }
+            } else {
+                None
+            };
+            let admitted = match reopened {
+                Some(v) => Err(v),
+                None => rules.admit((&record).into()),
+            };
+            if let Err(v) = admitted {
                 if let Some(i) = slot {
                     refused.push((i, v));
                 }
                 continue;
+            }
+            if open {
+                opened.insert(record.attempt_id.clone());
             }
             let index = start + staged.len() as u64;
             record.prev = hash_hex(&last);
