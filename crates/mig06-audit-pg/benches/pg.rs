@@ -8,6 +8,10 @@
 //!    batches serialise on the head row);
 //! 2. completed attempts per second with two rail instances on one database against one.
 //!
+//! 3. with `MIG06_BENCH_PG_STARTUP=10000,100000,1000000`, only start-up (issue 24): the time a
+//!    new process takes to open the store at each size and its peak memory, against a whole
+//!    read of the same log in the same run.
+//!
 //! `MIG06_BENCH_DATABASE_URL` names the server (default: the local one on 127.0.0.1:5432, user
 //! postgres); each run creates a fresh database there. `MIG06_BENCH_SECONDS` per measurement
 //! (default 10). Run: `cargo bench --workspace --bench pg`.
@@ -218,7 +222,121 @@ fn attempts(
     count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `MIG06_BENCH_PG_OPEN=url` (a child run of this binary): opens the store once, prints the
+/// time it took, the records and whether it resumed, and this process's peak resident memory.
+fn open_once(url: &str, key: &str) {
+    let settings = PostgresAudit::new(url.to_owned(), Duration::from_secs(5));
+    let t = Instant::now();
+    let (store, report) = open_store(&settings, LogSigner::from_private_key(key).unwrap()).unwrap();
+    let took = t.elapsed().as_secs_f64();
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_owned()))
+        .unwrap_or_default();
+    println!(
+        "{took:.6} {} {} {hwm}",
+        store.size(),
+        report.resumed_from_index
+    );
+}
+
+/// Start-up at several sizes (`MIG06_BENCH_PG_STARTUP=10000,100000,1000000`): a fresh database
+/// filled with sealed records in batches of 512, then three starts of a new process (time to
+/// open, peak memory), against a whole read of the same log in the same run (`read_view`, what
+/// every start cost before schema version 3, and what `audit verify` reads).
+fn startup(base: &str, sizes: &str) {
+    let key = LogSigner::generate("mig06.bench/audit")
+        .unwrap()
+        .private_key();
+    println!(
+        "{:>10} {:>12} {:>10} {:>14} {:>8}",
+        "records", "open (s)", "peak RSS", "whole read (s)", "ratio"
+    );
+    for size in sizes
+        .split(',')
+        .filter_map(|v| v.trim().parse::<u64>().ok())
+    {
+        let db = format!(
+            "mig06_bench_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let mut admin = postgres::Client::connect(base, postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let url = kv(base, &db);
+        let settings = PostgresAudit::new(url.clone(), Duration::from_secs(5));
+        migrate(&settings, &Grants::default()).unwrap();
+        let (mut store, _) =
+            open_store(&settings, LogSigner::from_private_key(&key).unwrap()).unwrap();
+        let far = Deadline::after(Duration::from_secs(3600));
+        while store.size() < size {
+            let mut batch = Vec::new();
+            for _ in 0..256 {
+                let id = AttemptId::mint();
+                batch.push(record(&id, RecordKind::Open));
+                batch.push(record(&id, RecordKind::Terminal));
+            }
+            for r in store.append_batch(batch, far) {
+                r.unwrap();
+            }
+        }
+        drop(store);
+        let mut opens = Vec::new();
+        let mut peak = String::new();
+        for _ in 0..3 {
+            let out = Command::new(std::env::current_exe().unwrap())
+                .env("MIG06_BENCH_PG_OPEN", &url)
+                .env("MIG06_BENCH_PG_KEY", &key)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let fields: Vec<&str> = text.split_whitespace().collect();
+            assert!(
+                fields.len() >= 3,
+                "child: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                fields[2].parse::<u64>().unwrap() > 0,
+                "the start did not resume: {text}"
+            );
+            opens.push(fields[0].parse::<f64>().unwrap());
+            peak = fields[3..].join(" ");
+        }
+        opens.sort_by(f64::total_cmp);
+        let t = Instant::now();
+        let view = mig06_audit_pg::read_view(
+            &settings,
+            &LogSigner::from_private_key(&key).unwrap().verifier(),
+            &mut |_, _, _| {},
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let whole = t.elapsed().as_secs_f64();
+        drop(view);
+        println!(
+            "{size:>10} {:>12.4} {peak:>10} {whole:>14.3} {:>8.4}",
+            opens[1],
+            opens[1] / whole
+        );
+        let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
+    }
+}
+
 fn main() {
+    if let (Ok(url), Ok(key)) = (
+        std::env::var("MIG06_BENCH_PG_OPEN"),
+        std::env::var("MIG06_BENCH_PG_KEY"),
+    ) {
+        return open_once(&url, &key);
+    }
+    if let Ok(sizes) = std::env::var("MIG06_BENCH_PG_STARTUP") {
+        let base = std::env::var("MIG06_BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
+        return startup(&base, &sizes);
+    }
     let base = std::env::var("MIG06_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
     let seconds: u64 = std::env::var("MIG06_BENCH_SECONDS")

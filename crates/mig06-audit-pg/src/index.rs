@@ -30,7 +30,7 @@ use crate::conn::{Conn, RoundTripError};
 use crate::sql::{hex_cell, rows, text_literal};
 
 /// `mig06_nodes` holds the full subtrees at the levels that are positive multiples of this:
-/// one row per 16 records, and any node is folded from at most 16 rows (or 8 lines).
+/// one row per 15 records, and any other node is folded from at most 8 rows (or 8 lines).
 pub(crate) const NODE_EVERY: u32 = 4;
 
 /// One fact of the rules as read: (table, key) and (value, seq) when the tables hold it.
@@ -417,6 +417,9 @@ pub(crate) fn fetch_facts(
     Ok(query.answers())
 }
 
+// INV-INDEX-NEVER-TRUSTED: a node or a fact that was not read from the database is no answer
+// (the tree refuses, the rule refuses), and a node read is used only with a proof against the
+// root in memory.
 /// At most this many round trips for one tree answer: each reads the pieces that the answer's
 /// checks, up to the first that failed on a piece not read yet, need (a proof, then the
 /// checkpoint it is checked against, ...).

@@ -36,7 +36,7 @@ mod store;
 mod view;
 
 pub use store::{PgStore, open_store};
-pub use view::read_view;
+pub use view::{read_view, read_view_since};
 
 /// The schema version this build knows; [`migrate`] creates or upgrades to it.
 pub const SCHEMA_VERSION: i32 = 3;

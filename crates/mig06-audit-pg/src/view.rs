@@ -244,3 +244,129 @@ pub fn read_view(
         0,
     )?)
 }
+
+/// The tree of the first `since.size` records from the database's nodes, and the leaf of the
+/// last of them, when they reproduce `since`'s root (`None`: they do not, or are missing).
+fn tree_at(
+    conn: &mut Conn,
+    since: &Checkpoint,
+    by: Instant,
+) -> Result<Option<(mig06_tlog::Tree, mig06_rail::audit::Hash)>, PgError> {
+    if since.size == 0 {
+        return Ok(Some((
+            mig06_tlog::Tree::new(),
+            mig06_rail::audit::ZERO_HASH,
+        )));
+    }
+    let index = std::sync::Arc::new(crate::index::DbIndex::default());
+    let fetch = |e| match e {
+        crate::index::FetchError::RoundTrip(e) => pg_error("read tree nodes")(e),
+        crate::index::FetchError::Unreadable => unreadable("read tree nodes"),
+    };
+    let tree = crate::index::answer(&index, conn, by, || {
+        mig06_tlog::Tree::resume(std::sync::Arc::clone(&index) as _, since.size)
+    })
+    .map_err(fetch)?;
+    let Some(tree) = tree.filter(|t| t.root() == since.root) else {
+        return Ok(None);
+    };
+    let last =
+        crate::index::answer(&index, conn, by, || tree.leaf(since.size - 1)).map_err(fetch)?;
+    Ok(last.map(|last| (tree, last)))
+}
+
+/// Reads and checks what was appended since `since`, a checkpoint the auditor verified before
+/// (`audit verify --since-checkpoint`): the tree up to it comes from the database's nodes and
+/// must reproduce its root, and every record from it on goes through the one line checker; the
+/// kept checkpoints past it and the latest are checked against the tree. Rules that tie a later
+/// record to one before `since` are left to a whole read ([`read_view`]). When the nodes do not
+/// reproduce `since`, the whole log is read. Returns the view and the first record read.
+///
+/// # Errors
+/// As [`read_view`]; [`PgError::Log`] too when the log does not extend `since`.
+pub fn read_view_since(
+    settings: &PostgresAudit,
+    verifier: &LogVerifier,
+    since: &Checkpoint,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(LogView, u64), PgError> {
+    let soon = || Instant::now() + ROUND_TRIP_TIMEOUT;
+    let mut conn = connect(settings, soon())?;
+    check_schema(&mut conn, soon())?;
+    let Some((tree, last)) = tree_at(&mut conn, since, soon())? else {
+        let view = read_view(settings, verifier, &mut |_, _, _| {}, progress)?;
+        return Ok((view, 0));
+    };
+    let every = mig06_rail::audit::ledger::CHECKPOINT_EVERY;
+    let first = since.size / every;
+    let msgs = conn
+        .simple_query(
+            &format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+                 SELECT 'h', size, encode(last_leaf, 'hex'), checkpoint FROM mig06_head; \
+                 SELECT 'k', note FROM mig06_checkpoints WHERE size > {} ORDER BY size; \
+                 COMMIT",
+                first.saturating_mul(every)
+            ),
+            soon(),
+        )
+        .map_err(pg_error("read head"))?;
+    let mut head: Option<(u64, Vec<u8>, Option<String>)> = None;
+    let mut notes = Vec::new();
+    for row in rows(&msgs) {
+        match row.get(0) {
+            Some("h") => {
+                let size = row
+                    .get(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| unreadable("read head"))?;
+                let last = hex_cell(row.get(2)).ok_or_else(|| unreadable("read head"))?;
+                head = Some((size, last, row.get(3).map(str::to_owned)));
+            }
+            Some("k") => notes.push(
+                row.get(1)
+                    .map(str::to_owned)
+                    .ok_or_else(|| unreadable("read kept checkpoints"))?,
+            ),
+            _ => return Err(unreadable("read head")),
+        }
+    }
+    let (head_size, head_last, head_note) = head.ok_or_else(|| PgError::Sql {
+        op: "read head",
+        message: "the head row is missing".into(),
+    })?;
+    let latest = head_note.map(|n| verify_latest(n, verifier)).transpose()?;
+    let kept = mig06_rail::audit::ledger::verify_kept_from(notes, verifier, first)?;
+    let ledger = mig06_rail::audit::ledger::Ledger::resume(
+        mig06_rail::audit::ledger::Resumed {
+            tree,
+            last,
+            rules: std::sync::Arc::new(mig06_rail::audit::rules::NoFacts),
+            pending: Vec::new(),
+            covered: latest.as_ref().map_or(0, |(_, cp)| cp.size),
+        },
+        verifier.clone().into(),
+    );
+    let mut read = LogRead {
+        head_size,
+        head_last,
+        read: ReadLog {
+            checker: LineChecker::resume(ledger),
+            latest,
+            kept: Vec::new(),
+        },
+    };
+    let total = head_size.saturating_sub(since.size);
+    let mut reported = 0;
+    while !read.step(&mut conn, soon(), &mut |_, _, _| {})? {
+        let done = read.done().saturating_sub(since.size);
+        if done / 65_536 > reported / 65_536 {
+            reported = done;
+            progress(reported, total);
+        }
+    }
+    progress(total, total);
+    let read = read.finish()?;
+    let view = LogView::assemble_from(read.checker.finish()?, read.latest, first, kept, 0)?;
+    Ok((view, since.size))
+}

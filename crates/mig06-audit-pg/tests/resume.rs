@@ -380,3 +380,63 @@ fn a_log_from_before_version_3_is_read_whole_once_then_resumed() {
     assert!(second.resumed_from_index > 0, "{second:?}");
     assert_eq!(second.index_rebuilt, None);
 }
+
+/// The head's latest signed checkpoint, as an auditor keeps it.
+fn latest_checkpoint(db: &Db) -> mig06_tlog::checkpoint::Checkpoint {
+    let note: String = db
+        .admin()
+        .query_one("SELECT checkpoint FROM mig06_head", &[])
+        .unwrap()
+        .get(0);
+    db.signer().verifier().verify(&note).unwrap()
+}
+
+// `audit verify --since-checkpoint` on PostgreSQL: the tree up to the checkpoint from the
+// nodes (checked against its root), every record after it checked; a record altered after it
+// is found, one before it is left to the whole read, and a checkpoint the log does not extend
+// fails.
+#[test]
+fn verify_since_a_checkpoint_reads_only_what_followed_it() {
+    let db = Db::new();
+    let (mut store, _) = db.open();
+    fill(&mut store, 300);
+    let since = latest_checkpoint(&db);
+    fill(&mut store, 100);
+    let n = store.size();
+    drop(store);
+    let verifier = db.signer().verifier();
+    let settings = pgtest::settings(&db.url);
+    let (view, from) =
+        mig06_audit_pg::read_view_since(&settings, &verifier, &since, &mut |_, _| {}).unwrap();
+    assert_eq!(from, since.size);
+    let report = verify_view(&view, Some(&since)).unwrap();
+    assert_eq!(report.records, n);
+
+    // A checkpoint of another log (same size, another root) is not extended by this one.
+    let other = mig06_tlog::checkpoint::Checkpoint {
+        root: [7u8; 32],
+        ..since.clone()
+    };
+    let refused = mig06_audit_pg::read_view_since(&settings, &verifier, &other, &mut |_, _| {})
+        .map_err(|e| e.to_string())
+        .and_then(|(view, _)| verify_view(&view, Some(&other)).map_err(|f| f.to_string()));
+    assert!(refused.is_err());
+
+    // A record after the checkpoint altered (as the owner, triggers off): found.
+    let mut admin = db.admin();
+    admin
+        .batch_execute(&format!(
+            "ALTER TABLE mig06_records DISABLE TRIGGER USER; \
+             UPDATE mig06_records SET line = overlay(line placing 'X'::bytea from 40 for 1) \
+             WHERE seq = {}; \
+             ALTER TABLE mig06_records ENABLE TRIGGER USER",
+            since.size + 10
+        ))
+        .unwrap();
+    let found = mig06_audit_pg::read_view_since(&settings, &verifier, &since, &mut |_, _| {});
+    assert!(
+        matches!(found, Err(mig06_audit_pg::PgError::Log(_))),
+        "{:?}",
+        found.map(|(_, f)| f)
+    );
+}

@@ -41,8 +41,8 @@ pub(crate) enum AuditCommand {
         trusted_checkpoint: Option<PathBuf>,
         /// Check only what was appended after this checkpoint, which an earlier run verified
         /// (a note or an evidence token): the log must extend it, and the work is proportional
-        /// to the records since (file store; the tree up to it comes from the store's index,
-        /// checked against the checkpoint's root). Rules tying a new record to one before the
+        /// to the records since (the tree up to it comes from the file store's index or the
+        /// PostgreSQL store's nodes, checked against the checkpoint's root). Rules tying a new record to one before the
         /// checkpoint are left to a full `audit verify`.
         #[arg(long, conflicts_with = "trusted_checkpoint")]
         since_checkpoint: Option<PathBuf>,
@@ -282,11 +282,20 @@ fn reindex(config: &Path) -> Result<ExitCode> {
 
 /// `mig06 audit show`: the records (all, or one attempt's) as the exact lines of the log.
 fn show(config: &Path, pubkey: Option<&Path>, attempt_id: Option<&str>) -> Result<ExitCode> {
+    use std::io::Write as _;
     let (_, records) = log::checked_log(config, pubkey)?;
     let mut found = false;
+    let mut out = std::io::stdout().lock();
     for (line, rec) in &records {
         if attempt_id.is_none_or(|id| rec.attempt_id.as_str() == id) {
-            println!("{line}");
+            match writeln!(out, "{line}") {
+                Ok(()) => {}
+                // The reader stopped (`| head`): what it read is what it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.into()),
+            }
             found = true;
         }
     }

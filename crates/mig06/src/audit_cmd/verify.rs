@@ -87,32 +87,52 @@ pub(super) fn run(
     }
 }
 
-/// Verifies what was appended to the configured (file) log since a checkpoint an earlier run
-/// verified.
+/// Verifies what was appended to the configured log since a checkpoint an earlier run verified.
 ///
 /// # Errors
-/// As [`run`]; and a log kept in PostgreSQL (not supported: its rules are the database's
-/// constraints, and `audit verify` reads it whole).
+/// As [`run`].
 pub(super) fn run_since(config: &Path, pubkey: Option<&Path>, since: &Path) -> Result<ExitCode> {
     let cfg = Config::load(config)?;
     let key = verifier_for(&cfg, pubkey)?;
-    if !matches!(cfg.audit, mig06_rail::config::AuditBackend::File) {
-        bail!(
-            "--since-checkpoint reads the file store's log from a checkpoint on; for a log kept in PostgreSQL run `mig06 audit verify` without it"
-        );
-    }
     let text = std::fs::read_to_string(since)
         .with_context(|| format!("cannot read {}", since.display()))?;
-    let dir = mig06_rail::rail::audit_dir(&cfg);
     let bar = progress_bar();
-    let result = mig06_rail::audit::file::read_keys(&dir, &key.verifier)
-        .and_then(|keys| trusted_note(&text, &keys))
-        .and_then(|note| {
-            verify::verify_since(&dir, &key.verifier, &note, &mut |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
-        });
+    let mut progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let result = match &cfg.audit {
+        mig06_rail::config::AuditBackend::File => {
+            let dir = mig06_rail::rail::audit_dir(&cfg);
+            mig06_rail::audit::file::read_keys(&dir, &key.verifier)
+                .and_then(|keys| trusted_note(&text, &keys))
+                .and_then(|note| verify::verify_since(&dir, &key.verifier, &note, &mut progress))
+        }
+        mig06_rail::config::AuditBackend::Postgres(pg) => {
+            // PostgreSQL logs have one key (no rotation).
+            let keys = LogKeys::from(key.verifier.clone());
+            let trusted = trusted_note(&text, &keys)
+                .and_then(|note| verify::trusted_checkpoint(&note, &keys));
+            match trusted {
+                Err(f) => Err(f),
+                Ok(cp) => {
+                    match mig06_audit_pg::read_view_since(pg, &key.verifier, &cp, &mut progress) {
+                        Ok((view, from)) => {
+                            verify::verify_view(&view, Some(&cp)).map(|mut report| {
+                                report.from = from;
+                                report
+                            })
+                        }
+                        Err(mig06_audit_pg::PgError::Log(f)) => Err(f),
+                        Err(e) => {
+                            bar.finish_and_clear();
+                            return Err(e.into());
+                        }
+                    }
+                }
+            }
+        }
+    };
     bar.finish_and_clear();
     match result {
         Ok(r) => {

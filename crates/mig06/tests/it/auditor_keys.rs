@@ -191,3 +191,23 @@ fn a_log_that_does_not_verify_says_what_to_keep_and_where_to_read_next() {
     .unwrap();
     assert!(doc.contains("\n## A log that no longer verifies\n"));
 }
+
+// `mig06 audit show | head`: a reader that stops early ends the listing quietly (exit 0, no
+// panic), as a Unix filter does.
+#[test]
+fn audit_show_into_a_closed_pipe_exits_quietly() {
+    let (_dir, config) = env();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mig06"))
+        .args(["audit", "show", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the command writes its first line.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}

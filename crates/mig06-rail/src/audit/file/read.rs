@@ -295,21 +295,6 @@ impl LogView {
 }
 
 /// A [`LogFault`] or an I/O error while reading lines.
-/// A rule base that knows no facts: what an auditor who reads the log from a checkpoint on
-/// has of the records before it (see [`LogView::open_since`]).
-#[derive(Debug)]
-struct NoFacts;
-
-impl crate::audit::rules::RuleBase for NoFacts {
-    fn get(
-        &self,
-        _: crate::audit::rules::RuleTable,
-        _: &crate::audit::rules::RuleKey,
-    ) -> Result<Option<(u128, u64)>, crate::audit::rules::IndexDamaged> {
-        Ok(None)
-    }
-}
-
 /// The bytes of `file` from `at` up to (without) the next newline; `None` when there is none.
 fn bytes_to_newline(file: &File, at: u64) -> Option<Vec<u8>> {
     use std::os::unix::fs::FileExt as _;
@@ -433,7 +418,7 @@ impl LogView {
             super::super::ledger::Resumed {
                 tree,
                 last,
-                rules: std::sync::Arc::new(NoFacts),
+                rules: std::sync::Arc::new(crate::audit::rules::NoFacts),
                 pending: Vec::new(),
                 covered: latest.as_ref().map_or(0, |(_, cp)| cp.size),
             },
