@@ -651,3 +651,43 @@ proptest! {
         prop_assert_eq!(&opened, &expected);
     }
 }
+
+// INV-AUDIT-VERIFY-AGREES: the store never writes what `audit verify` would refuse: a second
+// open record for one attempt (after its first, in the same batch, or after its terminal
+// record) is refused at staging and never reaches the log, which opens and verifies after.
+#[test]
+fn inv_audit_verify_agrees_a_second_open_record_is_refused_before_it_is_written() {
+    use super::rules::RuleViolation;
+    let log = Log::new();
+    let mut s = log.open().unwrap();
+    let first = record();
+    s.append(first.clone()).unwrap();
+    assert!(matches!(
+        s.append(first.clone()),
+        Err(AuditError::Rule(RuleViolation::SecondOpen))
+    ));
+    // Twice in one batch: the first is written, the second refused.
+    let twice = record();
+    let results = s.append_batch(
+        vec![twice.clone(), twice.clone()],
+        crate::executor::Deadline::after(std::time::Duration::from_secs(60)),
+    );
+    assert!(results[0].is_ok());
+    assert!(matches!(
+        results[1],
+        Err(AuditError::Rule(RuleViolation::SecondOpen))
+    ));
+    // After its terminal record.
+    let ended = record();
+    s.append(ended.clone()).unwrap();
+    s.append(ended.ended(TerminalCode::DeniedPolicy, None))
+        .unwrap();
+    assert!(matches!(
+        s.append(ended),
+        Err(AuditError::Rule(RuleViolation::SecondOpen))
+    ));
+    drop(s);
+    assert_eq!(log.lines().len(), 4);
+    drop(log.open().unwrap());
+    assert!(log.verify(None).is_ok());
+}
