@@ -321,7 +321,11 @@ fn startup(base: &str, sizes: &str) {
             opens[1],
             opens[1] / whole
         );
-        let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
+        if std::env::var_os("MIG06_BENCH_KEEP").is_some() {
+            println!("kept database {db}");
+        } else {
+            let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
+        }
     }
 }
 

@@ -309,6 +309,18 @@ impl Wanted {
     }
 }
 
+/// An id as a SQL literal the planner can match against the tables' indexes: a plain string
+/// when it is of the ids' closed alphabet (a ULID or a UUID, as the parsed id types are), the
+/// hex expression otherwise (never spliced). A function of a literal is not an index
+/// condition: each fact would cost a scan of the log.
+fn id_literal(id: &str) -> String {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        format!("'{id}'")
+    } else {
+        text_literal(id)
+    }
+}
+
 /// A query for the facts of a [`Wanted`]: its SQL (appended to a round trip's message) and
 /// the answers read from its rows.
 #[derive(Debug, Default)]
@@ -326,7 +338,7 @@ impl FactQuery {
         let mut sql = String::new();
         let mut answers = HashMap::new();
         if !wanted.attempts.is_empty() {
-            let ids: Vec<String> = wanted.attempts.keys().map(|s| text_literal(s)).collect();
+            let ids: Vec<String> = wanted.attempts.keys().map(|s| id_literal(s)).collect();
             let ids = ids.join(",");
             sql.push_str(&format!(
                 "SELECT 'c', prior, attempt_id, seq FROM mig06_claims WHERE prior IN ({ids}); \
@@ -341,7 +353,7 @@ impl FactQuery {
             }
         }
         if !wanted.requests.is_empty() {
-            let ids: Vec<String> = wanted.requests.keys().map(|s| text_literal(s)).collect();
+            let ids: Vec<String> = wanted.requests.keys().map(|s| id_literal(s)).collect();
             sql.push_str(&format!(
                 "SELECT 'q', request_id, attempt_id, seq FROM mig06_request_ids \
                  WHERE request_id IN ({}); ",
@@ -464,4 +476,25 @@ pub(crate) fn answer<T>(
     let out = f();
     index.clear_nodes();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_literal;
+
+    #[test]
+    fn ids_are_spliced_only_in_their_closed_alphabet() {
+        assert_eq!(
+            id_literal("01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+            "'01ARZ3NDEKTSV4RRFFQ69G5FAV'"
+        );
+        assert_eq!(
+            id_literal("0b9a7c2e-1f3d-4e5a-9b8c-7d6e5f4a3b2c"),
+            "'0b9a7c2e-1f3d-4e5a-9b8c-7d6e5f4a3b2c'"
+        );
+        for hostile in ["a'b", "x); DROP TABLE mig06_records; --", "", "a b", "é"] {
+            let lit = id_literal(hostile);
+            assert!(lit.starts_with("convert_from(decode('"), "{lit}");
+        }
+    }
 }

@@ -501,16 +501,31 @@ impl PgStore {
                      FROM mig06_head; \
                      SELECT 'k', size, note FROM mig06_checkpoints \
                      WHERE size > ((SELECT size FROM mig06_head) / {every} - 2) * {every} \
-                     ORDER BY size; \
-                     SELECT 'p', seq, encode(line, 'hex') FROM mig06_records r \
-                     WHERE seq >= (SELECT pending_from FROM mig06_head) AND kind = 'open' \
-                     AND NOT EXISTS (SELECT 1 FROM mig06_records t \
-                     WHERE t.kind = 'terminal' AND t.attempt_id = r.attempt_id) ORDER BY seq; \
-                     COMMIT"
+                     ORDER BY size"
                 ),
                 by(),
             )
             .map_err(pg_error("read head"))?;
+        // The records from the bound on, in a second round trip of the same snapshot (the
+        // bound as a literal, so the records are walked by their key): an open record there
+        // without a terminal record after it is pending (a terminal record follows its open
+        // record, so both lie past the bound). Their lines only for the open ones.
+        let from = rows(&msgs)
+            .find(|r| r.get(0) == Some("h"))
+            .and_then(|r| r.get(3))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let open_msgs = client
+            .simple_query(
+                &format!(
+                    "SELECT 'p', seq, kind, attempt_id, \
+                     CASE WHEN kind = 'open' THEN encode(line, 'hex') END \
+                     FROM mig06_records WHERE seq >= {from} ORDER BY seq; \
+                     COMMIT"
+                ),
+                by(),
+            )
+            .map_err(pg_error("read open records"))?;
         let unreadable = |op: &'static str| PgError::Sql {
             op,
             message: "unreadable row".into(),
@@ -519,7 +534,7 @@ impl PgStore {
         let mut bound: Option<(u64, Option<Vec<u8>>)> = None;
         let mut kept_notes = Vec::new();
         let mut open_lines = Vec::new();
-        for row in rows(&msgs) {
+        for row in rows(&msgs).chain(rows(&open_msgs)) {
             let number = row.get(1).and_then(|v| v.parse::<u64>().ok());
             match (row.get(0), number) {
                 (Some("h"), Some(size)) => {
@@ -537,7 +552,11 @@ impl PgStore {
                 ),
                 (Some("p"), Some(seq)) => open_lines.push((
                     seq,
-                    hex_cell(row.get(2)).ok_or_else(|| unreadable("read open records"))?,
+                    row.get(2) == Some("open"),
+                    row.get(3)
+                        .map(str::to_owned)
+                        .ok_or_else(|| unreadable("read open records"))?,
+                    hex_cell(row.get(4)),
                 )),
                 _ => return Err(unreadable("read head")),
             }
@@ -582,8 +601,24 @@ impl PgStore {
         let Some(last) = last else {
             return not_resumed("the last record's leaf is not in the tree");
         };
+        // Pending at c: open records before c without a terminal record before c (the
+        // records from c on are read through the checker below).
+        let mut open_at: std::collections::HashMap<String, (u64, Vec<u8>)> =
+            std::collections::HashMap::new();
+        for (seq, open, attempt, line) in open_lines.into_iter().filter(|r| r.0 < c) {
+            if !open {
+                open_at.remove(&attempt);
+                continue;
+            }
+            let Some(line) = line else {
+                return not_resumed("an open record is unreadable");
+            };
+            open_at.insert(attempt, (seq, line));
+        }
+        let mut open_lines: Vec<(u64, Vec<u8>)> = open_at.into_values().collect();
+        open_lines.sort_by_key(|(seq, _)| *seq);
         let mut pending = Vec::new();
-        for (seq, line) in open_lines.iter().filter(|(seq, _)| *seq < c) {
+        for (seq, line) in &open_lines {
             match parse_line(line) {
                 Some(r) if r.seq == *seq && r.kind() == RecordKind::Open => pending.push(r),
                 _ => return not_resumed("an open record does not parse"),
@@ -593,7 +628,6 @@ impl PgStore {
         let proved = answer(&index, client, by(), || {
             open_lines
                 .iter()
-                .filter(|(seq, _)| *seq < c)
                 .map(|(seq, line)| tree.leaf(*seq) == Some(leaf_hash(line)))
                 .collect::<Vec<bool>>()
         })
