@@ -183,6 +183,17 @@ pub(crate) enum FetchError {
     Unreadable,
 }
 
+/// A failed read of nodes or facts as a [`crate::PgError`] naming `op` (outside an append).
+pub(crate) fn pg_fetch_error(op: &'static str) -> impl Fn(FetchError) -> crate::PgError {
+    move |e| match e {
+        FetchError::RoundTrip(e) => crate::sql::pg_error(op)(e),
+        FetchError::Unreadable => crate::PgError::Sql {
+            op,
+            message: "unreadable row".into(),
+        },
+    }
+}
+
 impl From<RoundTripError> for FetchError {
     fn from(e: RoundTripError) -> Self {
         Self::RoundTrip(e)

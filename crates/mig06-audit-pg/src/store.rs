@@ -25,7 +25,9 @@ use std::time::Instant;
 
 use crate::PgError;
 use crate::conn::{Conn, RoundTripError};
-use crate::index::{DbIndex, FactQuery, FetchError, NODE_EVERY, Node, Wanted, answer, fetch_facts};
+use crate::index::{
+    DbIndex, FactQuery, FetchError, NODE_EVERY, Node, Wanted, answer, fetch_facts, pg_fetch_error,
+};
 use crate::sql::{
     ROUND_TRIP_TIMEOUT, batch_settings, bytea_literal, connect_writer, connection_lost, describe,
     hex_cell, pg_error, rows, text_literal,
@@ -125,17 +127,6 @@ fn fetch_error(op: &'static str) -> impl FnOnce(FetchError) -> AuditError {
     move |e| match e {
         FetchError::RoundTrip(e) => round_trip(op, false)(e),
         FetchError::Unreadable => protocol(op, "unreadable row"),
-    }
-}
-
-/// As [`fetch_error`], at open.
-fn fetch_pg_error(op: &'static str) -> impl FnOnce(FetchError) -> PgError {
-    move |e| match e {
-        FetchError::RoundTrip(e) => pg_error(op)(e),
-        FetchError::Unreadable => PgError::Sql {
-            op,
-            message: "unreadable row".into(),
-        },
     }
 }
 
@@ -592,12 +583,12 @@ impl PgStore {
         let tree = answer(&index, client, by(), || {
             Tree::resume(Arc::clone(&index) as _, c)
         })
-        .map_err(fetch_pg_error("read tree nodes"))?;
+        .map_err(pg_fetch_error("read tree nodes"))?;
         let Some(tree) = tree.filter(|t| t.root() == latest.root) else {
             return not_resumed("the tree's nodes do not reproduce the latest checkpoint's root");
         };
         let last = answer(&index, client, by(), || tree.leaf(c - 1))
-            .map_err(fetch_pg_error("read tree nodes"))?;
+            .map_err(pg_fetch_error("read tree nodes"))?;
         let Some(last) = last else {
             return not_resumed("the last record's leaf is not in the tree");
         };
@@ -631,7 +622,7 @@ impl PgStore {
                 .map(|(seq, line)| tree.leaf(*seq) == Some(leaf_hash(line)))
                 .collect::<Vec<bool>>()
         })
-        .map_err(fetch_pg_error("read tree nodes"))?;
+        .map_err(pg_fetch_error("read tree nodes"))?;
         if proved.contains(&false) {
             return not_resumed("an open record is not a leaf of the tree");
         }
@@ -665,7 +656,7 @@ impl PgStore {
         let checked = answer(&index, client, by(), || {
             check_checkpoints_from(self.checker.ledger().tree(), Some(&latest), first, &kept)
         })
-        .map_err(fetch_pg_error("read tree nodes"))?;
+        .map_err(pg_fetch_error("read tree nodes"))?;
         if checked.is_err() {
             return not_resumed("the kept checkpoints near the head do not match the tree");
         }

@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use mig06_rail::audit::AuditRecord;
-use mig06_rail::audit::ledger::{LineChecker, LogView, fault, verify_kept, verify_latest};
+use mig06_rail::audit::ledger::{LineChecker, LogView, fault, verify_kept_from, verify_latest};
 use mig06_rail::config::PostgresAudit;
 use mig06_tlog::checkpoint::{Checkpoint, LogVerifier};
 
@@ -58,6 +58,64 @@ fn unreadable(op: &'static str) -> PgError {
     }
 }
 
+/// The head row (size, last leaf), the latest checkpoint and the kept checkpoints read.
+type Head = (
+    u64,
+    Vec<u8>,
+    Option<(String, Checkpoint)>,
+    Vec<(String, Checkpoint)>,
+);
+
+/// One round trip, one snapshot: the head row (size, last leaf, latest checkpoint) and the
+/// kept checkpoints from the `first`-th on, each verified with `verifier`.
+fn read_head(
+    conn: &mut Conn,
+    verifier: &LogVerifier,
+    first: u64,
+    by: Instant,
+) -> Result<Head, PgError> {
+    let every = mig06_rail::audit::ledger::CHECKPOINT_EVERY;
+    let msgs = conn
+        .simple_query(
+            &format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+                 SELECT 'h', size, encode(last_leaf, 'hex'), checkpoint FROM mig06_head; \
+                 SELECT 'k', note FROM mig06_checkpoints WHERE size > {} ORDER BY size; \
+                 COMMIT",
+                first.saturating_mul(every)
+            ),
+            by,
+        )
+        .map_err(pg_error("read head"))?;
+    let mut head: Option<(u64, Vec<u8>, Option<String>)> = None;
+    let mut notes = Vec::new();
+    for row in rows(&msgs) {
+        match row.get(0) {
+            Some("h") => {
+                let size = row
+                    .get(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| unreadable("read head"))?;
+                let last = hex_cell(row.get(2)).ok_or_else(|| unreadable("read head"))?;
+                head = Some((size, last, row.get(3).map(str::to_owned)));
+            }
+            Some("k") => notes.push(
+                row.get(1)
+                    .map(str::to_owned)
+                    .ok_or_else(|| unreadable("read kept checkpoints"))?,
+            ),
+            _ => return Err(unreadable("read head")),
+        }
+    }
+    let (size, last, note) = head.ok_or_else(|| PgError::Sql {
+        op: "read head",
+        message: "the head row is missing".into(),
+    })?;
+    let latest = note.map(|n| verify_latest(n, verifier)).transpose()?;
+    let kept = verify_kept_from(notes, verifier, first)?;
+    Ok((size, last, latest, kept))
+}
+
 impl LogRead {
     /// One round trip: the head row and the kept checkpoints, in one snapshot; both verified
     /// with `verifier`.
@@ -66,43 +124,7 @@ impl LogRead {
         verifier: &LogVerifier,
         by: Instant,
     ) -> Result<Self, PgError> {
-        let msgs = conn
-            .simple_query(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
-                 SELECT 'h', size, encode(last_leaf, 'hex'), checkpoint FROM mig06_head; \
-                 SELECT 'k', note FROM mig06_checkpoints ORDER BY size; \
-                 COMMIT",
-                by,
-            )
-            .map_err(pg_error("read head"))?;
-        let mut head: Option<(u64, Vec<u8>, Option<String>)> = None;
-        let mut kept_notes: Vec<String> = Vec::new();
-        for row in rows(&msgs) {
-            match row.get(0) {
-                Some("h") => {
-                    let size = row
-                        .get(1)
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .ok_or_else(|| unreadable("read head"))?;
-                    let last = hex_cell(row.get(2)).ok_or_else(|| unreadable("read head"))?;
-                    head = Some((size, last, row.get(3).map(str::to_owned)));
-                }
-                Some("k") => {
-                    kept_notes.push(
-                        row.get(1)
-                            .map(str::to_owned)
-                            .ok_or_else(|| unreadable("read kept checkpoints"))?,
-                    );
-                }
-                _ => return Err(unreadable("read head")),
-            }
-        }
-        let (head_size, head_last, head_note) = head.ok_or_else(|| PgError::Sql {
-            op: "read head",
-            message: "the head row is missing".into(),
-        })?;
-        let latest = head_note.map(|n| verify_latest(n, verifier)).transpose()?;
-        let kept = verify_kept(kept_notes, verifier)?;
+        let (head_size, head_last, latest, kept) = read_head(conn, verifier, 0, by)?;
         let checker = LineChecker::new(
             latest.as_ref().map_or(0, |(_, cp)| cp.size),
             verifier.clone(),
@@ -259,19 +281,16 @@ fn tree_at(
         )));
     }
     let index = std::sync::Arc::new(crate::index::DbIndex::default());
-    let fetch = |e| match e {
-        crate::index::FetchError::RoundTrip(e) => pg_error("read tree nodes")(e),
-        crate::index::FetchError::Unreadable => unreadable("read tree nodes"),
-    };
+    let fetch = crate::index::pg_fetch_error("read tree nodes");
     let tree = crate::index::answer(&index, conn, by, || {
         mig06_tlog::Tree::resume(std::sync::Arc::clone(&index) as _, since.size)
     })
-    .map_err(fetch)?;
+    .map_err(&fetch)?;
     let Some(tree) = tree.filter(|t| t.root() == since.root) else {
         return Ok(None);
     };
     let last =
-        crate::index::answer(&index, conn, by, || tree.leaf(since.size - 1)).map_err(fetch)?;
+        crate::index::answer(&index, conn, by, || tree.leaf(since.size - 1)).map_err(&fetch)?;
     Ok(last.map(|last| (tree, last)))
 }
 
@@ -299,44 +318,7 @@ pub fn read_view_since(
     };
     let every = mig06_rail::audit::ledger::CHECKPOINT_EVERY;
     let first = since.size / every;
-    let msgs = conn
-        .simple_query(
-            &format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
-                 SELECT 'h', size, encode(last_leaf, 'hex'), checkpoint FROM mig06_head; \
-                 SELECT 'k', note FROM mig06_checkpoints WHERE size > {} ORDER BY size; \
-                 COMMIT",
-                first.saturating_mul(every)
-            ),
-            soon(),
-        )
-        .map_err(pg_error("read head"))?;
-    let mut head: Option<(u64, Vec<u8>, Option<String>)> = None;
-    let mut notes = Vec::new();
-    for row in rows(&msgs) {
-        match row.get(0) {
-            Some("h") => {
-                let size = row
-                    .get(1)
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or_else(|| unreadable("read head"))?;
-                let last = hex_cell(row.get(2)).ok_or_else(|| unreadable("read head"))?;
-                head = Some((size, last, row.get(3).map(str::to_owned)));
-            }
-            Some("k") => notes.push(
-                row.get(1)
-                    .map(str::to_owned)
-                    .ok_or_else(|| unreadable("read kept checkpoints"))?,
-            ),
-            _ => return Err(unreadable("read head")),
-        }
-    }
-    let (head_size, head_last, head_note) = head.ok_or_else(|| PgError::Sql {
-        op: "read head",
-        message: "the head row is missing".into(),
-    })?;
-    let latest = head_note.map(|n| verify_latest(n, verifier)).transpose()?;
-    let kept = mig06_rail::audit::ledger::verify_kept_from(notes, verifier, first)?;
+    let (head_size, head_last, latest, kept) = read_head(&mut conn, verifier, first, soon())?;
     let ledger = mig06_rail::audit::ledger::Ledger::resume(
         mig06_rail::audit::ledger::Resumed {
             tree,
