@@ -19,8 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use mig06_rail::audit::rules::{
-    IndexDamaged, RuleBase, RuleKey, RuleTable, attempt_rule_key, attempt_rule_value,
-    request_rule_key,
+    IndexDamaged, RuleBase, RuleKey, RuleTable, attempt_rule_key, request_rule_key, text_rule_value,
 };
 use mig06_rail::audit::{AuditRecord, Hash};
 use mig06_rail::ids::AttemptId;
@@ -406,8 +405,7 @@ impl FactQuery {
         let value = match table {
             RuleTable::Claim | RuleTable::RequestId => row
                 .get(2)
-                .and_then(|a| AttemptId::parse(a).ok())
-                .map(|a| attempt_rule_value(&a))
+                .map(text_rule_value)
                 .ok_or(FetchError::Unreadable)?,
             RuleTable::Terminal | RuleTable::Completed => 0,
         };

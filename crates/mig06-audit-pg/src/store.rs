@@ -8,8 +8,8 @@ use mig06_rail::audit::file::index::{Index, mac_of, mac_verifies};
 use mig06_rail::audit::file::{CHECKPOINT_EVERY, OpenReport};
 use mig06_rail::audit::group::batch_failure;
 use mig06_rail::audit::ledger::{
-    Ledger, LineChecker, Resumed, StagedRecord, check_checkpoints_from, sign_tree,
-    verify_kept_from, verify_latest,
+    Ledger, LineChecker, Resumed, StagedRecord, check_checkpoints_from, is_index_unreadable,
+    sign_tree, verify_kept_from, verify_latest,
 };
 use mig06_rail::audit::{
     Appended, AuditError, AuditRecord, AuditStore, Hash, RecordKind, parse_line,
@@ -66,6 +66,10 @@ pub struct PgStore {
     indexed: bool,
     /// The key of the open-record bound's MAC ([`pending_mac`]).
     mac_key: [u8; 32],
+    /// A tree answer found a node missing or not this log's: the next operation reads the log
+    /// whole (writing the missing nodes, and keeping the tree in memory when a row is not
+    /// this log's) instead of resuming from the tables.
+    reread: bool,
 }
 
 /// Calls `f` with the message of the MAC of the head's open-record bound `from` at head size
@@ -178,6 +182,7 @@ pub fn open_store(
         index: Arc::new(DbIndex::default()),
         indexed: false,
         mac_key,
+        reread: false,
     };
     let soon = || Instant::now() + ROUND_TRIP_TIMEOUT;
     let mut client = match connect_writer(settings, soon()) {
@@ -294,13 +299,20 @@ impl PgStore {
     /// chunks of [`READ_CHUNK`], each a round trip by `by`. What was read before a bound passed
     /// stays read.
     fn catch_up(&mut self, client: &mut Conn, by: Instant) -> Result<(), AuditError> {
+        self.catch_up_to(client, by, u64::MAX)
+    }
+
+    /// [`PgStore::catch_up`], reading records below `end` only (at start-up, the head's size:
+    /// a row past the head is no record of the log).
+    fn catch_up_to(&mut self, client: &mut Conn, by: Instant, end: u64) -> Result<(), AuditError> {
+        let end = i64::try_from(end).unwrap_or(i64::MAX);
         loop {
             let n = self.checker.ledger().size();
             let msgs = client
                 .simple_query(
                     &format!(
-                        "SELECT seq, encode(line, 'hex') FROM mig06_records WHERE seq >= {n} \
-                         ORDER BY seq LIMIT {READ_CHUNK}"
+                        "SELECT seq, encode(line, 'hex') FROM mig06_records \
+                         WHERE seq >= {n} AND seq < {end} ORDER BY seq LIMIT {READ_CHUNK}"
                     ),
                     by,
                 )
@@ -430,10 +442,26 @@ impl PgStore {
             return first;
         }
         let by = self.op_bound();
-        self.with_client(by, |s, c| {
+        let answered = self.with_client(by, |s, c| {
             answer(&s.index, c, by, || f(s.checker.ledger()))
                 .map_err(fetch_error("read tree nodes"))?
-        })
+        });
+        if let Err(e) = &answered
+            && is_index_unreadable(e)
+        {
+            // A node missing (a log written by an earlier version while this one ran, rows
+            // removed) or not this log's: this answer fails closed, and the next operation
+            // reads the log whole, writes what is missing and keeps memory where a row is wrong.
+            tracing::warn!(
+                target: "mig06::audit",
+                event = "pg_resume_refused",
+                why = "a node of mig06_nodes is missing or does not check out",
+                "audit database: reading the whole log at the next operation"
+            );
+            self.reread = true;
+            self.opened = false;
+        }
+        answered
     }
 
     /// Opens the log: resumed from the database's tables when they check out against the
@@ -441,7 +469,7 @@ impl PgStore {
     /// tables' missing nodes written ([`PgStore::write_nodes`]). A whole read cut short by a
     /// bound goes on where it stopped at the next call.
     fn open_log(&mut self, client: &mut Conn, by: &dyn Fn() -> Instant) -> Result<(), PgError> {
-        if self.opening.is_none() {
+        if self.opening.is_none() && !self.reread {
             match self.resume(client, by)? {
                 Ok(resumed) => {
                     self.report.resumed_from_index = resumed;
@@ -465,7 +493,9 @@ impl PgStore {
             }
         }
         self.read_all(client, by)?;
-        self.write_nodes(client, by)
+        self.write_nodes(client, by)?;
+        self.reread = false;
+        Ok(())
     }
 
     // INV-INDEX-NEVER-TRUSTED: the database's nodes and open-record bound are derived state:
@@ -497,21 +527,23 @@ impl PgStore {
                 by(),
             )
             .map_err(pg_error("read head"))?;
-        // The records from the bound on, in a second round trip of the same snapshot (the
-        // bound as a literal, so the records are walked by their key): an open record there
+        // The records from the bound to the head, in a second round trip of the same snapshot
+        // (both as literals, so the records are walked by their key): an open record there
         // without a terminal record after it is pending (a terminal record follows its open
-        // record, so both lie past the bound). Their lines only for the open ones.
-        let from = rows(&msgs)
-            .find(|r| r.get(0) == Some("h"))
-            .and_then(|r| r.get(3))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        // record, so both lie past the bound). Judged by the lines, never by the columns.
+        let head_row = rows(&msgs).find(|r| r.get(0) == Some("h"));
+        let number = |i: usize| {
+            head_row
+                .and_then(|r| r.get(i))
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let (from, to) = (number(3), number(1));
         let open_msgs = client
             .simple_query(
                 &format!(
-                    "SELECT 'p', seq, kind, attempt_id, \
-                     CASE WHEN kind = 'open' THEN encode(line, 'hex') END \
-                     FROM mig06_records WHERE seq >= {from} ORDER BY seq; \
+                    "SELECT 'p', seq, encode(line, 'hex') FROM mig06_records \
+                     WHERE seq >= {from} AND seq < {to} ORDER BY seq; \
                      COMMIT"
                 ),
                 by(),
@@ -524,7 +556,7 @@ impl PgStore {
         let mut head: Option<(u64, Option<String>)> = None;
         let mut bound: Option<(u64, Option<Vec<u8>>)> = None;
         let mut kept_notes = Vec::new();
-        let mut open_lines = Vec::new();
+        let mut window = Vec::new();
         for row in rows(&msgs).chain(rows(&open_msgs)) {
             let number = row.get(1).and_then(|v| v.parse::<u64>().ok());
             match (row.get(0), number) {
@@ -541,13 +573,9 @@ impl PgStore {
                         .map(str::to_owned)
                         .ok_or_else(|| unreadable("read kept checkpoints"))?,
                 ),
-                (Some("p"), Some(seq)) => open_lines.push((
+                (Some("p"), Some(seq)) => window.push((
                     seq,
-                    row.get(2) == Some("open"),
-                    row.get(3)
-                        .map(str::to_owned)
-                        .ok_or_else(|| unreadable("read open records"))?,
-                    hex_cell(row.get(4)),
+                    hex_cell(row.get(2)).ok_or_else(|| unreadable("read open records"))?,
                 )),
                 _ => return Err(unreadable("read head")),
             }
@@ -593,39 +621,36 @@ impl PgStore {
             return not_resumed("the last record's leaf is not in the tree");
         };
         // Pending at c: open records before c without a terminal record before c (the
-        // records from c on are read through the checker below).
-        let mut open_at: std::collections::HashMap<String, (u64, Vec<u8>)> =
-            std::collections::HashMap::new();
-        for (seq, open, attempt, line) in open_lines.into_iter().filter(|r| r.0 < c) {
-            if !open {
-                open_at.remove(&attempt);
-                continue;
-            }
-            let Some(line) = line else {
-                return not_resumed("an open record is unreadable");
-            };
-            open_at.insert(attempt, (seq, line));
-        }
-        let mut open_lines: Vec<(u64, Vec<u8>)> = open_at.into_values().collect();
-        open_lines.sort_by_key(|(seq, _)| *seq);
-        let mut pending = Vec::new();
-        for (seq, line) in &open_lines {
-            match parse_line(line) {
-                Some(r) if r.seq == *seq && r.kind() == RecordKind::Open => pending.push(r),
-                _ => return not_resumed("an open record does not parse"),
-            }
-        }
-        // Every leaf is asked for in each pass (no early exit), so one pass reads them all.
+        // records from c on are read through the checker below). Every line of the window is
+        // proved a leaf of the tree first: a line altered in the table is not believed.
+        let window: Vec<(u64, Vec<u8>)> = window.into_iter().filter(|(seq, _)| *seq < c).collect();
         let proved = answer(&index, client, by(), || {
-            open_lines
+            window
                 .iter()
                 .map(|(seq, line)| tree.leaf(*seq) == Some(leaf_hash(line)))
                 .collect::<Vec<bool>>()
         })
         .map_err(pg_fetch_error("read tree nodes"))?;
         if proved.contains(&false) {
-            return not_resumed("an open record is not a leaf of the tree");
+            return not_resumed("a record past the open records' bound is not a leaf of the tree");
         }
+        let mut open_at: std::collections::HashMap<AttemptId, AuditRecord> =
+            std::collections::HashMap::new();
+        for (seq, line) in &window {
+            match parse_line(line) {
+                Some(r) if r.seq == *seq => match r.kind() {
+                    RecordKind::Open => {
+                        open_at.insert(r.attempt_id.clone(), r);
+                    }
+                    RecordKind::Terminal => {
+                        open_at.remove(&r.attempt_id);
+                    }
+                },
+                _ => return not_resumed("a record past the open records' bound does not parse"),
+            }
+        }
+        let mut pending: Vec<AuditRecord> = open_at.into_values().collect();
+        pending.sort_by_key(|r| r.seq);
 
         let resumed = Resumed {
             tree,
@@ -637,7 +662,7 @@ impl PgStore {
         self.checker = LineChecker::resume(Ledger::resume(resumed, self.verifier.clone().into()));
         self.indexed = true;
         self.opening = None;
-        match self.catch_up(client, by()) {
+        match self.catch_up_to(client, by(), n) {
             Ok(()) => {}
             Err(AuditError::BoundPassed { .. }) => {
                 return Err(PgError::TimedOut { op: "catch up" });

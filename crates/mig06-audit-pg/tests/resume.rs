@@ -440,3 +440,113 @@ fn verify_since_a_checkpoint_reads_only_what_followed_it() {
         found.map(|(_, f)| f)
     );
 }
+
+/// Runs `sql` as the schema's owner with the append-only triggers off.
+fn as_owner(db: &Db, sql: &str) {
+    db.admin()
+        .batch_execute(&format!(
+            "ALTER TABLE mig06_records DISABLE TRIGGER USER; \
+             ALTER TABLE mig06_nodes DISABLE TRIGGER USER; \
+             ALTER TABLE mig06_claims DISABLE TRIGGER USER; \
+             {sql}; \
+             ALTER TABLE mig06_records ENABLE TRIGGER USER; \
+             ALTER TABLE mig06_nodes ENABLE TRIGGER USER; \
+             ALTER TABLE mig06_claims ENABLE TRIGGER USER"
+        ))
+        .unwrap();
+}
+
+// A fact row no rail wrote (its holder is no attempt id; the writer role may insert it) makes
+// that one fact read as held by another attempt: the store goes on, and an interrupted attempt
+// it names is still ended.
+#[test]
+fn inv_index_never_trusted_pg_a_foreign_fact_row_refuses_one_fact_not_the_store() {
+    let db = Db::new();
+    let (mut store, _) = db.open();
+    fill(&mut store, 5);
+    let stranded = AttemptId::mint();
+    store
+        .append(open_record(&stranded, Duration::from_millis(1500)))
+        .unwrap();
+    db.admin()
+        .batch_execute(&format!(
+            "INSERT INTO mig06_claims (prior, attempt_id, seq) VALUES ('{}', 'not-an-attempt', 0)",
+            stranded.as_str()
+        ))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    // The next batch ends the stranded attempt and appends its own record.
+    fill(&mut store, 1);
+    drop(store);
+    let (_, report) = db.open();
+    assert_eq!(
+        report.interrupted_ended, 0,
+        "ended by the running store already"
+    );
+    assert_eq!(db.verified_records(), report.records);
+    // A continuation of it is refused (the forged row reads as another holder), the store is fine.
+    let (mut store, _) = db.open();
+    let next = AttemptId::mint();
+    let mut cont = open_record(&next, Duration::from_secs(600));
+    cont.continues = Some(stranded.clone());
+    cont.claim = true;
+    assert!(matches!(store.append(cont), Err(AuditError::Rule(_))));
+    fill(&mut store, 1);
+}
+
+// Nodes removed from inside the tree (or rows that are not this log's) fail the one answer
+// that reads them; the store then reads the log whole, writes what is missing, answers, and
+// later starts resume again.
+#[test]
+fn inv_index_never_trusted_pg_interior_nodes_missing_are_rewritten_after_one_refused_answer() {
+    let db = Db::new();
+    let (mut store, _) = db.open();
+    fill(&mut store, 600);
+    let n = store.size();
+    let expected = store.inclusion_proof(300, n).unwrap();
+    drop(store);
+    as_owner(
+        &db,
+        "DELETE FROM mig06_nodes WHERE level = 4 AND idx BETWEEN 16 AND 31",
+    );
+    let (mut store, report) = db.open();
+    assert!(report.resumed_from_index > 0, "{report:?}");
+    assert!(
+        store.inclusion_proof(300, n).is_err(),
+        "the missing nodes fail this answer"
+    );
+    assert_eq!(store.inclusion_proof(300, n).unwrap(), expected);
+    fill(&mut store, 1);
+    drop(store);
+    let (mut store, report) = db.open();
+    assert!(report.resumed_from_index > 0, "{report:?}");
+    assert_eq!(store.inclusion_proof(300, n).unwrap(), expected);
+}
+
+// A row past the head (no record of the log; the writer role may insert one) does not stop a
+// start, which reads the records the head counts, and an interrupted attempt before it is
+// ended.
+#[test]
+fn inv_index_never_trusted_pg_a_row_past_the_head_does_not_stop_a_start() {
+    let db = Db::new();
+    let (mut store, _) = db.open();
+    fill(&mut store, 5);
+    let stranded = AttemptId::mint();
+    store
+        .append(open_record(&stranded, Duration::from_millis(1500)))
+        .unwrap();
+    fill(&mut store, 5);
+    let n = store.size();
+    drop(store);
+    db.admin()
+        .batch_execute(&format!(
+            "INSERT INTO mig06_records (seq, line, attempt_id, kind) \
+             VALUES ({}, '\\x00', 'x', 'open')",
+            n + 100
+        ))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let (_, report) = db.open();
+    assert!(report.resumed_from_index > 0, "{report:?}");
+    assert_eq!(report.interrupted_ended, 1, "{report:?}");
+}

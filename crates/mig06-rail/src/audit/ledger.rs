@@ -88,8 +88,10 @@ pub(crate) fn index_unreadable() -> AuditError {
     }
 }
 
-/// Whether `e` is [`index_unreadable`]'s.
-pub(crate) fn is_index_unreadable(e: &AuditError) -> bool {
+/// Whether `e` says a node the tree read from the store's durable state did not check out (or
+/// was missing), as opposed to a question beyond the log.
+#[must_use]
+pub fn is_index_unreadable(e: &AuditError) -> bool {
     matches!(e, AuditError::Io { op, .. } if *op == READ_INDEX)
 }
 

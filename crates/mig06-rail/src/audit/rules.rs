@@ -191,6 +191,14 @@ pub fn attempt_rule_value(id: &AttemptId) -> u128 {
     key(id)
 }
 
+/// [`attempt_rule_value`] of an attempt id as a table holds it: an id that does not parse (a
+/// row no rail wrote) is the value of no attempt, so the fact it states is held by another
+/// attempt (fail closed for that one fact), never a failure of the whole store.
+#[must_use]
+pub fn text_rule_value(id: &str) -> u128 {
+    AttemptId::parse(id).map_or_else(|_| digest_key(id), |a| key(&a))
+}
+
 /// The key under which the rules keep the attempt holding request id `id`.
 #[must_use]
 pub fn request_rule_key(id: &RequestId) -> RuleKey {
