@@ -325,8 +325,11 @@ impl PgStore {
                     .ok_or_else(|| protocol("catch up", "unreadable record row"))?;
                 let line = hex_cell(row.get(1))
                     .ok_or_else(|| protocol("catch up", "unreadable record row"))?;
+                // Committed records are a gap-free prefix (commits hold the head lock): a row
+                // past a gap is no record of the log (the writer role may insert one). Reading
+                // stops there; a batch then finds the head and refuses if records are missing.
                 if seq != i {
-                    return Err(protocol("catch up", "a gap in the records read"));
+                    break;
                 }
                 lines.push((seq, line));
             }
@@ -695,6 +698,7 @@ impl PgStore {
     /// memory for this process: its answers would be refused, so they are not used.
     fn write_nodes(&mut self, client: &mut Conn, by: &dyn Fn() -> Instant) -> Result<(), PgError> {
         let tree = self.checker.ledger().tree();
+        let size = tree.size();
         let mut nodes: std::collections::BTreeMap<(u32, u64), Hash> = tree
             .completed_since(0, NODE_EVERY)
             .unwrap_or_default()
@@ -724,8 +728,12 @@ impl PgStore {
                         message: "unreadable row".into(),
                     });
                 };
+                // A node past the size read may be another instance's, appended meanwhile:
+                // only nodes within it are this read's to judge.
+                let within = size.checked_shr(level).is_some_and(|count| idx < count);
                 match nodes.remove(&(level, idx)) {
                     Some(h) if hex_cell(row.get(2)).as_deref() == Some(h.as_slice()) => {}
+                    _ if !within => {}
                     _ => foreign = foreign.saturating_add(1),
                 }
                 after = (level, idx);

@@ -546,7 +546,12 @@ fn inv_index_never_trusted_pg_a_row_past_the_head_does_not_stop_a_start() {
         ))
         .unwrap();
     std::thread::sleep(Duration::from_millis(2000));
-    let (_, report) = db.open();
+    let (mut store, report) = db.open();
     assert!(report.resumed_from_index > 0, "{report:?}");
     assert_eq!(report.interrupted_ended, 1, "{report:?}");
+    // Reads that catch up (readiness, a continuation's claim check) stop at the gap.
+    store.ready().unwrap();
+    assert!(!store.is_claim_held(&AttemptId::mint()).unwrap());
+    fill(&mut store, 2);
+    assert_eq!(db.verified_records(), store.size());
 }
