@@ -10,10 +10,13 @@
 //! row lock, not an advisory lock, so the same SQL runs on PostgreSQL-compatible distributed
 //! databases (CockroachDB, YugabyteDB).
 //!
-//! What each instance keeps in memory is the file store's: the tree's leaf hashes (32 bytes a
-//! record), the claims index and the open records without a terminal record. It catches up by
-//! reading the records past its size, inside the batch that holds the head lock (or, for a
-//! read such as a continuation's root check, without the lock: committed records are a prefix).
+//! What each instance keeps in memory is the tree's right edge and the open records without a
+//! terminal record: it starts from the database's tables at the latest signed checkpoint
+//! (schema version 3: `index.rs`, the nodes and the rules' facts, never believed without a check
+//! against the signed root), and reads the whole log only when they do not check out. It
+//! catches up by reading the records past its size, inside the batch that holds the head lock
+//! (or, for a read such as a continuation's root check, without the lock: committed records are
+//! a prefix).
 //!
 //! A batch costs two round trips (lock and catch up; insert, move the head and commit) and one
 //! synchronous commit, whatever its size. Nothing is retried: a failed or unknown commit fails

@@ -42,8 +42,8 @@ pub struct PgStore {
     /// The log as this instance read it: every line others appended goes through the one
     /// checker that `audit verify` uses, so both blame the same record with the same words.
     checker: LineChecker,
-    /// Whether the whole log has been read and checked (at open, or, when the database was
-    /// unreachable then, at the first operations that reached it).
+    /// Whether the log has been opened, resumed or read whole (at open, or, when the database
+    /// was unreachable then, at the first operations that reached it).
     opened: bool,
     /// The whole-log read under way while not `opened`: what was checked so far survives an
     /// operation whose bound passed, and the next one goes on from there.
@@ -149,8 +149,9 @@ fn protocol(op: &'static str, message: &str) -> AuditError {
     }
 }
 
-/// Opens the store: connects as a writer, refuses an unknown schema, reads and checks the whole
-/// log (as `audit verify` does), then ends every open record past its deadline
+/// Opens the store: connects as a writer, refuses an unknown schema, resumes from the tables at
+/// the latest signed checkpoint (or, when they do not check out, reads and checks the whole log
+/// as `audit verify` does), then ends every open record past its deadline
 /// `ABORTED_INTERRUPTED` before any caller's work. The connection is bounded by
 /// `audit.connect_timeout_ms`, every other round trip by [`ROUND_TRIP_TIMEOUT`]. A database
 /// that is unreachable or stops answering meanwhile does not stop the start: the store fails
