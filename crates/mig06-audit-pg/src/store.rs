@@ -744,20 +744,10 @@ impl PgStore {
                 break;
             }
         }
-        let missing: Vec<((u32, u64), Hash)> = nodes.into_iter().collect();
+        let missing: Vec<Node> = nodes.into_iter().map(|((l, i), h)| (l, i, h)).collect();
         for chunk in missing.chunks(4096) {
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|((l, i), h)| format!("({l}, {i}, {})", bytea_literal(h)))
-                .collect();
             client
-                .batch_execute(
-                    &format!(
-                        "INSERT INTO mig06_nodes (level, idx, hash) VALUES {} ON CONFLICT DO NOTHING",
-                        values.join(",")
-                    ),
-                    by(),
-                )
+                .batch_execute(&insert_nodes(chunk), by())
                 .map_err(pg_error("write tree nodes"))?;
         }
         if foreign > 0 {
@@ -1272,6 +1262,20 @@ impl AuditStore for PgStore {
     }
 }
 
+/// The statement inserting `nodes` into `mig06_nodes` (a batch's, or those a whole read found
+/// missing). A node already there is left as it is: every node is checked against the signed
+/// root before it is used, and a whole read judges the rows there.
+fn insert_nodes(nodes: &[Node]) -> String {
+    let rows: Vec<String> = nodes
+        .iter()
+        .map(|(l, i, h)| format!("({l}, {i}, {})", bytea_literal(h)))
+        .collect();
+    format!(
+        "INSERT INTO mig06_nodes (level, idx, hash) VALUES {} ON CONFLICT DO NOTHING",
+        rows.join(",")
+    )
+}
+
 /// A batch's signed checkpoint with the kept checkpoints it reaches, when it is signed.
 type Signed = Option<(String, Vec<(u64, String)>)>;
 
@@ -1350,16 +1354,8 @@ fn commit_sql(
         sql.push_str("; ");
     }
     if !head.nodes.is_empty() {
-        let rows: Vec<String> = head
-            .nodes
-            .iter()
-            .map(|(l, i, h)| format!("({l}, {i}, {})", bytea_literal(h)))
-            .collect();
-        // A node already there (written by a whole read's catch-up of the table) is the same
-        // node: every node is checked against the signed root before it is used.
-        sql.push_str("INSERT INTO mig06_nodes (level, idx, hash) VALUES ");
-        sql.push_str(&rows.join(","));
-        sql.push_str(" ON CONFLICT DO NOTHING; ");
+        sql.push_str(&insert_nodes(head.nodes));
+        sql.push_str("; ");
     }
     let (size, last) = (head.size, bytea_literal(&head.last));
     let pending = format!(

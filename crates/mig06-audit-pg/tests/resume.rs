@@ -98,6 +98,23 @@ fn fill(store: &mut mig06_audit_pg::PgStore, pairs: usize) {
     }
 }
 
+/// A log of `before` attempts, then an open record whose deadline passes 1.5 s from now with no
+/// terminal record (its process stopped), then `after` attempts; returns the stranded attempt
+/// and its record's index, once its deadline has passed.
+fn stranded_log(db: &Db, before: usize, after: usize) -> (AttemptId, u64) {
+    let (mut store, _) = db.open();
+    fill(&mut store, before);
+    let stranded = AttemptId::mint();
+    let at = store
+        .append(open_record(&stranded, Duration::from_millis(1500)))
+        .unwrap()
+        .index;
+    fill(&mut store, after);
+    drop(store);
+    std::thread::sleep(Duration::from_millis(2000));
+    (stranded, at)
+}
+
 /// A generated record over small pools of attempts, roots and request ids, so that the rules
 /// collide.
 #[derive(Debug, Clone)]
@@ -283,15 +300,7 @@ fn inv_index_never_trusted_pg_damaged_tables_are_refused_and_the_log_read_whole(
 #[test]
 fn inv_index_never_trusted_pg_a_forged_bound_hides_no_interrupted_attempt() {
     let db = Db::new();
-    let (mut store, _) = db.open();
-    fill(&mut store, 10);
-    let stranded = AttemptId::mint();
-    store
-        .append(open_record(&stranded, Duration::from_millis(1500)))
-        .unwrap();
-    fill(&mut store, 10);
-    drop(store);
-    std::thread::sleep(Duration::from_millis(2000));
+    stranded_log(&db, 10, 10);
     // As the writer role may: move the bound forward past the open record (not back).
     let report = after_damage(&db, "UPDATE mig06_head SET pending_from = size - 1");
     assert!(report.index_rebuilt.is_some(), "{report:?}");
@@ -307,15 +316,7 @@ fn inv_index_never_trusted_pg_a_forged_bound_hides_no_interrupted_attempt() {
 #[test]
 fn a_resumed_start_ends_interrupted_attempts_from_before_the_checkpoint() {
     let db = Db::new();
-    let (mut store, _) = db.open();
-    fill(&mut store, 5);
-    let stranded = AttemptId::mint();
-    store
-        .append(open_record(&stranded, Duration::from_millis(1500)))
-        .unwrap();
-    fill(&mut store, 300);
-    drop(store);
-    std::thread::sleep(Duration::from_millis(2000));
+    let (stranded, _) = stranded_log(&db, 5, 300);
     let (mut store, report) = db.open();
     assert!(report.resumed_from_index > 600, "{report:?}");
     assert_eq!(report.interrupted_ended, 1, "{report:?}");
@@ -529,15 +530,9 @@ fn inv_index_never_trusted_pg_interior_nodes_missing_are_rewritten_after_one_ref
 #[test]
 fn inv_index_never_trusted_pg_a_row_past_the_head_does_not_stop_a_start() {
     let db = Db::new();
-    let (mut store, _) = db.open();
-    fill(&mut store, 5);
-    let stranded = AttemptId::mint();
-    store
-        .append(open_record(&stranded, Duration::from_millis(1500)))
-        .unwrap();
-    fill(&mut store, 5);
-    let n = store.size();
-    drop(store);
+    let (_, at) = stranded_log(&db, 5, 5);
+    // The stranded record, then 5 attempts of two records each.
+    let n = at + 11;
     db.admin()
         .batch_execute(&format!(
             "INSERT INTO mig06_records (seq, line, attempt_id, kind) \
@@ -545,7 +540,6 @@ fn inv_index_never_trusted_pg_a_row_past_the_head_does_not_stop_a_start() {
             n + 100
         ))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2000));
     let (mut store, report) = db.open();
     assert!(report.resumed_from_index > 0, "{report:?}");
     assert_eq!(report.interrupted_ended, 1, "{report:?}");
