@@ -389,12 +389,20 @@ impl Ledger {
                 format!("record {index}: a second open record for one attempt"),
             ));
         }
-        self.rules.admit(record.into()).map_err(|v| {
+        let mut facts: super::rules::Facts<'_> = record.into();
+        facts.open_before = self.pending.contains_key(&record.attempt_id);
+        self.rules.admit(facts).map_err(|v| {
             fault(
                 Some(index),
                 format!("record {index} breaks a rule of the log: {v}"),
             )
         })?;
+        self.track_open(record);
+        Ok(())
+    }
+
+    /// Keeps the open records without a terminal record current with an admitted record.
+    fn track_open(&mut self, record: &AuditRecord) {
         match record.kind() {
             RecordKind::Open => {
                 self.pending.insert(
@@ -406,7 +414,6 @@ impl Ledger {
                 self.pending.remove(&record.attempt_id);
             }
         }
-        Ok(())
     }
 
     /// One open record per attempt, before its terminal record: whether an open record for
@@ -422,14 +429,11 @@ impl Ledger {
         self.uncovered = Uncovered::default();
     }
 
-    /// Pushes a record the store itself just sealed and made durable.
-    ///
-    /// # Errors
-    /// A [`LogFault`] when the record breaks a rule of the log (the store staged it against
-    /// the same rules, so this means the store's own state is wrong).
-    pub fn push_own(&mut self, line: &[u8], record: &AuditRecord) -> Result<(), LogFault> {
+    /// Pushes a record the store itself staged against this ledger's rules, sealed and made
+    /// durable: its facts are applied with its batch's ([`Ledger::admit_staged`]).
+    fn push_staged(&mut self, line: &[u8], record: &AuditRecord) {
         let index = self.tree.size();
-        self.check_rules(index, record)?;
+        self.track_open(record);
         let h = leaf_hash(line);
         self.tree.push(h);
         self.last = h;
@@ -439,6 +443,5 @@ impl Ledger {
                 RecordKind::Terminal => self.uncovered.terminal += 1,
             }
         }
-        Ok(())
     }
 }

@@ -79,6 +79,11 @@ pub struct Facts<'a> {
     pub chain_root: &'a AttemptId,
     /// The request id the record's attempt holds.
     pub request_id: Option<&'a RequestId>,
+    /// Whether the log before this record holds an open record of the attempt without a
+    /// terminal record (the ledger's open records, which it keeps exactly). Its terminal
+    /// record then cannot be a second one, whatever a durable index says: the index is not
+    /// asked. A record read alone says `false`, and the index is asked.
+    pub open_before: bool,
 }
 
 impl<'a> From<&'a AuditRecord> for Facts<'a> {
@@ -91,6 +96,7 @@ impl<'a> From<&'a AuditRecord> for Facts<'a> {
             claim: r.claim,
             chain_root: &r.chain_root,
             request_id: r.request_id.as_ref(),
+            open_before: false,
         }
     }
 }
@@ -292,6 +298,10 @@ fn from_base(
     let Some(base) = base else {
         return Ok(None);
     };
+    // No fact of the base precedes record 0: nothing to ask.
+    if limit == 0 {
+        return Ok(None);
+    }
     match base.get(table, key) {
         Ok(Some((v, seq))) if seq < limit => Ok(Some(v)),
         Ok(Some(_) | None) => Ok(None),
@@ -311,11 +321,15 @@ impl LedgerRules {
     /// # Errors
     /// The [`RuleViolation`] the record commits; the state is then unchanged.
     pub fn admit(&mut self, facts: Facts<'_>) -> Result<(), RuleViolation> {
+        let (me, open_before) = (key(facts.attempt_id), facts.open_before);
         let effect = evaluate(
             facts,
-            |k| self.claim_holder(k),
-            |k| Ok((self.terminated(k)?, self.is_root_completed(k)?)),
-            |k| self.rid_holder(k),
+            &Lookups {
+                holder: |k| self.claim_holder(k),
+                terminated: |k| self.terminated_unless_open(k, me, open_before),
+                completed: |k| self.is_root_completed(k),
+                rid_holder: |k| self.rid_holder(k),
+            },
         )?;
         self.apply(effect);
         Ok(())
@@ -409,6 +423,21 @@ impl LedgerRules {
         .is_some())
     }
 
+    /// [`LedgerRules::terminated`], except that the base is not asked about the attempt `me`
+    /// when it has an open record without a terminal record before this one (`open_before`):
+    /// the base then cannot hold its terminal record.
+    fn terminated_unless_open(
+        &self,
+        k: u128,
+        me: u128,
+        open_before: bool,
+    ) -> Result<bool, RuleViolation> {
+        if open_before && k == me {
+            return Ok(self.terminal.contains_key(&k));
+        }
+        self.terminated(k)
+    }
+
     fn is_root_completed(&self, k: u128) -> Result<bool, RuleViolation> {
         if self.completed.contains_key(&k) {
             return Ok(true);
@@ -496,14 +525,13 @@ impl LedgerRules {
         self.next = self.next.saturating_add(added.next);
     }
 
-    /// Records the effect of the record at index `self.next`. A fact already held (in memory
-    /// or in the base) keeps its first record.
+    /// Records the effect of the record at index `self.next`. An effect holds only facts no
+    /// record before established ([`evaluate`] leaves out a claim or request id its attempt
+    /// already holds), so each fact keeps its first record without another lookup.
     fn apply(&mut self, e: Effect) {
         let seq = self.next;
         self.next = self.next.saturating_add(1);
-        if let Some((prior, holder)) = e.claim
-            && !matches!(self.claim_holder(prior), Ok(Some(_)))
-        {
+        if let Some((prior, holder)) = e.claim {
             self.claims.entry(prior).or_insert((holder, seq));
         }
         if let Some(a) = e.terminal {
@@ -512,9 +540,7 @@ impl LedgerRules {
         if let Some(root) = e.completed {
             self.completed.entry(root).or_insert(seq);
         }
-        if let Some((rid, holder)) = e.request_id
-            && !matches!(self.rid_holder(rid), Ok(Some(_)))
-        {
+        if let Some((rid, holder)) = e.request_id {
             self.request_ids.entry(rid).or_insert((holder, seq));
         }
     }
@@ -535,16 +561,25 @@ impl Staged<'_> {
     /// The [`RuleViolation`] the record commits; nothing is staged then.
     pub fn admit(&mut self, facts: Facts<'_>) -> Result<(), RuleViolation> {
         let (base, added) = (self.base, &self.added);
+        let (me, open_before) = (key(facts.attempt_id), facts.open_before);
+        // The records staged before this one first: they are in memory, and an answer there
+        // spares the base a lookup.
         let effect = evaluate(
             facts,
-            |k| Ok(base.claim_holder(k)?.or(added.claim_holder(k)?)),
-            |k| {
-                Ok((
-                    base.terminated(k)? || added.terminated(k)?,
-                    base.is_root_completed(k)? || added.is_root_completed(k)?,
-                ))
+            &Lookups {
+                holder: |k| match added.claim_holder(k)? {
+                    Some(h) => Ok(Some(h)),
+                    None => base.claim_holder(k),
+                },
+                terminated: |k| {
+                    Ok(added.terminated(k)? || base.terminated_unless_open(k, me, open_before)?)
+                },
+                completed: |k| Ok(added.is_root_completed(k)? || base.is_root_completed(k)?),
+                rid_holder: |k| match added.rid_holder(k)? {
+                    Some(h) => Ok(Some(h)),
+                    None => base.rid_holder(k),
+                },
             },
-            |k| Ok(base.rid_holder(k)?.or(added.rid_holder(k)?)),
         )?;
         self.added.apply(effect);
         Ok(())
@@ -559,7 +594,6 @@ impl Staged<'_> {
         Ok(self.base.terminated(k)? || self.added.terminated(k)?)
     }
 
-    #[cfg(test)]
     /// What was staged, for [`LedgerRules::commit`].
     #[must_use]
     pub(crate) fn into_added(self) -> LedgerRules {
@@ -567,21 +601,35 @@ impl Staged<'_> {
     }
 }
 
-/// The rules themselves: what `facts` does to a state read through `holder` (the claim holder
-/// of a prior), `seen` (whether an attempt is terminated, whether a root is completed) and
-/// `rid_holder` (the attempt holding a request id).
-fn evaluate(
+/// How [`evaluate`] reads a state: the claim holder of a prior, whether an attempt is
+/// terminated, whether a chain root is completed, the attempt holding a request id. Each is
+/// asked only when the record needs it (a lookup may be a read of the durable index).
+struct Lookups<H, T, C, R> {
+    holder: H,
+    terminated: T,
+    completed: C,
+    rid_holder: R,
+}
+
+/// The rules themselves: what `facts` does to a state read through `state`. The effect holds
+/// only facts the state does not hold yet.
+fn evaluate<H, T, C, R>(
     facts: Facts<'_>,
-    holder: impl Fn(u128) -> Result<Option<u128>, RuleViolation>,
-    seen: impl Fn(u128) -> Result<(bool, bool), RuleViolation>,
-    rid_holder: impl Fn(RidKey) -> Result<Option<u128>, RuleViolation>,
-) -> Result<Effect, RuleViolation> {
+    state: &Lookups<H, T, C, R>,
+) -> Result<Effect, RuleViolation>
+where
+    H: Fn(u128) -> Result<Option<u128>, RuleViolation>,
+    T: Fn(u128) -> Result<bool, RuleViolation>,
+    C: Fn(u128) -> Result<bool, RuleViolation>,
+    R: Fn(RidKey) -> Result<Option<u128>, RuleViolation>,
+{
     let me = key(facts.attempt_id);
     let request_id = match facts.request_id.map(rid_key) {
         None => None,
-        Some(rid) => match rid_holder(rid)? {
+        Some(rid) => match (state.rid_holder)(rid)? {
             Some(h) if h != me => return Err(RuleViolation::RequestIdTaken),
-            Some(_) | None => Some((rid, me)),
+            Some(_) => None,
+            None => Some((rid, me)),
         },
     };
     let claim = match (facts.claim, facts.continues) {
@@ -589,9 +637,10 @@ fn evaluate(
         (true, None) => return Err(RuleViolation::ClaimWithoutPrior),
         (true, Some(prior)) => {
             let prior = key(prior);
-            match holder(prior)? {
+            match (state.holder)(prior)? {
                 Some(h) if h != me => return Err(RuleViolation::ClaimTaken),
-                Some(_) | None => Some((prior, me)),
+                Some(_) => None,
+                None => Some((prior, me)),
             }
         }
     };
@@ -602,7 +651,7 @@ fn evaluate(
         request_id,
     };
     if facts.kind == RecordKind::Terminal {
-        if seen(me)?.0 {
+        if (state.terminated)(me)? {
             return Err(RuleViolation::SecondTerminal);
         }
         effect.terminal = Some(me);
@@ -611,7 +660,7 @@ fn evaluate(
                 return Err(RuleViolation::CompletionWithoutClaim);
             }
             let root = key(facts.chain_root);
-            if seen(root)?.1 {
+            if (state.completed)(root)? {
                 return Err(RuleViolation::SecondCompletion);
             }
             effect.completed = Some(root);
@@ -691,6 +740,7 @@ mod tests {
             claim: g.claim,
             chain_root: &ids[g.root],
             request_id: g.rid.map(|r| &rids[r]),
+            open_before: false,
         }
     }
 

@@ -117,6 +117,20 @@ struct Digests {
     /// SQLite's `data_version` when these digests were read or written: another process's
     /// flush changes it, and the digests are read again from its meta row.
     version: Option<i64>,
+    /// While this process holds the log's lock ([`Index::pin`]) no other process writes the
+    /// index: the first lookup asks SQLite whether it changed since, the others do not.
+    pin: Pin,
+}
+
+/// Whether lookups ask SQLite if another process wrote the index ([`Index::pin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pin {
+    /// Every lookup asks (the log's lock is not held).
+    Unpinned,
+    /// The lock is held; the next lookup asks, and the answer then holds until unpinned.
+    Due,
+    /// The lock is held and the digests are current.
+    Fresh,
 }
 
 impl Digests {
@@ -127,6 +141,7 @@ impl Digests {
             chunk_hashes: vec![chunk_hash(&chunk); CHUNKS],
             chunks: std::collections::HashMap::new(),
             version: None,
+            pin: Pin::Unpinned,
         }
     }
 
@@ -239,7 +254,9 @@ const READ_BUCKET: &str = "SELECT tbl, k, value, seq FROM rules WHERE bucket = ?
 
 /// The facts of bucket `b`, sorted.
 fn read_bucket(conn: &Connection, b: u32) -> Result<Vec<Fact>, IndexDamaged> {
-    let mut stmt = conn.prepare(READ_BUCKET).map_err(|_| IndexDamaged)?;
+    // The compiled statement is kept by the connection (rusqlite's statement cache: SQL, not
+    // answers; every lookup still reads and checks its bucket).
+    let mut stmt = conn.prepare_cached(READ_BUCKET).map_err(|_| IndexDamaged)?;
     read_bucket_with(&mut stmt, b)
 }
 
@@ -423,11 +440,31 @@ impl Index {
     /// Reads the meta row again when another process wrote the index since this one last
     /// read or wrote it (several processes share a log: a CLI attempt beside a server).
     fn refresh(&self, conn: &Connection, digests: &mut Digests) -> Result<(), IndexError> {
-        let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let version: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
         if digests.version != Some(version) {
             self.read_meta(conn, digests)?;
         }
         Ok(())
+    }
+
+    /// Called with the log's lock taken: the next lookup asks whether another process wrote
+    /// the index since (and reads its meta row again if so); the lookups after it, until
+    /// [`Index::unpin`], do not ask (every writer of the index holds the log's lock, so the
+    /// answer cannot change meanwhile). A lookup whose question fails leaves the next one to
+    /// ask again, and fails closed.
+    pub fn pin(&self) {
+        if let Ok(mut digests) = self.digests.lock() {
+            digests.pin = Pin::Due;
+        }
+    }
+
+    /// Called before the log's lock is released: every lookup asks again.
+    pub fn unpin(&self) {
+        if let Ok(mut digests) = self.digests.lock() {
+            digests.pin = Pin::Unpinned;
+        }
     }
 
     /// Empties the index (before it is rebuilt from the log): its files are removed and a new,
@@ -679,8 +716,17 @@ impl RuleBase for Index {
     fn get(&self, table: RuleTable, key: &RuleKey) -> Result<Option<(u128, u64)>, IndexDamaged> {
         let conn = self.conn.lock().map_err(|_| IndexDamaged)?;
         let mut digests = self.digests.lock().map_err(|_| IndexDamaged)?;
-        self.refresh(&conn, &mut digests)
-            .map_err(|_| IndexDamaged)?;
+        match digests.pin {
+            Pin::Fresh => {}
+            Pin::Unpinned => self
+                .refresh(&conn, &mut digests)
+                .map_err(|_| IndexDamaged)?,
+            Pin::Due => {
+                self.refresh(&conn, &mut digests)
+                    .map_err(|_| IndexDamaged)?;
+                digests.pin = Pin::Fresh;
+            }
+        }
         let tbl = table.code();
         let b = bucket_of(&self.key, tbl, key);
         let expected = *digests

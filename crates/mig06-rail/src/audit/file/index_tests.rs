@@ -632,3 +632,90 @@ fn an_index_that_will_not_take_a_flush_is_started_again() {
     assert_eq!(store.open_report().index_rebuilt, None);
     assert!(store.size() - store.open_report().resumed_from_index <= 8);
 }
+
+/// One step of [`inv_cont_chain_a_store_answering_from_its_index_refuses_what_memory_refuses`]
+/// over a pool of six attempts.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Open(usize),
+    Denied(usize),
+    Completed(usize),
+    /// An open record of attempt `.1` continuing attempt `.0`, claiming it or not.
+    Continue(usize, usize, bool),
+    /// The open record and the terminal record of one attempt, in one batch.
+    Both(usize),
+    Reopen,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0usize..6).prop_map(Step::Open),
+        (0usize..6).prop_map(Step::Denied),
+        (0usize..6).prop_map(Step::Completed),
+        (0usize..6, 0usize..6, any::<bool>()).prop_map(|(a, b, c)| Step::Continue(a, b, c)),
+        (0usize..6).prop_map(Step::Both),
+        Just(Step::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    // INV-CONT-CHAIN: one truth per rule, wherever its facts are: a store that keeps them in
+    // its index (written every few records, reopened at random, so most lookups go to
+    // `index.sqlite` and most terminal records follow an open record the ledger holds) refuses
+    // exactly the records a store that keeps every fact in memory refuses, and `audit verify`
+    // accepts the log it wrote.
+    #[test]
+    fn inv_cont_chain_a_store_answering_from_its_index_refuses_what_memory_refuses(
+        steps in proptest::collection::vec(step(), 1..70),
+        every in 1u64..6,
+    ) {
+        let ids: Vec<AttemptId> = (0..6).map(|_| AttemptId::mint()).collect();
+        let base = |i: usize| AuditRecord {
+            attempt_id: ids[i].clone(),
+            chain_root: ids[i].clone(),
+            ..record()
+        };
+        let stores = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let k = signer.private_key();
+        let mut indexed = open(stores[0].path(), &k, every);
+        let mut memory = open(stores[1].path(), &k, 1 << 40);
+        let verdict = |r: &Result<Appended, AuditError>| match r {
+            Ok(_) => None,
+            Err(AuditError::Rule(v)) => Some(*v),
+            Err(e) => panic!("not a rule's refusal: {e}"),
+        };
+        for s in &steps {
+            let records = match *s {
+                Step::Open(i) => vec![base(i)],
+                Step::Denied(i) => vec![base(i).ended(crate::outcome::TerminalCode::DeniedPolicy, None)],
+                Step::Completed(i) => vec![base(i).ended(crate::outcome::TerminalCode::CompletedDraft, None)],
+                Step::Continue(prior, i, claim) => vec![AuditRecord {
+                    continues: Some(ids[prior].clone()),
+                    chain_root: ids[prior].clone(),
+                    claim,
+                    ..base(i)
+                }],
+                Step::Both(i) => vec![base(i), base(i).ended(crate::outcome::TerminalCode::DeniedPolicy, None)],
+                Step::Reopen => {
+                    drop(indexed);
+                    indexed = open(stores[0].path(), &k, every);
+                    continue;
+                }
+            };
+            let far = far();
+            let a = indexed.append_batch(records.clone(), far);
+            let b = memory.append_batch(records, far);
+            let (a, b): (Vec<_>, Vec<_>) = (a.iter().map(verdict).collect(), b.iter().map(verdict).collect());
+            prop_assert!(!a.contains(&Some(RuleViolation::IndexDamaged)));
+            prop_assert_eq!(a, b, "{:?}", s);
+        }
+        prop_assert_eq!(indexed.size(), memory.size());
+        prop_assert_eq!(indexed.index_failures(), 0);
+        drop(indexed);
+        let checked = verify_dir(stores[0].path(), &signer.verifier(), None, &mut |_, _| {});
+        prop_assert_eq!(checked.map(|r| r.records).ok(), Some(memory.size()));
+    }
+}

@@ -113,7 +113,7 @@ pub struct OpenReport {
 
 /// The store writes its index after this many records (and at open): the most a crash leaves
 /// for the next open to read past the index, and the most the store keeps in memory.
-pub const INDEX_EVERY: u64 = 1024;
+pub const INDEX_EVERY: u64 = 4096;
 
 /// The file-backed audit store.
 pub struct FileStore {
@@ -617,11 +617,11 @@ impl FileStore {
                 what: format!("log shrank from {} to {end} bytes while open", self.len),
             });
         }
-        // In slices of 64 index writes' worth of records, each written to the index: a store
-        // that reads a long log (no index yet, or one that did not check out) never holds it
-        // in memory, and each page of the index is written once per slice, not once per
-        // 1,024 records.
-        let slice = self.index_every.saturating_mul(64);
+        // In slices of 16 index writes' worth of records (65,536), each written to the index:
+        // a store that reads a long log (no index yet, or one that did not check out) never
+        // holds it in memory, and each page of the index is written once per slice, not once
+        // per index write.
+        let slice = self.index_every.saturating_mul(16);
         let (complete, torn) = loop {
             let checker = &mut self.checker;
             let (complete, torn) = read_some_lines(&self.log, self.len, slice, |_, line| {
@@ -831,10 +831,19 @@ impl FileStore {
             });
         }
         self.log.lock_exclusive().map_err(io("lock log"))?;
+        // A handle on the index pinned here (`f` may replace `self.index` with a rebuilt one):
+        // it is unpinned whatever `f` did.
+        let pinned = self.index.clone();
+        if let Some(index) = &pinned {
+            index.pin();
+        }
         let result = self
             .check_log_identity()
             .and_then(|()| self.check_rotations_unchanged())
             .and_then(|()| f(self));
+        if let Some(index) = &pinned {
+            index.unpin();
+        }
         let unlocked = self.log.unlock().map_err(io("unlock log"));
         let value = result?;
         unlocked?;

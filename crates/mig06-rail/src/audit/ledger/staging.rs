@@ -9,7 +9,7 @@ use mig06_tlog::leaf_hash;
 use super::checkpoints::CHECKPOINT_EVERY;
 use super::fault::LogFault;
 use super::{Ledger, seal};
-use crate::audit::rules::RuleViolation;
+use crate::audit::rules::{LedgerRules, RuleViolation};
 use crate::audit::{Appended, AuditError, AuditRecord, Hash, RecordKind, hash_hex};
 use crate::ids::AttemptId;
 
@@ -40,6 +40,9 @@ pub struct StagedBatch {
     pub refused: Vec<(usize, RuleViolation)>,
     /// How many `ABORTED_INTERRUPTED` records the batch added.
     pub interrupted: u64,
+    /// The facts the batch's records establish, as staging found them: admitting the batch
+    /// applies them instead of asking the rules (and the index behind them) again.
+    rules: LedgerRules,
 }
 
 impl StagedBatch {
@@ -69,7 +72,7 @@ impl Ledger {
     /// record whose deadline passed before `now` without a terminal record, then each record in
     /// order, checked against the log's rules as of the records before it (a refused record is
     /// left out and reported), linked and sealed with `signer`. The ledger is not changed: the
-    /// store admits the records ([`Ledger::push_own`]) once they are durable.
+    /// store admits the records ([`Ledger::admit_staged`]) once they are durable.
     ///
     /// # Errors
     /// [`AuditError::Encode`] when a record cannot be serialised.
@@ -110,7 +113,13 @@ impl Ledger {
             };
             let admitted = match reopened {
                 Some(v) => Err(v),
-                None => rules.admit((&record).into()),
+                None => {
+                    let mut facts: crate::audit::rules::Facts<'_> = (&record).into();
+                    // The ledger's open records as of the batch's start; the records staged
+                    // before this one are asked by the stage itself.
+                    facts.open_before = self.pending.contains_key(&record.attempt_id);
+                    rules.admit(facts)
+                }
             };
             if let Err(v) = admitted {
                 if let Some(i) = slot {
@@ -135,31 +144,50 @@ impl Ledger {
                 record,
             });
         }
+        let rules = rules.into_added();
         Ok(StagedBatch {
             start,
             records: staged,
             refused,
             interrupted,
+            rules,
         })
     }
 
+    // INV-CONT-CHAIN: the facts a durable batch establishes are the ones its staging checked,
+    // against this very state: a batch staged against a ledger that has moved since is refused.
     /// Admits a staged batch the store made durable and returns one result per caller's record
     /// (`n` of them, by slot): its place, bytes, inclusion proof in the tree that ends with the
     /// batch and the batch's signed `checkpoint`, or the rule that refused it. Nothing here may
     /// fail a durable record except a broken store state.
     ///
+    /// The records were checked against this ledger's rules when staged, and the ledger has not
+    /// changed since (it must still end where the batch starts): their facts are applied as
+    /// staging found them, not looked up a second time.
+    ///
     /// # Errors
-    /// A [`LogFault`] when a durable record breaks the ledger's rules (the store's own state is
-    /// wrong).
+    /// A [`LogFault`] when the ledger no longer ends where the batch starts (the store's own
+    /// state is wrong).
     pub fn admit_staged(
         &mut self,
         batch: StagedBatch,
         n: usize,
         checkpoint: Option<&str>,
     ) -> Result<Vec<Result<Appended, AuditError>>, LogFault> {
-        for r in &batch.records {
-            self.push_own(&r.bytes, &r.record)?;
+        if batch.start != self.size() {
+            return Err(super::fault::fault(
+                Some(batch.start),
+                format!(
+                    "a batch staged at record {} was admitted at record {}",
+                    batch.start,
+                    self.size()
+                ),
+            ));
         }
+        for r in &batch.records {
+            self.push_staged(&r.bytes, &r.record);
+        }
+        self.rules.commit(batch.rules);
         let size = self.size();
         let mut results: Vec<Option<Result<Appended, AuditError>>> = (0..n).map(|_| None).collect();
         for (i, v) in batch.refused {
@@ -204,5 +232,64 @@ impl Ledger {
             }
         }
         results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mig06_tlog::checkpoint::LogSigner;
+
+    use super::super::Ledger;
+    use crate::audit::file::tests::record;
+    use crate::audit::rules::RuleViolation;
+    use crate::outcome::TerminalCode;
+
+    fn now() -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+
+    /// Staged facts are applied without asking the rules again, so a batch staged against a
+    /// state the ledger has since left must never be admitted: its checks were against records
+    /// that are no longer the log's end.
+    #[test]
+    fn a_batch_staged_before_another_was_admitted_is_refused_not_applied() {
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let mut ledger = Ledger::new(0, signer.verifier().into());
+        let open = record();
+        let end = open.ended(TerminalCode::DeniedPolicy, None);
+        let first = ledger.stage_batch(vec![open], &signer, now()).unwrap();
+        // Staged from the same state: both ends pass the rules on their own.
+        let a = ledger
+            .stage_batch(vec![end.clone()], &signer, now())
+            .unwrap();
+        let b = ledger.stage_batch(vec![end], &signer, now()).unwrap();
+        assert!(a.refused.is_empty() && b.refused.is_empty());
+        ledger.admit_staged(first, 1, None).unwrap();
+        assert!(ledger.admit_staged(a, 1, None).is_err());
+        assert!(ledger.admit_staged(b, 1, None).is_err());
+        assert_eq!(ledger.size(), 1);
+    }
+
+    /// Staged facts are the rules' state after admission: a second terminal record staged
+    /// after the first was admitted is refused, by the facts staging applied.
+    #[test]
+    fn facts_applied_from_staging_are_the_rules_state_afterwards() {
+        let signer = LogSigner::generate("mig06.example/audit").unwrap();
+        let mut ledger = Ledger::new(0, signer.verifier().into());
+        let open = record();
+        let end = open.ended(TerminalCode::DeniedPolicy, None);
+        let batch = ledger
+            .stage_batch(vec![open.clone(), end.clone()], &signer, now())
+            .unwrap();
+        ledger.admit_staged(batch, 2, None).unwrap();
+        let again = ledger.stage_batch(vec![end, open], &signer, now()).unwrap();
+        assert!(again.records.is_empty());
+        assert!(matches!(
+            again.refused.as_slice(),
+            [
+                (0, RuleViolation::SecondTerminal),
+                (1, RuleViolation::SecondOpen)
+            ]
+        ));
     }
 }
