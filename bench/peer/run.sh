@@ -28,15 +28,16 @@
 #   Both bodies go through bench/http/post.lua (the peer's body carries an ignored request_id,
 #   so the client does the same work per request for both servers); both servers check a bearer
 #   credential (the peer: --authentication, an exact header match).
-#   Both servers run with their default logging, stderr to a file in the work directory: the rail
-#   logs one access line per request; cedar-agent (log4rs at info) four to five lines per request,
-#   one of them the Debug dump of the Cedar request (~2 KB). PEER_LOG_LEVEL=error runs the peer
-#   quiet (an upper bound on the peer; not the default).
+#   Logging (stderr of both to a file in the work directory): the rail at its default (one access
+#   line per request, info); cedar-agent at PEER_LOG_LEVEL, default warn, i.e. quiet. At its own
+#   default (info, log4rs) cedar-agent writes four to five lines per request, one of them the
+#   Debug dump of the Cedar request (~2 KB), and runs 4-6x slower: PEER_LOG_LEVEL=info measures
+#   that. Issue 22's peer figures (peer health ~ rail health) are those of a quiet peer.
 #
 # Usage: bench/peer/run.sh
 #   env: CEDAR_AGENT (path; default: cedar-agent on PATH), ROUNDS=3 DURATION=10s DURATION1=5s
 #        CONNECTIONS=64 THREADS=2 PORT=18406 PEER_PORT=18407 PEER_LOG_LEVEL (cedar-agent's
-#        --log-level; default: its own, info), CARGO_TARGET_DIR, KEEP_WORK=1 keeps
+#        --log-level: off, error, warn, info, debug, trace; default warn), CARGO_TARGET_DIR, KEEP_WORK=1 keeps
 #        the work directory (results.tsv, wrk outputs, server logs).
 # Needs: wrk (apt-get install -y wrk), curl, python3, cedar-agent 0.2.0
 #   (cargo install cedar-agent --version 0.2.0 --locked --root <dir>).
@@ -49,6 +50,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18406}
 PEER_PORT=${PEER_PORT:-18407}
+PEER_LOG_LEVEL=${PEER_LOG_LEVEL:-warn}
 CALLER=op-bench
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 1; }
@@ -86,7 +88,7 @@ mkdir -p "$WORK/peer"
 # start it with none of them, from a directory with no Rocket.toml.
 (cd "$WORK/peer" && exec env -u PORT -u ADDR -u AUTHENTICATION -u DATA -u POLICIES -u SCHEMA \
   -u LOG_LEVEL "$CEDAR_AGENT" --addr 127.0.0.1 --port "$PEER_PORT" \
-  --authentication "Bearer $PEER_TOKEN" ${PEER_LOG_LEVEL:+--log-level "$PEER_LOG_LEVEL"} \
+  --authentication "Bearer $PEER_TOKEN" --log-level "$PEER_LOG_LEVEL" \
   >"$WORK/peer.out" 2>"$WORK/peer.err") &
 PEER_PID=$!
 for _ in $(seq 1 100); do
@@ -116,7 +118,7 @@ CONT='{"is_continuation":false,"depth":0,"prior_code":"","reason":"","unchanged_
 PEER_BODY=$(printf '{"request_id":"x","principal":"Caller::\\"%s\\"","action":"Action::\\"draft_note\\"","resource":"Subject::\\"subject\\"","context":{"trigger":"operator_explicit","params":{"note_kind":"prior_authorisation"},"continuation":%s}}' "$CALLER" "$CONT")
 
 echo "== machine: $(nproc) CPUs; load average at start: $(cut -d' ' -f1-3 /proc/loadavg); data dir on $(df -T "$WORK" | awk 'NR==2{print $2}')"
-echo "== mig06 $("$MIG06" --version 2>/dev/null || true) at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); peer: $CEDAR_AGENT (log level ${PEER_LOG_LEVEL:-default})"
+echo "== mig06 $("$MIG06" --version 2>/dev/null || true) at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); peer: $CEDAR_AGENT (--log-level $PEER_LOG_LEVEL)"
 echo "== sanity"
 curl -sS -o "$WORK/sanity.json" -w "mig06 completed: %{http_code} " -H "Authorization: Bearer $CRED" -d "$COMPLETED" "http://127.0.0.1:$PORT/v1/attempts"
 grep -o '"code":"[A-Z_]*"' "$WORK/sanity.json" | head -n 1
