@@ -137,7 +137,13 @@ RESULTS=$WORK/results.tsv
 # round, name, req/s, p50 ms, server CPU us per request, requests, non-2xx, socket errors.
 run() {
   local round=$1 name=$2 pid=$3 conns=$4 threads=$5 dur=$6 url=$7 body=${8:-} cred=${9:-}
-  local out=$WORK/r$round-$name.txt t0 t1
+  local out=$WORK/r$round-$name.txt t0 t1 i
+  # The attempts of the previous run still running hold admission permits: a run started
+  # before they end has its first requests refused (503) on top of its own 64.
+  for i in $(seq 1 600); do
+    [ "$(curl -s "$RAIL/metrics" | awk '/^mig06_attempts_in_flight /{print $2}')" = "0" ] && break
+    sleep 0.05
+  done
   t0=$(ticks "$pid")
   if [ -n "$body" ]; then
     MIG06_BENCH_BODY=$body MIG06_BENCH_CREDENTIAL=$cred \

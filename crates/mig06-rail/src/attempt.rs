@@ -319,12 +319,15 @@ impl Attempt<Parsed> {
             ));
         }
         // INV-NO-RETRY: a request id another attempt of this log holds is refused before
-        // anything runs.
+        // anything runs. Asked here only when the store is free: while a batch is being
+        // committed the question would wait for its `fdatasync`, and the append of this
+        // attempt's first record refuses a taken request id anyway (the attempt then ends
+        // `DENIED_REQUEST_ID_REUSED` the same way, before its step runs).
         let rid = self.state.request.request_id.clone();
-        match store.read_by(self.core.deadline, |s| s.request_id_holder(&rid)) {
-            Ok(None) => {}
-            Ok(Some(holder)) => return Err(self.refuse_request_id(Some(holder))),
-            Err(_) => {
+        match store.read_if_free(self.core.deadline, |s| s.request_id_holder(&rid)) {
+            None | Some(Ok(None)) => {}
+            Some(Ok(Some(holder))) => return Err(self.refuse_request_id(Some(holder))),
+            Some(Err(_)) => {
                 return Err(self.end(
                     TerminalCode::AbortedAuditUnconfirmed,
                     detail("$audit", Reason::LogUnreadable),

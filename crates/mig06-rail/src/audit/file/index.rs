@@ -120,6 +120,12 @@ struct Digests {
     /// While this process holds the log's lock ([`Index::pin`]) no other process writes the
     /// index: the first lookup asks SQLite whether it changed since, the others do not.
     pin: Pin,
+    /// The size the meta row these digests came from names (`None`: no meta row).
+    size: Option<u64>,
+    /// The largest size of a meta row this handle read or wrote. Sizes never go down (a
+    /// flush behind the index's size writes nothing): a meta row read later that names less,
+    /// or none, is an older index put back, or one emptied, and answers nothing.
+    floor: u64,
 }
 
 /// Whether lookups ask SQLite if another process wrote the index ([`Index::pin`]).
@@ -142,6 +148,8 @@ impl Digests {
             chunks: std::collections::HashMap::new(),
             version: None,
             pin: Pin::Unpinned,
+            size: None,
+            floor: 0,
         }
     }
 
@@ -416,8 +424,10 @@ impl Index {
             })
             .optional()?;
         let Some((body, mac)) = row else {
+            let floor = digests.floor;
             *digests = Digests::empty();
             digests.version = Some(version);
+            digests.floor = floor;
             return Ok(None);
         };
         if !self.mac_ok(&[b"meta", &body], &mac) {
@@ -434,6 +444,8 @@ impl Index {
         digests.chunk_hashes = chunk_hashes;
         digests.chunks.clear();
         digests.version = Some(version);
+        digests.size = Some(meta.size);
+        digests.floor = digests.floor.max(meta.size);
         Ok(Some(meta))
     }
 
@@ -536,6 +548,17 @@ impl Index {
             .lock()
             .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
         self.refresh(&conn, &mut digests)?;
+        match digests.size {
+            // Emptied, or an older index put back, since this handle last looked.
+            None if digests.floor > 0 => return Err(IndexError::Damaged("meta row gone")),
+            Some(size) if size < digests.floor => {
+                return Err(IndexError::Damaged("an older index put back"));
+            }
+            // Another process indexed further (this one is catching up in slices): what this
+            // flush holds is there already, and a meta row never goes back.
+            Some(size) if size > meta.size => return Ok(()),
+            None | Some(_) => {}
+        }
         let tx = conn.transaction()?;
         {
             let mut put =
@@ -655,6 +678,8 @@ impl Index {
         for (c, chunk) in touched {
             digests.chunks.insert(c, chunk);
         }
+        digests.size = Some(meta.size);
+        digests.floor = digests.floor.max(meta.size);
         Ok(())
     }
 }
@@ -726,6 +751,11 @@ impl RuleBase for Index {
                     .map_err(|_| IndexDamaged)?;
                 digests.pin = Pin::Fresh;
             }
+        }
+        // A meta row gone, or naming less than this handle has seen: the index was emptied or
+        // an older one put back (its MAC verifies, its facts are old), and proves nothing.
+        if digests.size.is_none_or(|size| size < digests.floor) {
+            return Err(IndexDamaged);
         }
         let tbl = table.code();
         let b = bucket_of(&self.key, tbl, key);

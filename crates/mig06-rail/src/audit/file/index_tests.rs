@@ -719,3 +719,82 @@ proptest! {
         prop_assert_eq!(checked.map(|r| r.records).ok(), Some(memory.size()));
     }
 }
+
+// INV-INDEX-NEVER-TRUSTED: an index emptied while the store runs (adversarial finding ADV-1)
+// proves no fact absent: no second terminal record, no request id run twice, and `audit
+// verify` accepts what the store wrote.
+#[test]
+fn inv_index_never_trusted_an_index_emptied_while_running_breaks_no_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = LogSigner::generate("mig06.example/audit").unwrap();
+    let k = signer.private_key();
+    let verifier = signer.verifier();
+    drop(FileStore::open(dir.path(), signer).unwrap());
+    let mut store = open(dir.path(), &k, 1);
+    let x = with_rid(0);
+    let x_end = x.ended(crate::outcome::TerminalCode::DeniedPolicy, None);
+    store.append(x).unwrap();
+    store.append(x_end.clone()).unwrap();
+    let z_end = with_rid(1).ended(crate::outcome::TerminalCode::DeniedPolicy, None);
+    store.append(z_end).unwrap();
+    assert!(store.checker.ledger().rules().in_memory().is_empty());
+    let conn = rusqlite::Connection::open(dir.path().join("index.sqlite")).unwrap();
+    conn.execute_batch("DELETE FROM meta; DELETE FROM rules; DELETE FROM buckets;")
+        .unwrap();
+    drop(conn);
+    let end_again = store.append(x_end);
+    let rid_again = store.append(with_rid(1));
+    drop(store);
+    assert!(
+        matches!(end_again, Err(AuditError::Rule(_))),
+        "{end_again:?}"
+    );
+    assert!(
+        matches!(rid_again, Err(AuditError::Rule(_))),
+        "{rid_again:?}"
+    );
+    let verified = verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
+    assert!(verified.is_ok(), "{verified:?}");
+}
+
+// INV-INDEX-NEVER-TRUSTED: an older copy of the index (its meta row's MAC verifies) put back
+// while the store runs (adversarial finding ADV-2) answers nothing: no request id runs twice.
+#[test]
+fn inv_index_never_trusted_an_older_index_put_back_while_running_breaks_no_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = tempfile::tempdir().unwrap();
+    let signer = LogSigner::generate("mig06.example/audit").unwrap();
+    let k = signer.private_key();
+    let verifier = signer.verifier();
+    drop(FileStore::open(dir.path(), signer).unwrap());
+    let mut store = open(dir.path(), &k, 1);
+    store.append(record()).unwrap();
+    let index = dir.path().join("index.sqlite");
+    let copy = old.path().join("old.sqlite");
+    rusqlite::Connection::open(&index)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+        .unwrap();
+    let ended = with_rid(0).ended(crate::outcome::TerminalCode::DeniedPolicy, None);
+    store.append(ended).unwrap();
+    let conn = rusqlite::Connection::open(&index).unwrap();
+    conn.execute("ATTACH ?1 AS old", [copy.to_str().unwrap()])
+        .unwrap();
+    conn.execute_batch(
+        "BEGIN;
+         DELETE FROM main.meta; INSERT INTO main.meta SELECT * FROM old.meta;
+         DELETE FROM main.rules; INSERT INTO main.rules SELECT * FROM old.rules;
+         DELETE FROM main.buckets; INSERT INTO main.buckets SELECT * FROM old.buckets;
+         COMMIT;",
+    )
+    .unwrap();
+    drop(conn);
+    let rid_again = store.append(with_rid(0));
+    drop(store);
+    assert!(
+        matches!(rid_again, Err(AuditError::Rule(_))),
+        "{rid_again:?}"
+    );
+    let verified = verify_dir(dir.path(), &verifier, None, &mut |_, _| {});
+    assert!(verified.is_ok(), "{verified:?}");
+}
