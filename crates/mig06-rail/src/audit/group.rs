@@ -89,7 +89,13 @@ impl State {
         if self.leading {
             return;
         }
-        if let Some(cv) = self.pending.iter().find_map(|p| self.wakers.get(&p.ticket)) {
+        // Not one whose bound passed: its owner is leaving, and would not lead.
+        if let Some(cv) = self
+            .pending
+            .iter()
+            .filter(|p| !p.bound.passed())
+            .find_map(|p| self.wakers.get(&p.ticket))
+        {
             cv.notify_one();
         }
     }
@@ -201,6 +207,26 @@ impl Drop for Leader<'_> {
     }
 }
 
+/// A caller leaving [`GroupCommit::append`] (dropped on return and on unwind).
+struct Leaving<'a> {
+    group: &'a GroupCommit,
+    ticket: u64,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        let mut st = self
+            .group
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        st.wakers.remove(&self.ticket);
+        st.pending.retain(|p| p.ticket != self.ticket);
+        st.results.remove(&self.ticket);
+        st.wake_next_leader();
+    }
+}
+
 impl GroupCommit {
     /// Wraps `store`.
     #[must_use]
@@ -249,14 +275,14 @@ impl GroupCommit {
         });
         let woken = Arc::new(Condvar::new());
         st.wakers.insert(ticket, Arc::clone(&woken));
-        let out = self.wait_or_lead(st, ticket, bound, &woken);
-        // Whatever the outcome, this caller waits no more; if it was the one woken to lead and
-        // did not, the next queued caller is.
-        if let Ok(mut st) = self.state() {
-            st.wakers.remove(&ticket);
-            st.wake_next_leader();
-        }
-        out
+        // Whatever the outcome, even a panic in a batch this caller led: it waits no more, its
+        // record does not stay queued, and if it was the one woken to lead and did not, the
+        // next queued caller is.
+        let _leaving = Leaving {
+            group: self,
+            ticket,
+        };
+        self.wait_or_lead(st, ticket, bound, &woken)
     }
 
     /// [`GroupCommit::append`]'s loop: waits on `woken` for the result of `ticket`, leading a
@@ -296,12 +322,20 @@ impl GroupCommit {
                 .into_iter()
                 .partition(|p| p.bound.passed());
             st.pending = due;
-            let Some(batch_bound) = live.iter().map(|p| p.bound).min() else {
-                if st.pending.iter().any(|p| p.ticket == ticket) {
-                    // Our own bound passed just now: withdraw it on the next turn.
+            // Lead only a batch that holds our own record: one whose bound passed between the
+            // check above and the partition is withdrawn on the next turn, and no caller leads
+            // (and waits on) a batch it has no record in.
+            if !live.iter().any(|p| p.ticket == ticket) {
+                let ours_due = st.pending.iter().any(|p| p.ticket == ticket);
+                st.pending.extend(live);
+                st.pending.sort_by_key(|p| p.ticket);
+                if ours_due {
                     continue;
                 }
                 // Our record is neither queued nor answered: a broken contract, not a wait.
+                return Err(AuditError::NoResult);
+            }
+            let Some(batch_bound) = live.iter().map(|p| p.bound).min() else {
                 return Err(AuditError::NoResult);
             };
             st.leading = true;
@@ -454,7 +488,8 @@ impl GroupCommit {
                 Ok(st) => st,
                 Err(e) => return Some(Err(e)),
             };
-            if st.store_busy || st.leading {
+            // Nor between two batches: records are queued, and the next leader is on its way.
+            if st.store_busy || st.leading || !st.pending.is_empty() {
                 return None;
             }
             st.store_busy = true;
