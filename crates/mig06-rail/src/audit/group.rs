@@ -152,11 +152,7 @@ struct StoreTurn<'a> {
 
 impl Drop for StoreTurn<'_> {
     fn drop(&mut self) {
-        let mut st = self
-            .group
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut st = self.group.state_anyway();
         st.store_busy = false;
         drop(st);
         self.group.turn.notify_all();
@@ -174,11 +170,7 @@ struct Leader<'a> {
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
         // Publishing must happen even on a poisoned lock, or the followers would wait forever.
-        let mut st = self
-            .group
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut st = self.group.state_anyway();
         if let Some(size) = self
             .results
             .iter()
@@ -215,11 +207,7 @@ struct Leaving<'a> {
 
 impl Drop for Leaving<'_> {
     fn drop(&mut self) {
-        let mut st = self
-            .group
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut st = self.group.state_anyway();
         st.wakers.remove(&self.ticket);
         st.pending.retain(|p| p.ticket != self.ticket);
         st.results.remove(&self.ticket);
@@ -251,6 +239,12 @@ impl GroupCommit {
     #[must_use]
     pub fn witnesses(&self) -> &Witnesses {
         &self.witnesses
+    }
+
+    /// The state even when a panic poisoned its lock: for what must happen whatever failed
+    /// (publishing a batch's results, giving back the store's turn, a caller leaving).
+    fn state_anyway(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn state(&self) -> Result<MutexGuard<'_, State>, AuditError> {
