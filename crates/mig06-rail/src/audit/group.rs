@@ -457,12 +457,7 @@ impl GroupCommit {
         bound: Deadline,
         f: impl FnOnce(&mut dyn AuditStore) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
-        self.with_store_by(bound, |s| {
-            s.bound_reads(Some(bound));
-            let out = f(&mut *s);
-            s.bound_reads(None);
-            out
-        })
+        self.with_store_by(bound, |s| bounded_read(s, bound, f))
     }
 
     /// Runs `f` on the store as [`GroupCommit::read_by`] does, but only when no batch is being
@@ -489,12 +484,7 @@ impl GroupCommit {
             st.store_busy = true;
             StoreTurn { group: self }
         };
-        let out = self.in_turn(|s| {
-            s.bound_reads(Some(bound));
-            let out = f(&mut *s);
-            s.bound_reads(None);
-            out
-        });
+        let out = self.in_turn(|s| bounded_read(s, bound, f));
         drop(turn);
         Some(out)
     }
@@ -517,6 +507,18 @@ impl GroupCommit {
     pub fn batches(&self) -> Result<u64, AuditError> {
         Ok(self.state()?.batches)
     }
+}
+
+/// `f` on `store` with the store's reads bounded by `bound` ([`AuditStore::bound_reads`]).
+fn bounded_read<T>(
+    store: &mut dyn AuditStore,
+    bound: Deadline,
+    f: impl FnOnce(&mut dyn AuditStore) -> Result<T, AuditError>,
+) -> Result<T, AuditError> {
+    store.bound_reads(Some(bound));
+    let out = f(&mut *store);
+    store.bound_reads(None);
+    out
 }
 
 #[cfg(test)]

@@ -389,9 +389,7 @@ impl Ledger {
                 format!("record {index}: a second open record for one attempt"),
             ));
         }
-        let mut facts: super::rules::Facts<'_> = record.into();
-        facts.open_before = self.pending.contains_key(&record.attempt_id);
-        self.rules.admit(facts).map_err(|v| {
+        self.rules.admit(self.facts_of(record)).map_err(|v| {
             fault(
                 Some(index),
                 format!("record {index} breaks a rule of the log: {v}"),
@@ -399,6 +397,14 @@ impl Ledger {
         })?;
         self.track_open(record);
         Ok(())
+    }
+
+    /// The fields of `record` the rules read, with whether the ledger holds an open record of
+    /// its attempt without a terminal record ([`super::rules::Facts::open_before`]).
+    fn facts_of<'a>(&self, record: &'a AuditRecord) -> super::rules::Facts<'a> {
+        let mut facts: super::rules::Facts<'a> = record.into();
+        facts.open_before = self.pending.contains_key(&record.attempt_id);
+        facts
     }
 
     /// Keeps the open records without a terminal record current with an admitted record.

@@ -140,6 +140,12 @@ enum Pin {
 }
 
 impl Digests {
+    /// Whether the meta row is gone, or names fewer records than this handle has seen: the
+    /// index was emptied or an older one put back (its MAC verifies, its facts are old).
+    fn behind(&self) -> bool {
+        self.size.unwrap_or(0) < self.floor
+    }
+
     /// The digests of an empty index.
     fn empty() -> Self {
         let chunk = vec![empty_bucket(); CHUNK as usize];
@@ -548,16 +554,15 @@ impl Index {
             .lock()
             .map_err(|_| IndexError::Damaged("a previous use of the index panicked"))?;
         self.refresh(&conn, &mut digests)?;
-        match digests.size {
-            // Emptied, or an older index put back, since this handle last looked.
-            None if digests.floor > 0 => return Err(IndexError::Damaged("meta row gone")),
-            Some(size) if size < digests.floor => {
-                return Err(IndexError::Damaged("an older index put back"));
-            }
-            // Another process indexed further (this one is catching up in slices): what this
-            // flush holds is there already, and a meta row never goes back.
-            Some(size) if size > meta.size => return Ok(()),
-            None | Some(_) => {}
+        if digests.behind() {
+            return Err(IndexError::Damaged(
+                "meta row gone, or older than one this store saw",
+            ));
+        }
+        // Another process indexed further (this one is catching up in slices): what this
+        // flush holds is there already, and a meta row never goes back.
+        if digests.size.is_some_and(|size| size > meta.size) {
+            return Ok(());
         }
         let tx = conn.transaction()?;
         {
@@ -752,9 +757,8 @@ impl RuleBase for Index {
                 digests.pin = Pin::Fresh;
             }
         }
-        // A meta row gone, or naming less than this handle has seen: the index was emptied or
-        // an older one put back (its MAC verifies, its facts are old), and proves nothing.
-        if digests.size.is_none_or(|size| size < digests.floor) {
+        // No meta row (none ever, or gone), or an older one: it proves nothing.
+        if digests.size.is_none() || digests.behind() {
             return Err(IndexDamaged);
         }
         let tbl = table.code();

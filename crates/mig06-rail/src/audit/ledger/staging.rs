@@ -113,13 +113,9 @@ impl Ledger {
             };
             let admitted = match reopened {
                 Some(v) => Err(v),
-                None => {
-                    let mut facts: crate::audit::rules::Facts<'_> = (&record).into();
-                    // The ledger's open records as of the batch's start; the records staged
-                    // before this one are asked by the stage itself.
-                    facts.open_before = self.pending.contains_key(&record.attempt_id);
-                    rules.admit(facts)
-                }
+                // The ledger's open records as of the batch's start; the records staged before
+                // this one are asked by the stage itself.
+                None => rules.admit(self.facts_of(&record)),
             };
             if let Err(v) = admitted {
                 if let Some(i) = slot {
